@@ -1,0 +1,79 @@
+/**
+ * Serving stored files behind pre-signed links: GET and HEAD with single byte ranges (so players
+ * can seek and download managers can split), `If-Range`, and the file's CRC32C in a header. The
+ * signed link is the credential; no API key is needed.
+ */
+import contentDisposition from 'content-disposition';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import rangeParser from 'range-parser';
+import { z } from 'zod';
+import { formatCrc32c } from '../domain/crc32c-combine.js';
+import { AppError } from '../domain/errors.js';
+import type { Database } from '../db/database.js';
+import { findVideoById } from '../db/queries/videos.queries.js';
+import { toBlobKey } from '../storage/blob-keys.js';
+import type { BlobStore, ByteRange } from '../storage/blob-store.js';
+import type { DownloadLinkSigner } from '../storage/download-links.js';
+import { requireStoredFile } from '../services/video.service.js';
+import { uuid } from './schemas.js';
+
+export interface DownloadRoutesDeps {
+  db: Database;
+  store: BlobStore;
+  signer: DownloadLinkSigner;
+  now?: () => Date;
+}
+
+/** The single range to serve, null for the whole file, or 'unsatisfiable'. */
+function chooseRange(header: string | undefined, ifRange: string | undefined, etag: string, sizeBytes: number): ByteRange | null | 'unsatisfiable' {
+  if (header === undefined || (ifRange !== undefined && ifRange !== etag)) return null;
+  const ranges = rangeParser(sizeBytes, header, { combine: true });
+  if (ranges === -1) return 'unsatisfiable';
+  // Malformed headers and multiple ranges are answered with the whole file, as RFC 9110 allows.
+  if (ranges === -2 || ranges.type !== 'bytes' || ranges.length !== 1 || ranges[0] === undefined) return null;
+  return { start: ranges[0].start, end: ranges[0].end };
+}
+
+export function downloadRoutes(deps: DownloadRoutesDeps): FastifyPluginAsyncZod {
+  const now = deps.now ?? (() => new Date());
+  return async (app) => {
+    app.route({
+      method: ['GET', 'HEAD'],
+      url: '/downloads/:videoId/:fileName',
+      schema: {
+        summary: 'Download a video file through a pre-signed link',
+        tags: ['Downloads'],
+        params: z.object({ videoId: uuid, fileName: z.string() }),
+        querystring: z.object({ expires: z.string().optional(), signature: z.string().optional() }),
+      },
+      handler: async (request, reply) => {
+        const { videoId } = request.params;
+        const verdict = deps.signer.verify(videoId, request.query.expires, request.query.signature, now());
+        if (verdict === 'invalid') throw new AppError('ACCESS_DENIED', 'the download link is not valid: request a new one with POST /api/v1/videos/{videoId}/out/https');
+        if (verdict === 'expired') throw new AppError('ACCESS_DENIED', 'the download link has expired: request a new one with POST /api/v1/videos/{videoId}/out/https');
+        const video = await findVideoById(deps.db, videoId);
+        if (video === null) throw new AppError('RESOURCE_NOT_FOUND', `video ${videoId} was not found`);
+        const file = requireStoredFile(video);
+        const etag = `"${formatCrc32c(file.crc32c)}-${file.sizeBytes}"`;
+        reply
+          .header('accept-ranges', 'bytes')
+          .header('etag', etag)
+          .header('last-modified', video.createdAt.toUTCString())
+          .header('cache-control', 'private, no-transform')
+          .header('content-disposition', contentDisposition(video.fileName))
+          .header('x-checksum-crc32c', String(file.crc32c))
+          .type(video.mimeType);
+        const ifRange = request.headers['if-range'];
+        const range = chooseRange(request.headers.range, Array.isArray(ifRange) ? ifRange[0] : ifRange, etag, file.sizeBytes);
+        if (range === 'unsatisfiable') {
+          return reply.code(416).header('content-range', `bytes */${file.sizeBytes}`).send('');
+        }
+        const length = range === null ? file.sizeBytes : range.end - range.start + 1;
+        reply.header('content-length', String(length));
+        if (range !== null) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${file.sizeBytes}`);
+        if (request.method === 'HEAD' || length === 0) return reply.send('');
+        return reply.send(await deps.store.read(toBlobKey(file.storageKey), range ?? undefined));
+      },
+    });
+  };
+}

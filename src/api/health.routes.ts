@@ -1,0 +1,47 @@
+/**
+ * Liveness and readiness for operators and load balancers. `/healthz` says the process answers;
+ * `/readyz` says its dependencies (database, queue, storage) answer too, each within a time limit.
+ */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+
+export type ReadinessCheck = () => Promise<void>;
+
+const CHECK_TIMEOUT_MS = 3_000;
+
+async function runCheck(check: ReadinessCheck): Promise<string | null> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      check(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+      }),
+    ]);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const checkResult = z.object({ status: z.enum(['up', 'down']), error: z.string().optional() });
+const readiness = z.object({ status: z.enum(['ready', 'not ready']), checks: z.record(z.string(), checkResult) });
+
+export function healthRoutes(deps: { checks: Record<string, ReadinessCheck> }): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get('/healthz', { logLevel: 'warn', schema: { summary: 'Liveness', tags: ['Operations'], security: [], response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+
+    app.get('/readyz', { logLevel: 'warn', schema: { summary: 'Readiness: database, queue and storage reachable', tags: ['Operations'], security: [], response: { 200: readiness, 503: readiness } } }, async (_request, reply) => {
+      const names = Object.keys(deps.checks);
+      const errors = await Promise.all(names.map((name) => runCheck(deps.checks[name] ?? (async () => undefined))));
+      const checks = Object.fromEntries(names.map((name, index) => {
+        const error = errors[index];
+        return [name, error ? { status: 'down' as const, error } : { status: 'up' as const }];
+      }));
+      const ready = errors.every((error) => error === null);
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+    });
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * Wire schemas shared by the routes: they validate requests, shape responses and generate the
+ * OpenAPI document. Field names and limits follow the contract (docs/API.md).
+ */
+import { z } from 'zod';
+
+export const uuid = z.uuid({ message: 'must be a UUID' });
+
+export const dateTime = z.iso.datetime({ offset: true });
+
+/** `true` / `false` in a query string (zod's coercion would read "false" as true). */
+export const queryBoolean = z.enum(['true', 'false'], { message: 'must be true or false' }).transform((value) => value === 'true');
+
+/** A whole number in a query string, within bounds. */
+export function queryInteger(min: number, max: number) {
+  return z
+    .string()
+    .regex(/^-?[0-9]+$/, { message: 'must be a whole number' })
+    .transform(Number)
+    .pipe(z.number().int().min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` }));
+}
+
+export const triState = z.enum(['INCLUDE', 'EXCLUDE', 'ONLY']);
+
+export const pageQuery = z.object({
+  pageNumber: queryInteger(0, 1_000_000).default(0),
+  pageSize: queryInteger(1, 100).default(10),
+  sortDirection: z.enum(['ASC', 'DESC']).default('ASC'),
+  sortBy: z.enum(['createdAt', 'updatedAt']).default('createdAt'),
+});
+
+export function pageOf<T extends z.ZodType>(item: T) {
+  return z.object({
+    pageNumber: z.number().int(),
+    pageSize: z.number().int(),
+    numberOfElements: z.number().int(),
+    totalPages: z.number().int(),
+    totalElements: z.number().int(),
+    items: z.array(item),
+  });
+}
+
+export const selectTeamQuery = z.object({ selectTeamId: uuid.optional() });
+
+export const errorResponse = z.object({
+  timestamp: dateTime,
+  requestId: z.string(),
+  requestPath: z.string(),
+  statusCode: z.number().int(),
+  errorCode: z.string(),
+  message: z.string(),
+  validationErrors: z.array(z.object({ field: z.string(), value: z.unknown(), message: z.string() })),
+  errorDetails: z.record(z.string(), z.unknown()).nullable(),
+}).meta({ id: 'Error' });
+
+/** The error responses every API-key endpoint can answer with, for the OpenAPI document. */
+export const commonErrors = { 400: errorResponse, 401: errorResponse, 403: errorResponse, 404: errorResponse, 415: errorResponse, 500: errorResponse };
+
+export const operationStatus = z.enum(['INITIAL', 'IN_PROGRESS', 'DONE', 'FAILED']);
+
+export const operationError = z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()) });
+
+export const videoFile = z.object({
+  name: z.string(),
+  size: z.number().int().nullable(),
+  type: z.string(),
+  containerName: z.string().nullable(),
+  lastModified: dateTime.nullable(),
+}).meta({ id: 'VideoFile' });
+
+export const uploadState = z.object({
+  updatedAt: dateTime,
+  uploadStatus: operationStatus,
+  progressPercentage: z.number().int().min(0).max(100),
+  error: operationError.optional(),
+});
+
+export const videoUpload = z.object({ file: videoFile, uploadState }).meta({ id: 'VideoUpload' });
+
+export const videoIngestion = z.object({
+  ingestionState: z.object({
+    updatedAt: dateTime,
+    etaSeconds: z.number().int().nullable(),
+    ingestionStatus: operationStatus,
+    progressPercentage: z.number().int().min(0).max(100),
+    webVideoAvailable: z.boolean(),
+    thumbnailsAvailable: z.boolean(),
+    fullFramesAvailable: z.boolean(),
+    videoMetadataAvailable: z.boolean(),
+  }),
+  metadata: z.record(z.string(), z.unknown()).nullable(),
+  qualityAssessment: z.record(z.string(), z.unknown()).nullable(),
+}).meta({ id: 'VideoIngestion' });
+
+export const videoInStatus = z.object({ videoId: uuid, upload: videoUpload, ingestion: videoIngestion }).meta({ id: 'VideoInStatus' });
+
+export const video = z.object({
+  id: uuid,
+  createdAt: dateTime,
+  updatedAt: dateTime,
+  userId: uuid,
+  teamId: uuid,
+  projectId: uuid,
+  name: z.string(),
+  description: z.string().nullable(),
+  upload: videoUpload.nullable(),
+  ingestion: videoIngestion,
+  processing: z.record(z.string(), z.unknown()).nullable(),
+  masterVideo: z.object({ id: uuid, createdAt: dateTime, updatedAt: dateTime, videoFile }).nullable(),
+  flags: z.object({
+    isMaster: z.boolean(),
+    isProcessing: z.boolean(),
+    isProcessed: z.boolean(),
+    isIngesting: z.boolean(),
+    isIngested: z.boolean(),
+    isClip: z.boolean(),
+    isSample: z.boolean(),
+  }),
+  clipId: uuid.nullable(),
+}).meta({ id: 'Video' });
+
+export const team = z.object({ id: uuid, createdAt: dateTime, updatedAt: dateTime, name: z.string(), apiEnabled: z.boolean() }).meta({ id: 'Team' });
+
+export const project = z.object({ id: uuid, createdAt: dateTime, updatedAt: dateTime, name: z.string(), isSample: z.boolean(), teamId: uuid }).meta({ id: 'Project' });
+
+export const account = z.object({
+  user: z.object({ id: uuid, createdAt: dateTime, updatedAt: dateTime, email: z.string(), name: z.string(), hasConfirmedEmail: z.boolean() }),
+  defaultTeam: team.nullable(),
+}).meta({ id: 'Account' });

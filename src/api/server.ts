@@ -1,0 +1,106 @@
+/**
+ * The HTTP server: Fastify with zod schemas, the contract's routes under /api/v1, signed downloads,
+ * health endpoints, and the OpenAPI document (generated from the route schemas) at /api/docs.
+ */
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import type { Database } from '../db/database.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { DownloadLinkSigner } from '../storage/download-links.js';
+import type { ProjectService } from '../services/project.service.js';
+import type { TenancyService } from '../services/tenancy.service.js';
+import type { VideoImportService } from '../services/video-import.service.js';
+import type { VideoService } from '../services/video.service.js';
+import { requireApiKey } from './auth.js';
+import { downloadRoutes } from './downloads.routes.js';
+import { registerErrorHandling } from './errors.js';
+import { healthRoutes, type ReadinessCheck } from './health.routes.js';
+import { tenancyRoutes } from './tenancy.routes.js';
+import { videosInRoutes } from './videos-in.routes.js';
+import { videosRoutes } from './videos.routes.js';
+
+export interface ServerDeps {
+  log: Logger;
+  bodyLimitBytes: number;
+  publicUrl: string | null;
+  db: Database;
+  store: BlobStore;
+  signer: DownloadLinkSigner;
+  tenancy: TenancyService;
+  projects: ProjectService;
+  imports: VideoImportService;
+  videos: VideoService;
+  readinessChecks: Record<string, ReadinessCheck>;
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimitBytes,
+    // A caller's X-Request-Id is kept when it is a UUID (so it cannot inject text into logs).
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && uuidPattern.test(given) ? given.toLowerCase() : randomUUID();
+    },
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    routerOptions: { ignoreTrailingSlash: true },
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerErrorHandling(app);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  acceptEmptyJsonBodies(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Reelin API',
+        version: '1.0.0',
+        description: 'A self-hostable video intake service speaking the Pixop Platform REST API v1. See docs/API.md for the choices this service made where the contract is silent.',
+      },
+      components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } },
+      security: [{ apiKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs' });
+
+  await app.register(healthRoutes({ checks: deps.readinessChecks }));
+  await app.register(downloadRoutes({ db: deps.db, store: deps.store, signer: deps.signer }), { prefix: '/api' });
+  await app.register(async (v1) => {
+    requireApiKey(v1, deps.tenancy);
+    await v1.register(tenancyRoutes({ db: deps.db, tenancy: deps.tenancy, projects: deps.projects }));
+    await v1.register(videosInRoutes({ tenancy: deps.tenancy, imports: deps.imports }));
+    await v1.register(videosRoutes({ tenancy: deps.tenancy, videos: deps.videos, publicUrl: deps.publicUrl }));
+  }, { prefix: '/api/v1' });
+  return app;
+}
+
+/**
+ * Pixop clients send `Content-Type: application/json` on body-less requests (GET, DELETE, POST
+ * with Content-Length 0); such a request is valid, so an empty JSON body parses as no body.
+ */
+function acceptEmptyJsonBodies(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    void parseJson(request, text, done);
+  });
+}

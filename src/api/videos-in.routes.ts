@@ -1,0 +1,83 @@
+/**
+ * Video in: importing a master video from an HTTPS URL, following the import, and restarting or
+ * abandoning a failed one.
+ */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { TenancyService } from '../services/tenancy.service.js';
+import type { VideoImportService } from '../services/video-import.service.js';
+import { presentVideoInStatus } from './presenters.js';
+import { commonErrors, errorResponse, queryBoolean, queryInteger, selectTeamQuery, uuid, videoInStatus } from './schemas.js';
+
+const importBody = z.object({
+  name: z.string().min(1, { message: 'must be 1 to 255 characters' }).max(255, { message: 'must be 1 to 255 characters' }),
+  description: z.string().max(511, { message: 'must be at most 511 characters' }).optional(),
+  projectId: uuid.optional(),
+  fileName: z.string().min(1, { message: 'must be 1 to 255 characters' }).max(255, { message: 'must be 1 to 255 characters' }).optional(),
+  url: z.string().min(1, { message: 'must be 1 to 4096 characters' }).max(4096, { message: 'must be 1 to 4096 characters' }),
+});
+
+const importQuery = selectTeamQuery.extend({
+  fullIngestion: queryBoolean.default(false),
+  crc32c: queryInteger(0, 4_294_967_295).optional(),
+  maxConcurrentConnections: queryInteger(1, 20).default(10),
+});
+
+const videoParams = z.object({ videoId: uuid });
+
+export function videosInRoutes(deps: { tenancy: TenancyService; imports: VideoImportService }): FastifyPluginAsyncZod {
+  const { tenancy, imports } = deps;
+  return async (app) => {
+    app.post('/videos/in/https', {
+      schema: {
+        summary: 'Import a video from an HTTPS URL',
+        description: 'Creates a master video and starts an asynchronous copy of the file at `url` with parallel HTTP range requests. The URL is checked (https, port, public addresses) and probed with a range request before anything is created.',
+        tags: ['Video in'],
+        querystring: importQuery,
+        body: importBody,
+        response: { 201: videoInStatus, ...commonErrors },
+      },
+    }, async (request, reply) => {
+      const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
+      const view = await imports.createHttpsImport(request.principal, team, {
+        ...request.body,
+        fullIngestion: request.query.fullIngestion,
+        crc32c: request.query.crc32c,
+        maxConcurrentConnections: request.query.maxConcurrentConnections,
+      });
+      if (view.videoImport === null) throw new Error('a created import has no import record');
+      return reply.code(201).header('location', `/api/v1/videos/${view.video.id}`).send(presentVideoInStatus({ ...view, videoImport: view.videoImport }));
+    });
+
+    app.get('/videos/:videoId/in/status', {
+      schema: { summary: 'Status of a video import', tags: ['Video in'], params: videoParams, querystring: selectTeamQuery, response: { 200: videoInStatus, ...commonErrors } },
+    }, async (request) => {
+      const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
+      return presentVideoInStatus(await imports.requireImportView(team.id, request.params.videoId));
+    });
+
+    app.post('/videos/:videoId/in/restart', {
+      schema: {
+        summary: 'Resume a failed import',
+        description: 'Resumes a FAILED copy from the parts already copied. After a CRC32C mismatch, `skipChecksumValidation=true` accepts the copied bytes.',
+        tags: ['Video in'],
+        params: videoParams,
+        querystring: selectTeamQuery.extend({ skipChecksumValidation: queryBoolean.default(false) }),
+        response: { 200: videoInStatus, 409: errorResponse, ...commonErrors },
+      },
+    }, async (request) => {
+      const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
+      const view = await imports.restart(team, request.params.videoId, { skipChecksumValidation: request.query.skipChecksumValidation });
+      if (view.videoImport === null) throw new Error('a restarted import has no import record');
+      return presentVideoInStatus({ ...view, videoImport: view.videoImport });
+    });
+
+    app.delete('/videos/:videoId/in/abandon', {
+      schema: { summary: 'Abandon a failed import', description: 'Deletes a FAILED import, its video record and its data.', tags: ['Video in'], params: videoParams, querystring: selectTeamQuery, response: { 204: z.null(), 409: errorResponse, ...commonErrors } },
+    }, async (request, reply) => {
+      const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
+      await imports.abandon(team, request.params.videoId);
+      return reply.code(204).send(null);
+    });
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * The composition root: builds every adapter and service once, for the process's role, and passes
+ * each unit only what it uses. No logic lives here beyond the order of start and stop.
+ */
+import { randomBytes } from 'node:crypto';
+import { pino, stdTimeFunctions, type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config/config.js';
+import { buildServer } from './api/server.js';
+import { assertMigrated, migrateDatabase, openDatabase, pingDatabase, type DatabaseConnection } from './db/database.js';
+import { getOrCreateSecret } from './db/queries/secrets.queries.js';
+import { createCopyVideoExhaustedHandler } from './jobs/copy-video-exhausted.job.js';
+import { createCopyVideoHandler } from './jobs/copy-video.job.js';
+import { PgBossJobQueue } from './jobs/job-queue.js';
+import { OutboundClient } from './net/outbound-client.js';
+import { SystemResolver, type HostResolver } from './net/resolver.js';
+import { bootstrapAdmin } from './services/bootstrap.service.js';
+import { ProjectService } from './services/project.service.js';
+import { TenancyService } from './services/tenancy.service.js';
+import { VideoImportService } from './services/video-import.service.js';
+import { VideoService } from './services/video.service.js';
+import { DownloadLinkSigner } from './storage/download-links.js';
+import { FsBlobStore } from './storage/fs-blob-store.js';
+
+export type Role = 'serve' | 'api' | 'worker' | 'migrate';
+
+/** Test seams: replace what a test must control (DNS, TLS trust, logging). */
+export interface AppOverrides {
+  resolver?: HostResolver;
+  extraCaCertificates?: readonly string[];
+  logger?: Logger;
+}
+
+export interface RunningApp {
+  config: Readonly<Config>;
+  log: Logger;
+  connection: DatabaseConnection;
+  /** The address the API listens on (`http://host:port`), null for roles without an API. */
+  url: string | null;
+  server: FastifyInstance | null;
+  /** An API key generated on first start, to show the operator once; null otherwise. */
+  generatedApiKey: string | null;
+  stop(): Promise<void>;
+}
+
+export function createLogger(config: Readonly<Config>, role: Role): Logger {
+  return pino({
+    level: config.log.level,
+    base: { service: 'reelin', role },
+    timestamp: stdTimeFunctions.isoTime,
+    redact: { paths: ['req.headers["x-api-key"]', 'req.headers.authorization', '*.apiKey', '*.secretAccessKey'], censor: '[redacted]' },
+  });
+}
+
+export async function startApp(config: Readonly<Config>, role: Role, overrides: AppOverrides = {}): Promise<RunningApp> {
+  const log = overrides.logger ?? createLogger(config, role);
+  for (const warning of config.warnings) log.warn(warning);
+  const connection = await openDatabase(config.database);
+  const stack: (() => Promise<void>)[] = [() => connection.close()];
+  const stopAll = async () => {
+    for (const stop of stack.reverse()) await stop().catch((error: unknown) => log.error({ err: error }, 'error while stopping'));
+  };
+  try {
+    if (role === 'serve' || role === 'migrate' || connection.kind === 'pglite') await migrateDatabase(connection);
+    else await assertMigrated(connection);
+    const hasApi = role === 'serve' || role === 'api';
+    const hasWorker = role === 'serve' || role === 'worker';
+    const { generatedApiKey } = role === 'worker' ? { generatedApiKey: null } : await bootstrapAdmin(connection.db, config.admin);
+
+    const store = new FsBlobStore(config.storage.rootDir);
+    await store.checkWritable();
+    const queue = await PgBossJobQueue.start(connection, { supervise: hasWorker || role === 'migrate', ...config.queue }, log);
+    const shutdown = new AbortController();
+    stack.push(async () => {
+      shutdown.abort(new Error('the service is shutting down'));
+      await queue.stop(config.shutdownTimeoutMs);
+    });
+    if (role === 'migrate') {
+      await stopAll();
+      return { config, log, connection, url: null, server: null, generatedApiKey, stop: async () => undefined };
+    }
+
+    const client = new OutboundClient({
+      policy: { allowedPorts: config.outbound.allowedPorts, allowance: config.outbound.allowance },
+      resolver: overrides.resolver ?? new SystemResolver(config.outbound.dnsTimeoutMs),
+      timeouts: config.outbound,
+      ...(overrides.extraCaCertificates ? { extraCaCertificates: overrides.extraCaCertificates } : {}),
+    });
+
+    if (hasWorker) {
+      await queue.work({
+        'copy-video': createCopyVideoHandler({ db: connection.db, store, client, queue, copy: config.copy, log, shutdownSignal: shutdown.signal }),
+        'copy-video-exhausted': createCopyVideoExhaustedHandler({ db: connection.db, log }),
+      }, { concurrency: { 'copy-video': config.copy.jobsPerWorker, 'copy-video-exhausted': 1 } });
+    }
+
+    let server: FastifyInstance | null = null;
+    let url: string | null = null;
+    if (hasApi) {
+      const signingKey = await getOrCreateSecret(connection.db, 'download-link-key', () => randomBytes(32).toString('base64'));
+      const signer = new DownloadLinkSigner(Buffer.from(signingKey, 'base64'));
+      const tenancy = new TenancyService(connection.db);
+      server = await buildServer({
+        log,
+        bodyLimitBytes: config.http.bodyLimitBytes,
+        publicUrl: config.http.publicUrl,
+        db: connection.db,
+        store,
+        signer,
+        tenancy,
+        projects: new ProjectService(connection.db),
+        imports: new VideoImportService({ db: connection.db, queue, client, store, minPartSizeBytes: config.copy.minPartSizeBytes, log }),
+        videos: new VideoService({ db: connection.db, store, signer, log }),
+        readinessChecks: {
+          database: () => pingDatabase(connection.db),
+          queue: () => queue.ping(),
+          storage: () => store.checkWritable(),
+        },
+      });
+      const listening = server;
+      // Stopped first: no new requests while the workers wind down.
+      stack.push(() => listening.close());
+      url = await server.listen({ port: config.http.port, host: config.http.host });
+    }
+    log.info({ database: connection.kind, url }, 'reelin started');
+    return { config, log, connection, url, server, generatedApiKey, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * The service's configuration: one zod schema over the environment, validated once at start-up
+ * with every problem reported together, then frozen. This is the only module that reads
+ * `process.env`; everything else receives the parts of `Config` it uses.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { parseCidrList, type PrivateNetworkAllowance } from '../net/address-policy.js';
+
+const MEBIBYTE = 1024 * 1024;
+
+function integer(defaultValue: number, min: number, max: number) {
+  return z
+    .string()
+    .regex(/^[0-9]+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .default(defaultValue);
+}
+
+const portList = z
+  .string()
+  .transform((text, ctx) => {
+    const ports = text.split(',').map((item) => item.trim()).filter((item) => item !== '');
+    const bad = ports.filter((item) => !/^[0-9]{1,5}$/.test(item) || Number(item) < 1 || Number(item) > 65535);
+    if (ports.length === 0 || bad.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `must be a comma-separated list of ports 1..65535 (bad: ${bad.join(', ') || 'empty'})` });
+      return z.NEVER;
+    }
+    return new Set(ports.map(Number));
+  });
+
+const privateNetworks = z.string().transform((text, ctx): PrivateNetworkAllowance => {
+  const value = text.trim().toLowerCase();
+  if (value === '' || value === 'false' || value === '0') return false;
+  if (value === 'true' || value === '1') return true;
+  try {
+    return parseCidrList(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `must be true, false or a comma-separated CIDR list: ${(error as Error).message}` });
+    return z.NEVER;
+  }
+});
+
+const envSchema = z.object({
+  PORT: integer(8080, 0, 65535),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  REELIN_DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  REELIN_ADMIN_API_KEY: z.string().min(24, 'must be at least 24 characters').max(256).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
+  REELIN_ADMIN_EMAIL: z.email().default('admin@localhost.localdomain'),
+  REELIN_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  REELIN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  REELIN_ALLOW_PRIVATE_NETWORKS: privateNetworks.default(false),
+  REELIN_ALLOWED_PORTS: portList.default(new Set([443])),
+  REELIN_BODY_LIMIT_BYTES: integer(64 * 1024, 1024, 16 * MEBIBYTE),
+  REELIN_CONNECT_TIMEOUT_MS: integer(10_000, 100, 120_000),
+  REELIN_HEADERS_TIMEOUT_MS: integer(30_000, 100, 600_000),
+  REELIN_IDLE_TIMEOUT_MS: integer(30_000, 100, 600_000),
+  REELIN_DNS_TIMEOUT_MS: integer(5_000, 100, 60_000),
+  REELIN_COPY_JOBS_PER_WORKER: integer(4, 1, 64),
+  REELIN_COPY_MIN_PART_SIZE_BYTES: integer(8 * MEBIBYTE, 1024, 5 * 1024 * MEBIBYTE),
+  REELIN_COPY_PART_ATTEMPTS: integer(6, 1, 50),
+  REELIN_COPY_RETRY_BASE_DELAY_MS: integer(500, 1, 60_000),
+  REELIN_COPY_RETRY_MAX_DELAY_MS: integer(30_000, 1, 600_000),
+  REELIN_COPY_RETRY_AFTER_MAX_MS: integer(300_000, 0, 3_600_000),
+  REELIN_COPY_CHECKPOINT_INTERVAL_MS: integer(1_000, 50, 2_000),
+  REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS: integer(10, 1, 3_600),
+  REELIN_QUEUE_POLL_INTERVAL_SECONDS: integer(2, 1, 60),
+  REELIN_SHUTDOWN_TIMEOUT_MS: integer(10_000, 0, 600_000),
+});
+
+export type DatabaseConfig = { kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string };
+
+export interface Config {
+  http: { port: number; host: string; publicUrl: string | null; bodyLimitBytes: number };
+  dataDir: string;
+  database: DatabaseConfig;
+  storage: { kind: 'fs'; rootDir: string };
+  admin: { apiKey: string | null; email: string };
+  log: { level: string };
+  outbound: {
+    allowance: PrivateNetworkAllowance;
+    allowedPorts: ReadonlySet<number>;
+    connectTimeoutMs: number;
+    headersTimeoutMs: number;
+    idleTimeoutMs: number;
+    dnsTimeoutMs: number;
+  };
+  copy: {
+    jobsPerWorker: number;
+    minPartSizeBytes: number;
+    partAttempts: number;
+    retryBaseDelayMs: number;
+    retryMaxDelayMs: number;
+    retryAfterMaxMs: number;
+    checkpointIntervalMs: number;
+  };
+  queue: { superviseIntervalSeconds: number; pollIntervalSeconds: number };
+  shutdownTimeoutMs: number;
+  /** Sentences to log as warnings at start (a loosened outbound policy). */
+  warnings: string[];
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+  }
+}
+
+function describeWarnings(env: z.infer<typeof envSchema>): string[] {
+  const warnings: string[] = [];
+  const allowance = env.REELIN_ALLOW_PRIVATE_NETWORKS;
+  if (allowance === true) {
+    warnings.push('REELIN_ALLOW_PRIVATE_NETWORKS=true: imports may reach loopback and private addresses; use this only for local development and tests');
+  } else if (allowance !== false) {
+    warnings.push(`REELIN_ALLOW_PRIVATE_NETWORKS allows these non-public networks: ${allowance.map((range) => range.text).join(', ')}`);
+  }
+  const ports = [...env.REELIN_ALLOWED_PORTS].sort((a, b) => a - b);
+  if (ports.length !== 1 || ports[0] !== 443) {
+    warnings.push(`REELIN_ALLOWED_PORTS=${ports.join(',')}: imports may use ports other than 443; use this only for local development and tests`);
+  }
+  return warnings;
+}
+
+/** Validates the environment and builds the frozen configuration, or throws ConfigError listing every problem. */
+export function loadConfig(environment: Record<string, string | undefined> = process.env, cwd = process.cwd()): Readonly<Config> {
+  const parsed = envSchema.safeParse(environment);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`));
+  }
+  const env = parsed.data;
+  const dataDir = path.resolve(cwd, env.REELIN_DATA_DIR);
+  const config: Config = {
+    http: { port: env.PORT, host: env.HOST, publicUrl: env.REELIN_PUBLIC_URL?.replace(/\/+$/, '') ?? null, bodyLimitBytes: env.REELIN_BODY_LIMIT_BYTES },
+    dataDir,
+    database: env.DATABASE_URL ? { kind: 'postgres', url: env.DATABASE_URL } : { kind: 'pglite', dataDir: path.join(dataDir, 'db') },
+    storage: { kind: 'fs', rootDir: path.join(dataDir, 'storage') },
+    admin: { apiKey: env.REELIN_ADMIN_API_KEY ?? null, email: env.REELIN_ADMIN_EMAIL },
+    log: { level: env.REELIN_LOG_LEVEL },
+    outbound: {
+      allowance: env.REELIN_ALLOW_PRIVATE_NETWORKS,
+      allowedPorts: env.REELIN_ALLOWED_PORTS,
+      connectTimeoutMs: env.REELIN_CONNECT_TIMEOUT_MS,
+      headersTimeoutMs: env.REELIN_HEADERS_TIMEOUT_MS,
+      idleTimeoutMs: env.REELIN_IDLE_TIMEOUT_MS,
+      dnsTimeoutMs: env.REELIN_DNS_TIMEOUT_MS,
+    },
+    copy: {
+      jobsPerWorker: env.REELIN_COPY_JOBS_PER_WORKER,
+      minPartSizeBytes: env.REELIN_COPY_MIN_PART_SIZE_BYTES,
+      partAttempts: env.REELIN_COPY_PART_ATTEMPTS,
+      retryBaseDelayMs: env.REELIN_COPY_RETRY_BASE_DELAY_MS,
+      retryMaxDelayMs: env.REELIN_COPY_RETRY_MAX_DELAY_MS,
+      retryAfterMaxMs: env.REELIN_COPY_RETRY_AFTER_MAX_MS,
+      checkpointIntervalMs: env.REELIN_COPY_CHECKPOINT_INTERVAL_MS,
+    },
+    queue: { superviseIntervalSeconds: env.REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS, pollIntervalSeconds: env.REELIN_QUEUE_POLL_INTERVAL_SECONDS },
+    shutdownTimeoutMs: env.REELIN_SHUTDOWN_TIMEOUT_MS,
+    warnings: describeWarnings(env),
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (value && typeof value === 'object' && !(value instanceof Set)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

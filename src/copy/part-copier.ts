@@ -1,0 +1,168 @@
+/**
+ * Copying one part: a conditional range request whose answer must be exactly the requested bytes
+ * of the same file, streamed into storage while its CRC32C is computed, retried with backoff on
+ * failures that may pass (connection errors, stalls, 5xx, 429) and failed at once on answers that
+ * prove the copy cannot succeed (a changed file, a server that ignores ranges or compresses them).
+ */
+import { Readable } from 'node:stream';
+import { crc32c } from '@node-rs/crc32';
+import { AppError, isAppError } from '../domain/errors.js';
+import { formatRangeHeader, parseContentRange } from '../domain/content-range.js';
+import type { PartSpec } from '../domain/part-plan.js';
+import { parseRetryAfterMs, retryDelayMs, type BackoffPolicy } from '../domain/retry.js';
+import { ifRangeValidator, isStrongEtag } from '../domain/source-file.js';
+import { describeHttpStatus } from '../net/http-status.js';
+import { isTransientNetworkError } from '../net/network-errors.js';
+import { headerValue, type OutboundResponse, type PinnedPool } from '../net/outbound-client.js';
+import type { BlobUpload, CompletedPart } from '../storage/blob-store.js';
+import { identityHeaders } from './probe.js';
+
+export interface SourceValidators {
+  totalBytes: number;
+  etag: string | null;
+  lastModified: string | null;
+}
+
+export interface PartCopyOptions {
+  pool: PinnedPool;
+  upload: BlobUpload;
+  source: SourceValidators;
+  attempts: number;
+  backoff: BackoffPolicy;
+  retryAfterMaxMs: number;
+  /** Waits `ms` or rejects when `signal` aborts; injected so tests control time. */
+  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  random: () => number;
+  now: () => number;
+  /** Called with every chunk's size as it is written (for live progress); negative to take back a failed attempt's bytes. */
+  onBytes: (delta: number) => void;
+  onRetry?: (event: { part: PartSpec; attempt: number; delayMs: number; error: AppError }) => void;
+}
+
+/** A failure of one attempt that a later attempt may not meet. */
+class TransientPartError extends AppError {
+  constructor(error: AppError, readonly retryAfterMs: number | null = null) {
+    super(error.code, error.message, error.details, { cause: error.cause ?? error });
+  }
+}
+
+export async function copyPart(part: PartSpec, options: PartCopyOptions, signal: AbortSignal): Promise<CompletedPart> {
+  for (let attempt = 1; ; attempt += 1) {
+    let written = 0;
+    try {
+      const result = await attemptPart(part, options, signal, (bytes) => {
+        written += bytes;
+        options.onBytes(bytes);
+      });
+      return { ...part, ...result };
+    } catch (error) {
+      options.onBytes(-written);
+      if (signal.aborted) throw signal.reason ?? error;
+      const transient = toTransient(error, part);
+      if (transient === null) throw error;
+      if (attempt >= options.attempts) {
+        throw new AppError(transient.code, `${transient.message} (part ${part.index + 1}, after ${attempt} attempts)`, { ...transient.details, part: part.index, attempts: attempt }, { cause: transient });
+      }
+      const delayMs = retryDelayMs({ attempt, policy: options.backoff, random: options.random(), retryAfterMs: transient.retryAfterMs, retryAfterMaxMs: options.retryAfterMaxMs });
+      options.onRetry?.({ part, attempt, delayMs, error: transient });
+      await options.sleep(delayMs, signal);
+    }
+  }
+}
+
+/** Network failures and storage hiccups that are not AppErrors count as transient unless proven otherwise. */
+function toTransient(error: unknown, part: PartSpec): TransientPartError | null {
+  if (error instanceof TransientPartError) return error;
+  if (isAppError(error)) {
+    if (error.code === 'SOURCE_UNREACHABLE' && isTransientNetworkError(error.cause)) return new TransientPartError(error);
+    return null;
+  }
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EROFS' || code === 'EACCES') return null;
+  if (isTransientNetworkError(error)) {
+    return new TransientPartError(new AppError('SOURCE_UNREACHABLE', `the transfer of part ${part.index + 1} broke off: ${(error as Error).message}`, { part: part.index }, { cause: error }));
+  }
+  return null;
+}
+
+async function attemptPart(part: PartSpec, options: PartCopyOptions, signal: AbortSignal, onChunk: (bytes: number) => void): Promise<Pick<CompletedPart, 'crc32c' | 'receipt'>> {
+  const end = part.offsetBytes + part.lengthBytes - 1;
+  const validator = ifRangeValidator(options.source);
+  const headers = identityHeaders(formatRangeHeader(part.offsetBytes, end));
+  if (validator !== null) headers['if-range'] = validator;
+  const response = await options.pool.request({ headers, signal });
+  let crc = 0;
+  let received = 0;
+  try {
+    checkPartResponse(response, part, options.source, validator !== null, options.now());
+    async function* checksummed(body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+      for await (const chunk of body) {
+        received += chunk.length;
+        if (received > part.lengthBytes) {
+          throw new AppError('UNEXPECTED_CONTENT_RANGE', `the server sent more than the ${part.lengthBytes} bytes asked for in part ${part.index + 1}`, { part: part.index });
+        }
+        crc = crc32c(chunk, crc);
+        onChunk(chunk.length);
+        yield chunk;
+      }
+      if (received < part.lengthBytes) {
+        throw new TransientPartError(new AppError('SOURCE_UNREACHABLE', `the connection ended after ${received} of the ${part.lengthBytes} bytes of part ${part.index + 1}`, { part: part.index, receivedBytes: received }));
+      }
+    }
+    const receipt = await options.upload.writePart(part, Readable.from(checksummed(response.body), { objectMode: false }), signal);
+    return { crc32c: crc >>> 0, receipt };
+  } finally {
+    // Release the connection whatever happened: a fully read body returns it to the pool.
+    if (!response.body.readableEnded) response.body.destroy();
+  }
+}
+
+function checkPartResponse(response: OutboundResponse, part: PartSpec, source: SourceValidators, sentIfRange: boolean, nowMs: number): void {
+  const status = response.statusCode;
+  const label = `part ${part.index + 1}`;
+  if (status === 206) {
+    checkPartHeaders(response, part, source);
+    return;
+  }
+  if (status === 200) {
+    if (sentIfRange) {
+      throw new AppError('SOURCE_CHANGED', `the file at the URL changed while it was being copied: the server answered ${label}'s conditional range request with the whole new file; restart the import to copy the new file`, { part: part.index, status });
+    }
+    throw new AppError('CONTENT_NOT_PARTIAL_ERROR', `the server answered 200 to the range request of ${label}: it stopped honouring range requests`, { part: part.index, status });
+  }
+  if (status === 416 || status === 412) {
+    throw new AppError('SOURCE_CHANGED', `the file at the URL changed while it was being copied: the server answered ${describeHttpStatus(status)} to ${label}`, { part: part.index, status });
+  }
+  const retryable = status === 408 || status === 425 || status === 429 || status >= 500;
+  const error = new AppError('SOURCE_HTTP_ERROR', `the server answered ${describeHttpStatus(status)} to ${label}`, { part: part.index, status });
+  if (retryable) throw new TransientPartError(error, parseRetryAfterMs(headerValue(response.headers, 'retry-after'), nowMs));
+  throw error;
+}
+
+function checkPartHeaders(response: OutboundResponse, part: PartSpec, source: SourceValidators): void {
+  const label = `part ${part.index + 1}`;
+  const encoding = headerValue(response.headers, 'content-encoding');
+  if (encoding !== null && encoding.trim().toLowerCase() !== 'identity') {
+    throw new AppError('CONTENT_ENCODING_NOT_IDENTITY', `the server sent ${label} with Content-Encoding ${encoding} although identity was asked for: the file's bytes cannot be copied exactly`, { part: part.index, contentEncoding: encoding });
+  }
+  const header = headerValue(response.headers, 'content-range');
+  const range = parseContentRange(header);
+  if (range === null) {
+    throw new AppError('CONTENT_RANGE_HEADER_INVALID', `the server answered ${label} with an invalid Content-Range header ${JSON.stringify(header?.slice(0, 100) ?? null)}`, { part: part.index, contentRange: header });
+  }
+  if (range.totalBytes !== null && range.totalBytes !== source.totalBytes) {
+    throw new AppError('SOURCE_CHANGED', `the file at the URL changed while it was being copied: its size went from ${source.totalBytes} to ${range.totalBytes} bytes`, { part: part.index, totalBytes: range.totalBytes, expectedTotalBytes: source.totalBytes });
+  }
+  const end = part.offsetBytes + part.lengthBytes - 1;
+  if (range.start !== part.offsetBytes || range.end !== end || range.totalBytes === null) {
+    throw new AppError('UNEXPECTED_CONTENT_RANGE', `the server answered the request for bytes ${part.offsetBytes}-${end} with ${header}`, { part: part.index, contentRange: header });
+  }
+  const etag = headerValue(response.headers, 'etag');
+  if (isStrongEtag(source.etag) && etag !== null && etag !== source.etag) {
+    throw new AppError('SOURCE_CHANGED', `the file at the URL changed while it was being copied: its ETag went from ${source.etag} to ${etag}`, { part: part.index, etag, expectedEtag: source.etag });
+  }
+  const lastModified = headerValue(response.headers, 'last-modified');
+  if (!isStrongEtag(source.etag) && source.lastModified !== null && lastModified !== null && lastModified !== source.lastModified) {
+    throw new AppError('SOURCE_CHANGED', `the file at the URL changed while it was being copied: its Last-Modified went from ${source.lastModified} to ${lastModified}`, { part: part.index });
+  }
+}

@@ -1,0 +1,119 @@
+import { aliasedTable, and, asc, count, desc, eq, inArray, type SQL } from 'drizzle-orm';
+import type { Database } from '../database.js';
+import { pageOffset, toPage, type Page, type PageRequest } from '../paging.js';
+import { videoImports, videos } from '../schema.js';
+
+export type VideoRow = typeof videos.$inferSelect;
+export type NewVideo = typeof videos.$inferInsert;
+export type ImportRow = typeof videoImports.$inferSelect;
+
+/** A video with what its wire form shows: its import (masters) and its master's file (clips). */
+export interface VideoView {
+  video: VideoRow;
+  videoImport: ImportRow | null;
+  master: VideoRow | null;
+}
+
+export type TriState = 'INCLUDE' | 'EXCLUDE' | 'ONLY';
+
+export interface VideoFilter {
+  teamId: string;
+  projectId?: string | undefined;
+  masterVideoId?: string | undefined;
+  clipMode?: TriState | undefined;
+}
+
+const masters = aliasedTable(videos, 'master');
+
+function selectViews(db: Database) {
+  return db
+    .select({ video: videos, videoImport: videoImports, master: masters })
+    .from(videos)
+    .leftJoin(videoImports, eq(videoImports.videoId, videos.id))
+    .leftJoin(masters, eq(masters.id, videos.masterVideoId));
+}
+
+export async function insertVideo(tx: Database, video: NewVideo): Promise<VideoRow> {
+  const [row] = await tx.insert(videos).values(video).returning();
+  if (!row) throw new Error('insert into videos returned no row');
+  return row;
+}
+
+export async function findVideoView(db: Database, teamId: string, videoId: string): Promise<VideoView | null> {
+  const [row] = await selectViews(db).where(and(eq(videos.teamId, teamId), eq(videos.id, videoId))).limit(1);
+  return row ?? null;
+}
+
+function filterConditions(filter: VideoFilter): SQL[] {
+  const conditions: SQL[] = [eq(videos.teamId, filter.teamId)];
+  if (filter.projectId) conditions.push(eq(videos.projectId, filter.projectId));
+  if (filter.masterVideoId) conditions.push(eq(videos.masterVideoId, filter.masterVideoId));
+  if (filter.clipMode === 'EXCLUDE') conditions.push(eq(videos.isClip, false));
+  if (filter.clipMode === 'ONLY') conditions.push(eq(videos.isClip, true));
+  return conditions;
+}
+
+export async function listVideoViews(db: Database, filter: VideoFilter, request: PageRequest): Promise<Page<VideoView>> {
+  const where = and(...filterConditions(filter));
+  const sortColumn = request.sortBy === 'updatedAt' ? videos.updatedAt : videos.createdAt;
+  const order = request.sortDirection === 'DESC' ? [desc(sortColumn), desc(videos.id)] : [asc(sortColumn), asc(videos.id)];
+  const [items, [total]] = await Promise.all([
+    selectViews(db).where(where).orderBy(...order).limit(request.pageSize).offset(pageOffset(request)),
+    db.select({ value: count() }).from(videos).where(where),
+  ]);
+  return toPage(request, items, total?.value ?? 0);
+}
+
+export async function updateVideoText(db: Database, teamId: string, videoId: string, changes: { name?: string | undefined; description?: string | null | undefined }): Promise<boolean> {
+  const rows = await db
+    .update(videos)
+    .set({ ...changes, updatedAt: new Date() })
+    .where(and(eq(videos.teamId, teamId), eq(videos.id, videoId)))
+    .returning({ id: videos.id });
+  return rows.length > 0;
+}
+
+/** The ids of the videos derived from a video (its clips), oldest first. */
+export async function listDerivedVideoIds(db: Database, videoId: string): Promise<string[]> {
+  const rows = await db.select({ id: videos.id }).from(videos).where(eq(videos.masterVideoId, videoId)).orderBy(asc(videos.createdAt), asc(videos.id));
+  return rows.map((row) => row.id);
+}
+
+export interface DeletedVideo {
+  id: string;
+  teamId: string;
+  storageKey: string | null;
+  uploadState: Record<string, unknown> | null;
+  importInProgress: boolean;
+}
+
+/** Deletes videos (their imports and parts cascade) and says what storage they held. */
+export async function deleteVideos(tx: Database, videoIds: string[]): Promise<DeletedVideo[]> {
+  if (videoIds.length === 0) return [];
+  const held = await tx
+    .select({ id: videos.id, teamId: videos.teamId, storageKey: videos.storageKey, uploadState: videoImports.uploadState, importStatus: videoImports.status })
+    .from(videos)
+    .leftJoin(videoImports, eq(videoImports.videoId, videos.id))
+    .where(inArray(videos.id, videoIds));
+  await tx.delete(videos).where(inArray(videos.id, videoIds));
+  return held.map((row) => ({
+    id: row.id,
+    teamId: row.teamId,
+    storageKey: row.storageKey,
+    uploadState: row.uploadState,
+    importInProgress: row.importStatus === 'INITIAL' || row.importStatus === 'IN_PROGRESS',
+  }));
+}
+
+/** Whether a video exists in the team (for 404s on actions that need no view). */
+export async function videoExists(db: Database, teamId: string, videoId: string): Promise<boolean> {
+  const [row] = await db.select({ id: videos.id }).from(videos).where(and(eq(videos.teamId, teamId), eq(videos.id, videoId))).limit(1);
+  return row !== undefined;
+}
+
+
+/** A video by id alone: only for requests whose credential is a signed link to that video. */
+export async function findVideoById(db: Database, videoId: string): Promise<VideoRow | null> {
+  const [row] = await db.select().from(videos).where(eq(videos.id, videoId)).limit(1);
+  return row ?? null;
+}

@@ -1,0 +1,150 @@
+/**
+ * The relational schema (Drizzle). The same forward-only migrations, generated from this file by
+ * drizzle-kit into drizzle/, run on PostgreSQL and on PGlite.
+ */
+import { sql } from 'drizzle-orm';
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid, type AnyPgColumn } from 'drizzle-orm/pg-core';
+
+const timestamps = {
+  createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+};
+
+const id = () => uuid('id').primaryKey().defaultRandom();
+
+export const users = pgTable('users', {
+  id: id(),
+  email: text('email').notNull(),
+  name: text('name').notNull(),
+  hasConfirmedEmail: boolean('has_confirmed_email').notNull().default(false),
+  ...timestamps,
+}, (table) => [uniqueIndex('users_email_unique').on(sql`lower(${table.email})`)]);
+
+export const teams = pgTable('teams', {
+  id: id(),
+  name: text('name').notNull(),
+  apiEnabled: boolean('api_enabled').notNull().default(true),
+  ...timestamps,
+});
+
+export const teamMembers = pgTable('team_members', {
+  teamId: uuid('team_id').notNull().references(() => teams.id, { onDelete: 'cascade' }),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  role: text('role', { enum: ['OWNER', 'MEMBER'] }).notNull(),
+  createdAt: timestamps.createdAt,
+}, (table) => [primaryKey({ columns: [table.teamId, table.userId] }), index('team_members_user_idx').on(table.userId)]);
+
+export const projects = pgTable('projects', {
+  id: id(),
+  teamId: uuid('team_id').notNull().references(() => teams.id, { onDelete: 'cascade' }),
+  name: text('name').notNull(),
+  isSample: boolean('is_sample').notNull().default(false),
+  isDefault: boolean('is_default').notNull().default(false),
+  ...timestamps,
+}, (table) => [
+  index('projects_team_idx').on(table.teamId, table.createdAt),
+  uniqueIndex('projects_one_default_per_team').on(table.teamId).where(sql`${table.isDefault}`),
+]);
+
+export const apiKeys = pgTable('api_keys', {
+  id: id(),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+  name: text('name').notNull(),
+  description: text('description'),
+  active: boolean('active').notNull().default(true),
+  /** SHA-256 of the key, hex. Keys are 256-bit random secrets, so a fast hash is enough. */
+  keyHash: text('key_hash').notNull(),
+  /** The key's last three characters, for `apiKeyHidden`. */
+  keyHint: text('key_hint').notNull(),
+  deletionEligibleAt: timestamp('deletion_eligible_at', { withTimezone: true, precision: 3 }),
+  ...timestamps,
+}, (table) => [uniqueIndex('api_keys_hash_unique').on(table.keyHash), index('api_keys_user_idx').on(table.userId)]);
+
+export const videos = pgTable('videos', {
+  id: id(),
+  teamId: uuid('team_id').notNull().references(() => teams.id, { onDelete: 'restrict' }),
+  userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'restrict' }),
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'restrict' }),
+  masterVideoId: uuid('master_video_id').references((): AnyPgColumn => videos.id, { onDelete: 'cascade' }),
+  isClip: boolean('is_clip').notNull().default(false),
+  isSample: boolean('is_sample').notNull().default(false),
+  name: text('name').notNull(),
+  description: text('description'),
+  fileName: text('file_name').notNull(),
+  fileSizeBytes: bigint('file_size_bytes', { mode: 'number' }),
+  mimeType: text('mime_type').notNull(),
+  containerName: text('container_name'),
+  fileLastModified: timestamp('file_last_modified', { withTimezone: true, precision: 3 }),
+  /** Where the file lives in the BlobStore once it is complete; null while it is being copied. */
+  storageKey: text('storage_key'),
+  crc32c: bigint('crc32c', { mode: 'number' }),
+  ...timestamps,
+}, (table) => [
+  index('videos_team_created_idx').on(table.teamId, table.createdAt),
+  index('videos_master_idx').on(table.masterVideoId),
+  index('videos_project_idx').on(table.projectId),
+]);
+
+/** The copy of a master video from an HTTPS URL: the source, its validators, and progress. */
+export const videoImports = pgTable('video_imports', {
+  videoId: uuid('video_id').primaryKey().references(() => videos.id, { onDelete: 'cascade' }),
+  /** The URL as the user gave it. */
+  sourceUrl: text('source_url').notNull(),
+  /** The URL the parts are fetched from: the last hop of the probe's redirects. */
+  fetchUrl: text('fetch_url').notNull(),
+  /** The addresses the fetch URL's host resolved to when it was checked; every connection goes only to these. */
+  pinnedAddresses: jsonb('pinned_addresses').$type<string[]>().notNull(),
+  totalBytes: bigint('total_bytes', { mode: 'number' }).notNull(),
+  partSizeBytes: bigint('part_size_bytes', { mode: 'number' }).notNull(),
+  etag: text('etag'),
+  lastModified: text('last_modified'),
+  expectedCrc32c: bigint('expected_crc32c', { mode: 'number' }),
+  skipChecksumValidation: boolean('skip_checksum_validation').notNull().default(false),
+  maxConnections: integer('max_connections').notNull(),
+  fullIngestion: boolean('full_ingestion').notNull(),
+  status: text('status', { enum: ['INITIAL', 'IN_PROGRESS', 'DONE', 'FAILED'] }).notNull(),
+  bytesCopied: bigint('bytes_copied', { mode: 'number' }).notNull().default(0),
+  progressPercentage: integer('progress_percentage').notNull().default(0),
+  errorCode: text('error_code'),
+  errorMessage: text('error_message'),
+  errorDetails: jsonb('error_details').$type<Record<string, unknown>>(),
+  /** Store-specific state of the upload in progress (e.g. an S3 multipart upload id). */
+  uploadState: jsonb('upload_state').$type<Record<string, unknown>>(),
+  startedAt: timestamp('started_at', { withTimezone: true, precision: 3 }),
+  finishedAt: timestamp('finished_at', { withTimezone: true, precision: 3 }),
+  ...timestamps,
+}, (table) => [index('video_imports_status_idx').on(table.status)]);
+
+/** One copied part of an import: recorded only after its bytes are durable in storage. */
+export const importParts = pgTable('import_parts', {
+  videoId: uuid('video_id').notNull().references(() => videoImports.videoId, { onDelete: 'cascade' }),
+  partIndex: integer('part_index').notNull(),
+  offsetBytes: bigint('offset_bytes', { mode: 'number' }).notNull(),
+  lengthBytes: bigint('length_bytes', { mode: 'number' }).notNull(),
+  crc32c: bigint('crc32c', { mode: 'number' }).notNull(),
+  /** Store-specific receipt of the part (e.g. an S3 part ETag). */
+  receipt: jsonb('receipt').$type<Record<string, unknown>>(),
+  createdAt: timestamps.createdAt,
+}, (table) => [primaryKey({ columns: [table.videoId, table.partIndex] })]);
+
+/**
+ * The outbox of stage transitions, written in the same transaction as the transition. No foreign
+ * key to videos: `video.deleted` must outlive its video.
+ */
+export const events = pgTable('events', {
+  id: id(),
+  /** Commit-independent order of recording, for listing events in the order they happened. */
+  seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity(),
+  teamId: uuid('team_id').notNull(),
+  videoId: uuid('video_id').notNull(),
+  type: text('type').notNull(),
+  occurredAt: timestamp('occurred_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+}, (table) => [index('events_video_idx').on(table.videoId, table.occurredAt), index('events_team_idx').on(table.teamId, table.occurredAt)]);
+
+/** Secrets every process of a deployment shares, created on first start (e.g. the download-URL signing key). */
+export const serverSecrets = pgTable('server_secrets', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+  createdAt: timestamps.createdAt,
+});

@@ -1,0 +1,109 @@
+/**
+ * The closed catalog of error codes this service reports, on the wire and in stored operation
+ * errors. The contract's codes come first; the ones after them are this service's own, used where
+ * no contract code says exactly what went wrong (documented in docs/API.md).
+ */
+export const contractErrorCodes = [
+  'MISSING_API_KEY',
+  'INVALID_API_KEY',
+  'INVALID_CREDENTIALS',
+  'ACCESS_DENIED',
+  'FORBIDDEN',
+  'TOO_MANY_REQUESTS',
+  'RESOURCE_NOT_FOUND',
+  'TEAM_NOT_FOUND',
+  'DEFAULT_TEAM_NOT_API_ENABLED',
+  'INVALID_INPUT',
+  'VALIDATION_ERROR',
+  'INVALID_REQUEST_BODY',
+  'MISSING_REQUEST_BODY',
+  'UNSUPPORTED_CONTENT_TYPE',
+  'VIDEO_IN_OPERATION_NOT_FAILED',
+  'CHECKSUM_MISMATCH',
+  'VIDEO_IN_RESTART_CHECKSUM_MISMATCH',
+  'INVALID_HTTPS_URL',
+  'UNEXPECTED_CONTENT_RANGE',
+  'CONTENT_RANGE_HEADER_INVALID',
+  'CONTENT_NOT_PARTIAL_ERROR',
+  'PARSE_CONTENT_TYPE_ERROR',
+  'NO_CONTENT',
+  'RESOLVE_OBJECT_METADATA_ERROR',
+  'VIDEO_NOT_FULLY_INGESTED',
+  'CONFLICTING_DERIVED_VIDEO_IDS',
+  'WEBHOOK_NOT_ACTIVE',
+  'TOO_MANY_WEBHOOK_TEST_EVENTS',
+  'WEBHOOK_RATE_LIMIT_EXCEEDED',
+  'MAXIMUM_AMOUNT_OF_ACTIVE_WEBHOOKS_REACHED',
+  'MAXIMUM_AMOUNT_OF_ACTIVE_API_KEYS_REACHED',
+  'ACTIVE_API_KEY_CANNOT_BE_DELETED',
+  'PROJECT_WITH_VIDEOS_CANNOT_BE_DELETED',
+  'BAD_REQUEST',
+  'UNAUTHORIZED',
+  'NOT_FOUND',
+  'CONFLICT',
+  'INTERNAL_SERVER_ERROR',
+] as const;
+
+export const serviceErrorCodes = [
+  /** The source's ETag, Last-Modified or size changed while it was being copied. */
+  'SOURCE_CHANGED',
+  /** The source could not be reached: connection refused or reset, TLS failure, timeout. */
+  'SOURCE_UNREACHABLE',
+  /** The source answered a part request with an HTTP error status. */
+  'SOURCE_HTTP_ERROR',
+  /** The source compressed a range although `Accept-Encoding: identity` was sent. */
+  'CONTENT_ENCODING_NOT_IDENTITY',
+  /** The copy job was interrupted (process crashes) more often than its retry budget allows. */
+  'COPY_INTERRUPTED',
+  /** The request body is larger than the server accepts. */
+  'PAYLOAD_TOO_LARGE',
+  /** The service is shutting down or one of its dependencies is unavailable. */
+  'SERVICE_UNAVAILABLE',
+] as const;
+
+export type ErrorCode = (typeof contractErrorCodes)[number] | (typeof serviceErrorCodes)[number];
+
+/** One problem with one input field, as the contract's `validationErrors` items. */
+export interface FieldError {
+  field: string;
+  value: unknown;
+  message: string;
+}
+
+export interface AppErrorOptions {
+  cause?: unknown;
+  validationErrors?: FieldError[];
+}
+
+/**
+ * The one error type domain code and adapters throw. It carries a catalog code and a message that
+ * tells the user what was wrong and what to do; the API maps the code to an HTTP status.
+ */
+export class AppError extends Error {
+  override readonly name = 'AppError';
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | null;
+  readonly validationErrors: FieldError[];
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> | null = null, options: AppErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = details;
+    this.validationErrors = options.validationErrors ?? [];
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}
+
+/** The error a stored operation (copy, ingestion, ...) shows in its status. */
+export interface OperationError {
+  code: ErrorCode;
+  message: string;
+  details: Record<string, unknown>;
+}
+
+export function toOperationError(error: AppError): OperationError {
+  return { code: error.code, message: error.message, details: error.details ?? {} };
+}

@@ -1,0 +1,240 @@
+/**
+ * The copy job: copies the parts of an import not yet recorded, checkpointing as it goes, then
+ * verifies the whole-file CRC32C (combined from the parts, no second read) and publishes the
+ * file. It is idempotent: a run that finds the import ended does nothing, a run after a crash
+ * continues from the recorded parts, and every transition is guarded by the state it expects.
+ */
+import { setTimeout as sleepTimer } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { CopyCheckpointer, ImportGoneError } from '../copy/checkpointer.js';
+import { copyParts } from '../copy/copy-engine.js';
+import { combinePartChecksums, formatCrc32c } from '../domain/crc32c-combine.js';
+import { AppError, isAppError, toOperationError } from '../domain/errors.js';
+import { countParts, remainingParts } from '../domain/part-plan.js';
+import type { Database } from '../db/database.js';
+import { recordEvent } from '../db/queries/events.queries.js';
+import {
+  deleteRecordedParts, findImportForCopy, listRecordedParts, markImportDone, markImportFailed, markImportStarted,
+  recordParts, saveImportProgress, saveUploadState, type ImportForCopy, type RecordedPart,
+} from '../db/queries/imports.queries.js';
+import type { OutboundClient } from '../net/outbound-client.js';
+import { videoPrefix, videoSourceKey, type BlobKey } from '../storage/blob-keys.js';
+import type { BlobStore, BlobUpload } from '../storage/blob-store.js';
+import { UploadLostError } from '../storage/fs-blob-store.js';
+import type { JobContext, JobHandler } from './catalog.js';
+import type { JobQueue } from './job-queue.js';
+
+export interface CopyJobDeps {
+  db: Database;
+  store: BlobStore;
+  client: OutboundClient;
+  queue: JobQueue;
+  /** Aborted when this process shuts down: the copy stops and is queued again for any worker. */
+  shutdownSignal: AbortSignal;
+  copy: Config['copy'];
+  log: Logger;
+  now?: () => Date;
+}
+
+interface CopyRun {
+  deps: CopyJobDeps;
+  found: ImportForCopy;
+  key: BlobKey;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+export function createCopyVideoHandler(deps: CopyJobDeps): JobHandler<'copy-video'> {
+  const now = deps.now ?? (() => new Date());
+  return async ({ videoId }, context: JobContext) => {
+    const log = deps.log.child({ videoId, jobId: context.jobId });
+    const found = await findImportForCopy(deps.db, videoId);
+    if (found === null || found.videoImport.status === 'DONE' || found.videoImport.status === 'FAILED') {
+      log.info({ status: found?.videoImport.status ?? 'deleted' }, 'copy job has nothing to do');
+      return;
+    }
+    if (found.videoImport.status === 'INITIAL') {
+      await deps.db.transaction(async (tx) => {
+        if (await markImportStarted(tx, videoId, now())) await recordEvent(tx, { teamId: found.teamId, videoId, type: 'video_in.started' });
+      });
+    }
+    const signal = AbortSignal.any([context.signal, deps.shutdownSignal]);
+    const run: CopyRun = { deps, found, key: videoSourceKey(found.teamId, videoId), log, signal };
+    try {
+      await runCopy(run);
+    } catch (error) {
+      await handleFailure(run, error, now());
+    }
+  };
+}
+
+async function handleFailure(run: CopyRun, error: unknown, now: Date): Promise<void> {
+  const { deps, found, log } = run;
+  const videoId = found.videoImport.videoId;
+  if (error instanceof ImportGoneError) {
+    log.info('import was deleted while copying; removing its data');
+    await deleteStoredData(run);
+    return;
+  }
+  if (deps.shutdownSignal.aborted) {
+    // Queued again rather than failed, so a deploy does not use up the job's retries.
+    log.info('copy interrupted by shutdown; queued again to continue from the recorded parts');
+    await deps.db.transaction((tx) => deps.queue.send(tx, 'copy-video', { videoId }));
+    return;
+  }
+  // Another worker took the job over: leave everything to it.
+  if (run.signal.aborted) throw error;
+  const failure = toPermanentFailure(error);
+  if (failure === null) throw error;
+  log.warn({ code: failure.code, err: error }, 'copy failed');
+  const marked = await deps.db.transaction(async (tx) => {
+    if (!(await markImportFailed(tx, videoId, toOperationError(failure), now))) return false;
+    await recordEvent(tx, { teamId: found.teamId, videoId, type: 'video_in.failed', data: { errorCode: failure.code } });
+    return true;
+  });
+  if (!marked) await deleteStoredData(run);
+}
+
+/** The AppError a failure ends the import with, or null for failures worth a retry of the job (database down, bugs). */
+function toPermanentFailure(error: unknown): AppError | null {
+  if (isAppError(error)) return error;
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new AppError('INTERNAL_SERVER_ERROR', 'the service\'s storage is full: free space, then restart the import', { cause: code }, { cause: error });
+  }
+  return null;
+}
+
+async function deleteStoredData(run: CopyRun): Promise<void> {
+  await run.deps.store.abortUpload(run.key, run.found.videoImport.uploadState ?? null);
+  await run.deps.store.deletePrefix(videoPrefix(run.found.teamId, run.found.videoImport.videoId));
+}
+
+async function runCopy(run: CopyRun): Promise<void> {
+  const { deps, found, key } = run;
+  const source = found.videoImport;
+  let recorded = await listRecordedParts(deps.db, source.videoId);
+  let remaining = remainingParts(source.totalBytes, source.partSizeBytes, recorded.map((part) => part.partIndex));
+  // A run that crashed after publishing the file but before marking the import DONE.
+  if (remaining.length === 0 && (await deps.store.stat(key))?.sizeBytes === source.totalBytes) {
+    await finish(run, recorded, null);
+    return;
+  }
+  const opened = await openOrRestartUpload(run);
+  if (opened.restarted) {
+    recorded = [];
+    remaining = remainingParts(source.totalBytes, source.partSizeBytes, []);
+  }
+  try {
+    if (remaining.length > 0) {
+      const pool = deps.client.openPool(deps.client.restore(source.fetchUrl, source.pinnedAddresses), source.maxConnections);
+      try {
+        await copyRemaining(run, opened.upload, pool, remaining, recorded);
+      } finally {
+        await pool.close();
+      }
+      recorded = await listRecordedParts(deps.db, source.videoId);
+    }
+    await finish(run, recorded, opened.upload);
+  } finally {
+    await opened.upload.close();
+  }
+}
+
+/** Opens the upload (continuing the recorded one); starts over when its data was lost. */
+async function openOrRestartUpload(run: CopyRun): Promise<{ upload: BlobUpload; restarted: boolean }> {
+  const { deps, found, key, log } = run;
+  const source = found.videoImport;
+  const state = source.uploadState ?? null;
+  try {
+    const upload = await deps.store.openUpload(key, source.totalBytes, state);
+    if (state !== null) return { upload, restarted: false };
+    // A new upload: no recorded part can refer to it.
+    await deps.db.transaction(async (tx) => {
+      await deleteRecordedParts(tx, source.videoId);
+      await saveUploadState(tx, source.videoId, upload.state);
+    });
+    return { upload, restarted: true };
+  } catch (error) {
+    if (!(error instanceof UploadLostError)) throw error;
+    log.warn({ err: error }, 'the partial upload is lost; copying every part again');
+    await deps.store.abortUpload(key, state);
+    const upload = await deps.store.openUpload(key, source.totalBytes, null);
+    await deps.db.transaction(async (tx) => {
+      await deleteRecordedParts(tx, source.videoId);
+      await saveUploadState(tx, source.videoId, upload.state);
+    });
+    return { upload, restarted: true };
+  }
+}
+
+async function copyRemaining(run: CopyRun, upload: BlobUpload, pool: ReturnType<OutboundClient['openPool']>, remaining: ReturnType<typeof remainingParts>, recorded: RecordedPart[]): Promise<void> {
+  const { deps, found, log } = run;
+  const source = found.videoImport;
+  const now = deps.now ?? (() => new Date());
+  const halt = new AbortController();
+  const signal = AbortSignal.any([run.signal, halt.signal]);
+  const checkpointer = new CopyCheckpointer({
+    intervalMs: deps.copy.checkpointIntervalMs,
+    recordedBytes: recorded.reduce((sum, part) => sum + part.lengthBytes, 0),
+    totalBytes: source.totalBytes,
+    flush: () => upload.flush(),
+    persist: (parts, progress) => deps.db.transaction(async (tx) => {
+      await recordParts(tx, source.videoId, parts.map((part) => ({ partIndex: part.index, offsetBytes: part.offsetBytes, lengthBytes: part.lengthBytes, crc32c: part.crc32c, receipt: part.receipt })));
+      return saveImportProgress(tx, source.videoId, { ...progress, now: now() });
+    }),
+    onStop: (reason) => halt.abort(reason),
+    onError: (error) => log.warn({ err: error }, 'checkpoint failed; retrying at the next one'),
+  });
+  checkpointer.start();
+  try {
+    await copyParts(remaining, {
+      pool,
+      upload,
+      source: { totalBytes: source.totalBytes, etag: source.etag, lastModified: source.lastModified },
+      connections: source.maxConnections,
+      attempts: deps.copy.partAttempts,
+      backoff: { baseDelayMs: deps.copy.retryBaseDelayMs, maxDelayMs: deps.copy.retryMaxDelayMs },
+      retryAfterMaxMs: deps.copy.retryAfterMaxMs,
+      sleep: (ms, abort) => sleepTimer(ms, undefined, { signal: abort }),
+      random: Math.random,
+      now: Date.now,
+      onBytes: (delta) => checkpointer.addBytes(delta),
+      onPartCopied: (part) => checkpointer.addPart(part),
+      onRetry: ({ part, attempt, delayMs, error }) => log.info({ part: part.index, attempt, delayMs, code: error.code, reason: error.message }, 'retrying part'),
+    }, signal);
+  } finally {
+    await checkpointer.stop();
+  }
+  if (halt.signal.aborted) throw halt.signal.reason;
+}
+
+/** Verifies the parts cover the file and the checksum, publishes the file and marks the import DONE. */
+async function finish(run: CopyRun, recorded: RecordedPart[], upload: BlobUpload | null): Promise<void> {
+  const { deps, found, key, log } = run;
+  const source = found.videoImport;
+  const expectedParts = countParts(source.totalBytes, source.partSizeBytes);
+  if (recorded.length !== expectedParts || recorded.some((part, index) => part.partIndex !== index)) {
+    throw new Error(`import ${source.videoId}: ${recorded.length} of ${expectedParts} parts recorded after the copy`);
+  }
+  const crc32c = combinePartChecksums(recorded);
+  if (source.expectedCrc32c !== null && crc32c !== source.expectedCrc32c && !source.skipChecksumValidation) {
+    throw new AppError('CHECKSUM_MISMATCH', `the copied file's CRC32C is ${crc32c} (0x${formatCrc32c(crc32c)}) but ${source.expectedCrc32c} (0x${formatCrc32c(source.expectedCrc32c)}) was expected: the source sent different bytes, or the expected checksum is wrong; restart with skipChecksumValidation=true to accept the copy`, {
+      expectedCrc32c: source.expectedCrc32c,
+      actualCrc32c: crc32c,
+    });
+  }
+  // Without an open upload the file was published by an earlier run (see runCopy).
+  if (upload !== null) {
+    await upload.complete(recorded.map((part) => ({ index: part.partIndex, offsetBytes: part.offsetBytes, lengthBytes: part.lengthBytes, crc32c: part.crc32c, receipt: part.receipt })), crc32c);
+  }
+  const now = (deps.now ?? (() => new Date()))();
+  const done = await deps.db.transaction(async (tx) => {
+    if (!(await markImportDone(tx, source.videoId, { crc32c, storageKey: key, totalBytes: source.totalBytes, now }))) return false;
+    await recordEvent(tx, { teamId: found.teamId, videoId: source.videoId, type: 'video_in.done' });
+    return true;
+  });
+  if (!done) throw new ImportGoneError('the import was deleted or abandoned before it could be completed');
+  log.info({ crc32c: formatCrc32c(crc32c), totalBytes: source.totalBytes }, 'copy done');
+}

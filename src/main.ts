@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/**
+ * The `reelin` command: `serve` (API and worker in one process, the default), `api`, `worker`, or
+ * `migrate` (apply database migrations and exit). Configuration comes from the environment.
+ */
+import { ConfigError, loadConfig } from './config/config.js';
+import { startApp, type Role } from './app.js';
+
+const roles: readonly Role[] = ['serve', 'api', 'worker', 'migrate'];
+
+const usage = `usage: reelin [serve | api | worker | migrate]
+
+  serve    run the API and a worker in one process (default)
+  api      run the API only
+  worker   run a worker only (copies files)
+  migrate  apply database migrations, then exit
+
+Configuration comes from environment variables: PORT, HOST, REELIN_DATA_DIR, DATABASE_URL,
+REELIN_ADMIN_API_KEY, ... (see README.md).`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command = 'serve', ...rest] = argv;
+  if (command === '--help' || command === '-h' || command === 'help') {
+    console.log(usage);
+    return 0;
+  }
+  if (!roles.includes(command as Role) || rest.length > 0) {
+    console.error(usage);
+    return 2;
+  }
+  const role = command as Role;
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`reelin: ${error.message}`);
+      return 78;
+    }
+    throw error;
+  }
+  const app = await startApp(config, role);
+  if (app.generatedApiKey !== null) {
+    // Printed once, outside the structured log, so it does not end up in log storage.
+    process.stdout.write(`\nreelin: created the admin API key (it is shown only this once):\n\n    ${app.generatedApiKey}\n\n`);
+  }
+  if (role === 'migrate') {
+    app.log.info('migrations applied');
+    return 0;
+  }
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        app.log.warn({ signal }, 'second signal: exiting now');
+        process.exit(130);
+      }
+      stopping = true;
+      app.log.info({ signal }, 'stopping');
+      app.stop().then(resolve, (error: unknown) => {
+        app.log.error({ err: error }, 'stop failed');
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(`reelin: could not start: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  },
+);

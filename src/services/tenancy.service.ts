@@ -1,0 +1,51 @@
+/**
+ * Who is calling and which team they act for. Teams a caller is not a member of do not exist for
+ * them: every miss is a 404, never a 403 that would confirm the team exists.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { AppError } from '../domain/errors.js';
+import type { Database } from '../db/database.js';
+import { findActiveApiKeyOwner, findDefaultTeam, findMemberTeam, type TeamRow } from '../db/queries/tenancy.queries.js';
+
+export interface Principal {
+  userId: string;
+  apiKeyId: string;
+}
+
+/** SHA-256 is enough for API keys: they are 256-bit random secrets, not guessable passwords. */
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+export function generateApiKey(): string {
+  return `rln_${randomBytes(32).toString('base64url')}`;
+}
+
+export class TenancyService {
+  constructor(private readonly db: Database) {}
+
+  /** The principal behind an `X-API-Key` header value. */
+  async authenticate(apiKey: string | undefined): Promise<Principal> {
+    if (apiKey === undefined || apiKey.trim() === '') {
+      throw new AppError('MISSING_API_KEY', 'the request has no X-API-Key header: send your API key in it');
+    }
+    const owner = await findActiveApiKeyOwner(this.db, hashApiKey(apiKey.trim()));
+    if (owner === null) throw new AppError('INVALID_API_KEY', 'the API key is not valid or not active');
+    return owner;
+  }
+
+  /** The team selected by `teamId` (a team of the caller's), else the caller's default team. */
+  async resolveTeam(principal: Principal, teamId: string | undefined): Promise<TeamRow> {
+    if (teamId !== undefined) {
+      const team = await findMemberTeam(this.db, principal.userId, teamId);
+      if (team === null) throw new AppError('TEAM_NOT_FOUND', `team ${teamId} was not found`, { teamId });
+      if (!team.apiEnabled) throw new AppError('FORBIDDEN', `team ${teamId} does not have API access enabled`, { teamId });
+      return team;
+    }
+    const team = await findDefaultTeam(this.db, principal.userId);
+    if (team === null) {
+      throw new AppError('DEFAULT_TEAM_NOT_API_ENABLED', 'none of your teams has API access enabled, so there is no default team for this key');
+    }
+    return team;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Reading, renaming and deleting videos, and issuing download links for their files.
+ */
+import type { Logger } from 'pino';
+import { AppError } from '../domain/errors.js';
+import { fileExtension } from '../domain/source-file.js';
+import type { Database } from '../db/database.js';
+import type { Page, PageRequest } from '../db/paging.js';
+import { recordEvent } from '../db/queries/events.queries.js';
+import type { TeamRow } from '../db/queries/tenancy.queries.js';
+import {
+  deleteVideos, findVideoView, listDerivedVideoIds, listVideoViews, updateVideoText, type VideoFilter, type VideoRow, type VideoView,
+} from '../db/queries/videos.queries.js';
+import { videoPrefix, videoSourceKey } from '../storage/blob-keys.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { DownloadLinkSigner } from '../storage/download-links.js';
+
+export interface DownloadLink {
+  videoId: string;
+  presignedUrl: string;
+  expiresAt: Date;
+  fileSize: number;
+  mimeType: string;
+  fileExtension: string;
+  suggestedFileName: string;
+  crc32cChecksum: number;
+}
+
+export interface VideoServiceDeps {
+  db: Database;
+  store: BlobStore;
+  signer: DownloadLinkSigner;
+  log: Logger;
+  now?: () => Date;
+}
+
+export class VideoService {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: VideoServiceDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async get(team: TeamRow, videoId: string): Promise<VideoView> {
+    const view = await findVideoView(this.deps.db, team.id, videoId);
+    if (view === null) throw new AppError('RESOURCE_NOT_FOUND', `video ${videoId} was not found`, { videoId });
+    return view;
+  }
+
+  list(filter: VideoFilter, page: PageRequest): Promise<Page<VideoView>> {
+    return listVideoViews(this.deps.db, filter, page);
+  }
+
+  async listDerived(team: TeamRow, videoId: string, page: PageRequest): Promise<Page<VideoView>> {
+    await this.get(team, videoId);
+    return listVideoViews(this.deps.db, { teamId: team.id, masterVideoId: videoId }, page);
+  }
+
+  async update(team: TeamRow, videoId: string, changes: { name?: string | undefined; description?: string | undefined }): Promise<VideoView> {
+    if (!(await updateVideoText(this.deps.db, team.id, videoId, changes))) {
+      throw new AppError('RESOURCE_NOT_FOUND', `video ${videoId} was not found`, { videoId });
+    }
+    return this.get(team, videoId);
+  }
+
+  /**
+   * Deletes a video and everything derived from it, with their files. When the caller lists the
+   * derived ids it expects to go, a different list is a conflict (something was derived meanwhile).
+   */
+  async delete(team: TeamRow, videoId: string, expectedDerivedIds: string[] | undefined): Promise<string[]> {
+    await this.get(team, videoId);
+    const derivedIds = await listDerivedVideoIds(this.deps.db, videoId);
+    if (expectedDerivedIds !== undefined && !sameIds(expectedDerivedIds, derivedIds)) {
+      throw new AppError('CONFLICTING_DERIVED_VIDEO_IDS', `video ${videoId} has derived videos [${derivedIds.join(', ')}], not the [${expectedDerivedIds.join(', ')}] given: list exactly the derived videos to delete`, { derivedVideoIds: derivedIds });
+    }
+    const deleted = await this.deps.db.transaction(async (tx) => {
+      const rows = await deleteVideos(tx, [...derivedIds, videoId]);
+      for (const row of rows) await recordEvent(tx, { teamId: row.teamId, videoId: row.id, type: 'video.deleted' });
+      return rows;
+    });
+    for (const row of deleted) {
+      try {
+        await this.deps.store.abortUpload(videoSourceKey(row.teamId, row.id), row.uploadState);
+        await this.deps.store.deletePrefix(videoPrefix(row.teamId, row.id));
+      } catch (error) {
+        this.deps.log.error({ err: error, videoId: row.id }, 'deleting the files of a deleted video failed');
+      }
+    }
+    return deleted.map((row) => row.id);
+  }
+
+  /** A pre-signed, expiring download link for the video's stored file. */
+  async createDownloadLink(team: TeamRow, videoId: string, options: { durationMinutes: number; baseUrl: string }): Promise<DownloadLink> {
+    const { video } = await this.get(team, videoId);
+    const file = requireStoredFile(video);
+    const expiresAt = new Date(this.now().getTime() + options.durationMinutes * 60_000);
+    return {
+      videoId,
+      presignedUrl: `${options.baseUrl}${this.deps.signer.sign(videoId, video.fileName, expiresAt)}`,
+      expiresAt,
+      fileSize: file.sizeBytes,
+      mimeType: video.mimeType,
+      fileExtension: fileExtension(video.fileName),
+      suggestedFileName: video.fileName,
+      crc32cChecksum: file.crc32c,
+    };
+  }
+}
+
+export function requireStoredFile(video: VideoRow): { storageKey: string; sizeBytes: number; crc32c: number } {
+  if (video.storageKey === null || video.fileSizeBytes === null || video.crc32c === null) {
+    throw new AppError('CONFLICT', `the file of video ${video.id} is not stored yet: wait until its upload is DONE`, { videoId: video.id });
+  }
+  return { storageKey: video.storageKey, sizeBytes: video.fileSizeBytes, crc32c: video.crc32c };
+}
+
+function sameIds(a: string[], b: string[]): boolean {
+  const left = new Set(a.map((id) => id.toLowerCase()));
+  return left.size === b.length && b.every((id) => left.has(id));
+}

@@ -1,0 +1,114 @@
+/**
+ * The real service, started in-process for end-to-end tests: API and worker (`serve`) on a fresh
+ * database, a temporary data folder, a local HTTPS origin it trusts, and an HTTP client for its API.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { request } from 'undici';
+import { startApp, type RunningApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
+import type { HostResolver } from '../../src/net/resolver.js';
+import { createTestDatabase, type Backend, type TestDatabase } from './test-database.js';
+
+export const TEST_API_KEY = 'rln_test_key_0123456789abcdefghijklmnopqrstuvwxyz';
+
+export interface TestServiceOptions {
+  backend: Backend;
+  /** Trusted CA certificates (the test origin's CA). */
+  caCertificates: readonly string[];
+  /** Extra environment on top of the test defaults. */
+  env?: Record<string, string>;
+  resolver?: HostResolver;
+}
+
+export interface ApiResponse<T = unknown> {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: T;
+  text: string;
+}
+
+export interface TestService {
+  app: RunningApp;
+  url: string;
+  dataDir: string;
+  api<T = any>(method: string, apiPath: string, options?: { body?: unknown; rawBody?: string; headers?: Record<string, string>; apiKey?: string | null }): Promise<ApiResponse<T>>;
+  /** Polls the import status until it is `status` (or any of them), failing after `timeoutMs`. */
+  waitForUpload(videoId: string, status: string | string[], timeoutMs?: number): Promise<any>;
+  stop(): Promise<void>;
+}
+
+/** Environment every test service starts with: quick retries, small parts, silent logs. */
+export function testEnvironment(dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    REELIN_DATA_DIR: dataDir,
+    REELIN_ADMIN_API_KEY: TEST_API_KEY,
+    REELIN_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    REELIN_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
+    REELIN_COPY_MIN_PART_SIZE_BYTES: String(64 * 1024),
+    REELIN_COPY_RETRY_BASE_DELAY_MS: '20',
+    REELIN_COPY_RETRY_MAX_DELAY_MS: '200',
+    REELIN_COPY_CHECKPOINT_INTERVAL_MS: '100',
+    REELIN_IDLE_TIMEOUT_MS: '1000',
+    REELIN_CONNECT_TIMEOUT_MS: '2000',
+    REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS: '1',
+    REELIN_SHUTDOWN_TIMEOUT_MS: '2000',
+    ...extra,
+  };
+}
+
+export async function startTestService(options: TestServiceOptions): Promise<TestService> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-e2e-'));
+  const database: TestDatabase = await createTestDatabase(options.backend, path.join(dataDir, 'db'));
+  const config = loadConfig(testEnvironment(dataDir, options.env));
+  const app = await startApp({ ...config, database: database.config }, 'serve', {
+    extraCaCertificates: options.caCertificates,
+    ...(options.resolver ? { resolver: options.resolver } : {}),
+  });
+  const url = app.url ?? '';
+  const service: TestService = {
+    app,
+    url,
+    dataDir,
+    async api(method, apiPath, requestOptions = {}) {
+      const headers: Record<string, string> = { accept: 'application/json', ...requestOptions.headers };
+      const apiKey = requestOptions.apiKey === undefined ? TEST_API_KEY : requestOptions.apiKey;
+      if (apiKey !== null) headers['x-api-key'] = apiKey;
+      let body: string | undefined = requestOptions.rawBody;
+      if (requestOptions.body !== undefined) {
+        body = JSON.stringify(requestOptions.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const response = await request(`${url}${apiPath}`, { method: method as 'GET', headers, ...(body === undefined ? {} : { body }) });
+      const text = await response.body.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text === '' ? null : JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+      return { status: response.statusCode, headers: response.headers, body: parsed as never, text };
+    },
+    async waitForUpload(videoId, status, timeoutMs = 30_000) {
+      const wanted = Array.isArray(status) ? status : [status];
+      const deadline = Date.now() + timeoutMs;
+      let last: unknown = null;
+      while (Date.now() < deadline) {
+        const response = await service.api<any>('GET', `/api/v1/videos/${videoId}/in/status`);
+        last = response.body;
+        if (response.status === 200 && wanted.includes(response.body.upload.uploadState.uploadStatus)) return response.body;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`import ${videoId} did not reach ${wanted.join('/')} within ${timeoutMs} ms; last status: ${JSON.stringify(last)}`);
+    },
+    async stop() {
+      await app.stop();
+      await database.drop();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return service;
+}
