@@ -76,12 +76,12 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
         tags: ['Videos'],
         params: videoParams,
         querystring: selectTeamQuery,
-        body: z.array(uuid).max(1000).optional(),
+        body: z.array(uuid).max(1000).nullish(),
         response: { 200: z.array(uuid), 409: errorResponse, ...commonErrors },
       },
     }, async (request) => {
       const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-      return videos.delete(team, request.params.videoId, request.body);
+      return videos.delete(team, request.params.videoId, request.body ?? undefined);
     });
 
     app.get('/videos/:videoId/derived', {

@@ -30,8 +30,8 @@ export function choosePartSizeBytes(totalBytes: number, minPartSizeBytes = DEFAU
   if (!Number.isSafeInteger(totalBytes) || totalBytes <= 0) throw new RangeError(`totalBytes must be a positive integer, got ${totalBytes}`);
   if (!Number.isSafeInteger(minPartSizeBytes) || minPartSizeBytes <= 0) throw new RangeError(`minPartSizeBytes must be a positive integer, got ${minPartSizeBytes}`);
   const neededBytes = Math.ceil(totalBytes / MAX_PARTS);
-  const neededWholeMiB = Math.ceil(neededBytes / MEBIBYTE) * MEBIBYTE;
-  return Math.max(minPartSizeBytes, neededWholeMiB);
+  if (neededBytes <= minPartSizeBytes) return minPartSizeBytes;
+  return Math.ceil(neededBytes / MEBIBYTE) * MEBIBYTE;
 }
 
 export function countParts(totalBytes: number, partSizeBytes: number): number {
