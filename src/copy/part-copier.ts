@@ -91,6 +91,9 @@ async function attemptPart(part: PartSpec, options: PartCopyOptions, signal: Abo
   const headers = identityHeaders(formatRangeHeader(part.offsetBytes, end));
   if (validator !== null) headers['if-range'] = validator;
   const response = await options.pool.request({ headers, signal });
+  // The body may error after we stopped reading it (an abort of the whole copy); that error is
+  // already accounted for by whoever aborted, so it must not surface as an unhandled event.
+  response.body.on('error', () => undefined);
   let crc = 0;
   let received = 0;
   try {
@@ -125,7 +128,9 @@ function checkPartResponse(response: OutboundResponse, part: PartSpec, source: S
     return;
   }
   if (status === 200) {
-    if (sentIfRange) {
+    // A 200 to a conditional range request means the file changed, unless it still carries the
+    // validator we sent: then the server simply ignored the Range header.
+    if (sentIfRange && !carriesSameValidator(response, source)) {
       throw new AppError('SOURCE_CHANGED', `the file at the URL changed while it was being copied: the server answered ${label}'s conditional range request with the whole new file; restart the import to copy the new file`, { part: part.index, status });
     }
     throw new AppError('CONTENT_NOT_PARTIAL_ERROR', `the server answered 200 to the range request of ${label}: it stopped honouring range requests`, { part: part.index, status });
@@ -165,4 +170,9 @@ function checkPartHeaders(response: OutboundResponse, part: PartSpec, source: So
   if (!isStrongEtag(source.etag) && source.lastModified !== null && lastModified !== null && lastModified !== source.lastModified) {
     throw new AppError('SOURCE_CHANGED', `the file at the URL changed while it was being copied: its Last-Modified went from ${source.lastModified} to ${lastModified}`, { part: part.index });
   }
+}
+
+function carriesSameValidator(response: OutboundResponse, source: SourceValidators): boolean {
+  if (isStrongEtag(source.etag)) return headerValue(response.headers, 'etag') === source.etag;
+  return source.lastModified !== null && headerValue(response.headers, 'last-modified') === source.lastModified;
 }
