@@ -6,6 +6,15 @@ import { z } from 'zod';
 
 export const uuid = z.uuid({ message: 'must be a UUID' });
 
+/** A string field of `min`..`max` characters, with messages that say which rule was broken. */
+export function boundedString(min: number, max: number) {
+  const range = min === 0 ? `at most ${max} characters` : `${min} to ${max} characters`;
+  return z
+    .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') })
+    .min(min, { message: `must be ${range}` })
+    .max(max, { message: `must be ${range}` });
+}
+
 export const dateTime = z.iso.datetime({ offset: true });
 
 /** `true` / `false` in a query string (zod's coercion would read "false" as true). */

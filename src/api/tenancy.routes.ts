@@ -10,9 +10,9 @@ import { findDefaultTeam, findMemberTeam, findUser, listMemberTeams } from '../d
 import type { ProjectService } from '../services/project.service.js';
 import type { TenancyService } from '../services/tenancy.service.js';
 import { presentAccount, presentProject, presentTeam } from './presenters.js';
-import { account, commonErrors, errorResponse, pageOf, pageQuery, project, selectTeamQuery, team, uuid } from './schemas.js';
+import { account, boundedString, commonErrors, errorResponse, pageOf, pageQuery, project, selectTeamQuery, team, uuid } from './schemas.js';
 
-const projectName = z.string().min(1, { message: 'must be 1 to 47 characters' }).max(47, { message: 'must be 1 to 47 characters' });
+const projectName = boundedString(1, 47);
 
 export function tenancyRoutes(deps: { db: Database; tenancy: TenancyService; projects: ProjectService }): FastifyPluginAsyncZod {
   const { db, tenancy, projects } = deps;

@@ -7,14 +7,14 @@ import { z } from 'zod';
 import type { TenancyService } from '../services/tenancy.service.js';
 import type { VideoImportService } from '../services/video-import.service.js';
 import { presentVideoInStatus } from './presenters.js';
-import { commonErrors, errorResponse, queryBoolean, queryInteger, selectTeamQuery, uuid, videoInStatus } from './schemas.js';
+import { boundedString, commonErrors, errorResponse, queryBoolean, queryInteger, selectTeamQuery, uuid, videoInStatus } from './schemas.js';
 
 const importBody = z.object({
-  name: z.string().min(1, { message: 'must be 1 to 255 characters' }).max(255, { message: 'must be 1 to 255 characters' }),
-  description: z.string().max(511, { message: 'must be at most 511 characters' }).optional(),
+  name: boundedString(1, 255),
+  description: boundedString(0, 511).optional(),
   projectId: uuid.optional(),
-  fileName: z.string().min(1, { message: 'must be 1 to 255 characters' }).max(255, { message: 'must be 1 to 255 characters' }).optional(),
-  url: z.string().min(1, { message: 'must be 1 to 4096 characters' }).max(4096, { message: 'must be 1 to 4096 characters' }),
+  fileName: boundedString(1, 255).optional(),
+  url: boundedString(1, 4096),
 });
 
 const importQuery = selectTeamQuery.extend({

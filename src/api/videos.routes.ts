@@ -7,7 +7,7 @@ import { mapPage } from '../db/paging.js';
 import type { TenancyService } from '../services/tenancy.service.js';
 import type { VideoService } from '../services/video.service.js';
 import { presentVideo } from './presenters.js';
-import { commonErrors, dateTime, errorResponse, pageOf, pageQuery, queryInteger, selectTeamQuery, triState, uuid, video } from './schemas.js';
+import { boundedString, commonErrors, dateTime, errorResponse, pageOf, pageQuery, queryInteger, selectTeamQuery, triState, uuid, video } from './schemas.js';
 
 const videoParams = z.object({ videoId: uuid });
 
@@ -59,8 +59,8 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
         params: videoParams,
         querystring: selectTeamQuery,
         body: z.object({
-          name: z.string().min(1, { message: 'must be 1 to 255 characters' }).max(255, { message: 'must be 1 to 255 characters' }).optional(),
-          description: z.string().max(511, { message: 'must be at most 511 characters' }).optional(),
+          name: boundedString(1, 255).optional(),
+          description: boundedString(0, 511).optional(),
         }),
         response: { 200: video, ...commonErrors },
       },

@@ -54,7 +54,9 @@ export class VideoImportService {
     if (project === null) {
       throw new AppError('RESOURCE_NOT_FOUND', request.projectId === undefined ? `team ${team.id} has no default project` : `project ${request.projectId} was not found`, { projectId: request.projectId ?? null });
     }
-    const source = await probeSource(this.deps.client, request.url);
+    const source = await probeSource(this.deps.client, request.url).catch((error: unknown) => {
+      throw withUrlField(error, request.url);
+    });
     const fileName = chooseFileName({ fileName: request.fileName, url: new URL(request.url), name: request.name });
     const fileType = describeFileType(fileName, source.contentType);
     const videoId = await db.transaction(async (tx) => {
@@ -164,6 +166,12 @@ function sourceChanged(current: { totalBytes: number; etag: string | null; lastM
   if (source.totalBytes !== current.totalBytes) return true;
   if (isStrongEtag(current.etag) || isStrongEtag(source.etag)) return current.etag !== source.etag;
   return current.lastModified !== source.lastModified;
+}
+
+/** A refused URL also names the `url` field, as validation errors do. */
+function withUrlField(error: unknown, url: string): unknown {
+  if (!(error instanceof AppError) || error.code !== 'INVALID_HTTPS_URL' || error.validationErrors.length > 0) return error;
+  return new AppError(error.code, error.message, error.details, { cause: error.cause, validationErrors: [{ field: 'url', value: url, message: error.message }] });
 }
 
 function toDate(iso: string | null): Date | null {
