@@ -36,6 +36,9 @@ export class PgBossJobQueue implements JobQueue {
       useListenNotify: true,
       supervise: options.supervise,
       superviseIntervalSeconds: options.superviseIntervalSeconds,
+      // Jobs of dead workers (stale heartbeats) are failed over in the monitor pass, so it runs as
+      // often as supervision does.
+      monitorIntervalSeconds: options.superviseIntervalSeconds,
       schedule: false,
       instanceName: options.supervise ? 'reelin-worker' : 'reelin-api',
     };
@@ -71,8 +74,10 @@ export class PgBossJobQueue implements JobQueue {
         ...(policy.heartbeatSeconds === null ? {} : { heartbeatSeconds: policy.heartbeatSeconds }),
         ...(policy.deadLetter === null ? {} : { deadLetter: policy.deadLetter }),
       };
+      // A queue's policy is fixed when it is created; the rest follows the catalog on every start.
+      const { policy: _policy, ...updatable } = options;
       if (await this.boss.getQueue(name)) {
-        await this.boss.updateQueue(name, options);
+        await this.boss.updateQueue(name, updatable);
         continue;
       }
       try {
@@ -80,7 +85,7 @@ export class PgBossJobQueue implements JobQueue {
       } catch (error) {
         // Another process created it between our check and our create.
         if (!(await this.boss.getQueue(name))) throw error;
-        await this.boss.updateQueue(name, options);
+        await this.boss.updateQueue(name, updatable);
       }
     }
   }

@@ -1,0 +1,84 @@
+/**
+ * The service as a real child process (`reelin <role>` run from the TypeScript sources), for tests
+ * that kill workers, restart them, or run several processes on one database.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface ChildService {
+  process: ChildProcess;
+  url: string | null;
+  logPath: string;
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  exited: Promise<number | string>;
+  kill(signal: NodeJS.Signals): Promise<number | string>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Starts `reelin <role>` with `env` on top of a clean environment; resolves once it is ready. */
+export async function startChildService(role: 'serve' | 'api' | 'worker' | 'migrate', env: Record<string, string>, logDir: string): Promise<ChildService> {
+  const port = role === 'serve' || role === 'api' ? await freePort() : null;
+  const logPath = path.join(logDir, `${role}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.log`);
+  const log = fs.openSync(logPath, 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts'), role], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', ...(port === null ? {} : { PORT: String(port) }), ...env },
+    stdio: ['ignore', log, log],
+  });
+  fs.closeSync(log);
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  const service: ChildService = {
+    process: child,
+    url: port === null ? null : `http://127.0.0.1:${port}`,
+    logPath,
+    exited,
+    async kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+  if (role === 'migrate') {
+    const code = await exited;
+    if (code !== 0) throw new Error(`reelin migrate exited with ${code}: ${fs.readFileSync(logPath, 'utf8').slice(-2000)}`);
+    return service;
+  }
+  await waitUntilReady(service);
+  return service;
+}
+
+async function waitUntilReady(service: ChildService): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let done = false;
+  void service.exited.then(() => {
+    done = true;
+  });
+  while (Date.now() < deadline && !done) {
+    if (service.url === null) {
+      // A worker has no API: it is ready once it logs that it started.
+      if (fs.readFileSync(service.logPath, 'utf8').includes('"reelin started"')) return;
+    } else {
+      try {
+        const response = await request(`${service.url}/readyz`);
+        await response.body.dump();
+        if (response.statusCode === 200) return;
+      } catch {
+        // not listening yet
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`reelin did not become ready (exit: ${done ? String(await service.exited) : "still running"}): ${fs.readFileSync(service.logPath, "utf8").slice(-3000)}`);
+}
