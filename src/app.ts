@@ -81,7 +81,7 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
     }
 
     const client = new OutboundClient({
-      policy: { allowedPorts: config.outbound.allowedPorts, allowance: config.outbound.allowance },
+      policy: { allowedPorts: new Set(config.outbound.allowedPorts), allowance: config.outbound.allowance },
       resolver: overrides.resolver ?? new SystemResolver(config.outbound.dnsTimeoutMs),
       timeouts: config.outbound,
       ...(overrides.extraCaCertificates ? { extraCaCertificates: overrides.extraCaCertificates } : {}),

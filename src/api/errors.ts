@@ -121,7 +121,11 @@ function fromFastifyError(error: FastifyError): AppError | null {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new AppError('INVALID_REQUEST_BODY', `the request body is not valid JSON: ${error.message}`);
     default:
-      if (error instanceof SyntaxError || error.statusCode === 400) return new AppError('INVALID_REQUEST_BODY', `the request body could not be read: ${error.message}`);
+      // Other content-parser failures (the client aborted, a broken stream) are about the body too;
+      // anything else thrown inside a route is the service's own fault and stays a 500.
+      if (error.code?.startsWith('FST_ERR_CTP_') && (error.statusCode ?? 500) < 500) {
+        return new AppError('INVALID_REQUEST_BODY', `the request body could not be read: ${error.message}`);
+      }
       return null;
   }
 }

@@ -17,7 +17,8 @@ import type { VideoImportService } from '../services/video-import.service.js';
 import type { VideoService } from '../services/video.service.js';
 import { requireApiKey } from './auth.js';
 import { downloadRoutes } from './downloads.routes.js';
-import { registerErrorHandling } from './errors.js';
+import { registerErrorHandling, sendError } from './errors.js';
+import { AppError } from '../domain/errors.js';
 import { healthRoutes, type ReadinessCheck } from './health.routes.js';
 import { tenancyRoutes } from './tenancy.routes.js';
 import { videosInRoutes } from './videos-in.routes.js';
@@ -51,6 +52,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     routerOptions: { ignoreTrailingSlash: true },
     return503OnClosing: true,
+    // Requests Fastify refuses before routing (a malformed URL) still get the contract's error body.
+    frameworkErrors: (error, request, reply) => {
+      void sendError(request, reply, new AppError('BAD_REQUEST', `the request could not be routed: ${error.message}`));
+    },
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -89,12 +94,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 }
 
 /**
- * Pixop clients send `Content-Type: application/json` on body-less requests (GET, DELETE, POST
- * with Content-Length 0); such a request is valid, so an empty JSON body parses as no body.
+ * JSON bodies only. Pixop clients send `Content-Type: application/json` on body-less requests
+ * (GET, DELETE, POST with Content-Length 0); such a request is valid, so an empty JSON body parses
+ * as no body.
  */
 function acceptEmptyJsonBodies(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
+  // JSON is the only body this API takes; anything else is 415 UNSUPPORTED_CONTENT_TYPE.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') {

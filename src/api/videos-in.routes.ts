@@ -13,7 +13,8 @@ const importBody = z.object({
   name: boundedString(1, 255),
   description: boundedString(0, 511).optional(),
   projectId: uuid.optional(),
-  fileName: boundedString(1, 255).optional(),
+  // eslint-disable-next-line no-control-regex
+  fileName: boundedString(1, 255).regex(/^[^/\\\u0000-\u001f\u007f]*$/, { message: 'must not contain /, \\ or control characters' }).optional(),
   url: boundedString(1, 4096),
 });
 

@@ -27,7 +27,7 @@ const portList = z
       ctx.addIssue({ code: 'custom', message: `must be a comma-separated list of ports 1..65535 (bad: ${bad.join(', ') || 'empty'})` });
       return z.NEVER;
     }
-    return new Set(ports.map(Number));
+    return [...new Set(ports.map(Number))].sort((a, b) => a - b);
   });
 
 const privateNetworks = z.string().transform((text, ctx): PrivateNetworkAllowance => {
@@ -55,7 +55,7 @@ const envSchema = z.object({
   REELIN_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   REELIN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   REELIN_ALLOW_PRIVATE_NETWORKS: privateNetworks.default(false),
-  REELIN_ALLOWED_PORTS: portList.default(new Set([443])),
+  REELIN_ALLOWED_PORTS: portList.default([443]),
   REELIN_BODY_LIMIT_BYTES: integer(64 * 1024, 1024, 16 * MEBIBYTE),
   REELIN_CONNECT_TIMEOUT_MS: integer(10_000, 100, 120_000),
   REELIN_HEADERS_TIMEOUT_MS: integer(30_000, 100, 600_000),
@@ -84,7 +84,8 @@ export interface Config {
   log: { level: string };
   outbound: {
     allowance: PrivateNetworkAllowance;
-    allowedPorts: ReadonlySet<number>;
+    /** Ports a source URL may use, sorted. */
+    allowedPorts: readonly number[];
     connectTimeoutMs: number;
     headersTimeoutMs: number;
     idleTimeoutMs: number;
@@ -120,7 +121,7 @@ function describeWarnings(env: z.infer<typeof envSchema>): string[] {
   } else if (allowance !== false) {
     warnings.push(`REELIN_ALLOW_PRIVATE_NETWORKS allows these non-public networks: ${allowance.map((range) => range.text).join(', ')}`);
   }
-  const ports = [...env.REELIN_ALLOWED_PORTS].sort((a, b) => a - b);
+  const ports = env.REELIN_ALLOWED_PORTS;
   if (ports.length !== 1 || ports[0] !== 443) {
     warnings.push(`REELIN_ALLOWED_PORTS=${ports.join(',')}: imports may use ports other than 443; use this only for local development and tests`);
   }
@@ -167,7 +168,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
 }
 
 function deepFreeze<T>(value: T): Readonly<T> {
-  if (value && typeof value === 'object' && !(value instanceof Set)) {
+  if (value && typeof value === 'object') {
     for (const child of Object.values(value)) deepFreeze(child);
     Object.freeze(value);
   }

@@ -4,6 +4,7 @@
  * finished part to `onPartCopied` (the caller records it at its next checkpoint), and stops every
  * part at the first failure that retries cannot fix, so a doomed copy ends quickly.
  */
+import { setMaxListeners } from 'node:events';
 import type { PartSpec } from '../domain/part-plan.js';
 import type { CompletedPart } from '../storage/blob-store.js';
 import { copyPart, type PartCopyOptions } from './part-copier.js';
@@ -17,6 +18,8 @@ export interface CopyEngineOptions extends PartCopyOptions {
 export async function copyParts(parts: readonly PartSpec[], options: CopyEngineOptions, signal: AbortSignal): Promise<void> {
   const stop = new AbortController();
   const combined = AbortSignal.any([signal, stop.signal]);
+  // Every part in flight listens to this signal several times over (request, stream, backoff).
+  setMaxListeners(0, combined);
   let next = 0;
   let firstError: unknown = null;
 

@@ -70,15 +70,17 @@ export async function copyPart(part: PartSpec, options: PartCopyOptions, signal:
   }
 }
 
-/** Network failures and storage hiccups that are not AppErrors count as transient unless proven otherwise. */
+/**
+ * The failures worth another attempt: connection failures on the way in (resets, stalls,
+ * refused connections) and the retryable statuses marked by checkPartResponse. Storage errors and
+ * bugs are not the source's fault and are not retried here.
+ */
 function toTransient(error: unknown, part: PartSpec): TransientPartError | null {
   if (error instanceof TransientPartError) return error;
   if (isAppError(error)) {
     if (error.code === 'SOURCE_UNREACHABLE' && isTransientNetworkError(error.cause)) return new TransientPartError(error);
     return null;
   }
-  const code = (error as NodeJS.ErrnoException | null)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EROFS' || code === 'EACCES') return null;
   if (isTransientNetworkError(error)) {
     return new TransientPartError(new AppError('SOURCE_UNREACHABLE', `the transfer of part ${part.index + 1} broke off: ${(error as Error).message}`, { part: part.index }, { cause: error }));
   }

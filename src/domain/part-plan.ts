@@ -34,13 +34,20 @@ export function choosePartSizeBytes(totalBytes: number, minPartSizeBytes = DEFAU
   return Math.ceil(neededBytes / MEBIBYTE) * MEBIBYTE;
 }
 
+function checkSizes(totalBytes: number, partSizeBytes: number): void {
+  if (!Number.isSafeInteger(totalBytes) || totalBytes <= 0) throw new RangeError(`totalBytes must be a positive integer, got ${totalBytes}`);
+  if (!Number.isSafeInteger(partSizeBytes) || partSizeBytes <= 0) throw new RangeError(`partSizeBytes must be a positive integer, got ${partSizeBytes}`);
+}
+
 export function countParts(totalBytes: number, partSizeBytes: number): number {
+  checkSizes(totalBytes, partSizeBytes);
   return Math.ceil(totalBytes / partSizeBytes);
 }
 
 export function partAt(index: number, totalBytes: number, partSizeBytes: number): PartSpec {
+  checkSizes(totalBytes, partSizeBytes);
   const offsetBytes = index * partSizeBytes;
-  if (index < 0 || offsetBytes >= totalBytes) throw new RangeError(`part ${index} lies outside a file of ${totalBytes} bytes`);
+  if (!Number.isSafeInteger(index) || index < 0 || offsetBytes >= totalBytes) throw new RangeError(`part ${index} lies outside a file of ${totalBytes} bytes`);
   return { index, offsetBytes, lengthBytes: Math.min(partSizeBytes, totalBytes - offsetBytes) };
 }
 

@@ -1,3 +1,5 @@
+import { parseHttpDate } from './http-date.js';
+
 /**
  * Retry timing: exponential backoff with jitter, and the server's own `Retry-After`.
  */
@@ -26,10 +28,8 @@ export function parseRetryAfterMs(value: string | null | undefined, nowMs: numbe
   if (value === null || value === undefined) return null;
   const text = value.trim();
   if (/^[0-9]{1,10}$/.test(text)) return Number(text) * 1000;
-  if (!/[a-z]/i.test(text)) return null;
-  const dateMs = Date.parse(text);
-  if (Number.isNaN(dateMs)) return null;
-  return Math.max(0, dateMs - nowMs);
+  const dateMs = parseHttpDate(text);
+  return dateMs === null ? null : Math.max(0, dateMs - nowMs);
 }
 
 /** The wait before a retry: the backoff, or longer when the server asked for it (capped). */

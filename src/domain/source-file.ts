@@ -4,6 +4,8 @@
  * `If-Range` so a copy notices when the file changes under it.
  */
 
+import { parseHttpDate } from './http-date.js';
+
 const containers: Record<string, { mimeType: string; containerName: string }> = {
   mp4: { mimeType: 'video/mp4', containerName: 'MPEG-4' },
   m4v: { mimeType: 'video/x-m4v', containerName: 'MPEG-4' },
@@ -28,15 +30,26 @@ const containers: Record<string, { mimeType: string; containerName: string }> = 
 
 const MAX_FILE_NAME_LENGTH = 255;
 
-/** Removes what must not be in a file name: path separators, control characters, leading dots. */
+/** Shortens a file name to `max` UTF-16 units without splitting a character, keeping its extension. */
+export function truncateFileName(fileName: string, max = MAX_FILE_NAME_LENGTH): string {
+  if (fileName.length <= max) return fileName;
+  const dot = fileName.lastIndexOf('.');
+  const extension = dot > 0 && fileName.length - dot <= 16 ? fileName.slice(dot) : '';
+  let base = '';
+  for (const character of fileName.slice(0, fileName.length - extension.length)) {
+    if (base.length + character.length + extension.length > max) break;
+    base += character;
+  }
+  return `${base}${extension}`;
+}
+
+/** Removes what must not be in a file name: path separators, control characters, surrounding blanks. */
 function sanitizeFileName(text: string): string {
   return text
     .normalize('NFC')
     // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f/\\]+/g, '_')
-    .replace(/^[.\s]+/, '')
-    .trim()
-    .slice(0, MAX_FILE_NAME_LENGTH);
+    .trim();
 }
 
 /** `name` as a file name: ASCII letters, digits, dots, dashes and underscores. */
@@ -62,7 +75,12 @@ export function chooseFileName(options: { fileName?: string | undefined; url: UR
     decoded = lastSegment;
   }
   const fromUrl = sanitizeFileName(decoded);
-  return fromUrl === '' ? normalizeNameAsFileName(options.name) : fromUrl;
+  if (fromUrl === '') return normalizeNameAsFileName(options.name);
+  // A segment that is only an extension (".mp4") names the type of the file, not the file.
+  const onlyExtension = /^\.+([^.]*)$/.exec(fromUrl);
+  if (onlyExtension) return truncateFileName(`${normalizeNameAsFileName(options.name)}${onlyExtension[1] ? `.${onlyExtension[1]}` : ''}`);
+  // Leading dots would make a hidden file on the user's disk.
+  return truncateFileName(fromUrl.replace(/^[.\s]+/, ''));
 }
 
 export function fileExtension(fileName: string): string {
@@ -92,7 +110,6 @@ export function ifRangeValidator(source: { etag: string | null; lastModified: st
 
 /** An HTTP-date as an RFC 3339 timestamp, or null when unreadable. */
 export function httpDateToIso(value: string | null): string | null {
-  if (value === null) return null;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+  const ms = value === null ? null : parseHttpDate(value);
+  return ms === null ? null : new Date(ms).toISOString();
 }

@@ -96,12 +96,18 @@ async function handleFailure(run: CopyRun, error: unknown, now: Date): Promise<v
   if (!marked) await deleteStoredData(run);
 }
 
+/** Storage faults a retry of the job will not cure. */
+const storageFailureCodes = new Set(['EIO', 'EROFS', 'EACCES', 'EPERM', 'EFBIG', 'ENAMETOOLONG']);
+
 /** The AppError a failure ends the import with, or null for failures worth a retry of the job (database down, bugs). */
 function toPermanentFailure(error: unknown): AppError | null {
   if (isAppError(error)) return error;
-  const code = (error as NodeJS.ErrnoException | null)?.code;
+  const code = (error as NodeJS.ErrnoException | null)?.code ?? '';
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     return new AppError('INTERNAL_SERVER_ERROR', 'the service\'s storage is full: free space, then restart the import', { cause: code }, { cause: error });
+  }
+  if (storageFailureCodes.has(code)) {
+    return new AppError('INTERNAL_SERVER_ERROR', `writing the file to the service's storage failed (${code}): the operator must check the storage, then restart the import`, { cause: code }, { cause: error });
   }
   return null;
 }

@@ -14,9 +14,20 @@ function errorCode(error: unknown): string {
   return typeof code === 'string' ? code : '';
 }
 
-/** True for failures that a later attempt may not meet (resets, timeouts); false for certificate problems. */
+const connectionCodes = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+/** True for failures of the connection itself (undici's errors, socket errno codes, TLS). */
+export function isNetworkError(error: unknown): boolean {
+  const code = errorCode(error);
+  return code.startsWith('UND_ERR_') || connectionCodes.has(code) || tlsTrustCodes.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_');
+}
+
+/** True for network failures that a later attempt may not meet (resets, timeouts); false for certificate problems. */
 export function isTransientNetworkError(error: unknown): boolean {
-  return !tlsTrustCodes.has(errorCode(error));
+  return isNetworkError(error) && !tlsTrustCodes.has(errorCode(error));
 }
 
 /** A sentence saying what went wrong talking to `origin` (scheme://host:port). */

@@ -1,10 +1,10 @@
 /**
  * First-start set-up: an admin user with a default team, a default project and one API key. The
  * key is printed once (only its hash is stored); REELIN_ADMIN_API_KEY supplies it instead, for
- * automation, and is (re)registered on every start so the automation's key always works.
+ * automation, and is registered (or re-activated) on every start so the automation's key always works.
  */
 import type { Database } from '../db/database.js';
-import { apiKeyHashExists, countUsers, findUserByEmail, insertAccount, insertApiKey } from '../db/queries/tenancy.queries.js';
+import { activateApiKeyByHash, countUsers, findFirstUserId, findUserByEmail, insertAccount, insertApiKey } from '../db/queries/tenancy.queries.js';
 import { generateApiKey, hashApiKey } from './tenancy.service.js';
 
 export interface BootstrapResult {
@@ -14,15 +14,15 @@ export interface BootstrapResult {
 
 export async function bootstrapAdmin(db: Database, admin: { email: string; apiKey: string | null }): Promise<BootstrapResult> {
   return db.transaction(async (tx) => {
-    let userId = (await findUserByEmail(tx, admin.email))?.id ?? null;
     const isFirstStart = (await countUsers(tx)) === 0;
-    if (userId === null && !isFirstStart) return { generatedApiKey: null };
+    // The configured admin, else (the e-mail setting changed) the first user, else a new account.
+    let userId = (await findUserByEmail(tx, admin.email))?.id ?? (await findFirstUserId(tx));
     if (userId === null) {
       userId = (await insertAccount(tx, { email: admin.email, userName: 'Admin', teamName: 'Default team', projectName: 'Default project' })).userId;
     }
     if (admin.apiKey !== null) {
       const keyHash = hashApiKey(admin.apiKey);
-      if (!(await apiKeyHashExists(tx, keyHash))) {
+      if (!(await activateApiKeyByHash(tx, keyHash))) {
         await insertApiKey(tx, { userId, name: 'REELIN_ADMIN_API_KEY', description: 'registered from the environment at start', keyHash, keyHint: admin.apiKey.slice(-3) });
       }
       return { generatedApiKey: null };

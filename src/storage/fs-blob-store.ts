@@ -95,6 +95,18 @@ export class FsBlobStore implements BlobStore {
   }
 }
 
+/** Refuses a body longer than its part before the excess can overwrite the next part. */
+function limitTo(part: UploadPart) {
+  return async function* (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    let received = 0;
+    for await (const chunk of source) {
+      received += chunk.length;
+      if (received > part.lengthBytes) throw new RangeError(`part ${part.index}: the body is longer than the part's ${part.lengthBytes} bytes`);
+      yield chunk;
+    }
+  };
+}
+
 class FsUpload implements BlobUpload {
   readonly state: UploadState = { store: 'fs' };
 
@@ -112,9 +124,9 @@ class FsUpload implements BlobUpload {
     }
     // Each part gets its own descriptor so parallel parts write without sharing a file position.
     const output = createWriteStream(this.partialPath, { flags: 'r+', start: part.offsetBytes, highWaterMark: WRITE_BUFFER_BYTES });
-    await pipeline(body, output, { signal });
+    await pipeline(body, limitTo(part), output, { signal });
     if (output.bytesWritten !== part.lengthBytes) {
-      throw new Error(`part ${part.index}: wrote ${output.bytesWritten} bytes, expected ${part.lengthBytes}`);
+      throw new Error(`part ${part.index}: received ${output.bytesWritten} bytes, expected ${part.lengthBytes}`);
     }
     return null;
   }

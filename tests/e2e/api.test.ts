@@ -53,6 +53,7 @@ describe.each(backends)('the API contract (%s)', (backend) => {
       ['a 256-character name', { name: longText(256), url: 'https://example.com/a.mp4' }, ['name']],
       ['a 512-character description', { name: 'n', description: longText(512), url: 'https://example.com/a.mp4' }, ['description']],
       ['an empty file name', { name: 'n', fileName: '', url: 'https://example.com/a.mp4' }, ['fileName']],
+      ['a file name with a path separator', { name: 'n', fileName: '../etc/passwd', url: 'https://example.com/a.mp4' }, ['fileName']],
       ['a 4097-character URL', { name: 'n', url: `https://example.com/${longText(4077)}` }, ['url']],
       ['a project id that is not a UUID', { name: 'n', projectId: 'abc', url: 'https://example.com/a.mp4' }, ['projectId']],
       ['neither name nor url', {}, ['name', 'url']],
@@ -99,6 +100,18 @@ describe.each(backends)('the API contract (%s)', (backend) => {
       const response = await fx.service.api('POST', '/api/v1/videos/in/https', { rawBody: 'name=n', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
       expect(response.status).toBe(415);
       expect(response.body.errorCode).toBe('UNSUPPORTED_CONTENT_TYPE');
+    });
+
+    it('answers 415 UNSUPPORTED_CONTENT_TYPE to plain text', async () => {
+      const response = await fx.service.api('POST', '/api/v1/videos/in/https', { rawBody: 'hello', headers: { 'content-type': 'text/plain' } });
+      expect(response.status).toBe(415);
+      expect(response.body.errorCode).toBe('UNSUPPORTED_CONTENT_TYPE');
+    });
+
+    it('answers a malformed URL with the contract error body', async () => {
+      const response = await fx.service.api('GET', '/api/v1/videos/%E0%A4%A');
+      expect(response.status).toBe(400);
+      expect(response.body).toMatchObject({ statusCode: 400, errorCode: 'BAD_REQUEST', validationErrors: [] });
     });
 
     it('answers 413 PAYLOAD_TOO_LARGE to a body over the limit', async () => {

@@ -21,9 +21,15 @@ export async function findActiveApiKeyOwner(db: Database, keyHash: string): Prom
   return row ?? null;
 }
 
-export async function apiKeyHashExists(db: Database, keyHash: string): Promise<boolean> {
-  const [row] = await db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.keyHash, keyHash)).limit(1);
-  return row !== undefined;
+/** Activates the key with this hash; false when there is none. */
+export async function activateApiKeyByHash(db: Database, keyHash: string): Promise<boolean> {
+  const rows = await db.update(apiKeys).set({ active: true, updatedAt: new Date() }).where(eq(apiKeys.keyHash, keyHash)).returning({ id: apiKeys.id });
+  return rows.length > 0;
+}
+
+export async function findFirstUserId(db: Database): Promise<string | null> {
+  const [row] = await db.select({ id: users.id }).from(users).orderBy(asc(users.createdAt), asc(users.id)).limit(1);
+  return row?.id ?? null;
 }
 
 export async function findUser(db: Database, userId: string): Promise<UserRow | null> {

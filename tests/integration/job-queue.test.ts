@@ -1,0 +1,221 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'drizzle-orm';
+import { pino } from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { migrateDatabase, openDatabase, type DatabaseConnection } from '../../src/db/database.js';
+import type { JobHandlers, JobName } from '../../src/jobs/catalog.js';
+import { PgBossJobQueue, type QueueOptions } from '../../src/jobs/job-queue.js';
+import { backends, createTestDatabase, type Backend, type TestDatabase } from '../support/test-database.js';
+
+const log = pino({ level: 'silent' });
+const queueOptions: QueueOptions = { supervise: true, superviseIntervalSeconds: 1, pollIntervalSeconds: 1 };
+
+interface HandledJob {
+  name: JobName;
+  videoId: string;
+  jobId: string;
+  startedAtMs: number;
+}
+
+let tempDir: string;
+
+beforeAll(async () => {
+  tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-job-queue-'));
+});
+
+afterAll(async () => {
+  await fs.rm(tempDir, { recursive: true, force: true });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
+  const handled: HandledJob[] = [];
+  /** Handlers of a video whose id is here wait for the promise before they return. */
+  const gates = new Map<string, Promise<void>>();
+  const opened: { database: TestDatabase; connection: DatabaseConnection }[] = [];
+  const running: PgBossJobQueue[] = [];
+  let databaseCounter = 0;
+
+  const handlers: JobHandlers = {
+    'copy-video': async (payload, context) => {
+      handled.push({ name: 'copy-video', videoId: payload.videoId, jobId: context.jobId, startedAtMs: performance.now() });
+      await gates.get(payload.videoId);
+    },
+    'copy-video-exhausted': async (payload, context) => {
+      handled.push({ name: 'copy-video-exhausted', videoId: payload.videoId, jobId: context.jobId, startedAtMs: performance.now() });
+      await gates.get(payload.videoId);
+    },
+  };
+
+  const handledOf = (videoId: string) => handled.filter((job) => job.videoId === videoId);
+
+  /** A fresh, migrated database, closed and dropped after the suite. */
+  async function newDatabase(): Promise<DatabaseConnection> {
+    databaseCounter += 1;
+    const database = await createTestDatabase(backend, path.join(tempDir, `${backend}-${databaseCounter}`));
+    const connection = await openDatabase(database.config);
+    opened.push({ database, connection });
+    await migrateDatabase(connection);
+    return connection;
+  }
+
+  async function startQueue(connection: DatabaseConnection, options: QueueOptions = queueOptions): Promise<PgBossJobQueue> {
+    const queue = await PgBossJobQueue.start(connection, options, log);
+    running.push(queue);
+    return queue;
+  }
+
+  async function startWorker(connection: DatabaseConnection, options: QueueOptions = queueOptions): Promise<PgBossJobQueue> {
+    const queue = await startQueue(connection, options);
+    await queue.work(handlers, { concurrency: { 'copy-video': 2, 'copy-video-exhausted': 2 } });
+    return queue;
+  }
+
+  /** The pg-boss state of the jobs carrying `videoId`. */
+  async function jobStates(connection: DatabaseConnection, videoId: string): Promise<string[]> {
+    const result = (await connection.db.execute(sql`select state from pgboss.job where data->>'videoId' = ${videoId} order by created_on`)) as unknown as { rows: { state: string }[] };
+    return result.rows.map((row) => row.state);
+  }
+
+  afterAll(async () => {
+    for (const queue of running.splice(0)) await queue.stop(1_000);
+    for (const { connection, database } of opened.splice(0)) {
+      await connection.close();
+      await database.drop();
+    }
+  });
+
+  beforeEach(() => {
+    handled.length = 0;
+    gates.clear();
+  });
+
+  describe('with one worker on a shared database', () => {
+    let connection: DatabaseConnection;
+    let queue: PgBossJobQueue;
+
+    beforeAll(async () => {
+      connection = await newDatabase();
+      queue = await startWorker(connection);
+    });
+
+    it('handles a job sent in a committed transaction exactly once', async () => {
+      const copyId = randomUUID();
+      const exhaustedId = randomUUID();
+      await connection.db.transaction(async (tx) => {
+        await queue.send(tx, 'copy-video', { videoId: copyId });
+        await queue.send(tx, 'copy-video-exhausted', { videoId: exhaustedId });
+      });
+      await waitFor(() => handledOf(copyId).length > 0 && handledOf(exhaustedId).length > 0, 10_000, 'both jobs');
+      await sleep(1_000);
+      expect(handledOf(copyId).map((job) => job.name)).toEqual(['copy-video']);
+      expect(handledOf(exhaustedId).map((job) => job.name)).toEqual(['copy-video-exhausted']);
+      expect(await jobStates(connection, copyId)).toEqual(['completed']);
+    });
+
+    it('never handles a job sent in a transaction that rolled back', async () => {
+      const videoId = randomUUID();
+      await expect(connection.db.transaction(async (tx) => {
+        await queue.send(tx, 'copy-video-exhausted', { videoId });
+        throw new Error('roll back');
+      })).rejects.toThrow('roll back');
+      await sleep(2_000);
+      expect(handledOf(videoId)).toEqual([]);
+      expect(await jobStates(connection, videoId)).toEqual([]);
+
+      // The worker was alive all along: a committed job is handled.
+      const committedId = randomUUID();
+      await connection.db.transaction((tx) => queue.send(tx, 'copy-video-exhausted', { videoId: committedId }));
+      await waitFor(() => handledOf(committedId).length === 1, 5_000, 'the committed job');
+      expect(handledOf(videoId)).toEqual([]);
+    });
+
+    it('keeps one of two copy-video jobs of the same video sent back to back while none runs', async () => {
+      const videoId = randomUUID();
+      const otherId = randomUUID();
+      // One transaction, so the worker cannot start the first job before the second is sent.
+      await connection.db.transaction(async (tx) => {
+        await queue.send(tx, 'copy-video', { videoId });
+        await queue.send(tx, 'copy-video', { videoId });
+        await queue.send(tx, 'copy-video', { videoId: otherId });
+      });
+      await waitFor(() => handledOf(videoId).length > 0 && handledOf(otherId).length > 0, 10_000, 'the jobs');
+      await sleep(1_000);
+      expect(handledOf(videoId)).toHaveLength(1);
+      expect(handledOf(otherId)).toHaveLength(1);
+      expect(await jobStates(connection, videoId)).toEqual(['completed']);
+    });
+
+    it('keeps one waiting copy-video job of a video while another of it runs', async () => {
+      const videoId = randomUUID();
+      let release: () => void = () => undefined;
+      gates.set(videoId, new Promise<void>((resolve) => { release = resolve; }));
+      await connection.db.transaction((tx) => queue.send(tx, 'copy-video', { videoId }));
+      await waitFor(() => handledOf(videoId).length === 1, 5_000, 'the first job to start');
+
+      await connection.db.transaction((tx) => queue.send(tx, 'copy-video', { videoId }));
+      await connection.db.transaction((tx) => queue.send(tx, 'copy-video', { videoId }));
+      await sleep(1_000);
+      expect(handledOf(videoId)).toHaveLength(1);
+      expect(await jobStates(connection, videoId)).toEqual(['active', 'created']);
+      gates.delete(videoId);
+      release();
+
+      await waitFor(() => handledOf(videoId).length === 2, 5_000, 'the waiting job');
+      await sleep(1_000);
+      expect(handledOf(videoId)).toHaveLength(2);
+      expect(new Set(handledOf(videoId).map((job) => job.jobId)).size).toBe(2);
+    });
+
+    it('starts another queue on a database whose queues already exist (a restart, or a second process)', async () => {
+      const sender = await startQueue(connection, { ...queueOptions, supervise: false });
+      const videoId = randomUUID();
+      await connection.db.transaction((tx) => sender.send(tx, 'copy-video-exhausted', { videoId }));
+      await waitFor(() => handledOf(videoId).length === 1, 5_000, 'the job');
+      await sender.stop(1_000);
+    });
+  });
+
+  it('wakes an idle worker for a new job in well under a second', async () => {
+    const connection = await newDatabase();
+    // Polling every 30 s, so only LISTEN/NOTIFY can deliver a job within the bound.
+    const queue = await startWorker(connection, { ...queueOptions, pollIntervalSeconds: 30 });
+    const latenciesMs: number[] = [];
+    for (let round = 0; round < 5; round += 1) {
+      await sleep(1_000);
+      const videoId = randomUUID();
+      const sentAtMs = performance.now();
+      await connection.db.transaction((tx) => queue.send(tx, 'copy-video', { videoId }));
+      await waitFor(() => handledOf(videoId).length === 1, 5_000, `job ${round + 1}`);
+      latenciesMs.push(Math.round((handledOf(videoId)[0] as HandledJob).startedAtMs - sentAtMs));
+    }
+    console.log(`[${backend}] send -> handler start latencies (ms): ${latenciesMs.join(', ')}`);
+    for (const latencyMs of latenciesMs) expect(latencyMs).toBeLessThan(1_000);
+  });
+
+  it('stops, after which it handles nothing further', async () => {
+    const connection = await newDatabase();
+    const queue = await startWorker(connection);
+    await expect(queue.stop(1_000)).resolves.toBeUndefined();
+
+    const videoId = randomUUID();
+    await connection.db.transaction((tx) => queue.send(tx, 'copy-video-exhausted', { videoId }));
+    expect(await jobStates(connection, videoId)).toEqual(['created']);
+    // A live worker polling every second would have taken it by now.
+    await sleep(1_500);
+    expect(handledOf(videoId)).toEqual([]);
+    expect(await jobStates(connection, videoId)).toEqual(['created']);
+  });
+});

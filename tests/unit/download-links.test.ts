@@ -1,0 +1,119 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { DownloadLinkSigner } from '../../src/storage/download-links.js';
+
+const key = Buffer.alloc(32, 7);
+const videoId = 'f47ac10b-58cc-4372-a567-0e02b2c3d479';
+const otherVideoId = '0b7e1c2a-3d4f-4a5b-8c6d-7e8f9a0b1c2d';
+const expiresAt = new Date('2026-11-28T10:15:00.000Z');
+const expiresSeconds = String(expiresAt.getTime() / 1000);
+const before = new Date('2026-11-28T10:00:00.000Z');
+
+function queryOf(link: string): { expires: string | undefined; signature: string | undefined } {
+  const url = new URL(link, 'https://reelin.example.com');
+  return { expires: url.searchParams.get('expires') ?? undefined, signature: url.searchParams.get('signature') ?? undefined };
+}
+
+/** Flips one character of a base64url string to another valid one. */
+function flipFirstCharacter(text: string): string {
+  return `${text[0] === 'A' ? 'B' : 'A'}${text.slice(1)}`;
+}
+
+describe('DownloadLinkSigner.sign', () => {
+  const signer = new DownloadLinkSigner(key);
+
+  it('builds the download path with the expiry in whole seconds and an HMAC-SHA256 signature', () => {
+    const expectedSignature = createHmac('sha256', key).update(`download:${videoId}:${expiresSeconds}`).digest('base64url');
+    expect(signer.sign(videoId, 'clip.mp4', expiresAt)).toBe(`/api/downloads/${videoId}/clip.mp4?expires=1795860900&signature=${expectedSignature}`);
+    expect(expectedSignature).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('percent-encodes the file name', () => {
+    const link = signer.sign(videoId, 'my clip/../#1?.mp4', expiresAt);
+    expect(link.startsWith(`/api/downloads/${videoId}/my%20clip%2F..%2F%231%3F.mp4?expires=`)).toBe(true);
+  });
+
+  it('rounds a fractional expiry down to the second', () => {
+    const { expires } = queryOf(signer.sign(videoId, 'a.mp4', new Date(expiresAt.getTime() + 999)));
+    expect(expires).toBe(expiresSeconds);
+  });
+
+  it('does not depend on the file name, so renaming a video keeps its links valid', () => {
+    expect(queryOf(signer.sign(videoId, 'a.mp4', expiresAt))).toEqual(queryOf(signer.sign(videoId, 'b.mov', expiresAt)));
+  });
+});
+
+describe('DownloadLinkSigner.verify', () => {
+  const signer = new DownloadLinkSigner(key);
+  const { expires, signature } = queryOf(signer.sign(videoId, 'clip.mp4', expiresAt));
+
+  it('accepts its own link before the expiry', () => {
+    expect(verifyAt(before)).toBe('valid');
+    expect(verifyAt(new Date(expiresAt.getTime() - 1))).toBe('valid');
+  });
+
+  it('answers expired at and after the expiry', () => {
+    expect(verifyAt(expiresAt)).toBe('expired');
+    expect(verifyAt(new Date(expiresAt.getTime() + 86_400_000))).toBe('expired');
+  });
+
+  it('accepts a link signed by another signer with the same key', () => {
+    expect(new DownloadLinkSigner(Buffer.from(key)).verify(videoId, expires, signature, before)).toBe('valid');
+  });
+
+  it('rejects a link signed with another key', () => {
+    const other = new DownloadLinkSigner(Buffer.alloc(32, 8));
+    expect(other.verify(videoId, expires, signature, before)).toBe('invalid');
+  });
+
+  it('rejects the link for another video', () => {
+    expect(signer.verify(otherVideoId, expires, signature, before)).toBe('invalid');
+  });
+
+  it('rejects a tampered signature', () => {
+    expect(signer.verify(videoId, expires, flipFirstCharacter(signature ?? ''), before)).toBe('invalid');
+  });
+
+  it('rejects a truncated or extended signature', () => {
+    expect(signer.verify(videoId, expires, signature?.slice(0, -1), before)).toBe('invalid');
+    expect(signer.verify(videoId, expires, `${signature}A`, before)).toBe('invalid');
+  });
+
+  it('rejects an extended expiry, even when the link would still be valid then', () => {
+    expect(signer.verify(videoId, String(Number(expires) + 3600), signature, before)).toBe('invalid');
+  });
+
+  it('rejects a tampered expiry rather than calling the link expired', () => {
+    expect(signer.verify(videoId, String(Number(expires) - 3600), signature, new Date(expiresAt.getTime() + 1))).toBe('invalid');
+  });
+
+  it.each([
+    ['a missing expiry', { expires: undefined }],
+    ['a missing signature', { signature: undefined }],
+    ['an empty expiry', { expires: '' }],
+    ['an empty signature', { signature: '' }],
+    ['a negative expiry', { expires: '-1' }],
+    ['a fractional expiry', { expires: `${expiresSeconds}.5` }],
+    ['an expiry in exponent notation', { expires: '1.7958609e9' }],
+    ['an expiry of 13 digits', { expires: `${expiresSeconds}000` }],
+  ])('rejects %s', (_label, change: { expires?: string | undefined; signature?: string | undefined }) => {
+    const query = { expires, signature, ...change };
+    expect(signer.verify(videoId, query.expires, query.signature, before)).toBe('invalid');
+  });
+
+  function verifyAt(now: Date): string {
+    return signer.verify(videoId, expires, signature, now);
+  }
+});
+
+describe('DownloadLinkSigner key', () => {
+  it('rejects a key shorter than 32 bytes', () => {
+    expect(() => new DownloadLinkSigner(Buffer.alloc(31))).toThrow(new RangeError('the download signing key must have at least 32 bytes'));
+    expect(() => new DownloadLinkSigner(Buffer.alloc(0))).toThrow(RangeError);
+  });
+
+  it('accepts a key of 32 bytes or more', () => {
+    expect(new DownloadLinkSigner(Buffer.alloc(32)).sign(videoId, 'a', expiresAt)).toMatch(/^\/api\/downloads\//);
+    expect(new DownloadLinkSigner(Buffer.alloc(64, 1)).sign(videoId, 'a', expiresAt)).toMatch(/^\/api\/downloads\//);
+  });
+});

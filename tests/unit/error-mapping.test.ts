@@ -1,0 +1,253 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { httpStatusOf, registerErrorHandling } from '../../src/api/errors.js';
+import { AppError, contractErrorCodes, serviceErrorCodes, type ErrorCode } from '../../src/domain/errors.js';
+
+const allCodes: readonly ErrorCode[] = [...contractErrorCodes, ...serviceErrorCodes];
+
+describe('httpStatusOf', () => {
+  it('has a status for every error code of the catalog, and nothing else', () => {
+    expect(Object.keys(httpStatusOf).sort()).toEqual([...allCodes].sort());
+    expect(allCodes).toHaveLength(45);
+  });
+
+  it.each(allCodes)('maps %s to an HTTP error status', (code) => {
+    const status = httpStatusOf[code];
+    expect(Number.isInteger(status) && status >= 400 && status <= 599).toBe(true);
+  });
+
+  it.each<[ErrorCode, number]>([
+    ['MISSING_API_KEY', 401],
+    ['INVALID_API_KEY', 401],
+    ['INVALID_CREDENTIALS', 401],
+    ['UNAUTHORIZED', 401],
+    ['ACCESS_DENIED', 403],
+    ['FORBIDDEN', 403],
+    ['TEAM_NOT_FOUND', 404],
+    ['RESOURCE_NOT_FOUND', 404],
+    ['NOT_FOUND', 404],
+    ['VALIDATION_ERROR', 400],
+    ['INVALID_INPUT', 400],
+    ['INVALID_REQUEST_BODY', 400],
+    ['MISSING_REQUEST_BODY', 400],
+    ['BAD_REQUEST', 400],
+    ['INVALID_HTTPS_URL', 400],
+    ['CONTENT_NOT_PARTIAL_ERROR', 400],
+    ['CONTENT_RANGE_HEADER_INVALID', 400],
+    ['UNEXPECTED_CONTENT_RANGE', 400],
+    ['UNSUPPORTED_CONTENT_TYPE', 415],
+    ['VIDEO_IN_OPERATION_NOT_FAILED', 409],
+    ['VIDEO_IN_RESTART_CHECKSUM_MISMATCH', 409],
+    ['CONFLICTING_DERIVED_VIDEO_IDS', 409],
+    ['CONFLICT', 409],
+    ['TOO_MANY_REQUESTS', 429],
+    ['PAYLOAD_TOO_LARGE', 413],
+    ['INTERNAL_SERVER_ERROR', 500],
+    ['SERVICE_UNAVAILABLE', 503],
+  ])('maps %s to %d', (code, status) => {
+    expect(httpStatusOf[code]).toBe(status);
+  });
+
+  it('keeps 5xx for the server-side failures only', () => {
+    const serverSide = allCodes.filter((code) => httpStatusOf[code] >= 500).sort();
+    expect(serverSide).toEqual(['COPY_INTERRUPTED', 'INTERNAL_SERVER_ERROR', 'SERVICE_UNAVAILABLE']);
+  });
+});
+
+describe('registerErrorHandling', () => {
+  const requestId = '7d8e2f4a-1b3c-4d5e-8f9a-0b1c2d3e4f5a';
+  const now = new Date('2026-11-28T10:07:50.123Z');
+  let app: FastifyInstance;
+  const logged: unknown[] = [];
+
+  beforeAll(async () => {
+    const typed = Fastify({
+      logger: { level: 'error', stream: { write: (line: string) => logged.push(line) } },
+      genReqId: () => requestId,
+    }).withTypeProvider<ZodTypeProvider>();
+    typed.setValidatorCompiler(validatorCompiler);
+    typed.setSerializerCompiler(serializerCompiler);
+    registerErrorHandling(typed);
+
+    typed.post('/api/v1/videos/:videoId/in/restart', async () => {
+      throw new AppError('VIDEO_IN_OPERATION_NOT_FAILED', 'the copy is IN_PROGRESS; only a FAILED copy can be restarted', { uploadStatus: 'IN_PROGRESS' });
+    });
+    typed.get('/api/v1/teams/:teamId', async () => {
+      throw new AppError('TEAM_NOT_FOUND', 'there is no team with this id among yours');
+    });
+    typed.post(
+      '/api/v1/videos/in/https',
+      { schema: { body: z.object({ name: z.string().min(1).max(255), url: z.string().startsWith('https://'), description: z.string().max(511).optional() }) } },
+      async (request) => ({ ok: true, name: request.body.name }),
+    );
+    typed.get(
+      '/api/v1/videos',
+      { schema: { querystring: z.object({ pageSize: z.coerce.number().int().min(1).max(100).optional() }) } },
+      async () => ({ items: [] }),
+    );
+    typed.get('/api/v1/parse-crash', async () => JSON.parse('{internal: secret}') as unknown);
+    typed.get('/api/v1/status-crash', async () => {
+      throw Object.assign(new Error('db row 17 is corrupt'), { statusCode: 400 });
+    });
+    typed.get('/api/v1/crash', async () => {
+      throw new Error('connect ECONNREFUSED 10.0.0.5:5432 at /srv/reelin/src/db/database.ts:42');
+    });
+    await typed.ready();
+    app = typed;
+  });
+
+  afterAll(async () => {
+    await app.close();
+  });
+
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(now);
+    logged.length = 0;
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('answers an AppError with its status and the contract body', async () => {
+    const response = await app.inject({ method: 'POST', url: '/api/v1/videos/abc/in/restart?skipChecksumValidation=true' });
+    expect(response.statusCode).toBe(409);
+    expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(response.json()).toEqual({
+      timestamp: '2026-11-28T10:07:50.123Z',
+      requestId,
+      requestPath: '/api/v1/videos/abc/in/restart',
+      statusCode: 409,
+      errorCode: 'VIDEO_IN_OPERATION_NOT_FAILED',
+      message: 'the copy is IN_PROGRESS; only a FAILED copy can be restarted',
+      validationErrors: [],
+      errorDetails: { uploadStatus: 'IN_PROGRESS' },
+    });
+  });
+
+  it('answers an AppError without details with errorDetails null', async () => {
+    const response = await app.inject({ method: 'GET', url: '/api/v1/teams/42' });
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toMatchObject({ statusCode: 404, errorCode: 'TEAM_NOT_FOUND', validationErrors: [], errorDetails: null });
+  });
+
+  it('answers a body that fails the schema with VALIDATION_ERROR and one entry per bad field', async () => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/v1/videos/in/https',
+      payload: { name: '', url: 'http://example.com/a.mp4', description: 'fine' },
+    });
+    expect(response.statusCode).toBe(400);
+    const body = response.json();
+    expect(body).toMatchObject({ statusCode: 400, errorCode: 'VALIDATION_ERROR', requestPath: '/api/v1/videos/in/https', errorDetails: null });
+    expect(body.validationErrors).toHaveLength(2);
+    expect(body.validationErrors.map((item: { field: string }) => item.field).sort()).toEqual(['name', 'url']);
+    const byField = Object.fromEntries(body.validationErrors.map((item: { field: string }) => [item.field, item]));
+    expect(byField.name).toMatchObject({ field: 'name', value: '' });
+    expect(byField.url).toMatchObject({ field: 'url', value: 'http://example.com/a.mp4' });
+    for (const item of body.validationErrors) {
+      expect(typeof item.message).toBe('string');
+      expect(item.message.length).toBeGreaterThan(0);
+    }
+    expect(body.message).toMatch(/^the request is not valid: /);
+    expect(body.message).toContain('name: ');
+    expect(body.message).toContain('url: ');
+  });
+
+  it('reports a missing required field with the value null', async () => {
+    const response = await app.inject({ method: 'POST', url: '/api/v1/videos/in/https', payload: { name: 'clip' } });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().validationErrors).toEqual([{ field: 'url', value: null, message: expect.any(String) }]);
+  });
+
+  it('names the query field that fails the schema, with the value as sent', async () => {
+    const response = await app.inject({ method: 'GET', url: '/api/v1/videos?pageSize=500' });
+    expect(response.statusCode).toBe(400);
+    const body = response.json();
+    expect(body.errorCode).toBe('VALIDATION_ERROR');
+    expect(body.requestPath).toBe('/api/v1/videos');
+    expect(body.validationErrors).toEqual([{ field: 'pageSize', value: '500', message: expect.any(String) }]);
+  });
+
+  it('answers a POST without a body with MISSING_REQUEST_BODY', async () => {
+    const response = await app.inject({ method: 'POST', url: '/api/v1/videos/in/https' });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ statusCode: 400, errorCode: 'MISSING_REQUEST_BODY', message: 'the request needs a JSON body', validationErrors: [] });
+  });
+
+  it('answers malformed JSON with INVALID_REQUEST_BODY', async () => {
+    const response = await app.inject({ method: 'POST', url: '/api/v1/videos/in/https', headers: { 'content-type': 'application/json' }, payload: '{"name": ' });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ statusCode: 400, errorCode: 'INVALID_REQUEST_BODY', validationErrors: [] });
+    expect(response.json().message).toMatch(/^the request body is not valid JSON: /);
+  });
+
+  it('answers a body that is not JSON with 415 UNSUPPORTED_CONTENT_TYPE', async () => {
+    const response = await app.inject({ method: 'POST', url: '/api/v1/videos/in/https', headers: { 'content-type': 'application/xml' }, payload: '<video name="clip"/>' });
+    expect(response.statusCode).toBe(415);
+    expect(response.json()).toMatchObject({
+      statusCode: 415,
+      errorCode: 'UNSUPPORTED_CONTENT_TYPE',
+      message: 'the request body must be JSON: send Content-Type: application/json',
+    });
+  });
+
+  it('answers an unknown error with 500 and no trace of the original message or stack', async () => {
+    const response = await app.inject({ method: 'GET', url: '/api/v1/crash' });
+    expect(response.statusCode).toBe(500);
+    const body = response.json();
+    expect(body).toEqual({
+      timestamp: '2026-11-28T10:07:50.123Z',
+      requestId,
+      requestPath: '/api/v1/crash',
+      statusCode: 500,
+      errorCode: 'INTERNAL_SERVER_ERROR',
+      message: `an unexpected error occurred; quote request id ${requestId} when reporting it`,
+      validationErrors: [],
+      errorDetails: null,
+    });
+    expect(response.body).not.toContain('ECONNREFUSED');
+    expect(response.body).not.toContain('database.ts');
+    expect(response.body).not.toContain('stack');
+  });
+
+  it.each(['/api/v1/parse-crash', '/api/v1/status-crash'])('answers a route\'s own SyntaxError or 400-flavoured error (%s) with 500, not as a client error', async (url) => {
+    const response = await app.inject({ method: 'GET', url });
+    expect(response.statusCode).toBe(500);
+    expect(response.json().errorCode).toBe('INTERNAL_SERVER_ERROR');
+    expect(response.body).not.toContain('secret');
+    expect(response.body).not.toContain('row 17');
+  });
+
+  it('logs the unknown error with the request id', async () => {
+    await app.inject({ method: 'GET', url: '/api/v1/crash' });
+    const lines = logged.map((line) => JSON.parse(String(line)) as { reqId?: string; msg?: string; err?: { message?: string } });
+    const entry = lines.find((line) => line.msg === 'unexpected error');
+    expect(entry?.reqId).toBe(requestId);
+    expect(entry?.err?.message).toContain('ECONNREFUSED');
+  });
+
+  it('answers an unknown route with 404 NOT_FOUND', async () => {
+    const response = await app.inject({ method: 'GET', url: '/api/v1/nothing-here?x=1' });
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toEqual({
+      timestamp: '2026-11-28T10:07:50.123Z',
+      requestId,
+      requestPath: '/api/v1/nothing-here',
+      statusCode: 404,
+      errorCode: 'NOT_FOUND',
+      message: 'there is no endpoint GET /api/v1/nothing-here',
+      validationErrors: [],
+      errorDetails: null,
+    });
+  });
+
+  it('answers a known path with an unknown method with 404 NOT_FOUND', async () => {
+    const response = await app.inject({ method: 'DELETE', url: '/api/v1/videos' });
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toMatchObject({ errorCode: 'NOT_FOUND', message: 'there is no endpoint DELETE /api/v1/videos' });
+  });
+});
