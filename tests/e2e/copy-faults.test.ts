@@ -200,6 +200,26 @@ describe.each(backends)('a copy from a misbehaving origin (%s)', (backend) => {
     expect(notFailed.body.errorCode).toBe('VIDEO_IN_OPERATION_NOT_FAILED');
   });
 
+  it('stops a running copy when its video is deleted and leaves no data behind', async () => {
+    const { path: filePath } = serve({ throttleBytesPerSecondPerConnection: 300_000 });
+    const videoId = await startImport(filePath);
+    await fx.service.waitForUpload(videoId, 'IN_PROGRESS');
+    const teamId = (await fx.service.api('GET', `/api/v1/videos/${videoId}`)).body.teamId as string;
+    const videoDir = path.join(fx.service.dataDir, 'storage', 'teams', teamId, 'videos', videoId);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const deleted = await fx.service.api('DELETE', `/api/v1/videos/${videoId}`);
+    expect(deleted.status).toBe(200);
+    expect(deleted.body).toEqual([videoId]);
+    // The copy notices at its next checkpoint, stops its requests and removes what it wrote.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const requestsAfterStop = partRequests(filePath).length;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(partRequests(filePath).length).toBe(requestsAfterStop);
+    expect(requestsAfterStop).toBeLessThan(PARTS);
+    await expect(fs.stat(videoDir)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await fx.service.api('GET', `/api/v1/videos/${videoId}/in/status`)).status).toBe(404);
+  });
+
   describe('refuses sources the probe shows cannot be copied, creating nothing', () => {
     const cases: [string, OriginBehaviour, string, number?][] = [
       ['ignores Range (answers 200)', { ignoreRange: true }, 'CONTENT_NOT_PARTIAL_ERROR'],
