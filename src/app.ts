@@ -55,7 +55,7 @@ export function createLogger(config: Readonly<Config>, role: Role): Logger {
 export async function startApp(config: Readonly<Config>, role: Role, overrides: AppOverrides = {}): Promise<RunningApp> {
   const log = overrides.logger ?? createLogger(config, role);
   for (const warning of config.warnings) log.warn(warning);
-  const connection = await openDatabase(config.database);
+  const connection = await openDatabase(config.database, (error) => log.warn({ err: error }, 'an idle database connection broke; it will be replaced'));
   const stack: (() => Promise<void>)[] = [() => connection.close()];
   const stopAll = async () => {
     for (const stop of stack.reverse()) await stop().catch((error: unknown) => log.error({ err: error }, 'error while stopping'));

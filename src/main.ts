@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 /**
  * The `reelin` command: `serve` (API and worker in one process, the default), `api`, `worker`, or
  * `migrate` (apply database migrations and exit). Configuration comes from the environment.

@@ -67,7 +67,8 @@ const envSchema = z.object({
   REELIN_COPY_RETRY_BASE_DELAY_MS: integer(500, 1, 60_000),
   REELIN_COPY_RETRY_MAX_DELAY_MS: integer(30_000, 1, 600_000),
   REELIN_COPY_RETRY_AFTER_MAX_MS: integer(300_000, 0, 3_600_000),
-  REELIN_COPY_CHECKPOINT_INTERVAL_MS: integer(1_000, 50, 2_000),
+  REELIN_COPY_PROGRESS_INTERVAL_MS: integer(1_000, 50, 2_000),
+  REELIN_COPY_CHECKPOINT_INTERVAL_MS: integer(10_000, 50, 60_000),
   REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS: integer(10, 1, 3_600),
   REELIN_QUEUE_POLL_INTERVAL_SECONDS: integer(2, 1, 60),
   REELIN_SHUTDOWN_TIMEOUT_MS: integer(10_000, 0, 600_000),
@@ -98,6 +99,9 @@ export interface Config {
     retryBaseDelayMs: number;
     retryMaxDelayMs: number;
     retryAfterMaxMs: number;
+    /** How often progress is saved while copying (at most 2 s). */
+    progressIntervalMs: number;
+    /** How often finished parts are made durable and recorded (what a crash can cost). */
     checkpointIntervalMs: number;
   };
   queue: { superviseIntervalSeconds: number; pollIntervalSeconds: number };
@@ -158,6 +162,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       retryBaseDelayMs: env.REELIN_COPY_RETRY_BASE_DELAY_MS,
       retryMaxDelayMs: env.REELIN_COPY_RETRY_MAX_DELAY_MS,
       retryAfterMaxMs: env.REELIN_COPY_RETRY_AFTER_MAX_MS,
+      progressIntervalMs: env.REELIN_COPY_PROGRESS_INTERVAL_MS,
       checkpointIntervalMs: env.REELIN_COPY_CHECKPOINT_INTERVAL_MS,
     },
     queue: { superviseIntervalSeconds: env.REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS, pollIntervalSeconds: env.REELIN_QUEUE_POLL_INTERVAL_SECONDS },

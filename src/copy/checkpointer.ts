@@ -1,22 +1,32 @@
 /**
- * Checkpoints of a running copy. Finished parts are collected and, every interval, first made
- * durable in storage (`flush`) and then recorded in the database with the progress, in that order:
- * a part the database calls copied is always on disk, so a resumed copy can trust the record.
- * One checkpoint runs at a time; a failed one keeps its parts for the next.
+ * Checkpoints of a running copy, on two cadences. Progress is saved every `progressIntervalMs`
+ * (the user follows the copy live). Finished parts are recorded every `durableIntervalMs`: first
+ * made durable in storage (`flush`), then recorded in the database with the progress, in that
+ * order, so a part the database calls copied is always on disk and a resumed copy can trust the
+ * record. Syncing less often than progress is saved keeps the disk streaming; a crash costs at most
+ * one durable interval of re-copied parts. One checkpoint runs at a time; a failed one keeps its
+ * parts for the next.
  */
 import type { CompletedPart } from '../storage/blob-store.js';
 
+export interface CopyProgress {
+  bytesCopied: number;
+  progressPercentage: number;
+}
+
 export interface CheckpointerOptions {
-  intervalMs: number;
+  progressIntervalMs: number;
+  durableIntervalMs: number;
   /** Bytes already recorded before this run (parts copied by earlier runs). */
   recordedBytes: number;
   totalBytes: number;
   flush: () => Promise<void>;
-  /** Records parts and progress; resolves false when the import no longer accepts them (deleted). */
-  persist: (parts: CompletedPart[], progress: { bytesCopied: number; progressPercentage: number }) => Promise<boolean>;
-  /** Called once when `persist` says the import is gone, or a checkpoint failed for good. */
+  /** Records parts (possibly none) and progress; resolves false when the import no longer accepts them (deleted). */
+  persist: (parts: CompletedPart[], progress: CopyProgress) => Promise<boolean>;
+  /** Called once when `persist` says the import is gone. */
   onStop: (reason: Error) => void;
   onError: (error: unknown) => void;
+  now?: () => number;
 }
 
 export class ImportGoneError extends Error {
@@ -29,11 +39,16 @@ export class CopyCheckpointer {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
+  private lastDurableAt: number;
+  private readonly now: () => number;
 
-  constructor(private readonly options: CheckpointerOptions) {}
+  constructor(private readonly options: CheckpointerOptions) {
+    this.now = options.now ?? Date.now;
+    this.lastDurableAt = this.now();
+  }
 
   start(): void {
-    this.timer = setInterval(() => void this.checkpoint(), this.options.intervalMs);
+    this.timer = setInterval(() => void this.checkpoint(), this.options.progressIntervalMs);
     this.timer.unref();
   }
 
@@ -47,32 +62,33 @@ export class CopyCheckpointer {
   }
 
   /** Progress as the contract shows it: never 100 before the copy is DONE. */
-  progress(): { bytesCopied: number; progressPercentage: number } {
+  progress(): CopyProgress {
     const bytesCopied = Math.min(this.options.totalBytes, this.options.recordedBytes + this.streamedBytes);
     return { bytesCopied, progressPercentage: Math.min(99, Math.floor((bytesCopied * 100) / this.options.totalBytes)) };
   }
 
-  /** Runs one checkpoint after any in progress; rejects when it fails. */
+  /** Runs one checkpoint after any in progress (durable when its interval has passed); rejects when it fails. */
   checkpoint(): Promise<void> {
-    const run = this.running.then(() => this.runCheckpoint());
+    const run = this.running.then(() => this.runCheckpoint(this.now() - this.lastDurableAt >= this.options.durableIntervalMs));
     this.running = run.catch((error: unknown) => this.options.onError(error));
     return run;
   }
 
-  /** Stops the timer and records whatever is pending. */
+  /** Stops the timer and records whatever is pending, durably. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.running;
-    await this.runCheckpoint();
+    await this.runCheckpoint(true);
   }
 
-  private async runCheckpoint(): Promise<void> {
+  private async runCheckpoint(durable: boolean): Promise<void> {
     if (this.stopped) return;
-    const batch = this.pending;
-    this.pending = [];
+    const batch = durable ? this.pending : [];
+    if (durable) this.pending = [];
     try {
       if (batch.length > 0) await this.options.flush();
+      if (durable) this.lastDurableAt = this.now();
       const accepted = await this.options.persist(batch, this.progress());
       if (!accepted) {
         this.stopped = true;

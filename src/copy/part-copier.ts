@@ -4,7 +4,6 @@
  * failures that may pass (connection errors, stalls, 5xx, 429) and failed at once on answers that
  * prove the copy cannot succeed (a changed file, a server that ignores ranges or compresses them).
  */
-import { Readable } from 'node:stream';
 import { crc32c } from '@node-rs/crc32';
 import { AppError, isAppError } from '../domain/errors.js';
 import { formatRangeHeader, parseContentRange } from '../domain/content-range.js';
@@ -13,8 +12,8 @@ import { parseRetryAfterMs, retryDelayMs, type BackoffPolicy } from '../domain/r
 import { ifRangeValidator, isStrongEtag } from '../domain/source-file.js';
 import { describeHttpStatus } from '../net/http-status.js';
 import { isTransientNetworkError } from '../net/network-errors.js';
-import { headerValue, type OutboundResponse, type PinnedPool } from '../net/outbound-client.js';
-import type { BlobUpload, CompletedPart } from '../storage/blob-store.js';
+import { headerValue, type PinnedPool, type ResponseHead } from '../net/outbound-client.js';
+import { PartLengthError, type BlobUpload, type CompletedPart } from '../storage/blob-store.js';
 import { identityHeaders } from './probe.js';
 
 export interface SourceValidators {
@@ -87,42 +86,45 @@ function toTransient(error: unknown, part: PartSpec): TransientPartError | null 
   return null;
 }
 
+/**
+ * One attempt: the response is checked as soon as its head arrives, then its body goes straight
+ * into the part's writer, which hands every chunk to the CRC32C before storing it.
+ */
 async function attemptPart(part: PartSpec, options: PartCopyOptions, signal: AbortSignal, onChunk: (bytes: number) => void): Promise<Pick<CompletedPart, 'crc32c' | 'receipt'>> {
   const end = part.offsetBytes + part.lengthBytes - 1;
   const validator = ifRangeValidator(options.source);
   const headers = identityHeaders(formatRangeHeader(part.offsetBytes, end));
   if (validator !== null) headers['if-range'] = validator;
-  const response = await options.pool.request({ headers, signal });
-  // The body may error after we stopped reading it (an abort of the whole copy); that error is
-  // already accounted for by whoever aborted, so it must not surface as an unhandled event.
-  response.body.on('error', () => undefined);
   let crc = 0;
-  let received = 0;
+  const writer = await options.upload.createPartWriter(part, {
+    observe: (chunk) => {
+      crc = crc32c(chunk, crc);
+      onChunk(chunk.byteLength);
+    },
+  });
   try {
-    checkPartResponse(response, part, options.source, validator !== null, options.now());
-    async function* checksummed(body: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-      for await (const chunk of body) {
-        received += chunk.length;
-        if (received > part.lengthBytes) {
-          throw new AppError('UNEXPECTED_CONTENT_RANGE', `the server sent more than the ${part.lengthBytes} bytes asked for in part ${part.index + 1}`, { part: part.index });
-        }
-        crc = crc32c(chunk, crc);
-        onChunk(chunk.length);
-        yield chunk;
-      }
-      if (received < part.lengthBytes) {
-        throw new TransientPartError(new AppError('SOURCE_UNREACHABLE', `the connection ended after ${received} of the ${part.lengthBytes} bytes of part ${part.index + 1}`, { part: part.index, receivedBytes: received }));
-      }
-    }
-    const receipt = await options.upload.writePart(part, Readable.from(checksummed(response.body), { objectMode: false }), signal);
-    return { crc32c: crc >>> 0, receipt };
-  } finally {
-    // Release the connection whatever happened: a fully read body returns it to the pool.
-    if (!response.body.readableEnded) response.body.destroy();
+    await options.pool.stream({ headers, signal }, (head) => {
+      checkPartResponse(head, part, options.source, validator !== null, options.now());
+      return writer.writable;
+    });
+    return { crc32c: crc >>> 0, receipt: await writer.done };
+  } catch (error) {
+    writer.writable.destroy();
+    throw fromLengthError(error);
   }
 }
 
-function checkPartResponse(response: OutboundResponse, part: PartSpec, source: SourceValidators, sentIfRange: boolean, nowMs: number): void {
+/** A body of the wrong length: too long is the server's error, too short a broken connection. */
+function fromLengthError(error: unknown): unknown {
+  if (!(error instanceof PartLengthError)) return error;
+  const label = `part ${error.part.index + 1}`;
+  if (error.isLonger) {
+    return new AppError('UNEXPECTED_CONTENT_RANGE', `the server sent more than the ${error.part.lengthBytes} bytes asked for in ${label}`, { part: error.part.index });
+  }
+  return new TransientPartError(new AppError('SOURCE_UNREACHABLE', `the connection ended after ${error.receivedBytes} of the ${error.part.lengthBytes} bytes of ${label}`, { part: error.part.index, receivedBytes: error.receivedBytes }));
+}
+
+function checkPartResponse(response: ResponseHead, part: PartSpec, source: SourceValidators, sentIfRange: boolean, nowMs: number): void {
   const status = response.statusCode;
   const label = `part ${part.index + 1}`;
   if (status === 206) {
@@ -146,7 +148,7 @@ function checkPartResponse(response: OutboundResponse, part: PartSpec, source: S
   throw error;
 }
 
-function checkPartHeaders(response: OutboundResponse, part: PartSpec, source: SourceValidators): void {
+function checkPartHeaders(response: ResponseHead, part: PartSpec, source: SourceValidators): void {
   const label = `part ${part.index + 1}`;
   const encoding = headerValue(response.headers, 'content-encoding');
   if (encoding !== null && encoding.trim().toLowerCase() !== 'identity') {
@@ -174,7 +176,7 @@ function checkPartHeaders(response: OutboundResponse, part: PartSpec, source: So
   }
 }
 
-function carriesSameValidator(response: OutboundResponse, source: SourceValidators): boolean {
+function carriesSameValidator(response: ResponseHead, source: SourceValidators): boolean {
   if (isStrongEtag(source.etag)) return headerValue(response.headers, 'etag') === source.etag;
   return source.lastModified !== null && headerValue(response.headers, 'last-modified') === source.lastModified;
 }

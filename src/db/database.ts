@@ -31,9 +31,15 @@ async function shippedMigrationCount(): Promise<number> {
   return journal.entries.length;
 }
 
-export async function openDatabase(config: DatabaseConfig): Promise<DatabaseConnection> {
+/**
+ * Opens the configured database. `onIdleError` hears about pooled PostgreSQL connections that
+ * broke while idle (a server restart, a network cut): the pool replaces them, so they are reported,
+ * not fatal.
+ */
+export async function openDatabase(config: DatabaseConfig, onIdleError: (error: Error) => void = () => undefined): Promise<DatabaseConnection> {
   if (config.kind === 'pglite') return openPglite(config.dataDir);
   const pool = new pg.Pool({ connectionString: config.url, max: 20, idleTimeoutMillis: 30_000 });
+  pool.on('error', onIdleError);
   try {
     await pool.query('select 1');
   } catch (error) {
@@ -52,7 +58,9 @@ export async function openPglite(dataDir: string): Promise<DatabaseConnection> {
     await fs.mkdir(dataDir, { recursive: true });
   }
   try {
-    const pglite = await PGlite.create(dataDir);
+    // PostgreSQL's default 128 MB of shared buffers costs the embedded build about 650 MB of
+    // memory; the embedded database serves one process, and 16 MB keeps it near 150 MB.
+    const pglite = await PGlite.create(dataDir, { postgresqlconf: 'shared_buffers = 16MB' });
     const db = drizzlePglite(pglite, { schema }) as unknown as Database;
     return {
       kind: 'pglite',

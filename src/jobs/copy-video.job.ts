@@ -182,7 +182,8 @@ async function copyRemaining(run: CopyRun, upload: BlobUpload, pool: ReturnType<
   const halt = new AbortController();
   const signal = AbortSignal.any([run.signal, halt.signal]);
   const checkpointer = new CopyCheckpointer({
-    intervalMs: deps.copy.checkpointIntervalMs,
+    progressIntervalMs: deps.copy.progressIntervalMs,
+    durableIntervalMs: deps.copy.checkpointIntervalMs,
     recordedBytes: recorded.reduce((sum, part) => sum + part.lengthBytes, 0),
     totalBytes: source.totalBytes,
     flush: () => upload.flush(),

@@ -8,13 +8,14 @@
  */
 import type { LookupAddress } from 'node:dns';
 import net from 'node:net';
+import type { Writable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { AppError } from '../domain/errors.js';
 import type { HostResolver } from './resolver.js';
 import { checkResolvedAddresses, checkUrlSyntax, type CheckedUrl, type UrlPolicyOptions } from './url-policy.js';
-import { sourceUnreachable } from './network-errors.js';
+import { isNetworkError, sourceUnreachable } from './network-errors.js';
 
 export interface OutboundTimeouts {
   connectTimeoutMs: number;
@@ -46,10 +47,22 @@ export interface OutboundRequest {
   signal?: AbortSignal;
 }
 
+export interface ResponseHead {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+}
+
 /** A keep-alive connection pool to one pinned target. */
 export interface PinnedPool {
   readonly target: PinnedTarget;
   request(request: OutboundRequest): Promise<OutboundResponse>;
+  /**
+   * Sends a request and writes the response body straight into the Writable that `sink` returns
+   * for the status and headers (no intermediate readable: the cheapest path for bulk bytes).
+   * Resolves when the writable has finished; an error thrown by `sink` or raised by the writable
+   * aborts the request and rejects with that error.
+   */
+  stream(request: OutboundRequest, sink: (head: ResponseHead) => Writable): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -109,6 +122,22 @@ export class OutboundClient {
         } catch (error) {
           if (request.signal?.aborted) throw request.signal.reason ?? error;
           throw sourceUnreachable(error, origin, timeouts);
+        }
+      },
+      stream: async (request, sink) => {
+        try {
+          await pool.stream({
+            origin,
+            path: `${target.url.pathname}${target.url.search}`,
+            method: request.method ?? 'GET',
+            headers: request.headers,
+            signal: request.signal ?? null,
+          }, ({ statusCode, headers }) => sink({ statusCode, headers }));
+        } catch (error) {
+          if (request.signal?.aborted) throw request.signal.reason ?? error;
+          // Failures of the sink (storage, checks) pass through; only the connection's own are wrapped.
+          if (isNetworkError(error)) throw sourceUnreachable(error, origin, timeouts);
+          throw error;
         }
       },
       close: async () => {

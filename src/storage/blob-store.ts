@@ -3,7 +3,8 @@
  * parts written at their offsets, in any order and in parallel, which a resumed copy can continue.
  * Implementations: the filesystem (here) and S3-compatible object storage.
  */
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { BlobKey } from './blob-keys.js';
 
 export interface BlobStoreCapabilities {
@@ -30,13 +31,41 @@ export interface CompletedPart extends UploadPart {
   receipt: PartReceipt | null;
 }
 
+export interface PartWriterOptions {
+  /** Sees every chunk, in order, before it is stored; a throw fails the write with that error. */
+  observe?: (chunk: Uint8Array) => void;
+}
+
+export interface PartWriter {
+  writable: Writable;
+  /**
+   * Settles once the writable is done: the part's receipt when all its bytes are stored; a
+   * PartLengthError when the body is longer (before the excess is stored) or shorter than the part;
+   * the error that destroyed the writable otherwise.
+   */
+  done: Promise<PartReceipt | null>;
+}
+
+/** A part's body did not have the part's length. */
+export class PartLengthError extends Error {
+  override readonly name = 'PartLengthError';
+  constructor(readonly part: UploadPart, readonly receivedBytes: number, readonly isLonger: boolean) {
+    super(isLonger
+      ? `part ${part.index}: the body is longer than the part's ${part.lengthBytes} bytes`
+      : `part ${part.index}: received ${receivedBytes} of its ${part.lengthBytes} bytes`);
+  }
+}
+
 export interface BlobUpload {
   readonly key: BlobKey;
   /** Persist this before writing parts; pass it back to `resumeUpload` to continue. */
   readonly state: UploadState;
-  /** Streams exactly `part.lengthBytes` bytes from `body` into the part's place. */
-  writePart(part: UploadPart, body: Readable, signal: AbortSignal): Promise<PartReceipt | null>;
-  /** Makes every part whose `writePart` resolved durable (survives a crash of the machine). */
+  /**
+   * A writable stream into the part's place. Write exactly `part.lengthBytes` bytes and end it.
+   * Parts may be written in parallel and in any order; writing a part again replaces it.
+   */
+  createPartWriter(part: UploadPart, options?: PartWriterOptions): Promise<PartWriter>;
+  /** Makes every part whose writer finished durable (survives a crash of the machine). */
   flush(): Promise<void>;
   /** Publishes the file at `key` once every part is written; the file appears whole or not at all. */
   complete(parts: readonly CompletedPart[], crc32c: number): Promise<void>;
@@ -70,4 +99,18 @@ export interface BlobStore {
   deletePrefix(prefix: BlobKey): Promise<void>;
   /** Proves the store can be written now (readiness check). */
   checkWritable(): Promise<void>;
+}
+
+/** Writes a whole part from an iterable body (a convenience over `createPartWriter`). */
+export async function writePartFrom(upload: BlobUpload, part: UploadPart, body: AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<PartReceipt | null> {
+  const writer = await upload.createPartWriter(part);
+  try {
+    await pipeline(body, writer.writable, { signal });
+  } catch (error) {
+    writer.writable.destroy(error as Error);
+    // The writer's own verdict (e.g. a PartLengthError) says more than the pipeline's.
+    await writer.done;
+    throw error;
+  }
+  return writer.done;
 }

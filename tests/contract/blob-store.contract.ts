@@ -9,7 +9,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { crc32c } from '@node-rs/crc32';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toBlobKey, videoPrefix, videoSourceKey, type BlobKey } from '../../src/storage/blob-keys.js';
-import type { BlobStore, BlobUpload, CompletedPart, UploadPart, UploadState } from '../../src/storage/blob-store.js';
+import { PartLengthError, writePartFrom, type BlobStore, type BlobUpload, type CompletedPart, type UploadPart, type UploadState } from '../../src/storage/blob-store.js';
 
 export interface BlobStoreFixture {
   store: BlobStore;
@@ -64,7 +64,7 @@ function partBytes(file: TestFile, part: UploadPart): Buffer {
 async function writeParts(upload: BlobUpload, file: TestFile, parts: readonly UploadPart[], seed: number): Promise<CompletedPart[]> {
   const signal = new AbortController().signal;
   const written = await Promise.all(shuffled(parts, seed).map(async (part) => {
-    const receipt = await upload.writePart(part, bodyOf(partBytes(file, part)), signal);
+    const receipt = await writePartFrom(upload, part, bodyOf(partBytes(file, part)), signal);
     return { ...part, crc32c: crc32c(partBytes(file, part)) >>> 0, receipt };
   }));
   return written.sort((a, b) => a.index - b.index);
@@ -239,7 +239,7 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
       const upload = await open(file);
       const part = file.parts[1] as UploadPart;
       const short = partBytes(file, part).subarray(0, part.lengthBytes - 1);
-      await expect(upload.writePart(part, bodyOf(short), new AbortController().signal)).rejects.toThrow();
+      await expect(writePartFrom(upload, part, bodyOf(short), new AbortController().signal)).rejects.toThrow();
     });
 
     it('rejects a part whose body is longer than the part length', async () => {
@@ -247,7 +247,7 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
       const upload = await open(file);
       const part = file.parts[0] as UploadPart;
       const long = file.content.subarray(part.offsetBytes, part.offsetBytes + part.lengthBytes + 1);
-      await expect(upload.writePart(part, bodyOf(long), new AbortController().signal)).rejects.toThrow();
+      await expect(writePartFrom(upload, part, bodyOf(long), new AbortController().signal)).rejects.toThrow();
     });
 
     it('keeps the neighbouring part intact when a too-long body is rejected and the part is written again', async () => {
@@ -256,7 +256,7 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
       const [first, second] = file.parts as [UploadPart, UploadPart];
       const [secondCompleted] = await writeParts(upload, file, [second], 1);
       const overlong = Buffer.concat([partBytes(file, first), Buffer.alloc(1024, 0xee)]);
-      await expect(upload.writePart(first, bodyOf(overlong), new AbortController().signal)).rejects.toThrow();
+      await expect(writePartFrom(upload, first, bodyOf(overlong), new AbortController().signal)).rejects.toThrow();
       const [firstCompleted] = await writeParts(upload, file, [first], 2);
       await upload.complete([firstCompleted as CompletedPart, secondCompleted as CompletedPart], file.crc32c);
 
@@ -275,17 +275,46 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
         { index: 0, offsetBytes: -1, lengthBytes: 1 },
       ];
       for (const part of outside) {
-        await expect(upload.writePart(part, bodyOf(Buffer.alloc(part.lengthBytes, 1)), signal), `part at ${part.offsetBytes}+${part.lengthBytes}`).rejects.toThrow();
+        await expect(writePartFrom(upload, part, bodyOf(Buffer.alloc(part.lengthBytes, 1)), signal), `part at ${part.offsetBytes}+${part.lengthBytes}`).rejects.toThrow();
       }
     });
 
-    it('rejects writePart when its signal aborts mid-stream', async () => {
+    it('shows a part writer\'s observer every chunk in order, and settles done with the receipt', async () => {
+      const file = newFile(1);
+      const upload = await open(file);
+      const part = file.parts[0] as UploadPart;
+      const bytes = partBytes(file, part);
+      const seen: Buffer[] = [];
+      const writer = await upload.createPartWriter(part, { observe: (chunk) => seen.push(Buffer.from(chunk)) });
+      const middle = Math.floor(bytes.length / 3);
+      writer.writable.write(bytes.subarray(0, middle));
+      writer.writable.end(bytes.subarray(middle));
+      await expect(writer.done).resolves.not.toBeInstanceOf(Error);
+      expect(Buffer.concat(seen).equals(bytes)).toBe(true);
+    });
+
+    it.each([
+      ['shorter', -1, false],
+      ['longer', 1, true],
+    ])('settles a part writer with PartLengthError when the body is %s than the part', async (_label, extra, isLonger) => {
+      const file = newFile(1);
+      const upload = await open(file);
+      const part = file.parts[0] as UploadPart;
+      const writer = await upload.createPartWriter(part);
+      writer.writable.on('error', () => undefined);
+      writer.writable.end(Buffer.alloc(part.lengthBytes + extra, 7));
+      const error = await writer.done.then(() => null, (reason: unknown) => reason);
+      expect(error).toBeInstanceOf(PartLengthError);
+      expect((error as PartLengthError).isLonger).toBe(isLonger);
+    });
+
+    it('rejects a part write when its signal aborts mid-stream', async () => {
       const file = newFile(1);
       const upload = await open(file);
       const part = file.parts[0] as UploadPart;
       const body = new PassThrough();
       const controller = new AbortController();
-      const writing = upload.writePart(part, body, controller.signal);
+      const writing = writePartFrom(upload, part, body, controller.signal);
       body.write(partBytes(file, part).subarray(0, 1000));
       await new Promise((resolve) => setTimeout(resolve, 50));
       controller.abort(new Error('stopped by the test'));

@@ -1,3 +1,4 @@
+import { writePartFrom } from '../../src/storage/blob-store.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -46,7 +47,7 @@ describe('FsBlobStore', () => {
     expect((await fs.stat(`${finalPath}.partial`)).size).toBe(10_000);
     expect(await exists(finalPath)).toBe(false);
 
-    const receipt = await upload.writePart({ index: 0, offsetBytes: 0, lengthBytes: content.length }, Readable.from([content]), new AbortController().signal);
+    const receipt = await writePartFrom(upload, { index: 0, offsetBytes: 0, lengthBytes: content.length }, Readable.from([content]), new AbortController().signal);
     expect(receipt).toBeNull();
     await upload.complete([{ index: 0, offsetBytes: 0, lengthBytes: content.length, crc32c: crc32c(content) >>> 0, receipt }], crc32c(content) >>> 0);
 

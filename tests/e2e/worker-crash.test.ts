@@ -72,6 +72,7 @@ describe('a worker that dies or stops in the middle of a copy', () => {
       REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS: '1',
       REELIN_QUEUE_POLL_INTERVAL_SECONDS: '1',
       REELIN_COPY_MIN_PART_SIZE_BYTES: String(PART_SIZE),
+      REELIN_COPY_PROGRESS_INTERVAL_MS: '200',
       REELIN_COPY_CHECKPOINT_INTERVAL_MS: '200',
       REELIN_SHUTDOWN_TIMEOUT_MS: '3000',
       ...extra,

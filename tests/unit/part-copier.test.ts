@@ -1,4 +1,5 @@
-import { Readable } from 'node:stream';
+import { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { crc32c } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
 import { copyParts, type CopyEngineOptions } from '../../src/copy/copy-engine.js';
@@ -6,9 +7,9 @@ import { copyPart, type PartCopyOptions, type SourceValidators } from '../../src
 import { combinePartChecksums } from '../../src/domain/crc32c-combine.js';
 import { AppError } from '../../src/domain/errors.js';
 import { planParts, type PartSpec } from '../../src/domain/part-plan.js';
-import type { OutboundRequest, OutboundResponse, PinnedPool } from '../../src/net/outbound-client.js';
+import type { OutboundRequest, PinnedPool } from '../../src/net/outbound-client.js';
 import type { BlobKey } from '../../src/storage/blob-keys.js';
-import type { BlobUpload, CompletedPart, PartReceipt, UploadPart } from '../../src/storage/blob-store.js';
+import { PartLengthError, type BlobUpload, type CompletedPart, type PartReceipt, type PartWriter, type PartWriterOptions, type UploadPart } from '../../src/storage/blob-store.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fakes: a source file, a pool that answers part requests from it (or as a test scripts), and an
@@ -40,7 +41,8 @@ type Responder = (request: OutboundRequest, range: { start: number; end: number 
 interface FakePool extends PinnedPool {
   requests: OutboundRequest[];
   requestedStarts: number[];
-  bodies: Readable[];
+  /** One per answered request: `destroyed` once the fake stopped sending (rejected, failed, aborted or done). */
+  bodies: { destroyed: boolean }[];
   maxInFlight: number;
   /** Resolves when `count` requests have arrived. */
   requestsReached(count: number): Promise<void>;
@@ -65,6 +67,22 @@ function partial(start: number, end: number, headers: Record<string, string> = {
 
 const serveFile: Responder = (_request, { start, end }) => partial(start, end);
 
+/** Waits until `signal` aborts, rejecting with its reason. */
+function abortOf(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+/** Writes `chunk`, waiting for the writable to take it; rejects if the writable fails. */
+function writeChunk(writable: Writable, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    writable.write(chunk, (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+/** Like undici's stream(): the sink's writable gets the body, the promise settles when it finished. */
 function fakePool(responder: Responder = serveFile): FakePool {
   let inFlight = 0;
   const waiters: { count: number; resolve: () => void }[] = [];
@@ -77,7 +95,10 @@ function fakePool(responder: Responder = serveFile): FakePool {
     requestsReached(count) {
       return pool.requests.length >= count ? Promise.resolve() : new Promise((resolve) => waiters.push({ count, resolve }));
     },
-    async request(request) {
+    async request() {
+      throw new Error('the copier streams parts; it must not call request()');
+    },
+    async stream(request, sink) {
       pool.requests.push(request);
       for (const waiter of waiters.filter((item) => pool.requests.length >= item.count)) waiter.resolve();
       const range = parseRange(request.headers['range']);
@@ -87,37 +108,29 @@ function fakePool(responder: Responder = serveFile): FakePool {
       const result = responder(request, range);
       if (result instanceof Error) throw result;
       const answer: Answer = result;
+      const body = { destroyed: false };
+      pool.bodies.push(body);
       inFlight += 1;
       pool.maxInFlight = Math.max(pool.maxInFlight, inFlight);
-      let released = false;
-      const release = () => {
-        if (!released) {
-          released = true;
-          inFlight -= 1;
+      let writable: Writable | undefined;
+      try {
+        writable = sink({ statusCode: answer.statusCode, headers: answer.headers ?? {} });
+        for (const chunk of answer.chunks ?? []) {
+          await Promise.resolve();
+          if (request.signal?.aborted) throw request.signal.reason;
+          await writeChunk(writable, chunk);
         }
-      };
-      const signal = request.signal;
-      async function* chunks(): AsyncGenerator<Buffer> {
-        try {
-          for (const chunk of answer.chunks ?? []) {
-            await Promise.resolve();
-            yield chunk;
-          }
-          if (answer.breaksWith) throw answer.breaksWith;
-          if (answer.hangs && signal) {
-            await new Promise((_resolve, reject) => {
-              if (signal.aborted) reject(signal.reason);
-              signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-            });
-          }
-        } finally {
-          release();
-        }
+        if (answer.breaksWith) throw answer.breaksWith;
+        if (answer.hangs && request.signal) await abortOf(request.signal);
+        writable.end();
+        await finished(writable);
+      } catch (error) {
+        writable?.destroy(error as Error);
+        throw error;
+      } finally {
+        body.destroyed = true;
+        inFlight -= 1;
       }
-      const body = Readable.from(chunks());
-      body.on('close', release);
-      pool.bodies.push(body);
-      return { statusCode: answer.statusCode, headers: answer.headers ?? {}, body, trailers: {}, opaque: null, context: {} } as unknown as OutboundResponse;
     },
     async close() {},
   };
@@ -126,21 +139,47 @@ function fakePool(responder: Responder = serveFile): FakePool {
 
 interface FakeUpload extends BlobUpload {
   written: Map<number, Buffer>;
+  /** Parts in the order their first byte was written. */
   writes: number[];
 }
 
+/** Keeps what each part's writer got, checks lengths like a real store, and calls `observe`. */
 function fakeUpload(): FakeUpload {
   const upload: FakeUpload = {
     key: 'teams/t/videos/v/source' as BlobKey,
     state: {},
     written: new Map(),
     writes: [],
-    async writePart(part: UploadPart, body: Readable): Promise<PartReceipt | null> {
-      upload.writes.push(part.index);
+    async createPartWriter(part: UploadPart, options: PartWriterOptions = {}): Promise<PartWriter> {
       const received: Buffer[] = [];
-      for await (const chunk of body) received.push(chunk as Buffer);
-      upload.written.set(part.index, Buffer.concat(received));
-      return { receipt: `part-${part.index}` };
+      let length = 0;
+      const writable = new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          if (received.length === 0) upload.writes.push(part.index);
+          length += chunk.length;
+          if (length > part.lengthBytes) {
+            callback(new PartLengthError(part, length, true));
+            return;
+          }
+          try {
+            options.observe?.(chunk);
+          } catch (error) {
+            callback(error as Error);
+            return;
+          }
+          received.push(chunk);
+          callback();
+        },
+        final(callback) {
+          callback(length === part.lengthBytes ? null : new PartLengthError(part, length, false));
+        },
+      });
+      const done = finished(writable).then((): PartReceipt => {
+        upload.written.set(part.index, Buffer.concat(received));
+        return { receipt: `part-${part.index}` };
+      });
+      done.catch(() => undefined);
+      return { writable, done };
     },
     async flush() {},
     async complete() {},
@@ -357,8 +396,11 @@ describe('copyPart retries', () => {
   it('does not retry a full disk', async () => {
     const h = harness();
     const full = Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
-    h.options.upload.writePart = async () => {
-      throw full;
+    h.options.upload.createPartWriter = async () => {
+      const writable = new Writable({ write: (_chunk, _encoding, callback) => callback(full) });
+      const done = finished(writable).then(() => null);
+      done.catch(() => undefined);
+      return { writable, done };
     };
     expect(await rejectionOf(copyPart(part1, h.options, never))).toBe(full);
     expect(h.pool.requests).toHaveLength(1);

@@ -1,0 +1,103 @@
+/**
+ * The benchmark's command line. Every flag is validated up front so a typo fails in a second, not
+ * after a 2 GiB file has been generated.
+ */
+import { parseArgs } from 'node:util';
+
+export const MIB = 1024 * 1024;
+
+/** The service accepts maxConcurrentConnections 1..20. */
+const MAX_CONNECTIONS = 20;
+
+export interface BenchOptions {
+  sizeMib: number;
+  sizeBytes: number;
+  /** Connection counts to run, in the order given, without duplicates. */
+  connections: readonly number[];
+  skipAria2: boolean;
+  skipThrottled: boolean;
+  /** Runs per configuration; the report shows the best and the median. */
+  repeat: number;
+  /** When set, the service runs with `node --cpu-prof` and writes its profiles here (slows it down). */
+  cpuProfDir: string | null;
+  /** Extra REELIN_* variables for the service, to compare settings. */
+  serviceEnv: Readonly<Record<string, string>>;
+}
+
+export const usage = `usage: npm run bench:copy -- [options]
+
+  --size-mib N          size of the generated source file in MiB (default 2048)
+  --connections LIST    comma-separated connection counts, 1..${MAX_CONNECTIONS} (default 1,10,20)
+  --skip-aria2          do not run the aria2c comparison
+  --skip-throttled      do not run the throttled (5 MB/s per connection) runs
+  --repeat K            runs per configuration; best and median are reported (default 1)
+  --cpu-prof DIR        run the service under node --cpu-prof, profiles written to DIR
+  --service-env K=V     extra REELIN_* setting for the service (repeatable), to compare settings
+  --help                show this text`;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Parses argv (without node and the script); throws UsageError with every problem found. */
+export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      'size-mib': { type: 'string', default: '2048' },
+      connections: { type: 'string', default: '1,10,20' },
+      'skip-aria2': { type: 'boolean', default: false },
+      'skip-throttled': { type: 'boolean', default: false },
+      repeat: { type: 'string', default: '1' },
+      'cpu-prof': { type: 'string' },
+      'service-env': { type: 'string', multiple: true, default: [] },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  const problems: string[] = [];
+  const sizeMib = parseWholeNumber(values['size-mib'], '--size-mib', { min: 1, max: 1024 * 1024 }, problems);
+  const repeat = parseWholeNumber(values.repeat, '--repeat', { min: 1, max: 100 }, problems);
+  const connections = parseConnections(values.connections, problems);
+  const serviceEnv = parseServiceEnv(values['service-env'], problems);
+  if (problems.length > 0) throw new UsageError(problems.join('\n'));
+  return {
+    sizeMib,
+    sizeBytes: sizeMib * MIB,
+    connections,
+    skipAria2: values['skip-aria2'],
+    skipThrottled: values['skip-throttled'],
+    repeat,
+    cpuProfDir: values['cpu-prof'] ?? null,
+    serviceEnv,
+  };
+}
+
+function parseServiceEnv(entries: readonly string[], problems: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const entry of entries) {
+    const match = /^(REELIN_[A-Z0-9_]+)=(.*)$/.exec(entry);
+    if (match?.[1] === undefined) problems.push(`--service-env takes REELIN_NAME=value, got ${JSON.stringify(entry)}`);
+    else env[match[1]] = match[2] ?? '';
+  }
+  return env;
+}
+
+function parseWholeNumber(text: string, flag: string, range: { min: number; max: number }, problems: string[]): number {
+  const value = Number(text);
+  if (!/^[0-9]+$/.test(text) || value < range.min || value > range.max) {
+    problems.push(`${flag} must be a whole number from ${range.min} to ${range.max}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+function parseConnections(text: string, problems: string[]): number[] {
+  const items = text.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  const bad = items.filter((item) => !/^[0-9]+$/.test(item) || Number(item) < 1 || Number(item) > MAX_CONNECTIONS);
+  if (items.length === 0 || bad.length > 0) {
+    problems.push(`--connections must list counts from 1 to ${MAX_CONNECTIONS}, like 1,10,20 (bad: ${bad.join(', ') || 'empty'})`);
+  }
+  return [...new Set(items.map(Number))];
+}

@@ -1,0 +1,84 @@
+/**
+ * One reelin run: a fresh service process copies the origin's file through the public API while
+ * its CPU time and memory are read from /proc; then the stored file is checked byte for byte
+ * (size and CRC32C) against the source, and so is the checksum the service itself reports.
+ */
+import path from 'node:path';
+import type { CleanupStack } from './cleanup.js';
+import { RssSampler, kibToMb, readCpuSeconds, readMemoryKib, settleDisk } from './proc-stats.js';
+import { ReelinApi } from './reelin-api.js';
+import { checkCopy, formatCrc, toRunResult, type CopyTarget, type RunResult } from './results.js';
+import { startService, type ServiceProcess } from './service-process.js';
+import { checksumFile } from './source-file.js';
+
+export interface ReelinRunContext {
+  repoRoot: string;
+  caCertPath: string;
+  ticksPerSecond: number;
+  cpuProfDir: string | null;
+  serviceEnv: Readonly<Record<string, string>>;
+  cleanup: CleanupStack;
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export async function runReelin(context: ReelinRunContext, target: CopyTarget, connections: number, attempt: number): Promise<RunResult> {
+  const service = await startService({ repoRoot: context.repoRoot, originPort: target.originPort, caCertPath: context.caCertPath, cpuProfDir: context.cpuProfDir, extraEnv: context.serviceEnv, cleanup: context.cleanup });
+  try {
+    const api = new ReelinApi(service.url, service.apiKey);
+    const measured = await measureCopy(context, service, api, target, connections);
+    await verifyCopy(service, api, measured.videoId, target);
+    return toRunResult({ tool: 'reelin', connections, effectiveConnections: connections, target, attempt, ...measured.figures });
+  } catch (error) {
+    const tail = await service.logTail();
+    throw new Error(`reelin with ${connections} connection(s): ${error instanceof Error ? error.message : String(error)}${tail ? `\n--- service log ---\n${tail}` : ''}`, { cause: error });
+  } finally {
+    await service.stop();
+  }
+}
+
+interface MeasuredCopy {
+  videoId: string;
+  figures: { seconds: number; cpuSeconds: number; peakRssMb: number; hwmRssMb: number; idleRssMb: number };
+}
+
+/** Samples the service's CPU and memory around the copy. */
+async function measureCopy(context: ReelinRunContext, service: ServiceProcess, api: ReelinApi, target: CopyTarget, connections: number): Promise<MeasuredCopy> {
+  await settleDisk();
+  const sampler = new RssSampler(service.pid);
+  const idleKib = await readMemoryKib(service.pid, 'VmRSS');
+  const cpuBefore = await readCpuSeconds(service.pid, context.ticksPerSecond);
+  sampler.start();
+  const timed = await timeCopy(api, target, connections).catch(async (error: unknown) => {
+    await sampler.stop();
+    throw error;
+  });
+  const cpuSeconds = (await readCpuSeconds(service.pid, context.ticksPerSecond)) - cpuBefore;
+  const { peakKib } = await sampler.stop();
+  const hwmKib = await readMemoryKib(service.pid, 'VmHWM');
+  return { videoId: timed.videoId, figures: { seconds: timed.seconds, cpuSeconds, peakRssMb: kibToMb(peakKib), hwmRssMb: kibToMb(hwmKib), idleRssMb: kibToMb(idleKib) } };
+}
+
+/** Wall time from sending the POST to the moment the service marked the import DONE. */
+async function timeCopy(api: ReelinApi, target: CopyTarget, connections: number): Promise<{ videoId: string; seconds: number }> {
+  const startedAt = Date.now();
+  const videoId = await api.startHttpsImport(target.url, connections);
+  const doneAt = await api.waitUntilDone(videoId, copyDeadline(target.sizeBytes));
+  return { videoId, seconds: (doneAt - startedAt) / 1000 };
+}
+
+/** Generous: a minute plus 1 MB/s. A run slower than that is broken, not slow. */
+export function copyDeadline(sizeBytes: number): number {
+  return Date.now() + 60_000 + sizeBytes / 1_000;
+}
+
+async function verifyCopy(service: ServiceProcess, api: ReelinApi, videoId: string, target: CopyTarget): Promise<void> {
+  const teamId = await api.teamIdOf(videoId);
+  if (!uuidPattern.test(teamId) || !uuidPattern.test(videoId)) throw new Error(`unexpected ids: team ${teamId}, video ${videoId}`);
+  const storedPath = path.join(service.dataDir, 'storage', 'teams', teamId, 'videos', videoId, 'source');
+  checkCopy(`the stored file ${storedPath}`, await checksumFile(storedPath), target);
+  const reported = await api.downloadInfo(videoId);
+  if (reported.fileSize !== target.sizeBytes || reported.crc32cChecksum >>> 0 !== target.crc32c) {
+    throw new Error(`the service reports ${reported.fileSize} bytes with CRC32C ${formatCrc(reported.crc32cChecksum)}, but the source has ${target.sizeBytes} bytes with ${formatCrc(target.crc32c)}`);
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The service under test as its own process: the built `node dist/main.js serve`, exactly as an
+ * operator runs it, with embedded PGlite and local-disk storage in a fresh temporary data folder,
+ * so every run starts from an empty database and an empty disk.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { openSync, closeSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { freePort } from '../../tests/support/child-service.js';
+import { describeExit, exited, stopChild, type ExitStatus } from './child-process.js';
+import type { CleanupStack } from './cleanup.js';
+
+const READY_TIMEOUT_MS = 60_000;
+
+export interface ServiceSpec {
+  repoRoot: string;
+  originPort: number;
+  caCertPath: string;
+  /** When set, the service runs under `node --cpu-prof` and writes its profile here on exit. */
+  cpuProfDir: string | null;
+  /** Extra REELIN_* settings (from --service-env). */
+  extraEnv: Readonly<Record<string, string>>;
+  /** The process and its data folder are registered here as soon as they exist (Ctrl-C during start-up). */
+  cleanup: CleanupStack;
+}
+
+export interface ServiceProcess {
+  pid: number;
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  apiKey: string;
+  dataDir: string;
+  /** The last lines the service logged, for error messages. */
+  logTail(): Promise<string>;
+  /** SIGTERM, wait for the exit, remove the data folder and the log; only the first call does anything. */
+  stop(): Promise<void>;
+}
+
+export async function startService(spec: ServiceSpec): Promise<ServiceProcess> {
+  const port = await freePort();
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-bench-data-'));
+  // The log sits next to the data folder rather than in it, so the service's data dir holds only its own files.
+  const logPath = `${dataDir}.log`;
+  const apiKey = `bench-${randomBytes(24).toString('hex')}`;
+  const env = { ...serviceEnvironment({ port, dataDir, apiKey, originPort: spec.originPort, caCertPath: spec.caCertPath }), ...spec.extraEnv };
+  // As `npm start` does: the first-start database set-up in a short-lived process of its own, so
+  // the serving process's memory figures are its own.
+  await migrate(spec.repoRoot, env, logPath);
+  const logFd = openSync(logPath, 'a');
+  const nodeArgs = spec.cpuProfDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', spec.cpuProfDir];
+  // The V8 flag `npm start` (and the reelin command's shebang) runs the service with.
+  const child = spawn(process.execPath, [...nodeArgs, '--max-semi-space-size=8', path.join(spec.repoRoot, 'dist/main.js'), 'serve'], {
+    cwd: spec.repoRoot,
+    env,
+    stdio: ['ignore', logFd, logFd],
+  });
+  closeSync(logFd);
+  // Registered with no await since the spawn, so an interrupt at any later point stops it and removes the folder.
+  const logTail = async () => (await fs.readFile(logPath, 'utf8').catch(() => '')).slice(-3000);
+  const stop = spec.cleanup.add(`stop the service (pid ${child.pid}) and remove ${dataDir}`, async () => {
+    await stopChild(child);
+    await fs.rm(dataDir, { recursive: true, force: true });
+    await fs.rm(logPath, { force: true });
+  });
+  const service: ServiceProcess = { pid: child.pid ?? 0, url: `http://127.0.0.1:${port}`, apiKey, dataDir, logTail, stop };
+  try {
+    await waitUntilReady(service.url, () => exited(child));
+    return service;
+  } catch (error) {
+    const tail = await logTail();
+    await service.stop();
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- service log ---\n${tail}`, { cause: error });
+  }
+}
+
+async function migrate(repoRoot: string, env: NodeJS.ProcessEnv, logPath: string): Promise<void> {
+  const logFd = openSync(logPath, 'a');
+  const child = spawn(process.execPath, [path.join(repoRoot, 'dist/main.js'), 'migrate'], { cwd: repoRoot, env, stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  const status = await exited(child);
+  if (status.code !== 0) throw new Error(`reelin migrate failed (${describeExit(status)}): ${(await fs.readFile(logPath, 'utf8')).slice(-2000)}`);
+}
+
+/** A clean environment: only what the service needs, so the caller's shell (proxies, DATABASE_URL) cannot change the result. */
+function serviceEnvironment(values: { port: number; dataDir: string; apiKey: string; originPort: number; caCertPath: string }): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    PORT: String(values.port),
+    HOST: '127.0.0.1',
+    REELIN_DATA_DIR: values.dataDir,
+    REELIN_ADMIN_API_KEY: values.apiKey,
+    REELIN_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
+    REELIN_ALLOWED_PORTS: String(values.originPort),
+    NODE_EXTRA_CA_CERTS: values.caCertPath,
+    REELIN_LOG_LEVEL: 'warn',
+  };
+}
+
+/** Polls GET /readyz until it answers 200; fails early if the process exits. */
+async function waitUntilReady(url: string, exit: () => Promise<ExitStatus>): Promise<void> {
+  let exitStatus: ExitStatus | null = null;
+  void exit().then((status) => {
+    exitStatus = status;
+  });
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (exitStatus !== null) throw new Error(`the service exited during start-up (${describeExit(exitStatus)})`);
+    try {
+      const response = await request(`${url}/readyz`);
+      await response.body.dump();
+      if (response.statusCode === 200) return;
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(100);
+  }
+  throw new Error(`the service did not answer 200 on /readyz within ${READY_TIMEOUT_MS / 1000} s`);
+}
