@@ -83,13 +83,13 @@ async function runBenchmark(options: BenchOptions, cleanup: CleanupStack): Promi
   cleanup.add('remove the test PKI', () => pki.cleanup());
   const env: Environment = {
     options, cleanup, source, checksums, caCertPath: pki.caCertPath, pkiDir: pki.dir, aria2cPath,
-    reelin: { repoRoot, caCertPath: pki.caCertPath, ticksPerSecond: clockTicksPerSecond(), cpuProfDir: options.cpuProfDir, serviceEnv: options.serviceEnv, cleanup },
+    reelin: { repoRoot, caCertPath: pki.caCertPath, ticksPerSecond: clockTicksPerSecond(), cpuProfDir: options.cpuProfDir, serviceEnv: options.serviceEnv, databaseUrl: options.databaseUrl, cleanup },
   };
   const runs: RunResult[] = [];
   for (const scenario of scenarios) runs.push(...(await runScenario(env, scenario)));
   printReport(runs, {
     machine: await describeMachine(aria2cPath),
-    options: { sizeMib: options.sizeMib, sizeBytes: options.sizeBytes, connections: options.connections, repeat: options.repeat, skipAria2: options.skipAria2, skipThrottled: options.skipThrottled, cpuProf: options.cpuProfDir !== null },
+    options: { sizeMib: options.sizeMib, sizeBytes: options.sizeBytes, connections: options.connections, repeat: options.repeat, skipAria2: options.skipAria2, skipThrottled: options.skipThrottled, cpuProf: options.cpuProfDir !== null, database: options.databaseUrl === null ? 'embedded' : 'postgres' },
     notes: reportNotes(options, aria2cPath),
   });
 }
@@ -184,6 +184,7 @@ function reportNotes(options: BenchOptions, aria2cPath: string | null): string[]
   if (aria2cPath !== null && options.connections.some((count) => count > ARIA2_MAX_CONNECTIONS)) {
     notes.push(`aria2c allows at most ${ARIA2_MAX_CONNECTIONS} connections per server (-x): its runs above that use ${ARIA2_MAX_CONNECTIONS}, shown as "${ARIA2_MAX_CONNECTIONS} (of N)"`);
   }
+  if (options.databaseUrl !== null) notes.push('reelin ran as separate api and worker processes on PostgreSQL; its CPU and memory figures are the worker\'s');
   if (Object.keys(options.serviceEnv).length > 0) notes.push(`the service ran with ${Object.entries(options.serviceEnv).map(([key, value]) => `${key}=${value}`).join(' ')}`);
   if (options.cpuProfDir !== null) notes.push(`the service ran under --cpu-prof (profiles in ${options.cpuProfDir}): its figures include profiling overhead`);
   notes.push('reelin times run from sending the POST to the moment the service marked the import DONE (its updatedAt), so they include the probe, the job pickup and the final sync to disk; the status is polled once a second, as a user following the copy would; aria2c times include its start-up, and aria2c does not sync its file to disk');

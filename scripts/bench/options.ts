@@ -22,6 +22,8 @@ export interface BenchOptions {
   cpuProfDir: string | null;
   /** Extra REELIN_* variables for the service, to compare settings. */
   serviceEnv: Readonly<Record<string, string>>;
+  /** A PostgreSQL server: run separate API and worker processes on it instead of the embedded database. */
+  databaseUrl: string | null;
 }
 
 export const usage = `usage: npm run bench:copy -- [options]
@@ -33,6 +35,8 @@ export const usage = `usage: npm run bench:copy -- [options]
   --repeat K            runs per configuration; best and median are reported (default 1)
   --cpu-prof DIR        run the service under node --cpu-prof, profiles written to DIR
   --service-env K=V     extra REELIN_* setting for the service (repeatable), to compare settings
+  --database-url URL    run reelin api + reelin worker on this PostgreSQL server (a database per run)
+                        instead of the embedded database; the figures are then the worker's
   --help                show this text`;
 
 export class UsageError extends Error {
@@ -53,6 +57,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
       repeat: { type: 'string', default: '1' },
       'cpu-prof': { type: 'string' },
       'service-env': { type: 'string', multiple: true, default: [] },
+      'database-url': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -62,6 +67,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
   const repeat = parseWholeNumber(values.repeat, '--repeat', { min: 1, max: 100 }, problems);
   const connections = parseConnections(values.connections, problems);
   const serviceEnv = parseServiceEnv(values['service-env'], problems);
+  if (values['database-url'] !== undefined && !/^postgres(ql)?:\/\//.test(values['database-url'])) problems.push('--database-url must be a postgres:// URL');
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   return {
     sizeMib,
@@ -72,6 +78,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
     repeat,
     cpuProfDir: values['cpu-prof'] ?? null,
     serviceEnv,
+    databaseUrl: values['database-url'] ?? null,
   };
 }
 

@@ -17,13 +17,14 @@ export interface ReelinRunContext {
   ticksPerSecond: number;
   cpuProfDir: string | null;
   serviceEnv: Readonly<Record<string, string>>;
+  databaseUrl: string | null;
   cleanup: CleanupStack;
 }
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export async function runReelin(context: ReelinRunContext, target: CopyTarget, connections: number, attempt: number): Promise<RunResult> {
-  const service = await startService({ repoRoot: context.repoRoot, originPort: target.originPort, caCertPath: context.caCertPath, cpuProfDir: context.cpuProfDir, extraEnv: context.serviceEnv, cleanup: context.cleanup });
+  const service = await startService({ repoRoot: context.repoRoot, originPort: target.originPort, caCertPath: context.caCertPath, cpuProfDir: context.cpuProfDir, extraEnv: context.serviceEnv, databaseUrl: context.databaseUrl, cleanup: context.cleanup });
   try {
     const api = new ReelinApi(service.url, service.apiKey);
     const measured = await measureCopy(context, service, api, target, connections);

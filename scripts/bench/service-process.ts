@@ -3,13 +3,14 @@
  * operator runs it, with embedded PGlite and local-disk storage in a fresh temporary data folder,
  * so every run starts from an empty database and an empty disk.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { openSync, closeSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { request } from 'undici';
 import { freePort } from '../../tests/support/child-service.js';
 import { describeExit, exited, stopChild, type ExitStatus } from './child-process.js';
@@ -25,6 +26,12 @@ export interface ServiceSpec {
   cpuProfDir: string | null;
   /** Extra REELIN_* settings (from --service-env). */
   extraEnv: Readonly<Record<string, string>>;
+  /**
+   * A PostgreSQL server to run on instead of the embedded database: each run then gets a database
+   * of its own and separate `reelin api` and `reelin worker` processes, and the figures are the
+   * worker's (the process that copies).
+   */
+  databaseUrl: string | null;
   /** The process and its data folder are registered here as soon as they exist (Ctrl-C during start-up). */
   cleanup: CleanupStack;
 }
@@ -47,35 +54,80 @@ export async function startService(spec: ServiceSpec): Promise<ServiceProcess> {
   // The log sits next to the data folder rather than in it, so the service's data dir holds only its own files.
   const logPath = `${dataDir}.log`;
   const apiKey = `bench-${randomBytes(24).toString('hex')}`;
-  const env = { ...serviceEnvironment({ port, dataDir, apiKey, originPort: spec.originPort, caCertPath: spec.caCertPath }), ...spec.extraEnv };
+  const database = spec.databaseUrl === null ? null : await createDatabase(spec.databaseUrl);
+  const env = {
+    ...serviceEnvironment({ port, dataDir, apiKey, originPort: spec.originPort, caCertPath: spec.caCertPath }),
+    ...(database === null ? {} : { DATABASE_URL: database.url }),
+    ...spec.extraEnv,
+  };
   // As `npm start` does: the first-start database set-up in a short-lived process of its own, so
   // the serving process's memory figures are its own.
   await migrate(spec.repoRoot, env, logPath);
-  const logFd = openSync(logPath, 'a');
   const nodeArgs = spec.cpuProfDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', spec.cpuProfDir];
-  // The V8 flag `npm start` (and the reelin command's shebang) runs the service with.
-  const child = spawn(process.execPath, [...nodeArgs, '--max-semi-space-size=8', path.join(spec.repoRoot, 'dist/main.js'), 'serve'], {
-    cwd: spec.repoRoot,
-    env,
-    stdio: ['ignore', logFd, logFd],
-  });
-  closeSync(logFd);
+  const children = database === null
+    ? [startRole(spec.repoRoot, 'serve', nodeArgs, env, logPath)]
+    : [startRole(spec.repoRoot, 'worker', nodeArgs, { ...env, REELIN_LOG_LEVEL: 'info' }, `${logPath}.worker`), startRole(spec.repoRoot, 'api', [], env, logPath)];
+  const copier = children[0] as ChildProcess;
   // Registered with no await since the spawn, so an interrupt at any later point stops it and removes the folder.
   const logTail = async () => (await fs.readFile(logPath, 'utf8').catch(() => '')).slice(-3000);
-  const stop = spec.cleanup.add(`stop the service (pid ${child.pid}) and remove ${dataDir}`, async () => {
-    await stopChild(child);
+  const stop = spec.cleanup.add(`stop the service (pids ${children.map((child) => child.pid).join(', ')}) and remove ${dataDir}`, async () => {
+    for (const child of children) await stopChild(child);
+    await database?.drop();
     await fs.rm(dataDir, { recursive: true, force: true });
     await fs.rm(logPath, { force: true });
+    await fs.rm(`${logPath}.worker`, { force: true });
   });
-  const service: ServiceProcess = { pid: child.pid ?? 0, url: `http://127.0.0.1:${port}`, apiKey, dataDir, logTail, stop };
+  const service: ServiceProcess = { pid: copier.pid ?? 0, url: `http://127.0.0.1:${port}`, apiKey, dataDir, logTail, stop };
   try {
-    await waitUntilReady(service.url, () => exited(child));
+    await waitUntilReady(service.url, () => Promise.race(children.map((child) => exited(child))));
+    if (database !== null) await waitForLogLine(`${logPath}.worker`, '"reelin started"', () => exited(copier));
     return service;
   } catch (error) {
     const tail = await logTail();
     await service.stop();
     throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- service log ---\n${tail}`, { cause: error });
   }
+}
+
+/** `reelin <role>` with the V8 flag `npm start` (and the reelin command's shebang) runs it with. */
+function startRole(repoRoot: string, role: 'serve' | 'api' | 'worker', nodeArgs: string[], env: NodeJS.ProcessEnv, logPath: string): ChildProcess {
+  const logFd = openSync(logPath, 'a');
+  const child = spawn(process.execPath, [...nodeArgs, '--max-semi-space-size=8', path.join(repoRoot, 'dist/main.js'), role], { cwd: repoRoot, env, stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  return child;
+}
+
+/** A database of its own on the PostgreSQL server at `adminUrl`, dropped by `drop()`. */
+async function createDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `reelin_bench_${randomBytes(6).toString('hex')}`;
+  const run = async (statement: string) => {
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  await run(`create database ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => run(`drop database if exists ${name} with (force)`) };
+}
+
+/** Waits until the log file holds `line`; fails early if the process exits. */
+async function waitForLogLine(logPath: string, line: string, exit: () => Promise<ExitStatus>): Promise<void> {
+  let exitStatus: ExitStatus | null = null;
+  void exit().then((status) => {
+    exitStatus = status;
+  });
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (exitStatus !== null) throw new Error(`the worker exited during start-up (${describeExit(exitStatus)})`);
+    if ((await fs.readFile(logPath, 'utf8').catch(() => '')).includes(line)) return;
+    await sleep(100);
+  }
+  throw new Error(`the worker did not start within ${READY_TIMEOUT_MS / 1000} s`);
 }
 
 async function migrate(repoRoot: string, env: NodeJS.ProcessEnv, logPath: string): Promise<void> {
