@@ -79,8 +79,11 @@ export async function startService(spec: ServiceSpec): Promise<ServiceProcess> {
   });
   const service: ServiceProcess = { pid: copier.pid ?? 0, url: `http://127.0.0.1:${port}`, apiKey, dataDir, logTail, stop };
   try {
-    await waitUntilReady(service.url, () => Promise.race(children.map((child) => exited(child))));
-    if (database !== null) await waitForLogLine(`${logPath}.worker`, '"reelin started"', () => exited(copier));
+    await waitUntil('service', () => isApiReady(service.url), () => Promise.race(children.map((child) => exited(child))));
+    if (database !== null) {
+      const workerLog = `${logPath}.worker`;
+      await waitUntil('worker', async () => (await fs.readFile(workerLog, 'utf8').catch(() => '')).includes('"reelin started"'), () => exited(copier));
+    }
     return service;
   } catch (error) {
     const tail = await logTail();
@@ -115,21 +118,6 @@ async function createDatabase(adminUrl: string): Promise<{ url: string; drop(): 
   return { url: url.toString(), drop: () => run(`drop database if exists ${name} with (force)`) };
 }
 
-/** Waits until the log file holds `line`; fails early if the process exits. */
-async function waitForLogLine(logPath: string, line: string, exit: () => Promise<ExitStatus>): Promise<void> {
-  let exitStatus: ExitStatus | null = null;
-  void exit().then((status) => {
-    exitStatus = status;
-  });
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (exitStatus !== null) throw new Error(`the worker exited during start-up (${describeExit(exitStatus)})`);
-    if ((await fs.readFile(logPath, 'utf8').catch(() => '')).includes(line)) return;
-    await sleep(100);
-  }
-  throw new Error(`the worker did not start within ${READY_TIMEOUT_MS / 1000} s`);
-}
-
 async function migrate(repoRoot: string, env: NodeJS.ProcessEnv, logPath: string): Promise<void> {
   const logFd = openSync(logPath, 'a');
   const child = spawn(process.execPath, [path.join(repoRoot, 'dist/main.js'), 'migrate'], { cwd: repoRoot, env, stdio: ['ignore', logFd, logFd] });
@@ -154,23 +142,28 @@ function serviceEnvironment(values: { port: number; dataDir: string; apiKey: str
   };
 }
 
-/** Polls GET /readyz until it answers 200; fails early if the process exits. */
-async function waitUntilReady(url: string, exit: () => Promise<ExitStatus>): Promise<void> {
+/** Polls `isReady` every 100 ms until it holds; fails early if the process exits first. */
+async function waitUntil(what: string, isReady: () => Promise<boolean>, exit: () => Promise<ExitStatus>): Promise<void> {
   let exitStatus: ExitStatus | null = null;
   void exit().then((status) => {
     exitStatus = status;
   });
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
-    if (exitStatus !== null) throw new Error(`the service exited during start-up (${describeExit(exitStatus)})`);
-    try {
-      const response = await request(`${url}/readyz`);
-      await response.body.dump();
-      if (response.statusCode === 200) return;
-    } catch {
-      // Not listening yet.
-    }
+    if (exitStatus !== null) throw new Error(`the ${what} exited during start-up (${describeExit(exitStatus)})`);
+    if (await isReady()) return;
     await sleep(100);
   }
-  throw new Error(`the service did not answer 200 on /readyz within ${READY_TIMEOUT_MS / 1000} s`);
+  throw new Error(`the ${what} was not ready within ${READY_TIMEOUT_MS / 1000} s`);
+}
+
+/** The API answers 200 on /readyz. */
+async function isApiReady(url: string): Promise<boolean> {
+  try {
+    const response = await request(`${url}/readyz`);
+    await response.body.dump();
+    return response.statusCode === 200;
+  } catch {
+    return false; // not listening yet
+  }
 }
