@@ -12,7 +12,25 @@ export interface BootstrapResult {
   generatedApiKey: string | null;
 }
 
+/** PostgreSQL's unique_violation: another process made the same first-start insert first. */
+function isUniqueViolation(error: unknown): boolean {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    if ((current as { code?: unknown }).code === '23505') return true;
+  }
+  return false;
+}
+
 export async function bootstrapAdmin(db: Database, admin: { email: string; apiKey: string | null }): Promise<BootstrapResult> {
+  try {
+    return await bootstrapOnce(db, admin);
+  } catch (error) {
+    // Several API processes starting together on a new database: the losers see the winner's rows.
+    if (!isUniqueViolation(error)) throw error;
+    return bootstrapOnce(db, admin);
+  }
+}
+
+async function bootstrapOnce(db: Database, admin: { email: string; apiKey: string | null }): Promise<BootstrapResult> {
   return db.transaction(async (tx) => {
     const isFirstStart = (await countUsers(tx)) === 0;
     // The configured admin, else (the e-mail setting changed) the first user, else a new account.

@@ -403,4 +403,27 @@ describe.each(backends)('bootstrapAdmin on %s', (backend: Backend) => {
     const [key] = await db.select().from(apiKeys);
     expect(key).toMatchObject({ name: 'REELIN_ADMIN_API_KEY', keyHash: sha256(apiKey), keyHint: apiKey.slice(-3) });
   });
+
+  it('re-activates a given admin API key that was deactivated', async () => {
+    const apiKey = `rln_given-${randomUUID()}`;
+    await bootstrapAdmin(db, { email: 'admin@example.com', apiKey });
+    await db.update(apiKeys).set({ active: false });
+    expect(await findActiveApiKeyOwner(db, sha256(apiKey))).toBeNull();
+    await bootstrapAdmin(db, { email: 'admin@example.com', apiKey });
+    expect(await findActiveApiKeyOwner(db, sha256(apiKey))).not.toBeNull();
+    expect(await counts()).toEqual(one);
+  });
+
+  it.runIf(backend === 'postgres')('creates exactly one admin when several processes start together', async () => {
+    if (opened.connection.kind !== 'postgres') throw new Error('expected PostgreSQL');
+    const others = await Promise.all([1, 2, 3].map(() => openDatabase({ kind: 'postgres', url: opened.connection.kind === 'postgres' ? opened.connection.url : '' })));
+    try {
+      const apiKey = `rln_given-${randomUUID()}`;
+      const results = await Promise.all(others.map((other) => bootstrapAdmin(other.db, { email: 'admin@example.com', apiKey })));
+      expect(results).toEqual([{ generatedApiKey: null }, { generatedApiKey: null }, { generatedApiKey: null }]);
+      expect(await counts()).toEqual(one);
+    } finally {
+      for (const other of others) await other.close();
+    }
+  });
 });
