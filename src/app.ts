@@ -43,7 +43,7 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-export function createLogger(config: Readonly<Config>, role: Role): Logger {
+function createLogger(config: Readonly<Config>, role: Role): Logger {
   return pino({
     level: config.log.level,
     base: { service: 'reelin', role },

@@ -67,7 +67,7 @@ export interface ErrorBody {
   errorDetails: Record<string, unknown> | null;
 }
 
-export function errorBody(request: FastifyRequest, error: AppError): ErrorBody {
+function errorBody(request: FastifyRequest, error: AppError): ErrorBody {
   return {
     timestamp: new Date().toISOString(),
     requestId: request.id,

@@ -31,7 +31,7 @@ const containers: Record<string, { mimeType: string; containerName: string }> = 
 const MAX_FILE_NAME_LENGTH = 255;
 
 /** Shortens a file name to `max` UTF-16 units without splitting a character, keeping its extension. */
-export function truncateFileName(fileName: string, max = MAX_FILE_NAME_LENGTH): string {
+function truncateFileName(fileName: string, max = MAX_FILE_NAME_LENGTH): string {
   if (fileName.length <= max) return fileName;
   const dot = fileName.lastIndexOf('.');
   const extension = dot > 0 && fileName.length - dot <= 16 ? fileName.slice(dot) : '';

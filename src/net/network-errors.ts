@@ -31,7 +31,7 @@ export function isTransientNetworkError(error: unknown): boolean {
 }
 
 /** A sentence saying what went wrong talking to `origin` (scheme://host:port). */
-export function describeNetworkError(error: unknown, origin: string, timeouts: { connectTimeoutMs: number; headersTimeoutMs: number; idleTimeoutMs: number }): string {
+function describeNetworkError(error: unknown, origin: string, timeouts: { connectTimeoutMs: number; headersTimeoutMs: number; idleTimeoutMs: number }): string {
   const code = errorCode(error);
   if (tlsTrustCodes.has(code)) return `the TLS certificate of ${origin} is not valid for this host or not trusted (${code})`;
   switch (code) {

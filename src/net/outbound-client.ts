@@ -66,15 +66,11 @@ export interface PinnedPool {
   close(): Promise<void>;
 }
 
-export const MAX_REDIRECTS = 5;
+const MAX_REDIRECTS = 5;
 const redirectStatuses = new Set([301, 302, 303, 307, 308]);
 
 export class OutboundClient {
   constructor(private readonly options: OutboundClientOptions) {}
-
-  get timeouts(): OutboundTimeouts {
-    return this.options.timeouts;
-  }
 
   /** Checks the URL and resolves and checks its host; throws AppError INVALID_HTTPS_URL when refused. */
   async pin(input: string): Promise<PinnedTarget> {

@@ -105,12 +105,6 @@ export async function deleteVideos(tx: Database, videoIds: string[]): Promise<De
   }));
 }
 
-/** Whether a video exists in the team (for 404s on actions that need no view). */
-export async function videoExists(db: Database, teamId: string, videoId: string): Promise<boolean> {
-  const [row] = await db.select({ id: videos.id }).from(videos).where(and(eq(videos.teamId, teamId), eq(videos.id, videoId))).limit(1);
-  return row !== undefined;
-}
-
 
 /** A video by id alone: only for requests whose credential is a signed link to that video. */
 export async function findVideoById(db: Database, videoId: string): Promise<VideoRow | null> {
