@@ -46,8 +46,7 @@ export function videosInRoutes(deps: { tenancy: TenancyService; imports: VideoIm
         crc32c: request.query.crc32c,
         maxConcurrentConnections: request.query.maxConcurrentConnections,
       });
-      if (view.videoImport === null) throw new Error('a created import has no import record');
-      return reply.code(201).header('location', `/api/v1/videos/${view.video.id}`).send(presentVideoInStatus({ ...view, videoImport: view.videoImport }));
+      return reply.code(201).header('location', `/api/v1/videos/${view.video.id}`).send(presentVideoInStatus(view));
     });
 
     app.get('/videos/:videoId/in/status', {
@@ -68,9 +67,7 @@ export function videosInRoutes(deps: { tenancy: TenancyService; imports: VideoIm
       },
     }, async (request) => {
       const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-      const view = await imports.restart(team, request.params.videoId, { skipChecksumValidation: request.query.skipChecksumValidation });
-      if (view.videoImport === null) throw new Error('a restarted import has no import record');
-      return presentVideoInStatus({ ...view, videoImport: view.videoImport });
+      return presentVideoInStatus(await imports.restart(team, request.params.videoId, { skipChecksumValidation: request.query.skipChecksumValidation }));
     });
 
     app.delete('/videos/:videoId/in/abandon', {

@@ -19,7 +19,8 @@ import {
   recordParts, saveImportProgress, saveUploadState, type ImportForCopy, type RecordedPart,
 } from '../db/queries/imports.queries.js';
 import type { OutboundClient } from '../net/outbound-client.js';
-import { videoPrefix, videoSourceKey, type BlobKey } from '../storage/blob-keys.js';
+import { videoSourceKey, type BlobKey } from '../storage/blob-keys.js';
+import { deleteVideoData } from '../services/video-deletion.js';
 import type { BlobStore, BlobUpload } from '../storage/blob-store.js';
 import { UploadLostError } from '../storage/fs-blob-store.js';
 import type { JobContext, JobHandler } from './catalog.js';
@@ -39,6 +40,7 @@ export interface CopyJobDeps {
 
 interface CopyRun {
   deps: CopyJobDeps;
+  now: () => Date;
   found: ImportForCopy;
   key: BlobKey;
   log: Logger;
@@ -60,16 +62,16 @@ export function createCopyVideoHandler(deps: CopyJobDeps): JobHandler<'copy-vide
       });
     }
     const signal = AbortSignal.any([context.signal, deps.shutdownSignal]);
-    const run: CopyRun = { deps, found, key: videoSourceKey(found.teamId, videoId), log, signal };
+    const run: CopyRun = { deps, now, found, key: videoSourceKey(found.teamId, videoId), log, signal };
     try {
       await runCopy(run);
     } catch (error) {
-      await handleFailure(run, error, now());
+      await handleFailure(run, error);
     }
   };
 }
 
-async function handleFailure(run: CopyRun, error: unknown, now: Date): Promise<void> {
+async function handleFailure(run: CopyRun, error: unknown): Promise<void> {
   const { deps, found, log } = run;
   const videoId = found.videoImport.videoId;
   if (error instanceof ImportGoneError) {
@@ -89,7 +91,7 @@ async function handleFailure(run: CopyRun, error: unknown, now: Date): Promise<v
   if (failure === null) throw error;
   log.warn({ code: failure.code, err: error }, 'copy failed');
   const marked = await deps.db.transaction(async (tx) => {
-    if (!(await markImportFailed(tx, videoId, toOperationError(failure), now))) return false;
+    if (!(await markImportFailed(tx, videoId, toOperationError(failure), run.now()))) return false;
     await recordEvent(tx, { teamId: found.teamId, videoId, type: 'video_in.failed', data: { errorCode: failure.code } });
     return true;
   });
@@ -113,8 +115,7 @@ function toPermanentFailure(error: unknown): AppError | null {
 }
 
 async function deleteStoredData(run: CopyRun): Promise<void> {
-  await run.deps.store.abortUpload(run.key, run.found.videoImport.uploadState ?? null);
-  await run.deps.store.deletePrefix(videoPrefix(run.found.teamId, run.found.videoImport.videoId));
+  await deleteVideoData(run.deps.store, { teamId: run.found.teamId, videoId: run.found.videoImport.videoId, uploadState: run.found.videoImport.uploadState ?? null });
 }
 
 async function runCopy(run: CopyRun): Promise<void> {
@@ -176,9 +177,8 @@ async function openOrRestartUpload(run: CopyRun): Promise<{ upload: BlobUpload; 
 }
 
 async function copyRemaining(run: CopyRun, upload: BlobUpload, pool: ReturnType<OutboundClient['openPool']>, remaining: ReturnType<typeof remainingParts>, recorded: RecordedPart[]): Promise<void> {
-  const { deps, found, log } = run;
+  const { deps, found, log, now } = run;
   const source = found.videoImport;
-  const now = deps.now ?? (() => new Date());
   const halt = new AbortController();
   const signal = AbortSignal.any([run.signal, halt.signal]);
   const checkpointer = new CopyCheckpointer({
@@ -236,9 +236,8 @@ async function finish(run: CopyRun, recorded: RecordedPart[], upload: BlobUpload
   if (upload !== null) {
     await upload.complete(recorded.map((part) => ({ index: part.partIndex, offsetBytes: part.offsetBytes, lengthBytes: part.lengthBytes, crc32c: part.crc32c, receipt: part.receipt })), crc32c);
   }
-  const now = (deps.now ?? (() => new Date()))();
   const done = await deps.db.transaction(async (tx) => {
-    if (!(await markImportDone(tx, source.videoId, { crc32c, storageKey: key, totalBytes: source.totalBytes, now }))) return false;
+    if (!(await markImportDone(tx, source.videoId, { crc32c, storageKey: key, totalBytes: source.totalBytes, now: run.now() }))) return false;
     await recordEvent(tx, { teamId: found.teamId, videoId: source.videoId, type: 'video_in.done' });
     return true;
   });

@@ -9,16 +9,19 @@ import { AppError } from '../domain/errors.js';
 import { choosePartSizeBytes, countParts } from '../domain/part-plan.js';
 import { chooseFileName, describeFileType, httpDateToIso, isStrongEtag } from '../domain/source-file.js';
 import type { Database } from '../db/database.js';
-import { recordEvent } from '../db/queries/events.queries.js';
 import { insertImport, listRecordedParts, markImportRestarted, resetImportForNewSource } from '../db/queries/imports.queries.js';
 import { findDefaultProject, findProject } from '../db/queries/projects.queries.js';
 import type { TeamRow } from '../db/queries/tenancy.queries.js';
-import { deleteVideos, findVideoView, insertVideo, type VideoView } from '../db/queries/videos.queries.js';
+import { findVideoView, insertVideo, type VideoView } from '../db/queries/videos.queries.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import type { OutboundClient } from '../net/outbound-client.js';
-import { videoPrefix, videoSourceKey } from '../storage/blob-keys.js';
+import { videoSourceKey } from '../storage/blob-keys.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Principal } from './tenancy.service.js';
+import { deleteVideosWithData } from './video-deletion.js';
+
+/** A video imported from a URL, with its import. */
+export type ImportView = VideoView & { videoImport: NonNullable<VideoView['videoImport']> };
 
 export interface NewHttpsImport {
   name: string;
@@ -48,7 +51,7 @@ export class VideoImportService {
     this.now = deps.now ?? (() => new Date());
   }
 
-  async createHttpsImport(principal: Principal, team: TeamRow, request: NewHttpsImport): Promise<VideoView> {
+  async createHttpsImport(principal: Principal, team: TeamRow, request: NewHttpsImport): Promise<ImportView> {
     const { db } = this.deps;
     const project = request.projectId === undefined ? await findDefaultProject(db, team.id) : await findProject(db, team.id, request.projectId);
     if (project === null) {
@@ -86,11 +89,11 @@ export class VideoImportService {
       return video.id;
     });
     this.deps.log.info({ videoId, totalBytes: source.totalBytes, host: new URL(source.fetchUrl).host }, 'import created');
-    return this.requireView(team.id, videoId);
+    return this.requireImportView(team.id, videoId);
   }
 
   /** Resumes a FAILED import from its recorded parts; the source is checked again first. */
-  async restart(team: TeamRow, videoId: string, options: { skipChecksumValidation: boolean }): Promise<VideoView> {
+  async restart(team: TeamRow, videoId: string, options: { skipChecksumValidation: boolean }): Promise<ImportView> {
     const { db } = this.deps;
     const view = await this.requireImportView(team.id, videoId);
     const current = view.videoImport;
@@ -118,7 +121,7 @@ export class VideoImportService {
       await this.deps.queue.send(tx, 'copy-video', { videoId });
     });
     this.deps.log.info({ videoId, sourceChanged: changed, recordedParts: changed ? 0 : recorded.length }, 'import restarted');
-    return this.requireView(team.id, videoId);
+    return this.requireImportView(team.id, videoId);
   }
 
   /** Deletes a FAILED import with its video record and its data. */
@@ -127,28 +130,14 @@ export class VideoImportService {
     if (view.videoImport.status !== 'FAILED') {
       throw new AppError('VIDEO_IN_OPERATION_NOT_FAILED', `the import of video ${videoId} is ${view.videoImport.status}; only a FAILED import can be abandoned`, { uploadStatus: view.videoImport.status });
     }
-    const deleted = await this.deps.db.transaction(async (tx) => {
-      const rows = await deleteVideos(tx, [videoId]);
-      for (const row of rows) await recordEvent(tx, { teamId: row.teamId, videoId: row.id, type: 'video.deleted' });
-      return rows;
-    });
-    for (const row of deleted) {
-      await this.deps.store.abortUpload(videoSourceKey(row.teamId, row.id), row.uploadState);
-      await this.deps.store.deletePrefix(videoPrefix(row.teamId, row.id));
-    }
+    await deleteVideosWithData(this.deps, [videoId]);
   }
 
-  async requireImportView(teamId: string, videoId: string): Promise<VideoView & { videoImport: NonNullable<VideoView['videoImport']> }> {
+  async requireImportView(teamId: string, videoId: string): Promise<ImportView> {
     const view = await findVideoView(this.deps.db, teamId, videoId);
     if (view === null) throw new AppError('RESOURCE_NOT_FOUND', `video ${videoId} was not found`, { videoId });
     if (view.videoImport === null) throw new AppError('RESOURCE_NOT_FOUND', `video ${videoId} was not imported from a URL`, { videoId });
     return { ...view, videoImport: view.videoImport };
-  }
-
-  private async requireView(teamId: string, videoId: string): Promise<VideoView> {
-    const view = await findVideoView(this.deps.db, teamId, videoId);
-    if (view === null) throw new AppError('RESOURCE_NOT_FOUND', `video ${videoId} was not found`, { videoId });
-    return view;
   }
 
   private sourceColumns(source: SourceInfo) {

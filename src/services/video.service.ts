@@ -6,14 +6,13 @@ import { AppError } from '../domain/errors.js';
 import { fileExtension } from '../domain/source-file.js';
 import type { Database } from '../db/database.js';
 import type { Page, PageRequest } from '../db/paging.js';
-import { recordEvent } from '../db/queries/events.queries.js';
 import type { TeamRow } from '../db/queries/tenancy.queries.js';
 import {
-  deleteVideos, findVideoView, listDerivedVideoIds, listVideoViews, updateVideoText, type VideoFilter, type VideoRow, type VideoView,
+  findVideoView, listDerivedVideoIds, listVideoViews, updateVideoText, type VideoFilter, type VideoRow, type VideoView,
 } from '../db/queries/videos.queries.js';
-import { videoPrefix, videoSourceKey } from '../storage/blob-keys.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { DownloadLinkSigner } from '../storage/download-links.js';
+import { deleteVideosWithData } from './video-deletion.js';
 
 export interface DownloadLink {
   videoId: string;
@@ -73,20 +72,7 @@ export class VideoService {
     if (expectedDerivedIds !== undefined && !sameIds(expectedDerivedIds, derivedIds)) {
       throw new AppError('CONFLICTING_DERIVED_VIDEO_IDS', `video ${videoId} has derived videos [${derivedIds.join(', ')}], not the [${expectedDerivedIds.join(', ')}] given: list exactly the derived videos to delete`, { derivedVideoIds: derivedIds });
     }
-    const deleted = await this.deps.db.transaction(async (tx) => {
-      const rows = await deleteVideos(tx, [...derivedIds, videoId]);
-      for (const row of rows) await recordEvent(tx, { teamId: row.teamId, videoId: row.id, type: 'video.deleted' });
-      return rows;
-    });
-    for (const row of deleted) {
-      try {
-        await this.deps.store.abortUpload(videoSourceKey(row.teamId, row.id), row.uploadState);
-        await this.deps.store.deletePrefix(videoPrefix(row.teamId, row.id));
-      } catch (error) {
-        this.deps.log.error({ err: error, videoId: row.id }, 'deleting the files of a deleted video failed');
-      }
-    }
-    return deleted.map((row) => row.id);
+    return deleteVideosWithData(this.deps, [...derivedIds, videoId]);
   }
 
   /** A pre-signed, expiring download link for the video's stored file. */
