@@ -3,6 +3,7 @@
  * each unit only what it uses. No logic lives here beyond the order of start and stop.
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
 import { pino, stdTimeFunctions, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.js';
@@ -11,6 +12,13 @@ import { assertMigrated, migrateDatabase, openDatabase, pingDatabase, type Datab
 import { getOrCreateSecret } from './db/queries/secrets.queries.js';
 import { createCopyVideoExhaustedHandler } from './jobs/copy-video-exhausted.job.js';
 import { createCopyVideoHandler } from './jobs/copy-video.job.js';
+import { createCutClipHandler } from './jobs/cut-clip.job.js';
+import { createIngestVideoHandler } from './jobs/ingest-video.job.js';
+import { createCutClipExhaustedHandler, createIngestVideoExhaustedHandler } from './jobs/media-job-exhausted.job.js';
+import { discoverMediaTools } from './media/ffmpeg-tools.js';
+import { FfmpegIngestionMedia } from './media/media-toolkit.js';
+import { ChildProcessRunner } from './media/process-runner.js';
+import { ArtifactService } from './services/artifact.service.js';
 import { PgBossJobQueue } from './jobs/job-queue.js';
 import { OutboundClient } from './net/outbound-client.js';
 import { SystemResolver, type HostResolver } from './net/resolver.js';
@@ -52,6 +60,21 @@ function createLogger(config: Readonly<Config>, role: Role): Logger {
   });
 }
 
+/** Finds ffmpeg and ffprobe and what they can do; logs features they cannot provide. */
+async function startMedia(config: Readonly<Config>, log: Logger): Promise<FfmpegIngestionMedia> {
+  const runner = new ChildProcessRunner();
+  const tools = await discoverMediaTools({
+    ...(config.media.ffmpegPath ? { ffmpegPath: config.media.ffmpegPath } : {}),
+    ...(config.media.ffprobePath ? { ffprobePath: config.media.ffprobePath } : {}),
+    pathEnv: config.media.searchPath,
+    runner,
+  });
+  log.info({ ffmpeg: tools.ffmpegPath, version: tools.ffmpegVersion, source: tools.source }, 'media tools found');
+  for (const [feature, reason] of tools.unavailable) log.warn({ feature }, `media feature unavailable: ${reason}`);
+  await fs.mkdir(config.media.workDir, { recursive: true });
+  return new FfmpegIngestionMedia(runner, tools, { thumbnailCount: config.media.thumbnailCount });
+}
+
 export async function startApp(config: Readonly<Config>, role: Role, overrides: AppOverrides = {}): Promise<RunningApp> {
   const log = overrides.logger ?? createLogger(config, role);
   for (const warning of config.warnings) log.warn(warning);
@@ -88,10 +111,25 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
     });
 
     if (hasWorker) {
+      const media = await startMedia(config, log);
+      const mediaJobs = { db: connection.db, store, queue, media, workDir: config.media.workDir, progressIntervalMs: config.media.progressIntervalMs, log };
       await queue.work({
         'copy-video': createCopyVideoHandler({ db: connection.db, store, client, queue, copy: config.copy, log, shutdownSignal: shutdown.signal }),
         'copy-video-exhausted': createCopyVideoExhaustedHandler({ db: connection.db, log }),
-      }, { concurrency: { 'copy-video': config.copy.jobsPerWorker, 'copy-video-exhausted': 1 } });
+        'ingest-video': createIngestVideoHandler(mediaJobs),
+        'ingest-video-exhausted': createIngestVideoExhaustedHandler({ db: connection.db, log }),
+        'cut-clip': createCutClipHandler(mediaJobs),
+        'cut-clip-exhausted': createCutClipExhaustedHandler({ db: connection.db, log }),
+      }, {
+        concurrency: {
+          'copy-video': config.copy.jobsPerWorker,
+          'copy-video-exhausted': 1,
+          'ingest-video': config.media.ingestJobsPerWorker,
+          'ingest-video-exhausted': 1,
+          'cut-clip': config.media.clipJobsPerWorker,
+          'cut-clip-exhausted': 1,
+        },
+      });
     }
 
     let server: FastifyInstance | null = null;
@@ -100,6 +138,7 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
       const signingKey = await getOrCreateSecret(connection.db, 'download-link-key', () => randomBytes(32).toString('base64'));
       const signer = new DownloadLinkSigner(Buffer.from(signingKey, 'base64'));
       const tenancy = new TenancyService(connection.db);
+      const videos = new VideoService({ db: connection.db, store, signer, log });
       server = await buildServer({
         log,
         bodyLimitBytes: config.http.bodyLimitBytes,
@@ -110,7 +149,8 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
         tenancy,
         projects: new ProjectService(connection.db),
         imports: new VideoImportService({ db: connection.db, queue, client, store, minPartSizeBytes: config.copy.minPartSizeBytes, log }),
-        videos: new VideoService({ db: connection.db, store, signer, log }),
+        videos,
+        artifacts: new ArtifactService({ db: connection.db, videos, signer }),
         readinessChecks: {
           database: () => pingDatabase(connection.db),
           queue: () => queue.ping(),

@@ -4,6 +4,7 @@
  * signed link is the credential; no API key is needed.
  */
 import contentDisposition from 'content-disposition';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import rangeParser from 'range-parser';
 import { z } from 'zod';
@@ -13,7 +14,8 @@ import type { Database } from '../db/database.js';
 import { findVideoById } from '../db/queries/videos.queries.js';
 import { toBlobKey } from '../storage/blob-keys.js';
 import type { BlobStore, ByteRange } from '../storage/blob-store.js';
-import type { DownloadLinkSigner } from '../storage/download-links.js';
+import type { DownloadLinkSigner, LinkVerdict } from '../storage/download-links.js';
+import { findArtifact } from '../db/queries/ingestion.queries.js';
 import { requireStoredFile } from '../services/video.service.js';
 import { uuid } from './schemas.js';
 
@@ -34,6 +36,45 @@ function chooseRange(header: string | undefined, ifRange: string | undefined, et
   return { start: ranges[0].start, end: ranges[0].end };
 }
 
+interface ServedFile {
+  key: string;
+  sizeBytes: number;
+  etag: string;
+  mimeType: string;
+  fileName: string;
+  lastModified: Date;
+  crc32c: number | null;
+}
+
+/** Answers GET or HEAD for a stored file, honouring one byte range and If-Range. */
+async function serveFile(deps: DownloadRoutesDeps, request: FastifyRequest, reply: FastifyReply, file: ServedFile): Promise<FastifyReply> {
+  reply
+    .header('accept-ranges', 'bytes')
+    .header('etag', file.etag)
+    .header('last-modified', file.lastModified.toUTCString())
+    .header('cache-control', 'private, no-transform')
+    .header('content-disposition', contentDisposition(file.fileName, { type: file.mimeType.startsWith('image/') || file.mimeType === 'video/mp4' ? 'inline' : 'attachment' }))
+    .type(file.mimeType);
+  if (file.crc32c !== null) reply.header('x-checksum-crc32c', String(file.crc32c));
+  const ifRange = request.headers['if-range'];
+  const range = chooseRange(request.headers.range, Array.isArray(ifRange) ? ifRange[0] : ifRange, file.etag, file.sizeBytes);
+  if (range === 'unsatisfiable') {
+    return reply.code(416).header('content-range', `bytes */${file.sizeBytes}`).send('');
+  }
+  const length = range === null ? file.sizeBytes : range.end - range.start + 1;
+  reply.header('content-length', String(length));
+  if (range !== null) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${file.sizeBytes}`);
+  if (request.method === 'HEAD' || length === 0) return reply.send('');
+  return reply.send(await deps.store.read(toBlobKey(file.key), range ?? undefined));
+}
+
+function checkVerdict(verdict: LinkVerdict, renewWith: string): void {
+  if (verdict === 'invalid') throw new AppError('ACCESS_DENIED', `the download link is not valid: request a new one with ${renewWith}`);
+  if (verdict === 'expired') throw new AppError('ACCESS_DENIED', `the download link has expired: request a new one with ${renewWith}`);
+}
+
+const signedQuery = z.object({ expires: z.string().optional(), signature: z.string().optional() });
+
 export function downloadRoutes(deps: DownloadRoutesDeps): FastifyPluginAsyncZod {
   const now = deps.now ?? (() => new Date());
   return async (app) => {
@@ -44,35 +85,49 @@ export function downloadRoutes(deps: DownloadRoutesDeps): FastifyPluginAsyncZod 
         summary: 'Download a video file through a pre-signed link',
         tags: ['Downloads'],
         params: z.object({ videoId: uuid, fileName: z.string() }),
-        querystring: z.object({ expires: z.string().optional(), signature: z.string().optional() }),
+        querystring: signedQuery,
       },
       handler: async (request, reply) => {
         const { videoId } = request.params;
-        const verdict = deps.signer.verify(videoId, request.query.expires, request.query.signature, now());
-        if (verdict === 'invalid') throw new AppError('ACCESS_DENIED', 'the download link is not valid: request a new one with POST /api/v1/videos/{videoId}/out/https');
-        if (verdict === 'expired') throw new AppError('ACCESS_DENIED', 'the download link has expired: request a new one with POST /api/v1/videos/{videoId}/out/https');
+        checkVerdict(deps.signer.verify(videoId, request.query.expires, request.query.signature, now()), 'POST /api/v1/videos/{videoId}/out/https');
         const video = await findVideoById(deps.db, videoId);
         if (video === null) throw new AppError('RESOURCE_NOT_FOUND', `video ${videoId} was not found`);
         const file = requireStoredFile(video);
-        const etag = `"${formatCrc32c(file.crc32c)}-${file.sizeBytes}"`;
-        reply
-          .header('accept-ranges', 'bytes')
-          .header('etag', etag)
-          .header('last-modified', video.createdAt.toUTCString())
-          .header('cache-control', 'private, no-transform')
-          .header('content-disposition', contentDisposition(video.fileName))
-          .header('x-checksum-crc32c', String(file.crc32c))
-          .type(video.mimeType);
-        const ifRange = request.headers['if-range'];
-        const range = chooseRange(request.headers.range, Array.isArray(ifRange) ? ifRange[0] : ifRange, etag, file.sizeBytes);
-        if (range === 'unsatisfiable') {
-          return reply.code(416).header('content-range', `bytes */${file.sizeBytes}`).send('');
-        }
-        const length = range === null ? file.sizeBytes : range.end - range.start + 1;
-        reply.header('content-length', String(length));
-        if (range !== null) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${file.sizeBytes}`);
-        if (request.method === 'HEAD' || length === 0) return reply.send('');
-        return reply.send(await deps.store.read(toBlobKey(file.storageKey), range ?? undefined));
+        return serveFile(deps, request, reply, {
+          key: file.storageKey,
+          sizeBytes: file.sizeBytes,
+          etag: `"${formatCrc32c(file.crc32c)}-${file.sizeBytes}"`,
+          mimeType: video.mimeType,
+          fileName: video.fileName,
+          lastModified: video.createdAt,
+          crc32c: file.crc32c,
+        });
+      },
+    });
+
+    app.route({
+      method: ['GET', 'HEAD'],
+      url: '/downloads/:videoId/artifacts/:artifactId/:fileName',
+      schema: {
+        summary: 'Download a thumbnail, full frame, poster or web video through a pre-signed link',
+        tags: ['Downloads'],
+        params: z.object({ videoId: uuid, artifactId: uuid, fileName: z.string() }),
+        querystring: signedQuery,
+      },
+      handler: async (request, reply) => {
+        const { videoId, artifactId, fileName } = request.params;
+        checkVerdict(deps.signer.verifyArtifact(videoId, artifactId, request.query.expires, request.query.signature, now()), 'the video\'s thumbnails, full-frames or web-video endpoint');
+        const artifact = await findArtifact(deps.db, videoId, artifactId);
+        if (artifact === null) throw new AppError('RESOURCE_NOT_FOUND', `artifact ${artifactId} of video ${videoId} was not found (ingestion may have replaced it): request a new link`);
+        return serveFile(deps, request, reply, {
+          key: artifact.storageKey,
+          sizeBytes: artifact.sizeBytes,
+          etag: `"${artifact.id}-${artifact.sizeBytes}"`,
+          mimeType: artifact.mimeType,
+          fileName,
+          lastModified: artifact.createdAt,
+          crc32c: null,
+        });
       },
     });
   };

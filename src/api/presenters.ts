@@ -1,12 +1,12 @@
 /**
- * Database rows to wire objects. Ingestion is not part of this service yet, so every video shows
- * ingestion INITIAL with nothing available; the shape is the contract's.
+ * Database rows to wire objects, in the contract's shapes. A video without an ingestion yet (its
+ * copy is still running) shows ingestion INITIAL with nothing available.
  */
 import type { z } from 'zod';
 import type { ProjectRow } from '../db/queries/projects.queries.js';
 import type { TeamRow, UserRow } from '../db/queries/tenancy.queries.js';
-import type { ImportRow, VideoRow, VideoView } from '../db/queries/videos.queries.js';
-import type { account, project, team, video, videoFile, videoIngestion, videoInStatus, videoUpload } from './schemas.js';
+import type { ClipProcessingRow, ImportRow, IngestionRow, VideoRow, VideoView } from '../db/queries/videos.queries.js';
+import type { account, project, team, video, videoFile, videoIngestion, videoInStatus, videoMetadata, videoProcessing, videoUpload, qualityAssessment } from './schemas.js';
 
 const iso = (date: Date): string => date.toISOString();
 
@@ -27,32 +27,66 @@ function presentUpload(row: VideoRow, videoImport: ImportRow): z.input<typeof vi
       updatedAt: iso(videoImport.updatedAt),
       uploadStatus: videoImport.status,
       progressPercentage: videoImport.progressPercentage,
-      ...(videoImport.status === 'FAILED'
-        ? { error: { code: videoImport.errorCode ?? 'INTERNAL_SERVER_ERROR', message: videoImport.errorMessage ?? '', details: videoImport.errorDetails ?? {} } }
-        : {}),
+      ...(videoImport.status === 'FAILED' ? { error: presentError(videoImport) } : {}),
     },
   };
 }
 
-function presentIngestion(row: VideoRow): z.input<typeof videoIngestion> {
+function presentError(row: { errorCode: string | null; errorMessage: string | null; errorDetails: Record<string, unknown> | null }) {
+  return { code: row.errorCode ?? 'INTERNAL_SERVER_ERROR', message: row.errorMessage ?? '', details: row.errorDetails ?? {} };
+}
+
+function presentIngestion(row: VideoRow, ingestion: IngestionRow | null): z.input<typeof videoIngestion> {
+  if (ingestion === null) {
+    return {
+      ingestionState: {
+        updatedAt: iso(row.createdAt),
+        etaSeconds: null,
+        ingestionStatus: 'INITIAL',
+        progressPercentage: 0,
+        webVideoAvailable: false,
+        thumbnailsAvailable: false,
+        fullFramesAvailable: false,
+        videoMetadataAvailable: false,
+      },
+      metadata: null,
+      qualityAssessment: null,
+    };
+  }
   return {
     ingestionState: {
-      updatedAt: iso(row.createdAt),
-      etaSeconds: null,
-      ingestionStatus: 'INITIAL',
-      progressPercentage: 0,
-      webVideoAvailable: false,
-      thumbnailsAvailable: false,
-      fullFramesAvailable: false,
-      videoMetadataAvailable: false,
+      updatedAt: iso(ingestion.updatedAt),
+      etaSeconds: ingestion.etaSeconds,
+      ingestionStatus: ingestion.status,
+      progressPercentage: ingestion.progressPercentage,
+      webVideoAvailable: ingestion.webVideoAvailable,
+      thumbnailsAvailable: ingestion.thumbnailsAvailable,
+      fullFramesAvailable: ingestion.fullFramesAvailable,
+      videoMetadataAvailable: ingestion.videoMetadataAvailable,
+      ...(ingestion.status === 'FAILED' ? { error: presentError(ingestion) } : {}),
+      ...(ingestion.unavailableFeatures.length > 0 ? { unavailableFeatures: ingestion.unavailableFeatures } : {}),
     },
-    metadata: null,
-    qualityAssessment: null,
+    // Stored as the media layer produced them; the response schema checks their shape.
+    metadata: ingestion.metadata as z.input<typeof videoMetadata> | null,
+    qualityAssessment: ingestion.qualityAssessment as z.input<typeof qualityAssessment> | null,
+  };
+}
+
+function presentProcessing(processing: ClipProcessingRow): z.input<typeof videoProcessing> {
+  return {
+    processingState: {
+      updatedAt: iso(processing.updatedAt),
+      etaSeconds: processing.etaSeconds,
+      processingStatus: processing.status,
+      progressPercentage: processing.progressPercentage,
+      ...(processing.status === 'FAILED' ? { error: presentError(processing) } : {}),
+    },
+    sourceVideo: { videoId: processing.sourceVideoId, startPositionMilliseconds: processing.startPositionMillis, endPositionMilliseconds: processing.endPositionMillis },
   };
 }
 
 export function presentVideoInStatus(view: VideoView & { videoImport: ImportRow }): z.input<typeof videoInStatus> {
-  return { videoId: view.video.id, upload: presentUpload(view.video, view.videoImport), ingestion: presentIngestion(view.video) };
+  return { videoId: view.video.id, upload: presentUpload(view.video, view.videoImport), ingestion: presentIngestion(view.video, view.ingestion) };
 }
 
 export function presentVideo(view: VideoView): z.input<typeof video> {
@@ -67,24 +101,24 @@ export function presentVideo(view: VideoView): z.input<typeof video> {
     name: row.name,
     description: row.description,
     upload: view.videoImport ? presentUpload(row, view.videoImport) : null,
-    ingestion: presentIngestion(row),
-    processing: null,
+    ingestion: presentIngestion(row, view.ingestion),
+    processing: view.processing ? presentProcessing(view.processing) : null,
     masterVideo: view.master ? { id: view.master.id, createdAt: iso(view.master.createdAt), updatedAt: iso(view.master.updatedAt), videoFile: presentFile(view.master) } : null,
     flags: {
       isMaster: row.masterVideoId === null,
-      isProcessing: false,
-      isProcessed: false,
-      isIngesting: false,
-      isIngested: false,
+      isProcessing: view.processing?.status === 'INITIAL' || view.processing?.status === 'IN_PROGRESS',
+      isProcessed: view.processing?.status === 'DONE',
+      isIngesting: view.ingestion?.status === 'INITIAL' || view.ingestion?.status === 'IN_PROGRESS',
+      isIngested: view.ingestion?.status === 'DONE',
       isClip: row.isClip,
       isSample: row.isSample,
     },
-    clipId: null,
+    clipId: view.freeClipId,
   };
 }
 
 export function presentTeam(row: TeamRow): z.input<typeof team> {
-  return { id: row.id, createdAt: iso(row.createdAt), updatedAt: iso(row.updatedAt), name: row.name, apiEnabled: row.apiEnabled };
+  return { id: row.id, createdAt: iso(row.createdAt), updatedAt: iso(row.updatedAt), name: row.name, apiEnabled: row.apiEnabled, freeClipEnabled: row.freeClipEnabled };
 }
 
 export function presentProject(row: ProjectRow): z.input<typeof project> {

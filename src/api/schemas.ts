@@ -86,6 +86,46 @@ export const uploadState = z.object({
 
 export const videoUpload = z.object({ file: videoFile, uploadState }).meta({ id: 'VideoUpload' });
 
+const scanType = z.enum(['PROGRESSIVE', 'INTERLACED_TOP_FIRST', 'INTERLACED_BOTTOM_FIRST']);
+
+export const videoMetadata = z.object({
+  containerName: z.string(),
+  longContainerName: z.string().nullable(),
+  codecName: z.string(),
+  longCodecName: z.string().nullable(),
+  pixelFormatName: z.string().nullable(),
+  primaryBitDepth: z.number().int().nullable(),
+  frameWidth: z.number().int(),
+  frameHeight: z.number().int(),
+  displayAspectRatio: z.object({ ratio: z.number(), tag: z.string() }),
+  scanning: z.object({
+    metadata: scanType.describe('What the file declares (its field order).'),
+    heuristics: scanType.nullable().describe('What analysis of the pictures found (ffmpeg idet over segments spread over the video); full ingestion only.'),
+  }),
+  averageFrameRate: z.object({ frameRate: z.number(), rational: z.string() }).nullable(),
+  durationInMillis: z.number().int().nullable(),
+  totalFrames: z.number().int().nullable(),
+  size: z.number().int(),
+  videoStreamSize: z.number().int().nullable(),
+  colorRangeName: z.string().nullable(),
+  colorSpaceName: z.string().nullable(),
+  colorTransferName: z.string().nullable(),
+  colorPrimariesName: z.string().nullable(),
+  hdrStandardName: z.string().nullable().describe('HDR10, HDR10+, HLG or Dolby Vision; null for SDR.'),
+}).meta({ id: 'VideoMetadata' });
+
+export const qualityAssessment = z.object({
+  metrics: z.array(z.object({
+    name: z.string(),
+    sampleMean: z.number(),
+    subjectiveLabel: z.string().describe('untenable, poor, fair, good or excellent'),
+    subjectiveScore: z.number().min(0).max(5),
+  })),
+  overallSubjectiveScore: z.number().min(0).max(5),
+}).meta({ id: 'QualityAssessment', description: 'See docs/quality-assessment.md for how each metric is computed and what its labels mean.' });
+
+const unavailableFeature = z.object({ feature: z.string(), reason: z.string() });
+
 export const videoIngestion = z.object({
   ingestionState: z.object({
     updatedAt: dateTime,
@@ -96,10 +136,24 @@ export const videoIngestion = z.object({
     thumbnailsAvailable: z.boolean(),
     fullFramesAvailable: z.boolean(),
     videoMetadataAvailable: z.boolean(),
+    error: operationError.optional().describe('This service\'s extension: present only when ingestionStatus is FAILED.'),
+    unavailableFeatures: z.array(unavailableFeature).optional()
+      .describe('This service\'s extension: parts of a full ingestion the installed ffmpeg cannot make, with the reason; present only when there are some.'),
   }),
-  metadata: z.record(z.string(), z.unknown()).nullable(),
-  qualityAssessment: z.record(z.string(), z.unknown()).nullable(),
+  metadata: videoMetadata.nullable(),
+  qualityAssessment: qualityAssessment.nullable(),
 }).meta({ id: 'VideoIngestion' });
+
+export const videoProcessing = z.object({
+  processingState: z.object({
+    updatedAt: dateTime,
+    etaSeconds: z.number().int().nullable(),
+    processingStatus: operationStatus,
+    progressPercentage: z.number().int().min(0).max(100),
+    error: operationError.optional().describe('This service\'s extension: present only when processingStatus is FAILED.'),
+  }),
+  sourceVideo: z.object({ videoId: uuid, startPositionMilliseconds: z.number().int(), endPositionMilliseconds: z.number().int() }),
+}).meta({ id: 'VideoProcessing' });
 
 export const videoInStatus = z.object({ videoId: uuid, upload: videoUpload, ingestion: videoIngestion }).meta({ id: 'VideoInStatus' });
 
@@ -114,7 +168,7 @@ export const video = z.object({
   description: z.string().nullable(),
   upload: videoUpload.nullable(),
   ingestion: videoIngestion,
-  processing: z.record(z.string(), z.unknown()).nullable(),
+  processing: videoProcessing.nullable(),
   masterVideo: z.object({ id: uuid, createdAt: dateTime, updatedAt: dateTime, videoFile }).nullable(),
   flags: z.object({
     isMaster: z.boolean(),
@@ -128,7 +182,14 @@ export const video = z.object({
   clipId: uuid.nullable(),
 }).meta({ id: 'Video' });
 
-export const team = z.object({ id: uuid, createdAt: dateTime, updatedAt: dateTime, name: z.string(), apiEnabled: z.boolean() }).meta({ id: 'Team' });
+export const team = z.object({
+  id: uuid,
+  createdAt: dateTime,
+  updatedAt: dateTime,
+  name: z.string(),
+  apiEnabled: z.boolean(),
+  freeClipEnabled: z.boolean().describe('This service\'s team setting: whether a free 10-second clip is made of every ingested master (default true).'),
+}).meta({ id: 'Team' });
 
 export const project = z.object({ id: uuid, createdAt: dateTime, updatedAt: dateTime, name: z.string(), isSample: z.boolean(), teamId: uuid }).meta({ id: 'Project' });
 

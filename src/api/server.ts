@@ -16,6 +16,8 @@ import type { TenancyService } from '../services/tenancy.service.js';
 import type { VideoImportService } from '../services/video-import.service.js';
 import type { VideoService } from '../services/video.service.js';
 import { requireApiKey } from './auth.js';
+import type { ArtifactService } from '../services/artifact.service.js';
+import { artifactRoutes } from './artifacts.routes.js';
 import { downloadRoutes } from './downloads.routes.js';
 import { registerErrorHandling, sendError } from './errors.js';
 import { AppError } from '../domain/errors.js';
@@ -35,6 +37,7 @@ export interface ServerDeps {
   projects: ProjectService;
   imports: VideoImportService;
   videos: VideoService;
+  artifacts: ArtifactService;
   readinessChecks: Record<string, ReadinessCheck>;
 }
 
@@ -89,6 +92,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await v1.register(tenancyRoutes({ db: deps.db, tenancy: deps.tenancy, projects: deps.projects }));
     await v1.register(videosInRoutes({ tenancy: deps.tenancy, imports: deps.imports }));
     await v1.register(videosRoutes({ tenancy: deps.tenancy, videos: deps.videos, publicUrl: deps.publicUrl }));
+    await v1.register(artifactRoutes({ tenancy: deps.tenancy, artifacts: deps.artifacts, publicUrl: deps.publicUrl }));
   }, { prefix: '/api/v1' });
   return app;
 }

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { AppError } from '../domain/errors.js';
 import type { Database } from '../db/database.js';
 import { mapPage } from '../db/paging.js';
-import { findDefaultTeam, findMemberTeam, findUser, listMemberTeams } from '../db/queries/tenancy.queries.js';
+import { findDefaultTeam, findMemberTeam, findUser, listMemberTeams, updateTeamSettings } from '../db/queries/tenancy.queries.js';
 import type { ProjectService } from '../services/project.service.js';
 import type { TenancyService } from '../services/tenancy.service.js';
 import { presentAccount, presentProject, presentTeam } from './presenters.js';
@@ -28,6 +28,23 @@ export function tenancyRoutes(deps: { db: Database; tenancy: TenancyService; pro
 
     app.get('/teams/:teamId', { schema: { summary: 'Get a team', tags: ['Teams'], params: z.object({ teamId: uuid }), response: { 200: team, ...commonErrors } } }, async (request) => {
       const row = await findMemberTeam(db, request.principal.userId, request.params.teamId);
+      if (row === null) throw new AppError('TEAM_NOT_FOUND', `team ${request.params.teamId} was not found`);
+      return presentTeam(row);
+    });
+
+    app.patch('/teams/:teamId', {
+      schema: {
+        summary: 'Change a team\'s settings',
+        description: 'This service\'s extension: `freeClipEnabled` turns the free 10-second clip of every ingested master on or off for the team.',
+        tags: ['Teams'],
+        params: z.object({ teamId: uuid }),
+        body: z.object({ freeClipEnabled: z.boolean({ error: 'must be true or false' }).optional() }).strict(),
+        response: { 200: team, ...commonErrors },
+      },
+    }, async (request) => {
+      const member = await findMemberTeam(db, request.principal.userId, request.params.teamId);
+      if (member === null) throw new AppError('TEAM_NOT_FOUND', `team ${request.params.teamId} was not found`);
+      const row = await updateTeamSettings(db, member.id, request.body);
       if (row === null) throw new AppError('TEAM_NOT_FOUND', `team ${request.params.teamId} was not found`);
       return presentTeam(row);
     });

@@ -69,6 +69,14 @@ const envSchema = z.object({
   REELIN_COPY_RETRY_AFTER_MAX_MS: integer(300_000, 0, 3_600_000),
   REELIN_COPY_PROGRESS_INTERVAL_MS: integer(1_000, 50, 2_000),
   REELIN_COPY_CHECKPOINT_INTERVAL_MS: integer(10_000, 50, 60_000),
+  REELIN_FFMPEG_PATH: z.string().min(1).optional(),
+  REELIN_FFPROBE_PATH: z.string().min(1).optional(),
+  REELIN_MEDIA_WORK_DIR: z.string().min(1).optional(),
+  REELIN_INGEST_JOBS_PER_WORKER: integer(1, 1, 16),
+  REELIN_CLIP_JOBS_PER_WORKER: integer(1, 1, 16),
+  REELIN_THUMBNAIL_COUNT: integer(10, 1, 50),
+  REELIN_MEDIA_PROGRESS_INTERVAL_MS: integer(1_000, 50, 10_000),
+  PATH: z.string().default(''),
   REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS: integer(10, 1, 3_600),
   REELIN_QUEUE_POLL_INTERVAL_SECONDS: integer(2, 1, 60),
   REELIN_SHUTDOWN_TIMEOUT_MS: integer(10_000, 0, 600_000),
@@ -103,6 +111,21 @@ export interface Config {
     progressIntervalMs: number;
     /** How often finished parts are made durable and recorded (what a crash can cost). */
     checkpointIntervalMs: number;
+  };
+  media: {
+    /** Explicit binaries; null: found on PATH, else the ones bundled in npm packages. */
+    ffmpegPath: string | null;
+    ffprobePath: string | null;
+    /** The PATH searched for ffmpeg and ffprobe. */
+    searchPath: string;
+    /** Where ffmpeg writes outputs before they are stored (a fresh folder per job under it). */
+    workDir: string;
+    ingestJobsPerWorker: number;
+    clipJobsPerWorker: number;
+    /** Thumbnails (and full frames) a full ingestion makes. */
+    thumbnailCount: number;
+    /** How often ingestion and clip progress is saved. */
+    progressIntervalMs: number;
   };
   queue: { superviseIntervalSeconds: number; pollIntervalSeconds: number };
   shutdownTimeoutMs: number;
@@ -164,6 +187,16 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       retryAfterMaxMs: env.REELIN_COPY_RETRY_AFTER_MAX_MS,
       progressIntervalMs: env.REELIN_COPY_PROGRESS_INTERVAL_MS,
       checkpointIntervalMs: env.REELIN_COPY_CHECKPOINT_INTERVAL_MS,
+    },
+    media: {
+      ffmpegPath: env.REELIN_FFMPEG_PATH ? path.resolve(cwd, env.REELIN_FFMPEG_PATH) : null,
+      ffprobePath: env.REELIN_FFPROBE_PATH ? path.resolve(cwd, env.REELIN_FFPROBE_PATH) : null,
+      searchPath: env.PATH,
+      workDir: env.REELIN_MEDIA_WORK_DIR ? path.resolve(cwd, env.REELIN_MEDIA_WORK_DIR) : path.join(dataDir, 'work'),
+      ingestJobsPerWorker: env.REELIN_INGEST_JOBS_PER_WORKER,
+      clipJobsPerWorker: env.REELIN_CLIP_JOBS_PER_WORKER,
+      thumbnailCount: env.REELIN_THUMBNAIL_COUNT,
+      progressIntervalMs: env.REELIN_MEDIA_PROGRESS_INTERVAL_MS,
     },
     queue: { superviseIntervalSeconds: env.REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS, pollIntervalSeconds: env.REELIN_QUEUE_POLL_INTERVAL_SECONDS },
     shutdownTimeoutMs: env.REELIN_SHUTDOWN_TIMEOUT_MS,

@@ -24,6 +24,8 @@ export const teams = pgTable('teams', {
   id: id(),
   name: text('name').notNull(),
   apiEnabled: boolean('api_enabled').notNull().default(true),
+  /** This service's own team setting: whether a free 10-second clip is made of every ingested master. */
+  freeClipEnabled: boolean('free_clip_enabled').notNull().default(true),
   ...timestamps,
 });
 
@@ -126,6 +128,65 @@ export const importParts = pgTable('import_parts', {
   receipt: jsonb('receipt').$type<Record<string, unknown>>(),
   createdAt: timestamps.createdAt,
 }, (table) => [primaryKey({ columns: [table.videoId, table.partIndex] })]);
+
+const operationStatus = ['INITIAL', 'IN_PROGRESS', 'DONE', 'FAILED'] as const;
+
+/** The ingestion of a stored video file (a copied master or a cut clip): state, results, failure. */
+export const videoIngestions = pgTable('video_ingestions', {
+  videoId: uuid('video_id').primaryKey().references(() => videos.id, { onDelete: 'cascade' }),
+  /** Metadata only (false), or also stills, web video, quality and scan-type analysis (true). */
+  full: boolean('full').notNull(),
+  status: text('status', { enum: operationStatus }).notNull(),
+  progressPercentage: integer('progress_percentage').notNull().default(0),
+  etaSeconds: integer('eta_seconds'),
+  metadata: jsonb('metadata').$type<Record<string, unknown>>(),
+  qualityAssessment: jsonb('quality_assessment').$type<Record<string, unknown>>(),
+  /** Features of a full ingestion that the installed ffmpeg cannot do, with the reason. */
+  unavailableFeatures: jsonb('unavailable_features').$type<{ feature: string; reason: string }[]>().notNull().default([]),
+  webVideoAvailable: boolean('web_video_available').notNull().default(false),
+  thumbnailsAvailable: boolean('thumbnails_available').notNull().default(false),
+  fullFramesAvailable: boolean('full_frames_available').notNull().default(false),
+  videoMetadataAvailable: boolean('video_metadata_available').notNull().default(false),
+  errorCode: text('error_code'),
+  errorMessage: text('error_message'),
+  errorDetails: jsonb('error_details').$type<Record<string, unknown>>(),
+  startedAt: timestamp('started_at', { withTimezone: true, precision: 3 }),
+  finishedAt: timestamp('finished_at', { withTimezone: true, precision: 3 }),
+  ...timestamps,
+});
+
+/** Files made by ingestion: thumbnails, the poster, full frames and the web video. */
+export const videoArtifacts = pgTable('video_artifacts', {
+  id: id(),
+  videoId: uuid('video_id').notNull().references(() => videos.id, { onDelete: 'cascade' }),
+  kind: text('kind', { enum: ['THUMBNAIL', 'POSTER', 'FULL_FRAME', 'WEB_VIDEO'] }).notNull(),
+  /** Order within its kind (0 for the poster and the web video). */
+  position: integer('position').notNull(),
+  timestampMillis: integer('timestamp_millis'),
+  width: integer('width').notNull(),
+  height: integer('height').notNull(),
+  sizeBytes: bigint('size_bytes', { mode: 'number' }).notNull(),
+  mimeType: text('mime_type').notNull(),
+  storageKey: text('storage_key').notNull(),
+  createdAt: timestamps.createdAt,
+}, (table) => [uniqueIndex('video_artifacts_kind_position_unique').on(table.videoId, table.kind, table.position)]);
+
+/** The cutting of a clip (a derived video) from its master: where, and how far it has got. */
+export const clipProcessings = pgTable('clip_processings', {
+  videoId: uuid('video_id').primaryKey().references(() => videos.id, { onDelete: 'cascade' }),
+  sourceVideoId: uuid('source_video_id').notNull().references(() => videos.id, { onDelete: 'cascade' }),
+  startPositionMillis: integer('start_position_millis').notNull(),
+  endPositionMillis: integer('end_position_millis').notNull(),
+  status: text('status', { enum: operationStatus }).notNull(),
+  progressPercentage: integer('progress_percentage').notNull().default(0),
+  etaSeconds: integer('eta_seconds'),
+  errorCode: text('error_code'),
+  errorMessage: text('error_message'),
+  errorDetails: jsonb('error_details').$type<Record<string, unknown>>(),
+  startedAt: timestamp('started_at', { withTimezone: true, precision: 3 }),
+  finishedAt: timestamp('finished_at', { withTimezone: true, precision: 3 }),
+  ...timestamps,
+}, (table) => [uniqueIndex('clip_processings_one_free_clip_per_master').on(table.sourceVideoId)]);
 
 /**
  * The outbox of stage transitions, written in the same transaction as the transition. No foreign

@@ -55,6 +55,14 @@ export const serviceErrorCodes = [
   'CONTENT_ENCODING_NOT_IDENTITY',
   /** The copy job was interrupted (process crashes) more often than its retry budget allows. */
   'COPY_INTERRUPTED',
+  /** The stored file has no video stream (audio only, text, an image sequence ffprobe cannot read). */
+  'NOT_A_VIDEO',
+  /** The stored file has a video stream but ffmpeg cannot decode it (truncated, corrupted). */
+  'MEDIA_UNREADABLE',
+  /** ffmpeg failed while ingesting or cutting a video that could be read. */
+  'MEDIA_PROCESSING_FAILED',
+  /** An ingestion or clip job was interrupted (process crashes) more often than its retry budget allows. */
+  'MEDIA_JOB_INTERRUPTED',
   /** The request body is larger than the server accepts. */
   'PAYLOAD_TOO_LARGE',
   /** The service is shutting down or one of its dependencies is unavailable. */

@@ -88,6 +88,12 @@ export function fileExtension(fileName: string): string {
   return dot <= 0 || dot === fileName.length - 1 ? '' : fileName.slice(dot + 1).toLowerCase();
 }
 
+/** The file name without its extension (`master.final.mov` → `master.final`). */
+export function fileStem(fileName: string): string {
+  const dot = fileName.lastIndexOf('.');
+  return dot <= 0 ? fileName : fileName.slice(0, dot);
+}
+
 /** MIME type and container by extension, then the server's Content-Type when it names a video. */
 export function describeFileType(fileName: string, contentType: string | null): { mimeType: string; containerName: string | null } {
   const known = containers[fileExtension(fileName)];

@@ -8,6 +8,14 @@ export interface JobPayloads {
   'copy-video': { videoId: string };
   /** A copy job that exhausted its retries (its process kept dying): mark the import failed. */
   'copy-video-exhausted': { videoId: string };
+  /** Ingest a stored video (a copied master or a cut clip): metadata, and with full ingestion everything else. */
+  'ingest-video': { videoId: string };
+  /** An ingestion job that exhausted its retries: mark the ingestion failed. */
+  'ingest-video-exhausted': { videoId: string };
+  /** Cut a clip's window out of its master into a file of its own. */
+  'cut-clip': { videoId: string };
+  /** A clip job that exhausted its retries: mark the clip's processing failed. */
+  'cut-clip-exhausted': { videoId: string };
 }
 
 export type JobName = keyof JobPayloads;
@@ -27,6 +35,17 @@ export interface JobPolicy {
   singletonKeyOf: ((payload: never) => string) | null;
 }
 
+/** Marking an operation failed is quick and safe to repeat. */
+const deadLetterPolicy = {
+  retryLimit: 10,
+  retryDelaySeconds: 5,
+  retryDelayMaxSeconds: 300,
+  expireInSeconds: 60,
+  heartbeatSeconds: null,
+  deadLetter: null,
+  singletonKeyOf: null,
+} as const satisfies JobPolicy;
+
 export const jobPolicies = {
   'copy-video': {
     retryLimit: 20,
@@ -40,15 +59,29 @@ export const jobPolicies = {
     // Two workers must never copy the same import at once.
     singletonKeyOf: (payload: JobPayloads['copy-video']) => payload.videoId,
   },
-  'copy-video-exhausted': {
-    retryLimit: 10,
+  'copy-video-exhausted': deadLetterPolicy,
+  'ingest-video': {
+    // Media failures (an unreadable file) end the ingestion at once; retries are for crashes and
+    // for the database or storage failing under it.
+    retryLimit: 3,
     retryDelaySeconds: 5,
-    retryDelayMaxSeconds: 300,
-    expireInSeconds: 60,
-    heartbeatSeconds: null,
-    deadLetter: null,
-    singletonKeyOf: null,
+    retryDelayMaxSeconds: 120,
+    expireInSeconds: 23 * 3600,
+    heartbeatSeconds: 10,
+    deadLetter: 'ingest-video-exhausted',
+    singletonKeyOf: (payload: JobPayloads['ingest-video']) => payload.videoId,
   },
+  'ingest-video-exhausted': deadLetterPolicy,
+  'cut-clip': {
+    retryLimit: 3,
+    retryDelaySeconds: 5,
+    retryDelayMaxSeconds: 120,
+    expireInSeconds: 6 * 3600,
+    heartbeatSeconds: 10,
+    deadLetter: 'cut-clip-exhausted',
+    singletonKeyOf: (payload: JobPayloads['cut-clip']) => payload.videoId,
+  },
+  'cut-clip-exhausted': deadLetterPolicy,
 } as const satisfies Record<JobName, JobPolicy>;
 
 export interface JobContext {

@@ -14,6 +14,7 @@ import { AppError, isAppError, toOperationError } from '../domain/errors.js';
 import { countParts, remainingParts } from '../domain/part-plan.js';
 import type { Database } from '../db/database.js';
 import { recordEvent } from '../db/queries/events.queries.js';
+import { insertIngestion } from '../db/queries/ingestion.queries.js';
 import {
   deleteRecordedParts, findImportForCopy, listRecordedParts, markImportDone, markImportFailed, markImportStarted,
   recordParts, saveImportProgress, saveUploadState, type ImportForCopy, type RecordedPart,
@@ -239,6 +240,8 @@ async function finish(run: CopyRun, recorded: RecordedPart[], upload: BlobUpload
   const done = await deps.db.transaction(async (tx) => {
     if (!(await markImportDone(tx, source.videoId, { crc32c, storageKey: key, totalBytes: source.totalBytes, now: run.now() }))) return false;
     await recordEvent(tx, { teamId: found.teamId, videoId: source.videoId, type: 'video_in.done' });
+    await insertIngestion(tx, source.videoId, source.fullIngestion);
+    await deps.queue.send(tx, 'ingest-video', { videoId: source.videoId });
     return true;
   });
   if (!done) throw new ImportGoneError('the import was deleted or abandoned before it could be completed');

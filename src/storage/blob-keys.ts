@@ -35,3 +35,8 @@ export function videoSourceKey(teamId: string, videoId: string): BlobKey {
 export function videoPrefix(teamId: string, videoId: string): BlobKey {
   return toBlobKey(`teams/${checkId('teamId', teamId)}/videos/${checkId('videoId', videoId)}`);
 }
+
+/** The key of a file ingestion made for a video (`thumbnails/0003.jpg`, `web.mp4`, ...). */
+export function videoArtifactKey(teamId: string, videoId: string, name: string): BlobKey {
+  return toBlobKey(`${videoPrefix(teamId, videoId)}/artifacts/${name}`);
+}

@@ -93,6 +93,16 @@ export interface BlobStore {
   stat(key: BlobKey): Promise<BlobInfo | null>;
   /** Reads a whole file or an inclusive byte range of it. */
   read(key: BlobKey, range?: ByteRange): Promise<Readable>;
+  /**
+   * Stores a whole small file (an ingestion artifact) from a stream, atomically: the key holds
+   * either its old content or all of the new, never a part.
+   */
+  put(key: BlobKey, body: Readable, signal?: AbortSignal): Promise<BlobInfo>;
+  /**
+   * Where ffmpeg can read a stored file with seeks (a local path, or a pre-signed URL that answers
+   * range requests), valid for at least `validForSeconds`. Media work never copies a source first.
+   */
+  mediaSource(key: BlobKey, validForSeconds: number): Promise<string>;
   /** Deletes a file. Idempotent. */
   delete(key: BlobKey): Promise<void>;
   /** Deletes every file under a prefix. Idempotent. */

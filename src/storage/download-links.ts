@@ -12,8 +12,10 @@ export class DownloadLinkSigner {
     if (key.length < 32) throw new RangeError('the download signing key must have at least 32 bytes');
   }
 
-  private signature(videoId: string, expiresAtSeconds: number): string {
-    return createHmac('sha256', this.key).update(`download:${videoId}:${expiresAtSeconds}`).digest('base64url');
+  // The subject names what the link opens (a video's file, or one artifact of it), so a signature
+  // for one can never open another.
+  private signature(subject: string, expiresAtSeconds: number): string {
+    return createHmac('sha256', this.key).update(`download:${subject}:${expiresAtSeconds}`).digest('base64url');
   }
 
   /** The path and query of a link to `videoId`'s file, valid until `expiresAt`. */
@@ -22,11 +24,26 @@ export class DownloadLinkSigner {
     return `/api/downloads/${videoId}/${encodeURIComponent(fileName)}?expires=${expires}&signature=${this.signature(videoId, expires)}`;
   }
 
-  verify(videoId: string, expires: string | undefined, signature: string | undefined, now: Date): LinkVerdict {
+  /** The path and query of a link to one artifact of a video (a thumbnail, the web video, ...). */
+  signArtifact(videoId: string, artifactId: string, fileName: string, expiresAt: Date): string {
+    const expires = Math.floor(expiresAt.getTime() / 1000);
+    return `/api/downloads/${videoId}/artifacts/${artifactId}/${encodeURIComponent(fileName)}?expires=${expires}&signature=${this.signature(artifactSubject(videoId, artifactId), expires)}`;
+  }
+
+  verifyArtifact(videoId: string, artifactId: string, expires: string | undefined, signature: string | undefined, now: Date): LinkVerdict {
+    return this.verify(artifactSubject(videoId, artifactId), expires, signature, now);
+  }
+
+  /** Checks a link to `subject` (a video id, or an artifact's subject). */
+  verify(subject: string, expires: string | undefined, signature: string | undefined, now: Date): LinkVerdict {
     if (expires === undefined || signature === undefined || !/^[0-9]{1,12}$/.test(expires)) return 'invalid';
-    const expected = Buffer.from(this.signature(videoId, Number(expires)));
+    const expected = Buffer.from(this.signature(subject, Number(expires)));
     const given = Buffer.from(signature);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return 'invalid';
     return Number(expires) * 1000 <= now.getTime() ? 'expired' : 'valid';
   }
+}
+
+function artifactSubject(videoId: string, artifactId: string): string {
+  return `${videoId}/artifacts/${artifactId}`;
 }

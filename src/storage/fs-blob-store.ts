@@ -80,6 +80,33 @@ export class FsBlobStore implements BlobStore {
     return handle.createReadStream({ ...(range ? { start: range.start, end: range.end } : {}), highWaterMark: 256 * 1024 });
   }
 
+  async put(key: BlobKey, body: Readable, signal?: AbortSignal): Promise<BlobInfo> {
+    const finalPath = this.pathOf(key);
+    await fs.mkdir(path.dirname(finalPath), { recursive: true });
+    const temporaryPath = `${finalPath}.${randomUUID()}.put`;
+    try {
+      const handle = await fs.open(temporaryPath, 'wx');
+      try {
+        await fs.writeFile(handle, body, signal ? { signal } : {});
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      await fs.rename(temporaryPath, finalPath);
+    } catch (error) {
+      await fs.rm(temporaryPath, { force: true });
+      throw error;
+    }
+    const { size } = await fs.stat(finalPath);
+    return { sizeBytes: size };
+  }
+
+  async mediaSource(key: BlobKey): Promise<string> {
+    const filePath = this.pathOf(key);
+    await fs.access(filePath);
+    return filePath;
+  }
+
   async delete(key: BlobKey): Promise<void> {
     await fs.rm(this.pathOf(key), { force: true });
   }

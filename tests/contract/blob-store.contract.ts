@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { crc32c } from '@node-rs/crc32';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toBlobKey, videoPrefix, videoSourceKey, type BlobKey } from '../../src/storage/blob-keys.js';
+import { toBlobKey, videoArtifactKey, videoPrefix, videoSourceKey, type BlobKey } from '../../src/storage/blob-keys.js';
 import { PartLengthError, writePartFrom, type BlobStore, type BlobUpload, type CompletedPart, type UploadPart, type UploadState } from '../../src/storage/blob-store.js';
 
 export interface BlobStoreFixture {
@@ -362,6 +362,35 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
       await expect(store.deletePrefix(videoPrefix(teamId, videoId))).resolves.toBeUndefined();
       await expect(store.deletePrefix(videoPrefix(randomUUID(), randomUUID()))).resolves.toBeUndefined();
       expect(await store.stat(file.key)).toBeNull();
+    });
+
+    it('puts a whole file from a stream and replaces an existing one with exactly the new bytes', async () => {
+      const key = videoArtifactKey(randomUUID(), randomUUID(), 'thumbnails/0001.jpg');
+      const first = randomBytes(300_001);
+      expect(await store.put(key, Readable.from([first.subarray(0, 7), first.subarray(7)]))).toEqual({ sizeBytes: first.length });
+      expect((await readAll(await store.read(key))).equals(first)).toBe(true);
+      const second = randomBytes(1_234);
+      expect(await store.put(key, Readable.from([second]))).toEqual({ sizeBytes: second.length });
+      expect((await readAll(await store.read(key))).equals(second)).toBe(true);
+    });
+
+    it('keeps the old content when a put fails mid-stream', async () => {
+      const key = videoArtifactKey(randomUUID(), randomUUID(), 'web.mp4');
+      const original = randomBytes(10_000);
+      await store.put(key, Readable.from([original]));
+      async function* failing(): AsyncGenerator<Buffer> {
+        yield randomBytes(5_000);
+        throw new Error('the encoder died');
+      }
+      await expect(store.put(key, Readable.from(failing()))).rejects.toThrow('the encoder died');
+      expect((await readAll(await store.read(key))).equals(original)).toBe(true);
+    });
+
+    it('names a media source for a stored file and refuses one for a missing key', async () => {
+      const file = newFile(0);
+      await storeWhole(file);
+      expect(await store.mediaSource(file.key, 3600)).toMatch(/\S/);
+      await expect(store.mediaSource(videoSourceKey(randomUUID(), randomUUID()), 3600)).rejects.toThrow();
     });
 
     it('proves it is writable', async () => {

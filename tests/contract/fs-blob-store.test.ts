@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { crc32c } from '@node-rs/crc32';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { videoSourceKey, type BlobKey } from '../../src/storage/blob-keys.js';
+import { videoArtifactKey, videoSourceKey, type BlobKey } from '../../src/storage/blob-keys.js';
 import { FsBlobStore, UploadLostError } from '../../src/storage/fs-blob-store.js';
 import { describeBlobStoreContract } from './blob-store.contract.js';
 
@@ -105,5 +105,24 @@ describe('FsBlobStore', () => {
     await store.abortUpload(key);
     expect(await exists(`${store.pathOf(key)}.partial`)).toBe(false);
     await expect(store.openUpload(key, 100, state)).rejects.toBeInstanceOf(UploadLostError);
+  });
+});
+
+describe('FsBlobStore media source', () => {
+  it('is the stored file\'s own path, so ffmpeg seeks in it without a copy', async () => {
+    const rootDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-fs-media-'));
+    try {
+      const store = new FsBlobStore(rootDir);
+      const key = videoArtifactKey(randomUUID(), randomUUID(), 'web.mp4');
+      const content = randomBytes(4_321);
+      await store.put(key, Readable.from([content]));
+      const source = await store.mediaSource(key);
+      expect(path.isAbsolute(source)).toBe(true);
+      expect(source.startsWith(rootDir + path.sep)).toBe(true);
+      expect((await fs.readFile(source)).equals(content)).toBe(true);
+      expect((await fs.readdir(path.dirname(source))).filter((name) => name.endsWith('.put'))).toEqual([]);
+    } finally {
+      await fs.rm(rootDir, { recursive: true, force: true });
+    }
   });
 });

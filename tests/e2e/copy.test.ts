@@ -52,7 +52,7 @@ describe.each(backends)('copying a file from an HTTPS URL (%s)', (backend) => {
     expect(fx.origin.stats.maxConcurrentConnections).toBeLessThanOrEqual(3);
 
     const events = await listEventsOfVideo(fx.service.app.connection.db, videoId);
-    expect(events.map((event) => event.type)).toEqual(['video_in.started', 'video_in.done']);
+    expect(events.map((event) => event.type).filter((type) => type.startsWith('video_in.') || type === 'video.deleted')).toEqual(['video_in.started', 'video_in.done']);
 
     const link = await fx.service.api('POST', `/api/v1/videos/${videoId}/out/https?durationMinutes=5`, { headers: { 'content-type': 'application/json', 'content-length': '0' } });
     expect(link.status).toBe(200);
@@ -127,7 +127,7 @@ describe.each(backends)('copying a file from an HTTPS URL (%s)', (backend) => {
     await expect(fs.stat(stored)).rejects.toMatchObject({ code: 'ENOENT' });
     expect((await fx.service.api('GET', `/api/v1/videos/${videoId}`)).status).toBe(404);
     const events = await listEventsOfVideo(fx.service.app.connection.db, videoId);
-    expect(events.map((event) => event.type)).toEqual(['video_in.started', 'video_in.done', 'video.deleted']);
+    expect(events.map((event) => event.type).filter((type) => type.startsWith('video_in.') || type === 'video.deleted')).toEqual(['video_in.started', 'video_in.done', 'video.deleted']);
   });
 
   it('reports progress from the bytes copied while the copy runs', async () => {

@@ -8,7 +8,7 @@ import { sql } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { migrateDatabase, openDatabase, type DatabaseConnection } from '../../src/db/database.js';
-import type { JobHandlers, JobName } from '../../src/jobs/catalog.js';
+import { jobNames, type JobContext, type JobHandlers, type JobName } from '../../src/jobs/catalog.js';
 import { PgBossJobQueue, type QueueOptions } from '../../src/jobs/job-queue.js';
 import { backends, createTestDatabase, type Backend, type TestDatabase } from '../support/test-database.js';
 
@@ -48,16 +48,11 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
   const running: PgBossJobQueue[] = [];
   let databaseCounter = 0;
 
-  const handlers: JobHandlers = {
-    'copy-video': async (payload, context) => {
-      handled.push({ name: 'copy-video', videoId: payload.videoId, jobId: context.jobId, startedAtMs: performance.now() });
-      await gates.get(payload.videoId);
-    },
-    'copy-video-exhausted': async (payload, context) => {
-      handled.push({ name: 'copy-video-exhausted', videoId: payload.videoId, jobId: context.jobId, startedAtMs: performance.now() });
-      await gates.get(payload.videoId);
-    },
+  const recording = (name: JobName) => async (payload: { videoId: string }, context: JobContext) => {
+    handled.push({ name, videoId: payload.videoId, jobId: context.jobId, startedAtMs: performance.now() });
+    await gates.get(payload.videoId);
   };
+  const handlers = Object.fromEntries(jobNames.map((name) => [name, recording(name)])) as JobHandlers;
 
   const handledOf = (videoId: string) => handled.filter((job) => job.videoId === videoId);
 
@@ -79,7 +74,7 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
 
   async function startWorker(connection: DatabaseConnection, options: QueueOptions = queueOptions): Promise<PgBossJobQueue> {
     const queue = await startQueue(connection, options);
-    await queue.work(handlers, { concurrency: { 'copy-video': 2, 'copy-video-exhausted': 2 } });
+    await queue.work(handlers, { concurrency: Object.fromEntries(jobNames.map((name) => [name, 2])) as Record<JobName, number> });
     return queue;
   }
 

@@ -36,6 +36,8 @@ export interface TestService {
   api<T = any>(method: string, apiPath: string, options?: { body?: unknown; rawBody?: string; headers?: Record<string, string>; apiKey?: string | null }): Promise<ApiResponse<T>>;
   /** Polls the import status until it is `status` (or any of them), failing after `timeoutMs`. */
   waitForUpload(videoId: string, status: string | string[], timeoutMs?: number): Promise<any>;
+  /** Polls a video until `ready` holds for it, failing after `timeoutMs` with the last state seen. */
+  waitForVideo(videoId: string, ready: (video: any) => boolean, timeoutMs?: number): Promise<any>;
   stop(): Promise<void>;
 }
 
@@ -57,6 +59,9 @@ export function testEnvironment(dataDir: string, extra: Record<string, string> =
     REELIN_CONNECT_TIMEOUT_MS: '2000',
     REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS: '1',
     REELIN_SHUTDOWN_TIMEOUT_MS: '2000',
+    REELIN_MEDIA_PROGRESS_INTERVAL_MS: '100',
+    // ffmpeg is found on the PATH, as in a real deployment.
+    PATH: process.env.PATH ?? '',
     ...extra,
   };
 }
@@ -104,6 +109,17 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       throw new Error(`import ${videoId} did not reach ${wanted.join('/')} within ${timeoutMs} ms; last status: ${JSON.stringify(last)}`);
+    },
+    async waitForVideo(videoId, ready, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: unknown = null;
+      while (Date.now() < deadline) {
+        const response = await service.api<any>('GET', `/api/v1/videos/${videoId}`);
+        last = response.body;
+        if (response.status === 200 && ready(response.body)) return response.body;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error(`video ${videoId} did not become ready within ${timeoutMs} ms; last state: ${JSON.stringify(last)}`);
     },
     async stop() {
       await app.stop();

@@ -113,3 +113,9 @@ export async function insertAccount(tx: Database, account: NewAccount): Promise<
   if (!project) throw new Error('project insert returned no row');
   return { userId: user.id, teamId: team.id, projectId: project.id };
 }
+
+/** Changes a team's own settings; the updated team, or null when it does not exist. */
+export async function updateTeamSettings(db: Database, teamId: string, settings: { freeClipEnabled?: boolean | undefined }): Promise<TeamRow | null> {
+  const [row] = await db.update(teams).set({ ...settings, updatedAt: new Date() }).where(eq(teams.id, teamId)).returning();
+  return row ?? null;
+}

@@ -1,7 +1,7 @@
 import { aliasedTable, and, asc, count, desc, eq, inArray, type SQL } from 'drizzle-orm';
 import type { Database } from '../database.js';
 import { pageOffset, toPage, type Page, type PageRequest } from '../paging.js';
-import { videoImports, videos } from '../schema.js';
+import { clipProcessings, videoImports, videoIngestions, videos } from '../schema.js';
 
 export type VideoRow = typeof videos.$inferSelect;
 export type NewVideo = typeof videos.$inferInsert;
@@ -12,7 +12,15 @@ export interface VideoView {
   video: VideoRow;
   videoImport: ImportRow | null;
   master: VideoRow | null;
+  ingestion: IngestionRow | null;
+  /** A clip's own processing (the cut). */
+  processing: ClipProcessingRow | null;
+  /** A master's free clip, if one was made. */
+  freeClipId: string | null;
 }
+
+export type IngestionRow = typeof videoIngestions.$inferSelect;
+export type ClipProcessingRow = typeof clipProcessings.$inferSelect;
 
 export type TriState = 'INCLUDE' | 'EXCLUDE' | 'ONLY';
 
@@ -24,13 +32,17 @@ export interface VideoFilter {
 }
 
 const masters = aliasedTable(videos, 'master');
+const freeClips = aliasedTable(clipProcessings, 'free_clip');
 
 function selectViews(db: Database) {
   return db
-    .select({ video: videos, videoImport: videoImports, master: masters })
+    .select({ video: videos, videoImport: videoImports, master: masters, ingestion: videoIngestions, processing: clipProcessings, freeClipId: freeClips.videoId })
     .from(videos)
     .leftJoin(videoImports, eq(videoImports.videoId, videos.id))
-    .leftJoin(masters, eq(masters.id, videos.masterVideoId));
+    .leftJoin(masters, eq(masters.id, videos.masterVideoId))
+    .leftJoin(videoIngestions, eq(videoIngestions.videoId, videos.id))
+    .leftJoin(clipProcessings, eq(clipProcessings.videoId, videos.id))
+    .leftJoin(freeClips, eq(freeClips.sourceVideoId, videos.id));
 }
 
 export async function insertVideo(tx: Database, video: NewVideo): Promise<VideoRow> {

@@ -1,0 +1,90 @@
+/**
+ * The clip job: cuts a clip's window out of its master, frame-accurately, into a high-quality
+ * intermediate file of its own; stores it with its CRC32C (computed while it streams into the
+ * store, no second read); then, in one transaction, marks the processing DONE and queues the
+ * clip's own full ingestion. Idempotent like every job: an ended processing is left alone.
+ */
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { crc32c } from '@node-rs/crc32';
+import type { Logger } from 'pino';
+import { fractionDone, planIngestion } from '../domain/ingestion-plan.js';
+import type { Database } from '../db/database.js';
+import { findClipWork, markClipDone, markClipStarted, saveClipProgress } from '../db/queries/clips.queries.js';
+import { recordEvent } from '../db/queries/events.queries.js';
+import { insertIngestion } from '../db/queries/ingestion.queries.js';
+import type { IngestionMedia } from '../media/ingestion-media.js';
+import { toBlobKey, videoSourceKey } from '../storage/blob-keys.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { JobContext, JobHandler } from './catalog.js';
+import type { JobQueue } from './job-queue.js';
+import { failMediaOperation, ProgressReporter, withWorkDir } from './media-job-support.js';
+
+export interface CutClipJobDeps {
+  db: Database;
+  store: BlobStore;
+  queue: JobQueue;
+  media: IngestionMedia;
+  workDir: string;
+  progressIntervalMs: number;
+  log: Logger;
+  now?: () => Date;
+}
+
+export function createCutClipHandler(deps: CutClipJobDeps): JobHandler<'cut-clip'> {
+  const now = deps.now ?? (() => new Date());
+  return async ({ videoId }, context: JobContext) => {
+    const log = deps.log.child({ videoId, jobId: context.jobId, job: 'cut-clip' });
+    const found = await findClipWork(deps.db, videoId);
+    if (found === null || found.processing.status === 'DONE' || found.processing.status === 'FAILED') {
+      log.info({ status: found?.processing.status ?? 'deleted' }, 'clip job has nothing to do');
+      return;
+    }
+    const { clip, master, processing } = found;
+    await deps.db.transaction(async (tx) => {
+      if (await markClipStarted(tx, videoId, now())) await recordEvent(tx, { teamId: clip.teamId, videoId, type: 'clip_processing.started' });
+    });
+    try {
+      if (master.storageKey === null || master.fileSizeBytes === null) throw new Error(`master ${master.id} has no stored file`);
+      const input = await deps.store.mediaSource(toBlobKey(master.storageKey), 24 * 3600);
+      const stored = await withWorkDir(deps.workDir, `clip-${videoId}-${randomUUID()}`, async (workDir) => {
+        const progress = new ProgressReporter({ intervalMs: deps.progressIntervalMs, now, save: (state) => saveClipProgress(deps.db, videoId, state, now()) });
+        // Probing first is part of cutting: the cut needs the frame rate, audio and pixel facts.
+        const probed = await deps.media.probe(input, master.fileSizeBytes ?? 0, context.signal);
+        const output = path.join(workDir, `clip${path.extname(clip.fileName)}`);
+        const onlyCut = planIngestion(false, new Map());
+        await deps.media.cutClip(input, probed, {
+          output,
+          startMs: processing.startPositionMillis,
+          endMs: processing.endPositionMillis,
+          onProgress: (within) => progress.report(fractionDone(onlyCut, 0, within)),
+        }, context.signal);
+        await progress.flush();
+        return storeWithChecksum(deps.store, videoSourceKey(clip.teamId, clip.id), output, context.signal);
+      });
+      await deps.db.transaction(async (tx) => {
+        if (!(await markClipDone(tx, videoId, stored, now()))) return;
+        await recordEvent(tx, { teamId: clip.teamId, videoId, type: 'clip_processing.done' });
+        await insertIngestion(tx, videoId, true);
+        await deps.queue.send(tx, 'ingest-video', { videoId });
+      });
+      log.info({ sizeBytes: stored.sizeBytes }, 'clip cut');
+    } catch (error) {
+      await failMediaOperation({ db: deps.db, log, now, error, signal: context.signal, operation: { kind: 'clip', videoId, teamId: clip.teamId, eventStage: 'clip_processing' } });
+    }
+  };
+}
+
+async function storeWithChecksum(store: BlobStore, key: ReturnType<typeof videoSourceKey>, localPath: string, signal: AbortSignal): Promise<{ storageKey: string; sizeBytes: number; crc32c: number }> {
+  let checksum = 0;
+  const observer = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      checksum = crc32c(chunk, checksum);
+      callback(null, chunk);
+    },
+  });
+  const { sizeBytes } = await store.put(key, createReadStream(localPath).pipe(observer), signal);
+  return { storageKey: key, sizeBytes, crc32c: checksum >>> 0 };
+}

@@ -1,0 +1,213 @@
+/**
+ * The ingestion job: reads a stored video with ffprobe/ffmpeg (never copying it first) and records
+ * what it finds and makes, stage by stage — metadata; with full ingestion also the scan type seen
+ * in the pictures, a quality assessment, thumbnails with a poster and full frames, and a web video.
+ * Each stage's results are saved as soon as they exist, so the API shows them while later stages
+ * run. When a master's ingestion is done, its free clip is created and queued in the same
+ * transaction.
+ *
+ * Idempotent: a run that finds the ingestion ended does nothing; a run after a crash redoes the
+ * stages (their outputs go under deterministic keys, so nothing is left twice).
+ */
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { chooseClipWindow } from '../domain/clip-window.js';
+import { fileStem } from '../domain/source-file.js';
+import { fractionDone, planIngestion, type IngestionPlan, type IngestionStage } from '../domain/ingestion-plan.js';
+import type { Database } from '../db/database.js';
+import { createFreeClip } from '../db/queries/clips.queries.js';
+import { recordEvent } from '../db/queries/events.queries.js';
+import {
+  findIngestionWork, markIngestionDone, markIngestionStarted, replaceArtifacts, saveIngestionProgress,
+  type IngestionResults, type IngestionWork, type NewArtifact,
+} from '../db/queries/ingestion.queries.js';
+import type { IngestionMedia, StillImage } from '../media/ingestion-media.js';
+import type { ProbedVideo, ScanType } from '../media/metadata.js';
+import { toBlobKey, videoArtifactKey } from '../storage/blob-keys.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { JobContext, JobHandler } from './catalog.js';
+import type { JobQueue } from './job-queue.js';
+import { failMediaOperation, ProgressReporter, withWorkDir } from './media-job-support.js';
+
+export interface IngestJobDeps {
+  db: Database;
+  store: BlobStore;
+  queue: JobQueue;
+  media: IngestionMedia;
+  /** Where ffmpeg writes its outputs before they are stored; one fresh folder per run under it. */
+  workDir: string;
+  /** How often progress is written to the database while a stage runs. */
+  progressIntervalMs: number;
+  log: Logger;
+  now?: () => Date;
+}
+
+interface IngestRun {
+  deps: IngestJobDeps;
+  work: IngestionWork;
+  input: string;
+  workDir: string;
+  plan: IngestionPlan;
+  progress: ProgressReporter;
+  signal: AbortSignal;
+  now: () => Date;
+}
+
+export function eventStageOf(work: { video: { isClip: boolean } }): 'clip_ingestion' | 'video_in_ingestion' {
+  return work.video.isClip ? 'clip_ingestion' : 'video_in_ingestion';
+}
+
+export function createIngestVideoHandler(deps: IngestJobDeps): JobHandler<'ingest-video'> {
+  const now = deps.now ?? (() => new Date());
+  return async ({ videoId }, context: JobContext) => {
+    const log = deps.log.child({ videoId, jobId: context.jobId, job: 'ingest-video' });
+    const work = await findIngestionWork(deps.db, videoId);
+    if (work === null || work.ingestion.status === 'DONE' || work.ingestion.status === 'FAILED') {
+      log.info({ status: work?.ingestion.status ?? 'deleted' }, 'ingestion job has nothing to do');
+      return;
+    }
+    if (work.video.storageKey === null || work.video.fileSizeBytes === null) throw new Error(`video ${videoId} has no stored file to ingest`);
+    const plan = planIngestion(work.ingestion.full, deps.media.unavailable);
+    const stage = eventStageOf(work);
+    await deps.db.transaction(async (tx) => {
+      const unavailable = plan.skipped.map(({ feature, reason }) => ({ feature, reason }));
+      if (await markIngestionStarted(tx, videoId, now(), unavailable)) await recordEvent(tx, { teamId: work.video.teamId, videoId, type: `${stage}.started` });
+    });
+    try {
+      const input = await deps.store.mediaSource(toBlobKey(work.video.storageKey), 24 * 3600);
+      await withWorkDir(deps.workDir, `ingest-${videoId}-${randomUUID()}`, async (workDir) => {
+        const progress = new ProgressReporter({
+          intervalMs: deps.progressIntervalMs,
+          now,
+          save: (state) => saveIngestionProgress(deps.db, videoId, state, now()),
+        });
+        await runStages({ deps, work, input, workDir, plan, progress, signal: context.signal, now });
+      });
+      await finish(deps, work, now);
+      log.info({ stages: plan.stages.map((planned) => planned.stage), skipped: plan.skipped }, 'ingestion done');
+    } catch (error) {
+      await failMediaOperation({ db: deps.db, log, now, error, signal: context.signal, operation: { kind: 'ingestion', videoId, teamId: work.video.teamId, eventStage: stage } });
+    }
+  };
+}
+
+async function runStages(run: IngestRun): Promise<void> {
+  const { deps, work, signal } = run;
+  let probed: ProbedVideo | null = null;
+  let heuristics: ScanType | null = null;
+  for (const [index, { stage }] of run.plan.stages.entries()) {
+    const report = (within: number) => run.progress.report(fractionDone(run.plan, index, within));
+    report(0);
+    if (stage === 'metadata') {
+      probed = await deps.media.probe(run.input, work.video.fileSizeBytes ?? 0, signal);
+      await save(run, { metadata: { ...probed.metadata }, videoMetadataAvailable: true });
+      continue;
+    }
+    if (probed === null) throw new Error('the metadata stage must come first');
+    const deinterlace = (heuristics ?? probed.metadata.scanning.metadata) !== 'PROGRESSIVE';
+    await runStage(run, stage, probed, { deinterlace, report, setHeuristics: (found) => { heuristics = found; } });
+  }
+  await run.progress.flush();
+}
+
+interface StageContext {
+  deinterlace: boolean;
+  report: (within: number) => void;
+  setHeuristics: (found: ScanType) => void;
+}
+
+async function runStage(run: IngestRun, stage: Exclude<IngestionStage, 'metadata'>, probed: ProbedVideo, context: StageContext): Promise<void> {
+  const { deps, signal } = run;
+  switch (stage) {
+    case 'scanType': {
+      const found = await deps.media.analyzeScanType(run.input, probed, signal);
+      context.setHeuristics(found);
+      probed.metadata.scanning.heuristics = found;
+      await save(run, { metadata: { ...probed.metadata } });
+      return;
+    }
+    case 'qualityAssessment': {
+      const assessment = await deps.media.assessQuality(run.input, probed, { deinterlace: context.deinterlace }, signal);
+      await save(run, { qualityAssessment: { ...assessment } });
+      return;
+    }
+    case 'stills': {
+      const outputDir = path.join(run.workDir, 'stills');
+      await fs.mkdir(outputDir, { recursive: true });
+      const stills = await deps.media.extractStills(run.input, probed, { outputDir, deinterlace: context.deinterlace, onProgress: context.report }, signal);
+      const thumbnails = await storeImages(run, 'thumbnails', stills.thumbnails);
+      const fullFrames = await storeImages(run, 'frames', stills.fullFrames);
+      const poster = await storeImages(run, 'poster', [stills.poster]);
+      await deps.db.transaction(async (tx) => {
+        await replaceArtifacts(tx, work(run), 'THUMBNAIL', thumbnails);
+        await replaceArtifacts(tx, work(run), 'POSTER', poster);
+        await replaceArtifacts(tx, work(run), 'FULL_FRAME', fullFrames);
+      });
+      await save(run, { thumbnailsAvailable: thumbnails.length > 0, fullFramesAvailable: fullFrames.length > 0 });
+      return;
+    }
+    case 'webVideo': {
+      const output = path.join(run.workDir, 'web.mp4');
+      const size = await deps.media.encodeWebVideo(run.input, probed, { output, deinterlace: context.deinterlace, onProgress: context.report }, signal);
+      const stored = await storeFile(run, 'web.mp4', output);
+      await deps.db.transaction((tx) => replaceArtifacts(tx, work(run), 'WEB_VIDEO', [{
+        position: 0, timestampMillis: null, width: size.width, height: size.height, sizeBytes: stored.sizeBytes, mimeType: 'video/mp4', storageKey: stored.key,
+      }]));
+      await save(run, { webVideoAvailable: true });
+      return;
+    }
+  }
+}
+
+function work(run: IngestRun): string {
+  return run.work.video.id;
+}
+
+async function save(run: IngestRun, results: IngestionResults): Promise<void> {
+  await saveIngestionProgress(run.deps.db, run.work.video.id, results, run.now());
+}
+
+async function storeFile(run: IngestRun, name: string, localPath: string): Promise<{ key: string; sizeBytes: number }> {
+  const key = videoArtifactKey(run.work.video.teamId, run.work.video.id, name);
+  const { sizeBytes } = await run.deps.store.put(key, createReadStream(localPath), run.signal);
+  return { key, sizeBytes };
+}
+
+async function storeImages(run: IngestRun, folder: string, images: readonly StillImage[]): Promise<NewArtifact[]> {
+  const artifacts: NewArtifact[] = [];
+  for (const [position, image] of images.entries()) {
+    const name = `${folder}/${String(position).padStart(4, '0')}${path.extname(image.path)}`;
+    const stored = await storeFile(run, name, image.path);
+    artifacts.push({ position, timestampMillis: image.timestampMillis, width: image.width, height: image.height, sizeBytes: stored.sizeBytes, mimeType: image.mimeType, storageKey: stored.key });
+  }
+  return artifacts;
+}
+
+/** Marks the ingestion DONE; for a master of a team that wants clips, creates and queues its free clip. */
+async function finish(deps: IngestJobDeps, found: IngestionWork, now: () => Date): Promise<void> {
+  const { video } = found;
+  await deps.db.transaction(async (tx) => {
+    if (!(await markIngestionDone(tx, video.id, now()))) return;
+    await recordEvent(tx, { teamId: video.teamId, videoId: video.id, type: `${eventStageOf(found)}.done` });
+    if (video.isClip || !found.freeClipEnabled || deps.media.clipFormat === null) return;
+    const refreshed = await findIngestionWork(tx, video.id);
+    const metadata = refreshed?.ingestion.metadata as { durationInMillis?: number | null; averageFrameRate?: { frameRate: number } | null } | null | undefined;
+    const durationMs = metadata?.durationInMillis ?? null;
+    if (durationMs === null || durationMs <= 0) return;
+    const window = chooseClipWindow(durationMs, metadata?.averageFrameRate?.frameRate);
+    const format = deps.media.clipFormat;
+    const clipId = await createFreeClip(tx, {
+      master: video,
+      name: `${video.name} (clip)`.slice(0, 255),
+      fileName: `${fileStem(video.fileName)}-clip.${format.extension}`.slice(0, 255),
+      mimeType: format.mimeType,
+      containerName: format.containerName,
+      startPositionMillis: window.startMs,
+      endPositionMillis: window.endMs,
+    });
+    if (clipId !== null) await deps.queue.send(tx, 'cut-clip', { videoId: clipId });
+  });
+}

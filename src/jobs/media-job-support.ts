@@ -1,0 +1,135 @@
+/**
+ * What the ingestion and clip jobs share: throttled progress with an ETA, a private working
+ * folder per run, and the one way a media operation fails.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { isAppError, toOperationError, type OperationError } from '../domain/errors.js';
+import { estimateRemainingSeconds, toPercentage } from '../domain/ingestion-plan.js';
+import type { Database } from '../db/database.js';
+import { markClipFailed } from '../db/queries/clips.queries.js';
+import { recordEvent } from '../db/queries/events.queries.js';
+import { markIngestionFailed } from '../db/queries/ingestion.queries.js';
+import { NotAVideoError } from '../media/metadata.js';
+import { MediaProcessError } from '../media/process-runner.js';
+
+export interface ProgressState {
+  progressPercentage: number;
+  etaSeconds: number | null;
+}
+
+/**
+ * Turns a stream of fractions into at most one database write per interval (the last value
+ * wins), with the ETA extrapolated from the time spent so far.
+ */
+export class ProgressReporter {
+  private readonly startedAtMs: number;
+  private lastSavedAtMs = Number.NEGATIVE_INFINITY;
+  private lastSavedPercentage = -1;
+  private latest = 0;
+  private inFlight: Promise<void> | null = null;
+  private failure: unknown = null;
+
+  constructor(private readonly options: { intervalMs: number; now: () => Date; save: (state: ProgressState) => Promise<unknown> }) {
+    this.startedAtMs = options.now().getTime();
+  }
+
+  report(fraction: number): void {
+    this.latest = Math.max(this.latest, fraction);
+    const nowMs = this.options.now().getTime();
+    if (this.inFlight !== null || nowMs - this.lastSavedAtMs < this.options.intervalMs) return;
+    const state = this.stateAt(nowMs);
+    if (state.progressPercentage === this.lastSavedPercentage && state.etaSeconds === null) return;
+    this.lastSavedAtMs = nowMs;
+    this.lastSavedPercentage = state.progressPercentage;
+    this.inFlight = this.options.save(state).then(
+      () => { this.inFlight = null; },
+      (error: unknown) => { this.inFlight = null; this.failure = error; },
+    );
+  }
+
+  /** Waits for a write on its way and rethrows a write that failed. */
+  async flush(): Promise<void> {
+    await this.inFlight;
+    if (this.failure !== null) throw this.failure;
+  }
+
+  private stateAt(nowMs: number): ProgressState {
+    return {
+      progressPercentage: toPercentage(this.latest, false),
+      etaSeconds: estimateRemainingSeconds(nowMs - this.startedAtMs, this.latest),
+    };
+  }
+}
+
+/** Runs `work` in a fresh folder under `parent`, removed afterwards whatever happens. */
+export async function withWorkDir<T>(parent: string, name: string, work: (dir: string) => Promise<T>): Promise<T> {
+  const dir = path.join(parent, name);
+  await fs.mkdir(dir, { recursive: true });
+  try {
+    return await work(dir);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The last lines of ffmpeg's stderr: enough to see why, short enough for a status response. */
+function tailLines(text: string, maxChars = 1200): string {
+  const trimmed = text.trim();
+  return trimmed.length <= maxChars ? trimmed : trimmed.slice(trimmed.length - maxChars).replace(/^[^\n]*\n/, '');
+}
+
+/**
+ * The failure a user sees for an error of media work, or null when the error is not the media's
+ * fault (the database or storage failed, the process is stopping): those are retried.
+ */
+export function describeMediaFailure(error: unknown, what: string): OperationError | null {
+  if (error instanceof NotAVideoError) {
+    return { code: error.kind === 'NO_VIDEO_STREAM' ? 'NOT_A_VIDEO' : 'MEDIA_UNREADABLE', message: error.message, details: { kind: error.kind } };
+  }
+  if (error instanceof MediaProcessError) {
+    return {
+      code: 'MEDIA_PROCESSING_FAILED',
+      message: `${what} failed: ${path.basename(error.binary)} ${error.signal ? `was killed by ${error.signal}` : `exited with code ${error.exitCode}`}; the file may be damaged or use a feature this ffmpeg cannot decode`,
+      details: { exitCode: error.exitCode, signal: error.signal, stderrTail: tailLines(error.stderrTail) },
+    };
+  }
+  if (isAppError(error)) return toOperationError(error);
+  return null;
+}
+
+export interface FailedOperation {
+  kind: 'ingestion' | 'clip';
+  videoId: string;
+  teamId: string;
+  eventStage: 'video_in_ingestion' | 'clip_ingestion' | 'clip_processing';
+}
+
+/**
+ * The one way a media job fails: a failure of the media itself is recorded (FAILED, with its
+ * event, in one transaction) and the job ends; anything else is rethrown so the queue retries it.
+ */
+export async function failMediaOperation(options: { db: Database; log: Logger; now: () => Date; error: unknown; signal: AbortSignal; operation: FailedOperation }): Promise<void> {
+  const { error, operation } = options;
+  if (options.signal.aborted) throw error;
+  const failure = describeMediaFailure(error, operation.kind === 'clip' ? 'cutting the clip' : 'ingesting the video');
+  if (failure === null) throw error;
+  await recordFailure(options.db, operation, failure, options.now());
+  options.log.warn({ code: failure.code, reason: failure.message }, `${operation.kind} failed`);
+}
+
+export async function recordFailure(db: Database, operation: FailedOperation, failure: OperationError, now: Date): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const marked = operation.kind === 'clip'
+      ? await markClipFailed(tx, operation.videoId, failure, now)
+      : await markIngestionFailed(tx, operation.videoId, failure, now);
+    if (marked) await recordEvent(tx, { teamId: operation.teamId, videoId: operation.videoId, type: `${operation.eventStage}.failed`, data: { errorCode: failure.code } });
+    return marked;
+  });
+}
+
+/** The failure recorded when a media job's retries ran out. */
+export function interruptedFailure(what: string, attempts: number): OperationError {
+  return { code: 'MEDIA_JOB_INTERRUPTED', message: `${what} was interrupted ${attempts} times without finishing (its worker kept stopping or the database or storage kept failing); see the worker logs`, details: {} };
+}

@@ -1,0 +1,163 @@
+/**
+ * Quality assessment: measures a handful of frames spread over the whole video with ffmpeg filters
+ * and reduces them to the contract's metrics (scoring rules in src/domain/quality-scoring.ts).
+ *
+ * How it works, in one ffmpeg run: the file is opened once per sample instant with input seeking
+ * (`-noaccurate_seek`, so each sample starts at the keyframe at or before its instant and costs only
+ * the few frames decoded, whatever the GOP length: a 60 s 1080p file takes about a second and a half);
+ * three consecutive frames of each sample are concatenated, scaled so the shorter side is 540 px and
+ * converted to 8-bit 4:2:0, which makes every measure independent of resolution and bit depth. Then
+ * blockdetect (compression), blurdetect (details), a 3x3 median (removegrain mode 4, luma only) compared
+ * with psnr (noise: the mean squared residual) and signalstats (colors: SATAVG) add their values to
+ * each frame's metadata, which `metadata=mode=print:file=-` writes to stdout (stderr is only kept as a
+ * tail, so it cannot carry results).
+ */
+import { scoreQuality, type FrameMeasures, type QualityAssessment } from '../domain/quality-scoring.js';
+import { spreadInstantsMs } from '../domain/still-instants.js';
+import type { MediaTools } from './ffmpeg-tools.js';
+import type { ProcessRunner } from './process-runner.js';
+
+export interface QualityInput {
+  /** Local path of the video. */
+  input: string;
+  durationMs: number;
+  /** Coded frame size (before any display rotation; the analysis does not rotate). */
+  width: number;
+  height: number;
+  /** Bits per sample of the source; deeper sources are reduced to 8 bits without dithering. */
+  bitDepth: number;
+  /** Deinterlace the samples first (bwdif), so combing is not measured as noise and blocking. */
+  deinterlace?: boolean;
+}
+
+export const QUALITY_SAMPLE_COUNT = 8;
+export const QUALITY_FRAMES_PER_SAMPLE = 3;
+export const QUALITY_ANALYSIS_SHORT_SIDE = 540;
+/** Filters the graph needs beyond ffmpeg's built-in plumbing. */
+export const qualityFilters = ['trim', 'setpts', 'concat', 'scale', 'format', 'blockdetect', 'blurdetect', 'split', 'removegrain', 'psnr', 'signalstats', 'metadata'] as const;
+
+/** The analysis frame size: shorter side 540 px, aspect kept, both sides even (4:2:0 needs it). */
+export function qualityAnalysisSize(width: number, height: number, shortSide: number = QUALITY_ANALYSIS_SHORT_SIDE): { width: number; height: number } {
+  const even = (value: number): number => Math.max(2, 2 * Math.round(value / 2));
+  if (!(width > 0 && height > 0)) return { width: even((shortSide * 16) / 9), height: shortSide };
+  return width >= height
+    ? { width: even((width * shortSide) / height), height: shortSide }
+    : { width: shortSide, height: even((height * shortSide) / width) };
+}
+
+/** Seconds with microsecond precision, as ffmpeg's -ss expects. */
+export function formatSeconds(ms: number): string {
+  return (Math.max(0, ms) / 1000).toFixed(6);
+}
+
+export interface QualityArgsOptions {
+  input: string;
+  instantsMs: readonly number[];
+  framesPerSample: number;
+  analysisWidth: number;
+  analysisHeight: number;
+  bitDepth: number;
+  /** A deinterlacing filter applied to each sample on its own (so no field mixes two samples), or null. */
+  deinterlaceFilter: string | null;
+}
+
+export function buildQualityArgs(options: QualityArgsOptions): string[] {
+  const inputs = options.instantsMs.flatMap((ms) => ['-noaccurate_seek', '-ss', formatSeconds(ms), '-noautorotate', '-i', options.input]);
+  const deinterlace = options.deinterlaceFilter === null ? '' : `${options.deinterlaceFilter},`;
+  const trims = options.instantsMs.map((_, index) => `[${index}:v:0]trim=end_frame=${options.framesPerSample},${deinterlace}setpts=PTS-STARTPTS[s${index}]`);
+  const joined = options.instantsMs.map((_, index) => `[s${index}]`).join('');
+  // Reducing 10-bit to 8-bit with dithering would add noise that the noise metric then measures.
+  const dither = options.bitDepth > 8 ? ':sws_dither=none' : '';
+  const graph = [
+    ...trims,
+    `${joined}concat=n=${options.instantsMs.length}:v=1:a=0,scale=${options.analysisWidth}:${options.analysisHeight}:flags=bicubic${dither},format=yuv420p,` +
+      'blockdetect,blurdetect,split[frame][copy]',
+    '[copy]removegrain=m0=4:m1=0:m2=0[median]',
+    // The median copy goes first so its (identical) chroma and the measures above flow on; psnr
+    // only adds lavfi.psnr.* and the result is the same either way round.
+    '[median][frame]psnr,signalstats,metadata=mode=print:file=-[out]',
+  ].join(';');
+  return ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputs, '-filter_complex', graph, '-map', '[out]', '-f', 'null', '-'];
+}
+
+/** One frame's block of `metadata=mode=print` output. */
+export interface PrintedFrame {
+  frame: number;
+  ptsTime: number | null;
+  tags: Map<string, string>;
+}
+
+/** Parses `metadata=mode=print` output ("frame:N pts:P pts_time:T" then key=value lines) into frames. */
+export function parseMetadataPrint(text: string): PrintedFrame[] {
+  const frames: PrintedFrame[] = [];
+  for (const rawLine of text.split('\n')) {
+    const line = rawLine.trim();
+    const header = /^frame:\s*(\d+)\s+pts:\s*\S+\s+pts_time:\s*(\S+)/.exec(line);
+    if (header !== null) {
+      const ptsTime = Number(header[2]);
+      frames.push({ frame: Number(header[1]), ptsTime: Number.isFinite(ptsTime) ? ptsTime : null, tags: new Map() });
+      continue;
+    }
+    const eq = line.indexOf('=');
+    const current = frames.at(-1);
+    if (eq > 0 && current !== undefined) current.tags.set(line.slice(0, eq), line.slice(eq + 1));
+  }
+  return frames;
+}
+
+/** A finite number from a tag value; ffmpeg prints `nan`/`-nan`/`inf` for undefined measures. */
+export function finiteTag(tags: ReadonlyMap<string, string>, key: string): number | null {
+  const text = tags.get(key);
+  if (text === undefined) return null;
+  const value = Number(text);
+  return Number.isFinite(value) ? value : null;
+}
+
+export function parseQualityFrames(stdout: string): FrameMeasures[] {
+  return parseMetadataPrint(stdout).map(({ tags }) => ({
+    noiseMse: finiteTag(tags, 'lavfi.psnr.mse.y'),
+    blurWidth: finiteTag(tags, 'lavfi.blur'),
+    saturation: finiteTag(tags, 'lavfi.signalstats.SATAVG'),
+    blockiness: finiteTag(tags, 'lavfi.block'),
+  }));
+}
+
+/** Throws one sentence naming the filters this ffmpeg lacks. */
+export function requireFilters(tools: Pick<MediaTools, 'filters'>, names: readonly string[], purpose: string): void {
+  const missing = names.filter((name) => !tools.filters.has(name));
+  if (missing.length > 0) {
+    throw new Error(`${purpose} needs the ffmpeg filter${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which this ffmpeg lacks: install an ffmpeg build that has ${missing.length > 1 ? 'them' : 'it'}`);
+  }
+}
+
+/** bwdif (better on motion), else yadif; throws when this ffmpeg has neither. */
+export function chooseDeinterlaceFilter(tools: Pick<MediaTools, 'filters'>): string {
+  if (tools.filters.has('bwdif')) return 'bwdif=mode=send_frame:parity=auto:deint=all';
+  if (tools.filters.has('yadif')) return 'yadif=mode=send_frame:parity=auto:deint=all';
+  throw new Error('deinterlacing needs the ffmpeg filter bwdif or yadif, which this ffmpeg lacks: install an ffmpeg build that has one of them');
+}
+
+export async function assessQuality(
+  runner: ProcessRunner,
+  tools: Pick<MediaTools, 'ffmpegPath' | 'filters'>,
+  source: QualityInput,
+  options: { signal?: AbortSignal } = {},
+): Promise<QualityAssessment> {
+  requireFilters(tools, qualityFilters, 'the quality assessment');
+  const deinterlaceFilter = source.deinterlace === true ? chooseDeinterlaceFilter(tools) : null;
+  const instantsMs = spreadInstantsMs(source.durationMs, QUALITY_SAMPLE_COUNT);
+  const size = qualityAnalysisSize(source.width, source.height);
+  const args = buildQualityArgs({
+    input: source.input,
+    instantsMs: instantsMs.length === 0 ? [0] : instantsMs,
+    framesPerSample: QUALITY_FRAMES_PER_SAMPLE,
+    analysisWidth: size.width,
+    analysisHeight: size.height,
+    bitDepth: source.bitDepth,
+    deinterlaceFilter,
+  });
+  const { stdout } = await runner.run(tools.ffmpegPath, args, { signal: options.signal, maxStdoutBytes: 8 * 1024 * 1024 });
+  const frames = parseQualityFrames(stdout);
+  if (frames.length === 0) throw new Error('the quality assessment decoded no video frames: the file has no decodable picture at the sampled positions');
+  return scoreQuality(frames);
+}

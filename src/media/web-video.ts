@@ -1,0 +1,85 @@
+/**
+ * The web video: an H.264/AAC MP4 that any browser plays and can seek before it has downloaded the
+ * whole file (`+faststart` moves the index to the front).
+ *
+ * The picture is deinterlaced first when the source is interlaced (deinterlacing after scaling would
+ * mix the fields), then scaled to its display size (sample aspect ratio applied, so pixels become
+ * square), bounded to 1080p, with even dimensions as 4:2:0 requires. ffmpeg turns rotated phone video
+ * upright by itself (autorotate), so a 90°/270° source is sized with width and height swapped.
+ * HDR sources are converted to 8-bit yuv420p without tone mapping; they will look flat but play.
+ */
+import { fileArgument } from './ffmpeg-tools.js';
+
+export interface WebVideoSource {
+  /** The stored picture size, before rotation. */
+  width: number;
+  height: number;
+  /** Sample (pixel) aspect ratio as [num, den]; square when absent. */
+  sampleAspect?: readonly [number, number];
+  /** Clockwise rotation the player applies (0, 90, 180, 270); 0 when absent. */
+  rotationDegrees?: number;
+  deinterlace: boolean;
+  hasAudio: boolean;
+}
+
+export interface WebVideoArgsOptions {
+  input: string;
+  output: string;
+  source: WebVideoSource;
+  /** The short side's bound; the long side is bounded to 16:9 of it (1920 for 1080). */
+  maxHeight?: number;
+  /** bwdif (better, the default) or yadif, whichever this ffmpeg has. */
+  deinterlacer?: 'bwdif' | 'yadif';
+}
+
+/** x264 constant quality: 21 is visually clean for previews at a moderate size. */
+const CRF = 21;
+const AUDIO_BITRATE = '128k';
+
+function even(value: number): number {
+  return Math.max(2, Math.round(value / 2) * 2);
+}
+
+/** The output size: the display size (square pixels, upright) scaled down to fit the bound. */
+export function webVideoSize(source: WebVideoSource, maxHeight = 1080): { width: number; height: number } {
+  const [num, den] = source.sampleAspect ?? [1, 1];
+  const sar = num > 0 && den > 0 ? num / den : 1;
+  const turned = (source.rotationDegrees ?? 0) % 180 !== 0;
+  const displayWidth = turned ? source.height : source.width * sar;
+  const displayHeight = turned ? source.width * sar : source.height;
+  const shortSide = Math.min(displayWidth, displayHeight);
+  const longSide = Math.max(displayWidth, displayHeight);
+  const scale = Math.min(1, maxHeight / shortSide, (maxHeight * 16) / 9 / longSide);
+  return { width: even(displayWidth * scale), height: even(displayHeight * scale) };
+}
+
+/** The video filter chain: deinterlace, scale to display size, square pixels, 4:2:0. */
+export function webVideoFilter(source: WebVideoSource, maxHeight = 1080, deinterlacer: 'bwdif' | 'yadif' = 'bwdif'): string {
+  const { width, height } = webVideoSize(source, maxHeight);
+  const filters: string[] = [];
+  // One output frame per input frame (send_frame) keeps the frame rate; parity comes from the frames.
+  if (source.deinterlace) filters.push(`${deinterlacer}=mode=send_frame:parity=auto:deint=all`);
+  filters.push(`scale=${width}:${height}:flags=bicubic`, 'setsar=1', 'format=yuv420p');
+  return filters.join(',');
+}
+
+/** ffmpeg arguments that write the web video of `input` to `output` (an .mp4 path). */
+export function webVideoArgs(options: WebVideoArgsOptions): string[] {
+  const maxHeight = options.maxHeight ?? 1080;
+  const audio = options.source.hasAudio
+    ? ['-map', '0:a:0?', '-c:a', 'aac', '-b:a', AUDIO_BITRATE, '-ac', '2']
+    : ['-an'];
+  return [
+    '-hide_banner', '-nostdin', '-y',
+    '-i', fileArgument(options.input),
+    '-map', '0:v:0',
+    ...audio,
+    '-sn', '-dn',
+    '-vf', webVideoFilter(options.source, maxHeight, options.deinterlacer),
+    '-c:v', 'libx264', '-preset', 'fast', '-crf', String(CRF), '-profile:v', 'high', '-pix_fmt', 'yuv420p',
+    '-movflags', '+faststart',
+    '-progress', 'pipe:1', '-nostats',
+    '-f', 'mp4',
+    fileArgument(options.output),
+  ];
+}

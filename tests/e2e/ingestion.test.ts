@@ -1,0 +1,207 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listEventsOfVideo } from '../../src/db/queries/events.queries.js';
+import { ChildProcessRunner } from '../../src/media/process-runner.js';
+import { startE2eFixture, type E2eFixture } from '../support/e2e-fixture.js';
+import { mediaFixture, type MediaFixtureName } from '../support/media-fixtures.js';
+import { backends } from '../support/test-database.js';
+
+const runner = new ChildProcessRunner();
+
+async function ffprobeStreams(file: string): Promise<any> {
+  const { stdout } = await runner.run('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', file]);
+  return JSON.parse(stdout);
+}
+
+const ingestionEnded = (video: any) => ['DONE', 'FAILED'].includes(video.ingestion.ingestionState.ingestionStatus);
+
+describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
+  let fx: E2eFixture;
+  let scratch: string;
+
+  beforeAll(async () => {
+    fx = await startE2eFixture(backend);
+    scratch = await fs.mkdtemp(path.join(fx.service.dataDir, 'scratch-'));
+  });
+  afterAll(async () => {
+    await fx?.close();
+  });
+
+  async function serveFixture(name: MediaFixtureName): Promise<{ urlPath: string; body: Buffer }> {
+    const body = await fs.readFile(await mediaFixture(name));
+    const urlPath = `/media/${name}${path.extname(await mediaFixture(name))}`;
+    fx.origin.setFile(urlPath, { body });
+    return { urlPath, body };
+  }
+
+  async function importFixture(name: MediaFixtureName, fullIngestion: boolean): Promise<string> {
+    const { urlPath } = await serveFixture(name);
+    const created = await fx.service.api('POST', `/api/v1/videos/in/https?fullIngestion=${fullIngestion}`, { body: { name: `Fixture ${name}`, url: fx.url(urlPath) } });
+    expect(created.status, created.text).toBe(201);
+    return created.body.videoId as string;
+  }
+
+  async function download(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
+    const response = await request(url, { headers });
+    return { status: response.statusCode, headers: response.headers, body: Buffer.from(await response.body.arrayBuffer()) };
+  }
+
+  async function eventTypes(videoId: string): Promise<string[]> {
+    return (await listEventsOfVideo(fx.service.app.connection.db, videoId)).map((event) => event.type);
+  }
+
+  it('ingests a master fully, makes its artifacts and a 10-second clip, and deletes them all with it', async () => {
+    const masterId = await importFixture('progressive', true);
+    const master = await fx.service.waitForVideo(masterId, ingestionEnded, 120_000);
+    expect(master.ingestion.ingestionState).toMatchObject({
+      ingestionStatus: 'DONE', progressPercentage: 100, etaSeconds: 0,
+      webVideoAvailable: true, thumbnailsAvailable: true, fullFramesAvailable: true, videoMetadataAvailable: true,
+    });
+    expect(master.flags).toMatchObject({ isMaster: true, isIngested: true, isIngesting: false, isClip: false });
+    expect(master.ingestion.metadata).toMatchObject({
+      codecName: 'h264', frameWidth: 640, frameHeight: 360, pixelFormatName: 'yuv420p', primaryBitDepth: 8,
+      displayAspectRatio: { ratio: 1.78, tag: '16:9' },
+      scanning: { metadata: 'PROGRESSIVE', heuristics: 'PROGRESSIVE' },
+      averageFrameRate: { frameRate: 25, rational: '25:1' },
+      totalFrames: 300,
+      hdrStandardName: null,
+    });
+    expect(master.ingestion.metadata.durationInMillis).toBeGreaterThanOrEqual(11_900);
+    expect(master.ingestion.metadata.durationInMillis).toBeLessThanOrEqual(12_100);
+    const metricNames = master.ingestion.qualityAssessment.metrics.map((metric: any) => metric.name);
+    expect(metricNames).toEqual(expect.arrayContaining(['noise', 'details', 'colors']));
+    expect(metricNames.length).toBeGreaterThanOrEqual(4);
+    for (const metric of master.ingestion.qualityAssessment.metrics) {
+      expect(metric.subjectiveScore).toBeGreaterThanOrEqual(0);
+      expect(metric.subjectiveScore).toBeLessThanOrEqual(5);
+      expect(['untenable', 'poor', 'fair', 'good', 'excellent']).toContain(metric.subjectiveLabel);
+    }
+
+    // Thumbnails and the poster: images of the declared size, with the declared bytes.
+    const thumbnails = await fx.service.api('GET', `/api/v1/videos/${masterId}/thumbnails?durationMinutes=5`);
+    expect(thumbnails.status, thumbnails.text).toBe(200);
+    const items = thumbnails.body.items as any[];
+    expect(items.filter((item) => item.kind === 'THUMBNAIL')).toHaveLength(10);
+    expect(items.filter((item) => item.kind === 'POSTER')).toHaveLength(1);
+    const timestamps = items.filter((item) => item.kind === 'THUMBNAIL').map((item) => item.timestampMillis);
+    expect([...timestamps].sort((a, b) => a - b)).toEqual(timestamps);
+    const first = items.find((item) => item.kind === 'THUMBNAIL');
+    const image = await download(first.presignedUrl);
+    expect(image.status).toBe(200);
+    expect(image.body.length).toBe(first.sizeBytes);
+    expect(image.headers['content-type']).toBe(first.mimeType);
+    const imagePath = path.join(scratch, `thumbnail${first.mimeType === 'image/webp' ? '.webp' : '.jpg'}`);
+    await fs.writeFile(imagePath, image.body);
+    const [imageStream] = (await ffprobeStreams(imagePath)).streams;
+    expect([imageStream.width, imageStream.height]).toEqual([first.width, first.height]);
+    expect(first.width).toBe(320);
+
+    const frames = await fx.service.api('GET', `/api/v1/videos/${masterId}/full-frames`);
+    expect(frames.status).toBe(200);
+    expect(frames.body.items).toHaveLength(10);
+    const frame = await download(frames.body.items[3].presignedUrl);
+    expect(frame.body.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))).toBe(true);
+    expect(frames.body.items[3]).toMatchObject({ width: 640, height: 360, mimeType: 'image/png' });
+
+    // The web video: seekable through range requests, H.264 yuv420p with its index first.
+    const web = await fx.service.api('POST', `/api/v1/videos/${masterId}/web-video/out/https`, { headers: { 'content-type': 'application/json', 'content-length': '0' } });
+    expect(web.status, web.text).toBe(200);
+    const partial = await download(web.body.presignedUrl, { range: 'bytes=0-99' });
+    expect(partial.status).toBe(206);
+    expect(partial.headers['content-range']).toBe(`bytes 0-99/${web.body.sizeBytes}`);
+    const whole = await download(web.body.presignedUrl);
+    const webPath = path.join(scratch, 'web.mp4');
+    await fs.writeFile(webPath, whole.body);
+    const webInfo = await ffprobeStreams(webPath);
+    const webVideo = webInfo.streams.find((stream: any) => stream.codec_type === 'video');
+    expect(webVideo).toMatchObject({ codec_name: 'h264', pix_fmt: 'yuv420p', width: 640, height: 360 });
+    expect(webInfo.streams.some((stream: any) => stream.codec_type === 'audio' && stream.codec_name === 'aac')).toBe(true);
+    expect(whole.body.indexOf('moov')).toBeLessThan(whole.body.indexOf('mdat'));
+
+    // The free clip: a derived video, cut and then fully ingested.
+    const clipId = (await fx.service.waitForVideo(masterId, (video) => video.clipId !== null)).clipId as string;
+    const clip = await fx.service.waitForVideo(clipId, ingestionEnded, 120_000);
+    expect(clip.flags).toMatchObject({ isMaster: false, isClip: true, isProcessed: true, isProcessing: false, isIngested: true });
+    expect(clip.masterVideo).toMatchObject({ id: masterId });
+    expect(clip.processing.processingState).toMatchObject({ processingStatus: 'DONE', progressPercentage: 100 });
+    // 40% of 12 s is 4.8 s; the 10 s window is kept inside 5%..95% of the video, so it starts at 0.6 s (frame 15).
+    expect(clip.processing.sourceVideo).toEqual({ videoId: masterId, startPositionMilliseconds: 600, endPositionMilliseconds: 10_600 });
+    expect(clip.ingestion.metadata).toMatchObject({ totalFrames: 250, frameWidth: 640, frameHeight: 360 });
+    expect(Math.abs(clip.ingestion.metadata.durationInMillis - 10_000)).toBeLessThanOrEqual(40);
+    const derived = await fx.service.api('GET', `/api/v1/videos/${masterId}/derived`);
+    expect(derived.body.items.map((item: any) => item.id)).toEqual([clipId]);
+
+    expect(await eventTypes(masterId)).toEqual(['video_in.started', 'video_in.done', 'video_in_ingestion.started', 'video_in_ingestion.done']);
+    expect(await eventTypes(clipId)).toEqual(['clip_processing.started', 'clip_processing.done', 'clip_ingestion.started', 'clip_ingestion.done']);
+
+    const deleted = await fx.service.api('DELETE', `/api/v1/videos/${masterId}`, { body: [clipId] });
+    expect(deleted.status, deleted.text).toBe(200);
+    expect([...deleted.body].sort()).toEqual([clipId, masterId].sort());
+    const teamFolder = path.join(fx.service.dataDir, 'storage', 'teams', master.teamId, 'videos');
+    const left = await fs.readdir(teamFolder).catch(() => []);
+    expect(left).not.toContain(masterId);
+    expect(left).not.toContain(clipId);
+    expect((await download(first.presignedUrl)).status).toBe(404);
+    expect((await eventTypes(clipId)).at(-1)).toBe('video.deleted');
+    expect((await eventTypes(masterId)).at(-1)).toBe('video.deleted');
+  }, 240_000);
+
+  it('ingests metadata only without fullIngestion, and makes no clip when the team turned clips off', async () => {
+    const team = (await fx.service.api('GET', '/api/v1/account')).body.defaultTeam;
+    const off = await fx.service.api('PATCH', `/api/v1/teams/${team.id}`, { body: { freeClipEnabled: false } });
+    expect(off.status, off.text).toBe(200);
+    expect(off.body.freeClipEnabled).toBe(false);
+    try {
+      const videoId = await importFixture('hdr10', false);
+      const video = await fx.service.waitForVideo(videoId, ingestionEnded);
+      expect(video.ingestion.ingestionState).toMatchObject({
+        ingestionStatus: 'DONE', videoMetadataAvailable: true, webVideoAvailable: false, thumbnailsAvailable: false, fullFramesAvailable: false,
+      });
+      expect(video.ingestion.metadata).toMatchObject({
+        primaryBitDepth: 10, colorPrimariesName: 'bt2020', colorTransferName: 'smpte2084', colorSpaceName: 'bt2020nc', hdrStandardName: 'HDR10',
+        scanning: { metadata: 'PROGRESSIVE', heuristics: null },
+      });
+      expect(video.ingestion.qualityAssessment).toBeNull();
+      const thumbnails = await fx.service.api('GET', `/api/v1/videos/${videoId}/thumbnails`);
+      expect(thumbnails.status).toBe(409);
+      expect(thumbnails.body).toMatchObject({ errorCode: 'VIDEO_NOT_FULLY_INGESTED' });
+      expect(thumbnails.body.message).toContain('without fullIngestion');
+      // The clip would be queued with the ingestion's end; give a wrongly made one the time to show.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect((await fx.service.api('GET', `/api/v1/videos/${videoId}/derived`)).body.totalElements).toBe(0);
+      expect((await fx.service.api('GET', `/api/v1/videos/${videoId}`)).body.clipId).toBeNull();
+    } finally {
+      expect((await fx.service.api('PATCH', `/api/v1/teams/${team.id}`, { body: { freeClipEnabled: true } })).body.freeClipEnabled).toBe(true);
+    }
+  }, 60_000);
+
+  it.each([
+    ['audio-only', 'NOT_A_VIDEO'],
+    ['truncated', 'MEDIA_UNREADABLE'],
+    ['not-video', 'MEDIA_UNREADABLE'],
+  ] as const)('ends the ingestion of %s FAILED with %s and keeps the copied file', async (name, code) => {
+    const videoId = await importFixture(name, true);
+    const video = await fx.service.waitForVideo(videoId, ingestionEnded);
+    expect(video.ingestion.ingestionState).toMatchObject({ ingestionStatus: 'FAILED', videoMetadataAvailable: false, error: { code } });
+    expect(video.ingestion.ingestionState.error.message.length).toBeGreaterThan(10);
+    expect(video.upload.uploadState.uploadStatus).toBe('DONE');
+    const link = await fx.service.api('POST', `/api/v1/videos/${videoId}/out/https`, { headers: { 'content-type': 'application/json', 'content-length': '0' } });
+    expect(link.status).toBe(200);
+    const copied = await download(link.body.presignedUrl);
+    expect(copied.body.equals(await fs.readFile(await mediaFixture(name)))).toBe(true);
+    expect(await eventTypes(videoId)).toEqual(['video_in.started', 'video_in.done', 'video_in_ingestion.started', 'video_in_ingestion.failed']);
+    expect((await fx.service.api('GET', `/api/v1/videos/${videoId}/derived`)).body.totalElements).toBe(0);
+  }, 60_000);
+
+  it('clips a video of 10 seconds or less whole', async () => {
+    const masterId = await importFixture('short-4s', false);
+    const clipId = (await fx.service.waitForVideo(masterId, (video) => video.clipId !== null)).clipId as string;
+    const clip = await fx.service.waitForVideo(clipId, ingestionEnded, 90_000);
+    const master = (await fx.service.api('GET', `/api/v1/videos/${masterId}`)).body;
+    expect(clip.processing.sourceVideo).toEqual({ videoId: masterId, startPositionMilliseconds: 0, endPositionMilliseconds: master.ingestion.metadata.durationInMillis });
+    expect(clip.ingestion.metadata.totalFrames).toBe(master.ingestion.metadata.totalFrames);
+    expect(clip.ingestion.ingestionState.ingestionStatus).toBe('DONE');
+  }, 120_000);
+});
