@@ -17,7 +17,7 @@ import { createIngestVideoHandler } from './jobs/ingest-video.job.js';
 import { createCutClipExhaustedHandler, createIngestVideoExhaustedHandler } from './jobs/media-job-exhausted.job.js';
 import { discoverMediaTools } from './media/ffmpeg-tools.js';
 import { FfmpegIngestionMedia } from './media/media-toolkit.js';
-import { ChildProcessRunner } from './media/process-runner.js';
+import { ChildProcessRunner, type ProcessRunner } from './media/process-runner.js';
 import { ArtifactService } from './services/artifact.service.js';
 import { PgBossJobQueue } from './jobs/job-queue.js';
 import { OutboundClient } from './net/outbound-client.js';
@@ -32,9 +32,11 @@ import { FsBlobStore } from './storage/fs-blob-store.js';
 
 export type Role = 'serve' | 'api' | 'worker' | 'migrate';
 
-/** Test seams: replace what a test must control (DNS, TLS trust, logging). */
+/** Test seams: replace what a test must control (DNS, TLS trust, logging, media processes). */
 export interface AppOverrides {
   resolver?: HostResolver;
+  /** Runs ffmpeg and ffprobe (the benchmark wraps the real runner to record and time commands). */
+  mediaRunner?: ProcessRunner;
   extraCaCertificates?: readonly string[];
   logger?: Logger;
 }
@@ -61,8 +63,7 @@ function createLogger(config: Readonly<Config>, role: Role): Logger {
 }
 
 /** Finds ffmpeg and ffprobe and what they can do; logs features they cannot provide. */
-async function startMedia(config: Readonly<Config>, log: Logger): Promise<FfmpegIngestionMedia> {
-  const runner = new ChildProcessRunner();
+async function startMedia(config: Readonly<Config>, log: Logger, runner: ProcessRunner): Promise<FfmpegIngestionMedia> {
   const tools = await discoverMediaTools({
     ...(config.media.ffmpegPath ? { ffmpegPath: config.media.ffmpegPath } : {}),
     ...(config.media.ffprobePath ? { ffprobePath: config.media.ffprobePath } : {}),
@@ -94,9 +95,12 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
     await store.checkWritable();
     const queue = await PgBossJobQueue.start(connection, { supervise: hasWorker || role === 'migrate', ...config.queue }, log);
     const shutdown = new AbortController();
+    const mediaRunner = overrides.mediaRunner ?? new ChildProcessRunner();
     stack.push(async () => {
       shutdown.abort(new Error('the service is shutting down'));
       await queue.stop(config.shutdownTimeoutMs);
+      // Jobs abort their ffmpeg runs themselves; this ends any a job left behind past the grace period.
+      if (mediaRunner instanceof ChildProcessRunner) mediaRunner.killAll();
     });
     if (role === 'migrate') {
       await stopAll();
@@ -111,7 +115,7 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
     });
 
     if (hasWorker) {
-      const media = await startMedia(config, log);
+      const media = await startMedia(config, log, mediaRunner);
       const mediaJobs = { db: connection.db, store, queue, media, workDir: config.media.workDir, progressIntervalMs: config.media.progressIntervalMs, log };
       await queue.work({
         'copy-video': createCopyVideoHandler({ db: connection.db, store, client, queue, copy: config.copy, log, shutdownSignal: shutdown.signal }),

@@ -205,8 +205,9 @@ async function finish(deps: IngestJobDeps, found: IngestionWork, now: () => Date
       fileName: `${fileStem(video.fileName)}-clip.${format.extension}`.slice(0, 255),
       mimeType: format.mimeType,
       containerName: format.containerName,
-      startPositionMillis: window.startMs,
-      endPositionMillis: window.endMs,
+      // Down to the millisecond, so the window's first frame (at or after the start) stays in it.
+      startPositionMillis: Math.floor(window.startMs),
+      endPositionMillis: Math.round(window.endMs),
     });
     if (clipId !== null) await deps.queue.send(tx, 'cut-clip', { videoId: clipId });
   });

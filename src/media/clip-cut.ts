@@ -9,6 +9,7 @@
  * exactly that many frames; `-t` bounds the audio to the same length.
  */
 import { fileArgument } from './ffmpeg-tools.js';
+import { formatSeconds } from './filter-graph.js';
 
 export type ClipCodec = 'prores' | 'ffv1';
 
@@ -35,11 +36,6 @@ export function chooseClipCodec(encoders: ReadonlySet<string>): ClipCodec | null
 /** The file extension (container) that goes with a clip codec. */
 export function clipFileExtension(codec: ClipCodec): 'mov' | 'mkv' {
   return codec === 'prores' ? 'mov' : 'mkv';
-}
-
-/** Seconds with microsecond precision, as ffmpeg's time options take them. */
-export function formatSeconds(ms: number): string {
-  return (Math.max(0, Math.round(ms * 1000)) / 1_000_000).toFixed(6);
 }
 
 export function clipCutArgs(options: ClipCutArgsOptions): string[] {

@@ -23,11 +23,11 @@ export interface FeatureRequirement {
 
 export const featureRequirements: Readonly<Record<MediaFeature, FeatureRequirement>> = {
   metadata: { filters: [], encoders: [] },
-  thumbnails: { filters: [['scale'], ['signalstats']], encoders: [['mjpeg', 'libwebp']] },
-  fullFrames: { filters: [], encoders: [['png']] },
+  thumbnails: { filters: [['scale'], ['signalstats'], ['entropy'], ['setsar'], ['split'], ['trim'], ['concat'], ['metadata']], encoders: [['mjpeg', 'libwebp']] },
+  fullFrames: { filters: [['scale'], ['setsar']], encoders: [['png']] },
   webVideo: { filters: [['scale'], ['setsar'], ['bwdif', 'yadif']], encoders: [['libx264'], ['aac']] },
-  qualityAssessment: { filters: [['signalstats'], ['blurdetect'], ['blockdetect']], encoders: [] },
-  scanTypeAnalysis: { filters: [['idet']], encoders: [] },
+  qualityAssessment: { filters: [['signalstats'], ['blurdetect'], ['blockdetect'], ['removegrain'], ['psnr'], ['split'], ['trim'], ['concat'], ['metadata']], encoders: [] },
+  scanTypeAnalysis: { filters: [['idet'], ['trim'], ['concat'], ['metadata']], encoders: [] },
   clip: { filters: [], encoders: [['prores_ks', 'ffv1'], ['pcm_s16le', 'pcm_s24le']] },
 };
 

@@ -94,8 +94,9 @@ export class FfmpegIngestionMedia implements IngestionMedia {
       output: options.output,
       startMs: options.startMs,
       durationMs,
-      // Whole frames of the window when the rate is known: the cut then ends on a frame, not a time.
-      ...(frameRate !== null && frameRate > 0 ? { frameCount: Math.max(1, Math.round((durationMs * frameRate) / 1000)) } : {}),
+      // Whole frames of the window when the rate is constant: the cut then ends on a frame, not a
+      // time. With a variable rate, frame numbers do not map to times, so the duration decides.
+      ...(video.constantFrameRate && frameRate !== null && frameRate > 0 ? { frameCount: Math.max(1, Math.round((durationMs * frameRate) / 1000)) } : {}),
       hasAudio: video.hasAudio,
       codec: this.clipCodec,
       ...(scanning === 'INTERLACED_TOP_FIRST' ? { fieldOrder: 'tt' as const } : scanning === 'INTERLACED_BOTTOM_FIRST' ? { fieldOrder: 'bb' as const } : {}),

@@ -54,6 +54,11 @@ export interface ProbedVideo {
   storedHeight: number;
   /** Sample (pixel) aspect ratio as [num, den]; [1, 1] when unknown. */
   sampleAspectRatio: [number, number];
+  /**
+   * Whether frames come at one fixed rate (ffprobe's base rate equals the average rate); only then
+   * do frame numbers map to times.
+   */
+  constantFrameRate: boolean;
 }
 
 export type NotAVideoKind = 'NO_VIDEO_STREAM' | 'UNREADABLE';
@@ -219,5 +224,14 @@ export function toProbedVideo(probe: FfprobeOutput, fileSizeBytes?: number): Pro
     storedWidth,
     storedHeight,
     sampleAspectRatio,
+    constantFrameRate: isConstantRate(stream),
   };
+}
+
+function isConstantRate(stream: FfprobeStream): boolean {
+  const average = parseRational(stream.avg_frame_rate);
+  const base = parseRational(stream.r_frame_rate);
+  if (average === null || base === null) return false;
+  // Equal as fractions (30000/1001 and 60000/2002 are the same rate).
+  return average[0] * base[1] === base[0] * average[1];
 }

@@ -15,6 +15,7 @@
 import { scoreQuality, type FrameMeasures, type QualityAssessment } from '../domain/quality-scoring.js';
 import { spreadInstantsMs } from '../domain/still-instants.js';
 import type { MediaTools } from './ffmpeg-tools.js';
+import { chooseDeinterlaceFilter, finiteTag, formatSeconds, parseMetadataPrint, requireFilters } from './filter-graph.js';
 import type { ProcessRunner } from './process-runner.js';
 
 export interface QualityInput {
@@ -43,11 +44,6 @@ export function qualityAnalysisSize(width: number, height: number, shortSide: nu
   return width >= height
     ? { width: even((width * shortSide) / height), height: shortSide }
     : { width: shortSide, height: even((height * shortSide) / width) };
-}
-
-/** Seconds with microsecond precision, as ffmpeg's -ss expects. */
-export function formatSeconds(ms: number): string {
-  return (Math.max(0, ms) / 1000).toFixed(6);
 }
 
 export interface QualityArgsOptions {
@@ -80,39 +76,6 @@ export function buildQualityArgs(options: QualityArgsOptions): string[] {
   return ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputs, '-filter_complex', graph, '-map', '[out]', '-f', 'null', '-'];
 }
 
-/** One frame's block of `metadata=mode=print` output. */
-export interface PrintedFrame {
-  frame: number;
-  ptsTime: number | null;
-  tags: Map<string, string>;
-}
-
-/** Parses `metadata=mode=print` output ("frame:N pts:P pts_time:T" then key=value lines) into frames. */
-export function parseMetadataPrint(text: string): PrintedFrame[] {
-  const frames: PrintedFrame[] = [];
-  for (const rawLine of text.split('\n')) {
-    const line = rawLine.trim();
-    const header = /^frame:\s*(\d+)\s+pts:\s*\S+\s+pts_time:\s*(\S+)/.exec(line);
-    if (header !== null) {
-      const ptsTime = Number(header[2]);
-      frames.push({ frame: Number(header[1]), ptsTime: Number.isFinite(ptsTime) ? ptsTime : null, tags: new Map() });
-      continue;
-    }
-    const eq = line.indexOf('=');
-    const current = frames.at(-1);
-    if (eq > 0 && current !== undefined) current.tags.set(line.slice(0, eq), line.slice(eq + 1));
-  }
-  return frames;
-}
-
-/** A finite number from a tag value; ffmpeg prints `nan`/`-nan`/`inf` for undefined measures. */
-export function finiteTag(tags: ReadonlyMap<string, string>, key: string): number | null {
-  const text = tags.get(key);
-  if (text === undefined) return null;
-  const value = Number(text);
-  return Number.isFinite(value) ? value : null;
-}
-
 export function parseQualityFrames(stdout: string): FrameMeasures[] {
   return parseMetadataPrint(stdout).map(({ tags }) => ({
     noiseMse: finiteTag(tags, 'lavfi.psnr.mse.y'),
@@ -120,21 +83,6 @@ export function parseQualityFrames(stdout: string): FrameMeasures[] {
     saturation: finiteTag(tags, 'lavfi.signalstats.SATAVG'),
     blockiness: finiteTag(tags, 'lavfi.block'),
   }));
-}
-
-/** Throws one sentence naming the filters this ffmpeg lacks. */
-export function requireFilters(tools: Pick<MediaTools, 'filters'>, names: readonly string[], purpose: string): void {
-  const missing = names.filter((name) => !tools.filters.has(name));
-  if (missing.length > 0) {
-    throw new Error(`${purpose} needs the ffmpeg filter${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which this ffmpeg lacks: install an ffmpeg build that has ${missing.length > 1 ? 'them' : 'it'}`);
-  }
-}
-
-/** bwdif (better on motion), else yadif; throws when this ffmpeg has neither. */
-export function chooseDeinterlaceFilter(tools: Pick<MediaTools, 'filters'>): string {
-  if (tools.filters.has('bwdif')) return 'bwdif=mode=send_frame:parity=auto:deint=all';
-  if (tools.filters.has('yadif')) return 'yadif=mode=send_frame:parity=auto:deint=all';
-  throw new Error('deinterlacing needs the ffmpeg filter bwdif or yadif, which this ffmpeg lacks: install an ffmpeg build that has one of them');
 }
 
 export async function assessQuality(

@@ -14,7 +14,7 @@ import { decideScanType, type IdetCounts, type ScanType } from '../domain/scan-t
 import { spreadInstantsMs } from '../domain/still-instants.js';
 import type { MediaTools } from './ffmpeg-tools.js';
 import type { ProcessRunner } from './process-runner.js';
-import { finiteTag, formatSeconds, parseMetadataPrint, requireFilters } from './quality.js';
+import { finiteTag, formatSeconds, parseMetadataPrint, requireFilters } from './filter-graph.js';
 
 export const SCAN_SEGMENT_COUNT = 6;
 export const SCAN_FRAMES_PER_SEGMENT = 100;

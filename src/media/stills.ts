@@ -19,7 +19,7 @@ import path from 'node:path';
 import { choosePosterIndex, defaultStillThresholds, pickStillFrame, planStillInstants, stillWindowMs, type StillFrameStats } from '../domain/still-instants.js';
 import type { MediaTools } from './ffmpeg-tools.js';
 import type { ProcessRunner } from './process-runner.js';
-import { chooseDeinterlaceFilter, finiteTag, formatSeconds, parseMetadataPrint, requireFilters } from './quality.js';
+import { chooseDeinterlaceFilter, finiteTag, formatSeconds, parseMetadataPrint, requireFilters } from './filter-graph.js';
 
 export type ThumbnailFormat = 'jpeg' | 'webp';
 

@@ -54,7 +54,18 @@ describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
 
   it('ingests a master fully, makes its artifacts and a 10-second clip, and deletes them all with it', async () => {
     const masterId = await importFixture('progressive', true);
-    const master = await fx.service.waitForVideo(masterId, ingestionEnded, 120_000);
+    const seen: { status: string; progress: number; eta: number | null }[] = [];
+    const master = await fx.service.waitForVideo(masterId, (video) => {
+      const state = video.ingestion.ingestionState;
+      seen.push({ status: state.ingestionStatus, progress: state.progressPercentage, eta: state.etaSeconds });
+      return ingestionEnded(video);
+    }, 120_000);
+    // Progress moves while it runs, never backwards, and an ETA is given on the way.
+    const running = seen.filter((state) => state.status === 'IN_PROGRESS');
+    expect(new Set(running.map((state) => state.progress)).size).toBeGreaterThanOrEqual(3);
+    expect(running.some((state) => state.progress > 0 && state.progress < 100 && state.eta !== null && state.eta > 0)).toBe(true);
+    const progresses = seen.map((state) => state.progress);
+    expect(progresses).toEqual([...progresses].sort((a, b) => a - b));
     expect(master.ingestion.ingestionState).toMatchObject({
       ingestionStatus: 'DONE', progressPercentage: 100, etaSeconds: 0,
       webVideoAvailable: true, thumbnailsAvailable: true, fullFramesAvailable: true, videoMetadataAvailable: true,

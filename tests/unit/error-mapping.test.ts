@@ -10,7 +10,7 @@ const allCodes: readonly ErrorCode[] = [...contractErrorCodes, ...serviceErrorCo
 describe('httpStatusOf', () => {
   it('has a status for every error code of the catalog, and nothing else', () => {
     expect(Object.keys(httpStatusOf).sort()).toEqual([...allCodes].sort());
-    expect(allCodes).toHaveLength(45);
+    expect(allCodes).toHaveLength(49);
   });
 
   it.each(allCodes)('maps %s to an HTTP error status', (code) => {
@@ -46,13 +46,17 @@ describe('httpStatusOf', () => {
     ['PAYLOAD_TOO_LARGE', 413],
     ['INTERNAL_SERVER_ERROR', 500],
     ['SERVICE_UNAVAILABLE', 503],
+    ['NOT_A_VIDEO', 400],
+    ['MEDIA_UNREADABLE', 400],
+    ['MEDIA_PROCESSING_FAILED', 500],
+    ['MEDIA_JOB_INTERRUPTED', 500],
   ])('maps %s to %d', (code, status) => {
     expect(httpStatusOf[code]).toBe(status);
   });
 
   it('keeps 5xx for the server-side failures only', () => {
     const serverSide = allCodes.filter((code) => httpStatusOf[code] >= 500).sort();
-    expect(serverSide).toEqual(['COPY_INTERRUPTED', 'INTERNAL_SERVER_ERROR', 'SERVICE_UNAVAILABLE']);
+    expect(serverSide).toEqual(['COPY_INTERRUPTED', 'INTERNAL_SERVER_ERROR', 'MEDIA_JOB_INTERRUPTED', 'MEDIA_PROCESSING_FAILED', 'SERVICE_UNAVAILABLE']);
   });
 });
 

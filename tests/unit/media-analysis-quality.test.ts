@@ -9,7 +9,8 @@ import {
   type FrameMeasures,
   type QualityMetric,
 } from '../../src/domain/quality-scoring.js';
-import { buildQualityArgs, chooseDeinterlaceFilter, formatSeconds, parseMetadataPrint, parseQualityFrames, qualityAnalysisSize, requireFilters } from '../../src/media/quality.js';
+import { chooseDeinterlaceFilter, formatSeconds, parseMetadataPrint, requireFilters } from '../../src/media/filter-graph.js';
+import { buildQualityArgs, parseQualityFrames, qualityAnalysisSize } from '../../src/media/quality.js';
 
 const frame = (measures: Partial<FrameMeasures>): FrameMeasures => ({ noiseMse: null, blurWidth: null, saturation: null, blockiness: null, ...measures });
 const metric = (name: QualityMetric['name'], subjectiveScore: number): QualityMetric => ({ name, sampleMean: 0, subjectiveLabel: labelForScore(subjectiveScore), subjectiveScore });

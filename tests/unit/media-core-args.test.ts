@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CLIP_DURATION_MS, chooseClipWindow } from '../../src/domain/clip-window.js';
-import { chooseClipCodec, clipCutArgs, clipFileExtension, formatSeconds } from '../../src/media/clip-cut.js';
+import { chooseClipCodec, clipCutArgs, clipFileExtension } from '../../src/media/clip-cut.js';
+import { formatSeconds } from '../../src/media/filter-graph.js';
 import { webVideoArgs, webVideoFilter, webVideoSize, type WebVideoSource } from '../../src/media/web-video.js';
 
 const source = (overrides: Partial<WebVideoSource>): WebVideoSource => ({ width: 1920, height: 1080, deinterlace: false, hasAudio: true, ...overrides });

@@ -27,6 +27,13 @@ const filtersText = `Filters:
  TS. yadif             V->V       Deinterlace the input image.
  ... testsrc2          |->V       Generate another test pattern.
  ... nullsink          V->|       Do absolutely nothing with the input video.
+ T.. entropy           V->V       Measure video frames entropy.
+ T.. metadata          V->V       Manipulate video frame metadata.
+ TS. psnr              VV->V      Calculate the PSNR between two video streams.
+ TS. removegrain       V->V       Remove grain.
+ ... split             V->N       Pass on the input to N video outputs.
+ ... trim              V->V       Pick one continuous section from the input, drop the rest.
+ ..C concat            N->N       Concatenate audio and video streams.
 `;
 
 const encodersText = `Encoders:
@@ -56,7 +63,7 @@ const versionText = (first: string, libavcodec: string): string =>
 describe('parseFilterList', () => {
   it('reads filter names and skips the legend', () => {
     expect([...parseFilterList(filtersText)].sort()).toEqual(
-      ['abench', 'amix', 'blockdetect', 'blurdetect', 'bwdif', 'idet', 'nullsink', 'scale', 'scale2ref', 'setsar', 'signalstats', 'testsrc2', 'yadif'],
+      ['abench', 'amix', 'blockdetect', 'blurdetect', 'bwdif', 'concat', 'entropy', 'idet', 'metadata', 'nullsink', 'psnr', 'removegrain', 'scale', 'scale2ref', 'setsar', 'signalstats', 'split', 'testsrc2', 'trim', 'yadif'],
     );
   });
 
