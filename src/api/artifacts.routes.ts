@@ -6,7 +6,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ArtifactLink, ArtifactService } from '../services/artifact.service.js';
-import type { TenancyService } from '../services/tenancy.service.js';
+import type { ArtifactKind } from '../db/queries/ingestion.queries.js';
+import type { Principal, TenancyService } from '../services/tenancy.service.js';
 import { commonErrors, dateTime, errorResponse, queryInteger, selectTeamQuery, uuid } from './schemas.js';
 
 const artifact = z.object({
@@ -27,6 +28,15 @@ const artifactList = z.object({ videoId: uuid, items: z.array(artifact) }).meta(
 const linkQuery = selectTeamQuery.extend({ durationMinutes: queryInteger(1, 60).default(15) });
 const params = z.object({ videoId: uuid });
 
+/** The parts of a request the artifact routes read. */
+interface LinkRequest {
+  principal: Principal;
+  protocol: string;
+  host: string;
+  params: { videoId: string };
+  query: { selectTeamId?: string | undefined; durationMinutes: number };
+}
+
 function present(link: ArtifactLink): z.input<typeof artifact> {
   return { ...link, expiresAt: link.expiresAt.toISOString() };
 }
@@ -34,38 +44,26 @@ function present(link: ArtifactLink): z.input<typeof artifact> {
 export function artifactRoutes(deps: { tenancy: TenancyService; artifacts: ArtifactService; publicUrl: string | null }): FastifyPluginAsyncZod {
   return async (app) => {
     const conflict = { 409: errorResponse, ...commonErrors };
-
-    app.get('/videos/:videoId/thumbnails', {
-      schema: {
-        summary: 'List a video\'s thumbnails and poster',
-        description: 'Made by a full ingestion: evenly spaced pictures (black and fade frames skipped) as small images, and one larger poster. 409 VIDEO_NOT_FULLY_INGESTED until they exist.',
-        tags: ['Ingestion'],
-        params,
-        querystring: linkQuery,
-        response: { 200: artifactList, ...conflict },
-      },
-    }, async (request) => {
+    const linksFor = async (request: LinkRequest, kinds: readonly ArtifactKind[]): Promise<ArtifactLink[]> => {
       const team = await deps.tenancy.resolveTeam(request.principal, request.query.selectTeamId);
       const baseUrl = deps.publicUrl ?? `${request.protocol}://${request.host}`;
-      const links = await deps.artifacts.links(team, request.params.videoId, ['THUMBNAIL', 'POSTER'], { durationMinutes: request.query.durationMinutes, baseUrl });
-      return { videoId: request.params.videoId, items: links.map(present) };
-    });
+      return deps.artifacts.links(team, request.params.videoId, kinds, { durationMinutes: request.query.durationMinutes, baseUrl });
+    };
 
-    app.get('/videos/:videoId/full-frames', {
-      schema: {
-        summary: 'List a video\'s full frames',
-        description: 'The thumbnails\' instants at full resolution, lossless (PNG). 409 VIDEO_NOT_FULLY_INGESTED until they exist.',
-        tags: ['Ingestion'],
-        params,
-        querystring: linkQuery,
-        response: { 200: artifactList, ...conflict },
-      },
-    }, async (request) => {
-      const team = await deps.tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-      const baseUrl = deps.publicUrl ?? `${request.protocol}://${request.host}`;
-      const links = await deps.artifacts.links(team, request.params.videoId, ['FULL_FRAME'], { durationMinutes: request.query.durationMinutes, baseUrl });
-      return { videoId: request.params.videoId, items: links.map(present) };
-    });
+    /** Lists the artifacts of some kinds as links: the shared body of the two list routes. */
+    const listRoute = (url: string, kinds: readonly ArtifactKind[], summary: string, description: string) => {
+      app.get(url, {
+        schema: { summary, description, tags: ['Ingestion'], params, querystring: linkQuery, response: { 200: artifactList, ...conflict } },
+      }, async (request) => {
+        const links = await linksFor(request, kinds);
+        return { videoId: request.params.videoId, items: links.map(present) };
+      });
+    };
+
+    listRoute('/videos/:videoId/thumbnails', ['THUMBNAIL', 'POSTER'], 'List a video\'s thumbnails and poster',
+      'Made by a full ingestion: evenly spaced pictures (black and fade frames skipped) as small images, and one larger poster. 409 VIDEO_NOT_FULLY_INGESTED until they exist.');
+    listRoute('/videos/:videoId/full-frames', ['FULL_FRAME'], 'List a video\'s full frames',
+      'The thumbnails\' instants at full resolution, lossless (PNG). 409 VIDEO_NOT_FULLY_INGESTED until they exist.');
 
     app.post('/videos/:videoId/web-video/out/https', {
       schema: {
@@ -77,9 +75,7 @@ export function artifactRoutes(deps: { tenancy: TenancyService; artifacts: Artif
         response: { 200: artifact, ...conflict },
       },
     }, async (request) => {
-      const team = await deps.tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-      const baseUrl = deps.publicUrl ?? `${request.protocol}://${request.host}`;
-      const [link] = await deps.artifacts.links(team, request.params.videoId, ['WEB_VIDEO'], { durationMinutes: request.query.durationMinutes, baseUrl });
+      const [link] = await linksFor(request, ['WEB_VIDEO']);
       return present(link as ArtifactLink);
     });
   };

@@ -129,16 +129,24 @@ export const importParts = pgTable('import_parts', {
   createdAt: timestamps.createdAt,
 }, (table) => [primaryKey({ columns: [table.videoId, table.partIndex] })]);
 
-const operationStatus = ['INITIAL', 'IN_PROGRESS', 'DONE', 'FAILED'] as const;
+/** The state every long operation (ingestion, clip processing) keeps: status, progress, failure. */
+const operationState = {
+  status: text('status', { enum: ['INITIAL', 'IN_PROGRESS', 'DONE', 'FAILED'] }).notNull(),
+  progressPercentage: integer('progress_percentage').notNull().default(0),
+  etaSeconds: integer('eta_seconds'),
+  errorCode: text('error_code'),
+  errorMessage: text('error_message'),
+  errorDetails: jsonb('error_details').$type<Record<string, unknown>>(),
+  startedAt: timestamp('started_at', { withTimezone: true, precision: 3 }),
+  finishedAt: timestamp('finished_at', { withTimezone: true, precision: 3 }),
+};
 
 /** The ingestion of a stored video file (a copied master or a cut clip): state, results, failure. */
 export const videoIngestions = pgTable('video_ingestions', {
   videoId: uuid('video_id').primaryKey().references(() => videos.id, { onDelete: 'cascade' }),
   /** Metadata only (false), or also stills, web video, quality and scan-type analysis (true). */
   full: boolean('full').notNull(),
-  status: text('status', { enum: operationStatus }).notNull(),
-  progressPercentage: integer('progress_percentage').notNull().default(0),
-  etaSeconds: integer('eta_seconds'),
+  ...operationState,
   metadata: jsonb('metadata').$type<Record<string, unknown>>(),
   qualityAssessment: jsonb('quality_assessment').$type<Record<string, unknown>>(),
   /** Features of a full ingestion that the installed ffmpeg cannot do, with the reason. */
@@ -147,11 +155,6 @@ export const videoIngestions = pgTable('video_ingestions', {
   thumbnailsAvailable: boolean('thumbnails_available').notNull().default(false),
   fullFramesAvailable: boolean('full_frames_available').notNull().default(false),
   videoMetadataAvailable: boolean('video_metadata_available').notNull().default(false),
-  errorCode: text('error_code'),
-  errorMessage: text('error_message'),
-  errorDetails: jsonb('error_details').$type<Record<string, unknown>>(),
-  startedAt: timestamp('started_at', { withTimezone: true, precision: 3 }),
-  finishedAt: timestamp('finished_at', { withTimezone: true, precision: 3 }),
   ...timestamps,
 });
 
@@ -177,14 +180,7 @@ export const clipProcessings = pgTable('clip_processings', {
   sourceVideoId: uuid('source_video_id').notNull().references(() => videos.id, { onDelete: 'cascade' }),
   startPositionMillis: integer('start_position_millis').notNull(),
   endPositionMillis: integer('end_position_millis').notNull(),
-  status: text('status', { enum: operationStatus }).notNull(),
-  progressPercentage: integer('progress_percentage').notNull().default(0),
-  etaSeconds: integer('eta_seconds'),
-  errorCode: text('error_code'),
-  errorMessage: text('error_message'),
-  errorDetails: jsonb('error_details').$type<Record<string, unknown>>(),
-  startedAt: timestamp('started_at', { withTimezone: true, precision: 3 }),
-  finishedAt: timestamp('finished_at', { withTimezone: true, precision: 3 }),
+  ...operationState,
   ...timestamps,
 }, (table) => [uniqueIndex('clip_processings_one_free_clip_per_master').on(table.sourceVideoId)]);
 

@@ -9,31 +9,16 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { crc32c } from '@node-rs/crc32';
-import type { Logger } from 'pino';
 import { fractionDone, planIngestion } from '../domain/ingestion-plan.js';
-import type { Database } from '../db/database.js';
 import { findClipWork, markClipDone, markClipStarted, saveClipProgress } from '../db/queries/clips.queries.js';
 import { recordEvent } from '../db/queries/events.queries.js';
 import { insertIngestion } from '../db/queries/ingestion.queries.js';
-import type { IngestionMedia } from '../media/ingestion-media.js';
 import { toBlobKey, videoSourceKey } from '../storage/blob-keys.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { JobContext, JobHandler } from './catalog.js';
-import type { JobQueue } from './job-queue.js';
-import { failMediaOperation, ProgressReporter, withWorkDir } from './media-job-support.js';
+import { failMediaOperation, ProgressReporter, withWorkDir, type MediaJobDeps } from './media-job-support.js';
 
-export interface CutClipJobDeps {
-  db: Database;
-  store: BlobStore;
-  queue: JobQueue;
-  media: IngestionMedia;
-  workDir: string;
-  progressIntervalMs: number;
-  log: Logger;
-  now?: () => Date;
-}
-
-export function createCutClipHandler(deps: CutClipJobDeps): JobHandler<'cut-clip'> {
+export function createCutClipHandler(deps: MediaJobDeps): JobHandler<'cut-clip'> {
   const now = deps.now ?? (() => new Date());
   return async ({ videoId }, context: JobContext) => {
     const log = deps.log.child({ videoId, jobId: context.jobId, job: 'cut-clip' });

@@ -13,37 +13,22 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Logger } from 'pino';
 import { chooseClipWindow } from '../domain/clip-window.js';
 import { fileStem } from '../domain/source-file.js';
 import { fractionDone, planIngestion, type IngestionPlan, type IngestionStage } from '../domain/ingestion-plan.js';
-import type { Database } from '../db/database.js';
 import { createFreeClip } from '../db/queries/clips.queries.js';
 import { recordEvent } from '../db/queries/events.queries.js';
 import {
   findIngestionWork, markIngestionDone, markIngestionStarted, replaceArtifacts, saveIngestionProgress,
   type IngestionResults, type IngestionWork, type NewArtifact,
 } from '../db/queries/ingestion.queries.js';
-import type { IngestionMedia, StillImage } from '../media/ingestion-media.js';
+import type { StillImage } from '../media/ingestion-media.js';
 import type { ProbedVideo, ScanType } from '../media/metadata.js';
 import { toBlobKey, videoArtifactKey } from '../storage/blob-keys.js';
-import type { BlobStore } from '../storage/blob-store.js';
 import type { JobContext, JobHandler } from './catalog.js';
-import type { JobQueue } from './job-queue.js';
-import { failMediaOperation, ProgressReporter, withWorkDir } from './media-job-support.js';
+import { failMediaOperation, ProgressReporter, withWorkDir, type MediaJobDeps } from './media-job-support.js';
 
-export interface IngestJobDeps {
-  db: Database;
-  store: BlobStore;
-  queue: JobQueue;
-  media: IngestionMedia;
-  /** Where ffmpeg writes its outputs before they are stored; one fresh folder per run under it. */
-  workDir: string;
-  /** How often progress is written to the database while a stage runs. */
-  progressIntervalMs: number;
-  log: Logger;
-  now?: () => Date;
-}
+export type IngestJobDeps = MediaJobDeps;
 
 interface IngestRun {
   deps: IngestJobDeps;

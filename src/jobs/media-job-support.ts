@@ -12,7 +12,24 @@ import { markClipFailed } from '../db/queries/clips.queries.js';
 import { recordEvent } from '../db/queries/events.queries.js';
 import { markIngestionFailed } from '../db/queries/ingestion.queries.js';
 import { NotAVideoError } from '../media/metadata.js';
+import type { IngestionMedia } from '../media/ingestion-media.js';
 import { MediaProcessError } from '../media/process-runner.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { JobQueue } from './job-queue.js';
+
+/** What the ingestion and clip jobs are built with. */
+export interface MediaJobDeps {
+  db: Database;
+  store: BlobStore;
+  queue: JobQueue;
+  media: IngestionMedia;
+  /** Where ffmpeg writes its outputs before they are stored; one fresh folder per run under it. */
+  workDir: string;
+  /** How often progress is written to the database while a step runs. */
+  progressIntervalMs: number;
+  log: Logger;
+  now?: () => Date;
+}
 
 export interface ProgressState {
   progressPercentage: number;

@@ -2,6 +2,7 @@
  * The usual end-to-end set-up: a test PKI, a local HTTPS origin, and the service trusting it,
  * allowed to reach the origin's port on 127.0.0.1 only.
  */
+import type { ProcessRunner } from '../../src/media/process-runner.js';
 import { startOriginServer, type OriginServer } from './origin-server.js';
 import { ScriptedResolver } from './scripted-resolver.js';
 import type { Backend } from './test-database.js';
@@ -20,7 +21,7 @@ export interface E2eFixture {
 
 export const ORIGIN_HOST = 'origin.reelin.test';
 
-export async function startE2eFixture(backend: Backend, env: Record<string, string> = {}): Promise<E2eFixture> {
+export async function startE2eFixture(backend: Backend, env: Record<string, string> = {}, options: { mediaRunner?: ProcessRunner } = {}): Promise<E2eFixture> {
   const pki = await createTestPki();
   const origin = await startOriginServer({ pki });
   const resolver = new ScriptedResolver().set(ORIGIN_HOST, ['127.0.0.1']);
@@ -29,6 +30,7 @@ export async function startE2eFixture(backend: Backend, env: Record<string, stri
     caCertificates: [pki.caCertPem],
     resolver,
     env: { REELIN_ALLOWED_PORTS: String(origin.port), ...env },
+    ...options,
   });
   return {
     pki,

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { request } from 'undici';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
+import type { ProcessRunner } from '../../src/media/process-runner.js';
 import type { HostResolver } from '../../src/net/resolver.js';
 import { createTestDatabase, type Backend, type TestDatabase } from './test-database.js';
 
@@ -20,6 +21,8 @@ export interface TestServiceOptions {
   /** Extra environment on top of the test defaults. */
   env?: Record<string, string>;
   resolver?: HostResolver;
+  /** Runs ffmpeg and ffprobe in place of the real runner (the benchmark records commands with it). */
+  mediaRunner?: ProcessRunner;
 }
 
 export interface ApiResponse<T = unknown> {
@@ -73,6 +76,7 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
   const app = await startApp({ ...config, database: database.config }, 'serve', {
     extraCaCertificates: options.caCertificates,
     ...(options.resolver ? { resolver: options.resolver } : {}),
+    ...(options.mediaRunner ? { mediaRunner: options.mediaRunner } : {}),
   });
   const url = app.url ?? '';
   const service: TestService = {
