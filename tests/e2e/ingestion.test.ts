@@ -188,6 +188,27 @@ describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
     }
   }, 60_000);
 
+  it('finds interlaced pictures in a file that declares progressive, and deinterlaces its web video', async () => {
+    const team = (await fx.service.api('GET', '/api/v1/account')).body.defaultTeam;
+    await fx.service.api('PATCH', `/api/v1/teams/${team.id}`, { body: { freeClipEnabled: false } });
+    try {
+      const videoId = await importFixture('interlaced-bff-unflagged', true);
+      const video = await fx.service.waitForVideo(videoId, ingestionEnded, 120_000);
+      expect(video.ingestion.ingestionState.ingestionStatus).toBe('DONE');
+      expect(video.ingestion.metadata.scanning).toEqual({ metadata: 'PROGRESSIVE', heuristics: 'INTERLACED_BOTTOM_FIRST' });
+      const web = await fx.service.api('POST', `/api/v1/videos/${videoId}/web-video/out/https`, { headers: { 'content-type': 'application/json', 'content-length': '0' } });
+      // 720x576 with 16:15 pixels is 768x576 in square pixels.
+      expect(web.body).toMatchObject({ width: 768, height: 576, mimeType: 'video/mp4' });
+      const webPath = path.join(scratch, 'interlaced-web.mp4');
+      await fs.writeFile(webPath, (await download(web.body.presignedUrl)).body);
+      const stream = (await ffprobeStreams(webPath)).streams.find((item: any) => item.codec_type === 'video');
+      expect(stream).toMatchObject({ width: 768, height: 576, sample_aspect_ratio: '1:1' });
+      expect(['progressive', undefined]).toContain(stream.field_order);
+    } finally {
+      await fx.service.api('PATCH', `/api/v1/teams/${team.id}`, { body: { freeClipEnabled: true } });
+    }
+  }, 150_000);
+
   it.each([
     ['audio-only', 'NOT_A_VIDEO'],
     ['truncated', 'MEDIA_UNREADABLE'],
