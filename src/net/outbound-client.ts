@@ -42,8 +42,10 @@ export interface PinnedTarget {
 export type OutboundResponse = Dispatcher.ResponseData;
 
 export interface OutboundRequest {
-  method?: 'GET' | 'HEAD';
+  method?: 'GET' | 'HEAD' | 'POST';
   headers: Record<string, string>;
+  /** The request body (POST only). */
+  body?: string;
   signal?: AbortSignal;
 }
 
@@ -113,6 +115,7 @@ export class OutboundClient {
             path: `${target.url.pathname}${target.url.search}`,
             method: request.method ?? 'GET',
             headers: request.headers,
+            body: request.body ?? null,
             signal: request.signal ?? null,
           });
         } catch (error) {
