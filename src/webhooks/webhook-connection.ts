@@ -28,6 +28,7 @@ const MAX_BODY_BYTES = 64 * 1024;
 export class WebhookConnection {
   private pool: PinnedPool | null = null;
   private poolKey = '';
+  private retired: PinnedPool[] = [];
 
   constructor(private readonly client: OutboundClient, private readonly timeoutMs: number) {}
 
@@ -36,7 +37,8 @@ export class WebhookConnection {
     const target = await this.client.pin(url);
     const key = `${target.url.href} ${[...target.addresses].sort().join(',')} ${connections}`;
     if (this.pool !== null && key === this.poolKey) return;
-    await this.close();
+    // A replaced pool may still carry another batch's requests: it is closed with the connection.
+    if (this.pool !== null) this.retired.push(this.pool);
     this.pool = this.client.openPool(target, connections);
     this.poolKey = key;
   }
@@ -78,10 +80,11 @@ export class WebhookConnection {
   }
 
   async close(): Promise<void> {
-    const pool = this.pool;
+    const pools = [...this.retired, ...(this.pool ? [this.pool] : [])];
     this.pool = null;
     this.poolKey = '';
-    await pool?.close();
+    this.retired = [];
+    await Promise.all(pools.map((pool) => pool.close()));
   }
 }
 

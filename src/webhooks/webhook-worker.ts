@@ -40,12 +40,14 @@ const DISPATCH_BATCH = 500;
 /** At most this many deliveries of one webhook are claimed (and in flight) at once per process. */
 const MAX_BATCH = 100;
 /** At most this many connections to one webhook per process. */
-const MAX_CONNECTIONS = 64;
+const MAX_CONNECTIONS = 32;
 /** At most this many webhooks are served at once per process. */
 const MAX_RUNNERS = 256;
 /** Margin on top of a batch's send time before its claims may be taken over by another worker. */
 const LEASE_MARGIN_MS = 5_000;
 const MAINTENANCE_INTERVAL_MS = 60_000;
+/** Webhooks allowed at least this many requests per second get two batch loops per process. */
+const PIPELINE_MIN_RATE = 50;
 
 export interface WebhookWorkerDeps {
   db: Database;
@@ -165,15 +167,24 @@ export class WebhookWorker {
     }
   }
 
-  /** Delivers the webhook's due deliveries, batch after batch, until none is left. */
+  /**
+   * Delivers the webhook's due deliveries, batch after batch, until none is left. Webhooks with a
+   * high rate limit get a second batch loop, so one batch is claimed and recorded while the other
+   * sends (the slots keep both within the limit).
+   */
   private async run(webhookId: string): Promise<void> {
     const connection = new WebhookConnection(this.deps.client, this.deps.config.timeoutMs);
-    try {
+    const loop = async () => {
       while (!this.stopping.signal.aborted) {
         const webhook = await findWebhookForDelivery(this.deps.db, webhookId);
         if (webhook === null || !webhook.active) return;
         if (!(await this.runBatch(webhook, connection))) return;
       }
+    };
+    try {
+      const first = await findWebhookForDelivery(this.deps.db, webhookId);
+      const loops = first !== null && first.rateLimitPerSecond >= PIPELINE_MIN_RATE ? 2 : 1;
+      await Promise.all(Array.from({ length: loops }, loop));
     } finally {
       await connection.close();
     }
