@@ -6,10 +6,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPglite } from '../../src/db/database.js';
 import { recordEvent } from '../../src/db/queries/events.queries.js';
+import { listValidSigningKeys } from '../../src/db/queries/webhook-keys.queries.js';
 import { startChildService, type ChildService } from '../support/child-service.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
@@ -17,6 +21,8 @@ import { createTestPki, type TestPki } from '../support/test-pki.js';
 import { startWebhookReceiver, type ReceivedRequest, type WebhookReceiver } from '../support/webhook-receiver.js';
 
 const API_KEY = 'rln_webhook_workers_key_abcdefghijklmnopqrstuvwxyz01';
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const execFileAsync = promisify(execFile);
 
 async function api(baseUrl: string, method: string, apiPath: string, body?: unknown): Promise<{ status: number; body: any }> {
   const response = await request(`${baseUrl}${apiPath}`, {
@@ -116,6 +122,26 @@ describe('webhooks across processes', () => {
       expect(received.body.attemptCount).toBe(heldIds.has(received.body.id) ? 2 : 1);
     }
     expect(redelivered.filter((received) => heldIds.has(received.body.id)).length).toBe(heldIds.size);
+
+    // `reelin rotate-webhook-keys` (service stopped: the embedded database has one process) makes a new
+    // active key and keeps the one that signed these deliveries listed until its expiry.
+    const signedWith = redelivered[0]?.headers['x-pixop-public-key-id'];
+    expect(await children.at(-1)!.kill('SIGTERM')).toBe(0);
+    const rotation = await execFileAsync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/main.ts'), 'rotate-webhook-keys'], {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH ?? '', ...environment(dataDir), REELIN_WEBHOOK_KEY_OVERLAP_HOURS: '2' },
+    });
+    expect(rotation.stdout).toMatch(/webhook signing key [0-9a-f-]{36} is now active/);
+    const reopened = await openPglite(path.join(dataDir, 'db'));
+    try {
+      const keys = await listValidSigningKeys(reopened.db, new Date());
+      expect(keys).toHaveLength(2);
+      expect(keys[0]?.expiresAt).toBeNull();
+      expect(keys[1]?.id).toBe(signedWith);
+      expect(Math.abs((keys[1]?.expiresAt?.getTime() ?? 0) - Date.now() - 2 * 3_600_000)).toBeLessThan(60_000);
+    } finally {
+      await reopened.close();
+    }
   }, 90_000);
 
   describe.runIf(process.env.TEST_DATABASE_URL)('on PostgreSQL with an API and two worker processes', () => {
