@@ -239,6 +239,18 @@ describe.each(backends)('webhooks (%s)', (backend) => {
     }
   });
 
+  it('documents the webhook routes and the secret extension in the OpenAPI document', async () => {
+    const response = await service.api('GET', '/api/docs/json', { apiKey: null });
+    expect(response.status).toBe(200);
+    const paths = Object.keys(response.body.paths);
+    for (const route of ['/api/v1/webhooks', '/api/v1/webhooks/{webhookId}', '/api/v1/webhooks/{webhookId}/test', '/api/v1/webhooks/events', '/api/v1/webhooks/public-keys/{publicKeyId}']) {
+      expect(paths).toContain(route);
+    }
+    const create = response.body.paths['/api/v1/webhooks'].post.requestBody.content['application/json'].schema;
+    expect(create.properties.secret.description).toMatch(/Standard Webhooks/);
+    expect(create.properties.rateLimitPerSecond).toMatchObject({ minimum: 1, maximum: 1000, default: 10 });
+  });
+
   describe('requests the contract refuses', () => {
     const valid = () => ({ name: 'ok', url: hookUrl('/v'), eventTypes: ['video.deleted'] });
     it.each([

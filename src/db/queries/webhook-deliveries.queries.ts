@@ -5,7 +5,7 @@
 import { and, asc, count, desc, eq, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../database.js';
 import { pageOffset, toPage, type Page, type PageRequest } from '../paging.js';
-import { webhookDeliveries, webhookDeliveryAttempts } from '../schema.js';
+import { webhookDeliveries, webhookDeliveryAttempts, webhooks } from '../schema.js';
 
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type AttemptRow = typeof webhookDeliveryAttempts.$inferSelect;
@@ -41,12 +41,13 @@ export async function dispatchEvents(db: Database, limit: number): Promise<{ eve
   return { events: Number(row?.events ?? 0), deliveries: Number(row?.deliveries ?? 0) };
 }
 
-/** Webhooks with deliveries due now and not claimed by a live worker. */
+/** Active webhooks with deliveries due now and not claimed by a live worker. */
 export async function listWebhooksWithDueDeliveries(db: Database, limit: number): Promise<string[]> {
   const d = webhookDeliveries;
   const rows = await db
     .selectDistinct({ webhookId: d.webhookId })
     .from(d)
+    .innerJoin(webhooks, and(eq(webhooks.id, d.webhookId), eq(webhooks.active, true)))
     .where(and(eq(d.status, 'PENDING'), lte(d.nextAttemptAt, sql`clock_timestamp()`), or(isNull(d.leaseUntil), lt(d.leaseUntil, sql`clock_timestamp()`))))
     .limit(limit);
   return rows.map((row) => row.webhookId);
