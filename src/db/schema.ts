@@ -204,6 +204,7 @@ export const webhookDeliveries = pgTable('webhook_deliveries', {
   uniqueIndex('webhook_deliveries_event_webhook_unique').on(table.eventId, table.webhookId),
   index('webhook_deliveries_due_idx').on(table.nextAttemptAt).where(sql`${table.status} = 'PENDING'`),
   index('webhook_deliveries_team_idx').on(table.teamId, table.createdAt),
+  index('webhook_deliveries_webhook_due_idx').on(table.webhookId, table.nextAttemptAt).where(sql`${table.status} = 'PENDING'`),
   index('webhook_deliveries_webhook_idx').on(table.webhookId),
 ]);
 
