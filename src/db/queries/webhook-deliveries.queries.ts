@@ -200,16 +200,19 @@ export async function listDeliveryViews(db: Database, filter: DeliveryFilter, re
   const where = and(...filterConditions(filter));
   const sortColumn = request.sortBy === 'updatedAt' ? d.updatedAt : d.createdAt;
   const order = request.sortDirection === 'DESC' ? [desc(sortColumn), desc(d.id)] : [asc(sortColumn), asc(d.id)];
-  const [rows, [total]] = await Promise.all([
-    db.select().from(d).where(where).orderBy(...order).limit(request.pageSize).offset(pageOffset(request)),
-    db.select({ total: count() }).from(d).where(where),
-  ]);
-  return toPage(request, await withAttempts(db, rows), total?.total ?? 0);
+  // One snapshot: a delivery and its attempts are recorded together, and must be read together.
+  return db.transaction(async (tx) => {
+    const rows = await tx.select().from(d).where(where).orderBy(...order).limit(request.pageSize).offset(pageOffset(request));
+    const [total] = await tx.select({ total: count() }).from(d).where(where);
+    return toPage(request, await withAttempts(tx, rows), total?.total ?? 0);
+  }, { isolationLevel: 'repeatable read', accessMode: 'read only' });
 }
 
 export async function findDeliveryView(db: Database, teamId: string, deliveryId: string): Promise<DeliveryView | null> {
-  const [row] = await db.select().from(webhookDeliveries).where(and(eq(webhookDeliveries.teamId, teamId), eq(webhookDeliveries.id, deliveryId))).limit(1);
-  if (!row) return null;
-  const [view] = await withAttempts(db, [row]);
-  return view ?? null;
+  return db.transaction(async (tx) => {
+    const [row] = await tx.select().from(webhookDeliveries).where(and(eq(webhookDeliveries.teamId, teamId), eq(webhookDeliveries.id, deliveryId))).limit(1);
+    if (!row) return null;
+    const [view] = await withAttempts(tx, [row]);
+    return view ?? null;
+  }, { isolationLevel: 'repeatable read', accessMode: 'read only' });
 }
