@@ -29,6 +29,11 @@ import { VideoImportService } from './services/video-import.service.js';
 import { VideoService } from './services/video.service.js';
 import { DownloadLinkSigner } from './storage/download-links.js';
 import { FsBlobStore } from './storage/fs-blob-store.js';
+import { releaseAllLeases } from './db/queries/webhook-deliveries.queries.js';
+import { WebhookService } from './services/webhook.service.js';
+import { resolveKeyEncryptionKey } from './webhooks/key-encryption-key.js';
+import { SigningKeyRing } from './webhooks/signing-keys.js';
+import { WebhookWorker } from './webhooks/webhook-worker.js';
 
 export type Role = 'serve' | 'api' | 'worker' | 'migrate';
 
@@ -114,9 +119,19 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
       ...(overrides.extraCaCertificates ? { extraCaCertificates: overrides.extraCaCertificates } : {}),
     });
 
+    const { kek, warning: kekWarning } = await resolveKeyEncryptionKey({ configured: config.webhooks.keyEncryptionKey, databaseKind: connection.kind, dataDir: config.dataDir, db: connection.db });
+    if (kekWarning !== null) log.warn(kekWarning);
+    const signingKeys = new SigningKeyRing({ db: connection.db, kek });
+    await signingKeys.ensureActiveKey();
+
     if (hasWorker) {
       const media = await startMedia(config, log, mediaRunner);
       const mediaJobs = { db: connection.db, store, queue, media, workDir: config.media.workDir, progressIntervalMs: config.media.progressIntervalMs, log };
+      // The embedded database has one process, which just started: every claim left is a dead one's.
+      if (connection.kind === 'pglite') await releaseAllLeases(connection.db);
+      const webhookWorker = new WebhookWorker({ db: connection.db, client, keys: signingKeys, config: config.webhooks, log });
+      webhookWorker.start();
+      stack.push(() => webhookWorker.stop());
       await queue.work({
         'copy-video': createCopyVideoHandler({ db: connection.db, store, client, queue, copy: config.copy, log, shutdownSignal: shutdown.signal }),
         'copy-video-exhausted': createCopyVideoExhaustedHandler({ db: connection.db, log }),
@@ -155,6 +170,7 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
         imports: new VideoImportService({ db: connection.db, queue, client, store, minPartSizeBytes: config.copy.minPartSizeBytes, log }),
         videos,
         artifacts: new ArtifactService({ db: connection.db, videos, signer }),
+        webhooks: new WebhookService({ db: connection.db, client }),
         readinessChecks: {
           database: () => pingDatabase(connection.db),
           queue: () => queue.ping(),
@@ -171,5 +187,25 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
   } catch (error) {
     await stopAll();
     throw error;
+  }
+}
+
+/**
+ * `reelin rotate-webhook-keys`: makes a new active signing key; the previous one stays listed and
+ * valid for the configured overlap. Resolves with the new key's id and the old one's expiry.
+ */
+export async function rotateWebhookKeys(config: Readonly<Config>): Promise<{ keyId: string; previousExpiresAt: Date }> {
+  const connection = await openDatabase(config.database);
+  try {
+    if (connection.kind === 'pglite') await migrateDatabase(connection);
+    else await assertMigrated(connection);
+    const { kek } = await resolveKeyEncryptionKey({ configured: config.webhooks.keyEncryptionKey, databaseKind: connection.kind, dataDir: config.dataDir, db: connection.db });
+    const ring = new SigningKeyRing({ db: connection.db, kek });
+    await ring.ensureActiveKey();
+    const previousExpiresAt = new Date(Date.now() + config.webhooks.keyOverlapMs);
+    const row = await ring.rotate(config.webhooks.keyOverlapMs);
+    return { keyId: row.id, previousExpiresAt };
+  } finally {
+    await connection.close();
   }
 }

@@ -1,19 +1,23 @@
 #!/usr/bin/env -S node --max-semi-space-size=8
 /**
  * The `reelin` command: `serve` (API and worker in one process, the default), `api`, `worker`, or
- * `migrate` (apply database migrations and exit). Configuration comes from the environment.
+ * `migrate` (apply database migrations and exit), or `rotate-webhook-keys`. Configuration comes
+ * from the environment.
  */
 import { ConfigError, loadConfig } from './config/config.js';
-import { startApp, type Role } from './app.js';
+import { rotateWebhookKeys, startApp, type Role } from './app.js';
 
 const roles: readonly Role[] = ['serve', 'api', 'worker', 'migrate'];
 
-const usage = `usage: reelin [serve | api | worker | migrate]
+const usage = `usage: reelin [serve | api | worker | migrate | rotate-webhook-keys]
 
   serve    run the API and a worker in one process (default)
   api      run the API only
   worker   run a worker only (copies files)
   migrate  apply database migrations, then exit
+  rotate-webhook-keys
+           make a new webhook signing key; the previous one stays valid for
+           REELIN_WEBHOOK_KEY_OVERLAP_HOURS (embedded database: stop the service first)
 
 Configuration comes from environment variables: PORT, HOST, REELIN_DATA_DIR, DATABASE_URL,
 REELIN_ADMIN_API_KEY, ... (see README.md).`;
@@ -24,11 +28,11 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage);
     return 0;
   }
-  if (!roles.includes(command as Role) || rest.length > 0) {
+  const isRotation = command === 'rotate-webhook-keys';
+  if ((!roles.includes(command as Role) && !isRotation) || rest.length > 0) {
     console.error(usage);
     return 2;
   }
-  const role = command as Role;
   let config;
   try {
     config = loadConfig();
@@ -39,6 +43,12 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
+  if (isRotation) {
+    const rotated = await rotateWebhookKeys(config);
+    console.log(`reelin: webhook signing key ${rotated.keyId} is now active; the previous key stays valid until ${rotated.previousExpiresAt.toISOString()}`);
+    return 0;
+  }
+  const role = command as Role;
   const app = await startApp(config, role);
   if (app.generatedApiKey !== null) {
     // Printed once, outside the structured log, so it does not end up in log storage.

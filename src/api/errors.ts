@@ -58,6 +58,9 @@ export const httpStatusOf = {
   MEDIA_JOB_INTERRUPTED: 500,
   PAYLOAD_TOO_LARGE: 413,
   SERVICE_UNAVAILABLE: 503,
+  WEBHOOK_HTTP_ERROR: 400,
+  WEBHOOK_UNREACHABLE: 400,
+  WEBHOOK_TIMEOUT: 400,
 } as const satisfies Record<ErrorCode, number>;
 
 export interface ErrorBody {

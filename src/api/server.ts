@@ -15,6 +15,7 @@ import type { ProjectService } from '../services/project.service.js';
 import type { TenancyService } from '../services/tenancy.service.js';
 import type { VideoImportService } from '../services/video-import.service.js';
 import type { VideoService } from '../services/video.service.js';
+import type { WebhookService } from '../services/webhook.service.js';
 import { requireApiKey } from './auth.js';
 import type { ArtifactService } from '../services/artifact.service.js';
 import { artifactRoutes } from './artifacts.routes.js';
@@ -25,6 +26,7 @@ import { healthRoutes, type ReadinessCheck } from './health.routes.js';
 import { tenancyRoutes } from './tenancy.routes.js';
 import { videosInRoutes } from './videos-in.routes.js';
 import { videosRoutes } from './videos.routes.js';
+import { webhooksRoutes } from './webhooks.routes.js';
 
 export interface ServerDeps {
   log: Logger;
@@ -38,6 +40,7 @@ export interface ServerDeps {
   imports: VideoImportService;
   videos: VideoService;
   artifacts: ArtifactService;
+  webhooks: WebhookService;
   readinessChecks: Record<string, ReadinessCheck>;
 }
 
@@ -93,6 +96,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     await v1.register(videosInRoutes({ tenancy: deps.tenancy, imports: deps.imports }));
     await v1.register(videosRoutes({ tenancy: deps.tenancy, videos: deps.videos, publicUrl: deps.publicUrl }));
     await v1.register(artifactRoutes({ tenancy: deps.tenancy, artifacts: deps.artifacts, publicUrl: deps.publicUrl }));
+    await v1.register(webhooksRoutes({ tenancy: deps.tenancy, webhooks: deps.webhooks }));
   }, { prefix: '/api/v1' });
   return app;
 }

@@ -80,6 +80,17 @@ const envSchema = z.object({
   REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS: integer(10, 1, 3_600),
   REELIN_QUEUE_POLL_INTERVAL_SECONDS: integer(2, 1, 60),
   REELIN_SHUTDOWN_TIMEOUT_MS: integer(10_000, 0, 600_000),
+  REELIN_WEBHOOK_KEY_ENCRYPTION_KEY: z
+    .string()
+    .refine((text) => /^[A-Za-z0-9+/]{43}=$/.test(text.trim()) && Buffer.from(text.trim(), 'base64').length === 32, 'must be 32 random bytes in base64 (44 characters; e.g. `openssl rand -base64 32`)')
+    .transform((text) => Buffer.from(text.trim(), 'base64'))
+    .optional(),
+  REELIN_WEBHOOK_KEY_ROTATION_DAYS: integer(90, 0, 3650),
+  REELIN_WEBHOOK_KEY_OVERLAP_HOURS: integer(168, 1, 24 * 365),
+  REELIN_WEBHOOK_TIMEOUT_MS: integer(10_000, 100, 60_000),
+  REELIN_WEBHOOK_RETRY_BASE_DELAY_MS: integer(10_000, 1, 3_600_000),
+  REELIN_WEBHOOK_RETRY_MAX_DELAY_MS: integer(3_600_000, 1, 24 * 3_600_000),
+  REELIN_WEBHOOK_POLL_INTERVAL_MS: integer(200, 10, 60_000),
 });
 
 export type DatabaseConfig = { kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string };
@@ -128,9 +139,29 @@ export interface Config {
     progressIntervalMs: number;
   };
   queue: { superviseIntervalSeconds: number; pollIntervalSeconds: number };
+  webhooks: WebhookConfig;
   shutdownTimeoutMs: number;
   /** Sentences to log as warnings at start (a loosened outbound policy). */
   warnings: string[];
+}
+
+export interface WebhookConfig {
+  /**
+   * The AES-256 key that encrypts the webhook signing keys' private parts in the database; null:
+   * not configured (the embedded mode keeps a generated one in the data folder, see docs/webhooks.md).
+   */
+  keyEncryptionKey: Buffer | null;
+  /** A new signing key is made when the active one is this old; 0: only by `reelin rotate-webhook-keys`. */
+  keyRotationIntervalMs: number;
+  /** How long a replaced signing key stays listed (and valid) after a rotation. */
+  keyOverlapMs: number;
+  /** One delivery attempt's time limit; the contract says 10 s. */
+  timeoutMs: number;
+  /** Backoff between attempts: the first retry's step, doubling up to the maximum. */
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  /** How often workers look for new events and due deliveries. */
+  pollIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -199,6 +230,15 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       progressIntervalMs: env.REELIN_MEDIA_PROGRESS_INTERVAL_MS,
     },
     queue: { superviseIntervalSeconds: env.REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS, pollIntervalSeconds: env.REELIN_QUEUE_POLL_INTERVAL_SECONDS },
+    webhooks: {
+      keyEncryptionKey: env.REELIN_WEBHOOK_KEY_ENCRYPTION_KEY ?? null,
+      keyRotationIntervalMs: env.REELIN_WEBHOOK_KEY_ROTATION_DAYS * 86_400_000,
+      keyOverlapMs: env.REELIN_WEBHOOK_KEY_OVERLAP_HOURS * 3_600_000,
+      timeoutMs: env.REELIN_WEBHOOK_TIMEOUT_MS,
+      retryBaseDelayMs: env.REELIN_WEBHOOK_RETRY_BASE_DELAY_MS,
+      retryMaxDelayMs: env.REELIN_WEBHOOK_RETRY_MAX_DELAY_MS,
+      pollIntervalMs: env.REELIN_WEBHOOK_POLL_INTERVAL_MS,
+    },
     shutdownTimeoutMs: env.REELIN_SHUTDOWN_TIMEOUT_MS,
     warnings: describeWarnings(env),
   };
@@ -206,7 +246,8 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
 }
 
 function deepFreeze<T>(value: T): Readonly<T> {
-  if (value && typeof value === 'object') {
+  // Buffers (keys) cannot be frozen; they are never handed out for writing.
+  if (value && typeof value === 'object' && !ArrayBuffer.isView(value)) {
     for (const child of Object.values(value)) deepFreeze(child);
     Object.freeze(value);
   }

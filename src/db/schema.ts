@@ -197,11 +197,105 @@ export const events = pgTable('events', {
   type: text('type').notNull(),
   occurredAt: timestamp('occurred_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
   data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
-}, (table) => [index('events_video_idx').on(table.videoId, table.occurredAt), index('events_team_idx').on(table.teamId, table.occurredAt)]);
+  /** Webhooks (issue 4): when the dispatcher turned the event into deliveries; null until then. */
+  dispatchedAt: timestamp('dispatched_at', { withTimezone: true, precision: 3 }),
+}, (table) => [
+  index('events_video_idx').on(table.videoId, table.occurredAt),
+  index('events_team_idx').on(table.teamId, table.occurredAt),
+  // Webhooks (issue 4): the dispatcher's work list stays small however many events accumulate.
+  index('events_undispatched_idx').on(table.seq).where(sql`${table.dispatchedAt} is null`),
+]);
 
 /** Secrets every process of a deployment shares, created on first start (e.g. the download-URL signing key). */
 export const serverSecrets = pgTable('server_secrets', {
   name: text('name').primaryKey(),
   value: text('value').notNull(),
   createdAt: timestamps.createdAt,
+});
+
+// ---------------------------------------------------------------------------------------------
+// Webhooks (issue 4): subscriptions, deliveries with their attempts, send slots for the rate
+// limit, and the ECDSA signing keys. Kept together so a merge with other schema work stays simple.
+// ---------------------------------------------------------------------------------------------
+
+/** A team's subscription to event types, delivered to an HTTPS URL. */
+export const webhooks = pgTable('webhooks', {
+  id: id(),
+  teamId: uuid('team_id').notNull().references(() => teams.id, { onDelete: 'cascade' }),
+  name: text('name').notNull(),
+  description: text('description'),
+  url: text('url').notNull(),
+  rateLimitPerSecond: integer('rate_limit_per_second').notNull(),
+  maxTotalRetryDelayMinutes: integer('max_total_retry_delay_minutes').notNull(),
+  eventTypes: jsonb('event_types').$type<string[]>().notNull(),
+  active: boolean('active').notNull(),
+  /** Standard Webhooks secret (`whsec_<base64>`), or null when only the ECDSA signature is sent. */
+  secret: text('secret'),
+  ...timestamps,
+}, (table) => [index('webhooks_team_idx').on(table.teamId, table.createdAt)]);
+
+/**
+ * One event to deliver to one webhook (the contract's WebhookEvent); its id is the payload's `id`,
+ * the same for every attempt. `eventId` is null for test events; (event, webhook) is unique, so an
+ * event is dispatched to a webhook at most once.
+ */
+export const webhookDeliveries = pgTable('webhook_deliveries', {
+  id: id(),
+  webhookId: uuid('webhook_id').notNull().references(() => webhooks.id, { onDelete: 'cascade' }),
+  teamId: uuid('team_id').notNull(),
+  eventId: uuid('event_id'),
+  eventType: text('event_type').notNull(),
+  videoId: uuid('video_id').notNull(),
+  occurredAt: timestamp('occurred_at', { withTimezone: true, precision: 3 }).notNull(),
+  test: boolean('test').notNull().default(false),
+  status: text('status', { enum: ['PENDING', 'SUCCEEDED', 'FAILED'] }).notNull().default('PENDING'),
+  attemptCount: integer('attempt_count').notNull().default(0),
+  /** When the next attempt may start; null once the delivery succeeded or gave up. */
+  nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, precision: 3 }),
+  /** No retry starts after this (createdAt + maxTotalRetryDelayMinutes at dispatch). */
+  retryUntil: timestamp('retry_until', { withTimezone: true, precision: 3 }).notNull(),
+  /** A worker claimed the delivery until then; after it, another worker may take it over. */
+  leaseUntil: timestamp('lease_until', { withTimezone: true, precision: 3 }),
+  ...timestamps,
+}, (table) => [
+  uniqueIndex('webhook_deliveries_event_webhook_unique').on(table.eventId, table.webhookId),
+  index('webhook_deliveries_due_idx').on(table.nextAttemptAt).where(sql`${table.status} = 'PENDING'`),
+  index('webhook_deliveries_team_idx').on(table.teamId, table.createdAt),
+  index('webhook_deliveries_webhook_due_idx').on(table.webhookId, table.nextAttemptAt).where(sql`${table.status} = 'PENDING'`),
+  index('webhook_deliveries_webhook_idx').on(table.webhookId),
+]);
+
+/** One HTTP attempt of a delivery, as the delivery log shows it. */
+export const webhookDeliveryAttempts = pgTable('webhook_delivery_attempts', {
+  id: id(),
+  deliveryId: uuid('delivery_id').notNull().references(() => webhookDeliveries.id, { onDelete: 'cascade' }),
+  attemptNumber: integer('attempt_number').notNull(),
+  requestedAt: timestamp('requested_at', { withTimezone: true, precision: 3 }).notNull(),
+  responseTimeMillis: integer('response_time_millis').notNull(),
+  statusCode: integer('status_code'),
+  responseBody: text('response_body'),
+  errorCode: text('error_code'),
+  errorMessage: text('error_message'),
+  responseRetryAt: timestamp('response_retry_at', { withTimezone: true, precision: 3 }),
+  responseHeaders: jsonb('response_headers').$type<Record<string, string>>(),
+}, (table) => [index('webhook_delivery_attempts_delivery_idx').on(table.deliveryId, table.requestedAt)]);
+
+/** The rate limit's shared state: the earliest time the next request to the webhook may start. */
+export const webhookSendSlots = pgTable('webhook_send_slots', {
+  webhookId: uuid('webhook_id').primaryKey().references(() => webhooks.id, { onDelete: 'cascade' }),
+  nextSlotAt: timestamp('next_slot_at', { withTimezone: true, precision: 6 }).notNull(),
+});
+
+/** ECDSA P-256 keys that sign deliveries; the private part is AES-256-GCM encrypted. */
+export const webhookSigningKeys = pgTable('webhook_signing_keys', {
+  id: id(),
+  /** Base64 DER SubjectPublicKeyInfo. */
+  publicKey: text('public_key').notNull(),
+  /** `v1.<iv>.<tag>.<ciphertext>` (base64) of the PKCS#8 DER private key. */
+  encryptedPrivateKey: text('encrypted_private_key').notNull(),
+  /** First 16 hex digits of SHA-256 of the key-encryption key, to name a mismatch clearly. */
+  encryptionKeyId: text('encryption_key_id').notNull(),
+  /** Null for the active key; set when a rotation retired it (it stays listed until then). */
+  expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }),
+  ...timestamps,
 });

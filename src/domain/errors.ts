@@ -67,6 +67,12 @@ export const serviceErrorCodes = [
   'PAYLOAD_TOO_LARGE',
   /** The service is shutting down or one of its dependencies is unavailable. */
   'SERVICE_UNAVAILABLE',
+  /** A webhook delivery attempt got a response other than 2xx (redirects included: they are never followed). */
+  'WEBHOOK_HTTP_ERROR',
+  /** A webhook delivery attempt could not reach the receiver: refused, reset, TLS failure. */
+  'WEBHOOK_UNREACHABLE',
+  /** A webhook delivery attempt got no complete response within the timeout (10 s). */
+  'WEBHOOK_TIMEOUT',
 ] as const;
 
 export type ErrorCode = (typeof contractErrorCodes)[number] | (typeof serviceErrorCodes)[number];

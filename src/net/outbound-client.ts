@@ -9,7 +9,7 @@
 import type { LookupAddress } from 'node:dns';
 import net from 'node:net';
 import type { Writable } from 'node:stream';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { AppError } from '../domain/errors.js';
@@ -42,8 +42,10 @@ export interface PinnedTarget {
 export type OutboundResponse = Dispatcher.ResponseData;
 
 export interface OutboundRequest {
-  method?: 'GET' | 'HEAD';
+  method?: 'GET' | 'HEAD' | 'POST';
   headers: Record<string, string>;
+  /** The request body (POST only). */
+  body?: string;
   signal?: AbortSignal;
 }
 
@@ -70,7 +72,15 @@ const MAX_REDIRECTS = 5;
 const redirectStatuses = new Set([301, 302, 303, 307, 308]);
 
 export class OutboundClient {
-  constructor(private readonly options: OutboundClientOptions) {}
+  /**
+   * Built once: passing `ca` to every connect makes Node parse the whole root store again for each
+   * TLS connection (tens of milliseconds each), which webhook deliveries open many of.
+   */
+  private readonly secureContext: SecureContext | null;
+
+  constructor(private readonly options: OutboundClientOptions) {
+    this.secureContext = options.extraCaCertificates ? createSecureContext({ ca: [...rootCertificates, ...options.extraCaCertificates] }) : null;
+  }
 
   /** Checks the URL and resolves and checks its host; throws AppError INVALID_HTTPS_URL when refused. */
   async pin(input: string): Promise<PinnedTarget> {
@@ -100,7 +110,7 @@ export class OutboundClient {
       connect: {
         lookup: pinnedLookup(target),
         // Without extra CAs Node's default store applies (including NODE_EXTRA_CA_CERTS).
-        ...(this.options.extraCaCertificates ? { ca: [...rootCertificates, ...this.options.extraCaCertificates] } : {}),
+        ...(this.secureContext ? { secureContext: this.secureContext } : {}),
       },
     });
     const origin = target.url.origin;
@@ -113,6 +123,7 @@ export class OutboundClient {
             path: `${target.url.pathname}${target.url.search}`,
             method: request.method ?? 'GET',
             headers: request.headers,
+            body: request.body ?? null,
             signal: request.signal ?? null,
           });
         } catch (error) {

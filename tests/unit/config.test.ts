@@ -57,6 +57,15 @@ describe('loadConfig defaults', () => {
         progressIntervalMs: 1_000,
       },
       queue: { superviseIntervalSeconds: 10, pollIntervalSeconds: 2 },
+      webhooks: {
+        keyEncryptionKey: null,
+        keyRotationIntervalMs: 90 * 86_400_000,
+        keyOverlapMs: 168 * 3_600_000,
+        timeoutMs: 10_000,
+        retryBaseDelayMs: 10_000,
+        retryMaxDelayMs: 3_600_000,
+        pollIntervalMs: 200,
+      },
       shutdownTimeoutMs: 10_000,
       warnings: [],
     });
@@ -284,5 +293,28 @@ describe('the returned configuration', () => {
     expect(first.http.port).toBe(8080);
     expect(second.http.port).toBe(1);
     expect(first.outbound.allowedPorts).not.toBe(second.outbound.allowedPorts);
+  });
+});
+
+describe('loadConfig webhook settings', () => {
+  it('reads a 32-byte base64 key-encryption key', () => {
+    const key = Buffer.alloc(32, 7);
+    const config = loadConfig({ REELIN_WEBHOOK_KEY_ENCRYPTION_KEY: key.toString('base64') }, cwd);
+    expect(config.webhooks.keyEncryptionKey?.equals(key)).toBe(true);
+  });
+
+  it('refuses a key-encryption key that is not 32 bytes of base64, without echoing it', () => {
+    expect(() => loadConfig({ REELIN_WEBHOOK_KEY_ENCRYPTION_KEY: 'not-a-key-but-secret-text' }, cwd)).toThrow(/REELIN_WEBHOOK_KEY_ENCRYPTION_KEY: must be 32 random bytes in base64/);
+    try {
+      loadConfig({ REELIN_WEBHOOK_KEY_ENCRYPTION_KEY: Buffer.alloc(16, 1).toString('base64') }, cwd);
+      expect.unreachable();
+    } catch (error) {
+      expect((error as Error).message).not.toContain(Buffer.alloc(16, 1).toString('base64'));
+    }
+  });
+
+  it('reads rotation days, overlap hours and delivery timings in their units', () => {
+    const config = loadConfig({ REELIN_WEBHOOK_KEY_ROTATION_DAYS: '0', REELIN_WEBHOOK_KEY_OVERLAP_HOURS: '2', REELIN_WEBHOOK_TIMEOUT_MS: '1500', REELIN_WEBHOOK_POLL_INTERVAL_MS: '50' }, cwd);
+    expect(config.webhooks).toMatchObject({ keyRotationIntervalMs: 0, keyOverlapMs: 7_200_000, timeoutMs: 1500, pollIntervalMs: 50 });
   });
 });

@@ -1,0 +1,56 @@
+import { and, asc, count, desc, eq, sql } from 'drizzle-orm';
+import type { Database } from '../database.js';
+import { pageOffset, toPage, type Page, type PageRequest } from '../paging.js';
+import { teams, webhooks } from '../schema.js';
+
+export type WebhookRow = typeof webhooks.$inferSelect;
+export type NewWebhook = typeof webhooks.$inferInsert;
+export type WebhookChanges = Partial<Pick<NewWebhook, 'name' | 'description' | 'url' | 'rateLimitPerSecond' | 'maxTotalRetryDelayMinutes' | 'eventTypes' | 'secret' | 'active'>>;
+
+/** Locks the team's row: webhook changes that depend on counts (active webhooks, test events) run one at a time per team. */
+export async function lockTeamForWebhooks(tx: Database, teamId: string): Promise<void> {
+  await tx.select({ id: teams.id }).from(teams).where(eq(teams.id, teamId)).for('update');
+}
+
+export async function countActiveWebhooks(db: Database, teamId: string): Promise<number> {
+  const [row] = await db.select({ total: count() }).from(webhooks).where(and(eq(webhooks.teamId, teamId), eq(webhooks.active, true)));
+  return row?.total ?? 0;
+}
+
+export async function insertWebhook(tx: Database, webhook: NewWebhook): Promise<WebhookRow> {
+  const [row] = await tx.insert(webhooks).values(webhook).returning();
+  if (!row) throw new Error('insert into webhooks returned no row');
+  return row;
+}
+
+export async function findWebhook(db: Database, teamId: string, webhookId: string): Promise<WebhookRow | null> {
+  const [row] = await db.select().from(webhooks).where(and(eq(webhooks.teamId, teamId), eq(webhooks.id, webhookId))).limit(1);
+  return row ?? null;
+}
+
+/** A webhook by id alone, for the delivery workers (which act for every team). */
+export async function findWebhookForDelivery(db: Database, webhookId: string): Promise<WebhookRow | null> {
+  const [row] = await db.select().from(webhooks).where(eq(webhooks.id, webhookId)).limit(1);
+  return row ?? null;
+}
+
+export async function listWebhooks(db: Database, teamId: string, request: PageRequest): Promise<Page<WebhookRow>> {
+  const sortColumn = request.sortBy === 'updatedAt' ? webhooks.updatedAt : webhooks.createdAt;
+  const order = request.sortDirection === 'DESC' ? [desc(sortColumn), desc(webhooks.id)] : [asc(sortColumn), asc(webhooks.id)];
+  const where = eq(webhooks.teamId, teamId);
+  const [items, [total]] = await Promise.all([
+    db.select().from(webhooks).where(where).orderBy(...order).limit(request.pageSize).offset(pageOffset(request)),
+    db.select({ total: count() }).from(webhooks).where(where),
+  ]);
+  return toPage(request, items, total?.total ?? 0);
+}
+
+export async function updateWebhook(tx: Database, teamId: string, webhookId: string, changes: WebhookChanges): Promise<WebhookRow | null> {
+  const [row] = await tx.update(webhooks).set({ ...changes, updatedAt: sql`now()` }).where(and(eq(webhooks.teamId, teamId), eq(webhooks.id, webhookId))).returning();
+  return row ?? null;
+}
+
+export async function deleteWebhook(db: Database, teamId: string, webhookId: string): Promise<boolean> {
+  const rows = await db.delete(webhooks).where(and(eq(webhooks.teamId, teamId), eq(webhooks.id, webhookId))).returning({ id: webhooks.id });
+  return rows.length > 0;
+}

@@ -1,0 +1,77 @@
+/**
+ * Signing webhook deliveries, and protecting the signing keys at rest.
+ *
+ * - Pixop scheme: ECDSA P-256 with SHA-256 over the bytes `<timestamp>.<raw body>`, the DER
+ *   signature in base64, with the key id and Unix-seconds timestamp in headers. Receivers verify
+ *   with the public key served at GET /v1/webhooks/public-keys/{id}.
+ * - Standard Webhooks scheme (when the webhook has a secret): `v1,<base64 HMAC-SHA256>` over
+ *   `<msg id>.<timestamp>.<raw body>`, keyed with the base64-decoded part of `whsec_<base64>`.
+ * - Private keys are stored as PKCS#8 DER encrypted with AES-256-GCM under the key-encryption key.
+ */
+import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+
+export const SIGNATURE_ALGORITHM = 'SHA256withECDSA';
+
+export interface GeneratedSigningKey {
+  /** Base64 DER SubjectPublicKeyInfo. */
+  publicKey: string;
+  privateKeyDer: Buffer;
+}
+
+export function generateSigningKey(): GeneratedSigningKey {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  return {
+    publicKey: publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+    privateKeyDer: privateKey.export({ type: 'pkcs8', format: 'der' }),
+  };
+}
+
+/** Names a key-encryption key without revealing it: the first 16 hex digits of its SHA-256. */
+export function keyEncryptionKeyId(kek: Buffer): string {
+  return createHash('sha256').update(kek).digest('hex').slice(0, 16);
+}
+
+export function encryptPrivateKey(privateKeyDer: Buffer, kek: Buffer): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', kek, iv);
+  const ciphertext = Buffer.concat([cipher.update(privateKeyDer), cipher.final()]);
+  return ['v1', iv.toString('base64'), cipher.getAuthTag().toString('base64'), ciphertext.toString('base64')].join('.');
+}
+
+/** Decrypts and parses a stored private key; throws when the key-encryption key is not the one it was encrypted under. */
+export function decryptPrivateKey(stored: string, kek: Buffer): KeyObject {
+  const [version, iv, tag, ciphertext] = stored.split('.');
+  if (version !== 'v1' || iv === undefined || tag === undefined || ciphertext === undefined) throw new Error('the stored webhook signing key has an unknown format');
+  const decipher = createDecipheriv('aes-256-gcm', kek, Buffer.from(iv, 'base64'));
+  decipher.setAuthTag(Buffer.from(tag, 'base64'));
+  const der = Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64')), decipher.final()]);
+  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+}
+
+export interface SigningKey {
+  id: string;
+  privateKey: KeyObject;
+}
+
+/** The headers that sign one request body. */
+export function signatureHeaders(input: { key: SigningKey; body: string; timestampSeconds: number; messageId: string; secret: string | null }): Record<string, string> {
+  const timestamp = String(input.timestampSeconds);
+  const signature = sign('sha256', Buffer.from(`${timestamp}.${input.body}`, 'utf8'), { key: input.key.privateKey, dsaEncoding: 'der' });
+  const headers: Record<string, string> = {
+    'x-pixop-signature': signature.toString('base64'),
+    'x-pixop-public-key-id': input.key.id,
+    'x-pixop-timestamp': timestamp,
+    'x-pixop-algorithm': SIGNATURE_ALGORITHM,
+  };
+  if (input.secret !== null) {
+    headers['webhook-id'] = input.messageId;
+    headers['webhook-timestamp'] = timestamp;
+    headers['webhook-signature'] = standardWebhooksSignature(input.secret, input.messageId, timestamp, input.body);
+  }
+  return headers;
+}
+
+export function standardWebhooksSignature(secret: string, messageId: string, timestamp: string, body: string): string {
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  return `v1,${createHmac('sha256', key).update(`${messageId}.${timestamp}.${body}`, 'utf8').digest('base64')}`;
+}
