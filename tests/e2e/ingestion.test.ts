@@ -22,7 +22,7 @@ describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
   let scratch: string;
 
   beforeAll(async () => {
-    fx = await startE2eFixture(backend);
+    fx = await startE2eFixture(backend, {}, { webhookReceiver: true });
     scratch = await fs.mkdtemp(path.join(fx.service.dataDir, 'scratch-'));
   });
   afterAll(async () => {
@@ -53,6 +53,9 @@ describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
   }
 
   it('ingests a master fully, makes its artifacts and a 10-second clip, and deletes them all with it', async () => {
+    const stageEvents = ['video_in_ingestion', 'clip_processing', 'clip_ingestion'].flatMap((stage) => ['started', 'done', 'failed'].map((outcome) => `${stage}.${outcome}`));
+    const hook = await fx.service.api('POST', '/api/v1/webhooks', { body: { name: 'stages', description: 'ingestion and clip stages', url: fx.hookUrl('/stages'), eventTypes: [...stageEvents, 'video.deleted'] } });
+    expect(hook.status, hook.text).toBe(201);
     const masterId = await importFixture('progressive', true);
     const seen: { status: string; progress: number; eta: number | null }[] = [];
     const master = await fx.service.waitForVideo(masterId, (video) => {
@@ -157,6 +160,18 @@ describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
     expect((await download(first.presignedUrl)).status).toBe(404);
     expect((await eventTypes(clipId)).at(-1)).toBe('video.deleted');
     expect((await eventTypes(masterId)).at(-1)).toBe('video.deleted');
+
+    // Every stage reached the user's webhook, each once, with the video it is about.
+    const expected = [
+      'master video_in_ingestion.started', 'master video_in_ingestion.done', 'master video.deleted',
+      'clip clip_processing.started', 'clip clip_processing.done', 'clip clip_ingestion.started', 'clip clip_ingestion.done', 'clip video.deleted',
+    ];
+    await fx.receiver!.waitFor(expected.length, (request) => request.path === '/stages');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const whose = (videoId: string) => (videoId === masterId ? 'master' : videoId === clipId ? 'clip' : videoId);
+    const deliveredStages = fx.receiver!.requests.filter((request) => request.path === '/stages').map((request) => `${whose(request.body.data.videoId)} ${request.body.eventType}`);
+    expect([...deliveredStages].sort()).toEqual([...expected].sort());
+    await fx.service.api('DELETE', `/api/v1/webhooks/${hook.body.id}`);
   }, 240_000);
 
   it('ingests metadata only without fullIngestion, and makes no clip when the team turned clips off', async () => {

@@ -5,6 +5,7 @@
 import type { ProcessRunner } from '../../src/media/process-runner.js';
 import { startOriginServer, type OriginServer } from './origin-server.js';
 import { ScriptedResolver } from './scripted-resolver.js';
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 import type { Backend } from './test-database.js';
 import { createTestPki, type TestPki } from './test-pki.js';
 import { startTestService, type TestService } from './test-service.js';
@@ -16,21 +17,27 @@ export interface E2eFixture {
   service: TestService;
   /** A URL on the origin by the host name `origin.reelin.test` (resolved by `resolver` to 127.0.0.1). */
   url(path: string): string;
+  /** A local HTTPS webhook receiver the service may reach as `hooks.reelin.test`, when asked for. */
+  receiver: WebhookReceiver | null;
+  hookUrl(path: string): string;
   close(): Promise<void>;
 }
 
 export const ORIGIN_HOST = 'origin.reelin.test';
 
-export async function startE2eFixture(backend: Backend, env: Record<string, string> = {}, options: { mediaRunner?: ProcessRunner } = {}): Promise<E2eFixture> {
+export const HOOK_HOST = 'hooks.reelin.test';
+
+export async function startE2eFixture(backend: Backend, env: Record<string, string> = {}, options: { mediaRunner?: ProcessRunner; webhookReceiver?: boolean } = {}): Promise<E2eFixture> {
   const pki = await createTestPki();
   const origin = await startOriginServer({ pki });
-  const resolver = new ScriptedResolver().set(ORIGIN_HOST, ['127.0.0.1']);
+  const receiver = options.webhookReceiver ? await startWebhookReceiver(pki) : null;
+  const resolver = new ScriptedResolver().set(ORIGIN_HOST, ['127.0.0.1']).set(HOOK_HOST, ['127.0.0.1']);
   const service = await startTestService({
     backend,
     caCertificates: [pki.caCertPem],
     resolver,
-    env: { REELIN_ALLOWED_PORTS: String(origin.port), ...env },
-    ...options,
+    env: { REELIN_ALLOWED_PORTS: [origin.port, ...(receiver ? [receiver.port] : [])].join(','), REELIN_WEBHOOK_POLL_INTERVAL_MS: '50', ...env },
+    ...(options.mediaRunner ? { mediaRunner: options.mediaRunner } : {}),
   });
   return {
     pki,
@@ -38,8 +45,14 @@ export async function startE2eFixture(backend: Backend, env: Record<string, stri
     resolver,
     service,
     url: (path) => origin.url(path, ORIGIN_HOST),
+    receiver,
+    hookUrl: (path) => {
+      if (receiver === null) throw new Error('this fixture was started without a webhook receiver');
+      return receiver.url(path, HOOK_HOST);
+    },
     close: async () => {
       await service.stop();
+      await receiver?.close();
       await origin.close();
       await pki.cleanup();
     },
