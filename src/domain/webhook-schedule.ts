@@ -93,3 +93,13 @@ export function reserveSlots(nextSlotAtMs: number, nowMs: number, count: number,
 export function slotIntervalMs(rateLimitPerSecond: number): number {
   return 1000 / rateLimitPerSecond;
 }
+
+/**
+ * How late a send may start after its slot. A later start would crowd the next slot (which
+ * another process may hold), so the send gives its slot up and waits for a later batch. Any one
+ * second then holds at most `rate + lateness / interval` starts: one more for slow webhooks, 1%
+ * more at 1000/s.
+ */
+export function slotLatenessToleranceMs(rateLimitPerSecond: number): number {
+  return Math.max(slotIntervalMs(rateLimitPerSecond), 10);
+}

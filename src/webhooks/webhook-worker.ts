@@ -29,7 +29,7 @@ import {
 } from '../db/queries/webhook-deliveries.queries.js';
 import { findWebhookForDelivery, type WebhookRow } from '../db/queries/webhooks.queries.js';
 import { isAppError, type AppError } from '../domain/errors.js';
-import { isSuccessfulStatus, planNextAttempt, slotIntervalMs } from '../domain/webhook-schedule.js';
+import { isSuccessfulStatus, planNextAttempt, slotIntervalMs, slotLatenessToleranceMs } from '../domain/webhook-schedule.js';
 import { buildPayload } from '../domain/webhooks.js';
 import type { OutboundClient } from '../net/outbound-client.js';
 import type { SigningKeyRing } from './signing-keys.js';
@@ -196,6 +196,7 @@ export class WebhookWorker {
     const signal = this.stopping.signal;
     const batchSize = Math.min(webhook.rateLimitPerSecond, MAX_BATCH);
     const intervalMs = slotIntervalMs(webhook.rateLimitPerSecond);
+    const lateToleranceMs = slotLatenessToleranceMs(webhook.rateLimitPerSecond);
     // Long enough for the batch's own slots twice over (other processes may hold earlier ones).
     const leaseMs = config.timeoutMs + LEASE_MARGIN_MS + 2 * batchSize * intervalMs;
     const claimedAt = Date.now();
@@ -224,6 +225,10 @@ export class WebhookWorker {
         return;
       }
       await sleepUntil(slotAt, signal);
+      if (refusal === null && Date.now() > slotAt + lateToleranceMs) {
+        released.push({ deliveryId: delivery.id, attemptCount: delivery.attemptCount });
+        return;
+      }
       try {
         if (signal.aborted) throw signal.reason;
         const outcome = refusal !== null ? refusedOutcome(refusal) : await this.send(connection, webhook, delivery, key);

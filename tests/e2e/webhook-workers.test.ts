@@ -178,11 +178,18 @@ describe('webhooks across processes', () => {
       const busiestSecond = Math.max(...times.map((at) => times.filter((other) => other >= at && other < at + 1000).length));
       const spanMs = (times.at(-1) ?? 0) - (times[0] ?? 0);
       console.log(`rate limit ${rate}/s: busiest second ${busiestSecond} requests, ${total} requests over ${spanMs} ms`);
-      // Requests start on slots 1/rate apart; a start delayed by a busy event loop can arrive close to the next
-      // one, so the receiver may see one or two more in a second, never the backlog (80 in well under a second).
-      expect(busiestSecond).toBeLessThanOrEqual(rate + 2);
+      // The sends: each is signed as it starts (X-Pixop-Timestamp, whole seconds). A send starts at
+      // most one slot after its own (or gives the slot up), so no second holds more than rate + 1.
+      const perSignedSecond = new Map<string, number>();
+      for (const entry of received) perSignedSecond.set(entry.headers['x-pixop-timestamp'] ?? '', (perSignedSecond.get(entry.headers['x-pixop-timestamp'] ?? '') ?? 0) + 1);
+      expect(Math.max(...perSignedSecond.values())).toBeLessThanOrEqual(rate + 1);
+      // The arrivals: the TLS set-up of a new connection delays a send's arrival towards the next
+      // one's, so a sliding second at the receiver may hold a few more (measured 21-23 at 20/s on
+      // an idle machine), never the backlog (80 in well under a second); over three seconds the
+      // bunching evens out.
+      expect(busiestSecond).toBeLessThanOrEqual(Math.ceil(rate * 1.25));
       const busiestThreeSeconds = Math.max(...times.map((at) => times.filter((other) => other >= at && other < at + 3000).length));
-      expect(busiestThreeSeconds).toBeLessThanOrEqual(3 * rate + 2);
+      expect(busiestThreeSeconds).toBeLessThanOrEqual(3 * rate + 3);
       // Close to the limit, not far below it: the two workers together use the allowance.
       expect(spanMs).toBeLessThan(((total - 1) * 1000) / rate + 3_000);
       expect(new Set(received.map((entry) => entry.body.id)).size).toBe(total);

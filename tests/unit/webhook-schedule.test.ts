@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isSuccessfulStatus, planNextAttempt, requestedRetryAtMs, reserveSlots, retryWindowEndMs } from '../../src/domain/webhook-schedule.js';
+import {
+  isSuccessfulStatus, planNextAttempt, requestedRetryAtMs, reserveSlots, retryWindowEndMs, slotIntervalMs, slotLatenessToleranceMs,
+} from '../../src/domain/webhook-schedule.js';
 
 const policy = { baseDelayMs: 10_000, maxDelayMs: 3_600_000 };
 const start = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -99,5 +101,19 @@ describe('send slots', () => {
       next = reserved.nextSlotAtMs;
     }
     for (const slot of slots) expect(slots.filter((other) => other >= slot && other < slot + 1000).length).toBeLessThanOrEqual(20);
+  });
+});
+
+describe('send slots', () => {
+  it.each([
+    [1, 1000, 1000],
+    [20, 50, 50],
+    [100, 10, 10],
+    [1000, 1, 10],
+  ])('at %d/s are %d ms apart, and a send may start at most %d ms after its slot', (rate, intervalMs, toleranceMs) => {
+    expect(slotIntervalMs(rate)).toBe(intervalMs);
+    expect(slotLatenessToleranceMs(rate)).toBe(toleranceMs);
+    // So no second holds more than one extra send at low rates, and 1% more at the highest.
+    expect(Math.ceil(toleranceMs / intervalMs)).toBeLessThanOrEqual(Math.max(1, rate / 100));
   });
 });
