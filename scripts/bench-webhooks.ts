@@ -120,6 +120,8 @@ async function main(): Promise<number> {
       REELIN_LOG_LEVEL: 'warn',
       REELIN_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
       REELIN_ALLOWED_PORTS: String(receiver.port),
+      // The worker finds ffmpeg as a deployment would (it is not used here, but checked at start).
+      PATH: process.env.PATH ?? '',
       ...(options['database-url'] ? { DATABASE_URL: options['database-url'] } : {}),
     });
     if (options['database-url']) database = await createDatabase(options['database-url']);
