@@ -12,7 +12,7 @@ import type { FfmpegProgress, ProcessRunner } from './process-runner.js';
 import { assessQuality } from './quality.js';
 import { analyzeScanType } from './scan-type.js';
 import { extractStills, type Still } from './stills.js';
-import { webVideoArgs, webVideoSize, type WebVideoSource } from './web-video.js';
+import { canToneMap, webVideoArgs, webVideoSize, type WebVideoSource } from './web-video.js';
 
 const clipFormats: Record<ClipCodec, { mimeType: string; containerName: string }> = {
   prores: { mimeType: 'video/quicktime', containerName: 'QuickTime / MOV' },
@@ -78,6 +78,7 @@ export class FfmpegIngestionMedia implements IngestionMedia {
       rotationDegrees: video.rotationDegrees,
       deinterlace: options.deinterlace,
       hasAudio: video.hasAudio,
+      toneMap: isHdrTransfer(video.metadata.colorTransferName) && canToneMap(this.tools.filters),
     };
     const args = webVideoArgs({ input, output: options.output, source, deinterlacer: this.tools.filters.has('bwdif') ? 'bwdif' : 'yadif' });
     await this.runner.run(this.tools.ffmpegPath, args, { signal, onProgress: progressOf(durationOf(video), options.onProgress) });
@@ -103,6 +104,11 @@ export class FfmpegIngestionMedia implements IngestionMedia {
     });
     await this.runner.run(this.tools.ffmpegPath, args, { signal, onProgress: progressOf(durationMs, options.onProgress) });
   }
+}
+
+/** PQ (HDR10, HDR10+, most Dolby Vision) or HLG. */
+function isHdrTransfer(transfer: string | null): boolean {
+  return transfer === 'smpte2084' || transfer === 'arib-std-b67';
 }
 
 function durationOf(video: ProbedVideo): number {

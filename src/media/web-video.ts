@@ -20,6 +20,11 @@ export interface WebVideoSource {
   rotationDegrees?: number;
   deinterlace: boolean;
   hasAudio: boolean;
+  /**
+   * Tone-map HDR (PQ or HLG) pictures to SDR BT.709, so the 8-bit web video looks right rather than
+   * flat and grey. Only when this ffmpeg has zscale and tonemap.
+   */
+  toneMap?: boolean;
 }
 
 export interface WebVideoArgsOptions {
@@ -53,14 +58,32 @@ export function webVideoSize(source: WebVideoSource, maxHeight = 1080): { width:
   return { width: even(displayWidth * scale), height: even(displayHeight * scale) };
 }
 
-/** The video filter chain: deinterlace, scale to display size, square pixels, 4:2:0. */
+/**
+ * HDR to SDR: to linear light (100 nits as SDR white), BT.2020 to BT.709 primaries in float, the
+ * Hable curve for the highlights, then BT.709 transfer and matrix in TV range.
+ */
+const toneMapFilters = [
+  'zscale=transfer=linear:npl=100',
+  'format=gbrpf32le',
+  'zscale=primaries=bt709',
+  'tonemap=tonemap=hable:desat=0',
+  'zscale=transfer=bt709:matrix=bt709:range=tv',
+];
+
+/** The video filter chain: deinterlace, tone-map HDR, scale to display size, square pixels, 4:2:0. */
 export function webVideoFilter(source: WebVideoSource, maxHeight = 1080, deinterlacer: 'bwdif' | 'yadif' = 'bwdif'): string {
   const { width, height } = webVideoSize(source, maxHeight);
   const filters: string[] = [];
   // One output frame per input frame (send_frame) keeps the frame rate; parity comes from the frames.
   if (source.deinterlace) filters.push(`${deinterlacer}=mode=send_frame:parity=auto:deint=all`);
+  if (source.toneMap === true) filters.push(...toneMapFilters);
   filters.push(`scale=${width}:${height}:flags=bicubic`, 'setsar=1', 'format=yuv420p');
   return filters.join(',');
+}
+
+/** Whether this ffmpeg can tone-map HDR for the web video. */
+export function canToneMap(filters: ReadonlySet<string>): boolean {
+  return filters.has('zscale') && filters.has('tonemap');
 }
 
 /** ffmpeg arguments that write the web video of `input` to `output` (an .mp4 path). */
@@ -77,6 +100,8 @@ export function webVideoArgs(options: WebVideoArgsOptions): string[] {
     '-sn', '-dn',
     '-vf', webVideoFilter(options.source, maxHeight, options.deinterlacer),
     '-c:v', 'libx264', '-preset', 'fast', '-crf', String(CRF), '-profile:v', 'high', '-pix_fmt', 'yuv420p',
+    // Tone-mapped pictures are BT.709; say so, so players do not guess.
+    ...(options.source.toneMap === true ? ['-color_primaries', 'bt709', '-color_trc', 'bt709', '-colorspace', 'bt709'] : []),
     '-movflags', '+faststart',
     '-progress', 'pipe:1', '-nostats',
     '-f', 'mp4',

@@ -279,6 +279,28 @@ describe('web video', () => {
   });
 });
 
+describe('web video of HDR', () => {
+  it('tone-maps the HDR10 fixture to SDR BT.709, brighter than a plain 8-bit conversion', async () => {
+    const input = await mediaFixture('hdr10');
+    const source = { width: 640, height: 360, deinterlace: false, hasAudio: false };
+    const mapped = path.join(workDir, `web-hdr-${randomUUID()}.mp4`);
+    const flat = path.join(workDir, `web-flat-${randomUUID()}.mp4`);
+    await runner.run(tools.ffmpegPath, webVideoArgs({ input, output: mapped, source: { ...source, toneMap: true } }), { onProgress: () => undefined });
+    await runner.run(tools.ffmpegPath, webVideoArgs({ input, output: flat, source }), { onProgress: () => undefined });
+    const [video] = await probeStreams(mapped, 'stream=codec_name,pix_fmt,color_transfer,color_primaries,color_space');
+    expect(video).toEqual({ codec_name: 'h264', pix_fmt: 'yuv420p', color_transfer: 'bt709', color_primaries: 'bt709', color_space: 'bt709' });
+    // PQ code values shown as if they were SDR look dim: mid-grey code is about 100 nits, which
+    // tone mapping shows near SDR white.
+    const mean = async (file: string): Promise<number> => {
+      const grey = await greyFrame(file, 50);
+      return grey.reduce((sum, value) => sum + value, 0) / grey.length;
+    };
+    const [mappedMean, flatMean] = [await mean(mapped), await mean(flat)];
+    console.log(`HDR10 web video mean luma: tone-mapped ${mappedMean.toFixed(1)}, plain ${flatMean.toFixed(1)}`);
+    expect(mappedMean).toBeGreaterThan(flatMean * 1.1);
+  });
+});
+
 describe('clip', () => {
   it('cuts exactly the chosen 250 frames of the progressive fixture, starting on the right frame', async () => {
     const source = await mediaFixture('progressive');

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CLIP_DURATION_MS, chooseClipWindow } from '../../src/domain/clip-window.js';
 import { chooseClipCodec, clipCutArgs, clipFileExtension } from '../../src/media/clip-cut.js';
 import { formatSeconds } from '../../src/media/filter-graph.js';
-import { webVideoArgs, webVideoFilter, webVideoSize, type WebVideoSource } from '../../src/media/web-video.js';
+import { canToneMap, webVideoArgs, webVideoFilter, webVideoSize, type WebVideoSource } from '../../src/media/web-video.js';
 
 const source = (overrides: Partial<WebVideoSource>): WebVideoSource => ({ width: 1920, height: 1080, deinterlace: false, hasAudio: true, ...overrides });
 
@@ -24,6 +24,25 @@ describe('webVideoSize', () => {
 
   it('honours a smaller bound', () => {
     expect(webVideoSize(source({}), 720)).toEqual({ width: 1280, height: 720 });
+  });
+});
+
+describe('webVideoFilter with tone mapping', () => {
+  it('goes through linear light and BT.709 before scaling, and tags the output BT.709', () => {
+    const source: WebVideoSource = { width: 3840, height: 2160, deinterlace: false, hasAudio: false, toneMap: true };
+    expect(webVideoFilter(source)).toBe(
+      'zscale=transfer=linear:npl=100,format=gbrpf32le,zscale=primaries=bt709,tonemap=tonemap=hable:desat=0,' +
+        'zscale=transfer=bt709:matrix=bt709:range=tv,scale=1920:1080:flags=bicubic,setsar=1,format=yuv420p',
+    );
+    const args = webVideoArgs({ input: '/in.mov', output: '/out.mp4', source });
+    expect(args.slice(args.indexOf('-color_primaries'), args.indexOf('-color_primaries') + 6)).toEqual(['-color_primaries', 'bt709', '-color_trc', 'bt709', '-colorspace', 'bt709']);
+    expect(webVideoArgs({ input: '/in.mov', output: '/out.mp4', source: { ...source, toneMap: false } })).not.toContain('-color_primaries');
+  });
+
+  it('can tone-map only with both zscale and tonemap', () => {
+    expect(canToneMap(new Set(['zscale', 'tonemap']))).toBe(true);
+    expect(canToneMap(new Set(['tonemap']))).toBe(false);
+    expect(canToneMap(new Set(['zscale']))).toBe(false);
   });
 });
 
