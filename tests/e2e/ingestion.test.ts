@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +17,44 @@ async function ffprobeStreams(file: string): Promise<any> {
 }
 
 const ingestionEnded = (video: any) => ['DONE', 'FAILED'].includes(video.ingestion.ingestionState.ingestionStatus);
+
+describe('ingestion with an ffmpeg that lacks a filter', () => {
+  let fx: E2eFixture;
+  let toolsDir: string;
+
+  beforeAll(async () => {
+    // The real ffmpeg, but its filter list without blurdetect: the quality assessment cannot be made.
+    toolsDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-masked-ffmpeg-'));
+    const { stdout } = await runner.run('sh', ['-c', 'command -v ffmpeg']);
+    const wrapper = path.join(toolsDir, 'ffmpeg');
+    await fs.writeFile(wrapper, [
+      '#!/bin/sh',
+      `if [ "$1" = "-hide_banner" ] && [ "$2" = "-filters" ] && [ "$#" -eq 2 ]; then "${stdout.trim()}" "$@" | grep -v " blurdetect "; exit 0; fi`,
+      `exec "${stdout.trim()}" "$@"`,
+      '',
+    ].join('\n'), { mode: 0o755 });
+    fx = await startE2eFixture('pglite', { REELIN_FFMPEG_PATH: wrapper });
+  });
+  afterAll(async () => {
+    await fx?.close();
+    await fs.rm(toolsDir, { recursive: true, force: true });
+  });
+
+  it('makes everything else, says the quality assessment is unavailable and why, and fakes nothing', async () => {
+    const team = (await fx.service.api('GET', '/api/v1/account')).body.defaultTeam;
+    await fx.service.api('PATCH', `/api/v1/teams/${team.id}`, { body: { freeClipEnabled: false } });
+    const body = await fs.readFile(await mediaFixture('short-4s'));
+    fx.origin.setFile('/media/short.mp4', { body });
+    const created = await fx.service.api('POST', '/api/v1/videos/in/https?fullIngestion=true', { body: { name: 'Masked', url: fx.url('/media/short.mp4') } });
+    expect(created.status, created.text).toBe(201);
+    const video = await fx.service.waitForVideo(created.body.videoId, ingestionEnded, 90_000);
+    const state = video.ingestion.ingestionState;
+    expect(state).toMatchObject({ ingestionStatus: 'DONE', videoMetadataAvailable: true, thumbnailsAvailable: true, fullFramesAvailable: true, webVideoAvailable: true });
+    expect(state.unavailableFeatures).toEqual([{ feature: 'qualityAssessment', reason: expect.stringContaining('blurdetect') }]);
+    expect(video.ingestion.qualityAssessment).toBeNull();
+    expect(video.ingestion.metadata.scanning.heuristics).toBe('PROGRESSIVE');
+  }, 120_000);
+});
 
 describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
   let fx: E2eFixture;
