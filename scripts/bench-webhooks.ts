@@ -23,9 +23,9 @@ import { startApp, type RunningApp } from '../src/app.js';
 import { loadConfig } from '../src/config/config.js';
 import { recordEvent } from '../src/db/queries/events.queries.js';
 import { events } from '../src/db/schema.js';
-import pg from 'pg';
 import type { DatabaseConfig } from '../src/config/config.js';
 import { createTestPki } from '../tests/support/test-pki.js';
+import { createBenchDatabase } from './bench/service-process.js';
 import type { Arrival } from './bench/webhook-receiver-process.js';
 
 const { values: options } = parseArgs({
@@ -45,24 +45,6 @@ const backlogSize = Number(options.backlog);
 const pacedEvents = Number(options['paced-events']);
 const pacedRate = Number(options['paced-rate']);
 const API_KEY = `rln_bench_${randomUUID().replaceAll('-', '')}`;
-
-/** A fresh database on the server at `serverUrl`, dropped by `drop()`. */
-async function createDatabase(serverUrl: string): Promise<{ config: DatabaseConfig; drop(): Promise<void> }> {
-  const name = `reelin_bench_${randomUUID().slice(0, 8)}`;
-  const admin = async (statement: string) => {
-    const client = new pg.Client({ connectionString: serverUrl });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`create database ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return { config: { kind: 'postgres', url: url.toString() }, drop: () => admin(`drop database if exists ${name} with (force)`) };
-}
 
 function percentile(sorted: number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)] ?? Number.NaN;
@@ -124,7 +106,10 @@ async function main(): Promise<number> {
       PATH: process.env.PATH ?? '',
       ...(options['database-url'] ? { DATABASE_URL: options['database-url'] } : {}),
     });
-    if (options['database-url']) database = await createDatabase(options['database-url']);
+    if (options['database-url']) {
+      const created = await createBenchDatabase(options['database-url']);
+      database = { config: { kind: 'postgres', url: created.url }, drop: created.drop };
+    }
     app = await startApp(database ? { ...config, database: database.config } : config, 'serve', { extraCaCertificates: [pki.caCertPem] });
     const db = app.connection.db;
     const headers = { 'x-api-key': API_KEY, 'content-type': 'application/json', accept: 'application/json' };

@@ -54,7 +54,7 @@ export async function startService(spec: ServiceSpec): Promise<ServiceProcess> {
   // The log sits next to the data folder rather than in it, so the service's data dir holds only its own files.
   const logPath = `${dataDir}.log`;
   const apiKey = `bench-${randomBytes(24).toString('hex')}`;
-  const database = spec.databaseUrl === null ? null : await createDatabase(spec.databaseUrl);
+  const database = spec.databaseUrl === null ? null : await createBenchDatabase(spec.databaseUrl);
   const env = {
     ...serviceEnvironment({ port, dataDir, apiKey, originPort: spec.originPort, caCertPath: spec.caCertPath }),
     ...(database === null ? {} : { DATABASE_URL: database.url }),
@@ -101,7 +101,7 @@ function startRole(repoRoot: string, role: 'serve' | 'api' | 'worker', nodeArgs:
 }
 
 /** A database of its own on the PostgreSQL server at `adminUrl`, dropped by `drop()`. */
-async function createDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createBenchDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `reelin_bench_${randomBytes(6).toString('hex')}`;
   const run = async (statement: string) => {
     const client = new pg.Client({ connectionString: adminUrl });

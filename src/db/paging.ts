@@ -1,4 +1,5 @@
-/** The contract's pagination: requests and the page envelope every list answers with. */
+/** The contract's pagination: requests, the order they ask for, and the page envelope every list answers with. */
+import { asc, desc, type AnyColumn, type SQL } from 'drizzle-orm';
 export interface PageRequest {
   pageNumber: number;
   pageSize: number;
@@ -13,6 +14,15 @@ export interface Page<T> {
   totalPages: number;
   totalElements: number;
   items: T[];
+}
+
+/** The tri-state filters of the contract (`clipMode`, `successfulMode`, `testMode`). */
+export type TriState = 'INCLUDE' | 'EXCLUDE' | 'ONLY';
+
+/** ORDER BY for a page: the requested timestamp in the requested direction, then the id to break ties. */
+export function pageOrder(request: PageRequest, columns: { createdAt: AnyColumn; updatedAt: AnyColumn; id: AnyColumn }): SQL[] {
+  const sortColumn = request.sortBy === 'updatedAt' ? columns.updatedAt : columns.createdAt;
+  return request.sortDirection === 'DESC' ? [desc(sortColumn), desc(columns.id)] : [asc(sortColumn), asc(columns.id)];
 }
 
 export function pageOffset(request: PageRequest): number {

@@ -1,14 +1,11 @@
 /**
- * Webhook rules from the contract: limits, the payload shape, and which events a webhook gets.
+ * Webhook rules from the contract: limits and the payload shape.
  */
-import type { EventType } from './events.js';
 
 /** At most this many active webhooks per team. */
 export const MAX_ACTIVE_WEBHOOKS_PER_TEAM = 10;
 /** At most this many test events per team in any 24 hours. */
 export const MAX_TEST_EVENTS_PER_DAY = 1000;
-/** The contract's delivery timeout. */
-export const WEBHOOK_TIMEOUT_MS = 10_000;
 /** The log keeps this many characters of a response body. */
 export const RESPONSE_BODY_CHARS = 100;
 
@@ -33,11 +30,6 @@ export function buildPayload(delivery: { id: string; webhookId: string; eventTyp
     attemptCount,
     data: { type: 'VIDEO', videoId: delivery.videoId },
   };
-}
-
-/** Whether a webhook receives events of `type`. */
-export function isSubscribed(webhook: { active: boolean; eventTypes: readonly string[] }, type: EventType | string): boolean {
-  return webhook.active && webhook.eventTypes.includes(type);
 }
 
 /** Standard Webhooks secrets: `whsec_` and the base64 of 24 to 64 random bytes. */

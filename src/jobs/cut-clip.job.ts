@@ -9,7 +9,6 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { crc32c } from '@node-rs/crc32';
-import { fractionDone, planIngestion } from '../domain/ingestion-plan.js';
 import { findClipWork, markClipDone, markClipStarted, saveClipProgress } from '../db/queries/clips.queries.js';
 import { recordEvent } from '../db/queries/events.queries.js';
 import { insertIngestion } from '../db/queries/ingestion.queries.js';
@@ -39,12 +38,11 @@ export function createCutClipHandler(deps: MediaJobDeps): JobHandler<'cut-clip'>
         // Probing first is part of cutting: the cut needs the frame rate, audio and pixel facts.
         const probed = await deps.media.probe(input, master.fileSizeBytes ?? 0, context.signal);
         const output = path.join(workDir, `clip${path.extname(clip.fileName)}`);
-        const onlyCut = planIngestion(false, new Map());
         await deps.media.cutClip(input, probed, {
           output,
           startMs: processing.startPositionMillis,
           endMs: processing.endPositionMillis,
-          onProgress: (within) => progress.report(fractionDone(onlyCut, 0, within)),
+          onProgress: (fraction) => progress.report(fraction),
         }, context.signal);
         await progress.flush();
         return storeWithChecksum(deps.store, videoSourceKey(clip.teamId, clip.id), output, context.signal);

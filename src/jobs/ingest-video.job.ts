@@ -23,7 +23,7 @@ import {
   type IngestionResults, type IngestionWork, type NewArtifact,
 } from '../db/queries/ingestion.queries.js';
 import type { StillImage } from '../media/ingestion-media.js';
-import type { ProbedVideo, ScanType } from '../media/metadata.js';
+import type { ProbedVideo, ScanType, VideoMetadata } from '../media/metadata.js';
 import { toBlobKey, videoArtifactKey } from '../storage/blob-keys.js';
 import type { JobContext, JobHandler } from './catalog.js';
 import { failMediaOperation, ProgressReporter, withWorkDir, type MediaJobDeps } from './media-job-support.js';
@@ -63,15 +63,15 @@ export function createIngestVideoHandler(deps: IngestJobDeps): JobHandler<'inges
     });
     try {
       const input = await deps.store.mediaSource(toBlobKey(work.video.storageKey), 24 * 3600);
-      await withWorkDir(deps.workDir, `ingest-${videoId}-${randomUUID()}`, async (workDir) => {
+      const metadata = await withWorkDir(deps.workDir, `ingest-${videoId}-${randomUUID()}`, async (workDir) => {
         const progress = new ProgressReporter({
           intervalMs: deps.progressIntervalMs,
           now,
           save: (state) => saveIngestionProgress(deps.db, videoId, state, now()),
         });
-        await runStages({ deps, work, input, workDir, plan, progress, signal: context.signal, now });
+        return runStages({ deps, work, input, workDir, plan, progress, signal: context.signal, now });
       });
-      await finish(deps, work, now);
+      await finish(deps, work, metadata, now);
       log.info({ stages: plan.stages.map((planned) => planned.stage), skipped: plan.skipped }, 'ingestion done');
     } catch (error) {
       await failMediaOperation({ db: deps.db, log, now, error, signal: context.signal, operation: { kind: 'ingestion', videoId, teamId: work.video.teamId, eventStage: stage } });
@@ -79,7 +79,8 @@ export function createIngestVideoHandler(deps: IngestJobDeps): JobHandler<'inges
   };
 }
 
-async function runStages(run: IngestRun): Promise<void> {
+/** Runs the planned stages in order; the metadata they found (null only if none ran). */
+async function runStages(run: IngestRun): Promise<VideoMetadata | null> {
   const { deps, work, signal } = run;
   let probed: ProbedVideo | null = null;
   let heuristics: ScanType | null = null;
@@ -96,6 +97,7 @@ async function runStages(run: IngestRun): Promise<void> {
     await runStage(run, stage, probed, { deinterlace, report, setHeuristics: (found) => { heuristics = found; } });
   }
   await run.progress.flush();
+  return probed?.metadata ?? null;
 }
 
 interface StageContext {
@@ -127,9 +129,9 @@ async function runStage(run: IngestRun, stage: Exclude<IngestionStage, 'metadata
       const fullFrames = await storeImages(run, 'frames', stills.fullFrames);
       const poster = await storeImages(run, 'poster', [stills.poster]);
       await deps.db.transaction(async (tx) => {
-        await replaceArtifacts(tx, work(run), 'THUMBNAIL', thumbnails);
-        await replaceArtifacts(tx, work(run), 'POSTER', poster);
-        await replaceArtifacts(tx, work(run), 'FULL_FRAME', fullFrames);
+        await replaceArtifacts(tx, run.work.video.id, 'THUMBNAIL', thumbnails);
+        await replaceArtifacts(tx, run.work.video.id, 'POSTER', poster);
+        await replaceArtifacts(tx, run.work.video.id, 'FULL_FRAME', fullFrames);
       });
       await save(run, { thumbnailsAvailable: thumbnails.length > 0, fullFramesAvailable: fullFrames.length > 0 });
       return;
@@ -138,17 +140,13 @@ async function runStage(run: IngestRun, stage: Exclude<IngestionStage, 'metadata
       const output = path.join(run.workDir, 'web.mp4');
       const size = await deps.media.encodeWebVideo(run.input, probed, { output, deinterlace: context.deinterlace, onProgress: context.report }, signal);
       const stored = await storeFile(run, 'web.mp4', output);
-      await deps.db.transaction((tx) => replaceArtifacts(tx, work(run), 'WEB_VIDEO', [{
+      await deps.db.transaction((tx) => replaceArtifacts(tx, run.work.video.id, 'WEB_VIDEO', [{
         position: 0, timestampMillis: null, width: size.width, height: size.height, sizeBytes: stored.sizeBytes, mimeType: 'video/mp4', storageKey: stored.key,
       }]));
       await save(run, { webVideoAvailable: true });
       return;
     }
   }
-}
-
-function work(run: IngestRun): string {
-  return run.work.video.id;
 }
 
 async function save(run: IngestRun, results: IngestionResults): Promise<void> {
@@ -172,14 +170,12 @@ async function storeImages(run: IngestRun, folder: string, images: readonly Stil
 }
 
 /** Marks the ingestion DONE; for a master of a team that wants clips, creates and queues its free clip. */
-async function finish(deps: IngestJobDeps, found: IngestionWork, now: () => Date): Promise<void> {
+async function finish(deps: IngestJobDeps, found: IngestionWork, metadata: VideoMetadata | null, now: () => Date): Promise<void> {
   const { video } = found;
   await deps.db.transaction(async (tx) => {
     if (!(await markIngestionDone(tx, video.id, now()))) return;
     await recordEvent(tx, { teamId: video.teamId, videoId: video.id, type: `${eventStageOf(found)}.done` });
     if (video.isClip || !found.freeClipEnabled || deps.media.clipFormat === null) return;
-    const refreshed = await findIngestionWork(tx, video.id);
-    const metadata = refreshed?.ingestion.metadata as { durationInMillis?: number | null; averageFrameRate?: { frameRate: number } | null } | null | undefined;
     const durationMs = metadata?.durationInMillis ?? null;
     if (durationMs === null || durationMs <= 0) return;
     const window = chooseClipWindow(durationMs, metadata?.averageFrameRate?.frameRate);

@@ -72,8 +72,10 @@ export class SigningKeyRing {
   async current(): Promise<SigningKey> {
     if (this.cached !== null && Date.now() - this.cached.loadedAtMs < CACHE_MS) return this.cached.key;
     const row = (await findActiveSigningKey(this.deps.db)) ?? (await this.ensureActiveKey());
-    this.cached = { key: this.unlock(row), loadedAtMs: Date.now() };
-    return this.cached.key;
+    // Decrypting is only needed when the active key changed (a rotation); else the check is renewed.
+    const key = this.cached !== null && this.cached.key.id === row.id ? this.cached.key : this.unlock(row);
+    this.cached = { key, loadedAtMs: Date.now() };
+    return key;
   }
 
   private async insertNewKey(tx: Database): Promise<SigningKeyRow> {

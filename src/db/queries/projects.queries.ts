@@ -1,6 +1,6 @@
-import { and, asc, count, desc, eq } from 'drizzle-orm';
+import { and, count, eq } from 'drizzle-orm';
 import type { Database } from '../database.js';
-import { pageOffset, toPage, type Page, type PageRequest } from '../paging.js';
+import { pageOffset, pageOrder, toPage, type Page, type PageRequest } from '../paging.js';
 import { projects, videos } from '../schema.js';
 
 export type ProjectRow = typeof projects.$inferSelect;
@@ -22,8 +22,7 @@ export async function findDefaultProject(db: Database, teamId: string): Promise<
 }
 
 export async function listProjects(db: Database, teamId: string, request: PageRequest): Promise<Page<ProjectRow>> {
-  const sortColumn = request.sortBy === 'updatedAt' ? projects.updatedAt : projects.createdAt;
-  const order = request.sortDirection === 'DESC' ? [desc(sortColumn), desc(projects.id)] : [asc(sortColumn), asc(projects.id)];
+  const order = pageOrder(request, projects);
   const where = eq(projects.teamId, teamId);
   const [items, [total]] = await Promise.all([
     db.select().from(projects).where(where).orderBy(...order).limit(request.pageSize).offset(pageOffset(request)),

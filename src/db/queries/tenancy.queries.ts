@@ -1,6 +1,6 @@
-import { and, asc, count, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, count, eq, sql } from 'drizzle-orm';
 import type { Database } from '../database.js';
-import { pageOffset, toPage, type Page, type PageRequest } from '../paging.js';
+import { pageOffset, pageOrder, toPage, type Page, type PageRequest } from '../paging.js';
 import { apiKeys, projects, teamMembers, teams, users } from '../schema.js';
 
 export type UserRow = typeof users.$inferSelect;
@@ -72,8 +72,7 @@ export async function findMemberTeam(db: Database, userId: string, teamId: strin
 
 export async function listMemberTeams(db: Database, userId: string, request: PageRequest): Promise<Page<TeamRow>> {
   const membership = and(eq(teamMembers.userId, userId));
-  const sortColumn = request.sortBy === 'updatedAt' ? teams.updatedAt : teams.createdAt;
-  const order = request.sortDirection === 'DESC' ? [desc(sortColumn), desc(teams.id)] : [asc(sortColumn), asc(teams.id)];
+  const order = pageOrder(request, teams);
   const [items, [total]] = await Promise.all([
     db.select({ team: teams }).from(teams).innerJoin(teamMembers, eq(teamMembers.teamId, teams.id)).where(membership)
       .orderBy(...order).limit(request.pageSize).offset(pageOffset(request)),

@@ -1,6 +1,6 @@
-import { aliasedTable, and, asc, count, desc, eq, inArray, type SQL } from 'drizzle-orm';
+import { aliasedTable, and, asc, count, eq, inArray, type SQL } from 'drizzle-orm';
 import type { Database } from '../database.js';
-import { pageOffset, toPage, type Page, type PageRequest } from '../paging.js';
+import { pageOffset, pageOrder, toPage, type Page, type PageRequest, type TriState } from '../paging.js';
 import { clipProcessings, videoImports, videoIngestions, videos } from '../schema.js';
 
 export type VideoRow = typeof videos.$inferSelect;
@@ -22,7 +22,6 @@ export interface VideoView {
 export type IngestionRow = typeof videoIngestions.$inferSelect;
 export type ClipProcessingRow = typeof clipProcessings.$inferSelect;
 
-export type TriState = 'INCLUDE' | 'EXCLUDE' | 'ONLY';
 
 export interface VideoFilter {
   teamId: string;
@@ -67,8 +66,7 @@ function filterConditions(filter: VideoFilter): SQL[] {
 
 export async function listVideoViews(db: Database, filter: VideoFilter, request: PageRequest): Promise<Page<VideoView>> {
   const where = and(...filterConditions(filter));
-  const sortColumn = request.sortBy === 'updatedAt' ? videos.updatedAt : videos.createdAt;
-  const order = request.sortDirection === 'DESC' ? [desc(sortColumn), desc(videos.id)] : [asc(sortColumn), asc(videos.id)];
+  const order = pageOrder(request, videos);
   const [items, [total]] = await Promise.all([
     selectViews(db).where(where).orderBy(...order).limit(request.pageSize).offset(pageOffset(request)),
     db.select({ value: count() }).from(videos).where(where),

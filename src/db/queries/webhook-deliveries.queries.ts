@@ -2,9 +2,9 @@
  * Deliveries of events to webhooks: the dispatcher's outbox step, the workers' claims and results,
  * the shared send slots of the rate limit, and the delivery log.
  */
-import { and, asc, count, desc, eq, exists, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, exists, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../database.js';
-import { pageOffset, toPage, type Page, type PageRequest } from '../paging.js';
+import { pageOffset, pageOrder, toPage, type Page, type PageRequest, type TriState } from '../paging.js';
 import { webhookDeliveries, webhookDeliveryAttempts, webhooks } from '../schema.js';
 
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
@@ -156,7 +156,6 @@ export async function countTestDeliveriesSince(db: Database, teamId: string, sin
   return row?.total ?? 0;
 }
 
-export type TriState = 'INCLUDE' | 'EXCLUDE' | 'ONLY';
 
 export interface DeliveryFilter {
   teamId: string;
@@ -198,8 +197,7 @@ async function withAttempts(db: Database, deliveries: DeliveryRow[]): Promise<De
 export async function listDeliveryViews(db: Database, filter: DeliveryFilter, request: PageRequest): Promise<Page<DeliveryView>> {
   const d = webhookDeliveries;
   const where = and(...filterConditions(filter));
-  const sortColumn = request.sortBy === 'updatedAt' ? d.updatedAt : d.createdAt;
-  const order = request.sortDirection === 'DESC' ? [desc(sortColumn), desc(d.id)] : [asc(sortColumn), asc(d.id)];
+  const order = pageOrder(request, d);
   // One snapshot: a delivery and its attempts are recorded together, and must be read together.
   return db.transaction(async (tx) => {
     const rows = await tx.select().from(d).where(where).orderBy(...order).limit(request.pageSize).offset(pageOffset(request));

@@ -1,6 +1,6 @@
-import { and, asc, count, desc, eq, sql } from 'drizzle-orm';
+import { and, count, eq, sql } from 'drizzle-orm';
 import type { Database } from '../database.js';
-import { pageOffset, toPage, type Page, type PageRequest } from '../paging.js';
+import { pageOffset, pageOrder, toPage, type Page, type PageRequest } from '../paging.js';
 import { teams, webhooks } from '../schema.js';
 
 export type WebhookRow = typeof webhooks.$inferSelect;
@@ -35,8 +35,7 @@ export async function findWebhookForDelivery(db: Database, webhookId: string): P
 }
 
 export async function listWebhooks(db: Database, teamId: string, request: PageRequest): Promise<Page<WebhookRow>> {
-  const sortColumn = request.sortBy === 'updatedAt' ? webhooks.updatedAt : webhooks.createdAt;
-  const order = request.sortDirection === 'DESC' ? [desc(sortColumn), desc(webhooks.id)] : [asc(sortColumn), asc(webhooks.id)];
+  const order = pageOrder(request, webhooks);
   const where = eq(webhooks.teamId, teamId);
   const [items, [total]] = await Promise.all([
     db.select().from(webhooks).where(where).orderBy(...order).limit(request.pageSize).offset(pageOffset(request)),
