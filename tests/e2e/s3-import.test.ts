@@ -69,6 +69,20 @@ async function waitForUpload(service: Service, videoId: string, statuses: string
   throw new Error(`import ${videoId} did not reach ${statuses.join('/')} in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
 }
 
+/**
+ * Waits for the ingestion that follows a DONE copy to end (random bytes end it FAILED within a
+ * second): stopping the service in the middle of one would hold its shutdown up.
+ */
+async function waitForIngestionEnd(service: Service, videoId: string): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const status = (await service.api('GET', `/api/v1/videos/${videoId}`)).body?.ingestion?.ingestionState?.ingestionStatus;
+    if (status === 'DONE' || status === 'FAILED') return status;
+    if (Date.now() > deadline) throw new Error(`the ingestion of ${videoId} did not end within 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 async function download(service: Service, videoId: string): Promise<{ bytes: Buffer; link: any }> {
   const link = await service.api('POST', `/api/v1/videos/${videoId}/out/https`);
   expect(link.status).toBe(200);
@@ -245,6 +259,8 @@ describe.each(backends)('importing from S3 (%s)', (backend: Backend) => {
     expect((await findImportForCopy(service.app.connection.db, videoId))?.videoImport.sourceCredentials).toBeNull();
     const events = await listEventsOfVideo(service.app.connection.db, videoId);
     expect(events.map((event) => event.type).filter((type) => type.startsWith('video_in.'))).toEqual(['video_in.started', 'video_in.done']);
+    // Then it is ingested like any import (random bytes are no video).
+    expect(await waitForIngestionEnd(service, videoId)).toBe('FAILED');
   });
 
   it('copies multipart objects, expecting no checksum when S3 keeps none or only a composite one', async () => {
@@ -258,6 +274,7 @@ describe.each(backends)('importing from S3 (%s)', (backend: Backend) => {
       const { bytes, link } = await download(service, videoId);
       expect(bytes.equals(file)).toBe(true);
       expect(link.crc32cChecksum).toBe(crc32c(file));
+      await waitForIngestionEnd(service, videoId);
     }
   });
 
@@ -352,6 +369,36 @@ describe.each(backends)('importing from S3 (%s)', (backend: Backend) => {
     const { bytes, link } = await download(second, videoId);
     expect(bytes.equals(slow)).toBe(true);
     expect(link.crc32cChecksum).toBe(crc32c(slow));
+    await waitForIngestionEnd(second, videoId);
+  }, 60_000);
+
+  it('fails with SOURCE_CHANGED when the object is replaced mid-copy (S3 answers If-Match with 412), and a restart copies the new object', async () => {
+    const original = randomBytes(40 * PART_SIZE);
+    const replacement = randomBytes(30 * PART_SIZE + 5);
+    await sdk.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'changing.mov', Body: original, ChecksumAlgorithm: 'CRC32C' }));
+    proxy.bytesPerSecond = 100_000;
+    const created = await service.api('POST', '/api/v1/videos/in/s3', body('changing.mov', { endpoint: proxyEndpoint() }));
+    expect(created.status, created.text).toBe(201);
+    const videoId = created.body.videoId as string;
+    const deadline = Date.now() + 30_000;
+    while ((await listRecordedParts(service.app.connection.db, videoId)).length < 3) {
+      if (Date.now() > deadline) throw new Error('no parts were recorded within 30 s');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await sdk.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'changing.mov', Body: replacement, ChecksumAlgorithm: 'CRC32C' }));
+    proxy.bytesPerSecond = Infinity;
+    const failed = await waitForUpload(service, videoId, ['DONE', 'FAILED']);
+    expect(failed.upload.uploadState.uploadStatus).toBe('FAILED');
+    expect(failed.upload.uploadState.error).toMatchObject({ code: 'SOURCE_CHANGED', details: { status: 412 } });
+
+    const restarted = await service.api('POST', `/api/v1/videos/${videoId}/in/restart`);
+    expect(restarted.status, restarted.text).toBe(200);
+    await waitForUpload(service, videoId, ['DONE']);
+    const { bytes, link } = await download(service, videoId);
+    expect(bytes.equals(replacement)).toBe(true);
+    expect(link.crc32cChecksum).toBe(crc32c(replacement));
+    expect((await findImportForCopy(service.app.connection.db, videoId))?.videoImport).toMatchObject({ expectedCrc32c: crc32c(replacement), totalBytes: replacement.length, sourceCredentials: null });
+    await waitForIngestionEnd(service, videoId);
   }, 60_000);
 
   it('never shows the secret key in a response, a log line or the database row', async () => {
