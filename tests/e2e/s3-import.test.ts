@@ -339,6 +339,19 @@ describe.each(backends)('importing from S3 (%s)', (backend: Backend) => {
     expect(missing.body.validationErrors).toEqual([{ field: 's3Bucket', value: null, message: 'is required' }]);
   });
 
+  it('documents the route and its limits in the OpenAPI document', async () => {
+    const openapi = await request(`${service.app.url}/api/docs/json`);
+    const document = (await openapi.body.json()) as any;
+    const schema = document.paths['/api/v1/videos/in/s3'].post.requestBody.content['application/json'].schema;
+    expect(schema.required).toEqual(expect.arrayContaining(['name', 'objectKey', 's3Bucket']));
+    expect([schema.properties.objectKey.minLength, schema.properties.objectKey.maxLength]).toEqual([1, 1024]);
+    const ref = schema.properties.s3Bucket.$ref as string | undefined;
+    const s3Bucket = ref === undefined ? schema.properties.s3Bucket : document.components.schemas[ref.split('/').pop() ?? ''];
+    expect([s3Bucket.properties.bucket.minLength, s3Bucket.properties.bucket.maxLength]).toEqual([3, 63]);
+    expect(s3Bucket.required).toEqual(['bucket', 'accessKey', 'secretAccessKey']);
+    expect(document.paths['/api/v1/videos/in/s3'].post.parameters.map((parameter: any) => parameter.name).sort()).toEqual(['fullIngestion', 'selectTeamId']);
+  });
+
   it('continues a copy stopped with its worker from the recorded parts, fetching only the rest', async () => {
     const { service: first, database, dataDir } = await newService();
     proxy.bytesPerSecond = 100_000;
