@@ -133,7 +133,7 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
       webhookWorker.start();
       stack.push(() => webhookWorker.stop());
       await queue.work({
-        'copy-video': createCopyVideoHandler({ db: connection.db, store, client, queue, copy: config.copy, log, shutdownSignal: shutdown.signal }),
+        'copy-video': createCopyVideoHandler({ db: connection.db, store, client, queue, copy: config.copy, kek, log, shutdownSignal: shutdown.signal }),
         'copy-video-exhausted': createCopyVideoExhaustedHandler({ db: connection.db, log }),
         'ingest-video': createIngestVideoHandler(mediaJobs),
         'ingest-video-exhausted': createIngestVideoExhaustedHandler({ db: connection.db, log }),
@@ -167,7 +167,7 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
         signer,
         tenancy,
         projects: new ProjectService(connection.db),
-        imports: new VideoImportService({ db: connection.db, queue, client, store, minPartSizeBytes: config.copy.minPartSizeBytes, log }),
+        imports: new VideoImportService({ db: connection.db, queue, client, store, minPartSizeBytes: config.copy.minPartSizeBytes, s3: { ...config.s3Import, kek }, log }),
         videos,
         artifacts: new ArtifactService({ db: connection.db, videos, signer }),
         webhooks: new WebhookService({ db: connection.db, client }),

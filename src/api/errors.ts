@@ -74,12 +74,18 @@ export interface ErrorBody {
   errorDetails: Record<string, unknown> | null;
 }
 
+/** The status an error is answered with: a source's refused credentials are the request's fault (400), not the caller's (401/403). */
+export function httpStatusOfError(error: AppError): number {
+  const status = httpStatusOf[error.code];
+  return error.aboutSource && (status === 401 || status === 403) ? 400 : status;
+}
+
 function errorBody(request: FastifyRequest, error: AppError): ErrorBody {
   return {
     timestamp: new Date().toISOString(),
     requestId: request.id,
     requestPath: request.url.split('?')[0] ?? request.url,
-    statusCode: httpStatusOf[error.code],
+    statusCode: httpStatusOfError(error),
     errorCode: error.code,
     message: error.message,
     validationErrors: error.validationErrors,
@@ -88,7 +94,7 @@ function errorBody(request: FastifyRequest, error: AppError): ErrorBody {
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
-  return reply.code(httpStatusOf[error.code]).type('application/json; charset=utf-8').send(errorBody(request, error));
+  return reply.code(httpStatusOfError(error)).type('application/json; charset=utf-8').send(errorBody(request, error));
 }
 
 function valueAt(source: unknown, path: string[]): unknown {
@@ -100,6 +106,16 @@ function valueAt(source: unknown, path: string[]): unknown {
   return value === undefined ? null : value;
 }
 
+const secretField = /secret|password/i;
+
+/** A value quoted back in a validation error, with secrets (an S3 secret key) left out. */
+function withoutSecrets(path: string[], value: unknown): unknown {
+  if (path.some((key) => secretField.test(key))) return '[redacted]';
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((item) => withoutSecrets([], item));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, withoutSecrets([key], item)]));
+}
+
 /** Schema validation failures as the contract's VALIDATION_ERROR (or MISSING_REQUEST_BODY). */
 function fromValidation(request: FastifyRequest, error: FastifyError & { validation: { instancePath: string; message?: string }[] }): AppError {
   const context = (error as { validationContext?: string }).validationContext ?? 'body';
@@ -109,7 +125,7 @@ function fromValidation(request: FastifyRequest, error: FastifyError & { validat
   }
   const validationErrors = error.validation.map((issue) => {
     const path = issue.instancePath.split('/').filter((part) => part !== '');
-    return { field: path.join('.') || context, value: valueAt(source, path), message: issue.message ?? 'is invalid' };
+    return { field: path.join('.') || context, value: withoutSecrets(path, valueAt(source, path)), message: issue.message ?? 'is invalid' };
   });
   const summary = validationErrors.map((item) => `${item.field}: ${item.message}`).join('; ');
   return new AppError('VALIDATION_ERROR', `the request is not valid: ${summary}`, null, { validationErrors });

@@ -197,3 +197,17 @@ export const account = z.object({
   user: z.object({ id: uuid, createdAt: dateTime, updatedAt: dateTime, email: z.string(), name: z.string(), hasConfirmedEmail: z.boolean() }),
   defaultTeam: team.nullable(),
 }).meta({ id: 'Account' });
+
+/**
+ * The S3 bucket and key pair of an import from S3, as the contract has it, plus this service's
+ * `endpoint` and `region` for self-hosted S3. The secret is validated but never quoted back.
+ */
+export const s3BucketAccess = z.object({
+  bucket: boundedString(3, 63).regex(/^[A-Za-z0-9._-]+$/, { message: 'must be a bucket name: letters, digits, dots, hyphens and underscores' }),
+  accessKey: boundedString(1, 128),
+  secretAccessKey: boundedString(1, 256),
+  endpoint: boundedString(1, 2048).optional()
+    .describe('This service\'s extension: the base URL of a self-hosted S3 service (MinIO, Ceph, R2, ...); it must be one the operator allow-listed in REELIN_S3_IMPORT_ENDPOINTS. Absent: AWS.'),
+  region: boundedString(1, 64).regex(/^[a-z0-9-]+$/, { message: 'must be a region name such as eu-west-1' }).optional()
+    .describe('This service\'s extension: the signing region. Absent: looked up for AWS, REELIN_S3_IMPORT_REGION (default us-east-1) for an endpoint.'),
+}, { error: (issue) => (issue.input === undefined ? 'is required' : 'must be an object') }).meta({ id: 'S3Bucket' });

@@ -1,22 +1,27 @@
 /**
- * Video in: importing a master video from an HTTPS URL, following the import, and restarting or
- * abandoning a failed one.
+ * Video in: importing a master video from an HTTPS URL or an S3 bucket, following the import, and
+ * restarting or abandoning a failed one.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { TenancyService } from '../services/tenancy.service.js';
 import type { VideoImportService } from '../services/video-import.service.js';
 import { presentVideoInStatus } from './presenters.js';
-import { boundedString, commonErrors, errorResponse, queryBoolean, queryInteger, selectTeamQuery, uuid, videoInStatus } from './schemas.js';
+import { boundedString, commonErrors, errorResponse, queryBoolean, queryInteger, s3BucketAccess, selectTeamQuery, uuid, videoInStatus } from './schemas.js';
 
-const importBody = z.object({
+const videoFields = z.object({
   name: boundedString(1, 255),
   description: boundedString(0, 511).optional(),
   projectId: uuid.optional(),
   // eslint-disable-next-line no-control-regex
   fileName: boundedString(1, 255).regex(/^[^/\\\u0000-\u001f\u007f]*$/, { message: 'must not contain /, \\ or control characters' }).optional(),
-  url: boundedString(1, 4096),
 });
+
+const importBody = videoFields.extend({ url: boundedString(1, 4096) });
+
+const s3ImportBody = videoFields.extend({ objectKey: boundedString(1, 1024), s3Bucket: s3BucketAccess });
+
+const s3ImportQuery = selectTeamQuery.extend({ fullIngestion: queryBoolean.default(false) });
 
 const importQuery = selectTeamQuery.extend({
   fullIngestion: queryBoolean.default(false),
@@ -46,6 +51,21 @@ export function videosInRoutes(deps: { tenancy: TenancyService; imports: VideoIm
         crc32c: request.query.crc32c,
         maxConcurrentConnections: request.query.maxConcurrentConnections,
       });
+      return reply.code(201).header('location', `/api/v1/videos/${view.video.id}`).send(presentVideoInStatus(view));
+    });
+
+    app.post('/videos/in/s3', {
+      schema: {
+        summary: 'Import a video from an S3 bucket',
+        description: 'Creates a master video and starts an asynchronous copy of the object `objectKey` in `s3Bucket.bucket` with parallel signed range requests. The object is located (an AWS bucket\'s region is looked up) and probed with the key pair before anything is created; the key pair is stored encrypted until the copy is DONE and never returned. When S3 keeps a full-object CRC32C for the object, the copy is checked against it.',
+        tags: ['Video in'],
+        querystring: s3ImportQuery,
+        body: s3ImportBody,
+        response: { 201: videoInStatus, ...commonErrors },
+      },
+    }, async (request, reply) => {
+      const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
+      const view = await imports.createS3Import(request.principal, team, { ...request.body, fullIngestion: request.query.fullIngestion });
       return reply.code(201).header('location', `/api/v1/videos/${view.video.id}`).send(presentVideoInStatus(view));
     });
 

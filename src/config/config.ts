@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { normalizeS3Endpoint } from '../domain/s3-object.js';
 import { parseCidrList, type PrivateNetworkAllowance } from '../net/address-policy.js';
 
 const MEBIBYTE = 1024 * 1024;
@@ -40,6 +41,23 @@ const privateNetworks = z.string().transform((text, ctx): PrivateNetworkAllowanc
     ctx.addIssue({ code: 'custom', message: `must be true, false or a comma-separated CIDR list: ${(error as Error).message}` });
     return z.NEVER;
   }
+});
+
+/**
+ * S3 endpoints imports may name, as base URLs (scheme, host, optional port and path prefix);
+ * normalized without a trailing slash so a request's `endpoint` compares equal as text.
+ */
+const endpointList = z.string().transform((text, ctx) => {
+  const endpoints: string[] = [];
+  for (const item of text.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')) {
+    const normalized = normalizeS3Endpoint(item);
+    if (normalized === null) {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(item)} is not an https:// base URL without user name, query or fragment` });
+      return z.NEVER;
+    }
+    endpoints.push(normalized);
+  }
+  return [...new Set(endpoints)];
 });
 
 const envSchema = z.object({
@@ -80,6 +98,8 @@ const envSchema = z.object({
   REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS: integer(10, 1, 3_600),
   REELIN_QUEUE_POLL_INTERVAL_SECONDS: integer(2, 1, 60),
   REELIN_SHUTDOWN_TIMEOUT_MS: integer(10_000, 0, 600_000),
+  REELIN_S3_IMPORT_ENDPOINTS: endpointList.default([]),
+  REELIN_S3_IMPORT_REGION: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be a region name such as us-east-1').default('us-east-1'),
   REELIN_WEBHOOK_KEY_ENCRYPTION_KEY: z
     .string()
     .refine((text) => /^[A-Za-z0-9+/]{43}=$/.test(text.trim()) && Buffer.from(text.trim(), 'base64').length === 32, 'must be 32 random bytes in base64 (44 characters; e.g. `openssl rand -base64 32`)')
@@ -110,6 +130,13 @@ export interface Config {
     headersTimeoutMs: number;
     idleTimeoutMs: number;
     dnsTimeoutMs: number;
+  };
+  /** Imports from S3 (`POST /v1/videos/in/s3`). */
+  s3Import: {
+    /** Self-hosted S3 endpoints a request may name (normalized base URLs); AWS needs none. */
+    endpoints: readonly string[];
+    /** The signing region for a self-hosted endpoint when the request names none. */
+    defaultRegion: string;
   };
   copy: {
     jobsPerWorker: number;
@@ -209,6 +236,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       idleTimeoutMs: env.REELIN_IDLE_TIMEOUT_MS,
       dnsTimeoutMs: env.REELIN_DNS_TIMEOUT_MS,
     },
+    s3Import: { endpoints: env.REELIN_S3_IMPORT_ENDPOINTS, defaultRegion: env.REELIN_S3_IMPORT_REGION },
     copy: {
       jobsPerWorker: env.REELIN_COPY_JOBS_PER_WORKER,
       minPartSizeBytes: env.REELIN_COPY_MIN_PART_SIZE_BYTES,

@@ -36,6 +36,14 @@ export interface PartCopyOptions {
   /** Called with every chunk's size as it is written (for live progress); negative to take back a failed attempt's bytes. */
   onBytes: (delta: number) => void;
   onRetry?: (event: { part: PartSpec; attempt: number; delayMs: number; error: AppError }) => void;
+  /**
+   * How a part request names the file it expects: `If-Range` (the default; a changed file answers
+   * 200 with the whole new file) or `If-Match` with the ETag (S3, which documents no If-Range; a
+   * changed object answers 412).
+   */
+  condition?: 'if-range' | 'if-match';
+  /** Completes each attempt's headers just before it is sent (S3 signs them); every header given to it is kept. */
+  authorize?: (headers: Record<string, string>) => Promise<Record<string, string>>;
 }
 
 /** A failure of one attempt that a later attempt may not meet. */
@@ -92,9 +100,11 @@ function toTransient(error: unknown, part: PartSpec): TransientPartError | null 
  */
 async function attemptPart(part: PartSpec, options: PartCopyOptions, signal: AbortSignal, onChunk: (bytes: number) => void): Promise<Pick<CompletedPart, 'crc32c' | 'receipt'>> {
   const end = part.offsetBytes + part.lengthBytes - 1;
-  const validator = ifRangeValidator(options.source);
-  const headers = identityHeaders(formatRangeHeader(part.offsetBytes, end));
+  const validator = options.condition === 'if-match' ? null : ifRangeValidator(options.source);
+  let headers = identityHeaders(formatRangeHeader(part.offsetBytes, end));
   if (validator !== null) headers['if-range'] = validator;
+  if (options.condition === 'if-match' && options.source.etag !== null) headers['if-match'] = options.source.etag;
+  if (options.authorize) headers = await options.authorize(headers);
   let crc = 0;
   const writer = await options.upload.createPartWriter(part, {
     observe: (chunk) => {

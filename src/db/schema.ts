@@ -87,11 +87,21 @@ export const videos = pgTable('videos', {
   index('videos_project_idx').on(table.projectId),
 ]);
 
-/** The copy of a master video from an HTTPS URL: the source, its validators, and progress. */
+/** The copy of a master video from an HTTPS URL or an S3 object: the source, its validators, and progress. */
 export const videoImports = pgTable('video_imports', {
   videoId: uuid('video_id').primaryKey().references(() => videos.id, { onDelete: 'cascade' }),
-  /** The URL as the user gave it. */
+  /** Where the file comes from; an S3 object's requests are signed with `sourceCredentials`. */
+  sourceKind: text('source_kind', { enum: ['https', 's3'] }).notNull().default('https'),
+  /** The URL as the user gave it; for S3, `s3://<bucket>/<key>`. */
   sourceUrl: text('source_url').notNull(),
+  /** S3 only: the service's base URL (the regional AWS endpoint, or an allow-listed one), the signing region, bucket, key and addressing style. */
+  s3Endpoint: text('s3_endpoint'),
+  s3Region: text('s3_region'),
+  s3Bucket: text('s3_bucket'),
+  s3ObjectKey: text('s3_object_key'),
+  s3Addressing: text('s3_addressing', { enum: ['virtual-hosted', 'path'] }),
+  /** S3 only: the key pair as JSON, sealed (AES-256-GCM) under the key-encryption key; null once the import is DONE. */
+  sourceCredentials: text('source_credentials'),
   /** The URL the parts are fetched from: the last hop of the probe's redirects. */
   fetchUrl: text('fetch_url').notNull(),
   /** The addresses the fetch URL's host resolved to when it was checked; every connection goes only to these. */

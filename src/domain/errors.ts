@@ -87,6 +87,11 @@ export interface FieldError {
 export interface AppErrorOptions {
   cause?: unknown;
   validationErrors?: FieldError[];
+  /**
+   * The error is about the source's credentials (an S3 key pair), not the caller's: the API
+   * answers it as a bad request rather than 401/403, which would say the API key is wrong.
+   */
+  aboutSource?: boolean;
 }
 
 /**
@@ -98,12 +103,14 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown> | null;
   readonly validationErrors: FieldError[];
+  readonly aboutSource: boolean;
 
   constructor(code: ErrorCode, message: string, details: Record<string, unknown> | null = null, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = details;
     this.validationErrors = options.validationErrors ?? [];
+    this.aboutSource = options.aboutSource ?? false;
   }
 }
 

@@ -9,6 +9,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { CopyCheckpointer, ImportGoneError } from '../copy/checkpointer.js';
 import { copyParts } from '../copy/copy-engine.js';
+import type { PartCopyOptions } from '../copy/part-copier.js';
+import { s3PartAuthorizer, storedS3Source } from '../copy/s3-source.js';
 import { combinePartChecksums, formatCrc32c } from '../domain/crc32c-combine.js';
 import { AppError, isAppError, toOperationError } from '../domain/errors.js';
 import { countParts, remainingParts } from '../domain/part-plan.js';
@@ -35,6 +37,8 @@ export interface CopyJobDeps {
   /** Aborted when this process shuts down: the copy stops and is queued again for any worker. */
   shutdownSignal: AbortSignal;
   copy: Config['copy'];
+  /** Opens the sealed key pairs of S3 imports. */
+  kek: Buffer;
   log: Logger;
   now?: () => Date;
 }
@@ -211,11 +215,20 @@ async function copyRemaining(run: CopyRun, upload: BlobUpload, pool: ReturnType<
       onBytes: (delta) => checkpointer.addBytes(delta),
       onPartCopied: (part) => checkpointer.addPart(part),
       onRetry: ({ part, attempt, delayMs, error }) => log.info({ part: part.index, attempt, delayMs, code: error.code, reason: error.message }, 'retrying part'),
+      ...sourceAccess(run),
     }, signal);
   } finally {
     await checkpointer.stop();
   }
   if (halt.signal.aborted) throw halt.signal.reason;
+}
+
+/** How part requests reach the source: as they are for an HTTPS URL; signed, with If-Match, for an S3 object. */
+function sourceAccess(run: CopyRun): Pick<PartCopyOptions, 'condition' | 'authorize'> {
+  const source = run.found.videoImport;
+  if (source.sourceKind !== 's3') return {};
+  const { location, credentials } = storedS3Source(source, run.deps.kek);
+  return { condition: 'if-match', authorize: s3PartAuthorizer(source.fetchUrl, location.region, credentials) };
 }
 
 /** Verifies the parts cover the file and the checksum, publishes the file and marks the import DONE. */

@@ -1,15 +1,17 @@
 /**
- * Importing a master video from an HTTPS URL: validate and probe the source before anything is
- * created, then create the video, its import and the copy job in one transaction. Also restart and
- * abandon of failed imports.
+ * Importing a master video from an HTTPS URL or an S3 object: validate and probe the source before
+ * anything is created, then create the video, its import and the copy job in one transaction. Also
+ * restart and abandon of failed imports.
  */
 import type { Logger } from 'pino';
 import { probeSource, type SourceInfo } from '../copy/probe.js';
+import { locateS3Object, probeS3Object, sealS3Credentials, storedS3Source, type S3SourceInfo } from '../copy/s3-source.js';
 import { AppError } from '../domain/errors.js';
+import { normalizeS3Endpoint, s3ObjectUrl, s3SourceUrl, type S3ObjectLocation } from '../domain/s3-object.js';
 import { choosePartSizeBytes, countParts } from '../domain/part-plan.js';
 import { chooseFileName, describeFileType, httpDateToIso, isStrongEtag } from '../domain/source-file.js';
 import type { Database } from '../db/database.js';
-import { insertImport, listRecordedParts, markImportRestarted, resetImportForNewSource } from '../db/queries/imports.queries.js';
+import { insertImport, listRecordedParts, markImportRestarted, resetImportForNewSource, type NewImport } from '../db/queries/imports.queries.js';
 import { findDefaultProject, findProject } from '../db/queries/projects.queries.js';
 import type { TeamRow } from '../db/queries/tenancy.queries.js';
 import { findVideoView, insertVideo, type VideoView } from '../db/queries/videos.queries.js';
@@ -34,15 +36,45 @@ export interface NewHttpsImport {
   maxConcurrentConnections: number;
 }
 
+export interface NewS3Import {
+  name: string;
+  description?: string | undefined;
+  projectId?: string | undefined;
+  fileName?: string | undefined;
+  objectKey: string;
+  s3Bucket: {
+    bucket: string;
+    accessKey: string;
+    secretAccessKey: string;
+    /** This service's extension: an allow-listed self-hosted endpoint; absent: AWS. */
+    endpoint?: string | undefined;
+    region?: string | undefined;
+  };
+  fullIngestion: boolean;
+}
+
+/** Connections an S3 copy opens (the HTTPS import's default; the S3 route has no such parameter). */
+const S3_CONNECTIONS = 10;
+
 export interface VideoImportDeps {
   db: Database;
   queue: JobQueue;
   client: OutboundClient;
   store: BlobStore;
   minPartSizeBytes: number;
+  s3: {
+    /** Allow-listed self-hosted endpoints (normalized base URLs). */
+    endpoints: readonly string[];
+    defaultRegion: string;
+    /** Seals the S3 key pairs at rest (the key-encryption key of the webhook signing keys). */
+    kek: Buffer;
+  };
   log: Logger;
   now?: () => Date;
 }
+
+/** What the create step stores about a probed source, whatever its kind. */
+type SourceColumns = Omit<NewImport, 'videoId' | 'partSizeBytes' | 'maxConnections' | 'fullIngestion' | 'status' | 'totalBytes' | 'fetchUrl' | 'pinnedAddresses' | 'etag' | 'lastModified'>;
 
 export class VideoImportService {
   private readonly now: () => Date;
@@ -52,21 +84,57 @@ export class VideoImportService {
   }
 
   async createHttpsImport(principal: Principal, team: TeamRow, request: NewHttpsImport): Promise<ImportView> {
-    const { db } = this.deps;
-    const project = request.projectId === undefined ? await findDefaultProject(db, team.id) : await findProject(db, team.id, request.projectId);
-    if (project === null) {
-      throw new AppError('RESOURCE_NOT_FOUND', request.projectId === undefined ? `team ${team.id} has no default project` : `project ${request.projectId} was not found`, { projectId: request.projectId ?? null });
-    }
+    const project = await this.requireProject(team, request.projectId);
     const source = await probeSource(this.deps.client, request.url).catch((error: unknown) => {
-      throw withUrlField(error, request.url);
+      throw withUrlField(error, 'url', request.url);
     });
     const fileName = chooseFileName({ fileName: request.fileName, url: new URL(request.url), name: request.name });
+    return this.createImport(principal, team, { projectId: project.id, request, fileName, source, maxConnections: request.maxConcurrentConnections }, {
+      sourceUrl: request.url,
+      expectedCrc32c: request.crc32c ?? null,
+    });
+  }
+
+  /**
+   * Imports an S3 object: the endpoint must be allow-listed (AWS when none is named), the object is
+   * located and probed with the caller's key pair, and the pair is stored sealed for the copy.
+   * Its expected CRC32C is the one S3 keeps for the whole object, when it keeps one.
+   */
+  async createS3Import(principal: Principal, team: TeamRow, request: NewS3Import): Promise<ImportView> {
+    const project = await this.requireProject(team, request.projectId);
+    const { bucket, accessKey, secretAccessKey } = request.s3Bucket;
+    const endpoint = this.allowedEndpoint(request.s3Bucket.endpoint);
+    const field = endpoint === null ? { name: 's3Bucket.bucket', value: bucket } : { name: 's3Bucket.endpoint', value: request.s3Bucket.endpoint ?? null };
+    const credentials = { accessKeyId: accessKey, secretAccessKey };
+    const refused = (error: unknown): never => {
+      throw withUrlField(error, field.name, field.value);
+    };
+    const location = await locateS3Object(this.deps.client, { endpoint, region: request.s3Bucket.region ?? null, bucket, objectKey: request.objectKey }, this.deps.s3.defaultRegion).catch(refused);
+    const source = await probeS3Object(this.deps.client, location, credentials).catch(refused);
+    const fileName = chooseFileName({ fileName: request.fileName, url: new URL(s3ObjectUrl(location)), name: request.name });
+    return this.createImport(principal, team, { projectId: project.id, request, fileName, source, maxConnections: S3_CONNECTIONS }, {
+      sourceKind: 's3',
+      sourceUrl: s3SourceUrl(bucket, request.objectKey),
+      ...s3Columns(location),
+      sourceCredentials: sealS3Credentials(credentials, this.deps.s3.kek),
+      expectedCrc32c: source.crc32c,
+    });
+  }
+
+  private async createImport(
+    principal: Principal,
+    team: TeamRow,
+    input: { projectId: string; request: { name: string; description?: string | undefined; fullIngestion: boolean }; fileName: string; source: SourceInfo; maxConnections: number },
+    columns: SourceColumns,
+  ): Promise<ImportView> {
+    const { db } = this.deps;
+    const { request, source, fileName } = input;
     const fileType = describeFileType(fileName, source.contentType);
     const videoId = await db.transaction(async (tx) => {
       const video = await insertVideo(tx, {
         teamId: team.id,
         userId: principal.userId,
-        projectId: project.id,
+        projectId: input.projectId,
         name: request.name,
         description: request.description ?? null,
         fileName,
@@ -77,19 +145,43 @@ export class VideoImportService {
       });
       await insertImport(tx, {
         videoId: video.id,
-        sourceUrl: request.url,
+        ...columns,
         ...this.sourceColumns(source),
         partSizeBytes: this.partSizeFor(source.totalBytes),
-        expectedCrc32c: request.crc32c ?? null,
-        maxConnections: request.maxConcurrentConnections,
+        maxConnections: input.maxConnections,
         fullIngestion: request.fullIngestion,
         status: 'INITIAL',
       });
       await this.deps.queue.send(tx, 'copy-video', { videoId: video.id });
       return video.id;
     });
-    this.deps.log.info({ videoId, totalBytes: source.totalBytes, host: new URL(source.fetchUrl).host }, 'import created');
+    this.deps.log.info({ videoId, totalBytes: source.totalBytes, host: new URL(source.fetchUrl).host, sourceKind: columns.sourceKind ?? 'https' }, 'import created');
     return this.requireImportView(team.id, videoId);
+  }
+
+  private async requireProject(team: TeamRow, projectId: string | undefined) {
+    const { db } = this.deps;
+    const project = projectId === undefined ? await findDefaultProject(db, team.id) : await findProject(db, team.id, projectId);
+    if (project === null) {
+      throw new AppError('RESOURCE_NOT_FOUND', projectId === undefined ? `team ${team.id} has no default project` : `project ${projectId} was not found`, { projectId: projectId ?? null });
+    }
+    return project;
+  }
+
+  /** The requested self-hosted endpoint when it is allow-listed; null for AWS. */
+  private allowedEndpoint(requested: string | undefined): string | null {
+    if (requested === undefined) return null;
+    const normalized = normalizeS3Endpoint(requested);
+    if (normalized !== null && this.deps.s3.endpoints.includes(normalized)) return normalized;
+    const message = 'is not an S3 endpoint this service may import from: leave it out for AWS, or ask the operator to add it to REELIN_S3_IMPORT_ENDPOINTS';
+    throw new AppError('VALIDATION_ERROR', `the request is not valid: s3Bucket.endpoint: ${message}`, null, { validationErrors: [{ field: 's3Bucket.endpoint', value: requested, message }] });
+  }
+
+  /** Probes the source of a stored import again, as it was located when the import was created. */
+  private async probeStoredSource(current: ImportView['videoImport']): Promise<SourceInfo & Partial<Pick<S3SourceInfo, 'crc32c'>>> {
+    if (current.sourceKind === 'https') return probeSource(this.deps.client, current.sourceUrl);
+    const { location, credentials } = storedS3Source(current, this.deps.s3.kek);
+    return probeS3Object(this.deps.client, location, credentials);
   }
 
   /** Resumes a FAILED import from its recorded parts; the source is checked again first. */
@@ -106,7 +198,7 @@ export class VideoImportService {
     const recorded = await listRecordedParts(db, videoId);
     const isComplete = recorded.length === countParts(current.totalBytes, current.partSizeBytes);
     // A complete copy needs no source any more (e.g. a checksum mismatch accepted with skip).
-    const source = isComplete ? null : await probeSource(this.deps.client, current.sourceUrl);
+    const source = isComplete ? null : await this.probeStoredSource(current);
     const changed = source !== null && sourceChanged(current, source);
     if (changed) await this.deps.store.abortUpload(videoSourceKey(team.id, videoId), current.uploadState ?? null);
     await db.transaction(async (tx) => {
@@ -117,7 +209,14 @@ export class VideoImportService {
       });
       if (!restarted) throw new AppError('VIDEO_IN_OPERATION_NOT_FAILED', `the import of video ${videoId} is no longer FAILED`);
       // The file changed since the parts were copied: they are worthless, start over with the new file.
-      if (changed && source !== null) await resetImportForNewSource(tx, videoId, { totalBytes: source.totalBytes, partSizeBytes: this.partSizeFor(source.totalBytes) });
+      if (changed && source !== null) {
+        await resetImportForNewSource(tx, videoId, {
+          totalBytes: source.totalBytes,
+          partSizeBytes: this.partSizeFor(source.totalBytes),
+          // An S3 object's own checksum belongs to the file it came with.
+          ...(source.crc32c === undefined ? {} : { expectedCrc32c: source.crc32c }),
+        });
+      }
       await this.deps.queue.send(tx, 'copy-video', { videoId });
     });
     this.deps.log.info({ videoId, sourceChanged: changed, recordedParts: changed ? 0 : recorded.length }, 'import restarted');
@@ -157,10 +256,14 @@ function sourceChanged(current: { totalBytes: number; etag: string | null; lastM
   return current.lastModified !== source.lastModified;
 }
 
-/** A refused URL also names the `url` field, as validation errors do. */
-function withUrlField(error: unknown, url: string): unknown {
+/** A refused URL also names the field it came from (`url`, `s3Bucket.endpoint`), as validation errors do. */
+function withUrlField(error: unknown, field: string, value: unknown): unknown {
   if (!(error instanceof AppError) || error.code !== 'INVALID_HTTPS_URL' || error.validationErrors.length > 0) return error;
-  return new AppError(error.code, error.message, error.details, { cause: error.cause, validationErrors: [{ field: 'url', value: url, message: error.message }] });
+  return new AppError(error.code, error.message, error.details, { cause: error.cause, validationErrors: [{ field, value, message: error.message }] });
+}
+
+function s3Columns(location: S3ObjectLocation) {
+  return { s3Endpoint: location.endpoint, s3Region: location.region, s3Bucket: location.bucket, s3ObjectKey: location.objectKey, s3Addressing: location.addressing };
 }
 
 function toDate(iso: string | null): Date | null {

@@ -6,9 +6,11 @@
  *   with the public key served at GET /v1/webhooks/public-keys/{id}.
  * - Standard Webhooks scheme (when the webhook has a secret): `v1,<base64 HMAC-SHA256>` over
  *   `<msg id>.<timestamp>.<raw body>`, keyed with the base64-decoded part of `whsec_<base64>`.
- * - Private keys are stored as PKCS#8 DER encrypted with AES-256-GCM under the key-encryption key.
+ * - Private keys are stored as PKCS#8 DER sealed with AES-256-GCM under the key-encryption key
+ *   (domain/secret-box.ts, which also seals S3 import credentials).
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { openSecret, sealSecret } from '../domain/secret-box.js';
 
 export const SIGNATURE_ALGORITHM = 'SHA256withECDSA';
 
@@ -32,20 +34,12 @@ export function keyEncryptionKeyId(kek: Buffer): string {
 }
 
 export function encryptPrivateKey(privateKeyDer: Buffer, kek: Buffer): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', kek, iv);
-  const ciphertext = Buffer.concat([cipher.update(privateKeyDer), cipher.final()]);
-  return ['v1', iv.toString('base64'), cipher.getAuthTag().toString('base64'), ciphertext.toString('base64')].join('.');
+  return sealSecret(privateKeyDer, kek);
 }
 
 /** Decrypts and parses a stored private key; throws when the key-encryption key is not the one it was encrypted under. */
 export function decryptPrivateKey(stored: string, kek: Buffer): KeyObject {
-  const [version, iv, tag, ciphertext] = stored.split('.');
-  if (version !== 'v1' || iv === undefined || tag === undefined || ciphertext === undefined) throw new Error('the stored webhook signing key has an unknown format');
-  const decipher = createDecipheriv('aes-256-gcm', kek, Buffer.from(iv, 'base64'));
-  decipher.setAuthTag(Buffer.from(tag, 'base64'));
-  const der = Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64')), decipher.final()]);
-  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  return createPrivateKey({ key: openSecret(stored, kek), format: 'der', type: 'pkcs8' });
 }
 
 export interface SigningKey {

@@ -57,6 +57,7 @@ describe('loadConfig defaults', () => {
         progressIntervalMs: 1_000,
       },
       queue: { superviseIntervalSeconds: 10, pollIntervalSeconds: 2 },
+      s3Import: { endpoints: [], defaultRegion: 'us-east-1' },
       webhooks: {
         keyEncryptionKey: null,
         keyRotationIntervalMs: 90 * 86_400_000,

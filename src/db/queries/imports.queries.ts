@@ -75,11 +75,12 @@ export async function saveUploadState(tx: Database, videoId: string, uploadState
   await tx.update(videoImports).set({ uploadState }).where(eq(videoImports.videoId, videoId));
 }
 
-/** IN_PROGRESS -> DONE, publishing the stored file on the video; false when it was not IN_PROGRESS. */
+/** IN_PROGRESS -> DONE, publishing the stored file on the video and dropping the source's credentials; false when it was not IN_PROGRESS. */
 export async function markImportDone(tx: Database, videoId: string, result: { crc32c: number; storageKey: string; totalBytes: number; now: Date }): Promise<boolean> {
   const rows = await tx
     .update(videoImports)
-    .set({ status: 'DONE', bytesCopied: result.totalBytes, progressPercentage: 100, finishedAt: result.now, updatedAt: result.now, uploadState: null, errorCode: null, errorMessage: null, errorDetails: null })
+    // A DONE import never reads its source again: an S3 key pair is forgotten with the transition.
+    .set({ status: 'DONE', bytesCopied: result.totalBytes, progressPercentage: 100, finishedAt: result.now, updatedAt: result.now, uploadState: null, sourceCredentials: null, errorCode: null, errorMessage: null, errorDetails: null })
     .where(and(eq(videoImports.videoId, videoId), eq(videoImports.status, 'IN_PROGRESS')))
     .returning({ videoId: videoImports.videoId });
   if (rows.length === 0) return false;
@@ -128,12 +129,15 @@ export async function markImportRestarted(tx: Database, videoId: string, changes
   return rows.length > 0;
 }
 
-/** The source file changed before a restart: forget the old parts and upload, take the new size. */
-export async function resetImportForNewSource(tx: Database, videoId: string, source: { totalBytes: number; partSizeBytes: number }): Promise<void> {
+/**
+ * The source file changed before a restart: forget the old parts and upload, take the new size
+ * (and, for a source that states its own checksum, the new file's).
+ */
+export async function resetImportForNewSource(tx: Database, videoId: string, source: { totalBytes: number; partSizeBytes: number; expectedCrc32c?: number | null }): Promise<void> {
   await tx.delete(importParts).where(eq(importParts.videoId, videoId));
   await tx
     .update(videoImports)
-    .set({ totalBytes: source.totalBytes, partSizeBytes: source.partSizeBytes, uploadState: null, bytesCopied: 0, progressPercentage: 0 })
+    .set({ totalBytes: source.totalBytes, partSizeBytes: source.partSizeBytes, uploadState: null, bytesCopied: 0, progressPercentage: 0, ...(source.expectedCrc32c === undefined ? {} : { expectedCrc32c: source.expectedCrc32c }) })
     .where(eq(videoImports.videoId, videoId));
   await tx.update(videos).set({ fileSizeBytes: source.totalBytes }).where(eq(videos.id, videoId));
 }
