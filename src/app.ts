@@ -126,7 +126,7 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
 
     if (hasWorker) {
       const media = await startMedia(config, log, mediaRunner);
-      const mediaJobs = { db: connection.db, store, queue, media, workDir: config.media.workDir, progressIntervalMs: config.media.progressIntervalMs, log };
+      const mediaJobs = { db: connection.db, store, queue, media, workDir: config.media.workDir, progressIntervalMs: config.media.progressIntervalMs, shutdownSignal: shutdown.signal, log };
       // The embedded database has one process, which just started: every claim left is a dead one's.
       if (connection.kind === 'pglite') await releaseAllLeases(connection.db);
       const webhookWorker = new WebhookWorker({ db: connection.db, client, keys: signingKeys, config: config.webhooks, log });

@@ -15,7 +15,7 @@ import { insertIngestion } from '../db/queries/ingestion.queries.js';
 import { toBlobKey, videoSourceKey } from '../storage/blob-keys.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { JobContext, JobHandler } from './catalog.js';
-import { failMediaOperation, ProgressReporter, withWorkDir, type MediaJobDeps } from './media-job-support.js';
+import { failMediaOperation, mediaJobSignal, ProgressReporter, withWorkDir, type MediaJobDeps } from './media-job-support.js';
 
 export function createCutClipHandler(deps: MediaJobDeps): JobHandler<'cut-clip'> {
   const now = deps.now ?? (() => new Date());
@@ -30,22 +30,23 @@ export function createCutClipHandler(deps: MediaJobDeps): JobHandler<'cut-clip'>
     await deps.db.transaction(async (tx) => {
       if (await markClipStarted(tx, videoId, now())) await recordEvent(tx, { teamId: clip.teamId, videoId, type: 'clip_processing.started' });
     });
+    const signal = mediaJobSignal(deps, context);
     try {
       if (master.storageKey === null || master.fileSizeBytes === null) throw new Error(`master ${master.id} has no stored file`);
       const input = await deps.store.mediaSource(toBlobKey(master.storageKey), 24 * 3600);
       const stored = await withWorkDir(deps.workDir, `clip-${videoId}-${randomUUID()}`, async (workDir) => {
         const progress = new ProgressReporter({ intervalMs: deps.progressIntervalMs, now, save: (state) => saveClipProgress(deps.db, videoId, state, now()) });
         // Probing first is part of cutting: the cut needs the frame rate, audio and pixel facts.
-        const probed = await deps.media.probe(input, master.fileSizeBytes ?? 0, context.signal);
+        const probed = await deps.media.probe(input, master.fileSizeBytes ?? 0, signal);
         const output = path.join(workDir, `clip${path.extname(clip.fileName)}`);
         await deps.media.cutClip(input, probed, {
           output,
           startMs: processing.startPositionMillis,
           endMs: processing.endPositionMillis,
           onProgress: (fraction) => progress.report(fraction),
-        }, context.signal);
+        }, signal);
         await progress.flush();
-        return storeWithChecksum(deps.store, videoSourceKey(clip.teamId, clip.id), output, context.signal);
+        return storeWithChecksum(deps.store, videoSourceKey(clip.teamId, clip.id), output, signal);
       });
       await deps.db.transaction(async (tx) => {
         if (!(await markClipDone(tx, videoId, stored, now()))) return;
@@ -55,7 +56,7 @@ export function createCutClipHandler(deps: MediaJobDeps): JobHandler<'cut-clip'>
       });
       log.info({ sizeBytes: stored.sizeBytes }, 'clip cut');
     } catch (error) {
-      await failMediaOperation({ db: deps.db, log, now, error, signal: context.signal, operation: { kind: 'clip', videoId, teamId: clip.teamId, eventStage: 'clip_processing' } });
+      await failMediaOperation({ deps, log, now, error, signal, operation: { kind: 'clip', videoId, teamId: clip.teamId, eventStage: 'clip_processing' } });
     }
   };
 }

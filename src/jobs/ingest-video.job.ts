@@ -26,7 +26,7 @@ import type { StillImage } from '../media/ingestion-media.js';
 import type { ProbedVideo, ScanType, VideoMetadata } from '../media/metadata.js';
 import { toBlobKey, videoArtifactKey } from '../storage/blob-keys.js';
 import type { JobContext, JobHandler } from './catalog.js';
-import { failMediaOperation, ProgressReporter, withWorkDir, type MediaJobDeps } from './media-job-support.js';
+import { failMediaOperation, mediaJobSignal, ProgressReporter, withWorkDir, type MediaJobDeps } from './media-job-support.js';
 
 export type IngestJobDeps = MediaJobDeps;
 
@@ -61,6 +61,7 @@ export function createIngestVideoHandler(deps: IngestJobDeps): JobHandler<'inges
       const unavailable = plan.skipped.map(({ feature, reason }) => ({ feature, reason }));
       if (await markIngestionStarted(tx, videoId, now(), unavailable)) await recordEvent(tx, { teamId: work.video.teamId, videoId, type: `${stage}.started` });
     });
+    const signal = mediaJobSignal(deps, context);
     try {
       const input = await deps.store.mediaSource(toBlobKey(work.video.storageKey), 24 * 3600);
       const metadata = await withWorkDir(deps.workDir, `ingest-${videoId}-${randomUUID()}`, async (workDir) => {
@@ -69,12 +70,12 @@ export function createIngestVideoHandler(deps: IngestJobDeps): JobHandler<'inges
           now,
           save: (state) => saveIngestionProgress(deps.db, videoId, state, now()),
         });
-        return runStages({ deps, work, input, workDir, plan, progress, signal: context.signal, now });
+        return runStages({ deps, work, input, workDir, plan, progress, signal, now });
       });
       await finish(deps, work, metadata, now);
       log.info({ stages: plan.stages.map((planned) => planned.stage), skipped: plan.skipped }, 'ingestion done');
     } catch (error) {
-      await failMediaOperation({ db: deps.db, log, now, error, signal: context.signal, operation: { kind: 'ingestion', videoId, teamId: work.video.teamId, eventStage: stage } });
+      await failMediaOperation({ deps, log, now, error, signal, operation: { kind: 'ingestion', videoId, teamId: work.video.teamId, eventStage: stage } });
     }
   };
 }

@@ -27,8 +27,15 @@ export interface MediaJobDeps {
   workDir: string;
   /** How often progress is written to the database while a step runs. */
   progressIntervalMs: number;
+  /** Aborted when this process shuts down: running ffmpeg stops and the job is queued again for any worker. */
+  shutdownSignal: AbortSignal;
   log: Logger;
   now?: () => Date;
+}
+
+/** The signal a media job's work runs under: its own (the queue took it back) or the process's shutdown. */
+export function mediaJobSignal(deps: Pick<MediaJobDeps, 'shutdownSignal'>, context: { signal: AbortSignal }): AbortSignal {
+  return AbortSignal.any([context.signal, deps.shutdownSignal]);
 }
 
 export interface ProgressState {
@@ -125,14 +132,22 @@ export interface FailedOperation {
 
 /**
  * The one way a media job fails: a failure of the media itself is recorded (FAILED, with its
- * event, in one transaction) and the job ends; anything else is rethrown so the queue retries it.
+ * event, in one transaction) and the job ends. A job stopped by the process's shutdown is queued
+ * again (a deploy must not use up its retries) and starts over on the next worker. Anything else
+ * is rethrown so the queue retries it.
  */
-export async function failMediaOperation(options: { db: Database; log: Logger; now: () => Date; error: unknown; signal: AbortSignal; operation: FailedOperation }): Promise<void> {
-  const { error, operation } = options;
+export async function failMediaOperation(options: { deps: Pick<MediaJobDeps, 'db' | 'queue' | 'shutdownSignal'>; log: Logger; now: () => Date; error: unknown; signal: AbortSignal; operation: FailedOperation }): Promise<void> {
+  const { deps, error, operation } = options;
+  if (deps.shutdownSignal.aborted) {
+    options.log.info(`${operation.kind} interrupted by shutdown; queued again`);
+    const job = operation.kind === 'clip' ? 'cut-clip' : 'ingest-video';
+    await deps.db.transaction((tx) => deps.queue.send(tx, job, { videoId: operation.videoId }));
+    return;
+  }
   if (options.signal.aborted) throw error;
   const failure = describeMediaFailure(error, operation.kind === 'clip' ? 'cutting the clip' : 'ingesting the video');
   if (failure === null) throw error;
-  await recordFailure(options.db, operation, failure, options.now());
+  await recordFailure(deps.db, operation, failure, options.now());
   options.log.warn({ code: failure.code, reason: failure.message }, `${operation.kind} failed`);
 }
 
