@@ -28,7 +28,9 @@ import { TenancyService } from './services/tenancy.service.js';
 import { VideoImportService } from './services/video-import.service.js';
 import { VideoService } from './services/video.service.js';
 import { DownloadLinkSigner } from './storage/download-links.js';
+import type { BlobStore } from './storage/blob-store.js';
 import { FsBlobStore } from './storage/fs-blob-store.js';
+import { createS3Store, type S3Credentials } from './storage/s3-client.js';
 import { releaseAllLeases } from './db/queries/webhook-deliveries.queries.js';
 import { WebhookService } from './services/webhook.service.js';
 import { resolveKeyEncryptionKey } from './webhooks/key-encryption-key.js';
@@ -44,6 +46,8 @@ export interface AppOverrides {
   mediaRunner?: ProcessRunner;
   extraCaCertificates?: readonly string[];
   logger?: Logger;
+  /** S3 credentials instead of the AWS SDK's default provider chain (tests' own S3 server). */
+  s3Credentials?: S3Credentials;
 }
 
 export interface RunningApp {
@@ -81,6 +85,19 @@ async function startMedia(config: Readonly<Config>, log: Logger, runner: Process
   return new FfmpegIngestionMedia(runner, tools, { thumbnailCount: config.media.thumbnailCount });
 }
 
+/** The configured BlobStore; an S3 client's sockets are closed at stop. */
+function openStore(config: Readonly<Config>, overrides: AppOverrides, stack: (() => Promise<void>)[]): BlobStore {
+  if (config.storage.kind === 'fs') return new FsBlobStore(config.storage.rootDir);
+  const handle = createS3Store(config.storage, {
+    connectTimeoutMs: config.outbound.connectTimeoutMs,
+    idleTimeoutMs: config.outbound.idleTimeoutMs,
+    ...(overrides.extraCaCertificates ? { extraCaCertificates: overrides.extraCaCertificates } : {}),
+    ...(overrides.s3Credentials ? { credentials: overrides.s3Credentials } : {}),
+  });
+  stack.push(async () => handle.destroy());
+  return handle.store;
+}
+
 export async function startApp(config: Readonly<Config>, role: Role, overrides: AppOverrides = {}): Promise<RunningApp> {
   const log = overrides.logger ?? createLogger(config, role);
   for (const warning of config.warnings) log.warn(warning);
@@ -96,7 +113,7 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
     const hasWorker = role === 'serve' || role === 'worker';
     const { generatedApiKey } = role === 'worker' ? { generatedApiKey: null } : await bootstrapAdmin(connection.db, config.admin);
 
-    const store = new FsBlobStore(config.storage.rootDir);
+    const store = openStore(config, overrides, stack);
     await store.checkWritable();
     const queue = await PgBossJobQueue.start(connection, { supervise: hasWorker || role === 'migrate', ...config.queue }, log);
     const shutdown = new AbortController();
