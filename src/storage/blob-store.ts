@@ -134,6 +134,8 @@ export interface DownloadOptions {
   fileName: string;
   contentType: string;
   disposition: 'inline' | 'attachment';
+  /** The link is valid from `signedAt` until `expiresAt` (the store may cap the span, S3 at 7 days). */
+  signedAt: Date;
   expiresAt: Date;
 }
 

@@ -229,15 +229,15 @@ export class S3BlobStore implements BlobStore {
     return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }), { expiresIn });
   }
 
-  /** A pre-signed GET URL that names the file in its Content-Disposition, until `expiresAt` (at most 7 days away). */
+  /** A pre-signed GET URL that names the file in its Content-Disposition, until `expiresAt` (at most 7 days after `signedAt`). */
   async presignDownload(key: BlobKey, options: DownloadOptions): Promise<string> {
-    const expiresIn = Math.max(1, Math.min(Math.ceil((options.expiresAt.getTime() - Date.now()) / 1000), S3_MAX_PRESIGN_SECONDS));
+    const expiresIn = Math.max(1, Math.min(Math.round((options.expiresAt.getTime() - options.signedAt.getTime()) / 1000), S3_MAX_PRESIGN_SECONDS));
     return getSignedUrl(this.client, new GetObjectCommand({
       Bucket: this.bucket,
       Key: this.objectKey(key),
       ResponseContentDisposition: contentDisposition(options.fileName, { type: options.disposition }),
       ResponseContentType: options.contentType,
-    }), { expiresIn });
+    }), { expiresIn, signingDate: options.signedAt });
   }
 
   async delete(key: BlobKey): Promise<void> {
