@@ -242,13 +242,10 @@ function describeWarnings(env: z.infer<typeof envSchema>): string[] {
 /** Validates the environment and builds the frozen configuration, or throws ConfigError listing every problem. */
 export function loadConfig(environment: Record<string, string | undefined> = process.env, cwd = process.cwd()): Readonly<Config> {
   const parsed = envSchema.safeParse(environment);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`));
-  }
+  const problems = parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`);
+  if (environment.REELIN_STORAGE === 's3' && !environment.REELIN_S3_BUCKET) problems.push('REELIN_S3_BUCKET: is required when REELIN_STORAGE=s3');
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const env = parsed.data;
-  if (env.REELIN_STORAGE === 's3' && env.REELIN_S3_BUCKET === undefined) {
-    throw new ConfigError(['REELIN_S3_BUCKET: is required when REELIN_STORAGE=s3']);
-  }
   const dataDir = path.resolve(cwd, env.REELIN_DATA_DIR);
   const config: Config = {
     http: { port: env.PORT, host: env.HOST, publicUrl: env.REELIN_PUBLIC_URL?.replace(/\/+$/, '') ?? null, bodyLimitBytes: env.REELIN_BODY_LIMIT_BYTES },
