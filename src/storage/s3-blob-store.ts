@@ -7,29 +7,22 @@
  * GETs; media work and downloads get pre-signed GET URLs, so nothing is copied to local disk first.
  */
 import { randomUUID } from 'node:crypto';
-import { PassThrough, Readable, Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand,
-  GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand,
-  S3ServiceException, UploadPartCommand, type S3Client, type S3ClientConfig,
+  AbortMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand,
+  ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand, type S3Client, type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import contentDisposition from 'content-disposition';
-import { AppError } from '../domain/errors.js';
 import { toBlobKey, type BlobKey } from './blob-keys.js';
-import {
-  UploadLostError, type BlobInfo, type BlobStore, type BlobUpload, type ByteRange, type CompletedPart, type DownloadOptions,
-  type PartWriter, type PartWriterOptions, type PendingUpload, type UploadPart, type UploadState,
-} from './blob-store.js';
-import { S3PartSink, crc32cToBase64, type S3PartReceipt } from './s3-part-writer.js';
+import { UploadLostError, type BlobInfo, type BlobStore, type BlobUpload, type ByteRange, type DownloadOptions, type PendingUpload, type UploadState } from './blob-store.js';
+import { S3_MIN_PART_SIZE_BYTES, S3Upload, isS3Error } from './s3-upload.js';
+
+export { S3_MAX_PARTS, S3_MAX_PART_SIZE_BYTES, S3_MIN_PART_SIZE_BYTES } from './s3-upload.js';
 
 const MEBIBYTE = 1024 * 1024;
-/** S3's limits on multipart uploads: parts of 5 MiB..5 GiB (the last may be smaller), at most 10,000 of them. */
-export const S3_MIN_PART_SIZE_BYTES = 5 * MEBIBYTE;
-export const S3_MAX_PART_SIZE_BYTES = 5 * 1024 * MEBIBYTE;
-export const S3_MAX_PARTS = 10_000;
 /** SigV4 pre-signed URLs live at most 7 days. */
 export const S3_MAX_PRESIGN_SECONDS = 7 * 86_400;
 /** DeleteObjects takes at most 1,000 keys. */
@@ -46,8 +39,8 @@ export interface S3BlobStoreOptions {
 export function s3ClientDefaults(): Pick<S3ClientConfig, 'requestChecksumCalculation' | 'responseChecksumValidation'> {
   return {
     // Checksums where an operation requires one, plus where we ask for them explicitly (UploadPart,
-    // CreateMultipartUpload). WHEN_SUPPORTED would add a CRC32 to every PutObject and
-    // CompleteMultipartUpload the SDK sends, which several S3-compatible stores refuse.
+    // CreateMultipartUpload). WHEN_SUPPORTED would add a CRC32 to every upload request the SDK
+    // sends (artifact puts included), which several S3-compatible stores refuse.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     // Range reads cannot be validated against a whole-object checksum, and imports verify their
     // own CRC32C; validating on every GET would only cost CPU (or fail on stores that send none).
@@ -55,18 +48,8 @@ export function s3ClientDefaults(): Pick<S3ClientConfig, 'requestChecksumCalcula
   };
 }
 
-interface S3UploadState extends UploadState {
-  store: 's3';
-  uploadId: string;
-}
-
 function uploadIdOf(state: UploadState | null): string | null {
   return state !== null && state.store === 's3' && typeof state.uploadId === 'string' ? state.uploadId : null;
-}
-
-function isS3Error(error: unknown, ...names: string[]): boolean {
-  if (!(error instanceof S3ServiceException)) return false;
-  return names.includes(error.name) || (names.includes('NotFound') && error.$metadata.httpStatusCode === 404);
 }
 
 export class S3BlobStore implements BlobStore {
@@ -93,7 +76,7 @@ export class S3BlobStore implements BlobStore {
         Bucket: this.bucket, Key: objectKey, ChecksumAlgorithm: 'CRC32C', ChecksumType: 'FULL_OBJECT',
       }));
       if (!created.UploadId) throw new Error(`S3 answered CreateMultipartUpload for ${objectKey} without an upload id`);
-      return new S3Upload(this, key, sizeBytes, { store: 's3', uploadId: created.UploadId });
+      return this.upload(key, sizeBytes, created.UploadId);
     }
     const uploadId = uploadIdOf(state);
     if (uploadId === null) throw new UploadLostError(`the recorded upload of ${key} is not an S3 multipart upload (${JSON.stringify(state)})`);
@@ -103,7 +86,11 @@ export class S3BlobStore implements BlobStore {
       if (isS3Error(error, 'NoSuchUpload', 'NotFound')) throw new UploadLostError(`the multipart upload ${uploadId} of ${key} no longer exists`, { cause: error });
       throw error;
     }
-    return new S3Upload(this, key, sizeBytes, { store: 's3', uploadId });
+    return this.upload(key, sizeBytes, uploadId);
+  }
+
+  private upload(key: BlobKey, sizeBytes: number, uploadId: string): BlobUpload {
+    return new S3Upload({ client: this.client, bucket: this.bucket, objectKey: this.objectKey(key), key, sizeBytes, uploadId, stat: () => this.stat(key) });
   }
 
   /** Aborts the recorded upload; without one, every upload of the key (one created before its id was recorded). */
@@ -186,9 +173,10 @@ export class S3BlobStore implements BlobStore {
    * multipart upload (aborted on failure). Either way the object appears only when it is whole.
    */
   async put(key: BlobKey, body: Readable, signal?: AbortSignal): Promise<BlobInfo> {
+    signal?.throwIfAborted();
     let sizeBytes = 0;
-    const counted = new PassThrough({ highWaterMark: 256 * 1024 });
-    const counter = new Transform({
+    const counted = new Transform({
+      highWaterMark: 256 * 1024,
       transform(chunk: Buffer, _encoding, callback) {
         sizeBytes += chunk.byteLength;
         callback(null, chunk);
@@ -200,9 +188,10 @@ export class S3BlobStore implements BlobStore {
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: this.objectKey(key), Body: counted },
-      // Memory: at most queueSize parts of partSize bytes are buffered.
+      // Memory: at most queueSize parts of partSize bytes are buffered. 10,000 parts of 16 MiB
+      // allow artifacts up to 160 GiB (their size is not known in advance).
       queueSize: 2,
-      partSize: S3_MIN_PART_SIZE_BYTES,
+      partSize: 16 * MEBIBYTE,
       leavePartsOnError: false,
       abortController: abort,
     });
@@ -213,7 +202,7 @@ export class S3BlobStore implements BlobStore {
         counted.destroy(error as Error);
         throw error;
       });
-      const [fed, stored] = await Promise.allSettled([pipeline(body, counter, counted, { signal: abort.signal }), uploading]);
+      const [fed, stored] = await Promise.allSettled([pipeline(body, counted, { signal: abort.signal }), uploading]);
       if (fed.status === 'rejected') throw fed.reason;
       if (stored.status === 'rejected') throw stored.reason;
     } finally {
@@ -273,87 +262,4 @@ export class S3BlobStore implements BlobStore {
       throw new Error(`the S3 bucket ${this.bucket} is not writable: ${(error as Error).message}`, { cause: error });
     }
   }
-
-  /** @internal The S3 calls of an upload. */
-  sendPart(key: BlobKey, uploadId: string, part: UploadPart, body: Readable, signal: AbortSignal) {
-    return this.client.send(new UploadPartCommand({
-      Bucket: this.bucket,
-      Key: this.objectKey(key),
-      UploadId: uploadId,
-      PartNumber: part.index + 1,
-      ContentLength: part.lengthBytes,
-      ChecksumAlgorithm: 'CRC32C',
-      Body: body,
-    }), { abortSignal: signal });
-  }
-
-  /** @internal */
-  async completeUpload(key: BlobKey, uploadId: string, sizeBytes: number, parts: readonly CompletedPart[], crc32c: number): Promise<void> {
-    const objectKey = this.objectKey(key);
-    const wholeCrc = crc32cToBase64(crc32c);
-    try {
-      await this.client.send(new CompleteMultipartUploadCommand({
-        Bucket: this.bucket,
-        Key: objectKey,
-        UploadId: uploadId,
-        ChecksumCRC32C: wholeCrc,
-        ChecksumType: 'FULL_OBJECT',
-        MpuObjectSize: sizeBytes,
-        MultipartUpload: {
-          Parts: [...parts].sort((a, b) => a.index - b.index).map((part) => {
-            const receipt = part.receipt as S3PartReceipt | null;
-            if (!receipt?.etag) throw new Error(`part ${part.index} of ${key} has no S3 receipt (ETag): it was not uploaded to this store`);
-            return { PartNumber: part.index + 1, ETag: receipt.etag, ChecksumCRC32C: receipt.crc32c ?? crc32cToBase64(part.crc32c) };
-          }),
-        },
-      }));
-    } catch (error) {
-      if (isS3Error(error, 'BadDigest', 'InvalidDigest') || (isS3Error(error, 'InvalidRequest') && /checksum/i.test((error as Error).message))) {
-        throw new AppError('CHECKSUM_MISMATCH', `S3 refused to assemble ${key}: the stored parts do not have the whole-file CRC32C ${wholeCrc} (0x${(crc32c >>> 0).toString(16).padStart(8, '0')}) the copy computed; restart the import`, { crc32c }, { cause: error });
-      }
-      // A completion that succeeded before a crash or a lost answer: the object is there, whole.
-      if (isS3Error(error, 'NoSuchUpload') && (await this.stat(key))?.sizeBytes === sizeBytes) return;
-      throw error;
-    }
-  }
-}
-
-class S3Upload implements BlobUpload {
-  constructor(private readonly store: S3BlobStore, readonly key: BlobKey, private readonly sizeBytes: number, readonly state: S3UploadState) {}
-
-  async createPartWriter(part: UploadPart, options: PartWriterOptions = {}): Promise<PartWriter> {
-    checkPart(part, this.sizeBytes);
-    const sink = new S3PartSink(part, options.observe, (body, signal) => this.store.sendPart(this.key, this.state.uploadId, part, body, signal));
-    const done = new Promise<S3PartReceipt>((resolve, reject) => {
-      sink.on('finish', () => (sink.receipt ? resolve(sink.receipt) : reject(new Error(`part ${part.index}: finished without a receipt`))));
-      sink.on('error', reject);
-      sink.on('close', () => reject(new Error(`part ${part.index}: the writer was closed before the part was stored`)));
-    });
-    // Observed by whoever awaits it; never an unhandled rejection if nobody does.
-    done.catch(() => undefined);
-    return { writable: sink, done };
-  }
-
-  /** Nothing to do: a part is durable in S3 once its UploadPart was answered. */
-  async flush(): Promise<void> {}
-
-  async complete(parts: readonly CompletedPart[], crc32c: number): Promise<void> {
-    await this.store.completeUpload(this.key, this.state.uploadId, this.sizeBytes, parts, crc32c);
-  }
-
-  /** Nothing to release: sockets belong to the client's pool; the upload stays open for a resume. */
-  async close(): Promise<void> {}
-}
-
-/** A part must lie inside the file and within S3's part limits. */
-function checkPart(part: UploadPart, sizeBytes: number): void {
-  if (!Number.isSafeInteger(part.index) || part.index < 0 || part.index >= S3_MAX_PARTS) {
-    throw new RangeError(`part ${part.index}: S3 numbers parts 1..${S3_MAX_PARTS}`);
-  }
-  if (part.offsetBytes < 0 || part.lengthBytes <= 0 || part.offsetBytes + part.lengthBytes > sizeBytes) {
-    throw new RangeError(`part ${part.index} (${part.offsetBytes}+${part.lengthBytes}) lies outside the file of ${sizeBytes} bytes`);
-  }
-  if (part.lengthBytes > S3_MAX_PART_SIZE_BYTES) throw new RangeError(`part ${part.index}: ${part.lengthBytes} bytes is more than S3's 5 GiB part limit`);
-  const isLast = part.offsetBytes + part.lengthBytes === sizeBytes;
-  if (!isLast && part.lengthBytes < S3_MIN_PART_SIZE_BYTES) throw new RangeError(`part ${part.index}: ${part.lengthBytes} bytes is less than S3's 5 MiB minimum for all parts but the last`);
 }

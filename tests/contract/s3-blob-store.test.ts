@@ -226,20 +226,27 @@ describe('S3BlobStore on S3', () => {
     expect(Buffer.from(await answer.arrayBuffer()).equals(content)).toBe(true);
   });
 
-  it('puts a multi-part artifact (over 5 MiB) whole, and leaves no upload behind when the body fails', async () => {
+  it('puts an artifact larger than a 16 MiB part as a multipart upload, and leaves no upload behind when the body fails', async () => {
     const key = videoArtifactKey(randomUUID(), randomUUID(), 'web.mp4');
-    const content = randomBytes(12 * 1024 * 1024 + 3);
+    const content = randomBytes(33 * 1024 * 1024 + 3);
+    const [createsBefore, partsBefore] = [count('CreateMultipartUpload'), count('UploadPart')];
     expect(await store.put(key, Readable.from([content.subarray(0, 7), content.subarray(7)]))).toEqual({ sizeBytes: content.length });
+    expect([count('CreateMultipartUpload') - createsBefore, count('UploadPart') - partsBefore]).toEqual([1, 3]);
     expect((await readAll(await store.read(key))).equals(content)).toBe(true);
 
     const failingKey = videoArtifactKey(randomUUID(), randomUUID(), 'web.mp4');
     async function* failing(): AsyncGenerator<Buffer> {
-      yield randomBytes(11 * 1024 * 1024);
+      yield randomBytes(20 * 1024 * 1024);
+      await new Promise((resolve) => setTimeout(resolve, 100));
       throw new Error('the encoder died');
     }
+    const failingCreates = count('CreateMultipartUpload');
     await expect(store.put(failingKey, Readable.from(failing()))).rejects.toThrow('the encoder died');
+    expect(count('CreateMultipartUpload') - failingCreates).toBe(1);
     expect(await store.stat(failingKey)).toBeNull();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The managed upload aborts its multipart upload as it gives up.
+    const deadline = Date.now() + 5_000;
+    while (server.listUploads(bucket).some((item) => item.key === `${keyPrefix}${failingKey}`) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(server.listUploads(bucket).filter((item) => item.key === `${keyPrefix}${failingKey}`)).toEqual([]);
   });
 
