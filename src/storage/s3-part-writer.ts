@@ -6,9 +6,15 @@
  * in transit; the CRC32C S3 answers is compared again with the one of the bytes the caller observed.
  * A body longer than the part is refused before the excess leaves the process; a shorter one
  * aborts the request instead of sending a short part.
+ *
+ * The SDK never retries a request whose body is a stream, since it cannot send the bytes again. But
+ * it sends `Expect: 100-continue`, so S3 refuses a part (503 SlowDown, 500) before any byte of the
+ * body is read; then the bytes are all still here, and the writer sends them again itself, in a
+ * fresh body. Once S3 has read any byte, a failure fails the part.
  */
 import { Readable, Writable } from 'node:stream';
-import type { UploadPartCommandOutput } from '@aws-sdk/client-s3';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { S3ServiceException, type UploadPartCommandOutput } from '@aws-sdk/client-s3';
 import { crc32c } from '@node-rs/crc32';
 import { PartLengthError, type UploadPart } from './blob-store.js';
 
@@ -26,6 +32,26 @@ export interface S3PartReceipt {
 /** Sends the part's body as UploadPart; rejects with S3's error, or when `signal` aborts. */
 export type SendPart = (body: Readable, signal: AbortSignal) => Promise<UploadPartCommandOutput>;
 
+export interface PartRetryPolicy {
+  /** Attempts of a part S3 refused before reading its body (the SDK's standard mode makes 3 of other requests). */
+  attempts: number;
+  /** Delay before attempt `attempt + 1` (attempt counts from 1). */
+  delayMs: (attempt: number) => number;
+}
+
+/** Exponential with full jitter, from 100 ms, at most 2 s. */
+export const defaultPartRetry: PartRetryPolicy = {
+  attempts: 3,
+  delayMs: (attempt) => Math.random() * Math.min(2_000, 100 * 2 ** attempt),
+};
+
+/** S3 answers a later attempt may not meet: throttling and server errors. */
+function isRetryableRefusal(error: unknown): boolean {
+  if (!(error instanceof S3ServiceException)) return false;
+  const status = error.$metadata.httpStatusCode ?? 0;
+  return status >= 500 || status === 429 || error.name === 'SlowDown' || error.$retryable !== undefined;
+}
+
 /** The base64 of a CRC32C's 4 big-endian bytes, as S3's checksum headers carry it. */
 export function crc32cToBase64(value: number): string {
   const bytes = Buffer.alloc(4);
@@ -36,19 +62,65 @@ export function crc32cToBase64(value: number): string {
 export class S3PartSink extends Writable {
   private receivedBytes = 0;
   private crc = 0;
-  private readonly body: Readable;
+  private body: Readable;
+  /** Bytes pushed into the current body; those not in its buffer any more were read by the request. */
+  private pushedBytes = 0;
+  /** The chunks of the current body while the request has read none of them (bounded by backpressure). */
+  private replay: Buffer[] | null = [];
+  private isEnded = false;
   /** The callback of a write that waits until S3's side takes more. */
   private waiting: (() => void) | null = null;
   private readonly request = new AbortController();
   private readonly response: Promise<UploadPartCommandOutput>;
   receipt: S3PartReceipt | null = null;
 
-  constructor(private readonly part: UploadPart, private readonly observe: ((chunk: Uint8Array) => void) | undefined, send: SendPart) {
+  constructor(private readonly part: UploadPart, private readonly observe: ((chunk: Uint8Array) => void) | undefined, send: SendPart, private readonly retry: PartRetryPolicy = defaultPartRetry) {
     super({ highWaterMark: BUFFER_BYTES, decodeStrings: false });
-    this.body = new Readable({ highWaterMark: BUFFER_BYTES, read: () => this.release() });
-    this.response = send(this.body, this.request.signal);
+    this.body = this.newBody();
+    this.response = this.sendWithRetries(send);
     // S3 refusing the part mid-stream (or the connection dropping) ends the writer with that error.
     this.response.catch((error: unknown) => this.destroy(error as Error));
+  }
+
+  private newBody(): Readable {
+    return new Readable({ highWaterMark: BUFFER_BYTES, read: () => this.release() });
+  }
+
+  private readBytes(): number {
+    return this.pushedBytes - this.body.readableLength;
+  }
+
+  private async sendWithRetries(send: SendPart): Promise<UploadPartCommandOutput> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await send(this.body, this.request.signal);
+      } catch (error) {
+        const canReplay = this.replay !== null && this.readBytes() === 0;
+        if (attempt >= this.retry.attempts || this.request.signal.aborted || !canReplay || !isRetryableRefusal(error)) throw error;
+        await sleep(this.retry.delayMs(attempt), undefined, { signal: this.request.signal });
+        this.replaceBody();
+      }
+    }
+  }
+
+  /** A fresh body holding every chunk of the unread one (the failed request's listeners stay on the old one). */
+  private replaceBody(): void {
+    const chunks = this.replay ?? [];
+    this.body.destroy();
+    this.body = this.newBody();
+    this.pushedBytes = 0;
+    this.replay = [];
+    for (const chunk of chunks) this.push(chunk);
+    if (this.isEnded) this.body.push(null);
+  }
+
+  private push(chunk: Buffer): boolean {
+    if (this.replay !== null) {
+      if (this.readBytes() > 0) this.replay = null;
+      else this.replay.push(chunk);
+    }
+    this.pushedBytes += chunk.byteLength;
+    return this.body.push(chunk);
   }
 
   private release(): void {
@@ -71,7 +143,7 @@ export class S3PartSink extends Writable {
     }
     this.receivedBytes = total;
     this.crc = crc32c(chunk, this.crc);
-    if (this.body.push(chunk)) callback();
+    if (this.push(chunk)) callback();
     else this.waiting = () => callback();
   }
 
@@ -80,6 +152,7 @@ export class S3PartSink extends Writable {
       callback(new PartLengthError(this.part, this.receivedBytes, false));
       return;
     }
+    this.isEnded = true;
     this.body.push(null);
     this.response.then((output) => {
       const expected = crc32cToBase64(this.crc >>> 0);

@@ -158,13 +158,20 @@ describe('S3BlobStore on S3', () => {
     await store.abortUpload(file.key, upload.state);
   });
 
-  it('fails a part whose UploadPart gets 503 SlowDown (the SDK never replays a streamed body), and the part written again completes the file', async () => {
+  it('answers a part refused with 503 SlowDown by sending it again if the server read none of it, else by failing it; the file completes either way', async () => {
+    // This server sends 100 Continue before it decides on a fault, so the body has usually started
+    // to flow and the part fails; real S3 refuses before 100 Continue, and the part is sent again
+    // (tests/unit/s3-part-writer.test.ts covers that path without a server).
     const file = newFile();
     const upload = await store.openUpload(file.key, file.content.length, null);
     const before = count('UploadPart');
     server.injectFault('UploadPart', { status: 503, code: 'SlowDown' });
-    await expect(write(upload, file.content, file.parts[0] as UploadPart)).rejects.toMatchObject({ name: 'SlowDown', $metadata: { httpStatusCode: 503 } });
-    expect(count('UploadPart') - before).toBe(1);
+    const first = await write(upload, file.content, file.parts[0] as UploadPart).then(() => null, (error: unknown) => error);
+    if (first === null) expect(count('UploadPart') - before).toBe(2);
+    else {
+      expect(first).toMatchObject({ name: 'SlowDown', $metadata: { httpStatusCode: 503 } });
+      expect(count('UploadPart') - before).toBe(1);
+    }
     const parts = [];
     for (const part of file.parts) parts.push(await write(upload, file.content, part));
     await upload.complete(parts, file.crc32c);

@@ -1,9 +1,10 @@
 /**
  * The S3 part writer without a network: `send` stands in for UploadPart, so these check what the
- * writer itself guarantees (bounded buffering, length checks, the comparison with S3's CRC32C).
+ * writer itself guarantees (bounded buffering, length checks, the comparison with S3's CRC32C,
+ * sending a part again only when S3 refused it before reading any of it).
  */
 import type { Readable } from 'node:stream';
-import type { UploadPartCommandOutput } from '@aws-sdk/client-s3';
+import { S3ServiceException, type UploadPartCommandOutput } from '@aws-sdk/client-s3';
 import { crc32c } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
 import { PartLengthError } from '../../src/storage/blob-store.js';
@@ -127,4 +128,62 @@ describe('S3PartSink', () => {
     sink.write(Buffer.alloc(10, 1));
     expect(await settle(sink)).toBe(refusal);
   });
+
+  const noDelay = { attempts: 3, delayMs: () => 0 };
+  const refusal = (name: string, status: number) => new S3ServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: `refused: ${name}` });
+
+  it('sends the part again in a fresh body when S3 refused it (503 SlowDown) before reading any byte', async () => {
+    const bodies: Readable[] = [];
+    const received: Buffer[] = [];
+    let unreadAtRefusal = 0;
+    const sink = new S3PartSink(part, undefined, async (body) => {
+      bodies.push(body);
+      if (bodies.length === 1) {
+        // Refused once the writer has filled the body's buffer: those bytes must all go out again.
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        unreadAtRefusal = body.readableLength;
+        throw refusal('SlowDown', 503);
+      }
+      for await (const chunk of body) received.push(chunk as Buffer);
+      return answer({ ETag: '"again"' });
+    }, noDelay);
+    const bytes = Buffer.from(Array.from({ length: part.lengthBytes }, (_, index) => index % 251));
+    for (let offset = 0; offset < bytes.length; offset += 100_000) sink.write(bytes.subarray(offset, offset + 100_000));
+    sink.end();
+    expect(await settle(sink)).toBeNull();
+    expect(bodies).toHaveLength(2);
+    expect(unreadAtRefusal).toBeGreaterThanOrEqual(256 * 1024);
+    expect(bodies[0]?.destroyed).toBe(true);
+    expect(Buffer.concat(received).equals(bytes)).toBe(true);
+    expect(sink.receipt).toEqual({ etag: '"again"', crc32c: null });
+  });
+
+  it('gives up after the policy\'s attempts, with S3\'s last refusal', async () => {
+    let calls = 0;
+    const last = refusal('InternalError', 500);
+    const sink = new S3PartSink(part, undefined, async () => {
+      calls += 1;
+      throw calls === 3 ? last : refusal('SlowDown', 503);
+    }, noDelay);
+    sink.write(Buffer.alloc(1000, 1));
+    expect(await settle(sink)).toBe(last);
+    expect(calls).toBe(3);
+  });
+
+  it.each([
+    ['S3 read part of the body first', 'SlowDown', 503, true],
+    ['the refusal will not pass (403 AccessDenied)', 'AccessDenied', 403, false],
+  ])('fails the part at once when %s', async (_label, name, status, readsFirst) => {
+    let calls = 0;
+    const sink = new S3PartSink(part, undefined, async (body) => {
+      calls += 1;
+      if (readsFirst) await new Promise((resolve) => body.once('data', resolve));
+      throw refusal(name, status);
+    }, noDelay);
+    sink.write(Buffer.alloc(1000, 1));
+    sink.write(Buffer.alloc(1000, 2));
+    expect(await settle(sink)).toMatchObject({ name });
+    expect(calls).toBe(1);
+  });
 });
+
