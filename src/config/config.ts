@@ -88,6 +88,7 @@ const envSchema = z.object({
   REELIN_S3_BUCKET: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$/, 'must be a bucket name (letters, digits, \'.\', \'_\', \'-\')').optional(),
   REELIN_S3_REGION: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be a region name such as us-east-1 (S3-compatible stores often accept any, e.g. auto for R2)').default('us-east-1'),
   REELIN_S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  REELIN_S3_PUBLIC_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   REELIN_S3_FORCE_PATH_STYLE: booleanFlag.default(false),
   REELIN_S3_KEY_PREFIX: keyPrefix.default(''),
   REELIN_S3_MAX_SOCKETS: integer(0, 0, 10_000),
@@ -152,6 +153,11 @@ export interface S3StorageConfig {
   region: string;
   /** For MinIO, R2, B2, Ceph RGW...; null: AWS's own endpoint for the region. */
   endpoint: string | null;
+  /**
+   * The endpoint download links are signed for, when users reach the store by another address
+   * than the service does (a store inside a private network behind a public name); null: `endpoint`.
+   */
+  publicEndpoint: string | null;
   /** Bucket in the path (`endpoint/bucket/key`) rather than the host name. */
   forcePathStyle: boolean;
   /** Prepended to every key: empty, or segments ending in `/`. */
@@ -333,6 +339,7 @@ function storageConfig(env: z.infer<typeof envSchema>, dataDir: string): Storage
     bucket: env.REELIN_S3_BUCKET,
     region: env.REELIN_S3_REGION,
     endpoint: env.REELIN_S3_ENDPOINT?.replace(/\/+$/, '') ?? null,
+    publicEndpoint: env.REELIN_S3_PUBLIC_ENDPOINT?.replace(/\/+$/, '') ?? null,
     forcePathStyle: env.REELIN_S3_FORCE_PATH_STYLE,
     keyPrefix: env.REELIN_S3_KEY_PREFIX,
     maxSockets: env.REELIN_S3_MAX_SOCKETS === 0 ? 20 * env.REELIN_COPY_JOBS_PER_WORKER : env.REELIN_S3_MAX_SOCKETS,

@@ -30,6 +30,8 @@ const DELETE_BATCH = 1_000;
 
 export interface S3BlobStoreOptions {
   client: S3Client;
+  /** Signs download links (users may reach the store by another address than the service); default `client`. */
+  downloadClient?: S3Client;
   bucket: string;
   /** Prepended to every key: empty, or segments ending in `/`. */
   keyPrefix: string;
@@ -55,11 +57,13 @@ function uploadIdOf(state: UploadState | null): string | null {
 export class S3BlobStore implements BlobStore {
   readonly capabilities = { presignedDownloads: true, minPartSizeBytes: S3_MIN_PART_SIZE_BYTES };
   private readonly client: S3Client;
+  private readonly downloadClient: S3Client;
   private readonly bucket: string;
   private readonly keyPrefix: string;
 
   constructor(options: S3BlobStoreOptions) {
     this.client = options.client;
+    this.downloadClient = options.downloadClient ?? options.client;
     this.bucket = options.bucket;
     this.keyPrefix = options.keyPrefix;
   }
@@ -221,7 +225,7 @@ export class S3BlobStore implements BlobStore {
   /** A pre-signed GET URL that names the file in its Content-Disposition, until `expiresAt` (at most 7 days after `signedAt`). */
   async presignDownload(key: BlobKey, options: DownloadOptions): Promise<string> {
     const expiresIn = Math.max(1, Math.min(Math.round((options.expiresAt.getTime() - options.signedAt.getTime()) / 1000), S3_MAX_PRESIGN_SECONDS));
-    return getSignedUrl(this.client, new GetObjectCommand({
+    return getSignedUrl(this.downloadClient, new GetObjectCommand({
       Bucket: this.bucket,
       Key: this.objectKey(key),
       ResponseContentDisposition: contentDisposition(options.fileName, { type: options.disposition }),

@@ -32,7 +32,7 @@ export interface S3StoreHandle {
   destroy(): void;
 }
 
-export function createS3Store(config: Omit<S3StorageConfig, 'kind' | 'sweepIntervalSeconds' | 'sweepMinAgeMs' | 'failedUploadRetentionMs'>, options: S3StoreOptions): S3StoreHandle {
+export function createS3Store(config: Omit<S3StorageConfig, 'kind' | 'sweepIntervalSeconds' | 'sweepMinAgeMs' | 'failedUploadRetentionMs' | 'publicEndpoint'> & { publicEndpoint?: string | null }, options: S3StoreOptions): S3StoreHandle {
   const client = new S3Client({
     ...s3ClientDefaults(),
     region: config.region,
@@ -48,7 +48,21 @@ export function createS3Store(config: Omit<S3StorageConfig, 'kind' | 'sweepInter
       ...(options.extraCaCertificates ? { extraCaCertificates: options.extraCaCertificates } : {}),
     }),
   });
-  return { store: new S3BlobStore({ client, bucket: config.bucket, keyPrefix: config.keyPrefix }), destroy: () => client.destroy() };
+  // Pre-signing is local computation: this client only signs links for the address users reach.
+  const downloadClient = (config.publicEndpoint ?? null) === null ? client : new S3Client({
+    ...s3ClientDefaults(),
+    region: config.region,
+    ...(config.publicEndpoint ? { endpoint: config.publicEndpoint } : {}),
+    forcePathStyle: config.forcePathStyle,
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+  });
+  return {
+    store: new S3BlobStore({ client, downloadClient, bucket: config.bucket, keyPrefix: config.keyPrefix }),
+    destroy: () => {
+      client.destroy();
+      if (downloadClient !== client) downloadClient.destroy();
+    },
+  };
 }
 
 function sdkLogger(log: Logger) {

@@ -33,6 +33,8 @@ describe.each(backends)('the service on S3 storage (%s)', (backend) => {
   let pki: TestPki;
   let origin: OriginServer;
   let s3: S3TestServer;
+  /** The store's address as users see it: the same server by its name instead of its IP address. */
+  const publicEndpoint = () => s3.endpoint.replace('127.0.0.1', 'localhost');
   let service: TestService;
   let trusting: Agent;
   let inspector: S3Client;
@@ -65,6 +67,8 @@ describe.each(backends)('the service on S3 storage (%s)', (backend) => {
         REELIN_STORAGE: 's3',
         REELIN_S3_BUCKET: BUCKET,
         REELIN_S3_ENDPOINT: s3.endpoint,
+        // Users reach the store by another name than the service does; links are signed for theirs.
+        REELIN_S3_PUBLIC_ENDPOINT: publicEndpoint(),
         REELIN_S3_FORCE_PATH_STYLE: 'true',
         REELIN_S3_KEY_PREFIX: PREFIX,
         REELIN_IDLE_TIMEOUT_MS: '20000',
@@ -133,7 +137,7 @@ describe.each(backends)('the service on S3 storage (%s)', (backend) => {
     expect(link.status, link.text).toBe(200);
     expect(link.body).toMatchObject({ videoId, fileSize: file.length, suggestedFileName: 'big one.mov', crc32cChecksum: crc32c(file) });
     const url = new URL(link.body.presignedUrl);
-    expect(`${url.origin}${url.pathname}`).toBe(`${s3.endpoint}/${BUCKET}/${key}`);
+    expect(`${url.origin}${url.pathname}`).toBe(`${publicEndpoint()}/${BUCKET}/${key}`);
     expect(url.searchParams.get('X-Amz-Expires')).toBe('300');
     // Signed at the moment the link's expiry is counted from: both end at the same second.
     const signedAt = Date.parse((url.searchParams.get('X-Amz-Date') ?? '').replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
@@ -169,7 +173,7 @@ describe.each(backends)('the service on S3 storage (%s)', (backend) => {
     const thumbnails = await service.api('GET', `/api/v1/videos/${videoId}/thumbnails?durationMinutes=5`);
     expect(thumbnails.status, thumbnails.text).toBe(200);
     const first = (thumbnails.body.items as any[]).find((item) => item.kind === 'THUMBNAIL');
-    expect(first.presignedUrl.startsWith(`${s3.endpoint}/${BUCKET}/${videoPrefix}/artifacts/`)).toBe(true);
+    expect(first.presignedUrl.startsWith(`${publicEndpoint()}/${BUCKET}/${videoPrefix}/artifacts/`)).toBe(true);
     const image = await download(first.presignedUrl);
     expect(image.status).toBe(200);
     expect(image.body.length).toBe(first.sizeBytes);
@@ -178,7 +182,7 @@ describe.each(backends)('the service on S3 storage (%s)', (backend) => {
 
     const web = await service.api('POST', `/api/v1/videos/${videoId}/web-video/out/https`, { headers: { 'content-type': 'application/json', 'content-length': '0' } });
     expect(web.status, web.text).toBe(200);
-    expect(web.body.presignedUrl.startsWith(`${s3.endpoint}/${BUCKET}/${videoPrefix}/artifacts/`)).toBe(true);
+    expect(web.body.presignedUrl.startsWith(`${publicEndpoint()}/${BUCKET}/${videoPrefix}/artifacts/`)).toBe(true);
     const partial = await download(web.body.presignedUrl, { range: 'bytes=0-99' });
     expect(partial.status).toBe(206);
     expect(partial.headers['content-range']).toBe(`bytes 0-99/${web.body.sizeBytes}`);
