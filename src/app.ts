@@ -13,6 +13,7 @@ import { getOrCreateSecret } from './db/queries/secrets.queries.js';
 import { createCopyVideoExhaustedHandler } from './jobs/copy-video-exhausted.job.js';
 import { createCopyVideoHandler } from './jobs/copy-video.job.js';
 import { createCutClipHandler } from './jobs/cut-clip.job.js';
+import { createSweepUploadsHandler, type SweepPolicy } from './jobs/sweep-uploads.job.js';
 import { createIngestVideoHandler } from './jobs/ingest-video.job.js';
 import { createCutClipExhaustedHandler, createIngestVideoExhaustedHandler } from './jobs/media-job-exhausted.job.js';
 import { discoverMediaTools } from './media/ffmpeg-tools.js';
@@ -28,7 +29,9 @@ import { TenancyService } from './services/tenancy.service.js';
 import { VideoImportService } from './services/video-import.service.js';
 import { VideoService } from './services/video.service.js';
 import { DownloadLinkSigner } from './storage/download-links.js';
+import type { BlobStore } from './storage/blob-store.js';
 import { FsBlobStore } from './storage/fs-blob-store.js';
+import { createS3Store, type S3Credentials } from './storage/s3-client.js';
 import { releaseAllLeases } from './db/queries/webhook-deliveries.queries.js';
 import { WebhookService } from './services/webhook.service.js';
 import { resolveKeyEncryptionKey } from './webhooks/key-encryption-key.js';
@@ -44,6 +47,8 @@ export interface AppOverrides {
   mediaRunner?: ProcessRunner;
   extraCaCertificates?: readonly string[];
   logger?: Logger;
+  /** S3 credentials instead of the AWS SDK's default provider chain (tests' own S3 server). */
+  s3Credentials?: S3Credentials;
 }
 
 export interface RunningApp {
@@ -81,6 +86,37 @@ async function startMedia(config: Readonly<Config>, log: Logger, runner: Process
   return new FfmpegIngestionMedia(runner, tools, { thumbnailCount: config.media.thumbnailCount });
 }
 
+function sweepPolicy(config: Readonly<Config>): SweepPolicy {
+  return config.storage.kind === 's3'
+    ? { minAgeMs: config.storage.sweepMinAgeMs, failedRetentionMs: config.storage.failedUploadRetentionMs }
+    : { minAgeMs: Number.POSITIVE_INFINITY, failedRetentionMs: Number.POSITIVE_INFINITY };
+}
+
+/** Asks for an upload sweep now and every interval (the singleton job collapses the asks of all workers); returns the stop. */
+function requestSweeps(connection: DatabaseConnection, queue: PgBossJobQueue, intervalSeconds: number, log: Logger): () => Promise<void> {
+  const request = () => {
+    connection.db.transaction((tx) => queue.send(tx, 'sweep-uploads', {})).catch((error: unknown) => log.warn({ err: error }, 'could not ask for an upload sweep'));
+  };
+  request();
+  const timer = setInterval(request, intervalSeconds * 1000);
+  timer.unref();
+  return async () => clearInterval(timer);
+}
+
+/** The configured BlobStore; an S3 client's sockets are closed at stop. */
+function openStore(config: Readonly<Config>, overrides: AppOverrides, log: Logger, stack: (() => Promise<void>)[]): BlobStore {
+  if (config.storage.kind === 'fs') return new FsBlobStore(config.storage.rootDir);
+  const handle = createS3Store(config.storage, {
+    connectTimeoutMs: config.outbound.connectTimeoutMs,
+    idleTimeoutMs: config.outbound.idleTimeoutMs,
+    ...(overrides.extraCaCertificates ? { extraCaCertificates: overrides.extraCaCertificates } : {}),
+    ...(overrides.s3Credentials ? { credentials: overrides.s3Credentials } : {}),
+    log: log.child({ component: 's3' }),
+  });
+  stack.push(async () => handle.destroy());
+  return handle.store;
+}
+
 export async function startApp(config: Readonly<Config>, role: Role, overrides: AppOverrides = {}): Promise<RunningApp> {
   const log = overrides.logger ?? createLogger(config, role);
   for (const warning of config.warnings) log.warn(warning);
@@ -96,7 +132,7 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
     const hasWorker = role === 'serve' || role === 'worker';
     const { generatedApiKey } = role === 'worker' ? { generatedApiKey: null } : await bootstrapAdmin(connection.db, config.admin);
 
-    const store = new FsBlobStore(config.storage.rootDir);
+    const store = openStore(config, overrides, log, stack);
     await store.checkWritable();
     const queue = await PgBossJobQueue.start(connection, { supervise: hasWorker || role === 'migrate', ...config.queue }, log);
     const shutdown = new AbortController();
@@ -139,6 +175,7 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
         'ingest-video-exhausted': createIngestVideoExhaustedHandler({ db: connection.db, log }),
         'cut-clip': createCutClipHandler(mediaJobs),
         'cut-clip-exhausted': createCutClipExhaustedHandler({ db: connection.db, log }),
+        'sweep-uploads': createSweepUploadsHandler({ db: connection.db, store, policy: sweepPolicy(config), log }),
       }, {
         concurrency: {
           'copy-video': config.copy.jobsPerWorker,
@@ -147,8 +184,10 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
           'ingest-video-exhausted': 1,
           'cut-clip': config.media.clipJobsPerWorker,
           'cut-clip-exhausted': 1,
+          'sweep-uploads': 1,
         },
       });
+      if (config.storage.kind === 's3') stack.push(requestSweeps(connection, queue, config.storage.sweepIntervalSeconds, log));
     }
 
     let server: FastifyInstance | null = null;
@@ -169,7 +208,7 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
         projects: new ProjectService(connection.db),
         imports: new VideoImportService({ db: connection.db, queue, client, store, minPartSizeBytes: config.copy.minPartSizeBytes, log }),
         videos,
-        artifacts: new ArtifactService({ db: connection.db, videos, signer }),
+        artifacts: new ArtifactService({ db: connection.db, videos, store, signer }),
         webhooks: new WebhookService({ db: connection.db, client }),
         readinessChecks: {
           database: () => pingDatabase(connection.db),

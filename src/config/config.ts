@@ -42,10 +42,40 @@ const privateNetworks = z.string().transform((text, ctx): PrivateNetworkAllowanc
   }
 });
 
+const booleanFlag = z.string().transform((text, ctx) => {
+  const value = text.trim().toLowerCase();
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0' || value === '') return false;
+  ctx.addIssue({ code: 'custom', message: 'must be true or false' });
+  return z.NEVER;
+});
+
+/** A key prefix of safe `/`-separated segments, stored with one trailing slash (or empty). */
+const keyPrefix = z.string().transform((text, ctx) => {
+  const trimmed = text.trim().replace(/\/+$/, '');
+  if (trimmed === '') return '';
+  const bad = trimmed.split('/').filter((segment) => !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(segment) || segment === '..');
+  if (bad.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `must be /-separated segments of letters, digits, '.', '_' and '-', not starting with '/' (bad: ${bad.map((segment) => JSON.stringify(segment)).join(', ')})` });
+    return z.NEVER;
+  }
+  return `${trimmed}/`;
+});
+
 const envSchema = z.object({
   PORT: integer(8080, 0, 65535),
   HOST: z.string().min(1).default('0.0.0.0'),
   REELIN_DATA_DIR: z.string().min(1).default('./data'),
+  REELIN_STORAGE: z.enum(['fs', 's3']).default('fs'),
+  REELIN_S3_BUCKET: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$/, 'must be a bucket name (letters, digits, \'.\', \'_\', \'-\')').optional(),
+  REELIN_S3_REGION: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be a region name such as us-east-1 (S3-compatible stores often accept any, e.g. auto for R2)').default('us-east-1'),
+  REELIN_S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  REELIN_S3_FORCE_PATH_STYLE: booleanFlag.default(false),
+  REELIN_S3_KEY_PREFIX: keyPrefix.default(''),
+  REELIN_S3_MAX_SOCKETS: integer(0, 0, 10_000),
+  REELIN_S3_SWEEP_INTERVAL_SECONDS: integer(3_600, 10, 7 * 86_400),
+  REELIN_S3_SWEEP_MIN_AGE_SECONDS: integer(86_400, 0, 30 * 86_400),
+  REELIN_S3_FAILED_UPLOAD_RETENTION_HOURS: integer(168, 0, 24 * 365),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
@@ -94,13 +124,36 @@ const envSchema = z.object({
   REELIN_WEBHOOK_POLL_INTERVAL_MS: integer(200, 10, 60_000),
 });
 
+export type StorageConfig = { kind: 'fs'; rootDir: string } | S3StorageConfig;
+
+/** S3 or an S3-compatible store. Credentials come from the AWS SDK's default provider chain, never from here. */
+export interface S3StorageConfig {
+  kind: 's3';
+  bucket: string;
+  region: string;
+  /** For MinIO, R2, B2, Ceph RGW...; null: AWS's own endpoint for the region. */
+  endpoint: string | null;
+  /** Bucket in the path (`endpoint/bucket/key`) rather than the host name. */
+  forcePathStyle: boolean;
+  /** Prepended to every key: empty, or segments ending in `/`. */
+  keyPrefix: string;
+  /** Sockets per S3 agent; default 20 for each copy job a worker runs at once. */
+  maxSockets: number;
+  /** How often a worker asks for the sweep of orphaned multipart uploads. */
+  sweepIntervalSeconds: number;
+  /** An upload younger than this is never swept (its import may not have recorded it yet). */
+  sweepMinAgeMs: number;
+  /** How long a FAILED import keeps its upload (so a restart resumes its parts) before the sweep aborts it. */
+  failedUploadRetentionMs: number;
+}
+
 export type DatabaseConfig = { kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string };
 
 export interface Config {
   http: { port: number; host: string; publicUrl: string | null; bodyLimitBytes: number };
   dataDir: string;
   database: DatabaseConfig;
-  storage: { kind: 'fs'; rootDir: string };
+  storage: StorageConfig;
   admin: { apiKey: string | null; email: string };
   log: { level: string };
   outbound: {
@@ -199,12 +252,15 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`));
   }
   const env = parsed.data;
+  if (env.REELIN_STORAGE === 's3' && env.REELIN_S3_BUCKET === undefined) {
+    throw new ConfigError(['REELIN_S3_BUCKET: is required when REELIN_STORAGE=s3']);
+  }
   const dataDir = path.resolve(cwd, env.REELIN_DATA_DIR);
   const config: Config = {
     http: { port: env.PORT, host: env.HOST, publicUrl: env.REELIN_PUBLIC_URL?.replace(/\/+$/, '') ?? null, bodyLimitBytes: env.REELIN_BODY_LIMIT_BYTES },
     dataDir,
     database: env.DATABASE_URL ? { kind: 'postgres', url: env.DATABASE_URL } : { kind: 'pglite', dataDir: path.join(dataDir, 'db') },
-    storage: { kind: 'fs', rootDir: path.join(dataDir, 'storage') },
+    storage: storageConfig(env, dataDir),
     admin: { apiKey: env.REELIN_ADMIN_API_KEY ?? null, email: env.REELIN_ADMIN_EMAIL },
     log: { level: env.REELIN_LOG_LEVEL },
     outbound: {
@@ -250,6 +306,22 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     warnings: describeWarnings(env),
   };
   return deepFreeze(config);
+}
+
+function storageConfig(env: z.infer<typeof envSchema>, dataDir: string): StorageConfig {
+  if (env.REELIN_STORAGE === 'fs' || env.REELIN_S3_BUCKET === undefined) return { kind: 'fs', rootDir: path.join(dataDir, 'storage') };
+  return {
+    kind: 's3',
+    bucket: env.REELIN_S3_BUCKET,
+    region: env.REELIN_S3_REGION,
+    endpoint: env.REELIN_S3_ENDPOINT?.replace(/\/+$/, '') ?? null,
+    forcePathStyle: env.REELIN_S3_FORCE_PATH_STYLE,
+    keyPrefix: env.REELIN_S3_KEY_PREFIX,
+    maxSockets: env.REELIN_S3_MAX_SOCKETS === 0 ? 20 * env.REELIN_COPY_JOBS_PER_WORKER : env.REELIN_S3_MAX_SOCKETS,
+    sweepIntervalSeconds: env.REELIN_S3_SWEEP_INTERVAL_SECONDS,
+    sweepMinAgeMs: env.REELIN_S3_SWEEP_MIN_AGE_SECONDS * 1000,
+    failedUploadRetentionMs: env.REELIN_S3_FAILED_UPLOAD_RETENTION_HOURS * 3_600_000,
+  };
 }
 
 function deepFreeze<T>(value: T): Readonly<T> {

@@ -16,6 +16,8 @@ export interface JobPayloads {
   'cut-clip': { videoId: string };
   /** A clip job that exhausted its retries: mark the clip's processing failed. */
   'cut-clip-exhausted': { videoId: string };
+  /** Abort the store's multipart uploads no import needs (see sweep-uploads.job.ts); asked for periodically by workers. */
+  'sweep-uploads': Record<string, never>;
 }
 
 export type JobName = keyof JobPayloads;
@@ -82,6 +84,17 @@ export const jobPolicies = {
     singletonKeyOf: (payload: JobPayloads['cut-clip']) => payload.videoId,
   },
   'cut-clip-exhausted': deadLetterPolicy,
+  'sweep-uploads': {
+    // The next periodic request is the retry.
+    retryLimit: 0,
+    retryDelaySeconds: 60,
+    retryDelayMaxSeconds: 60,
+    expireInSeconds: 3600,
+    heartbeatSeconds: null,
+    deadLetter: null,
+    // One sweep waiting and one running across the deployment, however many workers ask.
+    singletonKeyOf: () => 'sweep-uploads',
+  },
 } as const satisfies Record<JobName, JobPolicy>;
 
 export interface JobContext {

@@ -24,7 +24,7 @@ import type { OutboundClient } from '../net/outbound-client.js';
 import { videoSourceKey, type BlobKey } from '../storage/blob-keys.js';
 import { deleteVideoData } from '../services/video-deletion.js';
 import type { BlobStore, BlobUpload } from '../storage/blob-store.js';
-import { UploadLostError } from '../storage/fs-blob-store.js';
+import { UploadLostError } from '../storage/blob-store.js';
 import type { JobContext, JobHandler } from './catalog.js';
 import type { JobQueue } from './job-queue.js';
 

@@ -7,7 +7,9 @@ import { fileStem } from '../domain/source-file.js';
 import type { Database } from '../db/database.js';
 import { listArtifacts, type ArtifactKind, type ArtifactRow } from '../db/queries/ingestion.queries.js';
 import type { TeamRow } from '../db/queries/tenancy.queries.js';
-import type { DownloadLinkSigner } from '../storage/download-links.js';
+import { toBlobKey } from '../storage/blob-keys.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { storePresignedUrl, type DownloadLinkSigner } from '../storage/download-links.js';
 import type { VideoService } from './video.service.js';
 
 export interface ArtifactLink {
@@ -26,7 +28,7 @@ export interface ArtifactLink {
 const extensions: Record<string, string> = { 'image/jpeg': 'jpg', 'image/webp': 'webp', 'image/png': 'png', 'video/mp4': 'mp4' };
 
 export class ArtifactService {
-  constructor(private readonly deps: { db: Database; videos: VideoService; signer: DownloadLinkSigner; now?: () => Date }) {}
+  constructor(private readonly deps: { db: Database; videos: VideoService; store: BlobStore; signer: DownloadLinkSigner; now?: () => Date }) {}
 
   /** Links to the artifacts of the given kinds; 409 VIDEO_NOT_FULLY_INGESTED when there are none yet. */
   async links(team: TeamRow, videoId: string, kinds: readonly ArtifactKind[], options: { durationMinutes: number; baseUrl: string }): Promise<ArtifactLink[]> {
@@ -37,12 +39,14 @@ export class ArtifactService {
       const why = view.ingestion?.full === false ? 'it was ingested without fullIngestion (metadata only)' : `its ingestion is ${status}`;
       throw new AppError('VIDEO_NOT_FULLY_INGESTED', `video ${videoId} has no ${describeKinds(kinds)}: ${why}`, { videoId, ingestionStatus: status });
     }
-    const expiresAt = new Date((this.deps.now?.() ?? new Date()).getTime() + options.durationMinutes * 60_000);
+    const signedAt = this.deps.now?.() ?? new Date();
+    const expiresAt = new Date(signedAt.getTime() + options.durationMinutes * 60_000);
     const stem = fileStem(view.video.fileName);
-    return rows.map((row) => this.link(row, stem, expiresAt, options.baseUrl));
+    return Promise.all(rows.map((row) => this.link(row, stem, { signedAt, expiresAt }, options.baseUrl)));
   }
 
-  private link(row: ArtifactRow, stem: string, expiresAt: Date, baseUrl: string): ArtifactLink {
+  private async link(row: ArtifactRow, stem: string, validity: { signedAt: Date; expiresAt: Date }, baseUrl: string): Promise<ArtifactLink> {
+    const { expiresAt } = validity;
     const suffix = row.kind === 'WEB_VIDEO' ? 'web' : `${row.kind.toLowerCase().replace('_', '-')}-${String(row.position + 1).padStart(2, '0')}`;
     const fileName = `${stem}-${suffix}.${extensions[row.mimeType] ?? 'bin'}`;
     return {
@@ -54,7 +58,8 @@ export class ArtifactService {
       height: row.height,
       sizeBytes: row.sizeBytes,
       mimeType: row.mimeType,
-      presignedUrl: `${baseUrl}${this.deps.signer.signArtifact(row.videoId, row.id, fileName, expiresAt)}`,
+      presignedUrl: await storePresignedUrl(this.deps.store, toBlobKey(row.storageKey), { fileName, mimeType: row.mimeType, ...validity })
+        ?? `${baseUrl}${this.deps.signer.signArtifact(row.videoId, row.id, fileName, expiresAt)}`,
       expiresAt,
     };
   }

@@ -11,7 +11,8 @@ import {
   findVideoView, listDerivedVideoIds, listVideoViews, updateVideoText, type VideoFilter, type VideoRow, type VideoView,
 } from '../db/queries/videos.queries.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import type { DownloadLinkSigner } from '../storage/download-links.js';
+import { toBlobKey } from '../storage/blob-keys.js';
+import { storePresignedUrl, type DownloadLinkSigner } from '../storage/download-links.js';
 import { deleteVideosWithData } from './video-deletion.js';
 
 export interface DownloadLink {
@@ -75,14 +76,16 @@ export class VideoService {
     return deleteVideosWithData(this.deps, [...derivedIds, videoId]);
   }
 
-  /** A pre-signed, expiring download link for the video's stored file. */
+  /** A pre-signed, expiring download link for the video's stored file (the store's own URL when it signs them, as S3 does). */
   async createDownloadLink(team: TeamRow, videoId: string, options: { durationMinutes: number; baseUrl: string }): Promise<DownloadLink> {
     const { video } = await this.get(team, videoId);
     const file = requireStoredFile(video);
-    const expiresAt = new Date(this.now().getTime() + options.durationMinutes * 60_000);
+    const signedAt = this.now();
+    const expiresAt = new Date(signedAt.getTime() + options.durationMinutes * 60_000);
+    const storeUrl = await storePresignedUrl(this.deps.store, toBlobKey(file.storageKey), { fileName: video.fileName, mimeType: video.mimeType, signedAt, expiresAt });
     return {
       videoId,
-      presignedUrl: `${options.baseUrl}${this.deps.signer.sign(videoId, video.fileName, expiresAt)}`,
+      presignedUrl: storeUrl ?? `${options.baseUrl}${this.deps.signer.sign(videoId, video.fileName, expiresAt)}`,
       expiresAt,
       fileSize: file.sizeBytes,
       mimeType: video.mimeType,

@@ -56,6 +56,15 @@ export class PartLengthError extends Error {
   }
 }
 
+/**
+ * A resumed upload whose recorded data no longer exists (the fs store's partial file is gone or
+ * resized; the S3 multipart upload id is unknown to the bucket): its recorded parts are lost and
+ * the copy starts over.
+ */
+export class UploadLostError extends Error {
+  override readonly name = 'UploadLostError';
+}
+
 export interface BlobUpload {
   readonly key: BlobKey;
   /** Persist this before writing parts; pass it back to `resumeUpload` to continue. */
@@ -109,6 +118,35 @@ export interface BlobStore {
   deletePrefix(prefix: BlobKey): Promise<void>;
   /** Proves the store can be written now (readiness check). */
   checkWritable(): Promise<void>;
+  /**
+   * Only when `capabilities.presignedDownloads`: a URL the store itself serves the file at (GET
+   * and range requests), valid until `expiresAt`, that names `fileName` in its Content-Disposition.
+   */
+  presignDownload?(key: BlobKey, options: DownloadOptions): Promise<string>;
+  /**
+   * Only for stores whose uploads live on outside the service (S3 multipart uploads): every upload
+   * not yet completed or aborted, for the sweep that aborts the orphaned ones.
+   */
+  listUploads?(): AsyncIterable<PendingUpload>;
+}
+
+export interface DownloadOptions {
+  fileName: string;
+  contentType: string;
+  disposition: 'inline' | 'attachment';
+  /** The link is valid from `signedAt` until `expiresAt` (the store may cap the span, S3 at 7 days). */
+  signedAt: Date;
+  expiresAt: Date;
+}
+
+/** An upload the store still holds, as the sweep sees it. */
+export interface PendingUpload {
+  key: BlobKey;
+  /** The state to pass to `abortUpload`. */
+  state: UploadState;
+  /** The store's upload id, as recorded in `state`. */
+  uploadId: string;
+  initiatedAt: Date;
 }
 
 /** Writes a whole part from an iterable body (a convenience over `createPartWriter`). */

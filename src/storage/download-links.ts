@@ -1,9 +1,13 @@
 /**
- * Pre-signed download links for files the service serves itself (the filesystem store). A link
+ * Pre-signed download links. For files the service serves itself (the filesystem store): a link
  * names the video and an expiry time, signed with HMAC-SHA256 under a key every API process of the
  * deployment shares (kept in the database), so any of them can verify a link another one issued.
+ * A store that serves downloads itself (S3: `capabilities.presignedDownloads`) signs its own URLs
+ * instead, with the same expiry and the file name in the response's Content-Disposition.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { BlobKey } from './blob-keys.js';
+import type { BlobStore } from './blob-store.js';
 
 export type LinkVerdict = 'valid' | 'expired' | 'invalid';
 
@@ -46,4 +50,18 @@ export class DownloadLinkSigner {
 
 function artifactSubject(videoId: string, artifactId: string): string {
   return `${videoId}/artifacts/${artifactId}`;
+}
+
+/** Whether a browser should show a file (images, MP4 video) or save it; the download routes use the same rule. */
+export function dispositionFor(mimeType: string): 'inline' | 'attachment' {
+  return mimeType.startsWith('image/') || mimeType === 'video/mp4' ? 'inline' : 'attachment';
+}
+
+/**
+ * The store's own pre-signed URL for a file, or null when the service serves downloads itself
+ * (then the caller issues a link with DownloadLinkSigner).
+ */
+export async function storePresignedUrl(store: BlobStore, key: BlobKey, file: { fileName: string; mimeType: string; signedAt: Date; expiresAt: Date }): Promise<string | null> {
+  if (!store.capabilities.presignedDownloads || !store.presignDownload) return null;
+  return store.presignDownload(key, { fileName: file.fileName, contentType: file.mimeType, disposition: dispositionFor(file.mimeType), signedAt: file.signedAt, expiresAt: file.expiresAt });
 }

@@ -11,15 +11,13 @@ import { writev } from 'node:fs';
 import { Writable, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { BlobKey } from './blob-keys.js';
-import { PartLengthError, type BlobInfo, type BlobStore, type BlobUpload, type ByteRange, type CompletedPart, type PartWriter, type PartWriterOptions, type UploadPart, type UploadState } from './blob-store.js';
+import { PartLengthError, UploadLostError, type BlobInfo, type BlobStore, type BlobUpload, type ByteRange, type CompletedPart, type PartWriter, type PartWriterOptions, type UploadPart, type UploadState } from './blob-store.js';
 
 /** How much of a part may wait in memory for the disk. */
 const SINK_BUFFER_BYTES = 256 * 1024;
 
-/** A resumed upload whose partial file is gone or has the wrong size: its recorded parts are lost. */
-export class UploadLostError extends Error {
-  override readonly name = 'UploadLostError';
-}
+// Kept importable from here for existing callers; both stores throw the one class.
+export { UploadLostError };
 
 export class FsBlobStore implements BlobStore {
   readonly capabilities = { presignedDownloads: false, minPartSizeBytes: 1 };

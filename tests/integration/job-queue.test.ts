@@ -52,7 +52,7 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
     handled.push({ name, videoId: payload.videoId, jobId: context.jobId, startedAtMs: performance.now() });
     await gates.get(payload.videoId);
   };
-  const handlers = Object.fromEntries(jobNames.map((name) => [name, recording(name)])) as JobHandlers;
+  const handlers = Object.fromEntries(jobNames.map((name) => [name, recording(name)])) as unknown as JobHandlers;
 
   const handledOf = (videoId: string) => handled.filter((job) => job.videoId === videoId);
 
