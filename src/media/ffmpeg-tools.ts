@@ -74,9 +74,11 @@ export interface DiscoverMediaToolsOptions {
 
 /**
  * A file path as an ffmpeg input or output argument. Relative paths get the `file:` protocol so that
- * a name like `a:b.mp4` is not taken for a protocol, nor `-x.mp4` for an option.
+ * a name like `a:b.mp4` is not taken for a protocol, nor `-x.mp4` for an option. An http(s) URL (a
+ * store's pre-signed media source, never user text) is passed as it is: ffmpeg reads it by range.
  */
 export function fileArgument(filePath: string): string {
+  if (/^https?:\/\//.test(filePath)) return filePath;
   return path.isAbsolute(filePath) ? filePath : `file:${filePath}`;
 }
 
