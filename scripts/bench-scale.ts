@@ -33,12 +33,12 @@ import { checksumFile } from './bench/source-file.js';
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const benchDir = path.join(repoRoot, '.bench');
 
-const usage = `npm run bench:scale -- [--database-url postgres://...] [--imports 12] [--seconds 10] [--connections 4] [--workers 1,2,3] [--stores fs,s3]
+const usage = `npm run bench:scale -- [--database-url postgres://...] [--imports 12] [--seconds 8] [--connections 4] [--workers 1,2,3] [--stores fs,s3]
 
   --database-url  PostgreSQL server to create the runs' databases on (default: TEST_DATABASE_URL,
                   else postgres://postgres@127.0.0.1:5432/postgres)
   --imports       imports per batch (default 12)
-  --seconds       length of the 720p source video; about 6.5 MB per second (default 10: ~65 MB)
+  --seconds       length of the 720p source video; about 8 MB per second (default 8: ~64 MB)
   --connections   maxConcurrentConnections of each import (default 4)
   --workers       worker counts to run (default 1,2,3)
   --stores        stores to run (default fs,s3)`;
@@ -47,7 +47,7 @@ const { values: options } = parseArgs({
   options: {
     'database-url': { type: 'string' },
     imports: { type: 'string', default: '12' },
-    seconds: { type: 'string', default: '10' },
+    seconds: { type: 'string', default: '8' },
     connections: { type: 'string', default: '4' },
     workers: { type: 'string', default: '1,2,3' },
     stores: { type: 'string', default: 'fs,s3' },
@@ -81,18 +81,23 @@ interface RunResult {
   s3CpuSeconds: number | null;
   /** Busy share of every core of the machine over the batch, 0..1. */
   machineBusy: number;
+  /** The same while the copies ran (first copy's start to last copy's end). */
+  copyMachineBusy: number;
+  /** Cores the service's processes used while the copies ran. */
+  copyServiceCores: number;
 }
 
 /** A real video (so metadata ingestion succeeds), at a high bitrate so it is large: cached in .bench/. */
 async function ensureSourceVideo(seconds: number): Promise<string> {
-  const file = path.join(benchDir, `scale-720p-${seconds}s.mp4`);
+  const file = path.join(benchDir, `scale-720p-noise-${seconds}s.mp4`);
   if (await fs.stat(file).then(() => true, () => false)) return file;
   await fs.mkdir(benchDir, { recursive: true });
-  console.log(`generating a ${seconds} s 720p H.264 source at 52 Mbit/s (once; cached in .bench/)`);
+  console.log(`generating a ${seconds} s 720p H.264 source at about 64 Mbit/s (once; cached in .bench/)`);
   const temp = `${file}.tmp.mp4`;
   const child = spawn('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=1280x720:rate=25:duration=${seconds}`,
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '52M', '-minrate', '52M', '-maxrate', '52M', '-bufsize', '52M', '-pix_fmt', 'yuv420p', temp,
+    // Noise makes every frame expensive to compress, so the encoder spends its whole bitrate.
+    '-vf', 'noise=alls=30:allf=t', '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '64M', '-maxrate', '64M', '-bufsize', '64M', '-pix_fmt', 'yuv420p', temp,
   ], { stdio: 'inherit' });
   const status = await exited(child);
   if (status.code !== 0) throw new Error(`ffmpeg failed (${describeExit(status)}); ffmpeg must be on PATH`);
@@ -118,6 +123,44 @@ async function readMachineTicks(): Promise<{ busy: number; total: number }> {
 async function cpuOf(pids: number[], ticks: number): Promise<number> {
   const seconds = await Promise.all(pids.map((pid) => readCpuSeconds(pid, ticks).catch(() => 0)));
   return seconds.reduce((sum, value) => sum + value, 0);
+}
+
+interface CpuSample {
+  at: number;
+  machineBusy: number;
+  machineTotal: number;
+  serviceCpuSeconds: number;
+}
+
+/** Samples the machine's and the service's CPU counters every 100 ms until stopped. */
+function sampleCpu(servicePids: number[], ticks: number): { stop(): Promise<CpuSample[]> } {
+  const samples: CpuSample[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const [machine, serviceCpuSeconds] = await Promise.all([readMachineTicks(), cpuOf(servicePids, ticks)]);
+      samples.push({ at: Date.now(), machineBusy: machine.busy, machineTotal: machine.total, serviceCpuSeconds });
+      await sleep(100);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return samples;
+    },
+  };
+}
+
+/** Machine busy share and cores the service used between two moments, from the samples around them. */
+function cpuBetween(samples: CpuSample[], from: number, to: number): { machineBusy: number; serviceCores: number } {
+  const first = [...samples].reverse().find((sample) => sample.at <= from) ?? samples[0]!;
+  const last = samples.find((sample) => sample.at >= to) ?? samples.at(-1)!;
+  const seconds = Math.max(0.001, (last.at - first.at) / 1000);
+  return {
+    machineBusy: (last.machineBusy - first.machineBusy) / Math.max(1, last.machineTotal - first.machineTotal),
+    serviceCores: (last.serviceCpuSeconds - first.serviceCpuSeconds) / seconds,
+  };
 }
 
 interface BatchTimes {
@@ -178,8 +221,11 @@ async function runBatch(topology: Topology, context: { store: StoreKind; workers
   const api = new ReelinApi(topology.apiUrl, topology.apiKey);
   const pids = { service: topology.servicePids, origin: [context.originPid], s3: topology.s3Pid === null ? [] : [topology.s3Pid] };
   const before = { service: await cpuOf(pids.service, context.ticks), origin: await cpuOf(pids.origin, context.ticks), s3: await cpuOf(pids.s3, context.ticks), machine: await readMachineTicks() };
+  const sampler = sampleCpu(pids.service, context.ticks);
   const videoIds = await Promise.all(Array.from({ length: importCount }, () => api.startHttpsImport(context.sourceUrl, connections)));
   const times = await waitForBatch(topology.databaseUrl, videoIds, context.crc32c);
+  const samples = await sampler.stop();
+  const duringCopy = cpuBetween(samples, times.copyStartedAt, times.copyFinishedAt);
   const machine = await readMachineTicks();
   const after = { service: await cpuOf(pids.service, context.ticks), origin: await cpuOf(pids.origin, context.ticks), s3: await cpuOf(pids.s3, context.ticks) };
   const batchSeconds = (times.ingestedAt - times.createdAt) / 1000;
@@ -195,33 +241,35 @@ async function runBatch(topology: Topology, context: { store: StoreKind; workers
     originCpuSeconds: after.origin - before.origin,
     s3CpuSeconds: topology.s3Pid === null ? null : after.s3 - before.s3,
     machineBusy: (machine.busy - before.machine.busy) / Math.max(1, machine.total - before.machine.total),
+    copyMachineBusy: duringCopy.machineBusy,
+    copyServiceCores: duringCopy.serviceCores,
   };
 }
 
 function printResults(results: RunResult[], sizeBytes: number): void {
   console.log(`\n${importCount} imports of ${(sizeBytes / 1e6).toFixed(1)} MB each, ${connections} connections per import, metadata-only ingestion; ${os.cpus().length} cores\n`);
-  console.log('| store | workers | imports/min | copy MB/s | batch s | service CPU s | origin CPU s | S3 server CPU s | machine busy |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('| store | workers | imports/min | copy MB/s | batch s | copy s | service CPU s | origin CPU s | S3 server CPU s | machine busy (batch) | while copying: machine busy, service cores |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const result of results) {
-    console.log(`| ${result.store} | ${result.workers} | ${result.importsPerMinute.toFixed(1)} | ${result.copyMegabytesPerSecond.toFixed(0)} | ${result.batchSeconds.toFixed(1)} | ${result.serviceCpuSeconds.toFixed(1)} | ${result.originCpuSeconds.toFixed(1)} | ${result.s3CpuSeconds === null ? '' : result.s3CpuSeconds.toFixed(1)} | ${(result.machineBusy * 100).toFixed(0)}% |`);
+    console.log(`| ${result.store} | ${result.workers} | ${result.importsPerMinute.toFixed(1)} | ${result.copyMegabytesPerSecond.toFixed(0)} | ${result.batchSeconds.toFixed(1)} | ${result.copySeconds.toFixed(1)} | ${result.serviceCpuSeconds.toFixed(1)} | ${result.originCpuSeconds.toFixed(1)} | ${result.s3CpuSeconds === null ? '' : result.s3CpuSeconds.toFixed(1)} | ${(result.machineBusy * 100).toFixed(0)}% | ${(result.copyMachineBusy * 100).toFixed(0)}%, ${result.copyServiceCores.toFixed(2)} |`);
   }
   console.log('');
   for (const store of stores) {
     const runs = results.filter((result) => result.store === store);
     const base = runs.find((result) => result.workers === Math.min(...runs.map((run) => run.workers)));
     if (!base) continue;
-    const scaling = runs.map((run) => `${run.workers} worker(s) ${(run.copyMegabytesPerSecond / base.copyMegabytesPerSecond).toFixed(2)}x at ${(run.machineBusy * 100).toFixed(0)}% busy`).join(', ');
-    console.log(`${store}: copy throughput against ${base.workers} worker(s): ${scaling}`);
+    const scaling = runs.map((run) => `${run.workers}: ${(run.importsPerMinute / base.importsPerMinute).toFixed(2)}x imports/min, ${(run.copyMegabytesPerSecond / base.copyMegabytesPerSecond).toFixed(2)}x copy MB/s (machine ${(run.copyMachineBusy * 100).toFixed(0)}% busy while copying)`).join('; ');
+    console.log(`${store}, against ${base.workers} worker(s): ${scaling}`);
   }
   for (const workers of workerCounts) {
     const fsRun = results.find((result) => result.store === 'fs' && result.workers === workers);
     const s3Run = results.find((result) => result.store === 's3' && result.workers === workers);
     if (fsRun && s3Run) console.log(`${workers} worker(s): S3 copies at ${(s3Run.copyMegabytesPerSecond / fsRun.copyMegabytesPerSecond * 100).toFixed(0)}% of the filesystem store's throughput`);
   }
-  const saturated = results.filter((result) => result.machineBusy >= 0.9).length;
+  const saturated = results.filter((result) => result.copyMachineBusy >= 0.9).length;
   console.log(saturated > 0
-    ? `${saturated} of ${results.length} runs kept the machine at least 90% busy: past that point more workers only share the same cores, so throughput stops growing.`
-    : 'No run saturated the machine: throughput is limited by the origin or the per-import connections, not by CPU.');
+    ? `${saturated} of ${results.length} runs kept the machine at least 90% busy while copying: there more workers only share the same cores, so copy throughput stops growing.`
+    : 'No run saturated the machine while copying: copy throughput is limited by the origin or the per-import connections, not by CPU.');
 }
 
 async function main(): Promise<void> {
