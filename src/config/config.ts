@@ -118,6 +118,7 @@ const envSchema = z.object({
   REELIN_COPY_RETRY_AFTER_MAX_MS: integer(300_000, 0, 3_600_000),
   REELIN_COPY_PROGRESS_INTERVAL_MS: integer(1_000, 50, 2_000),
   REELIN_COPY_CHECKPOINT_INTERVAL_MS: integer(10_000, 50, 60_000),
+  REELIN_SOURCE_HOST_MAX_CONNECTIONS: integer(40, 0, 100_000),
   REELIN_FFMPEG_PATH: z.string().min(1).optional(),
   REELIN_FFPROBE_PATH: z.string().min(1).optional(),
   REELIN_MEDIA_WORK_DIR: z.string().min(1).optional(),
@@ -208,6 +209,11 @@ export interface Config {
     progressIntervalMs: number;
     /** How often finished parts are made durable and recorded (what a crash can cost). */
     checkpointIntervalMs: number;
+    /**
+     * Connections all running copies, on every worker together, may hold to one source host
+     * (`host:port`); 0: no ceiling.
+     */
+    sourceHostMaxConnections: number;
   };
   media: {
     /** Explicit binaries; null: found on PATH, else the ones bundled in npm packages. */
@@ -305,6 +311,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       retryAfterMaxMs: env.REELIN_COPY_RETRY_AFTER_MAX_MS,
       progressIntervalMs: env.REELIN_COPY_PROGRESS_INTERVAL_MS,
       checkpointIntervalMs: env.REELIN_COPY_CHECKPOINT_INTERVAL_MS,
+      sourceHostMaxConnections: env.REELIN_SOURCE_HOST_MAX_CONNECTIONS,
     },
     media: {
       ffmpegPath: env.REELIN_FFMPEG_PATH ? path.resolve(cwd, env.REELIN_FFMPEG_PATH) : null,

@@ -309,3 +309,19 @@ export const webhookSigningKeys = pgTable('webhook_signing_keys', {
   expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }),
   ...timestamps,
 });
+
+/**
+ * Connections running copies hold to one source host (`host:port`), so every worker together
+ * stays under the per-host ceiling. A holder renews `expiresAt` while it copies; a row past it
+ * belongs to a dead holder and no longer counts.
+ */
+export const hostLeases = pgTable('host_leases', {
+  id: id(),
+  host: text('host').notNull(),
+  videoId: uuid('video_id').notNull(),
+  /** The job holding the lease, for logs and inspection. */
+  holder: text('holder').notNull(),
+  connections: integer('connections').notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+}, (table) => [index('host_leases_host_idx').on(table.host, table.expiresAt)]);

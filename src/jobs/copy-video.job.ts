@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { CopyCheckpointer, ImportGoneError } from '../copy/checkpointer.js';
 import { copyParts } from '../copy/copy-engine.js';
+import { acquireHostLease } from '../copy/host-leases.js';
 import type { PartCopyOptions } from '../copy/part-copier.js';
 import { s3PartAuthorizer, storedS3Source } from '../copy/s3-source.js';
 import { combinePartChecksums, formatCrc32c } from '../domain/crc32c-combine.js';
@@ -50,6 +51,8 @@ interface CopyRun {
   key: BlobKey;
   log: Logger;
   signal: AbortSignal;
+  /** Names this run in the source host's lease (the job id). */
+  holder: string;
 }
 
 export function createCopyVideoHandler(deps: CopyJobDeps): JobHandler<'copy-video'> {
@@ -67,7 +70,7 @@ export function createCopyVideoHandler(deps: CopyJobDeps): JobHandler<'copy-vide
       });
     }
     const signal = AbortSignal.any([context.signal, deps.shutdownSignal]);
-    const run: CopyRun = { deps, now, found, key: videoSourceKey(found.teamId, videoId), log, signal };
+    const run: CopyRun = { deps, now, found, key: videoSourceKey(found.teamId, videoId), log, signal, holder: context.jobId };
     try {
       await runCopy(run);
     } catch (error) {
@@ -140,17 +143,37 @@ async function runCopy(run: CopyRun): Promise<void> {
   }
   try {
     if (remaining.length > 0) {
-      const pool = deps.client.openPool(deps.client.restore(source.fetchUrl, source.pinnedAddresses), source.maxConnections);
-      try {
-        await copyRemaining(run, opened.upload, pool, remaining, recorded);
-      } finally {
-        await pool.close();
-      }
+      await copyUnderHostLease(run, opened.upload, remaining, recorded);
       recorded = await listRecordedParts(deps.db, source.videoId);
     }
     await finish(run, recorded, opened.upload);
   } finally {
     await opened.upload.close();
+  }
+}
+
+/**
+ * Copies the remaining parts with as many connections as the source host's ceiling grants (see
+ * copy/host-leases.ts), holding the lease until the pool is closed.
+ */
+async function copyUnderHostLease(run: CopyRun, upload: BlobUpload, remaining: ReturnType<typeof remainingParts>, recorded: RecordedPart[]): Promise<void> {
+  const { deps, log } = run;
+  const source = run.found.videoImport;
+  const lease = await acquireHostLease(
+    { db: deps.db, ceiling: deps.copy.sourceHostMaxConnections, log, sleep: (ms, abort) => sleepTimer(ms, undefined, { signal: abort }) },
+    { url: source.fetchUrl, videoId: source.videoId, holder: run.holder, wanted: source.maxConnections },
+    run.signal,
+  );
+  try {
+    const pool = deps.client.openPool(deps.client.restore(source.fetchUrl, source.pinnedAddresses), lease.connections);
+    try {
+      await copyRemaining(run, upload, pool, remaining, recorded, lease.connections);
+    } finally {
+      await pool.close();
+    }
+  } finally {
+    // An unreleased lease expires by itself; the copy's own outcome matters more.
+    await lease.release().catch((error: unknown) => log.warn({ err: error }, 'releasing the source host lease failed; it expires by itself'));
   }
 }
 
@@ -181,7 +204,7 @@ async function openOrRestartUpload(run: CopyRun): Promise<{ upload: BlobUpload; 
   }
 }
 
-async function copyRemaining(run: CopyRun, upload: BlobUpload, pool: ReturnType<OutboundClient['openPool']>, remaining: ReturnType<typeof remainingParts>, recorded: RecordedPart[]): Promise<void> {
+async function copyRemaining(run: CopyRun, upload: BlobUpload, pool: ReturnType<OutboundClient['openPool']>, remaining: ReturnType<typeof remainingParts>, recorded: RecordedPart[], connections: number): Promise<void> {
   const { deps, found, log, now } = run;
   const source = found.videoImport;
   const halt = new AbortController();
@@ -205,7 +228,7 @@ async function copyRemaining(run: CopyRun, upload: BlobUpload, pool: ReturnType<
       pool,
       upload,
       source: { totalBytes: source.totalBytes, etag: source.etag, lastModified: source.lastModified },
-      connections: source.maxConnections,
+      connections,
       attempts: deps.copy.partAttempts,
       backoff: { baseDelayMs: deps.copy.retryBaseDelayMs, maxDelayMs: deps.copy.retryMaxDelayMs },
       retryAfterMaxMs: deps.copy.retryAfterMaxMs,

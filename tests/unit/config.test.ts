@@ -45,6 +45,7 @@ describe('loadConfig defaults', () => {
         retryAfterMaxMs: 300_000,
         progressIntervalMs: 1_000,
         checkpointIntervalMs: 10_000,
+        sourceHostMaxConnections: 40,
       },
       media: {
         ffmpegPath: null,

@@ -1,0 +1,148 @@
+/**
+ * The per-source-host connection ceiling, shared by every worker process. A copy takes a lease of
+ * connections on its source's `host:port` before it opens its pool: as many as it asked for, or
+ * what the ceiling leaves free after the live leases of other copies, or, when nothing is free,
+ * it waits (polling with backoff, abortable) until something is. The grant is decided under a
+ * per-host lock in one transaction, so concurrent copies on any number of workers never hand out
+ * more than the ceiling together.
+ *
+ * A lease lives in the database with an expiry the holder renews while it copies; a holder that
+ * dies (SIGKILL, lost machine) stops renewing and its connections free themselves when the lease
+ * expires, well within the time the queue takes to hand its job to another worker.
+ */
+import type { Logger } from 'pino';
+import type { Database } from '../db/database.js';
+import {
+  deleteExpiredHostLeases, deleteHostLease, insertHostLease, lockHostForLeases, renewHostLease, sumLiveHostConnections,
+} from '../db/queries/host-leases.queries.js';
+
+/** How often a holder renews its lease. */
+export const HOST_LEASE_RENEW_INTERVAL_MS = 5_000;
+/** A lease not renewed for this long belongs to a dead holder: three missed renewals. */
+export const HOST_LEASE_TTL_MS = 3 * HOST_LEASE_RENEW_INTERVAL_MS;
+
+/**
+ * Connections a copy may open: what it wants, capped by what the ceiling leaves after the
+ * connections others hold; 0 means wait. A ceiling of 0 means no ceiling.
+ */
+export function grantableConnections(wanted: number, ceiling: number, heldByOthers: number): number {
+  if (ceiling === 0) return wanted;
+  return Math.max(0, Math.min(wanted, ceiling - heldByOthers));
+}
+
+/** The delay before the `attempt`-th (from 0) look for free connections: doubling, capped, jittered down by up to half. */
+export function leaseWaitDelayMs(attempt: number, options: { baseDelayMs: number; maxDelayMs: number }, random: () => number): number {
+  const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.min(attempt, 30));
+  return Math.round(ceiling * (1 - random() / 2));
+}
+
+/** The key a ceiling counts under: the URL's host and port (443 when the URL leaves it out). */
+export function sourceHostKey(url: string): string {
+  const parsed = new URL(url);
+  const port = parsed.port !== '' ? parsed.port : parsed.protocol === 'http:' ? '80' : '443';
+  return `${parsed.hostname.toLowerCase()}:${port}`;
+}
+
+export interface HostLease {
+  /** Connections granted (at least 1). */
+  readonly connections: number;
+  /** Stops renewing and frees the connections; safe to call more than once. */
+  release(): Promise<void>;
+}
+
+export interface HostLeaseOptions {
+  db: Database;
+  /** Connections all copies together may hold per host; 0: no ceiling (no lease is taken). */
+  ceiling: number;
+  log: Logger;
+  renewIntervalMs?: number;
+  ttlMs?: number;
+  /** Backoff while waiting for free connections. */
+  waitBaseDelayMs?: number;
+  waitMaxDelayMs?: number;
+  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  random?: () => number;
+}
+
+export interface LeaseRequest {
+  /** The source URL the copy fetches. */
+  url: string;
+  videoId: string;
+  /** Names the holder in the lease row (the job id). */
+  holder: string;
+  /** Connections the copy would like (its maxConnections). */
+  wanted: number;
+}
+
+/** Takes a lease of connections to `request.url`'s host, waiting while none are free; rejects when `signal` aborts. */
+export async function acquireHostLease(options: HostLeaseOptions, request: LeaseRequest, signal: AbortSignal): Promise<HostLease> {
+  if (options.ceiling === 0) return { connections: request.wanted, release: async () => undefined };
+  const host = sourceHostKey(request.url);
+  const ttlMs = options.ttlMs ?? HOST_LEASE_TTL_MS;
+  const random = options.random ?? Math.random;
+  const log = options.log.child({ sourceHost: host });
+  for (let attempt = 0; ; attempt += 1) {
+    signal.throwIfAborted();
+    const granted = await tryTakeLease(options.db, { host, videoId: request.videoId, holder: request.holder, wanted: request.wanted, ceiling: options.ceiling, ttlMs });
+    if (granted !== null) {
+      log.info({ connections: granted.connections, wanted: request.wanted, ceiling: options.ceiling }, 'source host connections leased');
+      return startRenewing(options, { ...granted, host, videoId: request.videoId, holder: request.holder, ttlMs }, log);
+    }
+    if (attempt === 0) log.info({ ceiling: options.ceiling }, 'every connection to the source host is in use; waiting for one to free');
+    await options.sleep(leaseWaitDelayMs(attempt, { baseDelayMs: options.waitBaseDelayMs ?? 200, maxDelayMs: options.waitMaxDelayMs ?? 5_000 }, random), signal);
+  }
+}
+
+interface TakeRequest {
+  host: string;
+  videoId: string;
+  holder: string;
+  wanted: number;
+  ceiling: number;
+  ttlMs: number;
+}
+
+/** One try, in one transaction under the host's lock: the lease taken, or null when nothing is free. */
+async function tryTakeLease(db: Database, request: TakeRequest): Promise<{ id: string; connections: number } | null> {
+  return db.transaction(async (tx) => {
+    await lockHostForLeases(tx, request.host);
+    await deleteExpiredHostLeases(tx, request.host);
+    const connections = grantableConnections(request.wanted, request.ceiling, await sumLiveHostConnections(tx, request.host));
+    if (connections === 0) return null;
+    const id = await insertHostLease(tx, { host: request.host, videoId: request.videoId, holder: request.holder, connections, ttlMs: request.ttlMs });
+    return { id, connections };
+  });
+}
+
+interface HeldLease extends TakeRequest {
+  id: string;
+  connections: number;
+}
+
+function startRenewing(options: HostLeaseOptions, held: Omit<HeldLease, 'wanted' | 'ceiling'>, log: Logger): HostLease {
+  let leaseId = held.id;
+  let released = false;
+  let renewing: Promise<void> = Promise.resolve();
+  const renew = async (): Promise<void> => {
+    if (await renewHostLease(options.db, leaseId, held.ttlMs)) return;
+    if (released) return;
+    // Only a process stalled for a whole TTL gets here; its pool is open, so it takes its
+    // connections back at once, over the ceiling for a moment rather than starving its copy.
+    log.warn({ connections: held.connections }, 'the source host lease expired before it was renewed; taking it again');
+    leaseId = await insertHostLease(options.db, { host: held.host, videoId: held.videoId, holder: held.holder, connections: held.connections, ttlMs: held.ttlMs });
+  };
+  const timer = setInterval(() => {
+    renewing = renewing.then(renew).catch((error: unknown) => log.warn({ err: error }, 'renewing the source host lease failed; retrying at the next renewal'));
+  }, options.renewIntervalMs ?? HOST_LEASE_RENEW_INTERVAL_MS);
+  timer.unref();
+  return {
+    connections: held.connections,
+    async release() {
+      if (released) return;
+      released = true;
+      clearInterval(timer);
+      await renewing;
+      await deleteHostLease(options.db, leaseId);
+    },
+  };
+}
