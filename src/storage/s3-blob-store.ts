@@ -18,6 +18,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import contentDisposition from 'content-disposition';
 import { toBlobKey, type BlobKey } from './blob-keys.js';
 import { UploadLostError, type BlobInfo, type BlobStore, type BlobUpload, type ByteRange, type DownloadOptions, type PendingUpload, type UploadState } from './blob-store.js';
+import { NativeCrc32c } from './s3-checksums.js';
 import { S3_MIN_PART_SIZE_BYTES, S3Upload, isS3Error } from './s3-upload.js';
 
 export { S3_MAX_PARTS, S3_MAX_PART_SIZE_BYTES, S3_MIN_PART_SIZE_BYTES } from './s3-upload.js';
@@ -38,8 +39,10 @@ export interface S3BlobStoreOptions {
 }
 
 /** The S3 client settings the store relies on; the caller adds region, endpoint, handler and credentials. */
-export function s3ClientDefaults(): Pick<S3ClientConfig, 'requestChecksumCalculation' | 'responseChecksumValidation'> {
+export function s3ClientDefaults(): Pick<S3ClientConfig, 'requestChecksumCalculation' | 'responseChecksumValidation' | 'checksumAlgorithms'> {
   return {
+    // The parts' CRC32C trailers on native code instead of the SDK's JavaScript loop.
+    checksumAlgorithms: { CRC32C: NativeCrc32c },
     // Checksums where an operation requires one, plus where we ask for them explicitly (UploadPart,
     // CreateMultipartUpload). WHEN_SUPPORTED would add a CRC32 to every upload request the SDK
     // sends (artifact puts included), which several S3-compatible stores refuse.
