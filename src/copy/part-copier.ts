@@ -13,7 +13,7 @@ import { ifRangeValidator, isStrongEtag } from '../domain/source-file.js';
 import { describeHttpStatus } from '../net/http-status.js';
 import { isTransientNetworkError } from '../net/network-errors.js';
 import { headerValue, type PinnedPool, type ResponseHead } from '../net/outbound-client.js';
-import { PartLengthError, type BlobUpload, type CompletedPart } from '../storage/blob-store.js';
+import { PartLengthError, RetryablePartStoreError, type BlobUpload, type CompletedPart } from '../storage/blob-store.js';
 import { identityHeaders } from './probe.js';
 
 export interface SourceValidators {
@@ -68,6 +68,9 @@ export async function copyPart(part: PartSpec, options: PartCopyOptions, signal:
       const transient = toTransient(error, part);
       if (transient === null) throw error;
       if (attempt >= options.attempts) {
+        // The service's own storage kept failing: not the import's fault, so the job is retried
+        // (from the recorded parts) rather than the import failed.
+        if (transient.cause instanceof RetryablePartStoreError) throw transient.cause;
         throw new AppError(transient.code, `${transient.message} (part ${part.index + 1}, after ${attempt} attempts)`, { ...transient.details, part: part.index, attempts: attempt }, { cause: transient });
       }
       const delayMs = retryDelayMs({ attempt, policy: options.backoff, random: options.random(), retryAfterMs: transient.retryAfterMs, retryAfterMaxMs: options.retryAfterMaxMs });
@@ -79,11 +82,15 @@ export async function copyPart(part: PartSpec, options: PartCopyOptions, signal:
 
 /**
  * The failures worth another attempt: connection failures on the way in (resets, stalls,
- * refused connections) and the retryable statuses marked by checkPartResponse. Storage errors and
- * bugs are not the source's fault and are not retried here.
+ * refused connections), the retryable statuses marked by checkPartResponse, and a store that was
+ * busy or unreachable for a moment (RetryablePartStoreError). Other storage errors and bugs are
+ * not retried here.
  */
 function toTransient(error: unknown, part: PartSpec): TransientPartError | null {
   if (error instanceof TransientPartError) return error;
+  if (error instanceof RetryablePartStoreError) {
+    return new TransientPartError(new AppError('SERVICE_UNAVAILABLE', error.message, { part: part.index }, { cause: error }));
+  }
   if (isAppError(error)) {
     if (error.code === 'SOURCE_UNREACHABLE' && isTransientNetworkError(error.cause)) return new TransientPartError(error);
     return null;

@@ -65,6 +65,18 @@ export class UploadLostError extends Error {
   override readonly name = 'UploadLostError';
 }
 
+/**
+ * Storing a part failed in a way a new attempt may not meet: the store was busy (S3 503 SlowDown,
+ * 500) or the connection to it broke after the body had started to flow, so the writer could not
+ * send it again itself. The caller may write the whole part again.
+ */
+export class RetryablePartStoreError extends Error {
+  override readonly name = 'RetryablePartStoreError';
+  constructor(readonly part: UploadPart, message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+  }
+}
+
 export interface BlobUpload {
   readonly key: BlobKey;
   /** Persist this before writing parts; pass it back to `resumeUpload` to continue. */

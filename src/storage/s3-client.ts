@@ -65,12 +65,21 @@ export function createS3Store(config: Omit<S3StorageConfig, 'kind' | 'sweepInter
   };
 }
 
+/**
+ * The SDK's own log lines. Its errors repeat a failure our code reports with its context, and they
+ * carry the whole command input (a part's stream internals included), so only their gist is kept.
+ */
 function sdkLogger(log: Logger) {
+  const gist = (content: unknown[]) => content.map((item) => {
+    if (typeof item === 'string') return item;
+    const entry = item as { commandName?: unknown; error?: { name?: unknown; message?: unknown } } | null;
+    return { command: entry?.commandName, error: entry?.error?.name, message: entry?.error?.message };
+  });
   return {
-    trace: (...content: unknown[]) => log.trace({ sdk: content }, 'S3 client'),
-    debug: (...content: unknown[]) => log.trace({ sdk: content }, 'S3 client'),
-    info: (...content: unknown[]) => log.trace({ sdk: content }, 'S3 client'),
-    warn: (...content: unknown[]) => log.warn({ sdk: content }, 'S3 client warning'),
-    error: (...content: unknown[]) => log.error({ sdk: content }, 'S3 client error'),
+    trace: (...content: unknown[]) => log.trace({ sdk: gist(content) }, 'S3 client'),
+    debug: (...content: unknown[]) => log.trace({ sdk: gist(content) }, 'S3 client'),
+    info: (...content: unknown[]) => log.trace({ sdk: gist(content) }, 'S3 client'),
+    warn: (...content: unknown[]) => log.debug({ sdk: gist(content) }, 'S3 client warning'),
+    error: (...content: unknown[]) => log.debug({ sdk: gist(content) }, 'S3 client error'),
   };
 }

@@ -16,7 +16,8 @@ import { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { S3ServiceException, type UploadPartCommandOutput } from '@aws-sdk/client-s3';
 import { crc32c } from '@node-rs/crc32';
-import { PartLengthError, type UploadPart } from './blob-store.js';
+import { PartLengthError, RetryablePartStoreError, type UploadPart } from './blob-store.js';
+import { isTransientNetworkError } from '../net/network-errors.js';
 
 /** How much of a part may wait in memory for S3 (on each side of the writer). */
 const BUFFER_BYTES = 256 * 1024;
@@ -78,8 +79,15 @@ export class S3PartSink extends Writable {
     super({ highWaterMark: BUFFER_BYTES, decodeStrings: false });
     this.body = this.newBody();
     this.response = this.sendWithRetries(send);
-    // S3 refusing the part mid-stream (or the connection dropping) ends the writer with that error.
-    this.response.catch((error: unknown) => this.destroy(error as Error));
+    // S3 refusing the part mid-stream (or the connection dropping) ends the writer with that error;
+    // one that may pass is marked so the caller writes the part again.
+    this.response.catch((error: unknown) => this.destroy(this.classify(error)));
+  }
+
+  private classify(error: unknown): Error {
+    if (this.request.signal.aborted || !(isRetryableRefusal(error) || isTransientNetworkError(error))) return error as Error;
+    const status = error instanceof S3ServiceException ? ` (${error.name}, HTTP ${error.$metadata.httpStatusCode ?? 'no status'})` : '';
+    return new RetryablePartStoreError(this.part, `storing part ${this.part.index + 1} in S3 failed${status}: ${(error as Error).message}`, { cause: error });
   }
 
   private newBody(): Readable {
@@ -97,8 +105,10 @@ export class S3PartSink extends Writable {
       } catch (error) {
         const canReplay = this.replay !== null && this.readBytes() === 0;
         if (attempt >= this.retry.attempts || this.request.signal.aborted || !canReplay || !isRetryableRefusal(error)) throw error;
-        await sleep(this.retry.delayMs(attempt), undefined, { signal: this.request.signal });
+        // Swapped at once: the failed request's pipe may still drain the old body while we wait,
+        // and chunks it took would be missing from the part sent again.
         this.replaceBody();
+        await sleep(this.retry.delayMs(attempt), undefined, { signal: this.request.signal });
       }
     }
   }
@@ -158,7 +168,7 @@ export class S3PartSink extends Writable {
       const expected = crc32cToBase64(this.crc >>> 0);
       const answered = output.ChecksumCRC32C ?? null;
       if (answered !== null && answered !== expected) {
-        callback(new Error(`part ${this.part.index}: S3 stored a part whose CRC32C is ${answered}, but the bytes sent have ${expected}: the part was corrupted on its way; write it again`));
+        callback(new RetryablePartStoreError(this.part, `part ${this.part.index}: S3 stored a part whose CRC32C is ${answered}, but the bytes sent have ${expected}: the part was corrupted on its way; write it again`));
         return;
       }
       if (!output.ETag) {

@@ -5,6 +5,7 @@
  * ingestion reads its source through a pre-signed URL and writes its artifacts to S3, and abandon
  * and delete leave nothing behind in the bucket.
  */
+import { sql } from 'drizzle-orm';
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -155,6 +156,30 @@ describe.each(backends)('the service on S3 storage (%s)', (backend) => {
     expect(deleted.status, deleted.text).toBeLessThan(300);
     expect(await s3.objectBytes(BUCKET, key)).toBeNull();
   }, 90_000);
+
+  it('writes a part again when S3 answers 503 SlowDown or drops the connection, and the import still ends DONE with exact bytes', async () => {
+    const file = randomBytes(16 * MEBIBYTE + 3);
+    origin.setFile('/masters/busy.mov', { body: file });
+    const partsBefore = s3.requestCounts().UploadPart ?? 0;
+    s3.injectFault('UploadPart', { status: 503, code: 'SlowDown' }, 2);
+    s3.injectFault('UploadPart', 'reset', 1);
+    const created = await service.api('POST', `/api/v1/videos/in/https?maxConcurrentConnections=2&crc32c=${crc32c(file)}`, { body: { name: 'Busy', url: origin.url('/masters/busy.mov', ORIGIN_HOST) } });
+    expect(created.status, created.text).toBe(201);
+    const videoId = created.body.videoId as string;
+    const done = await service.waitForUpload(videoId, ['DONE', 'FAILED'], 60_000);
+    expect(done.upload.uploadState).toMatchObject({ uploadStatus: 'DONE', progressPercentage: 100 });
+    // 4 parts (5 + 5 + 5 + 1 MiB and 3 bytes); each of the 3 refused or cut-off attempts is sent
+    // again once by the copy, and a refusal before any byte was read also by the part writer itself.
+    const sent = (s3.requestCounts().UploadPart ?? 0) - partsBefore;
+    expect(sent).toBeGreaterThanOrEqual(4 + 3);
+    expect(sent).toBeLessThanOrEqual(4 + 3 * 2);
+    // The parts were written again inside the one run of the copy job: the job itself never failed.
+    const jobs = (await service.app.connection.db.execute(sql`select state, retry_count from pgboss.job where name = 'copy-video' and data->>'videoId' = ${videoId}`)) as unknown as { rows: { state: string; retry_count: number }[] };
+    expect(jobs.rows).toEqual([{ state: 'completed', retry_count: 0 }]);
+    const link = await service.api('POST', `/api/v1/videos/${videoId}/out/https`, { headers: { 'content-type': 'application/json', 'content-length': '0' } });
+    expect((await download(link.body.presignedUrl)).body.equals(file)).toBe(true);
+    await service.api('DELETE', `/api/v1/videos/${videoId}`);
+  }, 60_000);
 
   it('ingests from S3 through a pre-signed source and serves thumbnails and the web video from S3, deleting them with the video', async () => {
     const team = (await service.api('GET', '/api/v1/account')).body.defaultTeam;

@@ -9,7 +9,7 @@ import { AppError } from '../../src/domain/errors.js';
 import { planParts, type PartSpec } from '../../src/domain/part-plan.js';
 import type { OutboundRequest, PinnedPool } from '../../src/net/outbound-client.js';
 import type { BlobKey } from '../../src/storage/blob-keys.js';
-import { PartLengthError, type BlobUpload, type CompletedPart, type PartReceipt, type PartWriter, type PartWriterOptions, type UploadPart } from '../../src/storage/blob-store.js';
+import { PartLengthError, RetryablePartStoreError, type BlobUpload, type CompletedPart, type PartReceipt, type PartWriter, type PartWriterOptions, type UploadPart } from '../../src/storage/blob-store.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fakes: a source file, a pool that answers part requests from it (or as a test scripts), and an
@@ -404,6 +404,43 @@ describe('copyPart retries', () => {
     };
     expect(await rejectionOf(copyPart(part1, h.options, never))).toBe(full);
     expect(h.pool.requests).toHaveLength(1);
+  });
+
+  it('writes the part again when the store was busy (RetryablePartStoreError), fetching it again from the source', async () => {
+    const h = harness();
+    const real = h.options.upload.createPartWriter.bind(h.options.upload);
+    let writers = 0;
+    h.options.upload.createPartWriter = async (part, options) => {
+      writers += 1;
+      if (writers > 1) return real(part, options);
+      const busy = new RetryablePartStoreError(part, 'storing part 2 in S3 failed (SlowDown, HTTP 503): Please reduce your request rate.');
+      const writable = new Writable({ write: (_chunk, _encoding, callback) => callback(busy) });
+      const done = finished(writable).then(() => null);
+      done.catch(() => undefined);
+      return { writable, done };
+    };
+    const copied = await copyPart(part1, h.options, never);
+    expect(copied.crc32c).toBe(crc32c(FILE.subarray(10, 20)));
+    expect(h.upload.written.get(1)?.equals(FILE.subarray(10, 20))).toBe(true);
+    expect(h.pool.requests).toHaveLength(2);
+    expect(h.retries).toEqual([{ index: 1, attempt: 1, delayMs: 50, code: 'SERVICE_UNAVAILABLE' }]);
+  });
+
+  it('hands a store that stays busy back as the store\'s error, not as a failure of the import', async () => {
+    const h = harness();
+    const busyErrors: RetryablePartStoreError[] = [];
+    h.options.upload.createPartWriter = async (part) => {
+      const busy = new RetryablePartStoreError(part, `storing part 2 in S3 failed (InternalError, HTTP 500), attempt ${busyErrors.length + 1}`);
+      busyErrors.push(busy);
+      const writable = new Writable({ write: (_chunk, _encoding, callback) => callback(busy) });
+      const done = finished(writable).then(() => null);
+      done.catch(() => undefined);
+      return { writable, done };
+    };
+    const error = await rejectionOf(copyPart(part1, h.options, never));
+    expect(error).toBe(busyErrors[2]);
+    expect(error).not.toBeInstanceOf(AppError);
+    expect(h.pool.requests).toHaveLength(3);
   });
 
   it('gives up after the last attempt with the last error code and the attempt count', async () => {

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { S3ServiceException, type UploadPartCommandOutput } from '@aws-sdk/client-s3';
 import { crc32c } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
-import { PartLengthError } from '../../src/storage/blob-store.js';
+import { PartLengthError, RetryablePartStoreError } from '../../src/storage/blob-store.js';
 import { S3PartSink, crc32cToBase64 } from '../../src/storage/s3-part-writer.js';
 
 const part = { index: 2, offsetBytes: 0, lengthBytes: 1_000_000 };
@@ -158,7 +158,7 @@ describe('S3PartSink', () => {
     expect(sink.receipt).toEqual({ etag: '"again"', crc32c: null });
   });
 
-  it('gives up after the policy\'s attempts, with S3\'s last refusal', async () => {
+  it('gives up after the policy\'s attempts, with S3\'s last refusal, marked as one the caller may write again', async () => {
     let calls = 0;
     const last = refusal('InternalError', 500);
     const sink = new S3PartSink(part, undefined, async () => {
@@ -166,14 +166,17 @@ describe('S3PartSink', () => {
       throw calls === 3 ? last : refusal('SlowDown', 503);
     }, noDelay);
     sink.write(Buffer.alloc(1000, 1));
-    expect(await settle(sink)).toBe(last);
+    const error = await settle(sink);
+    expect(error).toBeInstanceOf(RetryablePartStoreError);
+    expect((error as RetryablePartStoreError).cause).toBe(last);
+    expect((error as Error).message).toBe('storing part 3 in S3 failed (InternalError, HTTP 500): refused: InternalError');
     expect(calls).toBe(3);
   });
 
   it.each([
-    ['S3 read part of the body first', 'SlowDown', 503, true],
-    ['the refusal will not pass (403 AccessDenied)', 'AccessDenied', 403, false],
-  ])('fails the part at once when %s', async (_label, name, status, readsFirst) => {
+    ['S3 read part of the body first', 'SlowDown', 503, true, true],
+    ['the refusal will not pass (403 AccessDenied)', 'AccessDenied', 403, false, false],
+  ])('fails the part at once when %s', async (_label, name, status, readsFirst, retryable) => {
     let calls = 0;
     const sink = new S3PartSink(part, undefined, async (body) => {
       calls += 1;
@@ -182,7 +185,10 @@ describe('S3PartSink', () => {
     }, noDelay);
     sink.write(Buffer.alloc(1000, 1));
     sink.write(Buffer.alloc(1000, 2));
-    expect(await settle(sink)).toMatchObject({ name });
+    const error = await settle(sink);
+    // A busy store is marked so the caller writes the part again; a refusal that will not pass is S3's own error.
+    expect(error instanceof RetryablePartStoreError).toBe(retryable);
+    expect(retryable ? (error as RetryablePartStoreError).cause : error).toMatchObject({ name });
     expect(calls).toBe(1);
   });
 });
