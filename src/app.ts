@@ -31,7 +31,7 @@ import { VideoService } from './services/video.service.js';
 import { DownloadLinkSigner } from './storage/download-links.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { FsBlobStore } from './storage/fs-blob-store.js';
-import { createS3Store, type S3Credentials } from './storage/s3-client.js';
+import type { S3Credentials } from './storage/s3-client.js';
 import { releaseAllLeases } from './db/queries/webhook-deliveries.queries.js';
 import { WebhookService } from './services/webhook.service.js';
 import { resolveKeyEncryptionKey } from './webhooks/key-encryption-key.js';
@@ -103,9 +103,13 @@ function requestSweeps(connection: DatabaseConnection, queue: PgBossJobQueue, in
   return async () => clearInterval(timer);
 }
 
-/** The configured BlobStore; an S3 client's sockets are closed at stop. */
-function openStore(config: Readonly<Config>, overrides: AppOverrides, log: Logger, stack: (() => Promise<void>)[]): BlobStore {
+/**
+ * The configured BlobStore; an S3 client's sockets are closed at stop. The AWS SDK is loaded only
+ * for S3 storage: it adds about 25 MB to a process that stores on its own disk.
+ */
+async function openStore(config: Readonly<Config>, overrides: AppOverrides, log: Logger, stack: (() => Promise<void>)[]): Promise<BlobStore> {
   if (config.storage.kind === 'fs') return new FsBlobStore(config.storage.rootDir);
+  const { createS3Store } = await import('./storage/s3-client.js');
   const handle = createS3Store(config.storage, {
     connectTimeoutMs: config.outbound.connectTimeoutMs,
     idleTimeoutMs: config.outbound.idleTimeoutMs,
@@ -132,7 +136,7 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
     const hasWorker = role === 'serve' || role === 'worker';
     const { generatedApiKey } = role === 'worker' ? { generatedApiKey: null } : await bootstrapAdmin(connection.db, config.admin);
 
-    const store = openStore(config, overrides, log, stack);
+    const store = await openStore(config, overrides, log, stack);
     await store.checkWritable();
     const queue = await PgBossJobQueue.start(connection, { supervise: hasWorker || role === 'migrate', ...config.queue }, log);
     const shutdown = new AbortController();
