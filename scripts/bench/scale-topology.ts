@@ -12,11 +12,10 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from 'undici';
 import { freePort } from '../../tests/support/child-service.js';
 import { describeExit, exited, stopChild } from './child-process.js';
 import type { CleanupStack } from './cleanup.js';
-import { createBenchDatabase } from './service-process.js';
+import { createBenchDatabase, isApiReady } from './service-process.js';
 
 const READY_TIMEOUT_MS = 60_000;
 const S3_BUCKET = 'reelin-bench';
@@ -141,12 +140,3 @@ async function waitUntil(isReady: () => Promise<boolean>, children: ChildProcess
   throw new Error(`${what} was not ready within ${READY_TIMEOUT_MS / 1000} s`);
 }
 
-async function isApiReady(url: string): Promise<boolean> {
-  try {
-    const response = await request(`${url}/readyz`);
-    await response.body.dump();
-    return response.statusCode === 200;
-  } catch {
-    return false; // not listening yet
-  }
-}

@@ -158,7 +158,7 @@ async function waitUntil(what: string, isReady: () => Promise<boolean>, exit: ()
 }
 
 /** The API answers 200 on /readyz. */
-async function isApiReady(url: string): Promise<boolean> {
+export async function isApiReady(url: string): Promise<boolean> {
   try {
     const response = await request(`${url}/readyz`);
     await response.body.dump();

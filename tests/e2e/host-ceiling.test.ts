@@ -11,7 +11,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChildService, type ChildService } from '../support/child-service.js';
+import { startChildService, type ChildService, callApi, type ApiAnswer } from '../support/child-service.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
@@ -21,15 +21,7 @@ const PART_SIZE = 128 * 1024;
 const FILE_SIZE = 64 * PART_SIZE - 333;
 const CEILING = 24;
 
-async function api(baseUrl: string, method: string, apiPath: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await request(`${baseUrl}${apiPath}`, {
-    method: method as 'GET',
-    headers: { 'x-api-key': API_KEY, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.body.text();
-  return { status: response.statusCode, body: text === '' ? null : JSON.parse(text) };
-}
+const api = (baseUrl: string, method: string, apiPath: string, body?: unknown): Promise<ApiAnswer> => callApi(baseUrl, API_KEY, method, apiPath, body);
 
 async function waitUntilEnded(baseUrl: string, videoId: string, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;

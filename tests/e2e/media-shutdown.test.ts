@@ -6,10 +6,10 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
+import { callApi, type ApiAnswer } from '../support/child-service.js';
 import { mediaFixture } from '../support/media-fixtures.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { ScriptedResolver } from '../support/scripted-resolver.js';
@@ -34,13 +34,7 @@ describe.each(backends)('stopping a worker in the middle of an ingestion (%s)', 
     return app;
   }
 
-  async function api(app: RunningApp, method: string, apiPath: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const headers: Record<string, string> = { accept: 'application/json', 'x-api-key': TEST_API_KEY };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const response = await request(`${app.url}${apiPath}`, { method: method as 'GET', headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-    const text = await response.body.text();
-    return { status: response.statusCode, body: text === '' ? null : JSON.parse(text) };
-  }
+  const api = (app: RunningApp, method: string, apiPath: string, body?: unknown): Promise<ApiAnswer> => callApi(app.url ?? '', TEST_API_KEY, method, apiPath, body);
 
   async function waitFor(app: RunningApp, videoId: string, ready: (video: any) => boolean, timeoutMs: number): Promise<any> {
     const deadline = Date.now() + timeoutMs;

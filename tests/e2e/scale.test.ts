@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChildService, type ChildService } from '../support/child-service.js';
+import { startChildService, type ChildService, callApi, type ApiAnswer } from '../support/child-service.js';
 import { mediaFixture } from '../support/media-fixtures.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-server.js';
@@ -33,20 +33,7 @@ const MEDIA_IMPORTS = 3;
 const BUCKET = 'reelin-scale';
 const storageKind = process.env.REELIN_SCALE_TEST_STORAGE === 'fs' ? 'fs' : 's3';
 
-interface ApiAnswer {
-  status: number;
-  body: any;
-}
-
-async function api(baseUrl: string, method: string, apiPath: string, body?: unknown): Promise<ApiAnswer> {
-  const response = await request(`${baseUrl}${apiPath}`, {
-    method: method as 'GET',
-    headers: { 'x-api-key': API_KEY, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.body.text();
-  return { status: response.statusCode, body: text === '' ? null : JSON.parse(text) };
-}
+const api = (baseUrl: string, method: string, apiPath: string, body?: unknown): Promise<ApiAnswer> => callApi(baseUrl, API_KEY, method, apiPath, body);
 
 function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');

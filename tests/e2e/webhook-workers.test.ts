@@ -9,12 +9,11 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPglite } from '../../src/db/database.js';
 import { recordEvent } from '../../src/db/queries/events.queries.js';
 import { listValidSigningKeys } from '../../src/db/queries/webhook-keys.queries.js';
-import { startChildService, type ChildService } from '../support/child-service.js';
+import { startChildService, type ChildService, callApi, type ApiAnswer } from '../support/child-service.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
@@ -24,15 +23,7 @@ const API_KEY = 'rln_webhook_workers_key_abcdefghijklmnopqrstuvwxyz01';
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const execFileAsync = promisify(execFile);
 
-async function api(baseUrl: string, method: string, apiPath: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await request(`${baseUrl}${apiPath}`, {
-    method: method as 'GET',
-    headers: { 'x-api-key': API_KEY, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.body.text();
-  return { status: response.statusCode, body: text === '' ? null : JSON.parse(text) };
-}
+const api = (baseUrl: string, method: string, apiPath: string, body?: unknown): Promise<ApiAnswer> => callApi(baseUrl, API_KEY, method, apiPath, body);
 
 describe('webhooks across processes', () => {
   let pki: TestPki;

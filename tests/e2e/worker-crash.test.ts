@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChildService, type ChildService } from '../support/child-service.js';
+import { startChildService, type ChildService, callApi, type ApiAnswer } from '../support/child-service.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
@@ -14,15 +14,7 @@ const PART_SIZE = 256 * 1024;
 const FILE_SIZE = 32 * PART_SIZE - 1_000;
 const PARTS = Math.ceil(FILE_SIZE / PART_SIZE);
 
-async function api(baseUrl: string, method: string, apiPath: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await request(`${baseUrl}${apiPath}`, {
-    method: method as 'GET',
-    headers: { 'x-api-key': API_KEY, 'content-type': 'application/json', accept: 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.body.text();
-  return { status: response.statusCode, body: text === '' ? null : JSON.parse(text) };
-}
+const api = (baseUrl: string, method: string, apiPath: string, body?: unknown): Promise<ApiAnswer> => callApi(baseUrl, API_KEY, method, apiPath, body);
 
 async function waitForStatus(baseUrl: string, videoId: string, until: (state: any) => boolean, timeoutMs: number): Promise<any> {
   const deadline = Date.now() + timeoutMs;

@@ -28,6 +28,22 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+export interface ApiAnswer {
+  status: number;
+  body: any;
+}
+
+/** One request to a service's API with an API key; a body is sent as JSON. */
+export async function callApi(baseUrl: string, apiKey: string, method: string, apiPath: string, body?: unknown): Promise<ApiAnswer> {
+  const response = await request(`${baseUrl}${apiPath}`, {
+    method: method as 'GET',
+    headers: { 'x-api-key': apiKey, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.body.text();
+  return { status: response.statusCode, body: text === '' ? null : JSON.parse(text) };
+}
+
 /** Starts `reelin <role>` with `env` on top of a clean environment; resolves once it is ready. */
 export async function startChildService(role: 'serve' | 'api' | 'worker' | 'migrate', env: Record<string, string>, logDir: string): Promise<ChildService> {
   const port = role === 'serve' || role === 'api' ? await freePort() : null;
