@@ -49,6 +49,8 @@ export interface AppOverrides {
   logger?: Logger;
   /** S3 credentials instead of the AWS SDK's default provider chain (tests' own S3 server). */
   s3Credentials?: S3Credentials;
+  /** The API rate limit's window instead of one minute (tests watch windows change in seconds). */
+  rateLimitWindowSeconds?: number;
 }
 
 export interface RunningApp {
@@ -204,6 +206,7 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
       server = await buildServer({
         log,
         bodyLimitBytes: config.http.bodyLimitBytes,
+        rateLimit: config.http.rateLimitPerMinute === 0 ? null : { requestsPerWindow: config.http.rateLimitPerMinute, windowSeconds: overrides.rateLimitWindowSeconds ?? 60 },
         publicUrl: config.http.publicUrl,
         db: connection.db,
         store,

@@ -17,6 +17,7 @@ import type { VideoImportService } from '../services/video-import.service.js';
 import type { VideoService } from '../services/video.service.js';
 import type { WebhookService } from '../services/webhook.service.js';
 import { requireApiKey } from './auth.js';
+import { limitRequestsPerApiKey, type RateLimitPolicy } from './rate-limit.js';
 import type { ArtifactService } from '../services/artifact.service.js';
 import { artifactRoutes } from './artifacts.routes.js';
 import { downloadRoutes } from './downloads.routes.js';
@@ -31,6 +32,8 @@ import { webhooksRoutes } from './webhooks.routes.js';
 export interface ServerDeps {
   log: Logger;
   bodyLimitBytes: number;
+  /** Requests per API key and window, shared by every API process; null: no limit. */
+  rateLimit: RateLimitPolicy | null;
   publicUrl: string | null;
   db: Database;
   store: BlobStore;
@@ -92,6 +95,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(downloadRoutes({ db: deps.db, store: deps.store, signer: deps.signer }), { prefix: '/api' });
   await app.register(async (v1) => {
     requireApiKey(v1, deps.tenancy);
+    if (deps.rateLimit !== null) limitRequestsPerApiKey(v1, { db: deps.db, policy: deps.rateLimit });
     await v1.register(tenancyRoutes({ db: deps.db, tenancy: deps.tenancy, projects: deps.projects }));
     await v1.register(videosInRoutes({ tenancy: deps.tenancy, imports: deps.imports }));
     await v1.register(videosRoutes({ tenancy: deps.tenancy, videos: deps.videos, publicUrl: deps.publicUrl }));

@@ -106,6 +106,7 @@ const envSchema = z.object({
   REELIN_ALLOW_PRIVATE_NETWORKS: privateNetworks.default(false),
   REELIN_ALLOWED_PORTS: portList.default([443]),
   REELIN_BODY_LIMIT_BYTES: integer(64 * 1024, 1024, 16 * MEBIBYTE),
+  REELIN_RATE_LIMIT_PER_MINUTE: integer(600, 0, 1_000_000),
   REELIN_CONNECT_TIMEOUT_MS: integer(10_000, 100, 120_000),
   REELIN_HEADERS_TIMEOUT_MS: integer(30_000, 100, 600_000),
   REELIN_IDLE_TIMEOUT_MS: integer(30_000, 100, 600_000),
@@ -176,7 +177,14 @@ export interface S3StorageConfig {
 export type DatabaseConfig = { kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string };
 
 export interface Config {
-  http: { port: number; host: string; publicUrl: string | null; bodyLimitBytes: number };
+  http: {
+    port: number;
+    host: string;
+    publicUrl: string | null;
+    bodyLimitBytes: number;
+    /** Requests one API key may make per minute, through all API processes together; 0: no limit (and no X-RateLimit-* headers). */
+    rateLimitPerMinute: number;
+  };
   dataDir: string;
   database: DatabaseConfig;
   storage: StorageConfig;
@@ -287,7 +295,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
   const env = parsed.data;
   const dataDir = path.resolve(cwd, env.REELIN_DATA_DIR);
   const config: Config = {
-    http: { port: env.PORT, host: env.HOST, publicUrl: env.REELIN_PUBLIC_URL?.replace(/\/+$/, '') ?? null, bodyLimitBytes: env.REELIN_BODY_LIMIT_BYTES },
+    http: { port: env.PORT, host: env.HOST, publicUrl: env.REELIN_PUBLIC_URL?.replace(/\/+$/, '') ?? null, bodyLimitBytes: env.REELIN_BODY_LIMIT_BYTES, rateLimitPerMinute: env.REELIN_RATE_LIMIT_PER_MINUTE },
     dataDir,
     database: env.DATABASE_URL ? { kind: 'postgres', url: env.DATABASE_URL } : { kind: 'pglite', dataDir: path.join(dataDir, 'db') },
     storage: storageConfig(env, dataDir),

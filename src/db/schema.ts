@@ -325,3 +325,14 @@ export const hostLeases = pgTable('host_leases', {
   expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
   createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
 }, (table) => [index('host_leases_host_idx').on(table.host, table.expiresAt)]);
+
+/**
+ * The API rate limit's shared state: requests each API key made in each fixed window (a window is
+ * named by its start, on the database's clock). One row per key is live; older ones are deleted by
+ * the key's next request.
+ */
+export const apiRateWindows = pgTable('api_rate_windows', {
+  apiKeyId: uuid('api_key_id').notNull().references(() => apiKeys.id, { onDelete: 'cascade' }),
+  windowStart: timestamp('window_start', { withTimezone: true, precision: 3 }).notNull(),
+  count: integer('count').notNull(),
+}, (table) => [primaryKey({ columns: [table.apiKeyId, table.windowStart] })]);

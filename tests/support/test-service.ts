@@ -63,6 +63,8 @@ export function testEnvironment(dataDir: string, extra: Record<string, string> =
     REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS: '1',
     REELIN_SHUTDOWN_TIMEOUT_MS: '2000',
     REELIN_MEDIA_PROGRESS_INTERVAL_MS: '100',
+    // Tests poll statuses every 50-100 ms, past the default 600 a minute; the rate limit's own test sets its limit.
+    REELIN_RATE_LIMIT_PER_MINUTE: '100000',
     // ffmpeg is found on the PATH, as in a real deployment.
     PATH: process.env.PATH ?? '',
     ...extra,

@@ -22,7 +22,7 @@ function problemNames(error: ConfigError): string[] {
 describe('loadConfig defaults', () => {
   it('builds the whole default configuration from an empty environment', () => {
     expect(loadConfig({}, cwd)).toEqual({
-      http: { port: 8080, host: '0.0.0.0', publicUrl: null, bodyLimitBytes: 65_536 },
+      http: { port: 8080, host: '0.0.0.0', publicUrl: null, bodyLimitBytes: 65_536, rateLimitPerMinute: 600 },
       dataDir: '/srv/reelin/data',
       database: { kind: 'pglite', dataDir: '/srv/reelin/data/db' },
       storage: { kind: 'fs', rootDir: '/srv/reelin/data/storage' },
@@ -103,8 +103,8 @@ describe('loadConfig paths and database', () => {
   });
 
   it('reads the HTTP settings', () => {
-    const config = loadConfig({ PORT: '3000', HOST: '127.0.0.1', REELIN_PUBLIC_URL: 'https://video.example.com/base//', REELIN_BODY_LIMIT_BYTES: '1048576' }, cwd);
-    expect(config.http).toEqual({ port: 3000, host: '127.0.0.1', publicUrl: 'https://video.example.com/base', bodyLimitBytes: 1_048_576 });
+    const config = loadConfig({ PORT: '3000', HOST: '127.0.0.1', REELIN_PUBLIC_URL: 'https://video.example.com/base//', REELIN_BODY_LIMIT_BYTES: '1048576', REELIN_RATE_LIMIT_PER_MINUTE: '0' }, cwd);
+    expect(config.http).toEqual({ port: 3000, host: '127.0.0.1', publicUrl: 'https://video.example.com/base', bodyLimitBytes: 1_048_576, rateLimitPerMinute: 0 });
   });
 
   it('reads the admin key and e-mail', () => {

@@ -1,0 +1,66 @@
+/**
+ * API rate limiting: every request of an authenticated API key is counted in a fixed window (one
+ * minute) whose counter lives in the database, so all API processes share one count per key and a
+ * load balancer may send any request anywhere. Each answer carries `X-RateLimit-Limit`,
+ * `X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until the window ends); a request past
+ * the limit is answered 429 TOO_MANY_REQUESTS with `Retry-After`.
+ *
+ * Hand-written rather than @fastify/rate-limit: that plugin is not a dependency here, and using it
+ * would mean a custom store (its `incr` and `child` contract) plus overriding its key, header and
+ * error shaping to get the contract's names and body; the hook below is the whole of it, with the
+ * counting in one SQL statement (src/db/queries/rate-limit.queries.ts).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Database } from '../db/database.js';
+import { countApiRequest } from '../db/queries/rate-limit.queries.js';
+import { AppError } from '../domain/errors.js';
+
+export interface RateLimitPolicy {
+  /** Requests one API key may make per window (the configured per-minute limit). */
+  requestsPerWindow: number;
+  /** The window's length: 60 in service; tests shorten it to see windows change. */
+  windowSeconds: number;
+}
+
+export interface RateLimitState {
+  limit: number;
+  remaining: number;
+  /** Whole seconds until the window ends, at least 1: when `remaining` is full again. */
+  resetSeconds: number;
+  isOver: boolean;
+}
+
+/** What a request that is the `count`-th of its window, with `secondsLeft` to go, may do and is told. */
+export function rateLimitState(policy: RateLimitPolicy, count: number, secondsLeft: number): RateLimitState {
+  const limit = policy.requestsPerWindow;
+  return {
+    limit,
+    remaining: Math.max(0, limit - count),
+    resetSeconds: Math.min(policy.windowSeconds, Math.max(1, Math.ceil(secondsLeft))),
+    isOver: count > limit,
+  };
+}
+
+function describeWindow(windowSeconds: number): string {
+  return windowSeconds === 60 ? 'per minute' : `per ${windowSeconds} seconds`;
+}
+
+/**
+ * Counts every request of `app`'s routes against its API key. Register after `requireApiKey`:
+ * hooks run in order, so a request without a valid key gets its 401 and is not counted.
+ */
+export function limitRequestsPerApiKey(app: FastifyInstance, deps: { db: Database; policy: RateLimitPolicy }): void {
+  const { db, policy } = deps;
+  app.addHook('onRequest', async (request, reply) => {
+    const { count, secondsLeft } = await countApiRequest(db, request.principal.apiKeyId, policy.windowSeconds);
+    const state = rateLimitState(policy, count, secondsLeft);
+    reply.header('x-ratelimit-limit', state.limit).header('x-ratelimit-remaining', state.remaining).header('x-ratelimit-reset', state.resetSeconds);
+    if (!state.isOver) return;
+    reply.header('retry-after', state.resetSeconds);
+    throw new AppError(
+      'TOO_MANY_REQUESTS',
+      `this API key has made more than ${state.limit} requests ${describeWindow(policy.windowSeconds)}: retry in ${state.resetSeconds} s`,
+      { limit: state.limit, retryAfterSeconds: state.resetSeconds },
+    );
+  });
+}
