@@ -224,8 +224,16 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
         },
       });
       const listening = server;
-      // Stopped first: no new requests while the workers wind down.
-      stack.push(() => listening.close());
+      // Stopped first: no new requests while the workers wind down. Requests under way (a long
+      // download) get the grace period, then their connections are closed.
+      stack.push(async () => {
+        const cutOff = setTimeout(() => listening.server.closeAllConnections(), config.shutdownTimeoutMs);
+        try {
+          await listening.close();
+        } finally {
+          clearTimeout(cutOff);
+        }
+      });
       url = await server.listen({ port: config.http.port, host: config.http.host });
     }
     log.info({ database: connection.kind, url }, 'reelin started');

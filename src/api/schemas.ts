@@ -63,7 +63,7 @@ export const errorResponse = z.object({
 }).meta({ id: 'Error' });
 
 /** The error responses every API-key endpoint can answer with, for the OpenAPI document. */
-export const commonErrors = { 400: errorResponse, 401: errorResponse, 403: errorResponse, 404: errorResponse, 415: errorResponse, 500: errorResponse };
+export const commonErrors = { 400: errorResponse, 401: errorResponse, 403: errorResponse, 404: errorResponse, 415: errorResponse, 429: errorResponse, 500: errorResponse };
 
 export const operationStatus = z.enum(['INITIAL', 'IN_PROGRESS', 'DONE', 'FAILED']);
 

@@ -51,7 +51,8 @@ export async function startChildService(role: 'serve' | 'api' | 'worker' | 'migr
   const log = fs.openSync(logPath, 'a');
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts'), role], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', ...(port === null ? {} : { PORT: String(port) }), ...env },
+    // Tests poll their services often; the rate limit has tests of its own.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', REELIN_RATE_LIMIT_PER_MINUTE: '100000', ...(port === null ? {} : { PORT: String(port) }), ...env },
     stdio: ['ignore', log, log],
   });
   fs.closeSync(log);
