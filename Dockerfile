@@ -39,5 +39,5 @@ USER node
 VOLUME ["/data"]
 EXPOSE 8080
 # tini forwards SIGTERM to Node, which stops gracefully (running copies are handed back to the queue).
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=8", "dist/main.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=8", "--no-liftoff", "dist/main.js"]
 CMD ["serve"]

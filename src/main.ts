@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
+#!/usr/bin/env -S node --max-semi-space-size=8 --no-liftoff
 /**
  * The `reelin` command: `serve` (API and worker in one process, the default), `api`, `worker`, or
  * `migrate` (apply database migrations and exit), or `rotate-webhook-keys`. Configuration comes

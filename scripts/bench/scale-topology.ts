@@ -124,7 +124,7 @@ export async function startTopology(spec: TopologySpec): Promise<Topology> {
 /** `reelin <role>` from the build, with the V8 flag `npm start` uses. */
 function startRole(repoRoot: string, role: 'api' | 'worker' | 'migrate', env: NodeJS.ProcessEnv, logPath: string): ChildProcess {
   const logFd = openSync(logPath, 'a');
-  const child = spawn(process.execPath, ['--max-semi-space-size=8', path.join(repoRoot, 'dist/main.js'), role], { cwd: repoRoot, env, stdio: ['ignore', logFd, logFd] });
+  const child = spawn(process.execPath, ['--max-semi-space-size=8', '--no-liftoff', path.join(repoRoot, 'dist/main.js'), role], { cwd: repoRoot, env, stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
   return child;
 }

@@ -95,7 +95,7 @@ export async function startService(spec: ServiceSpec): Promise<ServiceProcess> {
 /** `reelin <role>` with the V8 flag `npm start` (and the reelin command's shebang) runs it with. */
 function startRole(repoRoot: string, role: 'serve' | 'api' | 'worker', nodeArgs: string[], env: NodeJS.ProcessEnv, logPath: string): ChildProcess {
   const logFd = openSync(logPath, 'a');
-  const child = spawn(process.execPath, [...nodeArgs, '--max-semi-space-size=8', path.join(repoRoot, 'dist/main.js'), role], { cwd: repoRoot, env, stdio: ['ignore', logFd, logFd] });
+  const child = spawn(process.execPath, [...nodeArgs, '--max-semi-space-size=8', '--no-liftoff', path.join(repoRoot, 'dist/main.js'), role], { cwd: repoRoot, env, stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
   return child;
 }
