@@ -15,6 +15,7 @@ import type { Database } from '../db/database.js';
 import {
   deleteExpiredHostLeases, deleteHostLease, insertHostLease, lockHostForLeases, renewHostLease, sumLiveHostConnections,
 } from '../db/queries/host-leases.queries.js';
+import { backoffDelayMs, type BackoffPolicy } from '../domain/retry.js';
 
 /** How often a holder renews its lease. */
 export const HOST_LEASE_RENEW_INTERVAL_MS = 5_000;
@@ -31,9 +32,9 @@ export function grantableConnections(wanted: number, ceiling: number, heldByOthe
 }
 
 /** The delay before the `attempt`-th (from 0) look for free connections: doubling, capped, jittered down by up to half. */
-export function leaseWaitDelayMs(attempt: number, options: { baseDelayMs: number; maxDelayMs: number }, random: () => number): number {
-  const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.min(attempt, 30));
-  return Math.round(ceiling * (1 - random() / 2));
+export function leaseWaitDelayMs(attempt: number, options: BackoffPolicy, random: () => number): number {
+  // The copy's own equal-jitter backoff, counted from 0 here and with the jitter taken downwards.
+  return backoffDelayMs(attempt + 1, options, 1 - random());
 }
 
 /** The key a ceiling counts under: the URL's host and port (443 when the URL leaves it out). */

@@ -33,12 +33,15 @@ export interface S3StoreHandle {
 }
 
 export function createS3Store(config: Omit<S3StorageConfig, 'kind' | 'sweepIntervalSeconds' | 'sweepMinAgeMs' | 'failedUploadRetentionMs' | 'publicEndpoint'> & { publicEndpoint?: string | null }, options: S3StoreOptions): S3StoreHandle {
-  const client = new S3Client({
+  const shared = {
     ...s3ClientDefaults(),
     region: config.region,
-    ...(config.endpoint !== null ? { endpoint: config.endpoint } : {}),
     forcePathStyle: config.forcePathStyle,
     ...(options.credentials ? { credentials: options.credentials } : {}),
+  };
+  const client = new S3Client({
+    ...shared,
+    ...(config.endpoint !== null ? { endpoint: config.endpoint } : {}),
     // The SDK logs every request at info level; those go to trace so a normal log stays readable.
     ...(options.log ? { logger: sdkLogger(options.log) } : {}),
     requestHandler: createS3HttpHandler({
@@ -49,13 +52,8 @@ export function createS3Store(config: Omit<S3StorageConfig, 'kind' | 'sweepInter
     }),
   });
   // Pre-signing is local computation: this client only signs links for the address users reach.
-  const downloadClient = (config.publicEndpoint ?? null) === null ? client : new S3Client({
-    ...s3ClientDefaults(),
-    region: config.region,
-    ...(config.publicEndpoint ? { endpoint: config.publicEndpoint } : {}),
-    forcePathStyle: config.forcePathStyle,
-    ...(options.credentials ? { credentials: options.credentials } : {}),
-  });
+  const publicEndpoint = config.publicEndpoint ?? null;
+  const downloadClient = publicEndpoint === null ? client : new S3Client({ ...shared, endpoint: publicEndpoint });
   return {
     store: new S3BlobStore({ client, downloadClient, bucket: config.bucket, keyPrefix: config.keyPrefix }),
     destroy: () => {

@@ -13,7 +13,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChildService, type ChildService, callApi, type ApiAnswer } from '../support/child-service.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { createPostgresTestDatabase, type PostgresTestDatabase } from '../support/test-database.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 
 const API_KEY = 'rln_ceiling_test_key_abcdefghijklmnopqrstuvwxyz01';
@@ -37,7 +37,7 @@ describe('the per-source-host connection ceiling', () => {
   let pki: TestPki;
   let origin: OriginServer;
   let workDir: string;
-  let database: TestDatabase | null = null;
+  let database: PostgresTestDatabase | null = null;
   const children: ChildService[] = [];
   const files = [0, 1, 2].map(() => randomBytes(FILE_SIZE));
 
@@ -50,7 +50,7 @@ describe('the per-source-host connection ceiling', () => {
       origin.setBehaviour(`/master-${index}.mov`, { throttleBytesPerSecondPerConnection: 100_000 });
     });
     workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-ceiling-'));
-    if (process.env.TEST_DATABASE_URL) database = await createTestDatabase('postgres', path.join(workDir, 'unused'));
+    if (process.env.TEST_DATABASE_URL) database = await createPostgresTestDatabase();
   });
   afterAll(async () => {
     for (const child of children) await child.kill('SIGKILL');
@@ -78,7 +78,7 @@ describe('the per-source-host connection ceiling', () => {
       REELIN_COPY_JOBS_PER_WORKER: '3',
       REELIN_SOURCE_HOST_MAX_CONNECTIONS: String(CEILING),
       REELIN_SHUTDOWN_TIMEOUT_MS: '3000',
-      ...(database?.config.kind === 'postgres' ? { DATABASE_URL: database.config.url } : {}),
+      ...(database ? { DATABASE_URL: database.url } : {}),
     };
     // The origin's counts restart once every import is created (and its source probed): on
     // PostgreSQL before any worker runs, on the embedded process while the first copies run, so

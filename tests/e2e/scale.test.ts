@@ -21,7 +21,7 @@ import { startChildService, type ChildService, callApi, type ApiAnswer } from '.
 import { mediaFixture } from '../support/media-fixtures.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-server.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { createPostgresTestDatabase, type PostgresTestDatabase } from '../support/test-database.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 
 const API_KEY = 'rln_scale_test_key_abcdefghijklmnopqrstuvwxyz0123';
@@ -62,7 +62,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('many API and worker processes o
   let origin: OriginServer;
   let s3: S3TestServer | null = null;
   let workDir: string;
-  const databases: TestDatabase[] = [];
+  const databases: PostgresTestDatabase[] = [];
   const clients: pg.Client[] = [];
   const children: ChildService[] = [];
 
@@ -82,13 +82,12 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('many API and worker processes o
   });
 
   async function freshDatabase(): Promise<{ url: string; sql: pg.Client }> {
-    const database = await createTestDatabase('postgres', path.join(workDir, 'unused'));
+    const database = await createPostgresTestDatabase();
     databases.push(database);
-    if (database.config.kind !== 'postgres') throw new Error('expected a PostgreSQL database');
-    const client = new pg.Client({ connectionString: database.config.url });
+    const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     clients.push(client);
-    return { url: database.config.url, sql: client };
+    return { url: database.url, sql: client };
   }
 
   function environment(databaseUrl: string, dataDir: string, extra: Record<string, string> = {}): Record<string, string> {

@@ -15,7 +15,7 @@ import { recordEvent } from '../../src/db/queries/events.queries.js';
 import { listValidSigningKeys } from '../../src/db/queries/webhook-keys.queries.js';
 import { startChildService, type ChildService, callApi, type ApiAnswer } from '../support/child-service.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { createPostgresTestDatabase, type PostgresTestDatabase } from '../support/test-database.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 import { startWebhookReceiver, type ReceivedRequest, type WebhookReceiver } from '../support/webhook-receiver.js';
 
@@ -136,9 +136,9 @@ describe('webhooks across processes', () => {
   }, 90_000);
 
   describe.runIf(process.env.TEST_DATABASE_URL)('on PostgreSQL with an API and two worker processes', () => {
-    let database: TestDatabase;
+    let database: PostgresTestDatabase;
     beforeAll(async () => {
-      database = await createTestDatabase('postgres', path.join(workDir, 'unused'));
+      database = await createPostgresTestDatabase();
     });
     afterAll(async () => {
       for (const child of children) await child.kill('SIGKILL');
@@ -146,8 +146,7 @@ describe('webhooks across processes', () => {
     });
 
     it('holds rateLimitPerSecond across both workers, measured at the receiver', async () => {
-      if (database.config.kind !== 'postgres') throw new Error('expected a PostgreSQL database');
-      const env = environment(path.join(workDir, 'pg'), { DATABASE_URL: database.config.url, REELIN_WEBHOOK_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') });
+      const env = environment(path.join(workDir, 'pg'), { DATABASE_URL: database.url, REELIN_WEBHOOK_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') });
       await start('migrate', env);
       const apiProcess = await start('api', env);
       const workers = await Promise.all([start('worker', env), start('worker', env)]);

@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChildService, type ChildService, callApi, type ApiAnswer } from '../support/child-service.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { createPostgresTestDatabase, type PostgresTestDatabase } from '../support/test-database.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 
 const API_KEY = 'rln_crash_test_key_abcdefghijklmnopqrstuvwxyz0123';
@@ -140,9 +140,9 @@ describe('a worker that dies or stops in the middle of a copy', () => {
   }, 120_000);
 
   describe.runIf(process.env.TEST_DATABASE_URL)('on PostgreSQL with separate API and worker processes', () => {
-    let database: TestDatabase;
+    let database: PostgresTestDatabase;
     beforeAll(async () => {
-      database = await createTestDatabase('postgres', path.join(workDir, 'unused'));
+      database = await createPostgresTestDatabase();
     });
     afterAll(async () => {
       for (const child of children) await child.kill('SIGKILL');
@@ -150,8 +150,7 @@ describe('a worker that dies or stops in the middle of a copy', () => {
     });
 
     it('a worker killed with SIGKILL is replaced by another that finishes with identical bytes', async () => {
-      if (database.config.kind !== 'postgres') throw new Error('expected a PostgreSQL database');
-      const env = environment(path.join(workDir, 'pg'), { DATABASE_URL: database.config.url });
+      const env = environment(path.join(workDir, 'pg'), { DATABASE_URL: database.url });
       await start('migrate', env);
       const apiProcess = await start('api', env);
       const firstWorker = await start('worker', env);

@@ -18,9 +18,20 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+export interface PostgresTestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
 /** A fresh, empty database. PGlite databases live in `dataDir` (the caller removes it). */
 export async function createTestDatabase(backend: Backend, dataDir: string): Promise<TestDatabase> {
   if (backend === 'pglite') return { config: { kind: 'pglite', dataDir }, drop: async () => undefined };
+  const { url, drop } = await createPostgresTestDatabase();
+  return { config: { kind: 'postgres', url }, drop };
+}
+
+/** A fresh, empty database on the TEST_DATABASE_URL server (tests whose processes share one PostgreSQL). */
+export async function createPostgresTestDatabase(): Promise<PostgresTestDatabase> {
   if (!postgresUrl) throw new Error('TEST_DATABASE_URL is not set');
   const name = `reelin_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: postgresUrl });
@@ -33,7 +44,7 @@ export async function createTestDatabase(backend: Backend, dataDir: string): Pro
   const url = new URL(postgresUrl);
   url.pathname = `/${name}`;
   return {
-    config: { kind: 'postgres', url: url.toString() },
+    url: url.toString(),
     drop: async () => {
       const client = new pg.Client({ connectionString: postgresUrl });
       await client.connect();
