@@ -110,7 +110,7 @@ function requestSweeps(connection: DatabaseConnection, queue: PgBossJobQueue, in
  * for S3 storage: it adds about 25 MB to a process that stores on its own disk.
  */
 async function openStore(config: Readonly<Config>, overrides: AppOverrides, log: Logger, stack: (() => Promise<void>)[]): Promise<BlobStore> {
-  if (config.storage.kind === 'fs') return new FsBlobStore(config.storage.rootDir);
+  if (config.storage.kind === 'fs') return new FsBlobStore(config.storage.rootDir, { directIo: config.storage.directIo });
   const { createS3Store } = await import('./storage/s3-client.js');
   const handle = createS3Store(config.storage, {
     connectTimeoutMs: config.outbound.connectTimeoutMs,

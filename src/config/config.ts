@@ -85,6 +85,7 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   REELIN_DATA_DIR: z.string().min(1).default('./data'),
   REELIN_STORAGE: z.enum(['fs', 's3']).default('fs'),
+  REELIN_FS_DIRECT_IO: booleanFlag.default(true),
   REELIN_S3_BUCKET: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$/, 'must be a bucket name (letters, digits, \'.\', \'_\', \'-\')').optional(),
   REELIN_S3_REGION: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be a region name such as us-east-1 (S3-compatible stores often accept any, e.g. auto for R2)').default('us-east-1'),
   REELIN_S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
@@ -146,7 +147,7 @@ const envSchema = z.object({
   REELIN_WEBHOOK_POLL_INTERVAL_MS: integer(200, 10, 60_000),
 });
 
-export type StorageConfig = { kind: 'fs'; rootDir: string } | S3StorageConfig;
+export type StorageConfig = { kind: 'fs'; rootDir: string; directIo: boolean } | S3StorageConfig;
 
 /** S3 or an S3-compatible store. Credentials come from the AWS SDK's default provider chain, never from here. */
 export interface S3StorageConfig {
@@ -348,7 +349,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
 }
 
 function storageConfig(env: z.infer<typeof envSchema>, dataDir: string): StorageConfig {
-  if (env.REELIN_STORAGE === 'fs' || env.REELIN_S3_BUCKET === undefined) return { kind: 'fs', rootDir: path.join(dataDir, 'storage') };
+  if (env.REELIN_STORAGE === 'fs' || env.REELIN_S3_BUCKET === undefined) return { kind: 'fs', rootDir: path.join(dataDir, 'storage'), directIo: env.REELIN_FS_DIRECT_IO };
   return {
     kind: 's3',
     bucket: env.REELIN_S3_BUCKET,

@@ -2,29 +2,35 @@
  * The filesystem BlobStore. An upload is one sparse file, `<key>.partial`, that parts are written
  * into at their offsets with positioned writes, in parallel; `flush` fdatasyncs it, and `complete`
  * syncs it and renames it to `<key>` (then syncs the folder), so a file under its final key is
- * always whole.
+ * always whole. Parts are written with O_DIRECT where the filesystem allows it (see fs-part-sink.ts).
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { writev } from 'node:fs';
-import { Writable, type Readable } from 'node:stream';
+import { constants as fsConstants } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { BlobKey } from './blob-keys.js';
-import { PartLengthError, UploadLostError, type BlobInfo, type BlobStore, type BlobUpload, type ByteRange, type CompletedPart, type PartWriter, type PartWriterOptions, type UploadPart, type UploadState } from './blob-store.js';
-
-/** How much of a part may wait in memory for the disk. */
-const SINK_BUFFER_BYTES = 256 * 1024;
+import { PartSink } from './fs-part-sink.js';
+import { UploadLostError, type BlobInfo, type BlobStore, type BlobUpload, type ByteRange, type CompletedPart, type PartWriter, type PartWriterOptions, type UploadPart, type UploadState } from './blob-store.js';
 
 // Kept importable from here for existing callers; both stores throw the one class.
 export { UploadLostError };
 
+export interface FsBlobStoreOptions {
+  /** Write parts with O_DIRECT where the filesystem supports it (default true); false always writes through the page cache. */
+  directIo?: boolean;
+}
+
 export class FsBlobStore implements BlobStore {
   readonly capabilities = { presignedDownloads: false, minPartSizeBytes: 1 };
   private readonly rootDir: string;
+  private readonly directIo: boolean;
 
-  constructor(rootDir: string) {
+  constructor(rootDir: string, options: FsBlobStoreOptions = {}) {
     this.rootDir = path.resolve(rootDir);
+    // O_DIRECT is a Linux (and FreeBSD) flag; elsewhere the constant is absent.
+    this.directIo = (options.directIo ?? true) && fsConstants.O_DIRECT !== undefined;
   }
 
   /** The absolute path of a key, checked to stay under the root. */
@@ -41,7 +47,7 @@ export class FsBlobStore implements BlobStore {
     if (state === null) {
       const handle = await fs.open(partialPath, 'w+');
       await handle.truncate(sizeBytes);
-      return new FsUpload(key, partialPath, finalPath, sizeBytes, handle);
+      return new FsUpload(key, partialPath, finalPath, sizeBytes, handle, this.directIo);
     }
     let handle: fs.FileHandle;
     try {
@@ -55,7 +61,7 @@ export class FsBlobStore implements BlobStore {
       await handle.close();
       throw new UploadLostError(`the partial file of ${key} has ${size} bytes, expected ${sizeBytes}`);
     }
-    return new FsUpload(key, partialPath, finalPath, sizeBytes, handle);
+    return new FsUpload(key, partialPath, finalPath, sizeBytes, handle, this.directIo);
   }
 
   async abortUpload(key: BlobKey): Promise<void> {
@@ -122,79 +128,7 @@ export class FsBlobStore implements BlobStore {
   }
 }
 
-/**
- * Writes a part's stream at its offset: whatever has accumulated while the previous write was on
- * its way to the disk goes in one pwritev, so the network and the disk work at the same time (the
- * small writes this makes proved cheaper than large batched ones). It refuses a body longer than
- * the part before the excess can overwrite the next part, and a shorter one when it ends.
- */
-class PartSink extends Writable {
-  private position: number;
-  private readonly endOffset: number;
-
-  constructor(private readonly fd: number, private readonly part: UploadPart, private readonly observe: ((chunk: Uint8Array) => void) | undefined) {
-    super({ highWaterMark: SINK_BUFFER_BYTES, decodeStrings: false });
-    this.position = part.offsetBytes;
-    this.endOffset = part.offsetBytes + part.lengthBytes;
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this._writev([{ chunk }], callback);
-  }
-
-  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
-    const buffers = chunks.map((entry) => entry.chunk);
-    let length = 0;
-    try {
-      for (const buffer of buffers) {
-        length += buffer.byteLength;
-        if (this.position + length > this.endOffset) throw new PartLengthError(this.part, this.position - this.part.offsetBytes + length, true);
-        this.observe?.(buffer);
-      }
-    } catch (error) {
-      callback(error as Error);
-      return;
-    }
-    const at = this.position;
-    this.position += length;
-    writeFully(this.fd, buffers, at, callback);
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    const received = this.position - this.part.offsetBytes;
-    callback(received === this.part.lengthBytes ? null : new PartLengthError(this.part, received, false));
-  }
-}
-
-/** pwritev until every byte is written (a regular file rarely writes short, but may). */
-function writeFully(fd: number, buffers: Uint8Array[], position: number, callback: (error?: Error | null) => void): void {
-  writev(fd, buffers, position, (error, bytesWritten) => {
-    if (error) {
-      callback(error);
-      return;
-    }
-    const rest = dropBytes(buffers, bytesWritten);
-    if (rest.length === 0) callback();
-    else writeFully(fd, rest, position + bytesWritten, callback);
-  });
-}
-
-/** The buffers after their first `count` bytes. */
-function dropBytes(buffers: Uint8Array[], count: number): Uint8Array[] {
-  let skip = count;
-  const rest: Uint8Array[] = [];
-  for (const buffer of buffers) {
-    if (skip >= buffer.byteLength) {
-      skip -= buffer.byteLength;
-      continue;
-    }
-    rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
-    skip = 0;
-  }
-  return rest;
-}
-
-class FsUpload implements BlobUpload {
+export class FsUpload implements BlobUpload {
   readonly state: UploadState = { store: 'fs' };
 
   constructor(
@@ -203,23 +137,37 @@ class FsUpload implements BlobUpload {
     private readonly finalPath: string,
     private readonly sizeBytes: number,
     private readonly handle: fs.FileHandle,
+    /** Cleared for good when the filesystem refuses O_DIRECT (at open or at a write). */
+    private direct: boolean,
   ) {}
+
+  /** Whether parts are still written with O_DIRECT (false once the filesystem refused it). */
+  get writesDirect(): boolean {
+    return this.direct;
+  }
 
   async createPartWriter(part: UploadPart, options: PartWriterOptions = {}): Promise<PartWriter> {
     if (part.offsetBytes < 0 || part.offsetBytes + part.lengthBytes > this.sizeBytes) {
       throw new RangeError(`part ${part.index} (${part.offsetBytes}+${part.lengthBytes}) lies outside the file of ${this.sizeBytes} bytes`);
     }
     // A descriptor of its own per part: measured, parallel parts write more cheaply this way than
-    // through one shared descriptor.
-    const handle = await fs.open(this.partialPath, 'r+');
-    const sink = new PartSink(handle.fd, part, options.observe);
+    // through one shared descriptor. Buffered writes of a direct part (the file's unaligned end)
+    // go through the upload's own descriptor.
+    const own = await this.openPartDescriptor();
+    const sink = new PartSink({
+      bufferedFd: own.direct ? this.handle.fd : own.handle.fd,
+      directFd: own.direct ? own.handle.fd : null,
+      onDirectRefused: () => {
+        this.direct = false;
+      },
+    }, part, options.observe);
     const done = finished(sink).then(
       async () => {
-        await handle.close();
+        await own.handle.close();
         return null;
       },
       async (error: unknown) => {
-        await handle.close();
+        await own.handle.close();
         throw error;
       },
     );
@@ -228,11 +176,24 @@ class FsUpload implements BlobUpload {
     return { writable: sink, done };
   }
 
+  /** A descriptor for one part: O_DIRECT while the filesystem accepts it, buffered otherwise. */
+  private async openPartDescriptor(): Promise<{ handle: fs.FileHandle; direct: boolean }> {
+    if (this.direct) {
+      try {
+        return { handle: await fs.open(this.partialPath, fsConstants.O_RDWR | fsConstants.O_DIRECT), direct: true };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+        this.direct = false;
+      }
+    }
+    return { handle: await fs.open(this.partialPath, 'r+'), direct: false };
+  }
+
   async flush(): Promise<void> {
     await this.handle.datasync();
   }
 
-  async complete(_parts: readonly CompletedPart[]): Promise<void> {
+  async complete(_parts: readonly CompletedPart[], _crc32c: number): Promise<void> {
     await this.handle.sync();
     const { size } = await this.handle.stat();
     if (size !== this.sizeBytes) throw new Error(`the upload of ${this.key} has ${size} bytes, expected ${this.sizeBytes}`);

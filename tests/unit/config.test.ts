@@ -25,7 +25,7 @@ describe('loadConfig defaults', () => {
       http: { port: 8080, host: '0.0.0.0', publicUrl: null, bodyLimitBytes: 65_536, rateLimitPerMinute: 600 },
       dataDir: '/srv/reelin/data',
       database: { kind: 'pglite', dataDir: '/srv/reelin/data/db' },
-      storage: { kind: 'fs', rootDir: '/srv/reelin/data/storage' },
+      storage: { kind: 'fs', rootDir: '/srv/reelin/data/storage', directIo: true },
       admin: { apiKey: null, email: 'admin@localhost.localdomain' },
       log: { level: 'info' },
       outbound: {
@@ -87,7 +87,19 @@ describe('loadConfig paths and database', () => {
     const config = loadConfig({ REELIN_DATA_DIR: '../shared/reelin' }, cwd);
     expect(config.dataDir).toBe('/srv/shared/reelin');
     expect(config.database).toEqual({ kind: 'pglite', dataDir: '/srv/shared/reelin/db' });
-    expect(config.storage).toEqual({ kind: 'fs', rootDir: '/srv/shared/reelin/storage' });
+    expect(config.storage).toEqual({ kind: 'fs', rootDir: '/srv/shared/reelin/storage', directIo: true });
+  });
+
+  it.each([
+    ['false', false],
+    ['0', false],
+    ['TRUE', true],
+  ])('reads REELIN_FS_DIRECT_IO=%s as %s', (value, directIo) => {
+    expect(loadConfig({ REELIN_FS_DIRECT_IO: value }, cwd).storage).toEqual({ kind: 'fs', rootDir: '/srv/reelin/data/storage', directIo });
+  });
+
+  it('refuses a REELIN_FS_DIRECT_IO that is not a boolean', () => {
+    expect(() => loadConfig({ REELIN_FS_DIRECT_IO: 'sometimes' }, cwd)).toThrow(/REELIN_FS_DIRECT_IO: /);
   });
 
   it('keeps an absolute data directory whatever cwd is', () => {
@@ -99,7 +111,7 @@ describe('loadConfig paths and database', () => {
   it.each(['postgres://reelin:secret@db:5432/reelin', 'postgresql://db/reelin?sslmode=require'])('switches to PostgreSQL for DATABASE_URL=%s', (url) => {
     const config = loadConfig({ DATABASE_URL: url }, cwd);
     expect(config.database).toEqual({ kind: 'postgres', url });
-    expect(config.storage).toEqual({ kind: 'fs', rootDir: '/srv/reelin/data/storage' });
+    expect(config.storage).toEqual({ kind: 'fs', rootDir: '/srv/reelin/data/storage', directIo: true });
   });
 
   it('reads the HTTP settings', () => {

@@ -15,7 +15,7 @@ function problemsOf(environment: Record<string, string>): string[] {
 
 describe('S3 storage configuration', () => {
   it('keeps the filesystem store by default and ignores S3 settings then', () => {
-    expect(loadConfig({ REELIN_S3_BUCKET: 'unused' }, cwd).storage).toEqual({ kind: 'fs', rootDir: '/srv/reelin/data/storage' });
+    expect(loadConfig({ REELIN_S3_BUCKET: 'unused' }, cwd).storage).toEqual({ kind: 'fs', rootDir: '/srv/reelin/data/storage', directIo: true });
   });
 
   it('builds the S3 section with its defaults from REELIN_STORAGE=s3 and a bucket', () => {
