@@ -21,7 +21,7 @@ import { FfmpegIngestionMedia } from './media/media-toolkit.js';
 import { ChildProcessRunner, type ProcessRunner } from './media/process-runner.js';
 import { ArtifactService } from './services/artifact.service.js';
 import { PgBossJobQueue } from './jobs/job-queue.js';
-import { OutboundClient } from './net/outbound-client.js';
+import { OutboundClient, warmHttpParser } from './net/outbound-client.js';
 import { SystemResolver, type HostResolver } from './net/resolver.js';
 import { bootstrapAdmin } from './services/bootstrap.service.js';
 import { ProjectService } from './services/project.service.js';
@@ -154,6 +154,7 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
       return { config, log, connection, url: null, server: null, generatedApiKey, stop: async () => undefined };
     }
 
+    await warmHttpParser().catch((error: unknown) => log.debug({ err: error }, 'could not warm the HTTP parser; the first outbound connection compiles it'));
     const client = new OutboundClient({
       policy: { allowedPorts: new Set(config.outbound.allowedPorts), allowance: config.outbound.allowance },
       resolver: overrides.resolver ?? new SystemResolver(config.outbound.dnsTimeoutMs),

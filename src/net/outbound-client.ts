@@ -7,10 +7,10 @@
  * request goes through a Pool built here, never undici's global dispatcher.
  */
 import type { LookupAddress } from 'node:dns';
-import net from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { Writable } from 'node:stream';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
-import { Pool } from 'undici';
+import { Client, Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { AppError } from '../domain/errors.js';
 import type { HostResolver } from './resolver.js';
@@ -221,4 +221,31 @@ function pinnedLookup(target: PinnedTarget) {
     if (options.all) callback(null, matching);
     else callback(null, matching[0]?.address ?? '', matching[0]?.family ?? 4);
   };
+}
+
+/**
+ * Makes undici compile its HTTP/1 parser now rather than at the process's first connection. The
+ * parser is WebAssembly (llhttp), compiled synchronously when a first socket connects; under
+ * `--no-liftoff`, as the service runs, that takes about 90 ms of the event loop, which would
+ * otherwise stall the first import's probe and every request in flight with it. One request to a
+ * listener of its own on loopback, answered by hand, does it before the service takes requests
+ * (a connection the service opens to itself, never to an address from a user).
+ */
+export async function warmHttpParser(): Promise<void> {
+  const server = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.once('data', () => socket.end('HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n'));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const client = new Client(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  try {
+    const response = await client.request({ path: '/', method: 'GET' });
+    await response.body.dump();
+  } finally {
+    await client.close().catch(() => client.destroy());
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }
