@@ -57,6 +57,22 @@ export class PartLengthError extends Error {
 }
 
 /**
+ * Admits the next chunk of a part's body, for part writers: the PartLengthError when it would take
+ * the body past the part (before any of it is stored), the observer's error when it throws, else
+ * null once the observer has seen it.
+ */
+export function admitChunk(part: UploadPart, receivedBytes: number, chunk: Uint8Array, observe: ((chunk: Uint8Array) => void) | undefined): Error | null {
+  const total = receivedBytes + chunk.byteLength;
+  if (total > part.lengthBytes) return new PartLengthError(part, total, true);
+  try {
+    observe?.(chunk);
+  } catch (error) {
+    return error as Error;
+  }
+  return null;
+}
+
+/**
  * A resumed upload whose recorded data no longer exists (the fs store's partial file is gone or
  * resized; the S3 multipart upload id is unknown to the bucket): its recorded parts are lost and
  * the copy starts over.

@@ -26,7 +26,7 @@
  */
 import { writev } from 'node:fs';
 import { Writable } from 'node:stream';
-import { PartLengthError, type UploadPart } from './blob-store.js';
+import { admitChunk, PartLengthError, type UploadPart } from './blob-store.js';
 
 /** Bytes per write: 256 KiB measured as cheap per byte as 1 MiB, and keeps 20 parts under 20 MiB of buffers. */
 export const WRITE_BATCH_BYTES = 256 * 1024;
@@ -113,17 +113,12 @@ export class PartSink extends Writable {
       callback(this.failure);
       return;
     }
+    const refused = admitChunk(this.part, this.received, chunk, this.observe);
+    if (refused !== null) {
+      callback(refused);
+      return;
+    }
     this.received += chunk.byteLength;
-    if (this.received > this.part.lengthBytes) {
-      callback(new PartLengthError(this.part, this.received, true));
-      return;
-    }
-    try {
-      this.observe?.(chunk);
-    } catch (error) {
-      callback(error as Error);
-      return;
-    }
     this.takeIn(chunk, 0, callback);
   }
 

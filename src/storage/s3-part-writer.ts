@@ -16,7 +16,7 @@ import { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { S3ServiceException, type UploadPartCommandOutput } from '@aws-sdk/client-s3';
 import { crc32c } from '@node-rs/crc32';
-import { PartLengthError, RetryablePartStoreError, type UploadPart } from './blob-store.js';
+import { admitChunk, PartLengthError, RetryablePartStoreError, type UploadPart } from './blob-store.js';
 import { isTransientNetworkError } from '../net/network-errors.js';
 
 /** How much of a part may wait in memory for S3 (on each side of the writer). */
@@ -140,18 +140,12 @@ export class S3PartSink extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    const total = this.receivedBytes + chunk.byteLength;
-    if (total > this.part.lengthBytes) {
-      callback(new PartLengthError(this.part, total, true));
+    const refused = admitChunk(this.part, this.receivedBytes, chunk, this.observe);
+    if (refused !== null) {
+      callback(refused);
       return;
     }
-    try {
-      this.observe?.(chunk);
-    } catch (error) {
-      callback(error as Error);
-      return;
-    }
-    this.receivedBytes = total;
+    this.receivedBytes += chunk.byteLength;
     this.crc = crc32c(chunk, this.crc);
     if (this.push(chunk)) callback();
     else this.waiting = () => callback();
