@@ -14,7 +14,7 @@ import { describeHttpStatus } from '../net/http-status.js';
 import { isTransientNetworkError } from '../net/network-errors.js';
 import { headerValue, type PinnedPool, type ResponseHead } from '../net/outbound-client.js';
 import { PartLengthError, RetryablePartStoreError, type BlobUpload, type CompletedPart } from '../storage/blob-store.js';
-import { identityHeaders } from './probe.js';
+import { foreignContentEncoding, identityHeaders } from './probe.js';
 
 export interface SourceValidators {
   totalBytes: number;
@@ -167,8 +167,8 @@ function checkPartResponse(response: ResponseHead, part: PartSpec, source: Sourc
 
 function checkPartHeaders(response: ResponseHead, part: PartSpec, source: SourceValidators): void {
   const label = `part ${part.index + 1}`;
-  const encoding = headerValue(response.headers, 'content-encoding');
-  if (encoding !== null && encoding.trim().toLowerCase() !== 'identity') {
+  const encoding = foreignContentEncoding(response);
+  if (encoding !== null) {
     throw new AppError('CONTENT_ENCODING_NOT_IDENTITY', `the server sent ${label} with Content-Encoding ${encoding} although identity was asked for: the file's bytes cannot be copied exactly`, { part: part.index, contentEncoding: encoding });
   }
   const header = headerValue(response.headers, 'content-range');

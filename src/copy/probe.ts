@@ -6,7 +6,7 @@
 import { AppError } from '../domain/errors.js';
 import { parseContentRange, parseUnsatisfiedContentRange } from '../domain/content-range.js';
 import { MAX_SOURCE_BYTES } from '../domain/part-plan.js';
-import { headerValue, type OutboundClient, type OutboundResponse } from '../net/outbound-client.js';
+import { headerValue, type OutboundClient, type OutboundResponse, type PinnedPool, type ResponseHead } from '../net/outbound-client.js';
 import { describeHttpStatus } from '../net/http-status.js';
 
 export interface SourceInfo {
@@ -26,19 +26,29 @@ export function identityHeaders(range: string): Record<string, string> {
   return { range, 'accept-encoding': 'identity', 'user-agent': USER_AGENT };
 }
 
+/** The response's Content-Encoding when it is not identity (the bytes are then not the file's), else null. */
+export function foreignContentEncoding(response: ResponseHead): string | null {
+  const encoding = headerValue(response.headers, 'content-encoding');
+  return encoding !== null && encoding.trim().toLowerCase() !== 'identity' ? encoding : null;
+}
+
+/** What a probe learnt: where the parts come from, the size, and the validators and type the response carried. */
+export function describeSource(pool: PinnedPool, response: ResponseHead, totalBytes: number): SourceInfo {
+  return {
+    fetchUrl: pool.target.url.toString(),
+    addresses: [...pool.target.addresses],
+    totalBytes,
+    etag: headerValue(response.headers, 'etag'),
+    lastModified: headerValue(response.headers, 'last-modified'),
+    contentType: headerValue(response.headers, 'content-type'),
+  };
+}
+
 /** Probes `url`; throws AppError with the most specific code when the source cannot be imported. */
 export async function probeSource(client: OutboundClient, url: string, signal?: AbortSignal): Promise<SourceInfo> {
   const { response, pool } = await client.requestFollowingRedirects(url, { headers: identityHeaders('bytes=0-0'), ...(signal ? { signal } : {}) });
   try {
-    const totalBytes = checkProbeResponse(response);
-    return {
-      fetchUrl: pool.target.url.toString(),
-      addresses: [...pool.target.addresses],
-      totalBytes,
-      etag: headerValue(response.headers, 'etag'),
-      lastModified: headerValue(response.headers, 'last-modified'),
-      contentType: headerValue(response.headers, 'content-type'),
-    };
+    return describeSource(pool, response, checkProbeResponse(response));
   } finally {
     await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
     await pool.close();
@@ -60,8 +70,8 @@ function checkProbeResponse(response: OutboundResponse): number {
   if (status !== 206) {
     throw new AppError('RESOLVE_OBJECT_METADATA_ERROR', `the server answered ${describeHttpStatus(status)} to a request for the first byte: check that the URL points to the file and is publicly readable`, { status });
   }
-  const encoding = headerValue(response.headers, 'content-encoding');
-  if (encoding !== null && encoding.trim().toLowerCase() !== 'identity') {
+  const encoding = foreignContentEncoding(response);
+  if (encoding !== null) {
     throw new AppError('CONTENT_ENCODING_NOT_IDENTITY', `the server sent the range with Content-Encoding ${encoding} although identity was asked for: the file's bytes cannot be copied exactly`, { contentEncoding: encoding });
   }
   const range = parseContentRange(contentRange);

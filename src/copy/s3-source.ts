@@ -15,7 +15,7 @@ import {
 } from '../domain/s3-object.js';
 import { describeHttpStatus } from '../net/http-status.js';
 import { headerValue, type OutboundClient, type OutboundResponse, type PinnedPool } from '../net/outbound-client.js';
-import { USER_AGENT, type SourceInfo } from './probe.js';
+import { describeSource, foreignContentEncoding, identityHeaders, USER_AGENT, type SourceInfo } from './probe.js';
 import { createS3RequestSigner, type S3Credentials } from './s3-signer.js';
 
 /** What the request names: the endpoint (null: AWS) and region (null: looked up, or the default for an endpoint). */
@@ -70,7 +70,7 @@ export async function probeS3Object(client: OutboundClient, location: S3ObjectLo
     const head = await pool.request({ method: 'HEAD', headers: await sign({ method: 'HEAD', url: target.url, headers: { 'x-amz-checksum-mode': 'ENABLED', 'user-agent': USER_AGENT } }), ...signal });
     await head.body.dump().catch(() => undefined);
     if (head.statusCode === 200) return describeObject(head, pool, location);
-    const get = await pool.request({ method: 'GET', headers: await sign({ method: 'GET', url: target.url, headers: { range: 'bytes=0-0', 'accept-encoding': 'identity', 'user-agent': USER_AGENT } }), ...signal });
+    const get = await pool.request({ method: 'GET', headers: await sign({ method: 'GET', url: target.url, headers: identityHeaders('bytes=0-0') }), ...signal });
     const body = await readLimited(get);
     if (get.statusCode < 300) {
       throw new AppError('RESOLVE_OBJECT_METADATA_ERROR', `S3 answered ${describeHttpStatus(head.statusCode)} to a HEAD of the object ${JSON.stringify(location.objectKey)} but serves it to a GET`, { status: head.statusCode, bucket: location.bucket });
@@ -94,17 +94,12 @@ function describeObject(head: OutboundResponse, pool: PinnedPool, location: S3Ob
       validationErrors: [{ field: 'objectKey', value: location.objectKey, message: `the object is larger than 500 GB (${totalBytes} bytes)` }],
     });
   }
-  const encoding = headerValue(head.headers, 'content-encoding');
-  if (encoding !== null && encoding.trim().toLowerCase() !== 'identity') {
+  const encoding = foreignContentEncoding(head);
+  if (encoding !== null) {
     throw new AppError('CONTENT_ENCODING_NOT_IDENTITY', `the object is stored with Content-Encoding ${encoding}, which S3 repeats on every range: the copy cannot tell its bytes from a compressed transfer`, { contentEncoding: encoding });
   }
   return {
-    fetchUrl: pool.target.url.toString(),
-    addresses: [...pool.target.addresses],
-    totalBytes,
-    etag: headerValue(head.headers, 'etag'),
-    lastModified: headerValue(head.headers, 'last-modified'),
-    contentType: headerValue(head.headers, 'content-type'),
+    ...describeSource(pool, head, totalBytes),
     crc32c: fullObjectCrc32c(headerValue(head.headers, 'x-amz-checksum-crc32c'), headerValue(head.headers, 'x-amz-checksum-type')),
   };
 }

@@ -183,7 +183,7 @@ export class PartSink extends Writable {
     this.writing = new Promise<void>((resolve) => {
       written = resolve;
     });
-    this.store(buffers, at, slab !== null, (error) => {
+    this.store(buffers, at, (error) => {
       if (slab !== null) this.slabs.give(slab);
       this.writing = null;
       if (error) this.failure ??= error;
@@ -203,9 +203,10 @@ export class PartSink extends Writable {
    * the end of the file has one) writes its aligned start directly and the rest buffered; a direct
    * write the filesystem refuses is written buffered, and later ones are too.
    */
-  private store(buffers: Buffer[], at: number, fromSlab: boolean, callback: Callback): void {
-    const directFd = this.target.directFd;
-    if (!fromSlab || directFd === null || this.directRefused) {
+  private store(buffers: Buffer[], at: number, callback: Callback): void {
+    // A direct sink gathers into slabs (one buffer); a buffered one writes the chunks themselves.
+    const directFd = this.direct && !this.directRefused ? this.target.directFd : null;
+    if (directFd === null) {
       writeFully(this.target.bufferedFd, buffers, at, callback);
       return;
     }
