@@ -1,16 +1,24 @@
 /**
- * The range-copy engine. It copies a list of parts with at most `connections` requests in flight
- * (the pinned pool holds that many connections, so the origin never sees more), hands each
- * finished part to `onPartCopied` (the caller records it at its next checkpoint), and stops every
- * part at the first failure that retries cannot fix, so a doomed copy ends quickly.
+ * The range-copy engine. It copies a list of parts in lanes: each lane opens one keep-alive
+ * connection of its own and sends one part request at a time on it, so the origin never sees more
+ * connections than there are lanes. It starts `connections` lanes and adds lanes up to each larger
+ * total that `grants` reports (the source host's lease grew). It hands each finished part to
+ * `onPartCopied` (the caller records it at its next checkpoint), and stops every part at the first
+ * failure that retries cannot fix, so a doomed copy ends quickly.
  */
 import { setMaxListeners } from 'node:events';
 import type { PartSpec } from '../domain/part-plan.js';
+import type { PinnedPool } from '../net/outbound-client.js';
 import type { CompletedPart } from '../storage/blob-store.js';
 import { copyPart, type PartCopyOptions } from './part-copier.js';
 
-export interface CopyEngineOptions extends PartCopyOptions {
+export interface CopyEngineOptions extends Omit<PartCopyOptions, 'pool'> {
+  /** Opens a lane's connection (a pool of one connection to the pinned source); the lane closes it. */
+  openConnection: () => PinnedPool;
+  /** Lanes to start with. */
   connections: number;
+  /** Later grants of more connections: the engine adds lanes up to each new total. */
+  grants?: { onGrow(listener: (connections: number) => void): () => void };
   onPartCopied: (part: CompletedPart) => void;
 }
 
@@ -24,24 +32,43 @@ export async function copyParts(parts: readonly PartSpec[], options: CopyEngineO
   let firstError: unknown = null;
 
   async function lane(): Promise<void> {
-    while (!combined.aborted) {
-      const part = parts[next];
-      next += 1;
-      if (part === undefined) return;
-      try {
-        options.onPartCopied(await copyPart(part, options, combined));
-      } catch (error) {
-        if (firstError === null && !signal.aborted) {
-          firstError = error;
-          stop.abort(error);
+    const pool = options.openConnection();
+    try {
+      while (!combined.aborted) {
+        const part = parts[next];
+        next += 1;
+        if (part === undefined) return;
+        try {
+          options.onPartCopied(await copyPart(part, { ...options, pool }, combined));
+        } catch (error) {
+          if (firstError === null && !signal.aborted) {
+            firstError = error;
+            stop.abort(error);
+          }
+          return;
         }
-        return;
       }
+    } finally {
+      await pool.close();
     }
   }
 
-  const lanes = Array.from({ length: Math.max(1, Math.min(options.connections, parts.length)) }, () => lane());
-  await Promise.all(lanes);
+  const lanes: Promise<void>[] = [];
+  const addLanesUpTo = (total: number): void => {
+    // A lane stops only when no part is left (or the copy stops), so lanes started are lanes running.
+    while (lanes.length < total && next < parts.length && !combined.aborted) lanes.push(lane());
+  };
+  addLanesUpTo(Math.max(1, options.connections));
+  const stopGrowing = options.grants?.onGrow(addLanesUpTo);
+  try {
+    // Lanes added while waiting are waited for too.
+    for (let waited = 0; waited < lanes.length; ) {
+      waited = lanes.length;
+      await Promise.all(lanes);
+    }
+  } finally {
+    stopGrowing?.();
+  }
   if (signal.aborted) throw signal.reason;
   if (firstError !== null) throw firstError;
 }

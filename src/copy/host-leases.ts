@@ -9,11 +9,17 @@
  * A lease lives in the database with an expiry the holder renews while it copies; a holder that
  * dies (SIGKILL, lost machine) stops renewing and its connections free themselves when the lease
  * expires, well within the time the queue takes to hand its job to another worker.
+ *
+ * A copy granted fewer connections than it asked for grows its lease at each renewal, under the
+ * same lock, by what others have freed since (never past the ceiling, never past what it asked
+ * for), and its copy opens a request lane for each added connection. Growth takes only free
+ * connections, never a share of another copy's; a copy still waiting for its first connection
+ * competes for freed ones on equal terms.
  */
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import {
-  deleteExpiredHostLeases, deleteHostLease, insertHostLease, lockHostForLeases, renewHostLease, sumLiveHostConnections,
+  deleteExpiredHostLeases, deleteHostLease, insertHostLease, liveHostLeaseConnections, lockHostForLeases, renewHostLease, resizeHostLease, sumLiveHostConnections,
 } from '../db/queries/host-leases.queries.js';
 import { backoffDelayMs, type BackoffPolicy } from '../domain/retry.js';
 
@@ -45,8 +51,10 @@ export function sourceHostKey(url: string): string {
 }
 
 export interface HostLease {
-  /** Connections granted (at least 1). */
+  /** Connections granted so far (at least 1); grows when others free some and the copy wanted more. */
   readonly connections: number;
+  /** Calls `listener` with the new total each time the lease grows; returns the unsubscribe. */
+  onGrow(listener: (connections: number) => void): () => void;
   /** Stops renewing and frees the connections; safe to call more than once. */
   release(): Promise<void>;
 }
@@ -77,7 +85,7 @@ export interface LeaseRequest {
 
 /** Takes a lease of connections to `request.url`'s host, waiting while none are free; rejects when `signal` aborts. */
 export async function acquireHostLease(options: HostLeaseOptions, request: LeaseRequest, signal: AbortSignal): Promise<HostLease> {
-  if (options.ceiling === 0) return { connections: request.wanted, release: async () => undefined };
+  if (options.ceiling === 0) return { connections: request.wanted, onGrow: () => () => undefined, release: async () => undefined };
   const host = sourceHostKey(request.url);
   const ttlMs = options.ttlMs ?? HOST_LEASE_TTL_MS;
   const random = options.random ?? Math.random;
@@ -87,7 +95,7 @@ export async function acquireHostLease(options: HostLeaseOptions, request: Lease
     const granted = await tryTakeLease(options.db, { host, videoId: request.videoId, holder: request.holder, wanted: request.wanted, ceiling: options.ceiling, ttlMs });
     if (granted !== null) {
       log.info({ connections: granted.connections, wanted: request.wanted, ceiling: options.ceiling }, 'source host connections leased');
-      return startRenewing(options, { ...granted, host, videoId: request.videoId, holder: request.holder, ttlMs }, log);
+      return startRenewing(options, { ...granted, host, videoId: request.videoId, holder: request.holder, wanted: request.wanted, ceiling: options.ceiling, ttlMs }, log);
     }
     if (attempt === 0) log.info({ ceiling: options.ceiling }, 'every connection to the source host is in use; waiting for one to free');
     await options.sleep(leaseWaitDelayMs(attempt, { baseDelayMs: options.waitBaseDelayMs ?? 200, maxDelayMs: options.waitMaxDelayMs ?? 5_000 }, random), signal);
@@ -120,30 +128,66 @@ interface HeldLease extends TakeRequest {
   connections: number;
 }
 
-function startRenewing(options: HostLeaseOptions, held: Omit<HeldLease, 'wanted' | 'ceiling'>, log: Logger): HostLease {
-  let leaseId = held.id;
+/**
+ * One try to grow a lease, in one transaction under the host's lock: its connections after (the
+ * same when nothing was free), or null when it had expired.
+ */
+async function tryGrowLease(db: Database, lease: HeldLease): Promise<number | null> {
+  return db.transaction(async (tx) => {
+    await lockHostForLeases(tx, lease.host);
+    await deleteExpiredHostLeases(tx, lease.host);
+    const mine = await liveHostLeaseConnections(tx, lease.id);
+    if (mine === null) return null;
+    const heldByOthers = (await sumLiveHostConnections(tx, lease.host)) - mine;
+    const connections = Math.max(mine, grantableConnections(lease.wanted, lease.ceiling, heldByOthers));
+    return (await resizeHostLease(tx, lease.id, connections, lease.ttlMs)) ? connections : null;
+  });
+}
+
+function startRenewing(options: HostLeaseOptions, taken: HeldLease, log: Logger): HostLease {
+  const held = { ...taken };
+  const listeners = new Set<(connections: number) => void>();
   let released = false;
   let renewing: Promise<void> = Promise.resolve();
   const renew = async (): Promise<void> => {
-    if (await renewHostLease(options.db, leaseId, held.ttlMs)) return;
+    if (held.connections < held.wanted) {
+      const grown = await tryGrowLease(options.db, held);
+      if (grown !== null) {
+        if (grown > held.connections && !released) {
+          log.info({ connections: grown, before: held.connections, wanted: held.wanted, ceiling: held.ceiling }, 'source host lease grew');
+          held.connections = grown;
+          for (const listener of listeners) listener(grown);
+        }
+        return;
+      }
+    } else if (await renewHostLease(options.db, held.id, held.ttlMs)) {
+      return;
+    }
     if (released) return;
     // Only a process stalled for a whole TTL gets here; its pool is open, so it takes its
     // connections back at once, over the ceiling for a moment rather than starving its copy.
     log.warn({ connections: held.connections }, 'the source host lease expired before it was renewed; taking it again');
-    leaseId = await insertHostLease(options.db, { host: held.host, videoId: held.videoId, holder: held.holder, connections: held.connections, ttlMs: held.ttlMs });
+    held.id = await insertHostLease(options.db, { host: held.host, videoId: held.videoId, holder: held.holder, connections: held.connections, ttlMs: held.ttlMs });
   };
   const timer = setInterval(() => {
     renewing = renewing.then(renew).catch((error: unknown) => log.warn({ err: error }, 'renewing the source host lease failed; retrying at the next renewal'));
   }, options.renewIntervalMs ?? HOST_LEASE_RENEW_INTERVAL_MS);
   timer.unref();
   return {
-    connections: held.connections,
+    get connections() {
+      return held.connections;
+    },
+    onGrow(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     async release() {
       if (released) return;
       released = true;
+      listeners.clear();
       clearInterval(timer);
       await renewing;
-      await deleteHostLease(options.db, leaseId);
+      await deleteHostLease(options.db, held.id);
     },
   };
 }

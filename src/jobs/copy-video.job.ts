@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { CopyCheckpointer, ImportGoneError } from '../copy/checkpointer.js';
 import { copyParts } from '../copy/copy-engine.js';
-import { acquireHostLease } from '../copy/host-leases.js';
+import { acquireHostLease, type HostLease } from '../copy/host-leases.js';
 import type { PartCopyOptions } from '../copy/part-copier.js';
 import { s3PartAuthorizer, storedS3Source } from '../copy/s3-source.js';
 import { combinePartChecksums, formatCrc32c } from '../domain/crc32c-combine.js';
@@ -22,7 +22,7 @@ import {
   deleteRecordedParts, findImportForCopy, listRecordedParts, markImportDone, markImportFailed, markImportStarted,
   recordParts, saveImportProgress, saveUploadState, type ImportForCopy, type RecordedPart,
 } from '../db/queries/imports.queries.js';
-import type { OutboundClient } from '../net/outbound-client.js';
+import type { OutboundClient, PinnedPool } from '../net/outbound-client.js';
 import { videoSourceKey, type BlobKey } from '../storage/blob-keys.js';
 import { deleteVideoData } from '../services/video-deletion.js';
 import type { BlobStore, BlobUpload } from '../storage/blob-store.js';
@@ -154,7 +154,8 @@ async function runCopy(run: CopyRun): Promise<void> {
 
 /**
  * Copies the remaining parts with as many connections as the source host's ceiling grants (see
- * copy/host-leases.ts), holding the lease until the pool is closed.
+ * copy/host-leases.ts), and more as the lease grows, holding the lease until every connection is
+ * closed.
  */
 async function copyUnderHostLease(run: CopyRun, upload: BlobUpload, remaining: ReturnType<typeof remainingParts>, recorded: RecordedPart[]): Promise<void> {
   const { deps, log } = run;
@@ -165,12 +166,8 @@ async function copyUnderHostLease(run: CopyRun, upload: BlobUpload, remaining: R
     run.signal,
   );
   try {
-    const pool = deps.client.openPool(deps.client.restore(source.fetchUrl, source.pinnedAddresses), lease.connections);
-    try {
-      await copyRemaining(run, upload, pool, remaining, recorded, lease.connections);
-    } finally {
-      await pool.close();
-    }
+    const target = deps.client.restore(source.fetchUrl, source.pinnedAddresses);
+    await copyRemaining(run, upload, () => deps.client.openPool(target, 1), remaining, recorded, lease);
   } finally {
     // An unreleased lease expires by itself; the copy's own outcome matters more.
     await lease.release().catch((error: unknown) => log.warn({ err: error }, 'releasing the source host lease failed; it expires by itself'));
@@ -204,7 +201,7 @@ async function openOrRestartUpload(run: CopyRun): Promise<{ upload: BlobUpload; 
   }
 }
 
-async function copyRemaining(run: CopyRun, upload: BlobUpload, pool: ReturnType<OutboundClient['openPool']>, remaining: ReturnType<typeof remainingParts>, recorded: RecordedPart[], connections: number): Promise<void> {
+async function copyRemaining(run: CopyRun, upload: BlobUpload, openConnection: () => PinnedPool, remaining: ReturnType<typeof remainingParts>, recorded: RecordedPart[], lease: HostLease): Promise<void> {
   const { deps, found, log, now } = run;
   const source = found.videoImport;
   const halt = new AbortController();
@@ -225,10 +222,11 @@ async function copyRemaining(run: CopyRun, upload: BlobUpload, pool: ReturnType<
   checkpointer.start();
   try {
     await copyParts(remaining, {
-      pool,
+      openConnection,
       upload,
       source: { totalBytes: source.totalBytes, etag: source.etag, lastModified: source.lastModified },
-      connections,
+      connections: lease.connections,
+      grants: lease,
       attempts: deps.copy.partAttempts,
       backoff: { baseDelayMs: deps.copy.retryBaseDelayMs, maxDelayMs: deps.copy.retryMaxDelayMs },
       retryAfterMaxMs: deps.copy.retryAfterMaxMs,

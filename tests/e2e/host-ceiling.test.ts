@@ -1,6 +1,7 @@
 /**
  * The per-source-host ceiling seen from the origin: three copies that each ask for 20 connections
- * to one host, under a ceiling of 24, never have more than 24 connections open there together.
+ * to one host, under a ceiling of 24, never have more than 24 connections open there together,
+ * and the copy granted only what was left grows its connections once the others end.
  * On PostgreSQL the copies run on two worker processes (the ceiling is shared through the
  * database); without it, on one embedded `serve` process running the three copies at once.
  */
@@ -117,5 +118,11 @@ describe('the per-source-host connection ceiling', () => {
     expect(grants).toContain(20);
     expect(grants).toContain(4);
     expect(Math.max(...grants)).toBe(20);
+    // The copy granted 4 took more connections once the others ended, and stayed under the ceiling
+    // (the origin's peak above) doing so.
+    const growths = [...logs.matchAll(/"connections":(\d+),"before":4,"wanted":20,"ceiling":24[^\n]*source host lease grew/g)].map((match) => Number(match[1]));
+    expect(growths.length).toBeGreaterThanOrEqual(1);
+    expect(Math.max(...growths)).toBeGreaterThan(4);
+    expect(Math.max(...growths)).toBeLessThanOrEqual(20);
   }, 150_000);
 });

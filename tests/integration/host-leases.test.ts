@@ -122,6 +122,84 @@ describe.each(backends)('source host leases (%s)', (backend) => {
     expect(await rowsFor(host)).toEqual([]);
   });
 
+  async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms`);
+      await sleep(10);
+    }
+  }
+
+  it('grows a partly granted lease when others free connections, never past the ceiling or what it wanted', async () => {
+    const host = `grow-${randomUUID()}.example`;
+    const sumOfRows = async () => (await rowsFor(host)).reduce((sum, row) => sum + row.connections, 0);
+    const first = await acquireHostLease(options(workers[0]!), request(host, 16), AbortSignal.timeout(5_000));
+    const second = await acquireHostLease(options(workers.at(-1)!, { renewIntervalMs: 30 }), request(host, 20), AbortSignal.timeout(5_000));
+    const grew: number[] = [];
+    second.onGrow((connections) => grew.push(connections));
+    expect([first.connections, second.connections]).toEqual([16, 8]);
+    // Several renewals with nothing free: no growth.
+    await sleep(200);
+    expect(second.connections).toBe(8);
+    expect(await sumOfRows()).toBe(24);
+
+    await first.release();
+    await until(() => second.connections === 20, 3_000);
+    expect(grew).toEqual([20]);
+    expect(await rowsFor(host)).toEqual([{ connections: 20 }]);
+
+    const third = await acquireHostLease(options(workers[0]!, { renewIntervalMs: 30 }), request(host, 10), AbortSignal.timeout(5_000));
+    expect(third.connections).toBe(4);
+    expect(await sumOfRows()).toBe(24);
+    await second.release();
+    await until(() => third.connections === 10, 3_000);
+    await sleep(100);
+    expect(third.connections).toBe(10);
+    expect(await rowsFor(host)).toEqual([{ connections: 10 }]);
+    await third.release();
+    expect(await rowsFor(host)).toEqual([]);
+  });
+
+  it('keeps growing leases of concurrent copies on several workers under the ceiling together', async () => {
+    const host = `grow-race-${randomUUID()}.example`;
+    let sampling = true;
+    let peakInDatabase = 0;
+    const sampler = (async () => {
+      while (sampling) {
+        peakInDatabase = Math.max(peakInDatabase, (await rowsFor(host)).reduce((sum, row) => sum + row.connections, 0));
+        await sleep(5);
+      }
+    })();
+    let held = 0;
+    let peakHeld = 0;
+    let growths = 0;
+    await Promise.all(Array.from({ length: 8 }, async (_, index) => {
+      // Renewals come far more often than a waiting copy looks again, so holders get to grow.
+      const lease = await acquireHostLease(options(workers[index % workers.length]!, { renewIntervalMs: 15, waitBaseDelayMs: 200, waitMaxDelayMs: 400 }), request(host, 10), AbortSignal.timeout(30_000));
+      held += lease.connections;
+      peakHeld = Math.max(peakHeld, held);
+      let counted = lease.connections;
+      const unsubscribe = lease.onGrow((connections) => {
+        growths += 1;
+        held += connections - counted;
+        counted = connections;
+        peakHeld = Math.max(peakHeld, held);
+      });
+      // Like a copy, one granted less than it wanted takes longer, so it is still running when others end.
+      await sleep(lease.connections < 10 ? 400 : 60 + (index % 3) * 20);
+      unsubscribe();
+      held -= counted;
+      await lease.release();
+    }));
+    sampling = false;
+    await sampler;
+    expect(peakInDatabase).toBe(24);
+    expect(peakHeld).toBeLessThanOrEqual(24);
+    // Some copy started with less than it wanted and grew while it ran.
+    expect(growths).toBeGreaterThan(0);
+    expect(await rowsFor(host)).toEqual([]);
+  });
+
   it('takes no lease when the ceiling is 0', async () => {
     const host = `unlimited-${randomUUID()}.example`;
     const lease = await acquireHostLease(options(workers[0]!, { ceiling: 0 }), request(host, 20), AbortSignal.timeout(5_000));

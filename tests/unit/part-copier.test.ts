@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32c } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
 import { copyParts, type CopyEngineOptions } from '../../src/copy/copy-engine.js';
@@ -598,8 +599,39 @@ describe('copyPart abort', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-function engineOptions(h: Harness, connections: number, copied: CompletedPart[]): CopyEngineOptions {
-  return { ...h.options, connections, onPartCopied: (part) => copied.push(part) };
+/** The lanes' connections: each opened one shares the harness's fake pool and counts its close. */
+interface LaneConnections {
+  opened: number;
+  closed: number;
+}
+
+function engineOptions(h: Harness, connections: number, copied: CompletedPart[], lanes: LaneConnections = { opened: 0, closed: 0 }, overrides: Partial<CopyEngineOptions> = {}): CopyEngineOptions {
+  const { pool: _shared, ...partOptions } = h.options;
+  return {
+    ...partOptions,
+    openConnection: () => {
+      lanes.opened += 1;
+      return { ...h.pool, close: async () => void (lanes.closed += 1) };
+    },
+    connections,
+    onPartCopied: (part) => copied.push(part),
+    ...overrides,
+  };
+}
+
+/** Grants a test hands out by hand, like a host lease that grows. */
+function manualGrants(): { grants: NonNullable<CopyEngineOptions['grants']>; grow(total: number): void; listeners(): number } {
+  const listeners = new Set<(connections: number) => void>();
+  return {
+    grants: {
+      onGrow(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    },
+    grow: (total) => listeners.forEach((listener) => listener(total)),
+    listeners: () => listeners.size,
+  };
 }
 
 describe('copyParts', () => {
@@ -616,12 +648,90 @@ describe('copyParts', () => {
     expect(h.deltas.reduce((sum, delta) => sum + delta, 0)).toBe(TOTAL_BYTES);
   });
 
-  it.each([1, 2, 5, 20])('keeps at most %d requests in flight', async (connections) => {
+  it.each([1, 2, 5, 20])('keeps at most %d requests in flight, one connection per lane, each closed at the end', async (connections) => {
     const h = harness();
-    await copyParts(parts, engineOptions(h, connections, []), never);
+    const lanes = { opened: 0, closed: 0 };
+    await copyParts(parts, engineOptions(h, connections, [], lanes), never);
     expect(h.pool.maxInFlight).toBe(Math.min(connections, parts.length));
     expect(h.pool.requests).toHaveLength(parts.length);
+    expect(lanes).toEqual({ opened: Math.min(connections, parts.length), closed: Math.min(connections, parts.length) });
   });
+
+  it('adds lanes when more connections are granted, up to the new total and never past it', async () => {
+    const manual = manualGrants();
+    const copied: CompletedPart[] = [];
+    const lanes = { opened: 0, closed: 0 };
+    const h = harness();
+    const copying = copyParts(parts, engineOptions(h, 1, copied, lanes, { grants: manual.grants }), never);
+    await h.pool.requestsReached(1);
+    // Mid-copy: one lane, its first request under way.
+    expect([lanes.opened, h.pool.requests.length]).toEqual([1, 1]);
+    manual.grow(3);
+    expect(lanes.opened).toBe(3);
+    manual.grow(2);
+    expect(lanes.opened).toBe(3);
+    await copying;
+    expect(h.pool.maxInFlight).toBe(3);
+    expect(lanes).toEqual({ opened: 3, closed: 3 });
+    expect(copied.map((part) => part.index).sort((a, b) => a - b)).toEqual(parts.map((part) => part.index));
+    expect([...h.pool.requestedStarts].sort((a, b) => a - b)).toEqual(parts.map((part) => part.offsetBytes));
+    // Grants after the copy change nothing: the engine stopped listening.
+    expect(manual.listeners()).toBe(0);
+  });
+
+  it('waits for lanes added late in the copy before it resolves', async () => {
+    const manual = manualGrants();
+    const copied: CompletedPart[] = [];
+    const lanes = { opened: 0, closed: 0 };
+    const h = harness();
+    // The added lanes hold their first request at a gate, so the first lane ends before them.
+    let openGate: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
+    const options = engineOptions(h, 1, copied, lanes, {
+      grants: manual.grants,
+      openConnection: () => {
+        lanes.opened += 1;
+        const held = lanes.opened > 1;
+        return {
+          ...h.pool,
+          stream: async (request, sink) => {
+            if (held) await gate;
+            return h.pool.stream(request, sink);
+          },
+          close: async () => void (lanes.closed += 1),
+        };
+      },
+      onPartCopied: (part) => {
+        copied.push(part);
+        // The grant arrives while the first lane is already being waited for.
+        if (copied.length === 2) manual.grow(4);
+      },
+    });
+    const copying = copyParts(parts, options, never);
+    const early = await Promise.race([copying.then(() => 'resolved'), sleep(50).then(() => 'pending')]);
+    expect(early).toBe('pending');
+    expect(copied).toHaveLength(parts.length - 3);
+    openGate();
+    await copying;
+    expect(lanes).toEqual({ opened: 4, closed: 4 });
+    expect(copied.map((part) => part.index).sort((a, b) => a - b)).toEqual(parts.map((part) => part.index));
+  });
+
+  it('opens no lane for a grant once every part is taken', async () => {
+    const manual = manualGrants();
+    const lanes = { opened: 0, closed: 0 };
+    const h = harness((_request, range) => (range.start === parts.at(-1)!.offsetBytes ? { ...partial(range.start, range.end), hangs: true } : serveFile(_request, range)));
+    const controller = new AbortController();
+    const copying = copyParts(parts, engineOptions(h, 1, [], lanes, { grants: manual.grants }), controller.signal);
+    await h.pool.requestsReached(parts.length);
+    manual.grow(5);
+    expect(lanes.opened).toBe(1);
+    controller.abort(new Error('stop'));
+    await rejectionOf(copying);
+    expect(lanes).toEqual({ opened: 1, closed: 1 });
+  }, HANG_GUARD_MS);
 
   it('retries a transient failure of one part and still copies every part once', async () => {
     let failed = false;
@@ -642,7 +752,9 @@ describe('copyParts', () => {
   it('stops at the first permanent failure and never requests the parts not yet started', async () => {
     const h = harness((_request, { start, end }) => (start === 10 ? { statusCode: 404 } : { ...partial(start, end), chunks: [], hangs: true }));
     const copied: CompletedPart[] = [];
-    const error = await appErrorOf(copyParts(parts, engineOptions(h, 2, copied), never));
+    const lanes = { opened: 0, closed: 0 };
+    const error = await appErrorOf(copyParts(parts, engineOptions(h, 2, copied, lanes), never));
+    expect(lanes).toEqual({ opened: 2, closed: 2 });
     expect(error.code).toBe('SOURCE_HTTP_ERROR');
     expect(error.details).toEqual({ part: 1, status: 404 });
     expect([...h.pool.requestedStarts].sort((a, b) => a - b)).toEqual([0, 10]);

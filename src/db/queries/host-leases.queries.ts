@@ -63,6 +63,25 @@ export async function renewHostLease(db: Database, leaseId: string, ttlMs: numbe
   return renewed.length === 1;
 }
 
+/** The connections of a live lease, or null when it expired or is gone. */
+export async function liveHostLeaseConnections(tx: Database, leaseId: string): Promise<number | null> {
+  const [row] = await tx
+    .select({ connections: hostLeases.connections })
+    .from(hostLeases)
+    .where(and(eq(hostLeases.id, leaseId), gt(hostLeases.expiresAt, sql`clock_timestamp()`)));
+  return row?.connections ?? null;
+}
+
+/** Sets a live lease's connections and extends it to `ttlMs` from now; false when it expired. */
+export async function resizeHostLease(tx: Database, leaseId: string, connections: number, ttlMs: number): Promise<boolean> {
+  const resized = await tx
+    .update(hostLeases)
+    .set({ connections, expiresAt: sql`clock_timestamp() + ${ttlMs} * interval '1 millisecond'` })
+    .where(and(eq(hostLeases.id, leaseId), gt(hostLeases.expiresAt, sql`clock_timestamp()`)))
+    .returning({ id: hostLeases.id });
+  return resized.length === 1;
+}
+
 export async function deleteHostLease(db: Database, leaseId: string): Promise<void> {
   await db.delete(hostLeases).where(eq(hostLeases.id, leaseId));
 }
