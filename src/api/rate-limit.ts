@@ -10,6 +10,7 @@
  * error shaping to get the contract's names and body; the hook below is the whole of it, with the
  * counting in one SQL statement (src/db/queries/rate-limit.queries.ts).
  */
+import type { SwaggerTransformObject } from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.js';
 import { countApiRequest } from '../db/queries/rate-limit.queries.js';
@@ -63,4 +64,37 @@ export function limitRequestsPerApiKey(app: FastifyInstance, deps: { db: Databas
       { limit: state.limit, retryAfterSeconds: state.resetSeconds },
     );
   });
+}
+
+type OpenApiDocument = ReturnType<SwaggerTransformObject>;
+
+const rateLimitHeaderDocs = {
+  'X-RateLimit-Limit': 'Requests this API key may make per window (one minute).',
+  'X-RateLimit-Remaining': 'Requests left to this API key in the current window.',
+  'X-RateLimit-Reset': 'Whole seconds until the current window ends and the count starts again.',
+} as const;
+
+/**
+ * Adds the rate-limit headers to the OpenAPI document: on every answer of the API-key routes
+ * (`/api/v1/...`), and `Retry-After` on their 429. The headers come from a hook, not from the route
+ * schemas, so the document generated from the schemas does not know them.
+ */
+export function documentRateLimitHeaders(document: OpenApiDocument): OpenApiDocument {
+  const openapi = document as { components?: { headers?: Record<string, unknown> }; paths?: Record<string, Record<string, { responses?: Record<string, { headers?: Record<string, unknown> }> }>> };
+  const headers: Record<string, unknown> = {};
+  for (const [name, description] of Object.entries(rateLimitHeaderDocs)) headers[name] = { description, schema: { type: 'integer', minimum: 0 } };
+  headers['Retry-After'] = { description: 'Seconds to wait before the next request of this API key is accepted.', schema: { type: 'integer', minimum: 1 } };
+  openapi.components = { ...openapi.components, headers: { ...openapi.components?.headers, ...headers } };
+  for (const [path, operations] of Object.entries(openapi.paths ?? {})) {
+    if (!path.startsWith('/api/v1/')) continue;
+    for (const operation of Object.values(operations)) {
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        const refs: Record<string, unknown> = {};
+        for (const name of Object.keys(rateLimitHeaderDocs)) refs[name] = { $ref: `#/components/headers/${name}` };
+        if (status === '429') refs['Retry-After'] = { $ref: '#/components/headers/Retry-After' };
+        response.headers = { ...response.headers, ...refs };
+      }
+    }
+  }
+  return document;
 }

@@ -17,7 +17,7 @@ import type { VideoImportService } from '../services/video-import.service.js';
 import type { VideoService } from '../services/video.service.js';
 import type { WebhookService } from '../services/webhook.service.js';
 import { requireApiKey } from './auth.js';
-import { limitRequestsPerApiKey, type RateLimitPolicy } from './rate-limit.js';
+import { documentRateLimitHeaders, limitRequestsPerApiKey, type RateLimitPolicy } from './rate-limit.js';
 import type { ArtifactService } from '../services/artifact.service.js';
 import { artifactRoutes } from './artifacts.routes.js';
 import { downloadRoutes } from './downloads.routes.js';
@@ -87,7 +87,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       security: [{ apiKey: [] }],
     },
     transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transformObject: deps.rateLimit === null ? jsonSchemaTransformObject : (input) => documentRateLimitHeaders(jsonSchemaTransformObject(input)),
   });
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
 

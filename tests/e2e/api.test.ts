@@ -227,6 +227,20 @@ describe.each(backends)('the API contract (%s)', (backend) => {
         '/api/v1/videos/{videoId}/in/abandon', '/api/v1/videos', '/api/v1/videos/{videoId}', '/api/v1/videos/{videoId}/out/https',
       ]));
       expect(openapi.body.paths['/api/v1/videos/in/https'].post.requestBody.content['application/json'].schema.properties.url.maxLength).toBe(4096);
+      // The rate limit's headers, set by a hook, are documented on every API-key answer.
+      expect(Object.keys(openapi.body.components.headers).sort()).toEqual(['Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset']);
+      const listing = openapi.body.paths['/api/v1/videos'].get.responses;
+      expect(listing['200'].headers).toEqual({
+        'X-RateLimit-Limit': { $ref: '#/components/headers/X-RateLimit-Limit' },
+        'X-RateLimit-Remaining': { $ref: '#/components/headers/X-RateLimit-Remaining' },
+        'X-RateLimit-Reset': { $ref: '#/components/headers/X-RateLimit-Reset' },
+      });
+      const tooMany = Object.entries(openapi.body.paths as Record<string, Record<string, { responses: Record<string, { headers?: Record<string, unknown> }> }>>)
+        .flatMap(([, operations]) => Object.values(operations).map((operation) => operation.responses['429']))
+        .filter((response) => response !== undefined);
+      expect(tooMany.length).toBeGreaterThan(0);
+      for (const response of tooMany) expect(response.headers?.['Retry-After']).toEqual({ $ref: '#/components/headers/Retry-After' });
+      expect(openapi.body.paths['/healthz'].get.responses['200'].headers).toBeUndefined();
       const ui = await fx.service.api('GET', '/api/docs', { apiKey: null });
       expect([200, 302]).toContain(ui.status);
     });
