@@ -143,7 +143,7 @@ async function runScenario(env: Environment, scenario: Scenario): Promise<RunRes
   const origin = await startOriginProcess({ pkiDir: env.pkiDir, filePath: env.source.path, sizeBytes: scenario.sizeBytes, throttleBytesPerSecond: scenario.throttleBytesPerSecond }, repoRoot);
   const stopOrigin = env.cleanup.add(`stop the origin (pid ${origin.pid})`, () => origin.stop());
   console.log(`\norigin pid ${origin.pid} serves ${scenario.sizeBytes} bytes (${fixed(scenario.sizeBytes / 1e6, 1)} MB), throttle ${formatThrottle(scenario.throttleBytesPerSecond)}, at ${origin.url}`);
-  const target: CopyTarget = { url: origin.url, originPort: origin.port, sizeBytes: scenario.sizeBytes, throttleBytesPerSecond: scenario.throttleBytesPerSecond, crc32c: env.checksums.get(scenario.sizeBytes) ?? Number.NaN };
+  const target: CopyTarget = { url: origin.url, warmupUrl: origin.warmupUrl, originPort: origin.port, sizeBytes: scenario.sizeBytes, throttleBytesPerSecond: scenario.throttleBytesPerSecond, crc32c: env.checksums.get(scenario.sizeBytes) ?? Number.NaN };
   const runs: RunResult[] = [];
   try {
     for (const connections of scenario.connections) {
@@ -187,7 +187,7 @@ function reportNotes(options: BenchOptions, aria2cPath: string | null): string[]
   if (options.databaseUrl !== null) notes.push('reelin ran as separate api and worker processes on PostgreSQL; its CPU and memory figures are the worker\'s');
   if (Object.keys(options.serviceEnv).length > 0) notes.push(`the service ran with ${Object.entries(options.serviceEnv).map(([key, value]) => `${key}=${value}`).join(' ')}`);
   if (options.cpuProfDir !== null) notes.push(`the service ran under --cpu-prof (profiles in ${options.cpuProfDir}): its figures include profiling overhead`);
-  notes.push('reelin times run from sending the POST to the moment the service marked the import DONE (its updatedAt), so they include the probe, the job pickup and the final sync to disk; the status is polled once a second, as a user following the copy would; aria2c times include its start-up, and aria2c does not sync its file to disk');
+  notes.push('reelin times run from sending the POST to the moment the service marked the import DONE (its updatedAt), so they include the probe, the job pickup and the final sync to disk; the status is polled once a second, as a user following the copy would; each run\'s fresh service first imports the file\'s first 4 MiB once, untimed, as a service in use would have; aria2c times include its start-up, and aria2c does not sync its file to disk');
   return notes;
 }
 

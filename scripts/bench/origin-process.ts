@@ -8,6 +8,9 @@ import { describeExit, exited, stopChild } from './child-process.js';
 
 /** The path the origin serves the benchmark file under. */
 export const BENCH_FILE_PATH = '/bench.bin';
+/** The first bytes of the same file, for the service's warm-up import before a timed one. */
+export const WARMUP_FILE_PATH = '/warmup.bin';
+export const WARMUP_BYTES = 4 * 1024 * 1024;
 
 const ORIGIN_SCRIPT = fileURLToPath(new URL('./origin.ts', import.meta.url));
 const START_TIMEOUT_MS = 30_000;
@@ -26,6 +29,8 @@ export interface OriginProcess {
   port: number;
   /** `https://127.0.0.1:<port>/bench.bin` */
   url: string;
+  /** `https://127.0.0.1:<port>/warmup.bin`: the file's first WARMUP_BYTES (or all of a smaller one) */
+  warmupUrl: string;
   stop(): Promise<void>;
 }
 
@@ -39,6 +44,7 @@ export async function startOriginProcess(spec: OriginSpec, repoRoot: string): Pr
       pid: child.pid ?? 0,
       port,
       url: `https://127.0.0.1:${port}${BENCH_FILE_PATH}`,
+      warmupUrl: `https://127.0.0.1:${port}${WARMUP_FILE_PATH}`,
       stop: async () => {
         await stopChild(child, { graceMs: 5_000 });
       },

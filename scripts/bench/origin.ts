@@ -3,14 +3,15 @@
  * <pkiDir> <filePath> <sizeBytes> <throttleBytesPerSecondPerConnection>`), so the CPU it spends on
  * TLS and file reads is neither counted against the service nor competes with it inside one event
  * loop. It serves the first `sizeBytes` bytes of the file as /bench.bin, with ranges; a throttle
- * of 0 means none. It prints `{"port":N}` on stdout once listening, stops on SIGTERM/SIGINT, and
- * exits when its stdin closes, so it never outlives a benchmark that was killed outright.
+ * of 0 means none; /warmup.bin, never throttled, is the first few MiB, for the service's warm-up.
+ * It prints `{"port":N}` on stdout once listening, stops on SIGTERM/SIGINT, and exits when its
+ * stdin closes, so it never outlives a benchmark that was killed outright.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startOriginServer } from '../../tests/support/origin-server.js';
 import type { TestPki } from '../../tests/support/test-pki.js';
-import { BENCH_FILE_PATH } from './origin-process.js';
+import { BENCH_FILE_PATH, WARMUP_BYTES, WARMUP_FILE_PATH } from './origin-process.js';
 
 interface OriginArgs {
   pkiDir: string;
@@ -39,6 +40,8 @@ async function main(): Promise<void> {
   const args = parseOriginArgs(process.argv.slice(2));
   const origin = await startOriginServer({ pki: await loadPki(args.pkiDir), host: '127.0.0.1' });
   origin.setFile(BENCH_FILE_PATH, { path: args.filePath, size: args.sizeBytes, contentType: 'application/octet-stream' });
+  // Unthrottled: the service's warm-up import before a timed one should not take long.
+  origin.setFile(WARMUP_FILE_PATH, { path: args.filePath, size: Math.min(args.sizeBytes, WARMUP_BYTES), contentType: 'application/octet-stream' });
   if (args.throttleBytesPerSecond > 0) origin.setBehaviour(BENCH_FILE_PATH, { throttleBytesPerSecondPerConnection: args.throttleBytesPerSecond });
   let closing = false;
   const close = () => {

@@ -22,6 +22,7 @@ const importStatusSchema = z.object({
 });
 
 const videoSchema = z.object({ teamId: z.string() });
+const ingestionSchema = z.object({ ingestion: z.object({ ingestionState: z.object({ ingestionStatus: z.string() }) }) });
 const downloadLinkSchema = z.object({ fileSize: z.number(), crc32cChecksum: z.number() });
 
 type ImportStatus = z.infer<typeof importStatusSchema>;
@@ -55,6 +56,16 @@ export class ReelinApi {
 
   importStatus(videoId: string): Promise<ImportStatus> {
     return this.call('GET', `/api/v1/videos/${videoId}/in/status`, importStatusSchema);
+  }
+
+  /** Polls the video every 100 ms until its ingestion has ended (DONE or FAILED, either will do). */
+  async waitUntilIngestionEnded(videoId: string, deadline: number): Promise<void> {
+    for (;;) {
+      const status = (await this.call('GET', `/api/v1/videos/${videoId}`, ingestionSchema)).ingestion.ingestionState.ingestionStatus;
+      if (status === 'DONE' || status === 'FAILED') return;
+      if (Date.now() > deadline) throw new Error(`the ingestion is still ${status} after the time allowed`);
+      await sleep(100);
+    }
   }
 
   async teamIdOf(videoId: string): Promise<string> {

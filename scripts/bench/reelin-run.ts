@@ -2,6 +2,11 @@
  * One reelin run: a fresh service process copies the origin's file through the public API while
  * its CPU time and memory are read from /proc; then the stored file is checked byte for byte
  * (size and CRC32C) against the source, and so is the checksum the service itself reports.
+ *
+ * Before the timed copy the service imports a few MiB of the same file once, untimed, and the
+ * run waits until that import's ingestion has ended: the timed copy then meets a service in use
+ * (its code paths compiled by the JIT, its database's first statements planned), not one whose
+ * first request it is, and no other work of the service overlaps it.
  */
 import path from 'node:path';
 import type { CleanupStack } from './cleanup.js';
@@ -27,6 +32,7 @@ export async function runReelin(context: ReelinRunContext, target: CopyTarget, c
   const service = await startService({ repoRoot: context.repoRoot, originPort: target.originPort, caCertPath: context.caCertPath, cpuProfDir: context.cpuProfDir, extraEnv: context.serviceEnv, databaseUrl: context.databaseUrl, cleanup: context.cleanup });
   try {
     const api = new ReelinApi(service.url, service.apiKey);
+    await warmUp(api, target, connections);
     const measured = await measureCopy(context, service, api, target, connections);
     await verifyCopy(service, api, measured.videoId, target);
     return toRunResult({ tool: 'reelin', connections, effectiveConnections: connections, target, attempt, ...measured.figures });
@@ -41,6 +47,14 @@ export async function runReelin(context: ReelinRunContext, target: CopyTarget, c
 interface MeasuredCopy {
   videoId: string;
   figures: { seconds: number; cpuSeconds: number; peakRssMb: number; hwmRssMb: number; idleRssMb: number };
+}
+
+/** One untimed import of the warm-up file, to DONE and through its ingestion. */
+async function warmUp(api: ReelinApi, target: CopyTarget, connections: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  const videoId = await api.startHttpsImport(target.warmupUrl, connections);
+  await api.waitUntilDone(videoId, deadline);
+  await api.waitUntilIngestionEnded(videoId, deadline);
 }
 
 /** Samples the service's CPU and memory around the copy. */

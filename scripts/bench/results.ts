@@ -14,6 +14,8 @@ export type Tool = 'reelin' | 'aria2c';
 /** One file served by one origin process, with the checksum a copy of it must have. */
 export interface CopyTarget {
   url: string;
+  /** A few MiB of the same file, which reelin's service imports once, untimed, before its timed copy. */
+  warmupUrl: string;
   originPort: number;
   sizeBytes: number;
   /** Per TLS connection; null when unthrottled. */
