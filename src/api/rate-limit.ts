@@ -85,14 +85,13 @@ export function documentRateLimitHeaders(document: OpenApiDocument): OpenApiDocu
   for (const [name, description] of Object.entries(rateLimitHeaderDocs)) headers[name] = { description, schema: { type: 'integer', minimum: 0 } };
   headers['Retry-After'] = { description: 'Seconds to wait before the next request of this API key is accepted.', schema: { type: 'integer', minimum: 1 } };
   openapi.components = { ...openapi.components, headers: { ...openapi.components?.headers, ...headers } };
+  const refs = Object.fromEntries(Object.keys(headers).map((name) => [name, { $ref: `#/components/headers/${name}` }]));
+  const { 'Retry-After': retryAfter, ...limitRefs } = refs;
   for (const [path, operations] of Object.entries(openapi.paths ?? {})) {
     if (!path.startsWith('/api/v1/')) continue;
     for (const operation of Object.values(operations)) {
       for (const [status, response] of Object.entries(operation.responses ?? {})) {
-        const refs: Record<string, unknown> = {};
-        for (const name of Object.keys(rateLimitHeaderDocs)) refs[name] = { $ref: `#/components/headers/${name}` };
-        if (status === '429') refs['Retry-After'] = { $ref: '#/components/headers/Retry-After' };
-        response.headers = { ...response.headers, ...refs };
+        response.headers = { ...response.headers, ...limitRefs, ...(status === '429' ? { 'Retry-After': retryAfter } : {}) };
       }
     }
   }

@@ -33,13 +33,14 @@ export async function copyParts(parts: readonly PartSpec[], options: CopyEngineO
 
   async function lane(): Promise<void> {
     const pool = options.openConnection();
+    const laneOptions = { ...options, pool };
     try {
       while (!combined.aborted) {
         const part = parts[next];
         next += 1;
         if (part === undefined) return;
         try {
-          options.onPartCopied(await copyPart(part, { ...options, pool }, combined));
+          options.onPartCopied(await copyPart(part, laneOptions, combined));
         } catch (error) {
           if (firstError === null && !signal.aborted) {
             firstError = error;

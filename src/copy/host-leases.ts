@@ -19,7 +19,7 @@
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import {
-  deleteExpiredHostLeases, deleteHostLease, insertHostLease, liveHostLeaseConnections, lockHostForLeases, renewHostLease, resizeHostLease, sumLiveHostConnections,
+  deleteExpiredHostLeases, deleteHostLease, insertHostLease, liveHostLeaseConnections, lockHostForLeases, renewHostLease, sumLiveHostConnections,
 } from '../db/queries/host-leases.queries.js';
 import { backoffDelayMs, type BackoffPolicy } from '../domain/retry.js';
 
@@ -140,7 +140,7 @@ async function tryGrowLease(db: Database, lease: HeldLease): Promise<number | nu
     if (mine === null) return null;
     const heldByOthers = (await sumLiveHostConnections(tx, lease.host)) - mine;
     const connections = Math.max(mine, grantableConnections(lease.wanted, lease.ceiling, heldByOthers));
-    return (await resizeHostLease(tx, lease.id, connections, lease.ttlMs)) ? connections : null;
+    return (await renewHostLease(tx, lease.id, lease.ttlMs, connections)) ? connections : null;
   });
 }
 

@@ -53,11 +53,14 @@ export async function insertHostLease(tx: Database, lease: NewHostLease): Promis
   return row.id;
 }
 
-/** Extends a live lease to `ttlMs` from now; false when it expired (and may have been removed). */
-export async function renewHostLease(db: Database, leaseId: string, ttlMs: number): Promise<boolean> {
+/**
+ * Extends a live lease to `ttlMs` from now, setting its connections too when given (a lease that
+ * grew); false when it expired (and may have been removed).
+ */
+export async function renewHostLease(db: Database, leaseId: string, ttlMs: number, connections?: number): Promise<boolean> {
   const renewed = await db
     .update(hostLeases)
-    .set({ expiresAt: sql`clock_timestamp() + ${ttlMs} * interval '1 millisecond'` })
+    .set({ expiresAt: sql`clock_timestamp() + ${ttlMs} * interval '1 millisecond'`, ...(connections === undefined ? {} : { connections }) })
     .where(and(eq(hostLeases.id, leaseId), gt(hostLeases.expiresAt, sql`clock_timestamp()`)))
     .returning({ id: hostLeases.id });
   return renewed.length === 1;
@@ -70,16 +73,6 @@ export async function liveHostLeaseConnections(tx: Database, leaseId: string): P
     .from(hostLeases)
     .where(and(eq(hostLeases.id, leaseId), gt(hostLeases.expiresAt, sql`clock_timestamp()`)));
   return row?.connections ?? null;
-}
-
-/** Sets a live lease's connections and extends it to `ttlMs` from now; false when it expired. */
-export async function resizeHostLease(tx: Database, leaseId: string, connections: number, ttlMs: number): Promise<boolean> {
-  const resized = await tx
-    .update(hostLeases)
-    .set({ connections, expiresAt: sql`clock_timestamp() + ${ttlMs} * interval '1 millisecond'` })
-    .where(and(eq(hostLeases.id, leaseId), gt(hostLeases.expiresAt, sql`clock_timestamp()`)))
-    .returning({ id: hostLeases.id });
-  return resized.length === 1;
 }
 
 export async function deleteHostLease(db: Database, leaseId: string): Promise<void> {
