@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.js';
 import { buildServer } from './api/server.js';
 import { assertMigrated, migrateDatabase, openDatabase, pingDatabase, type DatabaseConnection } from './db/database.js';
+import { listenForEvents } from './db/event-bell.js';
 import { getOrCreateSecret } from './db/queries/secrets.queries.js';
 import { createCopyVideoExhaustedHandler } from './jobs/copy-video-exhausted.job.js';
 import { createCopyVideoHandler } from './jobs/copy-video.job.js';
@@ -172,7 +173,9 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
       const mediaJobs = { db: connection.db, store, queue, media, workDir: config.media.workDir, progressIntervalMs: config.media.progressIntervalMs, shutdownSignal: shutdown.signal, log };
       // The embedded database has one process, which just started: every claim left is a dead one's.
       if (connection.kind === 'pglite') await releaseAllLeases(connection.db);
-      const webhookWorker = new WebhookWorker({ db: connection.db, client, keys: signingKeys, config: config.webhooks, log });
+      const bell = await listenForEvents(connection, (error) => log.warn({ err: error }, 'the database connection listening for events broke; reconnecting (webhooks are polled meanwhile)'));
+      stack.push(() => bell.close());
+      const webhookWorker = new WebhookWorker({ db: connection.db, client, keys: signingKeys, config: config.webhooks, log, bell });
       webhookWorker.start();
       stack.push(() => webhookWorker.stop());
       await queue.work({

@@ -144,7 +144,7 @@ const envSchema = z.object({
   REELIN_WEBHOOK_TIMEOUT_MS: integer(10_000, 100, 60_000),
   REELIN_WEBHOOK_RETRY_BASE_DELAY_MS: integer(10_000, 1, 3_600_000),
   REELIN_WEBHOOK_RETRY_MAX_DELAY_MS: integer(3_600_000, 1, 24 * 3_600_000),
-  REELIN_WEBHOOK_POLL_INTERVAL_MS: integer(200, 10, 60_000),
+  REELIN_WEBHOOK_POLL_INTERVAL_MS: integer(1_000, 10, 60_000),
 });
 
 export type StorageConfig = { kind: 'fs'; rootDir: string; directIo: boolean } | S3StorageConfig;

@@ -3,13 +3,14 @@
  *
  * - Dispatcher: turns new `events` rows (the outbox) into deliveries, in batches claimed with
  *   SKIP LOCKED (see dispatchEvents), so every event becomes its deliveries exactly once however
- *   many workers run.
- * - Scheduler: every poll (or at once when the dispatcher made deliveries) it lists the webhooks
- *   with due deliveries and starts one runner per webhook that has none in this process. A runner
- *   claims a batch of its webhook's due deliveries (a lease, so a dead worker's claims return),
- *   checks and pins the URL again, takes that many send slots from the webhook's shared slot row
- *   (the rate limit across processes), sends each at its slot, and records every attempt with the
- *   delivery's next state in one transaction. Runners are independent: a slow or dead endpoint
+ *   many workers run. It runs when the event bell rings (an event was committed) and at every
+ *   poll, the backstop for a missed ring.
+ * - Scheduler: every poll (or at once when the dispatcher made deliveries or the bell rang) it
+ *   lists the webhooks with due deliveries and starts one runner per webhook that has none in this
+ *   process. A runner claims a batch of its webhook's due deliveries (a lease, so a dead worker's
+ *   claims return), checks and pins the URL again, takes that many send slots from the webhook's
+ *   shared slot row (the rate limit across processes), sends each at its slot, and records every
+ *   attempt with the delivery's next state in one transaction. Runners are independent: a slow or dead endpoint
  *   holds only its own runner, never the deliveries of other webhooks.
  * - Maintenance: rotates the signing key when it is due.
  */
@@ -17,6 +18,7 @@ import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { WebhookConfig } from '../config/config.js';
 import type { Database } from '../db/database.js';
+import type { EventBell } from '../db/event-bell.js';
 import {
   claimDueDeliveries,
   dispatchEvents,
@@ -55,6 +57,8 @@ export interface WebhookWorkerDeps {
   keys: SigningKeyRing;
   config: Pick<WebhookConfig, 'timeoutMs' | 'retryBaseDelayMs' | 'retryMaxDelayMs' | 'pollIntervalMs' | 'keyRotationIntervalMs' | 'keyOverlapMs'>;
   log: Logger;
+  /** Rung when events or test events are recorded: dispatcher and scheduler run at once instead of at their next poll. */
+  bell?: Pick<EventBell, 'onRing'>;
   random?: () => number;
 }
 
@@ -117,6 +121,7 @@ export class WebhookWorker {
   private readonly runners = new Map<string, Promise<void>>();
   private loops: Loop[] = [];
   private scheduler: Loop | null = null;
+  private stopListening: (() => void) | null = null;
   private readonly random: () => number;
 
   constructor(private readonly deps: WebhookWorkerDeps) {
@@ -129,15 +134,17 @@ export class WebhookWorker {
     const signal = this.stopping.signal;
     const onError = (what: string) => (error: unknown) => this.deps.log.error({ err: error }, `webhook ${what} failed; trying again`);
     this.scheduler = new Loop(signal, this.deps.config.pollIntervalMs, () => this.schedule(), onError('scheduling'));
-    this.loops = [
-      new Loop(signal, this.deps.config.pollIntervalMs, () => this.dispatch(), onError('dispatch')),
-      this.scheduler,
-      new Loop(signal, MAINTENANCE_INTERVAL_MS, () => this.maintain(), onError('key rotation')),
-    ];
+    const dispatcher = new Loop(signal, this.deps.config.pollIntervalMs, () => this.dispatch(), onError('dispatch'));
+    this.loops = [dispatcher, this.scheduler, new Loop(signal, MAINTENANCE_INTERVAL_MS, () => this.maintain(), onError('key rotation'))];
+    this.stopListening = this.deps.bell?.onRing(() => {
+      dispatcher.wake();
+      this.scheduler?.wake();
+    }) ?? null;
   }
 
   /** Stops the loops, aborts sends in flight (their claims are given back) and waits for the runners. */
   async stop(): Promise<void> {
+    this.stopListening?.();
     this.stopping.abort();
     await Promise.all([...this.loops.map((loop) => loop.done), ...this.runners.values()]);
   }

@@ -372,3 +372,43 @@ describe.each(backends)('webhooks (%s)', (backend) => {
     });
   });
 });
+
+describe.each(backends)('webhook delivery woken by the event bell (%s)', (backend) => {
+  let pki: TestPki;
+  let receiver: WebhookReceiver;
+  let service: TestService;
+  const resolver = new ScriptedResolver().set(HOOK_HOST, ['127.0.0.1']);
+
+  beforeAll(async () => {
+    pki = await createTestPki();
+    receiver = await startWebhookReceiver(pki);
+    // A minute between polls: anything delivered sooner was woken by the bell.
+    service = await startTestService({ backend, caCertificates: [pki.caCertPem], resolver, env: { REELIN_ALLOWED_PORTS: String(receiver.port), REELIN_WEBHOOK_POLL_INTERVAL_MS: '60000' } });
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await receiver?.close();
+    await pki?.cleanup();
+  });
+
+  it('sends a committed event and a queued test event within seconds although the workers poll once a minute', async () => {
+    const teamId = (await service.api('GET', '/api/v1/account')).body.defaultTeam.id as string;
+    const created = await service.api('POST', '/api/v1/webhooks', { body: { name: 'bell', url: receiver.url('/bell', HOOK_HOST), eventTypes: ['video_in.done'] } });
+    expect(created.status, created.text).toBe(201);
+    const onBell = (request: ReceivedRequest) => request.path === '/bell';
+
+    const videoId = crypto.randomUUID();
+    const recordedAt = Date.now();
+    await service.app.connection.db.transaction((tx) => recordEvent(tx, { teamId, videoId, type: 'video_in.done' }));
+    const [event] = await receiver.waitFor(1, onBell, 10_000);
+    expect(Date.now() - recordedAt).toBeLessThan(5_000);
+    expect(event?.body).toMatchObject({ eventType: 'video_in.done', test: false, data: { videoId } });
+
+    const queuedAt = Date.now();
+    const test = await service.api('POST', `/api/v1/webhooks/${created.body.id}/test`);
+    expect(test.status, test.text).toBe(201);
+    const both = await receiver.waitFor(2, onBell, 10_000);
+    expect(Date.now() - queuedAt).toBeLessThan(5_000);
+    expect(both[1]?.body).toMatchObject({ eventType: 'video_in.done', test: true });
+  });
+});

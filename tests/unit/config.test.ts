@@ -66,7 +66,7 @@ describe('loadConfig defaults', () => {
         timeoutMs: 10_000,
         retryBaseDelayMs: 10_000,
         retryMaxDelayMs: 3_600_000,
-        pollIntervalMs: 200,
+        pollIntervalMs: 1_000,
       },
       shutdownTimeoutMs: 10_000,
       warnings: [],

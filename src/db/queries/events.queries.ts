@@ -1,6 +1,7 @@
 import { asc, eq } from 'drizzle-orm';
 import type { EventType } from '../../domain/events.js';
 import type { Database } from '../database.js';
+import { ringEventBell } from '../event-bell.js';
 import { events } from '../schema.js';
 
 export interface NewEvent {
@@ -10,9 +11,10 @@ export interface NewEvent {
   data?: Record<string, unknown>;
 }
 
-/** Records a stage transition; call it in the transaction that makes the transition. */
+/** Records a stage transition; call it in the transaction that makes the transition (it rings the event bell). */
 export async function recordEvent(tx: Database, event: NewEvent): Promise<void> {
   await tx.insert(events).values({ teamId: event.teamId, videoId: event.videoId, type: event.type, data: event.data ?? {} });
+  await ringEventBell(tx);
 }
 
 export interface RecordedEvent {

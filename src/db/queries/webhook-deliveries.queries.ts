@@ -4,6 +4,7 @@
  */
 import { and, asc, count, eq, exists, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../database.js';
+import { ringEventBell } from '../event-bell.js';
 import { pageOffset, pageOrder, toPage, type Page, type PageRequest, type TriState } from '../paging.js';
 import { webhookDeliveries, webhookDeliveryAttempts, webhooks } from '../schema.js';
 
@@ -147,6 +148,7 @@ export async function insertTestDelivery(tx: Database, delivery: { webhookId: st
     retryUntil: sql`now() + ${delivery.maxTotalRetryDelayMinutes} * interval '1 minute'`,
   }).returning();
   if (!row) throw new Error('insert into webhook_deliveries returned no row');
+  await ringEventBell(tx);
   return row;
 }
 

@@ -1,0 +1,139 @@
+/**
+ * The doorbell of the webhook outbox. `recordEvent` (and a queued test event) rings it with a
+ * NOTIFY in the transaction that records the event, so it rings when (and only if) that
+ * transaction commits, in every process listening on the database. Webhook workers listen, so a
+ * new event is dispatched and sent at once rather than at the next poll; the poll stays as the
+ * backstop for a ring missed while a listening connection was down, and for retries that fall due.
+ *
+ * PGlite delivers its own session's notifications to `listen` callbacks. On PostgreSQL, LISTEN
+ * needs a connection of its own for as long as it listens (a pooled one would drop the
+ * subscription when handed back), so the bell keeps one client and reconnects it when it breaks.
+ */
+import { sql } from 'drizzle-orm';
+import pg from 'pg';
+import type { Database, DatabaseConnection } from './database.js';
+
+export const EVENTS_CHANNEL = 'reelin_events';
+
+/**
+ * Rings the bell from inside `tx`: listeners hear it when `tx` commits, never if it rolls back
+ * (PostgreSQL folds the rings of one transaction into one).
+ */
+export async function ringEventBell(tx: Database): Promise<void> {
+  await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, '')`);
+}
+
+/** How long a broken PostgreSQL listening connection waits before it connects again. */
+const RECONNECT_DELAY_MS = 1_000;
+
+export interface EventBell {
+  /** Calls `listener` after each commit that recorded events (here or in another process); returns the unsubscribe. */
+  onRing(listener: () => void): () => void;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts listening. `onConnectionError` hears about a broken PostgreSQL listening connection;
+ * the bell connects again after RECONNECT_DELAY_MS and rings once when it is back, since events
+ * may have been recorded in between.
+ */
+export async function listenForEvents(connection: DatabaseConnection, onConnectionError: (error: Error) => void): Promise<EventBell> {
+  const listeners = new Set<() => void>();
+  const ring = () => {
+    for (const listener of listeners) listener();
+  };
+  const onRing = (listener: () => void) => {
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+    };
+  };
+  if (connection.kind === 'pglite') {
+    const unlisten = await connection.pglite.listen(EVENTS_CHANNEL, ring);
+    return {
+      onRing,
+      close: async () => {
+        listeners.clear();
+        await unlisten();
+      },
+    };
+  }
+  const listener = new PostgresListener(connection.url, ring, onConnectionError);
+  await listener.start();
+  return {
+    onRing,
+    close: async () => {
+      listeners.clear();
+      await listener.close();
+    },
+  };
+}
+
+class PostgresListener {
+  private client: pg.Client | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly url: string, private readonly ring: () => void, private readonly onConnectionError: (error: Error) => void) {}
+
+  /** The first connection: a failure here fails the start, as any database failure at start does. */
+  async start(): Promise<void> {
+    this.client = await this.connect();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    const client = this.client;
+    this.client = null;
+    await client?.end().catch(() => undefined);
+  }
+
+  private async connect(): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: this.url });
+    client.on('notification', (message) => {
+      if (message.channel === EVENTS_CHANNEL) this.ring();
+    });
+    // Registered before connecting: a client without an error listener would crash the process.
+    client.on('error', (error) => this.broken(client, error));
+    client.on('end', () => this.broken(client, new Error('the connection listening for events closed')));
+    try {
+      await client.connect();
+      await client.query(`listen ${EVENTS_CHANNEL}`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    return client;
+  }
+
+  private broken(client: pg.Client, error: Error): void {
+    if (this.closed || this.client !== client) return;
+    this.client = null;
+    this.onConnectionError(error);
+    void client.end().catch(() => undefined);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect().then(
+        (client) => {
+          if (this.closed) {
+            void client.end().catch(() => undefined);
+            return;
+          }
+          this.client = client;
+          this.ring();
+        },
+        (error: unknown) => {
+          if (this.closed) return;
+          this.onConnectionError(error as Error);
+          this.scheduleReconnect();
+        },
+      );
+    }, RECONNECT_DELAY_MS);
+    this.reconnectTimer.unref();
+  }
+}
