@@ -16,19 +16,25 @@ import type { Database, DatabaseConnection } from './database.js';
 export const EVENTS_CHANNEL = 'reelin_events';
 
 /**
- * Rings the bell from inside `tx`: listeners hear it when `tx` commits, never if it rolls back
- * (PostgreSQL folds the rings of one transaction into one).
+ * What a ring announces: new events (for the dispatcher), new due deliveries (test events, for the
+ * scheduler), or, after a broken listening connection was restored, possibly missed rings of both.
  */
-export async function ringEventBell(tx: Database): Promise<void> {
-  await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, '')`);
+export type BellRing = 'events' | 'deliveries' | 'missed';
+
+/**
+ * Rings the bell from inside `tx`: listeners hear it when `tx` commits, never if it rolls back
+ * (PostgreSQL folds equal rings of one transaction into one).
+ */
+export async function ringEventBell(tx: Database, ring: Exclude<BellRing, 'missed'>): Promise<void> {
+  await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${ring})`);
 }
 
 /** How long a broken PostgreSQL listening connection waits before it connects again. */
 const RECONNECT_DELAY_MS = 1_000;
 
 export interface EventBell {
-  /** Calls `listener` after each commit that recorded events (here or in another process); returns the unsubscribe. */
-  onRing(listener: () => void): () => void;
+  /** Calls `listener` after each commit that rang the bell (here or in another process); returns the unsubscribe. */
+  onRing(listener: (ring: BellRing) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -38,33 +44,29 @@ export interface EventBell {
  * may have been recorded in between.
  */
 export async function listenForEvents(connection: DatabaseConnection, onConnectionError: (error: Error) => void): Promise<EventBell> {
-  const listeners = new Set<() => void>();
-  const ring = () => {
-    for (const listener of listeners) listener();
+  const listeners = new Set<(ring: BellRing) => void>();
+  const ring = (payload: string) => {
+    const heard: BellRing = payload === 'events' || payload === 'deliveries' ? payload : 'missed';
+    for (const listener of listeners) listener(heard);
   };
-  const onRing = (listener: () => void) => {
-    listeners.add(listener);
-    return () => {
-      listeners.delete(listener);
-    };
-  };
+  let stopListening: () => Promise<void>;
   if (connection.kind === 'pglite') {
-    const unlisten = await connection.pglite.listen(EVENTS_CHANNEL, ring);
-    return {
-      onRing,
-      close: async () => {
-        listeners.clear();
-        await unlisten();
-      },
-    };
+    stopListening = await connection.pglite.listen(EVENTS_CHANNEL, ring);
+  } else {
+    const listener = new PostgresListener(connection.url, ring, onConnectionError);
+    await listener.start();
+    stopListening = () => listener.close();
   }
-  const listener = new PostgresListener(connection.url, ring, onConnectionError);
-  await listener.start();
   return {
-    onRing,
+    onRing: (listener) => {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
     close: async () => {
       listeners.clear();
-      await listener.close();
+      await stopListening();
     },
   };
 }
@@ -74,7 +76,7 @@ class PostgresListener {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
-  constructor(private readonly url: string, private readonly ring: () => void, private readonly onConnectionError: (error: Error) => void) {}
+  constructor(private readonly url: string, private readonly ring: (payload: string) => void, private readonly onConnectionError: (error: Error) => void) {}
 
   /** The first connection: a failure here fails the start, as any database failure at start does. */
   async start(): Promise<void> {
@@ -92,7 +94,7 @@ class PostgresListener {
   private async connect(): Promise<pg.Client> {
     const client = new pg.Client({ connectionString: this.url });
     client.on('notification', (message) => {
-      if (message.channel === EVENTS_CHANNEL) this.ring();
+      if (message.channel === EVENTS_CHANNEL) this.ring(message.payload ?? '');
     });
     // Registered before connecting: a client without an error listener would crash the process.
     client.on('error', (error) => this.broken(client, error));
@@ -125,7 +127,7 @@ class PostgresListener {
             return;
           }
           this.client = client;
-          this.ring();
+          this.ring('missed');
         },
         (error: unknown) => {
           if (this.closed) return;

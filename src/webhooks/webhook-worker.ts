@@ -5,13 +5,14 @@
  *   SKIP LOCKED (see dispatchEvents), so every event becomes its deliveries exactly once however
  *   many workers run. It runs when the event bell rings (an event was committed) and at every
  *   poll, the backstop for a missed ring.
- * - Scheduler: every poll (or at once when the dispatcher made deliveries or the bell rang) it
- *   lists the webhooks with due deliveries and starts one runner per webhook that has none in this
- *   process. A runner claims a batch of its webhook's due deliveries (a lease, so a dead worker's
- *   claims return), checks and pins the URL again, takes that many send slots from the webhook's
- *   shared slot row (the rate limit across processes), sends each at its slot, and records every
- *   attempt with the delivery's next state in one transaction. Runners are independent: a slow or dead endpoint
- *   holds only its own runner, never the deliveries of other webhooks.
+ * - Scheduler: every poll (or at once when the dispatcher made deliveries, or the bell rang for a
+ *   test event) it lists the webhooks with due deliveries and starts one runner per webhook that
+ *   has none in this process. A runner claims a batch of its webhook's due deliveries (a lease, so
+ *   a dead worker's claims return), checks and pins the URL again, takes that many send slots from
+ *   the webhook's shared slot row (the rate limit across processes), sends each at its slot, and
+ *   records every attempt with the delivery's next state in one transaction. Runners are
+ *   independent: a slow or dead endpoint holds only its own runner, never the deliveries of other
+ *   webhooks.
  * - Maintenance: rotates the signing key when it is due.
  */
 import { setMaxListeners } from 'node:events';
@@ -57,7 +58,7 @@ export interface WebhookWorkerDeps {
   keys: SigningKeyRing;
   config: Pick<WebhookConfig, 'timeoutMs' | 'retryBaseDelayMs' | 'retryMaxDelayMs' | 'pollIntervalMs' | 'keyRotationIntervalMs' | 'keyOverlapMs'>;
   log: Logger;
-  /** Rung when events or test events are recorded: dispatcher and scheduler run at once instead of at their next poll. */
+  /** Rung when events (dispatcher) or test events (scheduler) are recorded: they run at once instead of at their next poll. */
   bell?: Pick<EventBell, 'onRing'>;
   random?: () => number;
 }
@@ -136,9 +137,10 @@ export class WebhookWorker {
     this.scheduler = new Loop(signal, this.deps.config.pollIntervalMs, () => this.schedule(), onError('scheduling'));
     const dispatcher = new Loop(signal, this.deps.config.pollIntervalMs, () => this.dispatch(), onError('dispatch'));
     this.loops = [dispatcher, this.scheduler, new Loop(signal, MAINTENANCE_INTERVAL_MS, () => this.maintain(), onError('key rotation'))];
-    this.stopListening = this.deps.bell?.onRing(() => {
-      dispatcher.wake();
-      this.scheduler?.wake();
+    // The dispatcher wakes the scheduler itself when it made deliveries.
+    this.stopListening = this.deps.bell?.onRing((ring) => {
+      if (ring !== 'deliveries') dispatcher.wake();
+      if (ring !== 'events') this.scheduler?.wake();
     }) ?? null;
   }
 

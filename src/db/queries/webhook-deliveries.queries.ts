@@ -148,7 +148,7 @@ export async function insertTestDelivery(tx: Database, delivery: { webhookId: st
     retryUntil: sql`now() + ${delivery.maxTotalRetryDelayMinutes} * interval '1 minute'`,
   }).returning();
   if (!row) throw new Error('insert into webhook_deliveries returned no row');
-  await ringEventBell(tx);
+  await ringEventBell(tx, 'deliveries');
   return row;
 }
 
