@@ -4,10 +4,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import { pino, stdTimeFunctions, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.js';
 import { buildServer } from './api/server.js';
+import { createLogger } from './logging.js';
 import { assertMigrated, migrateDatabase, openDatabase, pingDatabase, type DatabaseConnection } from './db/database.js';
 import { listenForEvents } from './db/event-bell.js';
 import { getOrCreateSecret } from './db/queries/secrets.queries.js';
@@ -66,15 +67,6 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-function createLogger(config: Readonly<Config>, role: Role): Logger {
-  return pino({
-    level: config.log.level,
-    base: { service: 'reelin', role },
-    timestamp: stdTimeFunctions.isoTime,
-    redact: { paths: ['req.headers["x-api-key"]', 'req.headers.authorization', '*.apiKey', '*.secretAccessKey'], censor: '[redacted]' },
-  });
-}
-
 /** Finds ffmpeg and ffprobe and what they can do; logs features they cannot provide. */
 async function startMedia(config: Readonly<Config>, log: Logger, runner: ProcessRunner): Promise<FfmpegIngestionMedia> {
   const tools = await discoverMediaTools({
@@ -125,7 +117,7 @@ async function openStore(config: Readonly<Config>, overrides: AppOverrides, log:
 }
 
 export async function startApp(config: Readonly<Config>, role: Role, overrides: AppOverrides = {}): Promise<RunningApp> {
-  const log = overrides.logger ?? createLogger(config, role);
+  const log = overrides.logger ?? createLogger({ level: config.log.level, role });
   for (const warning of config.warnings) log.warn(warning);
   const connection = await openDatabase(config.database, (error) => log.warn({ err: error }, 'an idle database connection broke; it will be replaced'));
   const stack: (() => Promise<void>)[] = [() => connection.close()];

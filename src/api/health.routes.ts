@@ -1,6 +1,8 @@
 /**
  * Liveness and readiness for operators and load balancers. `/healthz` says the process answers;
  * `/readyz` says its dependencies (database, queue, storage) answer too, each within a time limit.
+ * Both need no credentials, so they say only up or down: why a check failed (an error message
+ * may name hosts, paths or buckets) goes to the log.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -26,19 +28,20 @@ async function runCheck(check: ReadinessCheck): Promise<string | null> {
   }
 }
 
-const checkResult = z.object({ status: z.enum(['up', 'down']), error: z.string().optional() });
+const checkResult = z.object({ status: z.enum(['up', 'down']) });
 const readiness = z.object({ status: z.enum(['ready', 'not ready']), checks: z.record(z.string(), checkResult) });
 
 export function healthRoutes(deps: { checks: Record<string, ReadinessCheck> }): FastifyPluginAsyncZod {
   return async (app) => {
     app.get('/healthz', { logLevel: 'warn', schema: { summary: 'Liveness', tags: ['Operations'], security: [], response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
 
-    app.get('/readyz', { logLevel: 'warn', schema: { summary: 'Readiness: database, queue and storage reachable', tags: ['Operations'], security: [], response: { 200: readiness, 503: readiness } } }, async (_request, reply) => {
+    app.get('/readyz', { logLevel: 'warn', schema: { summary: 'Readiness: database, queue and storage reachable', tags: ['Operations'], security: [], response: { 200: readiness, 503: readiness } } }, async (request, reply) => {
       const names = Object.keys(deps.checks);
       const errors = await Promise.all(names.map((name) => runCheck(deps.checks[name] ?? (async () => undefined))));
       const checks = Object.fromEntries(names.map((name, index) => {
-        const error = errors[index];
-        return [name, error ? { status: 'down' as const, error } : { status: 'up' as const }];
+        const error = errors[index] ?? null;
+        if (error !== null) request.log.warn({ check: name, reason: error }, 'readiness check failed');
+        return [name, { status: error === null ? 'up' as const : 'down' as const }];
       }));
       const ready = errors.every((error) => error === null);
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
