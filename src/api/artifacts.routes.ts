@@ -46,7 +46,8 @@ export function artifactRoutes(deps: { tenancy: TenancyService; artifacts: Artif
     const conflict = { 409: errorResponse, ...commonErrors };
     const linksFor = async (request: LinkRequest, kinds: readonly ArtifactKind[]): Promise<ArtifactLink[]> => {
       const team = await deps.tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-      const baseUrl = deps.publicUrl ?? `${request.protocol}://${request.host}`;
+      // Never the request's Host header, which the caller chooses: the configured origin, else a relative link.
+      const baseUrl = deps.publicUrl ?? '';
       return deps.artifacts.links(team, request.params.videoId, kinds, { durationMinutes: request.query.durationMinutes, baseUrl });
     };
 

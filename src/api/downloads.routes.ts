@@ -88,8 +88,8 @@ export function downloadRoutes(deps: DownloadRoutesDeps): FastifyPluginAsyncZod 
         querystring: signedQuery,
       },
       handler: async (request, reply) => {
-        const { videoId } = request.params;
-        checkVerdict(deps.signer.verify(videoId, request.query.expires, request.query.signature, now()), 'POST /api/v1/videos/{videoId}/out/https');
+        const { videoId, fileName } = request.params;
+        checkVerdict(deps.signer.verify({ videoId, fileName }, request.query.expires, request.query.signature, now()), 'POST /api/v1/videos/{videoId}/out/https');
         const video = await findVideoById(deps.db, videoId);
         if (video === null) throw new AppError('RESOURCE_NOT_FOUND', `video ${videoId} was not found`);
         const file = requireStoredFile(video);
@@ -116,7 +116,7 @@ export function downloadRoutes(deps: DownloadRoutesDeps): FastifyPluginAsyncZod 
       },
       handler: async (request, reply) => {
         const { videoId, artifactId, fileName } = request.params;
-        checkVerdict(deps.signer.verifyArtifact(videoId, artifactId, request.query.expires, request.query.signature, now()), 'the video\'s thumbnails, full-frames or web-video endpoint');
+        checkVerdict(deps.signer.verifyArtifact({ videoId, artifactId, fileName }, request.query.expires, request.query.signature, now()), 'the video\'s thumbnails, full-frames or web-video endpoint');
         const artifact = await findArtifact(deps.db, videoId, artifactId);
         if (artifact === null) throw new AppError('RESOURCE_NOT_FOUND', `artifact ${artifactId} of video ${videoId} was not found (ingestion may have replaced it): request a new link`);
         return serveFile(deps, request, reply, {

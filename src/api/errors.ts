@@ -61,6 +61,8 @@ export const httpStatusOf = {
   WEBHOOK_HTTP_ERROR: 400,
   WEBHOOK_UNREACHABLE: 400,
   WEBHOOK_TIMEOUT: 400,
+  HEADERS_TOO_LARGE: 431,
+  REQUEST_TIMEOUT: 408,
 } as const satisfies Record<ErrorCode, number>;
 
 export interface ErrorBody {
@@ -109,7 +111,7 @@ function valueAt(source: unknown, path: string[]): unknown {
 const secretField = /secret|password/i;
 
 /** A value quoted back in a validation error, with secrets (an S3 secret key) left out. */
-function withoutSecrets(path: string[], value: unknown): unknown {
+export function withoutSecrets(path: string[], value: unknown): unknown {
   if (path.some((key) => secretField.test(key))) return '[redacted]';
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((item) => withoutSecrets([], item));

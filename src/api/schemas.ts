@@ -17,6 +17,22 @@ export function boundedString(min: number, max: number) {
 
 export const dateTime = z.iso.datetime({ offset: true });
 
+/** The earliest and latest instants a date query parameter may name (years 1 to 9999 in UTC). */
+const EARLIEST_QUERY_DATE_MS = new Date('0001-01-01T00:00:00Z').getTime();
+const LATEST_QUERY_DATE_MS = new Date('9999-12-31T23:59:59.999Z').getTime();
+
+/**
+ * An RFC 3339 date-time in a query string, as a Date. PostgreSQL stores no year 0 (RFC 3339's
+ * `0000` is 1 BC) and JavaScript writes years past 9999 in a form PostgreSQL does not read, so
+ * instants outside years 1..9999 (UTC) are refused here rather than failing at the database.
+ */
+export const queryDateTime = z
+  .iso.datetime({ offset: true, message: 'must be an RFC 3339 date-time with an offset, e.g. 2026-11-28T10:07:50Z' })
+  .transform((text) => new Date(text))
+  .refine((date) => !Number.isNaN(date.getTime()) && date.getTime() >= EARLIEST_QUERY_DATE_MS && date.getTime() <= LATEST_QUERY_DATE_MS, {
+    message: 'must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z',
+  });
+
 /** `true` / `false` in a query string (zod's coercion would read "false" as true). */
 export const queryBoolean = z.enum(['true', 'false'], { message: 'must be true or false' }).transform((value) => value === 'true');
 

@@ -21,7 +21,10 @@ import { documentRateLimitHeaders, limitRequestsPerApiKey, type RateLimitPolicy 
 import type { ArtifactService } from '../services/artifact.service.js';
 import { artifactRoutes } from './artifacts.routes.js';
 import { downloadRoutes } from './downloads.routes.js';
+import { registerBodyParsing } from './body-parsing.js';
+import { createClientErrorHandler } from './client-errors.js';
 import { registerErrorHandling, sendError } from './errors.js';
+import { refuseNulCharacters } from './input-guards.js';
 import { AppError } from '../domain/errors.js';
 import { healthRoutes, type ReadinessCheck } from './health.routes.js';
 import { tenancyRoutes } from './tenancy.routes.js';
@@ -49,6 +52,13 @@ export interface ServerDeps {
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * The longest path parameter routes accept: a download link's file name of up to 255 characters,
+ * percent-encoded (a UTF-16 unit is at most 3 UTF-8 bytes, each `%XX`). Fastify's default of 100
+ * refused links to files with longer names.
+ */
+const MAX_PARAM_LENGTH = 255 * 9;
+
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
@@ -59,8 +69,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && uuidPattern.test(given) ? given.toLowerCase() : randomUUID();
     },
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     return503OnClosing: true,
+    clientErrorHandler: createClientErrorHandler(deps.log),
     // Requests Fastify refuses before routing (a malformed URL) still get the contract's error body.
     frameworkErrors: (error, request, reply) => {
       void sendError(request, reply, new AppError('BAD_REQUEST', `the request could not be routed: ${error.message}`));
@@ -72,8 +83,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerErrorHandling(app);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Downloads serve stored files under their stored type; no browser may guess another.
+    reply.header('x-content-type-options', 'nosniff');
   });
-  acceptEmptyJsonBodies(app);
+  registerBodyParsing(app);
+  refuseNulCharacters(app);
 
   await app.register(swagger, {
     openapi: {
@@ -87,7 +101,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       security: [{ apiKey: [] }],
     },
     transform: jsonSchemaTransform,
-    transformObject: deps.rateLimit === null ? jsonSchemaTransformObject : (input) => documentRateLimitHeaders(jsonSchemaTransformObject(input)),
+    transformObject: (input) => {
+      const document = documentOptionalBodies(jsonSchemaTransformObject(input));
+      return deps.rateLimit === null ? document : documentRateLimitHeaders(document);
+    },
   });
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
 
@@ -105,21 +122,19 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   return app;
 }
 
+type OpenApiDocument = ReturnType<typeof jsonSchemaTransformObject>;
+
 /**
- * JSON bodies only. Pixop clients send `Content-Type: application/json` on body-less requests
- * (GET, DELETE, POST with Content-Length 0); such a request is valid, so an empty JSON body parses
- * as no body.
+ * @fastify/swagger marks every request body required; here a PATCH body (an empty PATCH changes
+ * nothing) and the body of a DELETE (the expected derived ids) are optional, so the document says so.
  */
-function acceptEmptyJsonBodies(app: FastifyInstance): void {
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  // JSON is the only body this API takes; anything else is 415 UNSUPPORTED_CONTENT_TYPE.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') {
-      done(null, undefined);
-      return;
+function documentOptionalBodies(document: OpenApiDocument): OpenApiDocument {
+  const paths = (document as { paths?: Record<string, Record<string, { requestBody?: { required?: boolean } }>> }).paths ?? {};
+  for (const operations of Object.values(paths)) {
+    for (const method of ['patch', 'delete']) {
+      const body = operations[method]?.requestBody;
+      if (body !== undefined) body.required = false;
     }
-    void parseJson(request, text, done);
-  });
+  }
+  return document;
 }

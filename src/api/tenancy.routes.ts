@@ -42,8 +42,9 @@ export function tenancyRoutes(deps: { db: Database; tenancy: TenancyService; pro
         response: { 200: team, ...commonErrors },
       },
     }, async (request) => {
-      const member = await findMemberTeam(db, request.principal.userId, request.params.teamId);
-      if (member === null) throw new AppError('TEAM_NOT_FOUND', `team ${request.params.teamId} was not found`);
+      // Changing a team is using it through the API: a team without API access is 403, as on every route.
+      const member = await tenancy.resolveTeam(request.principal, request.params.teamId);
+      if (request.body.freeClipEnabled === undefined) return presentTeam(member);
       const row = await updateTeamSettings(db, member.id, request.body);
       if (row === null) throw new AppError('TEAM_NOT_FOUND', `team ${request.params.teamId} was not found`);
       return presentTeam(row);
@@ -77,10 +78,19 @@ export function tenancyRoutes(deps: { db: Database; tenancy: TenancyService; pro
     });
 
     app.patch('/projects/:projectId', {
-      schema: { summary: 'Rename a project', tags: ['Projects'], params: projectParams, querystring: selectTeamQuery, body: z.object({ name: projectName }), response: { 200: project, ...commonErrors } },
+      schema: {
+        summary: 'Rename a project',
+        description: 'Without `name` (or without a body) nothing changes and the project is returned as it is.',
+        tags: ['Projects'],
+        params: projectParams,
+        querystring: selectTeamQuery,
+        body: z.object({ name: projectName.optional() }),
+        response: { 200: project, ...commonErrors },
+      },
     }, async (request) => {
       const selected = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-      return presentProject(await projects.rename(selected.id, request.params.projectId, request.body.name));
+      const { name } = request.body;
+      return presentProject(name === undefined ? await projects.get(selected.id, request.params.projectId) : await projects.rename(selected.id, request.params.projectId, name));
     });
 
     app.delete('/projects/:projectId', {

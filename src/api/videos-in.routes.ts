@@ -4,6 +4,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { DOT_SEGMENT_MESSAGE, hasDotSegment } from '../domain/s3-object.js';
 import type { TenancyService } from '../services/tenancy.service.js';
 import type { VideoImportService } from '../services/video-import.service.js';
 import { presentVideoInStatus } from './presenters.js';
@@ -14,12 +15,18 @@ const videoFields = z.object({
   description: boundedString(0, 511).optional(),
   projectId: uuid.optional(),
   // eslint-disable-next-line no-control-regex
-  fileName: boundedString(1, 255).regex(/^[^/\\\u0000-\u001f\u007f]*$/, { message: 'must not contain /, \\ or control characters' }).optional(),
+  fileName: boundedString(1, 255).regex(/^[^/\\\u0000-\u001f\u007f]*$/, { message: 'must not contain /, \\ or control characters' })
+    // A download link ends in the file name: `.` and `..` would be read as path steps by every URL parser.
+    .refine((name) => name !== '.' && name !== '..', { message: 'must not be . or ..' })
+    .optional(),
 });
 
 const importBody = videoFields.extend({ url: boundedString(1, 4096) });
 
-const s3ImportBody = videoFields.extend({ objectKey: boundedString(1, 1024), s3Bucket: s3BucketAccess });
+const s3ImportBody = videoFields.extend({
+  objectKey: boundedString(1, 1024).refine((key) => !hasDotSegment(key), { message: DOT_SEGMENT_MESSAGE }),
+  s3Bucket: s3BucketAccess,
+});
 
 const s3ImportQuery = selectTeamQuery.extend({ fullIngestion: queryBoolean.default(false) });
 

@@ -25,7 +25,7 @@ const downloadLink = z.object({
 export interface VideosRoutesDeps {
   tenancy: TenancyService;
   videos: VideoService;
-  /** The scheme and host download links start with; null: the request's own. */
+  /** The scheme and host download links start with (REELIN_PUBLIC_URL); null: links are relative (`/api/downloads/...`). */
   publicUrl: string | null;
 }
 
@@ -109,7 +109,8 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
       },
     }, async (request) => {
       const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-      const baseUrl = deps.publicUrl ?? `${request.protocol}://${request.host}`;
+      // Never the request's Host header, which the caller chooses: the configured origin, else a relative link.
+      const baseUrl = deps.publicUrl ?? '';
       const link = await videos.createDownloadLink(team, request.params.videoId, { durationMinutes: request.query.durationMinutes, baseUrl });
       return { ...link, expiresAt: link.expiresAt.toISOString() };
     });

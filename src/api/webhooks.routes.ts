@@ -11,7 +11,7 @@ import { eventTypes, type EventType } from '../domain/events.js';
 import { buildPayload, standardWebhooksSecretPattern } from '../domain/webhooks.js';
 import type { TenancyService } from '../services/tenancy.service.js';
 import type { WebhookService } from '../services/webhook.service.js';
-import { boundedString, commonErrors, dateTime, errorResponse, pageOf, pageQuery, selectTeamQuery, triState, uuid } from './schemas.js';
+import { boundedString, commonErrors, dateTime, errorResponse, pageOf, pageQuery, queryDateTime, selectTeamQuery, triState, uuid } from './schemas.js';
 
 const eventType = z.enum(eventTypes as [EventType, ...EventType[]], { message: `must be one of ${eventTypes.join(', ')}` });
 
@@ -194,8 +194,8 @@ export function webhooksRoutes(deps: { tenancy: TenancyService; webhooks: Webhoo
           webhookId: uuid.optional(),
           successfulMode: triState.default('INCLUDE'),
           testMode: triState.default('INCLUDE'),
-          occurredAtFrom: dateTime.optional(),
-          occurredAtUntil: dateTime.optional(),
+          occurredAtFrom: queryDateTime.optional(),
+          occurredAtUntil: queryDateTime.optional(),
         }),
         response: { 200: pageOf(webhookEvent), ...commonErrors },
       },
@@ -207,8 +207,8 @@ export function webhooksRoutes(deps: { tenancy: TenancyService; webhooks: Webhoo
         webhookId,
         successfulMode,
         testMode,
-        occurredAtFrom: occurredAtFrom === undefined ? undefined : new Date(occurredAtFrom),
-        occurredAtUntil: occurredAtUntil === undefined ? undefined : new Date(occurredAtUntil),
+        occurredAtFrom,
+        occurredAtUntil,
       };
       return mapPage(await webhooks.listDeliveries(filter, page), presentWebhookEvent);
     });
@@ -242,12 +242,12 @@ export function webhooksRoutes(deps: { tenancy: TenancyService; webhooks: Webhoo
           maxTotalRetryDelayMinutes: fields.maxTotalRetryDelayMinutes.optional(),
           eventTypes: fields.eventTypes.optional(),
           secret: fields.secret.nullable().optional(),
-        }).nullish(),
+        }),
         response: { 200: webhook, ...commonErrors },
       },
     }, async (request) => {
       const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-      return presentWebhook(await webhooks.update(team.id, request.params.webhookId, request.body ?? {}));
+      return presentWebhook(await webhooks.update(team.id, request.params.webhookId, request.body));
     });
 
     app.delete('/webhooks/:webhookId', {

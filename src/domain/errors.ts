@@ -73,6 +73,10 @@ export const serviceErrorCodes = [
   'WEBHOOK_UNREACHABLE',
   /** A webhook delivery attempt got no complete response within the timeout (10 s). */
   'WEBHOOK_TIMEOUT',
+  /** The request line and headers are larger than the HTTP parser accepts (16 KiB). */
+  'HEADERS_TOO_LARGE',
+  /** The request did not arrive completely within the server's time limit. */
+  'REQUEST_TIMEOUT',
 ] as const;
 
 export type ErrorCode = (typeof contractErrorCodes)[number] | (typeof serviceErrorCodes)[number];

@@ -64,8 +64,26 @@ function encodeSegment(segment: string): string {
   return encodeURIComponent(segment).replace(/[!'()*]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-/** The HTTPS URL of the object. */
+export const DOT_SEGMENT_MESSAGE = 'must not have a . or .. segment: URL parsers resolve them as path steps, which would leave the bucket';
+
+/**
+ * Whether a key has a `.` or `..` segment. Such a key cannot be addressed safely: every URL parser
+ * (WHATWG's, undici's, S3's own) resolves those segments, and their percent-encoded forms
+ * (`%2e%2e`), as steps up the path, out of the bucket and out of an endpoint's path prefix.
+ */
+export function hasDotSegment(objectKey: string): boolean {
+  return objectKey.split('/').some((segment) => segment === '.' || segment === '..');
+}
+
+/** The HTTPS URL of the object; refuses a key that could climb out of its bucket. */
 export function s3ObjectUrl(location: S3ObjectLocation): string {
+  if (hasDotSegment(location.objectKey)) {
+    throw new AppError('VALIDATION_ERROR', `the request is not valid: objectKey: ${DOT_SEGMENT_MESSAGE}`, null, {
+      validationErrors: [{ field: 'objectKey', value: location.objectKey, message: DOT_SEGMENT_MESSAGE }],
+    });
+  }
+  // Every other byte that is not unreserved is percent-encoded (a literal `%2e` becomes `%252e`), so
+  // no segment of the encoded key is a dot segment either.
   const key = encodeObjectKey(location.objectKey);
   if (location.addressing === 'virtual-hosted') {
     const endpoint = new URL(location.endpoint);

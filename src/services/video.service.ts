@@ -57,6 +57,8 @@ export class VideoService {
   }
 
   async update(team: TeamRow, videoId: string, changes: { name?: string | undefined; description?: string | undefined }): Promise<VideoView> {
+    // An empty PATCH changes nothing, not even updatedAt.
+    if (changes.name === undefined && changes.description === undefined) return this.get(team, videoId);
     if (!(await updateVideoText(this.deps.db, team.id, videoId, changes))) {
       throw new AppError('RESOURCE_NOT_FOUND', `video ${videoId} was not found`, { videoId });
     }

@@ -101,6 +101,8 @@ export class WebhookService {
     if (update.maxTotalRetryDelayMinutes !== undefined) changes.maxTotalRetryDelayMinutes = update.maxTotalRetryDelayMinutes;
     if (update.eventTypes !== undefined) changes.eventTypes = [...new Set(update.eventTypes)];
     if (update.secret !== undefined) changes.secret = update.secret;
+    // An empty PATCH changes nothing, not even updatedAt.
+    if (Object.keys(changes).length === 0) return this.get(teamId, webhookId);
     const row = await updateWebhook(this.deps.db, teamId, webhookId, changes);
     if (row === null) throw notFound(webhookId);
     return row;

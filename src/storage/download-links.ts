@@ -1,9 +1,11 @@
 /**
  * Pre-signed download links. For files the service serves itself (the filesystem store): a link
- * names the video and an expiry time, signed with HMAC-SHA256 under a key every API process of the
- * deployment shares (kept in the database), so any of them can verify a link another one issued.
- * A store that serves downloads itself (S3: `capabilities.presignedDownloads`) signs its own URLs
- * instead, with the same expiry and the file name in the response's Content-Disposition.
+ * names the video (or one artifact of it), the file name and an expiry time, all signed with
+ * HMAC-SHA256 under a key every API process of the deployment shares (kept in the database,
+ * sealed), so any of them can verify a link another one issued, and a link whose file name was
+ * changed is refused like one whose expiry was. A store that serves downloads itself (S3:
+ * `capabilities.presignedDownloads`) signs its own URLs instead, with the same expiry and the file
+ * name in the response's Content-Disposition.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { BlobKey } from './blob-keys.js';
@@ -16,32 +18,38 @@ export class DownloadLinkSigner {
     if (key.length < 32) throw new RangeError('the download signing key must have at least 32 bytes');
   }
 
-  // The subject names what the link opens (a video's file, or one artifact of it), so a signature
-  // for one can never open another.
-  private signature(subject: string, expiresAtSeconds: number): string {
-    return createHmac('sha256', this.key).update(`download:${subject}:${expiresAtSeconds}`).digest('base64url');
+  // The subject names what the link opens (a video's file, or one artifact of it) and under which
+  // file name, so a signature for one can never open another. The name is percent-encoded so no
+  // name can pass for another subject (it cannot contain the ':' that separates the parts).
+  private signature(subject: string, fileName: string, expiresAtSeconds: number): string {
+    return createHmac('sha256', this.key).update(`download:${subject}:${encodeURIComponent(fileName)}:${expiresAtSeconds}`).digest('base64url');
   }
 
   /** The path and query of a link to `videoId`'s file, valid until `expiresAt`. */
   sign(videoId: string, fileName: string, expiresAt: Date): string {
     const expires = Math.floor(expiresAt.getTime() / 1000);
-    return `/api/downloads/${videoId}/${encodeURIComponent(fileName)}?expires=${expires}&signature=${this.signature(videoId, expires)}`;
+    return `/api/downloads/${videoId}/${encodeURIComponent(fileName)}?expires=${expires}&signature=${this.signature(videoId, fileName, expires)}`;
   }
 
   /** The path and query of a link to one artifact of a video (a thumbnail, the web video, ...). */
   signArtifact(videoId: string, artifactId: string, fileName: string, expiresAt: Date): string {
     const expires = Math.floor(expiresAt.getTime() / 1000);
-    return `/api/downloads/${videoId}/artifacts/${artifactId}/${encodeURIComponent(fileName)}?expires=${expires}&signature=${this.signature(artifactSubject(videoId, artifactId), expires)}`;
+    const signature = this.signature(artifactSubject(videoId, artifactId), fileName, expires);
+    return `/api/downloads/${videoId}/artifacts/${artifactId}/${encodeURIComponent(fileName)}?expires=${expires}&signature=${signature}`;
   }
 
-  verifyArtifact(videoId: string, artifactId: string, expires: string | undefined, signature: string | undefined, now: Date): LinkVerdict {
-    return this.verify(artifactSubject(videoId, artifactId), expires, signature, now);
+  verifyArtifact(link: { videoId: string; artifactId: string; fileName: string }, expires: string | undefined, signature: string | undefined, now: Date): LinkVerdict {
+    return this.check(artifactSubject(link.videoId, link.artifactId), link.fileName, expires, signature, now);
   }
 
-  /** Checks a link to `subject` (a video id, or an artifact's subject). */
-  verify(subject: string, expires: string | undefined, signature: string | undefined, now: Date): LinkVerdict {
+  /** Checks a link to a video's file under the file name the link's path gives. */
+  verify(link: { videoId: string; fileName: string }, expires: string | undefined, signature: string | undefined, now: Date): LinkVerdict {
+    return this.check(link.videoId, link.fileName, expires, signature, now);
+  }
+
+  private check(subject: string, fileName: string, expires: string | undefined, signature: string | undefined, now: Date): LinkVerdict {
     if (expires === undefined || signature === undefined || !/^[0-9]{1,12}$/.test(expires)) return 'invalid';
-    const expected = Buffer.from(this.signature(subject, Number(expires)));
+    const expected = Buffer.from(this.signature(subject, fileName, Number(expires)));
     const given = Buffer.from(signature);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return 'invalid';
     return Number(expires) * 1000 <= now.getTime() ? 'expired' : 'valid';

@@ -43,7 +43,7 @@ describe.each(backends)('a copy from a misbehaving origin (%s)', (backend) => {
   async function downloaded(videoId: string): Promise<Buffer> {
     const link = await fx.service.api('POST', `/api/v1/videos/${videoId}/out/https`);
     expect(link.status, link.text).toBe(200);
-    const response = await request(link.body.presignedUrl);
+    const response = await request(new URL(link.body.presignedUrl, fx.service.url));
     return Buffer.from(await response.body.arrayBuffer());
   }
 

@@ -18,7 +18,7 @@ it('stops within its grace period while a client stalls in a download', async ()
     await fx.service.waitForUpload(created.body.videoId, 'DONE');
     const link = await fx.service.api('POST', `/api/v1/videos/${created.body.videoId}/out/https`, { headers: { 'content-type': 'application/json', 'content-length': '0' } });
     // The body is not read: the server's writes stop once the socket buffers are full.
-    const stalled = await request(link.body.presignedUrl);
+    const stalled = await request(new URL(link.body.presignedUrl, fx.service.url));
     expect(stalled.statusCode).toBe(200);
 
     const stopStarted = Date.now();

@@ -108,7 +108,7 @@ describe('the per-source-host connection ceiling', () => {
     for (const [index, videoId] of videoIds.entries()) {
       const link = await api(apiUrl, 'POST', `/api/v1/videos/${videoId}/out/https`);
       expect(link.status).toBe(200);
-      const copied = Buffer.from(await (await request(link.body.presignedUrl)).body.arrayBuffer());
+      const copied = Buffer.from(await (await request(new URL(link.body.presignedUrl, apiUrl))).body.arrayBuffer());
       expect(copied.equals(files[index]!)).toBe(true);
     }
     // The logs name the grants: 20 to the first copy, the 4 left to the next.

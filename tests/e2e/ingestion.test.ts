@@ -83,7 +83,7 @@ describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
   }
 
   async function download(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
-    const response = await request(url, { headers });
+    const response = await request(new URL(url, fx.service.url), { headers });
     return { status: response.statusCode, headers: response.headers, body: Buffer.from(await response.body.arrayBuffer()) };
   }
 

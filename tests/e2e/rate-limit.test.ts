@@ -241,7 +241,7 @@ describe.each(backends)('API rate limit headers beside downloads (%s)', (backend
     const link = await fx.service.api('POST', `/api/v1/videos/${created.body.videoId}/out/https`);
     expect(link.status).toBe(200);
     expect(link.headers['x-ratelimit-limit']).toBe('1000');
-    const download = await request(link.body.presignedUrl);
+    const download = await request(new URL(link.body.presignedUrl, fx.service.url));
     const bytes = Buffer.from(await download.body.arrayBuffer());
     expect([download.statusCode, bytes.equals(Buffer.alloc(70_000, 7))]).toEqual([200, true]);
     expect(Object.keys(download.headers).filter((name) => name.startsWith('x-ratelimit-') || name === 'retry-after')).toEqual([]);

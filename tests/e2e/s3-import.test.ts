@@ -86,7 +86,7 @@ async function waitForIngestionEnd(service: Service, videoId: string): Promise<s
 async function download(service: Service, videoId: string): Promise<{ bytes: Buffer; link: any }> {
   const link = await service.api('POST', `/api/v1/videos/${videoId}/out/https`);
   expect(link.status).toBe(200);
-  return { bytes: Buffer.from(await (await request(link.body.presignedUrl)).body.arrayBuffer()), link: link.body };
+  return { bytes: Buffer.from(await (await request(new URL(link.body.presignedUrl, service.app.url ?? ''))).body.arrayBuffer()), link: link.body };
 }
 
 interface ThrottleProxy {

@@ -81,7 +81,7 @@ describe('the outbound address policy end to end', () => {
     expect(origin.stats.requests.filter((entry) => entry.status === 206).length).toBe(44);
     expect(new Set(origin.stats.requests.map((entry) => entry.localAddress))).toEqual(new Set(['127.0.0.1']));
     const link = await service.api('POST', `/api/v1/videos/${created.body.videoId}/out/https`);
-    const copy = Buffer.from(await (await request(link.body.presignedUrl)).body.arrayBuffer());
+    const copy = Buffer.from(await (await request(new URL(link.body.presignedUrl, service.url))).body.arrayBuffer());
     expect(copy.equals(file)).toBe(true);
     origin.setBehaviour('/file.mp4', {});
   });

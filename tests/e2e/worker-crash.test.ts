@@ -29,7 +29,7 @@ async function waitForStatus(baseUrl: string, videoId: string, until: (state: an
 
 async function download(baseUrl: string, videoId: string): Promise<Buffer> {
   const link = await api(baseUrl, 'POST', `/api/v1/videos/${videoId}/out/https`);
-  return Buffer.from(await (await request(link.body.presignedUrl)).body.arrayBuffer());
+  return Buffer.from(await (await request(new URL(link.body.presignedUrl, baseUrl))).body.arrayBuffer());
 }
 
 describe('a worker that dies or stops in the middle of a copy', () => {

@@ -2,6 +2,7 @@
  * The usual end-to-end set-up: a test PKI, a local HTTPS origin, and the service trusting it,
  * allowed to reach the origin's port on 127.0.0.1 only.
  */
+import type { Logger } from 'pino';
 import type { ProcessRunner } from '../../src/media/process-runner.js';
 import { startOriginServer, type OriginServer } from './origin-server.js';
 import { ScriptedResolver } from './scripted-resolver.js';
@@ -27,7 +28,7 @@ export const ORIGIN_HOST = 'origin.reelin.test';
 
 export const HOOK_HOST = 'hooks.reelin.test';
 
-export async function startE2eFixture(backend: Backend, env: Record<string, string> = {}, options: { mediaRunner?: ProcessRunner; webhookReceiver?: boolean } = {}): Promise<E2eFixture> {
+export async function startE2eFixture(backend: Backend, env: Record<string, string> = {}, options: { mediaRunner?: ProcessRunner; webhookReceiver?: boolean; logger?: Logger } = {}): Promise<E2eFixture> {
   const pki = await createTestPki();
   const origin = await startOriginServer({ pki });
   const receiver = options.webhookReceiver ? await startWebhookReceiver(pki) : null;
@@ -38,6 +39,7 @@ export async function startE2eFixture(backend: Backend, env: Record<string, stri
     resolver,
     env: { REELIN_ALLOWED_PORTS: [origin.port, ...(receiver ? [receiver.port] : [])].join(','), REELIN_WEBHOOK_POLL_INTERVAL_MS: '50', ...env },
     ...(options.mediaRunner ? { mediaRunner: options.mediaRunner } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   return {
     pki,

@@ -5,6 +5,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { Logger } from 'pino';
 import { request } from 'undici';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -23,6 +24,8 @@ export interface TestServiceOptions {
   resolver?: HostResolver;
   /** Runs ffmpeg and ffprobe in place of the real runner (the benchmark records commands with it). */
   mediaRunner?: ProcessRunner;
+  /** The service's logger (tests that read the log pass one writing to memory). */
+  logger?: Logger;
 }
 
 export interface ApiResponse<T = unknown> {
@@ -79,6 +82,7 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
     extraCaCertificates: options.caCertificates,
     ...(options.resolver ? { resolver: options.resolver } : {}),
     ...(options.mediaRunner ? { mediaRunner: options.mediaRunner } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   const url = app.url ?? '';
   const service: TestService = {

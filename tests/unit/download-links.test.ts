@@ -23,7 +23,7 @@ describe('DownloadLinkSigner.sign', () => {
   const signer = new DownloadLinkSigner(key);
 
   it('builds the download path with the expiry in whole seconds and an HMAC-SHA256 signature', () => {
-    const expectedSignature = createHmac('sha256', key).update(`download:${videoId}:${expiresSeconds}`).digest('base64url');
+    const expectedSignature = createHmac('sha256', key).update(`download:${videoId}:clip.mp4:${expiresSeconds}`).digest('base64url');
     expect(signer.sign(videoId, 'clip.mp4', expiresAt)).toBe(`/api/downloads/${videoId}/clip.mp4?expires=1795860900&signature=${expectedSignature}`);
     expect(expectedSignature).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
@@ -38,8 +38,13 @@ describe('DownloadLinkSigner.sign', () => {
     expect(expires).toBe(expiresSeconds);
   });
 
-  it('does not depend on the file name, so renaming a video keeps its links valid', () => {
-    expect(queryOf(signer.sign(videoId, 'a.mp4', expiresAt))).toEqual(queryOf(signer.sign(videoId, 'b.mov', expiresAt)));
+  it('covers the file name: links to one file under two names have different signatures', () => {
+    expect(queryOf(signer.sign(videoId, 'a.mp4', expiresAt)).signature).not.toBe(queryOf(signer.sign(videoId, 'b.mov', expiresAt)).signature);
+  });
+
+  it('signs the percent-encoded file name, so a name cannot pass for another subject', () => {
+    const expectedSignature = createHmac('sha256', key).update(`download:${videoId}:a%3A1.mp4:${expiresSeconds}`).digest('base64url');
+    expect(queryOf(signer.sign(videoId, 'a:1.mp4', expiresAt)).signature).toBe(expectedSignature);
   });
 });
 
@@ -58,33 +63,41 @@ describe('DownloadLinkSigner.verify', () => {
   });
 
   it('accepts a link signed by another signer with the same key', () => {
-    expect(new DownloadLinkSigner(Buffer.from(key)).verify(videoId, expires, signature, before)).toBe('valid');
+    expect(new DownloadLinkSigner(Buffer.from(key)).verify({ videoId, fileName: 'clip.mp4' }, expires, signature, before)).toBe('valid');
   });
 
   it('rejects a link signed with another key', () => {
     const other = new DownloadLinkSigner(Buffer.alloc(32, 8));
-    expect(other.verify(videoId, expires, signature, before)).toBe('invalid');
+    expect(other.verify({ videoId, fileName: 'clip.mp4' }, expires, signature, before)).toBe('invalid');
   });
 
   it('rejects the link for another video', () => {
-    expect(signer.verify(otherVideoId, expires, signature, before)).toBe('invalid');
+    expect(signer.verify({ videoId: otherVideoId, fileName: 'clip.mp4' }, expires, signature, before)).toBe('invalid');
+  });
+
+  it.each([
+    ['another name', 'other.mp4'],
+    ['a name with a character more', 'clip.mp4 '],
+    ['the name in another case', 'CLIP.mp4'],
+  ])('rejects the link under %s', (_label, fileName) => {
+    expect(signer.verify({ videoId, fileName }, expires, signature, before)).toBe('invalid');
   });
 
   it('rejects a tampered signature', () => {
-    expect(signer.verify(videoId, expires, flipFirstCharacter(signature ?? ''), before)).toBe('invalid');
+    expect(signer.verify({ videoId, fileName: 'clip.mp4' }, expires, flipFirstCharacter(signature ?? ''), before)).toBe('invalid');
   });
 
   it('rejects a truncated or extended signature', () => {
-    expect(signer.verify(videoId, expires, signature?.slice(0, -1), before)).toBe('invalid');
-    expect(signer.verify(videoId, expires, `${signature}A`, before)).toBe('invalid');
+    expect(signer.verify({ videoId, fileName: 'clip.mp4' }, expires, signature?.slice(0, -1), before)).toBe('invalid');
+    expect(signer.verify({ videoId, fileName: 'clip.mp4' }, expires, `${signature}A`, before)).toBe('invalid');
   });
 
   it('rejects an extended expiry, even when the link would still be valid then', () => {
-    expect(signer.verify(videoId, String(Number(expires) + 3600), signature, before)).toBe('invalid');
+    expect(signer.verify({ videoId, fileName: 'clip.mp4' }, String(Number(expires) + 3600), signature, before)).toBe('invalid');
   });
 
   it('rejects a tampered expiry rather than calling the link expired', () => {
-    expect(signer.verify(videoId, String(Number(expires) - 3600), signature, new Date(expiresAt.getTime() + 1))).toBe('invalid');
+    expect(signer.verify({ videoId, fileName: 'clip.mp4' }, String(Number(expires) - 3600), signature, new Date(expiresAt.getTime() + 1))).toBe('invalid');
   });
 
   it.each([
@@ -98,11 +111,11 @@ describe('DownloadLinkSigner.verify', () => {
     ['an expiry of 13 digits', { expires: `${expiresSeconds}000` }],
   ])('rejects %s', (_label, change: { expires?: string | undefined; signature?: string | undefined }) => {
     const query = { expires, signature, ...change };
-    expect(signer.verify(videoId, query.expires, query.signature, before)).toBe('invalid');
+    expect(signer.verify({ videoId, fileName: 'clip.mp4' }, query.expires, query.signature, before)).toBe('invalid');
   });
 
   function verifyAt(now: Date): string {
-    return signer.verify(videoId, expires, signature, now);
+    return signer.verify({ videoId, fileName: 'clip.mp4' }, expires, signature, now);
   }
 });
 
@@ -115,5 +128,19 @@ describe('DownloadLinkSigner key', () => {
   it('accepts a key of 32 bytes or more', () => {
     expect(new DownloadLinkSigner(Buffer.alloc(32)).sign(videoId, 'a', expiresAt)).toMatch(/^\/api\/downloads\//);
     expect(new DownloadLinkSigner(Buffer.alloc(64, 1)).sign(videoId, 'a', expiresAt)).toMatch(/^\/api\/downloads\//);
+  });
+});
+
+describe('DownloadLinkSigner artifacts', () => {
+  const signer = new DownloadLinkSigner(key);
+  const artifactId = '6d1f0a3e-2b4c-4d5e-8f60-718293a4b5c6';
+  const { expires, signature } = queryOf(signer.signArtifact(videoId, artifactId, 'thumbnail-01.webp', expiresAt));
+
+  it('accepts its own artifact link and refuses it under another name, artifact or video', () => {
+    expect(signer.verifyArtifact({ videoId, artifactId, fileName: 'thumbnail-01.webp' }, expires, signature, before)).toBe('valid');
+    expect(signer.verifyArtifact({ videoId, artifactId, fileName: 'thumbnail-01.html' }, expires, signature, before)).toBe('invalid');
+    expect(signer.verifyArtifact({ videoId, artifactId: otherVideoId, fileName: 'thumbnail-01.webp' }, expires, signature, before)).toBe('invalid');
+    expect(signer.verifyArtifact({ videoId: otherVideoId, artifactId, fileName: 'thumbnail-01.webp' }, expires, signature, before)).toBe('invalid');
+    expect(signer.verify({ videoId, fileName: 'thumbnail-01.webp' }, expires, signature, before)).toBe('invalid');
   });
 });

@@ -10,7 +10,7 @@ const allCodes: readonly ErrorCode[] = [...contractErrorCodes, ...serviceErrorCo
 describe('httpStatusOf', () => {
   it('has a status for every error code of the catalog, and nothing else', () => {
     expect(Object.keys(httpStatusOf).sort()).toEqual([...allCodes].sort());
-    expect(allCodes).toHaveLength(52);
+    expect(allCodes).toHaveLength(54);
   });
 
   it.each(allCodes)('maps %s to an HTTP error status', (code) => {
@@ -44,6 +44,8 @@ describe('httpStatusOf', () => {
     ['CONFLICT', 409],
     ['TOO_MANY_REQUESTS', 429],
     ['PAYLOAD_TOO_LARGE', 413],
+    ['HEADERS_TOO_LARGE', 431],
+    ['REQUEST_TIMEOUT', 408],
     ['INTERNAL_SERVER_ERROR', 500],
     ['SERVICE_UNAVAILABLE', 503],
     ['NOT_A_VIDEO', 400],

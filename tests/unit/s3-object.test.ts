@@ -5,7 +5,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { openS3Credentials, sealS3Credentials, storedS3Source } from '../../src/copy/s3-source.js';
 import { AppError } from '../../src/domain/errors.js';
 import {
-  awsRegionalEndpoint, bucketRegionLookupUrl, chooseAwsAddressing, encodeObjectKey, fullObjectCrc32c, normalizeS3Endpoint, parseS3Error, s3ErrorToAppError, s3ObjectUrl, s3SourceUrl,
+  awsRegionalEndpoint, bucketRegionLookupUrl, chooseAwsAddressing, encodeObjectKey, fullObjectCrc32c, hasDotSegment, normalizeS3Endpoint, parseS3Error, s3ErrorToAppError, s3ObjectUrl, s3SourceUrl,
 } from '../../src/domain/s3-object.js';
 import { openSecret, sealSecret } from '../../src/domain/secret-box.js';
 
@@ -32,6 +32,29 @@ describe('S3 addressing', () => {
 
   it('encodes every byte of a key but the unreserved characters and /', () => {
     expect(encodeObjectKey("a b+c=d&e?f#g%h!i'j(k)l*m~n_o-p.q/ü")).toBe('a%20b%2Bc%3Dd%26e%3Ff%23g%25h%21i%27j%28k%29l%2Am~n_o-p.q/%C3%BC');
+  });
+
+  it.each(['..', '.', '../other-bucket/x', 'a/../../b', 'a/./b', 'a/..', 'x/.'])('refuses to address the key %j, whose dot segments would climb out of the bucket', (objectKey) => {
+    expect(hasDotSegment(objectKey)).toBe(true);
+    for (const addressing of ['path', 'virtual-hosted'] as const) {
+      const build = () => s3ObjectUrl({ endpoint: 'https://minio.internal:9000/s3', region: 'us-east-1', bucket: 'raw', objectKey, addressing });
+      expect(build).toThrow(AppError);
+      expect(build).toThrow('the request is not valid: objectKey: must not have a . or .. segment: URL parsers resolve them as path steps, which would leave the bucket');
+    }
+  });
+
+  it.each([
+    ['a/%2e%2e/b', 'https://minio.internal:9000/s3/raw/a/%252e%252e/b'],
+    ['%2E%2E', 'https://minio.internal:9000/s3/raw/%252E%252E'],
+    ['...', 'https://minio.internal:9000/s3/raw/...'],
+    ['..a/b..', 'https://minio.internal:9000/s3/raw/..a/b..'],
+    ['a\\..\\b', 'https://minio.internal:9000/s3/raw/a%5C..%5Cb'],
+  ])('encodes the key %j so that no URL parser reads a dot segment in it', (objectKey, url) => {
+    expect(hasDotSegment(objectKey)).toBe(false);
+    const built = s3ObjectUrl({ endpoint: 'https://minio.internal:9000/s3', region: 'us-east-1', bucket: 'raw', objectKey, addressing: 'path' });
+    expect(built).toBe(url);
+    // WHATWG URL parsing (undici's too) keeps it under the bucket, unchanged.
+    expect(new URL(built).href).toBe(url);
   });
 
   it('asks the global endpoint for a bucket\'s region', () => {
