@@ -2,7 +2,6 @@
  * The composition root: builds every adapter and service once, for the process's role, and passes
  * each unit only what it uses. No logic lives here beyond the order of start and stop.
  */
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
@@ -11,7 +10,6 @@ import { buildServer } from './api/server.js';
 import { createLogger } from './logging.js';
 import { assertMigrated, migrateDatabase, openDatabase, pingDatabase, type DatabaseConnection } from './db/database.js';
 import { listenForEvents } from './db/event-bell.js';
-import { getOrCreateSecret } from './db/queries/secrets.queries.js';
 import { createCopyVideoExhaustedHandler } from './jobs/copy-video-exhausted.job.js';
 import { createCopyVideoHandler } from './jobs/copy-video.job.js';
 import { createCutClipHandler } from './jobs/cut-clip.job.js';
@@ -26,6 +24,7 @@ import { PgBossJobQueue } from './jobs/job-queue.js';
 import { OutboundClient, warmHttpParser } from './net/outbound-client.js';
 import { SystemResolver, type HostResolver } from './net/resolver.js';
 import { bootstrapAdmin } from './services/bootstrap.service.js';
+import { loadDownloadLinkKey, sealPlaintextWebhookSecrets } from './services/secrets-at-rest.js';
 import { ProjectService } from './services/project.service.js';
 import { TenancyService } from './services/tenancy.service.js';
 import { VideoImportService } from './services/video-import.service.js';
@@ -159,6 +158,8 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
     if (kekWarning !== null) log.warn(kekWarning);
     const signingKeys = new SigningKeyRing({ db: connection.db, kek });
     await signingKeys.ensureActiveKey();
+    const sealedWebhookSecrets = await sealPlaintextWebhookSecrets(connection.db, kek);
+    if (sealedWebhookSecrets > 0) log.info({ count: sealedWebhookSecrets }, 'sealed webhook secrets an earlier version stored in plaintext');
 
     if (hasWorker) {
       const media = await startMedia(config, log, mediaRunner);
@@ -167,7 +168,7 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
       if (connection.kind === 'pglite') await releaseAllLeases(connection.db);
       const bell = await listenForEvents(connection, (error) => log.warn({ err: error }, 'the database connection listening for events broke; reconnecting (webhooks are polled meanwhile)'));
       stack.push(() => bell.close());
-      const webhookWorker = new WebhookWorker({ db: connection.db, client, keys: signingKeys, config: config.webhooks, log, bell });
+      const webhookWorker = new WebhookWorker({ db: connection.db, client, keys: signingKeys, kek, config: config.webhooks, log, bell });
       webhookWorker.start();
       stack.push(() => webhookWorker.stop());
       await queue.work({
@@ -195,8 +196,9 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
     let server: FastifyInstance | null = null;
     let url: string | null = null;
     if (hasApi) {
-      const signingKey = await getOrCreateSecret(connection.db, 'download-link-key', () => randomBytes(32).toString('base64'));
-      const signer = new DownloadLinkSigner(Buffer.from(signingKey, 'base64'));
+      const linkKey = await loadDownloadLinkKey(connection.db, kek);
+      if (linkKey.sealedNow) log.info('sealed the download-link signing key an earlier version stored in plaintext');
+      const signer = new DownloadLinkSigner(linkKey.key);
       const tenancy = new TenancyService(connection.db);
       const videos = new VideoService({ db: connection.db, store, signer, log });
       server = await buildServer({
@@ -212,7 +214,7 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
         imports: new VideoImportService({ db: connection.db, queue, client, store, minPartSizeBytes: config.copy.minPartSizeBytes, s3: { ...config.s3Import, kek }, log }),
         videos,
         artifacts: new ArtifactService({ db: connection.db, videos, store, signer }),
-        webhooks: new WebhookService({ db: connection.db, client }),
+        webhooks: new WebhookService({ db: connection.db, client, kek }),
         readinessChecks: {
           database: () => pingDatabase(connection.db),
           queue: () => queue.ping(),

@@ -107,7 +107,7 @@ function presentWebhook(row: WebhookRow): z.input<typeof webhook> {
     maxTotalRetryDelayMinutes: row.maxTotalRetryDelayMinutes,
     eventTypes: row.eventTypes,
     active: row.active,
-    hasSecret: row.secret !== null,
+    hasSecret: row.sealedSecret !== null,
   };
 }
 

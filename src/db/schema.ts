@@ -216,7 +216,11 @@ export const events = pgTable('events', {
   index('events_undispatched_idx').on(table.seq).where(sql`${table.dispatchedAt} is null`),
 ]);
 
-/** Secrets every process of a deployment shares, created on first start (e.g. the download-URL signing key). */
+/**
+ * Secrets every process of a deployment shares, created on first start: the download-link signing
+ * key (sealed under the key-encryption key), and on PostgreSQL without a configured one the
+ * key-encryption key itself.
+ */
 export const serverSecrets = pgTable('server_secrets', {
   name: text('name').primaryKey(),
   value: text('value').notNull(),
@@ -239,8 +243,12 @@ export const webhooks = pgTable('webhooks', {
   maxTotalRetryDelayMinutes: integer('max_total_retry_delay_minutes').notNull(),
   eventTypes: jsonb('event_types').$type<string[]>().notNull(),
   active: boolean('active').notNull(),
-  /** Standard Webhooks secret (`whsec_<base64>`), or null when only the ECDSA signature is sent. */
-  secret: text('secret'),
+  /**
+   * The Standard Webhooks secret (`whsec_<base64>`) sealed with AES-256-GCM under the key-encryption
+   * key (`v1.<iv>.<tag>.<ciphertext>`, see domain/secret-box.ts), or null when only the ECDSA
+   * signature is sent. Versions before sealing stored it in plaintext; start-up seals such rows.
+   */
+  sealedSecret: text('secret'),
   ...timestamps,
 }, (table) => [index('webhooks_team_idx').on(table.teamId, table.createdAt)]);
 

@@ -12,6 +12,11 @@ export function sealSecret(plaintext: Buffer, kek: Buffer): string {
   return ['v1', iv.toString('base64'), cipher.getAuthTag().toString('base64'), ciphertext.toString('base64')].join('.');
 }
 
+/** Whether a stored value is a sealed secret (an older version stored some secrets in plaintext). */
+export function isSealedSecret(stored: string): boolean {
+  return /^v1\.[A-Za-z0-9+/=]+\.[A-Za-z0-9+/=]+\.[A-Za-z0-9+/=]*$/.test(stored);
+}
+
 /** Opens a sealed secret; throws when it is malformed or was sealed under another key. */
 export function openSecret(sealed: string, kek: Buffer): Buffer {
   const [version, iv, tag, ciphertext] = sealed.split('.');

@@ -30,6 +30,7 @@ import { AppError } from '../domain/errors.js';
 import type { EventType } from '../domain/events.js';
 import { MAX_ACTIVE_WEBHOOKS_PER_TEAM, MAX_TEST_EVENTS_PER_DAY } from '../domain/webhooks.js';
 import type { OutboundClient } from '../net/outbound-client.js';
+import { sealWebhookSecret } from '../webhooks/signing.js';
 
 export interface NewWebhookInput {
   name: string;
@@ -56,7 +57,8 @@ function tooManyActive(): AppError {
 }
 
 export class WebhookService {
-  constructor(private readonly deps: { db: Database; client: OutboundClient; now?: () => Date }) {}
+  /** `kek` seals the webhooks' Standard Webhooks secrets at rest. */
+  constructor(private readonly deps: { db: Database; client: OutboundClient; kek: Buffer; now?: () => Date }) {}
 
   private now(): Date {
     return this.deps.now ? this.deps.now() : new Date();
@@ -76,7 +78,7 @@ export class WebhookService {
         maxTotalRetryDelayMinutes: input.maxTotalRetryDelayMinutes,
         eventTypes: [...new Set(input.eventTypes)],
         active: input.active,
-        secret: input.secret ?? null,
+        sealedSecret: input.secret === undefined || input.secret === null ? null : sealWebhookSecret(input.secret, this.deps.kek),
       });
     });
   }
@@ -100,7 +102,7 @@ export class WebhookService {
     if (update.rateLimitPerSecond !== undefined) changes.rateLimitPerSecond = update.rateLimitPerSecond;
     if (update.maxTotalRetryDelayMinutes !== undefined) changes.maxTotalRetryDelayMinutes = update.maxTotalRetryDelayMinutes;
     if (update.eventTypes !== undefined) changes.eventTypes = [...new Set(update.eventTypes)];
-    if (update.secret !== undefined) changes.secret = update.secret;
+    if (update.secret !== undefined) changes.sealedSecret = update.secret === null ? null : sealWebhookSecret(update.secret, this.deps.kek);
     // An empty PATCH changes nothing, not even updatedAt.
     if (Object.keys(changes).length === 0) return this.get(teamId, webhookId);
     const row = await updateWebhook(this.deps.db, teamId, webhookId, changes);

@@ -7,7 +7,8 @@
  * - Standard Webhooks scheme (when the webhook has a secret): `v1,<base64 HMAC-SHA256>` over
  *   `<msg id>.<timestamp>.<raw body>`, keyed with the base64-decoded part of `whsec_<base64>`.
  * - Private keys are stored as PKCS#8 DER sealed with AES-256-GCM under the key-encryption key
- *   (domain/secret-box.ts, which also seals S3 import credentials).
+ *   (domain/secret-box.ts, which also seals S3 import credentials), and so are Standard Webhooks
+ *   secrets.
  */
 import { createHash, createHmac, createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { openSecret, sealSecret } from '../domain/secret-box.js';
@@ -40,6 +41,19 @@ export function encryptPrivateKey(privateKeyDer: Buffer, kek: Buffer): string {
 /** Decrypts and parses a stored private key; throws when the key-encryption key is not the one it was encrypted under. */
 export function decryptPrivateKey(stored: string, kek: Buffer): KeyObject {
   return createPrivateKey({ key: openSecret(stored, kek), format: 'der', type: 'pkcs8' });
+}
+
+export function sealWebhookSecret(secret: string, kek: Buffer): string {
+  return sealSecret(Buffer.from(secret, 'utf8'), kek);
+}
+
+/** A webhook's Standard Webhooks secret in the clear, for signing a delivery. */
+export function openWebhookSecret(sealed: string, kek: Buffer): string {
+  try {
+    return openSecret(sealed, kek).toString('utf8');
+  } catch (error) {
+    throw new Error('a webhook secret cannot be decrypted: REELIN_WEBHOOK_KEY_ENCRYPTION_KEY is not the key it was stored under', { cause: error });
+  }
 }
 
 export interface SigningKey {

@@ -36,7 +36,7 @@ import { isSuccessfulStatus, planNextAttempt, slotIntervalMs, slotLatenessTolera
 import { buildPayload } from '../domain/webhooks.js';
 import type { OutboundClient } from '../net/outbound-client.js';
 import type { SigningKeyRing } from './signing-keys.js';
-import { signatureHeaders } from './signing.js';
+import { openWebhookSecret, signatureHeaders } from './signing.js';
 import { refusedOutcome, WebhookConnection, type SendOutcome } from './webhook-connection.js';
 
 const DISPATCH_BATCH = 500;
@@ -56,6 +56,8 @@ export interface WebhookWorkerDeps {
   db: Database;
   client: OutboundClient;
   keys: SigningKeyRing;
+  /** Opens the webhooks' sealed Standard Webhooks secrets. */
+  kek: Buffer;
   config: Pick<WebhookConfig, 'timeoutMs' | 'retryBaseDelayMs' | 'retryMaxDelayMs' | 'pollIntervalMs' | 'keyRotationIntervalMs' | 'keyOverlapMs'>;
   log: Logger;
   /** Rung when events (dispatcher) or test events (scheduler) are recorded: they run at once instead of at their next poll. */
@@ -257,7 +259,7 @@ export class WebhookWorker {
     const headers = {
       'content-type': 'application/json',
       'user-agent': 'reelin-webhooks/1',
-      ...signatureHeaders({ key, body, timestampSeconds: Math.floor(Date.now() / 1000), messageId: delivery.id, secret: webhook.secret }),
+      ...signatureHeaders({ key, body, timestampSeconds: Math.floor(Date.now() / 1000), messageId: delivery.id, secret: webhook.sealedSecret === null ? null : openWebhookSecret(webhook.sealedSecret, this.deps.kek) }),
     };
     return connection.post(body, headers, this.stopping.signal);
   }

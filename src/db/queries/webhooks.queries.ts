@@ -1,11 +1,11 @@
-import { and, count, eq, sql } from 'drizzle-orm';
+import { and, count, eq, isNotNull, notLike, sql } from 'drizzle-orm';
 import type { Database } from '../database.js';
 import { pageOffset, pageOrder, toPage, type Page, type PageRequest } from '../paging.js';
 import { teams, webhooks } from '../schema.js';
 
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type NewWebhook = typeof webhooks.$inferInsert;
-export type WebhookChanges = Partial<Pick<NewWebhook, 'name' | 'description' | 'url' | 'rateLimitPerSecond' | 'maxTotalRetryDelayMinutes' | 'eventTypes' | 'secret' | 'active'>>;
+export type WebhookChanges = Partial<Pick<NewWebhook, 'name' | 'description' | 'url' | 'rateLimitPerSecond' | 'maxTotalRetryDelayMinutes' | 'eventTypes' | 'sealedSecret' | 'active'>>;
 
 /** Locks the team's row: webhook changes that depend on counts (active webhooks, test events) run one at a time per team. */
 export async function lockTeamForWebhooks(tx: Database, teamId: string): Promise<void> {
@@ -51,5 +51,24 @@ export async function updateWebhook(tx: Database, teamId: string, webhookId: str
 
 export async function deleteWebhook(db: Database, teamId: string, webhookId: string): Promise<boolean> {
   const rows = await db.delete(webhooks).where(and(eq(webhooks.teamId, teamId), eq(webhooks.id, webhookId))).returning({ id: webhooks.id });
+  return rows.length > 0;
+}
+
+/** Webhooks whose secret an earlier version stored in plaintext (sealed values start with `v1.`). */
+export async function listPlaintextWebhookSecrets(db: Database): Promise<{ id: string; secret: string }[]> {
+  const rows = await db
+    .select({ id: webhooks.id, secret: webhooks.sealedSecret })
+    .from(webhooks)
+    .where(and(isNotNull(webhooks.sealedSecret), notLike(webhooks.sealedSecret, 'v1.%')));
+  return rows.flatMap((row) => (row.secret === null ? [] : [{ id: row.id, secret: row.secret }]));
+}
+
+/** Replaces a plaintext secret with its sealed form, unless another process changed it meanwhile. */
+export async function replacePlaintextWebhookSecret(db: Database, webhookId: string, plaintext: string, sealed: string): Promise<boolean> {
+  const rows = await db
+    .update(webhooks)
+    .set({ sealedSecret: sealed })
+    .where(and(eq(webhooks.id, webhookId), eq(webhooks.sealedSecret, plaintext)))
+    .returning({ id: webhooks.id });
   return rows.length > 0;
 }
