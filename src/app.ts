@@ -31,6 +31,7 @@ import { VideoImportService } from './services/video-import.service.js';
 import { VideoService } from './services/video.service.js';
 import { DownloadLinkSigner } from './storage/download-links.js';
 import type { BlobStore } from './storage/blob-store.js';
+import { tightenDataDir } from './storage/data-dir-permissions.js';
 import { FsBlobStore } from './storage/fs-blob-store.js';
 import type { S3Credentials } from './storage/s3-client.js';
 import { releaseAllLeases } from './db/queries/webhook-deliveries.queries.js';
@@ -78,6 +79,15 @@ async function startMedia(config: Readonly<Config>, log: Logger, runner: Process
   for (const [feature, reason] of tools.unavailable) log.warn({ feature }, `media feature unavailable: ${reason}`);
   await fs.mkdir(config.media.workDir, { recursive: true });
   return new FfmpegIngestionMedia(runner, tools, { thumbnailCount: config.media.thumbnailCount });
+}
+
+/** Tightens the data folder (see data-dir-permissions.ts) and says what it changed. */
+async function secureDataDir(dataDir: string, log: Logger): Promise<void> {
+  const report = await tightenDataDir(dataDir);
+  if (report.tightened > 0) {
+    log.info({ dataDir, tightened: report.tightened, examples: report.examples }, 'tightened the data folder: group and others can no longer read or change it (folders 0700, files 0600)');
+  }
+  for (const failure of report.failures) log.warn({ dataDir, ...failure }, 'could not tighten the mode of an entry of the data folder: it belongs to another user');
 }
 
 function sweepPolicy(config: Readonly<Config>): SweepPolicy {
@@ -132,6 +142,7 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
 
     const store = await openStore(config, overrides, log, stack);
     await store.checkWritable();
+    await secureDataDir(config.dataDir, log);
     const queue = await PgBossJobQueue.start(connection, { supervise: hasWorker || role === 'migrate', ...config.queue }, log);
     const shutdown = new AbortController();
     const mediaRunner = overrides.mediaRunner ?? new ChildProcessRunner();

@@ -6,6 +6,7 @@
  */
 import { ConfigError, loadConfig } from './config/config.js';
 import { rotateWebhookKeys, startApp, type Role } from './app.js';
+import { PROCESS_UMASK } from './storage/data-dir-permissions.js';
 
 const roles: readonly Role[] = ['serve', 'api', 'worker', 'migrate'];
 
@@ -23,6 +24,8 @@ Configuration comes from environment variables: PORT, HOST, REELIN_DATA_DIR, DAT
 REELIN_ADMIN_API_KEY, ... (see README.md).`;
 
 async function main(argv: string[]): Promise<number> {
+  // Before anything is created: the data folder and everything in it is the service user's alone.
+  process.umask(PROCESS_UMASK);
   const [command = 'serve', ...rest] = argv;
   if (command === '--help' || command === '-h' || command === 'help') {
     console.log(usage);
