@@ -91,9 +91,10 @@ async function secureDataDir(dataDir: string, log: Logger): Promise<void> {
 }
 
 function sweepPolicy(config: Readonly<Config>): SweepPolicy {
-  return config.storage.kind === 's3'
-    ? { minAgeMs: config.storage.sweepMinAgeMs, failedRetentionMs: config.storage.failedUploadRetentionMs }
-    : { minAgeMs: Number.POSITIVE_INFINITY, failedRetentionMs: Number.POSITIVE_INFINITY };
+  return {
+    minAgeMs: config.storage.kind === 's3' ? config.storage.sweepMinAgeMs : Number.POSITIVE_INFINITY,
+    failedRetentionMs: config.sweep.failedImportRetentionMs,
+  };
 }
 
 /** Asks for an upload sweep now and every interval (the singleton job collapses the asks of all workers); returns the stop. */
@@ -201,7 +202,8 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
           'sweep-uploads': 1,
         },
       });
-      if (config.storage.kind === 's3') stack.push(requestSweeps(connection, queue, config.storage.sweepIntervalSeconds, log));
+      // Every storage: besides S3's uploads, the sweep deletes expired S3 key pairs of failed imports.
+      stack.push(requestSweeps(connection, queue, config.sweep.intervalSeconds, log));
     }
 
     let server: FastifyInstance | null = null;

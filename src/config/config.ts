@@ -167,12 +167,8 @@ export interface S3StorageConfig {
   keyPrefix: string;
   /** Sockets per S3 agent; default 20 for each copy job a worker runs at once. */
   maxSockets: number;
-  /** How often a worker asks for the sweep of orphaned multipart uploads. */
-  sweepIntervalSeconds: number;
   /** An upload younger than this is never swept (its import may not have recorded it yet). */
   sweepMinAgeMs: number;
-  /** How long a FAILED import keeps its upload (so a restart resumes its parts) before the sweep aborts it. */
-  failedUploadRetentionMs: number;
 }
 
 export type DatabaseConfig = { kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string };
@@ -240,6 +236,16 @@ export interface Config {
     progressIntervalMs: number;
   };
   queue: { superviseIntervalSeconds: number; pollIntervalSeconds: number };
+  /** The periodic sweep (sweep-uploads.job.ts), whatever the storage. */
+  sweep: {
+    /** How often a worker asks for it. */
+    intervalSeconds: number;
+    /**
+     * How long a FAILED import keeps what a restart needs: its S3 multipart upload (S3 storage) and
+     * the key pair of an S3 source (any storage). After it, the sweep aborts the one and deletes the other.
+     */
+    failedImportRetentionMs: number;
+  };
   webhooks: WebhookConfig;
   shutdownTimeoutMs: number;
   /** Sentences to log as warnings at start (a loosened outbound policy). */
@@ -333,6 +339,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       progressIntervalMs: env.REELIN_MEDIA_PROGRESS_INTERVAL_MS,
     },
     queue: { superviseIntervalSeconds: env.REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS, pollIntervalSeconds: env.REELIN_QUEUE_POLL_INTERVAL_SECONDS },
+    sweep: { intervalSeconds: env.REELIN_S3_SWEEP_INTERVAL_SECONDS, failedImportRetentionMs: env.REELIN_S3_FAILED_UPLOAD_RETENTION_HOURS * 3_600_000 },
     webhooks: {
       keyEncryptionKey: env.REELIN_WEBHOOK_KEY_ENCRYPTION_KEY ?? null,
       keyRotationIntervalMs: env.REELIN_WEBHOOK_KEY_ROTATION_DAYS * 86_400_000,
@@ -359,9 +366,7 @@ function storageConfig(env: z.infer<typeof envSchema>, dataDir: string): Storage
     forcePathStyle: env.REELIN_S3_FORCE_PATH_STYLE,
     keyPrefix: env.REELIN_S3_KEY_PREFIX,
     maxSockets: env.REELIN_S3_MAX_SOCKETS === 0 ? 20 * env.REELIN_COPY_JOBS_PER_WORKER : env.REELIN_S3_MAX_SOCKETS,
-    sweepIntervalSeconds: env.REELIN_S3_SWEEP_INTERVAL_SECONDS,
     sweepMinAgeMs: env.REELIN_S3_SWEEP_MIN_AGE_SECONDS * 1000,
-    failedUploadRetentionMs: env.REELIN_S3_FAILED_UPLOAD_RETENTION_HOURS * 3_600_000,
   };
 }
 

@@ -16,7 +16,7 @@ export interface JobPayloads {
   'cut-clip': { videoId: string };
   /** A clip job that exhausted its retries: mark the clip's processing failed. */
   'cut-clip-exhausted': { videoId: string };
-  /** Abort the store's multipart uploads no import needs (see sweep-uploads.job.ts); asked for periodically by workers. */
+  /** Abort the store's multipart uploads no import needs and delete expired S3 key pairs of failed imports (see sweep-uploads.job.ts); asked for periodically by workers. */
   'sweep-uploads': Record<string, never>;
 }
 

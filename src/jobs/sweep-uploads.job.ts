@@ -8,18 +8,22 @@
  * its upload and parts, so a later restart starts over. Uploads younger than the minimum age are
  * never touched: an import records its upload id only after S3 created it.
  *
+ * The same sweep, with any storage, deletes the stored S3 key pairs of imports that FAILED longer
+ * ago than the same retention: a restart is offered only within it, and a key pair nobody will use
+ * again is a secret kept for nothing.
+ *
  * One sweep runs at a time across the deployment (a singleton job); workers only ask for it.
  */
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
-import { clearFailedImportUpload, findUploadOwners, type UploadOwner } from '../db/queries/upload-sweep.queries.js';
+import { clearExpiredFailedImportCredentials, clearFailedImportUpload, findUploadOwners, type UploadOwner } from '../db/queries/upload-sweep.queries.js';
 import type { BlobStore, PendingUpload } from '../storage/blob-store.js';
 import type { JobHandler } from './catalog.js';
 
 export interface SweepPolicy {
   /** Uploads younger than this are kept whatever the database says. */
   minAgeMs: number;
-  /** How long after failing an import keeps its upload for a restart. */
+  /** How long after failing an import keeps its upload and its S3 source's key pair for a restart. */
   failedRetentionMs: number;
 }
 
@@ -90,8 +94,18 @@ async function sweepBatch(deps: SweepDeps, uploads: PendingUpload[], now: Date, 
   }
 }
 
+/** Deletes the S3 key pairs of FAILED imports past the retention; returns how many. */
+export async function clearExpiredS3Credentials(deps: Pick<SweepDeps, 'db' | 'policy' | 'log' | 'now'>): Promise<number> {
+  if (!Number.isFinite(deps.policy.failedRetentionMs)) return 0;
+  const now = deps.now?.() ?? new Date();
+  const cleared = await clearExpiredFailedImportCredentials(deps.db, new Date(now.getTime() - deps.policy.failedRetentionMs));
+  if (cleared.length > 0) deps.log.info({ videoIds: cleared }, 'deleted the S3 key pairs of imports that failed longer ago than the retention');
+  return cleared.length;
+}
+
 export function createSweepUploadsHandler(deps: SweepDeps): JobHandler<'sweep-uploads'> {
   return async () => {
+    await clearExpiredS3Credentials(deps);
     await sweepUploads(deps);
   };
 }

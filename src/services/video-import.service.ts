@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { probeSource, type SourceInfo } from '../copy/probe.js';
 import { locateS3Object, probeS3Object, sealS3Credentials, storedS3Source, type S3SourceInfo } from '../copy/s3-source.js';
 import { AppError } from '../domain/errors.js';
-import { normalizeS3Endpoint, s3ObjectUrl, s3SourceUrl, type S3ObjectLocation } from '../domain/s3-object.js';
+import { awsRegionalEndpoint, isValidRegion, normalizeS3Endpoint, s3ObjectUrl, s3SourceUrl, type S3ObjectLocation } from '../domain/s3-object.js';
 import { choosePartSizeBytes, countParts } from '../domain/part-plan.js';
 import { chooseFileName, describeFileType, httpDateToIso, isStrongEtag } from '../domain/source-file.js';
 import type { Database } from '../db/database.js';
@@ -177,6 +177,20 @@ export class VideoImportService {
     throw new AppError('VALIDATION_ERROR', `the request is not valid: s3Bucket.endpoint: ${message}`, null, { validationErrors: [{ field: 's3Bucket.endpoint', value: requested, message }] });
   }
 
+  /**
+   * An S3 import may reach its endpoint only while the operator allows it: the operator may have
+   * taken a self-hosted endpoint off REELIN_S3_IMPORT_ENDPOINTS since the import was created.
+   * AWS's regional endpoints need no allow-listing.
+   */
+  private assertStoredEndpointAllowed(current: ImportView['videoImport']): void {
+    if (current.sourceKind !== 's3') return;
+    const { s3Endpoint: endpoint, s3Region: region } = current;
+    const isAws = region !== null && isValidRegion(region) && endpoint === awsRegionalEndpoint(region);
+    if (endpoint !== null && (isAws || this.deps.s3.endpoints.includes(endpoint))) return;
+    const message = 'is no longer an S3 endpoint this service may import from (REELIN_S3_IMPORT_ENDPOINTS changed since the import was created): abandon the import, or ask the operator to allow the endpoint again';
+    throw new AppError('VALIDATION_ERROR', `the import cannot be restarted: s3Bucket.endpoint: ${message}`, null, { validationErrors: [{ field: 's3Bucket.endpoint', value: endpoint, message }] });
+  }
+
   /** Probes the source of a stored import again, as it was located when the import was created. */
   private async probeStoredSource(current: ImportView['videoImport']): Promise<SourceInfo & Partial<Pick<S3SourceInfo, 'crc32c'>>> {
     if (current.sourceKind === 'https') return probeSource(this.deps.client, current.sourceUrl);
@@ -195,8 +209,12 @@ export class VideoImportService {
     if (current.errorCode === 'CHECKSUM_MISMATCH' && !options.skipChecksumValidation) {
       throw new AppError('VIDEO_IN_RESTART_CHECKSUM_MISMATCH', 'the copy failed its CRC32C check; restart with skipChecksumValidation=true to accept the copied bytes, or abandon the import and import the file again', { expectedCrc32c: current.expectedCrc32c });
     }
+    this.assertStoredEndpointAllowed(current);
     const recorded = await listRecordedParts(db, videoId);
     const isComplete = recorded.length === countParts(current.totalBytes, current.partSizeBytes);
+    if (current.sourceKind === 's3' && current.sourceCredentials === null && !isComplete) {
+      throw new AppError('CONFLICT', `the S3 key pair of the import of video ${videoId} was deleted when the retention of failed imports (REELIN_S3_FAILED_UPLOAD_RETENTION_HOURS) ended: abandon the import and import the object again`, { videoId });
+    }
     // A complete copy needs no source any more (e.g. a checksum mismatch accepted with skip).
     const source = isComplete ? null : await this.probeStoredSource(current);
     const changed = source !== null && sourceChanged(current, source);

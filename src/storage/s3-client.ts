@@ -32,7 +32,7 @@ export interface S3StoreHandle {
   destroy(): void;
 }
 
-export function createS3Store(config: Omit<S3StorageConfig, 'kind' | 'sweepIntervalSeconds' | 'sweepMinAgeMs' | 'failedUploadRetentionMs' | 'publicEndpoint'> & { publicEndpoint?: string | null }, options: S3StoreOptions): S3StoreHandle {
+export function createS3Store(config: Omit<S3StorageConfig, 'kind' | 'sweepMinAgeMs' | 'publicEndpoint'> & { publicEndpoint?: string | null }, options: S3StoreOptions): S3StoreHandle {
   const shared = {
     ...s3ClientDefaults(),
     region: config.region,

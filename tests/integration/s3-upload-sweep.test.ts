@@ -9,7 +9,7 @@ import { migrateDatabase, openDatabase, type Database, type DatabaseConnection }
 import { findImportForCopy, insertImport, listRecordedParts, recordParts, type NewImport } from '../../src/db/queries/imports.queries.js';
 import { insertAccount } from '../../src/db/queries/tenancy.queries.js';
 import { insertVideo } from '../../src/db/queries/videos.queries.js';
-import { judgeUpload, sweepUploads, type SweepPolicy } from '../../src/jobs/sweep-uploads.job.js';
+import { clearExpiredS3Credentials, createSweepUploadsHandler, judgeUpload, sweepUploads, type SweepPolicy } from '../../src/jobs/sweep-uploads.job.js';
 import { videoSourceKey } from '../../src/storage/blob-keys.js';
 import { writePartFrom, type UploadState } from '../../src/storage/blob-store.js';
 import { createS3Store, type S3StoreHandle } from '../../src/storage/s3-client.js';
@@ -129,5 +129,74 @@ describe.each(backends)('the upload sweep on %s with the S3 test server', (backe
   it('does nothing for a store without multipart uploads to list', async () => {
     const store = { ...handle.store, listUploads: undefined } as unknown as typeof handle.store;
     expect(await sweepUploads({ db, store, policy, log })).toEqual({ listed: 0, aborted: 0, cleared: 0 });
+  });
+});
+
+describe.each(backends)('the sweep of stored S3 key pairs on %s', (backend: Backend) => {
+  let tempDir: string;
+  let database: TestDatabase;
+  let connection: DatabaseConnection;
+  let db: Database;
+
+  beforeAll(async () => {
+    tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-key-sweep-'));
+    database = await createTestDatabase(backend, path.join(tempDir, 'db'));
+    connection = await openDatabase(database.config);
+    await migrateDatabase(connection);
+    db = connection.db;
+  });
+  afterAll(async () => {
+    await connection?.close();
+    await database?.drop();
+    await fs.rm(tempDir, { recursive: true, force: true });
+  });
+
+  /** An S3 (or HTTPS) import in `status` with a sealed key pair, finished at `finishedAt`. */
+  async function s3Import(status: NonNullable<NewImport['status']>, finishedAt: Date | null, sourceKind: 's3' | 'https' = 's3'): Promise<string> {
+    const account = await insertAccount(db, { email: `${randomUUID()}@example.com`, userName: 'Keys', teamName: `Team ${randomUUID()}`, projectName: 'P' });
+    const video = await insertVideo(db, { teamId: account.teamId, userId: account.userId, projectId: account.projectId, name: 'a.mov', fileName: 'a.mov', mimeType: 'video/quicktime', fileSizeBytes: 100 });
+    await insertImport(db, {
+      videoId: video.id, sourceKind, sourceUrl: 's3://masters/a.mov', fetchUrl: 'https://s3.eu-west-1.amazonaws.com/masters/a.mov', pinnedAddresses: ['203.0.113.7'],
+      totalBytes: 100, partSizeBytes: 100, maxConnections: 1, fullIngestion: false, status, finishedAt,
+      sourceCredentials: sourceKind === 's3' ? 'v1.aXY=.dGFn.c2VhbGVk' : null,
+      ...(status === 'FAILED' ? { errorCode: 'SOURCE_UNREACHABLE', errorMessage: 'gone', errorDetails: {} } : {}),
+    });
+    return video.id;
+  }
+
+  const credentialsOf = async (videoId: string) => (await findImportForCopy(db, videoId))?.videoImport.sourceCredentials;
+
+  it('deletes the key pairs of imports that failed at least the retention ago, and keeps every other', async () => {
+    const now = new Date('2026-03-10T12:00:00Z');
+    const expired = await s3Import('FAILED', new Date(now.getTime() - 7 * DAY - 1));
+    const recent = await s3Import('FAILED', new Date(now.getTime() - 7 * DAY + 1000));
+    const running = await s3Import('IN_PROGRESS', null);
+    const httpsFailure = await s3Import('FAILED', new Date(now.getTime() - 30 * DAY), 'https');
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+
+    expect(await clearExpiredS3Credentials({ db, policy, log: logger, now: () => now })).toBe(1);
+    expect(await credentialsOf(expired)).toBeNull();
+    expect((await findImportForCopy(db, expired))?.videoImport.status).toBe('FAILED');
+    expect(await credentialsOf(recent)).toBe('v1.aXY=.dGFn.c2VhbGVk');
+    expect(await credentialsOf(running)).toBe('v1.aXY=.dGFn.c2VhbGVk');
+    expect(await credentialsOf(httpsFailure)).toBeNull();
+    expect(lines.map((line) => JSON.parse(line) as { msg: string; videoIds: string[] }).map((line) => [line.msg, line.videoIds])).toEqual([
+      ['deleted the S3 key pairs of imports that failed longer ago than the retention', [expired]],
+    ]);
+
+    // Two seconds later the second one is past the retention too; then nothing is left.
+    expect(await clearExpiredS3Credentials({ db, policy, log: logger, now: () => new Date(now.getTime() + 2000) })).toBe(1);
+    expect(await credentialsOf(recent)).toBeNull();
+    expect(await clearExpiredS3Credentials({ db, policy, log: logger, now: () => new Date(now.getTime() + 2000) })).toBe(0);
+  });
+
+  it('runs in the sweep job whatever the storage, a store without uploads to list included', async () => {
+    const failedAt = new Date(Date.now() - 2 * HOUR);
+    const videoId = await s3Import('FAILED', failedAt);
+    const fsLikeStore = { listUploads: undefined } as unknown as Parameters<typeof createSweepUploadsHandler>[0]['store'];
+    const handler = createSweepUploadsHandler({ db, store: fsLikeStore, policy: { minAgeMs: Number.POSITIVE_INFINITY, failedRetentionMs: HOUR }, log });
+    await handler({} as never, {} as never);
+    expect(await credentialsOf(videoId)).toBeNull();
   });
 });

@@ -58,6 +58,7 @@ describe('loadConfig defaults', () => {
         progressIntervalMs: 1_000,
       },
       queue: { superviseIntervalSeconds: 10, pollIntervalSeconds: 2 },
+      sweep: { intervalSeconds: 3_600, failedImportRetentionMs: 7 * 86_400_000 },
       s3Import: { endpoints: [], defaultRegion: 'us-east-1' },
       webhooks: {
         keyEncryptionKey: null,

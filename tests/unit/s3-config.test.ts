@@ -28,9 +28,7 @@ describe('S3 storage configuration', () => {
       forcePathStyle: false,
       keyPrefix: '',
       maxSockets: 80,
-      sweepIntervalSeconds: 3_600,
       sweepMinAgeMs: 86_400_000,
-      failedUploadRetentionMs: 7 * 86_400_000,
     });
   });
 
@@ -48,7 +46,7 @@ describe('S3 storage configuration', () => {
       REELIN_S3_SWEEP_MIN_AGE_SECONDS: '7200',
       REELIN_S3_FAILED_UPLOAD_RETENTION_HOURS: '48',
       REELIN_COPY_JOBS_PER_WORKER: '2',
-    }, cwd).storage).toEqual({
+    }, cwd)).toMatchObject({ sweep: { intervalSeconds: 600, failedImportRetentionMs: 48 * 3_600_000 }, storage: {
       kind: 's3',
       bucket: 'media.example-1',
       region: 'auto',
@@ -57,10 +55,13 @@ describe('S3 storage configuration', () => {
       forcePathStyle: true,
       keyPrefix: 'reelin/prod/',
       maxSockets: 32,
-      sweepIntervalSeconds: 600,
       sweepMinAgeMs: 7_200_000,
-      failedUploadRetentionMs: 48 * 3_600_000,
-    });
+    } });
+  });
+
+  it('sweeps every storage: the retention of FAILED imports also holds with the filesystem store', () => {
+    expect(loadConfig({}, cwd).sweep).toEqual({ intervalSeconds: 3_600, failedImportRetentionMs: 7 * 86_400_000 });
+    expect(loadConfig({ REELIN_S3_FAILED_UPLOAD_RETENTION_HOURS: '2', REELIN_S3_SWEEP_INTERVAL_SECONDS: '60' }, cwd).sweep).toEqual({ intervalSeconds: 60, failedImportRetentionMs: 7_200_000 });
   });
 
   it('sizes the S3 connection pool at 20 per copy job when not set', () => {

@@ -1,8 +1,9 @@
 /**
  * What the sweep of orphaned multipart uploads asks the database: which imports still own the
- * uploads the store lists, and how a FAILED import past its retention forgets its upload.
+ * uploads the store lists, how a FAILED import past its retention forgets its upload, and how it
+ * forgets the key pair of its S3 source.
  */
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Database } from '../database.js';
 import { importParts, videoImports } from '../schema.js';
 
@@ -38,4 +39,17 @@ export async function clearFailedImportUpload(tx: Database, videoId: string, upl
   if (rows.length === 0) return false;
   await tx.delete(importParts).where(eq(importParts.videoId, videoId));
   return true;
+}
+
+/**
+ * Deletes the stored S3 key pairs of imports that FAILED before `failedBefore`: past the retention a
+ * restart is no longer offered with them. Returns the ids of the imports whose pair was deleted.
+ */
+export async function clearExpiredFailedImportCredentials(db: Database, failedBefore: Date): Promise<string[]> {
+  const rows = await db
+    .update(videoImports)
+    .set({ sourceCredentials: null })
+    .where(and(eq(videoImports.status, 'FAILED'), isNotNull(videoImports.sourceCredentials), lt(videoImports.finishedAt, failedBefore)))
+    .returning({ videoId: videoImports.videoId });
+  return rows.map((row) => row.videoId);
 }
