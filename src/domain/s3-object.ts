@@ -7,6 +7,7 @@
  * one style they all serve.
  */
 import { AppError } from './errors.js';
+import { storableText } from './stored-text.js';
 
 export type S3Addressing = 'virtual-hosted' | 'path';
 
@@ -123,7 +124,8 @@ export function parseS3Error(body: string): { code: string; message: string | nu
   const code = /<Code>([^<]{1,100})<\/Code>/.exec(body)?.[1];
   if (code === undefined) return null;
   const message = /<Message>([^<]{0,500})<\/Message>/.exec(body)?.[1] ?? null;
-  return { code: unescapeXml(code.trim()), message: message === null ? null : unescapeXml(message.trim()) };
+  // Quoted in error messages that are stored with the import: no NUL may reach the database.
+  return { code: storableText(unescapeXml(code.trim())), message: message === null ? null : storableText(unescapeXml(message.trim())) };
 }
 
 function unescapeXml(text: string): string {

@@ -3,6 +3,7 @@
  * (src/net) before every batch of sends, and requests go only to the pinned addresses, through a
  * keep-alive pool that is kept while the addresses stay the same. Redirects are never followed.
  */
+import { storableText } from '../domain/stored-text.js';
 import { isAppError, type AppError, type ErrorCode } from '../domain/errors.js';
 import { isSuccessfulStatus } from '../domain/webhook-schedule.js';
 import { RESPONSE_BODY_CHARS } from '../domain/webhooks.js';
@@ -54,7 +55,7 @@ export class WebhookConnection {
       const response = await pool.request({ method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, body, signal: AbortSignal.any([timeout, stopSignal]) });
       const text = await readCapped(response.body);
       const ok = isSuccessfulStatus(response.statusCode);
-      const responseBody = text.slice(0, RESPONSE_BODY_CHARS);
+      const responseBody = storableText(text.slice(0, RESPONSE_BODY_CHARS));
       if (ok) return { requestedAt, responseTimeMillis: elapsed(), statusCode: response.statusCode, responseBody, errorCode: null, errorMessage: null, retryAfter: null, responseHeaders: null };
       const isRedirect = response.statusCode >= 300 && response.statusCode < 400;
       return {

@@ -208,6 +208,22 @@ describe.each(backends)('webhooks (%s)', (backend) => {
     }
   });
 
+  it('records an answer whose body holds a NUL character (which the database cannot store) and retries as for any failure', async () => {
+    const hook = await createWebhook({ url: hookUrl('/nul'), eventTypes: ['video.deleted'], maxTotalRetryDelayMinutes: 1 });
+    receiver.answer = (request) => (request.path === '/nul' ? { status: 500, body: 'broken\u0000answer' } : { status: 200 });
+    try {
+      const test = await service.api('POST', `/api/v1/webhooks/${hook.id}/test`);
+      const retried = await waitForDelivery(test.body.id, (event) => event.responses.length >= 2);
+      expect(retried.responses[0]).toMatchObject({ statusCode: 500, responseBody: 'broken\uFFFDanswer', errorCode: 'WEBHOOK_HTTP_ERROR' });
+      receiver.answer = () => ({ status: 200, body: 'ok' });
+      const delivered = await waitForDelivery(test.body.id, (event) => event.successful === true);
+      expect(delivered.responses.at(-1)).toMatchObject({ statusCode: 200, responseBody: 'ok' });
+    } finally {
+      receiver.answer = () => ({ status: 200, body: 'ok' });
+      await service.api('POST', `/api/v1/webhooks/${hook.id}/deactivate`);
+    }
+  });
+
   it('gets every event to a receiver that was down for a while exactly once per id once it is back', async () => {
     const hook = await createWebhook({ url: hookUrl('/flaky'), eventTypes: ['video_in.failed'], rateLimitPerSecond: 100 });
     await receiver.stop();

@@ -120,6 +120,10 @@ describe('the checksum S3 keeps for an object', () => {
 describe('S3 errors', () => {
   const body = (code: string, message = 'x') => `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>1</RequestId></Error>`;
 
+  it('replaces NUL characters of a server\'s error, which is stored with the import, by U+FFFD', () => {
+    expect(parseS3Error(body('Slow\u0000Down', 'try\u0000again'))).toEqual({ code: 'Slow\uFFFDDown', message: 'try\uFFFDagain' });
+  });
+
   it('reads the code and message of an XML error', () => {
     expect(parseS3Error(body('NoSuchKey', 'The specified key does not exist.'))).toEqual({ code: 'NoSuchKey', message: 'The specified key does not exist.' });
     expect(parseS3Error(body('AccessDenied', 'a &amp; b &lt;c&gt;'))).toEqual({ code: 'AccessDenied', message: 'a & b <c>' });
