@@ -3,6 +3,7 @@
  * each unit only what it uses. No logic lives here beyond the order of start and stop.
  */
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.js';
@@ -81,9 +82,12 @@ async function startMedia(config: Readonly<Config>, log: Logger, runner: Process
   return new FfmpegIngestionMedia(runner, tools, { thumbnailCount: config.media.thumbnailCount });
 }
 
-/** Tightens the data folder (see data-dir-permissions.ts) and says what it changed. */
-async function secureDataDir(dataDir: string, log: Logger): Promise<void> {
-  const report = await tightenDataDir(dataDir);
+/** Tightens the data folder (see data-dir-permissions.ts), the embedded database's files always, and says what it changed. */
+async function secureDataDir(config: Readonly<Config>, log: Logger): Promise<void> {
+  const { dataDir, database } = config;
+  const databaseFolder = database.kind === 'pglite' ? path.relative(dataDir, database.dataDir) : null;
+  const isInside = databaseFolder !== null && databaseFolder !== '' && !databaseFolder.startsWith('..') && !path.isAbsolute(databaseFolder);
+  const report = await tightenDataDir(dataDir, { alwaysWalk: isInside ? [databaseFolder] : [] });
   if (report.tightened > 0) {
     log.info({ dataDir, tightened: report.tightened, examples: report.examples }, 'tightened the data folder: group and others can no longer read or change it (folders 0700, files 0600)');
   }
@@ -143,7 +147,7 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
 
     const store = await openStore(config, overrides, log, stack);
     await store.checkWritable();
-    await secureDataDir(config.dataDir, log);
+    await secureDataDir(config, log);
     const queue = await PgBossJobQueue.start(connection, { supervise: hasWorker || role === 'migrate', ...config.queue }, log);
     const shutdown = new AbortController();
     const mediaRunner = overrides.mediaRunner ?? new ChildProcessRunner();

@@ -5,6 +5,12 @@
  * folders of an earlier version, and the files PGlite unpacks from its initial database, which it
  * makes world-writable (0666) whatever the umask. Symbolic links inside the folder are left alone
  * (their modes mean nothing, and following them could change files elsewhere).
+ *
+ * Looking at every stored file at every start would cost seconds per ten thousand files, so the
+ * walk goes into a folder only when that folder was group- or world-accessible (then everything in
+ * it is tightened: an earlier version's folder), or when it is one the caller names (the embedded
+ * database). A folder that is already 0700 keeps others out of whatever it holds; the entries
+ * directly in the data folder are always looked at.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -25,10 +31,11 @@ export interface TighteningReport {
 }
 
 /**
- * Removes every group and other permission under `dataDir` (folders 0700, files 0600). Does
- * nothing when the folder does not exist.
+ * Removes group and other permissions under `dataDir` (folders 0700, files 0600): its own entries,
+ * everything in a folder that was not 0700, and everything in the folders `alwaysWalk` names
+ * (relative to `dataDir`). Does nothing when the folder does not exist.
  */
-export async function tightenDataDir(dataDir: string): Promise<TighteningReport> {
+export async function tightenDataDir(dataDir: string, options: { alwaysWalk?: readonly string[] } = {}): Promise<TighteningReport> {
   const report: TighteningReport = { tightened: 0, examples: [], failures: [] };
   let root;
   try {
@@ -38,12 +45,12 @@ export async function tightenDataDir(dataDir: string): Promise<TighteningReport>
     throw error;
   }
   if (!root.isDirectory()) throw new Error(`the data folder ${dataDir} is not a folder`);
-  await tighten(dataDir, '.', root.mode, DATA_DIR_MODE, report);
-  await walk(dataDir, '', report);
+  const wasLoose = await tighten(dataDir, '.', root.mode, DATA_DIR_MODE, report);
+  await walk(dataDir, '', { everything: wasLoose, alwaysWalk: (options.alwaysWalk ?? []).map((entry) => path.normalize(entry)) }, report);
   return report;
 }
 
-async function walk(dataDir: string, relative: string, report: TighteningReport): Promise<void> {
+async function walk(dataDir: string, relative: string, scope: { everything: boolean; alwaysWalk: readonly string[] }, report: TighteningReport): Promise<void> {
   const folder = path.join(dataDir, relative);
   for (const entry of await fs.readdir(folder, { withFileTypes: true })) {
     const entryPath = path.join(relative, entry.name);
@@ -57,23 +64,25 @@ async function walk(dataDir: string, relative: string, report: TighteningReport)
       throw error;
     }
     if (stat.isDirectory()) {
-      await tighten(dataDir, entryPath, stat.mode, DATA_DIR_MODE, report);
-      await walk(dataDir, entryPath, report);
+      const wasLoose = await tighten(dataDir, entryPath, stat.mode, DATA_DIR_MODE, report);
+      if (scope.everything || wasLoose || scope.alwaysWalk.includes(entryPath)) await walk(dataDir, entryPath, { ...scope, everything: true }, report);
     } else if (stat.isFile()) {
       await tighten(dataDir, entryPath, stat.mode, DATA_FILE_MODE, report);
     }
   }
 }
 
-async function tighten(dataDir: string, relative: string, mode: number, wanted: number, report: TighteningReport): Promise<void> {
-  if ((mode & 0o077) === 0) return;
+/** Tightens one entry when group or others have any permission on it; returns whether they had. */
+async function tighten(dataDir: string, relative: string, mode: number, wanted: number, report: TighteningReport): Promise<boolean> {
+  if ((mode & 0o077) === 0) return false;
   try {
     await fs.chmod(path.join(dataDir, relative), wanted);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
     if (code !== 'ENOENT') report.failures.push({ path: relative, code });
-    return;
+    return true;
   }
   report.tightened += 1;
   if (report.examples.length < 10) report.examples.push(relative);
+  return true;
 }

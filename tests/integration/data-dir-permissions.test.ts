@@ -65,6 +65,27 @@ describe('tightenDataDir', () => {
     expect(await tightenDataDir(data)).toEqual({ tightened: 0, examples: [], failures: [] });
   });
 
+  it('goes into a folder that is already 0700 only when asked to (the embedded database), not into every stored file', async () => {
+    const data = path.join(dir, 'tight');
+    await fs.mkdir(path.join(data, 'db', 'global'), { recursive: true });
+    await fs.mkdir(path.join(data, 'storage', 'teams'), { recursive: true });
+    await fs.writeFile(path.join(data, 'db', 'global', 'pg_control'), 'x');
+    await fs.writeFile(path.join(data, 'storage', 'teams', 'old-file'), 'x');
+    await fs.writeFile(path.join(data, 'lock'), 'x');
+    for (const folder of ['', 'db', 'db/global', 'storage', 'storage/teams']) await fs.chmod(path.join(data, folder), 0o700);
+    for (const file of ['db/global/pg_control', 'storage/teams/old-file', 'lock']) await fs.chmod(path.join(data, file), 0o666);
+
+    expect(await tightenDataDir(data, { alwaysWalk: ['db'] })).toEqual({ tightened: 2, examples: expect.arrayContaining(['lock', 'db/global/pg_control']), failures: [] });
+    const modes = Object.fromEntries(await modesUnder(data));
+    expect([modes.lock, modes['db/global/pg_control']]).toEqual([0o600, 0o600]);
+    // Unreachable for others behind its 0700 folders, so left as it is rather than looked at on every start.
+    expect(modes['storage/teams/old-file']).toBe(0o666);
+    // A loosened folder is tightened with everything in it.
+    await fs.chmod(path.join(data, 'storage'), 0o755);
+    expect(await tightenDataDir(data, { alwaysWalk: ['db'] })).toEqual({ tightened: 2, examples: ['storage', 'storage/teams/old-file'], failures: [] });
+    expect(looseEntries(await modesUnder(data))).toEqual([]);
+  });
+
   it('does nothing for a folder that does not exist, and refuses a file in its place', async () => {
     expect(await tightenDataDir(path.join(dir, 'missing'))).toEqual({ tightened: 0, examples: [], failures: [] });
     await fs.writeFile(path.join(dir, 'plain-file'), 'x');
