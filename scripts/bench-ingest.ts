@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { eq } from 'drizzle-orm';
 import { videoIngestions } from '../src/db/schema.js';
+import { findConfinement } from '../src/media/ffmpeg-tools.js';
 import { ChildProcessRunner, type ProcessRunner, type RunOptions, type RunResult } from '../src/media/process-runner.js';
 import { startE2eFixture, type E2eFixture } from '../tests/support/e2e-fixture.js';
 
@@ -41,7 +42,8 @@ interface RecordedCommand {
 /** Wraps the real runner, recording every command the service runs and how long it took. */
 class RecordingRunner implements ProcessRunner {
   readonly commands: RecordedCommand[] = [];
-  private readonly inner = new ChildProcessRunner();
+
+  constructor(private readonly inner: ChildProcessRunner) {}
 
   async run(binary: string, args: readonly string[], options?: RunOptions): Promise<RunResult> {
     const started = performance.now();
@@ -136,7 +138,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const master = await ensureMaster();
   const large = argv.includes('--skip-large') ? null : await ensureLarge(master, largeGib * GIB);
 
-  const recorder = new RecordingRunner();
+  // Confined like the service's own runner: the limits are part of what an ingestion costs.
+  const recorder = new RecordingRunner(new ChildProcessRunner(await findConfinement(process.env.PATH ?? '')));
   const fx = await startE2eFixture('pglite', { REELIN_COPY_MIN_PART_SIZE_BYTES: String(8 * 1024 * 1024), REELIN_MEDIA_PROGRESS_INTERVAL_MS: '1000' }, { mediaRunner: recorder });
   try {
     // Start-up's capability probes (-version, -filters, -encoders) are not part of an ingestion.

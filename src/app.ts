@@ -17,7 +17,8 @@ import { createCutClipHandler } from './jobs/cut-clip.job.js';
 import { createSweepUploadsHandler, type SweepPolicy } from './jobs/sweep-uploads.job.js';
 import { createIngestVideoHandler } from './jobs/ingest-video.job.js';
 import { createCutClipExhaustedHandler, createIngestVideoExhaustedHandler } from './jobs/media-job-exhausted.job.js';
-import { discoverMediaTools } from './media/ffmpeg-tools.js';
+import { DeletedVideoWatch } from './jobs/deleted-video-watch.js';
+import { discoverMediaTools, findConfinement } from './media/ffmpeg-tools.js';
 import { FfmpegIngestionMedia } from './media/media-toolkit.js';
 import { ChildProcessRunner, type ProcessRunner } from './media/process-runner.js';
 import { ArtifactService } from './services/artifact.service.js';
@@ -42,6 +43,12 @@ import { SigningKeyRing } from './webhooks/signing-keys.js';
 import { WebhookWorker } from './webhooks/webhook-worker.js';
 
 export type Role = 'serve' | 'api' | 'worker' | 'migrate';
+
+/**
+ * How often a worker looks whether the videos of its running media jobs still exist, besides
+ * when the event bell says videos were deleted: the backstop for a ring missed.
+ */
+const DELETION_POLL_INTERVAL_MS = 1_000;
 
 /** Test seams: replace what a test must control (DNS, TLS trust, logging, media processes). */
 export interface AppOverrides {
@@ -79,7 +86,7 @@ async function startMedia(config: Readonly<Config>, log: Logger, runner: Process
   log.info({ ffmpeg: tools.ffmpegPath, version: tools.ffmpegVersion, source: tools.source }, 'media tools found');
   for (const [feature, reason] of tools.unavailable) log.warn({ feature }, `media feature unavailable: ${reason}`);
   await fs.mkdir(config.media.workDir, { recursive: true });
-  return new FfmpegIngestionMedia(runner, tools, { thumbnailCount: config.media.thumbnailCount });
+  return new FfmpegIngestionMedia(runner, tools, { thumbnailCount: config.media.thumbnailCount, limits: config.media.limits });
 }
 
 /** Tightens the data folder (see data-dir-permissions.ts), the embedded database's files always, and says what it changed. */
@@ -150,7 +157,8 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
     await secureDataDir(config, log);
     const queue = await PgBossJobQueue.start(connection, { supervise: hasWorker || role === 'migrate', ...config.queue }, log);
     const shutdown = new AbortController();
-    const mediaRunner = overrides.mediaRunner ?? new ChildProcessRunner();
+    // A worker's ffmpeg runs are confined by prlimit (CPU time, memory) and setpriv (they die with it).
+    const mediaRunner = overrides.mediaRunner ?? new ChildProcessRunner(hasWorker ? await findConfinement(config.media.searchPath) : null);
     stack.push(async () => {
       shutdown.abort(new Error('the service is shutting down'));
       await queue.stop(config.shutdownTimeoutMs);
@@ -179,11 +187,20 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
 
     if (hasWorker) {
       const media = await startMedia(config, log, mediaRunner);
-      const mediaJobs = { db: connection.db, store, queue, media, workDir: config.media.workDir, progressIntervalMs: config.media.progressIntervalMs, shutdownSignal: shutdown.signal, log };
       // The embedded database has one process, which just started: every claim left is a dead one's.
       if (connection.kind === 'pglite') await releaseAllLeases(connection.db);
       const bell = await listenForEvents(connection, (error) => log.warn({ err: error }, 'the database connection listening for events broke; reconnecting (webhooks are polled meanwhile)'));
       stack.push(() => bell.close());
+      const deletions = new DeletedVideoWatch({ db: connection.db, bell, pollIntervalMs: DELETION_POLL_INTERVAL_MS, log });
+      deletions.start();
+      stack.push(async () => deletions.stop());
+      const mediaJobs = {
+        db: connection.db, store, queue, media, workDir: config.media.workDir, progressIntervalMs: config.media.progressIntervalMs, shutdownSignal: shutdown.signal, log,
+        deletions,
+        jobsPerTeam: config.media.jobsPerTeam,
+        maxDurationMs: config.media.limits.maxDurationMs,
+        hiddenPaths: [{ text: config.media.workDir, label: '<work dir>' }, { text: config.dataDir, label: '<data dir>' }],
+      };
       const webhookWorker = new WebhookWorker({ db: connection.db, client, keys: signingKeys, kek, config: config.webhooks, log, bell });
       webhookWorker.start();
       stack.push(() => webhookWorker.stop());
@@ -205,6 +222,8 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
           'cut-clip-exhausted': 1,
           'sweep-uploads': 1,
         },
+        // The queue's part of the per-team media ceiling (jobs/media-slots.ts).
+        ...(config.media.jobsPerTeam === 0 ? {} : { groupConcurrency: { 'ingest-video': config.media.jobsPerTeam, 'cut-clip': config.media.jobsPerTeam } }),
       });
       // Every storage: besides S3's uploads, the sweep deletes expired S3 key pairs of failed imports.
       stack.push(requestSweeps(connection, queue, config.sweep.intervalSeconds, log));
@@ -217,7 +236,7 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
       if (linkKey.sealedNow) log.info('sealed the download-link signing key an earlier version stored in plaintext');
       const signer = new DownloadLinkSigner(linkKey.key);
       const tenancy = new TenancyService(connection.db);
-      const videos = new VideoService({ db: connection.db, store, signer, log });
+      const videos = new VideoService({ db: connection.db, store, queue, signer, log });
       server = await buildServer({
         log,
         bodyLimitBytes: config.http.bodyLimitBytes,

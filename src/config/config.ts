@@ -3,8 +3,10 @@
  * with every problem reported together, then frozen. This is the only module that reads
  * `process.env`; everything else receives the parts of `Config` it uses.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { defaultAddressSpaceBytes, type MediaLimitPolicy } from '../domain/media-limits.js';
 import { normalizeS3Endpoint } from '../domain/s3-object.js';
 import { parseCidrList, type PrivateNetworkAllowance } from '../net/address-policy.js';
 
@@ -128,6 +130,17 @@ const envSchema = z.object({
   REELIN_CLIP_JOBS_PER_WORKER: integer(1, 1, 16),
   REELIN_THUMBNAIL_COUNT: integer(10, 1, 50),
   REELIN_MEDIA_PROGRESS_INTERVAL_MS: integer(1_000, 50, 10_000),
+  REELIN_MEDIA_JOBS_PER_TEAM: integer(2, 0, 10_000),
+  REELIN_MEDIA_TIME_LIMIT_FLOOR_SECONDS: integer(60, 1, 86_400),
+  REELIN_MEDIA_TIME_LIMIT_PERCENT: integer(100, 1, 100_000),
+  REELIN_MEDIA_MAX_DURATION_SECONDS: integer(48 * 3600, 1, 365 * 86_400),
+  // Unset: 2 GiB + 256 MiB per CPU. ffmpeg's shared libraries alone map about 200 MB.
+  REELIN_MEDIA_MEMORY_LIMIT_MB: z
+    .string()
+    .regex(/^[0-9]+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().max(16 * MEBIBYTE).refine((mb) => mb === 0 || mb >= 256, 'must be 0 (no limit) or at least 256'))
+    .optional(),
   PATH: z.string().default(''),
   REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS: integer(10, 1, 3_600),
   REELIN_QUEUE_POLL_INTERVAL_SECONDS: integer(2, 1, 60),
@@ -234,6 +247,13 @@ export interface Config {
     thumbnailCount: number;
     /** How often ingestion and clip progress is saved. */
     progressIntervalMs: number;
+    /**
+     * Ingestions and clips one team may have running at once, on every worker together, so other
+     * teams' videos keep moving; 0: no ceiling.
+     */
+    jobsPerTeam: number;
+    /** Each ffmpeg/ffprobe run's wall-clock, CPU and memory limits, and the longest media a full ingestion takes. */
+    limits: MediaLimitPolicy;
   };
   queue: { superviseIntervalSeconds: number; pollIntervalSeconds: number };
   /** The periodic sweep (sweep-uploads.job.ts), whatever the storage. */
@@ -294,7 +314,7 @@ function describeWarnings(env: z.infer<typeof envSchema>): string[] {
 }
 
 /** Validates the environment and builds the frozen configuration, or throws ConfigError listing every problem. */
-export function loadConfig(environment: Record<string, string | undefined> = process.env, cwd = process.cwd()): Readonly<Config> {
+export function loadConfig(environment: Record<string, string | undefined> = process.env, cwd = process.cwd(), cpuCount = os.availableParallelism()): Readonly<Config> {
   const parsed = envSchema.safeParse(environment);
   const problems = parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`);
   if (environment.REELIN_STORAGE === 's3' && !environment.REELIN_S3_BUCKET) problems.push('REELIN_S3_BUCKET: is required when REELIN_STORAGE=s3');
@@ -337,6 +357,16 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       clipJobsPerWorker: env.REELIN_CLIP_JOBS_PER_WORKER,
       thumbnailCount: env.REELIN_THUMBNAIL_COUNT,
       progressIntervalMs: env.REELIN_MEDIA_PROGRESS_INTERVAL_MS,
+      jobsPerTeam: env.REELIN_MEDIA_JOBS_PER_TEAM,
+      limits: {
+        floorMs: env.REELIN_MEDIA_TIME_LIMIT_FLOOR_SECONDS * 1000,
+        scale: env.REELIN_MEDIA_TIME_LIMIT_PERCENT / 100,
+        cpuCount,
+        addressSpaceBytes: env.REELIN_MEDIA_MEMORY_LIMIT_MB === undefined
+          ? defaultAddressSpaceBytes(cpuCount)
+          : env.REELIN_MEDIA_MEMORY_LIMIT_MB === 0 ? null : env.REELIN_MEDIA_MEMORY_LIMIT_MB * MEBIBYTE,
+        maxDurationMs: env.REELIN_MEDIA_MAX_DURATION_SECONDS * 1000,
+      },
     },
     queue: { superviseIntervalSeconds: env.REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS, pollIntervalSeconds: env.REELIN_QUEUE_POLL_INTERVAL_SECONDS },
     sweep: { intervalSeconds: env.REELIN_S3_SWEEP_INTERVAL_SECONDS, failedImportRetentionMs: env.REELIN_S3_FAILED_UPLOAD_RETENTION_HOURS * 3_600_000 },

@@ -4,6 +4,7 @@
  * transaction commits, in every process listening on the database. Webhook workers listen, so a
  * new event is dispatched and sent at once rather than at the next poll; the poll stays as the
  * backstop for a ring missed while a listening connection was down, and for retries that fall due.
+ * Deleting videos rings it too, so workers stop the media work of a deleted video at once.
  *
  * PGlite delivers its own session's notifications to `listen` callbacks. On PostgreSQL, LISTEN
  * needs a connection of its own for as long as it listens (a pooled one would drop the
@@ -17,9 +18,10 @@ export const EVENTS_CHANNEL = 'reelin_events';
 
 /**
  * What a ring announces: new events (for the dispatcher), new due deliveries (test events, for the
- * scheduler), or, after a broken listening connection was restored, possibly missed rings of both.
+ * scheduler), deleted videos (for workers running media jobs, jobs/deleted-video-watch.ts), or,
+ * after a broken listening connection was restored, possibly missed rings of all three.
  */
-export type BellRing = 'events' | 'deliveries' | 'missed';
+export type BellRing = 'events' | 'deliveries' | 'videos' | 'missed';
 
 /**
  * Rings the bell from inside `tx`: listeners hear it when `tx` commits, never if it rolls back
@@ -46,7 +48,7 @@ export interface EventBell {
 export async function listenForEvents(connection: DatabaseConnection, onConnectionError: (error: Error) => void): Promise<EventBell> {
   const listeners = new Set<(ring: BellRing) => void>();
   const ring = (payload: string) => {
-    const heard: BellRing = payload === 'events' || payload === 'deliveries' ? payload : 'missed';
+    const heard: BellRing = payload === 'events' || payload === 'deliveries' || payload === 'videos' ? payload : 'missed';
     for (const listener of listeners) listener(heard);
   };
   let stopListening: () => Promise<void>;

@@ -335,6 +335,23 @@ export const hostLeases = pgTable('host_leases', {
 }, (table) => [index('host_leases_host_idx').on(table.host, table.expiresAt)]);
 
 /**
+ * The per-team ceiling of running media work: each running ingestion or clip job holds one slot
+ * of its team, renewed while it runs (a dead holder's slot expires). Every worker counts a team's
+ * live slots under the team's lock before it starts media work (src/jobs/media-slots.ts).
+ */
+export const mediaSlotLeases = pgTable('media_slot_leases', {
+  id: id(),
+  teamId: uuid('team_id').notNull(),
+  videoId: uuid('video_id').notNull(),
+  /** `ingestion` or `clip`. */
+  kind: text('kind', { enum: ['ingestion', 'clip'] }).notNull(),
+  /** The job holding the slot, for logs and inspection. */
+  holder: text('holder').notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+}, (table) => [index('media_slot_leases_team_idx').on(table.teamId, table.expiresAt)]);
+
+/**
  * The API rate limit's shared state: requests each API key made in each fixed window (a window is
  * named by its start, on the database's clock). One row per key is live; older ones are deleted by
  * the key's next request.

@@ -59,6 +59,16 @@ export const serviceErrorCodes = [
   'NOT_A_VIDEO',
   /** The stored file has a video stream but ffmpeg cannot decode it (truncated, corrupted). */
   'MEDIA_UNREADABLE',
+  /**
+   * The stored file is a playlist, manifest, reference movie or other format outside the allow-list
+   * of single-file containers (docs/media-security.md); nothing it names was opened.
+   */
+  'UNSUPPORTED_MEDIA_FORMAT',
+  /**
+   * An ingestion or clip ran past a limit (wall-clock time, CPU time, memory), or the media's
+   * duration is unknown or longer than a full ingestion takes.
+   */
+  'MEDIA_LIMIT_EXCEEDED',
   /** ffmpeg failed while ingesting or cutting a video that could be read. */
   'MEDIA_PROCESSING_FAILED',
   /** An ingestion or clip job was interrupted (process crashes) more often than its retry budget allows. */

@@ -275,7 +275,7 @@ async function finish(run: CopyRun, recorded: RecordedPart[], upload: BlobUpload
     if (!(await markImportDone(tx, source.videoId, { crc32c, storageKey: key, totalBytes: source.totalBytes, now: run.now() }))) return false;
     await recordEvent(tx, { teamId: found.teamId, videoId: source.videoId, type: 'video_in.done' });
     await insertIngestion(tx, source.videoId, source.fullIngestion);
-    await deps.queue.send(tx, 'ingest-video', { videoId: source.videoId });
+    await deps.queue.send(tx, 'ingest-video', { videoId: source.videoId }, { groupId: found.teamId });
     return true;
   });
   if (!done) throw new ImportGoneError('the import was deleted or abandoned before it could be completed');

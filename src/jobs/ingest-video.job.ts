@@ -8,12 +8,18 @@
  *
  * Idempotent: a run that finds the ingestion ended does nothing; a run after a crash redoes the
  * stages (their outputs go under deterministic keys, so nothing is left twice).
+ *
+ * Contained (docs/media-security.md): the run holds a slot of its team's media ceiling (else it is
+ * queued again), stops when its video is deleted, and a full ingestion refuses media whose duration
+ * is unknown or past the maximum once the metadata is read.
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { chooseClipWindow } from '../domain/clip-window.js';
+import { AppError } from '../domain/errors.js';
+import { refuseDuration } from '../domain/media-limits.js';
 import { fileStem } from '../domain/source-file.js';
 import { fractionDone, planIngestion, type IngestionPlan, type IngestionStage } from '../domain/ingestion-plan.js';
 import { createFreeClip } from '../db/queries/clips.queries.js';
@@ -25,8 +31,9 @@ import {
 import type { StillImage } from '../media/ingestion-media.js';
 import type { ProbedVideo, ScanType, VideoMetadata } from '../media/metadata.js';
 import { toBlobKey, videoArtifactKey } from '../storage/blob-keys.js';
+import type { Logger } from 'pino';
 import type { JobContext, JobHandler } from './catalog.js';
-import { failMediaOperation, mediaJobSignal, ProgressReporter, withWorkDir, type MediaJobDeps } from './media-job-support.js';
+import { failMediaOperation, mediaJobSignal, ProgressReporter, takeSlotOrDefer, withWorkDir, type MediaJobDeps } from './media-job-support.js';
 
 export type IngestJobDeps = MediaJobDeps;
 
@@ -55,29 +62,52 @@ export function createIngestVideoHandler(deps: IngestJobDeps): JobHandler<'inges
       return;
     }
     if (work.video.storageKey === null || work.video.fileSizeBytes === null) throw new Error(`video ${videoId} has no stored file to ingest`);
-    const plan = planIngestion(work.ingestion.full, deps.media.unavailable);
-    const stage = eventStageOf(work);
-    await deps.db.transaction(async (tx) => {
-      const unavailable = plan.skipped.map(({ feature, reason }) => ({ feature, reason }));
-      if (await markIngestionStarted(tx, videoId, now(), unavailable)) await recordEvent(tx, { teamId: work.video.teamId, videoId, type: `${stage}.started` });
-    });
-    const signal = mediaJobSignal(deps, context);
+    const slot = await takeSlotOrDefer(deps, 'ingest-video', { teamId: work.video.teamId, videoId, kind: 'ingestion', holder: context.jobId }, log);
+    if (slot === null) return;
+    const watched = deps.deletions.watch(videoId);
     try {
-      const input = await deps.store.mediaSource(toBlobKey(work.video.storageKey), 24 * 3600);
-      const metadata = await withWorkDir(deps.workDir, `ingest-${videoId}-${randomUUID()}`, async (workDir) => {
-        const progress = new ProgressReporter({
-          intervalMs: deps.progressIntervalMs,
-          now,
-          save: (state) => saveIngestionProgress(deps.db, videoId, state, now()),
-        });
-        return runStages({ deps, work, input, workDir, plan, progress, signal, now });
-      });
-      await finish(deps, work, metadata, now);
-      log.info({ stages: plan.stages.map((planned) => planned.stage), skipped: plan.skipped }, 'ingestion done');
-    } catch (error) {
-      await failMediaOperation({ deps, log, now, error, signal, operation: { kind: 'ingestion', videoId, teamId: work.video.teamId, eventStage: stage } });
+      await ingest({ deps, work, context, deleted: watched.signal, log, now });
+    } finally {
+      watched.release();
+      await slot.release();
     }
   };
+}
+
+interface IngestRequest {
+  deps: IngestJobDeps;
+  work: IngestionWork;
+  context: JobContext;
+  /** Aborted when the video is deleted. */
+  deleted: AbortSignal;
+  log: Logger;
+  now: () => Date;
+}
+
+async function ingest({ deps, work, context, deleted, log, now }: IngestRequest): Promise<void> {
+  const videoId = work.video.id;
+  const plan = planIngestion(work.ingestion.full, deps.media.unavailable);
+  const stage = eventStageOf(work);
+  await deps.db.transaction(async (tx) => {
+    const unavailable = plan.skipped.map(({ feature, reason }) => ({ feature, reason }));
+    if (await markIngestionStarted(tx, videoId, now(), unavailable)) await recordEvent(tx, { teamId: work.video.teamId, videoId, type: `${stage}.started` });
+  });
+  const signal = mediaJobSignal(deps, context, deleted);
+  try {
+    const input = await deps.store.mediaSource(toBlobKey(work.video.storageKey ?? ''), 24 * 3600);
+    const metadata = await withWorkDir(deps.workDir, `ingest-${videoId}-${randomUUID()}`, async (workDir) => {
+      const progress = new ProgressReporter({
+        intervalMs: deps.progressIntervalMs,
+        now,
+        save: (state) => saveIngestionProgress(deps.db, videoId, state, now()),
+      });
+      return runStages({ deps, work, input, workDir, plan, progress, signal, now });
+    });
+    await finish(deps, work, metadata, now);
+    log.info({ stages: plan.stages.map((planned) => planned.stage), skipped: plan.skipped }, 'ingestion done');
+  } catch (error) {
+    await failMediaOperation({ deps, log, now, error, signal, operation: { kind: 'ingestion', videoId, teamId: work.video.teamId, eventStage: stage } });
+  }
 }
 
 /** Runs the planned stages in order; the metadata they found (null only if none ran). */
@@ -91,6 +121,7 @@ async function runStages(run: IngestRun): Promise<VideoMetadata | null> {
     if (stage === 'metadata') {
       probed = await deps.media.probe(run.input, work.video.fileSizeBytes ?? 0, signal);
       await save(run, { metadata: { ...probed.metadata }, videoMetadataAvailable: true });
+      refuseUnboundedWork(run, probed);
       continue;
     }
     if (probed === null) throw new Error('the metadata stage must come first');
@@ -99,6 +130,18 @@ async function runStages(run: IngestRun): Promise<VideoMetadata | null> {
   }
   await run.progress.flush();
   return probed?.metadata ?? null;
+}
+
+/**
+ * A full ingestion's later stages take time that grows with the duration: media whose duration is
+ * unknown or past the maximum is refused here, with its metadata recorded. Metadata-only
+ * ingestion is bounded whatever the duration and goes on.
+ */
+function refuseUnboundedWork(run: IngestRun, probed: ProbedVideo): void {
+  if (run.plan.stages.length <= 1) return;
+  const durationMs = probed.metadata.durationInMillis;
+  const refusal = refuseDuration(durationMs, run.deps.maxDurationMs);
+  if (refusal !== null) throw new AppError('MEDIA_LIMIT_EXCEEDED', refusal, { limit: 'duration', durationMillis: durationMs, maxDurationMillis: run.deps.maxDurationMs });
 }
 
 interface StageContext {
@@ -177,8 +220,9 @@ async function finish(deps: IngestJobDeps, found: IngestionWork, metadata: Video
     if (!(await markIngestionDone(tx, video.id, now()))) return;
     await recordEvent(tx, { teamId: video.teamId, videoId: video.id, type: `${eventStageOf(found)}.done` });
     if (video.isClip || !found.freeClipEnabled || deps.media.clipFormat === null) return;
+    // A clip needs a trustworthy duration: none for media a full ingestion would refuse.
     const durationMs = metadata?.durationInMillis ?? null;
-    if (durationMs === null || durationMs <= 0) return;
+    if (durationMs === null || refuseDuration(durationMs, deps.maxDurationMs) !== null) return;
     const window = chooseClipWindow(durationMs, metadata?.averageFrameRate?.frameRate);
     const format = deps.media.clipFormat;
     const clipId = await createFreeClip(tx, {
@@ -191,6 +235,6 @@ async function finish(deps: IngestJobDeps, found: IngestionWork, metadata: Video
       startPositionMillis: Math.floor(window.startMs),
       endPositionMillis: Math.round(window.endMs),
     });
-    if (clipId !== null) await deps.queue.send(tx, 'cut-clip', { videoId: clipId });
+    if (clipId !== null) await deps.queue.send(tx, 'cut-clip', { videoId: clipId }, { groupId: video.teamId });
   });
 }

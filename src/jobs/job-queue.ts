@@ -10,9 +10,18 @@ import type { Logger } from 'pino';
 import type { Database, DatabaseConnection } from '../db/database.js';
 import { jobNames, jobPolicies, type JobHandlers, type JobName, type JobPayloads } from './catalog.js';
 
+export interface SendOptions {
+  /** The job's group (its team): a worker claims at most its queue's `groupConcurrency` of one group at once. */
+  groupId?: string;
+  /** Not claimed before this many seconds from now. */
+  startAfterSeconds?: number;
+}
+
 export interface JobQueue {
   /** Enqueues a job in the transaction `tx`. */
-  send<N extends JobName>(tx: Database, name: N, payload: JobPayloads[N]): Promise<void>;
+  send<N extends JobName>(tx: Database, name: N, payload: JobPayloads[N], options?: SendOptions): Promise<void>;
+  /** Cancels, in `tx`, the queued (not yet running) jobs of `name` whose singleton key is `key`; resolves with how many. */
+  cancelQueued(tx: Database, name: JobName, key: string): Promise<number>;
 }
 
 export interface QueueOptions {
@@ -24,6 +33,8 @@ export interface QueueOptions {
 
 export interface WorkOptions {
   concurrency: { [N in JobName]: number };
+  /** Jobs of one group (team) the queue hands out at once across every worker; absent: no limit. */
+  groupConcurrency?: Partial<Record<JobName, number>>;
 }
 
 export class PgBossJobQueue implements JobQueue {
@@ -90,9 +101,22 @@ export class PgBossJobQueue implements JobQueue {
     }
   }
 
-  async send<N extends JobName>(tx: Database, name: N, payload: JobPayloads[N]): Promise<void> {
+  async send<N extends JobName>(tx: Database, name: N, payload: JobPayloads[N], options: SendOptions = {}): Promise<void> {
     const keyOf = jobPolicies[name].singletonKeyOf as ((payload: JobPayloads[N]) => string) | null;
-    await this.boss.send(name, payload, { db: fromDrizzle(tx as never, sql), ...(keyOf ? { singletonKey: keyOf(payload) } : {}) });
+    await this.boss.send(name, payload, {
+      db: fromDrizzle(tx as never, sql),
+      ...(keyOf ? { singletonKey: keyOf(payload) } : {}),
+      ...(options.groupId === undefined ? {} : { group: { id: options.groupId } }),
+      ...(options.startAfterSeconds === undefined ? {} : { startAfter: options.startAfterSeconds }),
+    });
+  }
+
+  async cancelQueued(tx: Database, name: JobName, key: string): Promise<number> {
+    const db = fromDrizzle(tx as never, sql);
+    const queued = await this.boss.findJobs(name, { key, queued: true, db });
+    if (queued.length === 0) return 0;
+    await this.boss.cancel(name, queued.map((job) => job.id), { db });
+    return queued.length;
   }
 
   /** Starts taking jobs with the given handlers. */
@@ -101,7 +125,13 @@ export class PgBossJobQueue implements JobQueue {
       const handler = handlers[name] as (payload: unknown, context: { jobId: string; signal: AbortSignal }) => Promise<void>;
       const id = await this.boss.work<JobPayloads[typeof name]>(
         name,
-        { localConcurrency: options.concurrency[name], batchSize: 1, pollingIntervalSeconds: this.options.pollIntervalSeconds, notifyPollingIntervalSeconds: this.options.pollIntervalSeconds },
+        {
+          localConcurrency: options.concurrency[name],
+          ...(options.groupConcurrency?.[name] === undefined ? {} : { groupConcurrency: options.groupConcurrency[name] }),
+          batchSize: 1,
+          pollingIntervalSeconds: this.options.pollIntervalSeconds,
+          notifyPollingIntervalSeconds: this.options.pollIntervalSeconds,
+        },
         async ([job]) => {
           if (!job) return;
           try {

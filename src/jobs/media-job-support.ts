@@ -1,6 +1,8 @@
 /**
  * What the ingestion and clip jobs share: throttled progress with an ETA, a private working
- * folder per run, and the one way a media operation fails.
+ * folder per run, the team's media slot (media-slots.ts) and the watch on deletion
+ * (deleted-video-watch.ts) each run holds, and the one way a media operation fails, with what
+ * ffmpeg printed scrubbed of paths, URLs and credentials before the user sees it.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -13,9 +15,14 @@ import { recordEvent } from '../db/queries/events.queries.js';
 import { markIngestionFailed } from '../db/queries/ingestion.queries.js';
 import { NotAVideoError } from '../media/metadata.js';
 import type { IngestionMedia } from '../media/ingestion-media.js';
-import { MediaProcessError } from '../media/process-runner.js';
+import { UnsupportedMediaFormatError } from '../media/media-input.js';
+import { scrubDetails, scrubMediaText, type KnownText } from '../media/output-scrubber.js';
+import { MediaLimitError, MediaProcessError } from '../media/process-runner.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import type { JobName } from './catalog.js';
+import { VideoDeletedError, type DeletionWatch } from './deleted-video-watch.js';
 import type { JobQueue } from './job-queue.js';
+import { deferralDelaySeconds, takeTeamMediaSlot, type MediaSlotRequest, type TeamMediaSlot } from './media-slots.js';
 
 /** What the ingestion and clip jobs are built with. */
 export interface MediaJobDeps {
@@ -29,13 +36,37 @@ export interface MediaJobDeps {
   progressIntervalMs: number;
   /** Aborted when this process shuts down: running ffmpeg stops and the job is queued again for any worker. */
   shutdownSignal: AbortSignal;
+  /** Tells a running job that its video was deleted. */
+  deletions: DeletionWatch;
+  /** Ingestions and clips one team may run at once on every worker together; 0: no ceiling. */
+  jobsPerTeam: number;
+  /** The longest media a full ingestion takes. */
+  maxDurationMs: number;
+  /** Local folders named in ffmpeg's output (the data folder), hidden from users as these labels. */
+  hiddenPaths: readonly KnownText[];
   log: Logger;
   now?: () => Date;
 }
 
-/** The signal a media job's work runs under: its own (the queue took it back) or the process's shutdown. */
-export function mediaJobSignal(deps: Pick<MediaJobDeps, 'shutdownSignal'>, context: { signal: AbortSignal }): AbortSignal {
-  return AbortSignal.any([context.signal, deps.shutdownSignal]);
+/**
+ * The signal a media job's work runs under: its own (the queue took it back), the process's
+ * shutdown, or the deletion of its video.
+ */
+export function mediaJobSignal(deps: Pick<MediaJobDeps, 'shutdownSignal'>, context: { signal: AbortSignal }, deleted: AbortSignal): AbortSignal {
+  return AbortSignal.any([context.signal, deps.shutdownSignal, deleted]);
+}
+
+/**
+ * Takes a slot of the team for the job, or, when the team's slots are all taken, queues the job
+ * again a few seconds later (a new job: no retry is used) and resolves null: the caller returns.
+ */
+export async function takeSlotOrDefer(deps: Pick<MediaJobDeps, 'db' | 'queue' | 'jobsPerTeam' | 'log'>, job: JobName & ('ingest-video' | 'cut-clip'), request: MediaSlotRequest, log: Logger): Promise<TeamMediaSlot | null> {
+  const slot = await takeTeamMediaSlot({ db: deps.db, ceiling: deps.jobsPerTeam, log: deps.log }, request);
+  if (slot !== null) return slot;
+  const startAfterSeconds = deferralDelaySeconds();
+  await deps.db.transaction((tx) => deps.queue.send(tx, job, { videoId: request.videoId }, { groupId: request.teamId, startAfterSeconds }));
+  log.info({ ceiling: deps.jobsPerTeam, startAfterSeconds }, 'the team runs as much media work as it may at once; job queued again');
+  return null;
 }
 
 export interface ProgressState {
@@ -106,11 +137,23 @@ function tailLines(text: string, maxChars = 1200): string {
 
 /**
  * The failure a user sees for an error of media work, or null when the error is not the media's
- * fault (the database or storage failed, the process is stopping): those are retried.
+ * fault (the database or storage failed, the process is stopping): those are retried. Its message
+ * and details are scrubbed (output-scrubber.ts): `hidden` names local folders to hide by label.
  */
-export function describeMediaFailure(error: unknown, what: string): OperationError | null {
+export function describeMediaFailure(error: unknown, what: string, hidden: readonly KnownText[] = []): OperationError | null {
+  const failure = describeUnscrubbed(error, what);
+  return failure === null ? null : { ...failure, message: scrubMediaText(failure.message, hidden), details: scrubDetails(failure.details, hidden) };
+}
+
+function describeUnscrubbed(error: unknown, what: string): OperationError | null {
+  if (error instanceof UnsupportedMediaFormatError) {
+    return { code: 'UNSUPPORTED_MEDIA_FORMAT', message: error.message, details: { format: error.format, reason: error.reason } };
+  }
   if (error instanceof NotAVideoError) {
     return { code: error.kind === 'NO_VIDEO_STREAM' ? 'NOT_A_VIDEO' : 'MEDIA_UNREADABLE', message: error.message, details: { kind: error.kind } };
+  }
+  if (error instanceof MediaLimitError) {
+    return { code: 'MEDIA_LIMIT_EXCEEDED', message: `${what} was stopped: ${error.message}`, details: { limit: error.kind, stderrTail: tailLines(error.stderrTail) } };
   }
   if (error instanceof MediaProcessError) {
     return {
@@ -136,19 +179,25 @@ export interface FailedOperation {
  * again (a deploy must not use up its retries) and starts over on the next worker. Anything else
  * is rethrown so the queue retries it.
  */
-export async function failMediaOperation(options: { deps: Pick<MediaJobDeps, 'db' | 'queue' | 'shutdownSignal'>; log: Logger; now: () => Date; error: unknown; signal: AbortSignal; operation: FailedOperation }): Promise<void> {
+export async function failMediaOperation(options: { deps: Pick<MediaJobDeps, 'db' | 'queue' | 'shutdownSignal' | 'hiddenPaths'>; log: Logger; now: () => Date; error: unknown; signal: AbortSignal; operation: FailedOperation }): Promise<void> {
   const { deps, error, operation } = options;
   if (deps.shutdownSignal.aborted) {
     options.log.info(`${operation.kind} interrupted by shutdown; queued again`);
     const job = operation.kind === 'clip' ? 'cut-clip' : 'ingest-video';
-    await deps.db.transaction((tx) => deps.queue.send(tx, job, { videoId: operation.videoId }));
+    await deps.db.transaction((tx) => deps.queue.send(tx, job, { videoId: operation.videoId }, { groupId: operation.teamId }));
+    return;
+  }
+  if (options.signal.aborted && options.signal.reason instanceof VideoDeletedError) {
+    // Nothing is left to record: the video and its operation are gone. The job ends.
+    options.log.info(`${operation.kind} stopped: its video was deleted`);
     return;
   }
   if (options.signal.aborted) throw error;
-  const failure = describeMediaFailure(error, operation.kind === 'clip' ? 'cutting the clip' : 'ingesting the video');
+  const failure = describeMediaFailure(error, operation.kind === 'clip' ? 'cutting the clip' : 'ingesting the video', deps.hiddenPaths);
   if (failure === null) throw error;
   await recordFailure(deps.db, operation, failure, options.now());
-  options.log.warn({ code: failure.code, reason: failure.message }, `${operation.kind} failed`);
+  // The operator's log keeps the whole error; the user sees the scrubbed failure.
+  options.log.warn({ code: failure.code, reason: failure.message, err: error }, `${operation.kind} failed`);
 }
 
 export async function recordFailure(db: Database, operation: FailedOperation, failure: OperationError, now: Date): Promise<boolean> {

@@ -10,11 +10,12 @@
  */
 import { fileArgument } from './ffmpeg-tools.js';
 import { formatSeconds } from './filter-graph.js';
+import { inputArgs, type MediaInput } from './media-input.js';
 
 export type ClipCodec = 'prores' | 'ffv1';
 
 export interface ClipCutArgsOptions {
-  input: string;
+  input: MediaInput;
   output: string;
   startMs: number;
   durationMs: number;
@@ -49,8 +50,7 @@ export function clipCutArgs(options: ClipCutArgsOptions): string[] {
   const audio = options.hasAudio ? ['-map', '0:a:0?', '-c:a', 'pcm_s24le'] : ['-an'];
   return [
     '-hide_banner', '-nostdin', '-y',
-    '-ss', formatSeconds(options.startMs),
-    '-i', fileArgument(options.input),
+    ...inputArgs(options.input, ['-ss', formatSeconds(options.startMs)]),
     '-map', '0:v:0',
     ...audio,
     '-sn', '-dn',

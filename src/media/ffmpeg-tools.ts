@@ -11,7 +11,7 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { ProcessRunner } from './process-runner.js';
+import type { Confinement, ProcessRunner } from './process-runner.js';
 
 export type MediaFeature = 'metadata' | 'thumbnails' | 'fullFrames' | 'webVideo' | 'qualityAssessment' | 'scanTypeAnalysis' | 'clip';
 
@@ -73,12 +73,11 @@ export interface DiscoverMediaToolsOptions {
 }
 
 /**
- * A file path as an ffmpeg input or output argument. Relative paths get the `file:` protocol so that
- * a name like `a:b.mp4` is not taken for a protocol, nor `-x.mp4` for an option. An http(s) URL (a
- * store's pre-signed media source, never user text) is passed as it is: ffmpeg reads it by range.
+ * A local file path as an ffmpeg output argument. Relative paths get the `file:` protocol so that
+ * a name like `a:b.mp4` is not taken for a protocol, nor `-x.mp4` for an option. (Inputs, stored
+ * files, go through media-input.ts with their whitelists.)
  */
 export function fileArgument(filePath: string): string {
-  if (/^https?:\/\//.test(filePath)) return filePath;
   return path.isAbsolute(filePath) ? filePath : `file:${filePath}`;
 }
 
@@ -230,4 +229,16 @@ export async function discoverMediaTools(options: DiscoverMediaToolsOptions): Pr
     encoders,
     unavailable: findUnavailableFeatures(filters, encoders, `ffmpeg ${ffmpeg.version} (${ffmpeg.path})`),
   };
+}
+
+/**
+ * Finds util-linux's prlimit (required: it sets every run's CPU-time and memory limits) and setpriv
+ * (optional: it makes a run die with its worker) on PATH; throws one sentence when prlimit is missing.
+ */
+export async function findConfinement(pathEnv: string, isExecutable: (file: string) => Promise<boolean> = defaultIsExecutable): Promise<Confinement> {
+  const prlimitPath = await findOnPath('prlimit', pathEnv, isExecutable);
+  if (prlimitPath === null) {
+    throw new Error('prlimit was not found on PATH: install util-linux (Debian and Ubuntu ship it), which sets the CPU-time and memory limits of every ffmpeg run');
+  }
+  return { prlimitPath, setprivPath: await findOnPath('setpriv', pathEnv, isExecutable) };
 }

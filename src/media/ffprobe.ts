@@ -6,24 +6,33 @@
  * to see per-frame side data (HDR10+ dynamic metadata, mastering display). So a 100 GB file takes
  * about as long as a 100 MB one. `-count_frames` / `-count_packets` are deliberately not used: they
  * read everything.
+ *
+ * The probe is also the gate of the media path (media-input.ts): it opens the file with the format
+ * and protocol whitelists, so a playlist, a manifest or any format off the allow-list is refused
+ * by libavformat before its demuxer reads a byte (the refused format is named in ffprobe's error),
+ * and a QuickTime movie with external data references is refused on ffprobe's warning about them
+ * (drefs are off, so nothing they name is opened). The demuxer it finds is forced on every later run.
  */
 import { z } from 'zod';
-import { MediaProcessError, type ProcessRunner } from './process-runner.js';
-import { fileArgument, type MediaTools } from './ffmpeg-tools.js';
+import { MediaProcessError, type ProcessRunner, type RunOptions } from './process-runner.js';
+import type { MediaTools } from './ffmpeg-tools.js';
+import {
+  findAllowedDemuxer, formatRefusedIn, hasExternalDataReference, inputArgs, refusedDataReference, refusedFormat, type MediaInput,
+} from './media-input.js';
 import { NotAVideoError, toProbedVideo, type ProbedVideo } from './metadata.js';
 
-/** ffprobe arguments for the metadata probe of `input` (a file path). */
-export function ffprobeMetadataArgs(input: string): string[] {
+/** ffprobe arguments for the metadata probe of `input`. Warnings are kept: the external data reference one matters. */
+export function ffprobeMetadataArgs(input: MediaInput): string[] {
   return [
     '-hide_banner',
-    '-v', 'error',
+    '-v', 'warning',
     '-of', 'json',
     '-show_format',
     '-show_streams',
     '-show_frames',
     '-read_intervals', '%+#1',
     '-show_entries', 'frame=stream_index,side_data_list',
-    '-i', fileArgument(input),
+    ...inputArgs(input),
   ];
 }
 
@@ -104,19 +113,32 @@ export function explainUnreadable(stderrTail: string): string {
 }
 
 /**
- * Reads the metadata of the video at `input` (a local file path). Throws `NotAVideoError` when the
- * file has no video stream or ffprobe cannot read it; other failures (abort, missing binary)
- * propagate unchanged.
+ * Reads the metadata of the video at `input`. Throws `UnsupportedMediaFormatError` for a format off
+ * the allow-list or a reference movie, `NotAVideoError` when the file has no video stream or
+ * ffprobe cannot read it; other failures (abort, a limit, a missing binary) propagate unchanged.
+ * The result's `demuxer` is what every later run on the file forces (`probedInput`).
  */
-export async function probeVideoMetadata(runner: ProcessRunner, tools: Pick<MediaTools, 'ffprobePath'>, input: string, signal?: AbortSignal): Promise<ProbedVideo> {
-  let stdout: string;
+export async function probeVideoMetadata(
+  runner: ProcessRunner,
+  tools: Pick<MediaTools, 'ffprobePath'>,
+  input: MediaInput,
+  options: Pick<RunOptions, 'signal' | 'timeoutMs' | 'resources'> = {},
+): Promise<ProbedVideo> {
+  let result: { stdout: string; stderrTail: string };
   try {
-    ({ stdout } = await runner.run(tools.ffprobePath, ffprobeMetadataArgs(input), { signal, timeoutMs: 60_000, maxStdoutBytes: 16 * 1024 * 1024 }));
+    result = await runner.run(tools.ffprobePath, ffprobeMetadataArgs(input), { timeoutMs: 60_000, ...options, maxStdoutBytes: 16 * 1024 * 1024 });
   } catch (error) {
     if (error instanceof MediaProcessError && error.exitCode !== null && error.exitCode !== 0) {
+      const refused = formatRefusedIn(error.stderrTail);
+      if (refused !== null) throw refusedFormat(refused);
       throw new NotAVideoError('UNREADABLE', explainUnreadable(error.stderrTail), { cause: error });
     }
     throw error;
   }
-  return toProbedVideo(parseFfprobeJson(stdout));
+  const output = parseFfprobeJson(result.stdout);
+  const formatName = output.format?.format_name ?? '';
+  // The whitelist already refused any other demuxer; this holds even if an ffmpeg build ignored it.
+  if (findAllowedDemuxer(formatName) === null) throw refusedFormat(formatName === '' ? 'unknown' : formatName);
+  if (hasExternalDataReference(result.stderrTail)) throw refusedDataReference();
+  return toProbedVideo(output);
 }

@@ -1,17 +1,22 @@
 /**
  * The ffmpeg implementation of the media port the jobs use: it binds the discovered tools and the
- * process runner to the pure argv builders and analyses of this folder, and turns ffmpeg's
- * `-progress` reports into fractions of the step.
+ * process runner to the pure argv builders and analyses of this folder, gives each run its limits
+ * (domain/media-limits.ts), and turns ffmpeg's `-progress` reports into fractions of the step.
+ * Every run opens the stored file through media-input.ts: the probe with the whitelists, every
+ * later run with the probed demuxer forced as well.
  */
+import { runLimits, type MediaLimitPolicy, type MediaWork, type RunLimits } from '../domain/media-limits.js';
 import { chooseClipCodec, clipCutArgs, clipFileExtension, type ClipCodec } from './clip-cut.js';
 import type { MediaTools } from './ffmpeg-tools.js';
 import { probeVideoMetadata } from './ffprobe.js';
 import type { FractionListener, IngestionMedia, QualityAssessment, Stills } from './ingestion-media.js';
+import { mediaInputOf, probedInput } from './media-input.js';
 import type { ProbedVideo, ScanType } from './metadata.js';
 import type { FfmpegProgress, ProcessRunner } from './process-runner.js';
 import { assessQuality } from './quality.js';
-import { analyzeScanType } from './scan-type.js';
+import { analyzeScanType, planScanSegments } from './scan-type.js';
 import { extractStills, type Still } from './stills.js';
+import { QUALITY_SAMPLE_COUNT } from './quality.js';
 import { canToneMap, webVideoArgs, webVideoSize, type WebVideoSource } from './web-video.js';
 
 const clipFormats: Record<ClipCodec, { mimeType: string; containerName: string }> = {
@@ -24,6 +29,8 @@ const stillMimeTypes: Record<string, string> = { '.jpg': 'image/jpeg', '.jpeg': 
 export interface FfmpegIngestionMediaOptions {
   /** How many thumbnails (and full frames) a full ingestion makes. */
   thumbnailCount: number;
+  /** The wall-clock, CPU and memory limits of each run. */
+  limits: MediaLimitPolicy;
 }
 
 export class FfmpegIngestionMedia implements IngestionMedia {
@@ -37,35 +44,42 @@ export class FfmpegIngestionMedia implements IngestionMedia {
     this.clipFormat = this.clipCodec === null ? null : { extension: clipFileExtension(this.clipCodec), ...clipFormats[this.clipCodec] };
   }
 
-  probe(input: string, fileSizeBytes: number, signal: AbortSignal): Promise<ProbedVideo> {
-    return probeVideoMetadata(this.runner, this.tools, input, signal).then((probed) => ({ ...probed, metadata: { ...probed.metadata, size: fileSizeBytes } }));
+  private limitsOf(work: MediaWork, items = 0): RunLimits {
+    return runLimits(work, items, this.options.limits);
+  }
+
+  async probe(input: string, fileSizeBytes: number, signal: AbortSignal): Promise<ProbedVideo> {
+    const probed = await probeVideoMetadata(this.runner, this.tools, mediaInputOf(input), { signal, ...this.limitsOf('probe') });
+    return { ...probed, metadata: { ...probed.metadata, size: fileSizeBytes } };
   }
 
   async analyzeScanType(input: string, video: ProbedVideo, signal: AbortSignal): Promise<ScanType> {
-    const result = await analyzeScanType(this.runner, this.tools, { input, durationMs: durationOf(video) }, { signal });
+    const durationMs = durationOf(video);
+    const limits = this.limitsOf('scanType', planScanSegments(durationMs).length);
+    const result = await analyzeScanType(this.runner, this.tools, { input: probedInput(input, video), durationMs }, { signal, ...limits });
     return result.scanType;
   }
 
   assessQuality(input: string, video: ProbedVideo, options: { deinterlace: boolean }, signal: AbortSignal): Promise<QualityAssessment> {
     return assessQuality(this.runner, this.tools, {
-      input,
+      input: probedInput(input, video),
       durationMs: durationOf(video),
       width: video.storedWidth,
       height: video.storedHeight,
       bitDepth: video.metadata.primaryBitDepth ?? 8,
       deinterlace: options.deinterlace,
-    }, { signal });
+    }, { signal, ...this.limitsOf('quality', QUALITY_SAMPLE_COUNT) });
   }
 
   async extractStills(input: string, video: ProbedVideo, options: { outputDir: string; deinterlace: boolean; onProgress: FractionListener }, signal: AbortSignal): Promise<Stills> {
     const stills = await extractStills(this.runner, this.tools, {
-      input,
+      input: probedInput(input, video),
       outputDir: options.outputDir,
       durationMs: durationOf(video),
       count: this.options.thumbnailCount,
       deinterlace: options.deinterlace,
       thumbnailFormat: this.tools.encoders.has('libwebp') ? 'webp' : 'jpeg',
-    }, { signal });
+    }, { signal, analysis: this.limitsOf('stillAnalysis', this.options.thumbnailCount), still: this.limitsOf('still') });
     options.onProgress(1);
     return { thumbnails: stills.thumbnails.map(toImage), fullFrames: stills.fullFrames.map(toImage), poster: toImage(stills.poster) };
   }
@@ -80,8 +94,9 @@ export class FfmpegIngestionMedia implements IngestionMedia {
       hasAudio: video.hasAudio,
       toneMap: isHdrTransfer(video.metadata.colorTransferName) && canToneMap(this.tools.filters),
     };
-    const args = webVideoArgs({ input, output: options.output, source, deinterlacer: this.tools.filters.has('bwdif') ? 'bwdif' : 'yadif' });
-    await this.runner.run(this.tools.ffmpegPath, args, { signal, onProgress: progressOf(durationOf(video), options.onProgress) });
+    const args = webVideoArgs({ input: probedInput(input, video), output: options.output, source, deinterlacer: this.tools.filters.has('bwdif') ? 'bwdif' : 'yadif' });
+    const limits = this.limitsOf('webVideo', durationOf(video) / 1000);
+    await this.runner.run(this.tools.ffmpegPath, args, { signal, ...limits, onProgress: progressOf(durationOf(video), options.onProgress) });
     return webVideoSize(source);
   }
 
@@ -91,7 +106,7 @@ export class FfmpegIngestionMedia implements IngestionMedia {
     const frameRate = video.metadata.averageFrameRate?.frameRate ?? null;
     const scanning = video.metadata.scanning.heuristics ?? video.metadata.scanning.metadata;
     const args = clipCutArgs({
-      input,
+      input: probedInput(input, video),
       output: options.output,
       startMs: options.startMs,
       durationMs,
@@ -102,7 +117,7 @@ export class FfmpegIngestionMedia implements IngestionMedia {
       codec: this.clipCodec,
       ...(scanning === 'INTERLACED_TOP_FIRST' ? { fieldOrder: 'tt' as const } : scanning === 'INTERLACED_BOTTOM_FIRST' ? { fieldOrder: 'bb' as const } : {}),
     });
-    await this.runner.run(this.tools.ffmpegPath, args, { signal, onProgress: progressOf(durationMs, options.onProgress) });
+    await this.runner.run(this.tools.ffmpegPath, args, { signal, ...this.limitsOf('clip', durationMs / 1000), onProgress: progressOf(durationMs, options.onProgress) });
   }
 }
 

@@ -59,6 +59,8 @@ export interface ProbedVideo {
    * do frame numbers map to times.
    */
   constantFrameRate: boolean;
+  /** The demuxer that read the file (ffprobe's format_name): every later run forces it. */
+  demuxer: string;
 }
 
 export type NotAVideoKind = 'NO_VIDEO_STREAM' | 'UNREADABLE';
@@ -225,6 +227,7 @@ export function toProbedVideo(probe: FfprobeOutput, fileSizeBytes?: number): Pro
     storedHeight,
     sampleAspectRatio,
     constantFrameRate: isConstantRate(stream),
+    demuxer: probe.format?.format_name ?? '',
   };
 }
 

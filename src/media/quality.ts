@@ -16,11 +16,12 @@ import { scoreQuality, type FrameMeasures, type QualityAssessment } from '../dom
 import { spreadInstantsMs } from '../domain/still-instants.js';
 import type { MediaTools } from './ffmpeg-tools.js';
 import { chooseDeinterlaceFilter, finiteTag, formatSeconds, parseMetadataPrint, requireFilters } from './filter-graph.js';
-import type { ProcessRunner } from './process-runner.js';
+import { inputArgs, type MediaInput } from './media-input.js';
+import type { ProcessRunner, RunOptions } from './process-runner.js';
 
 export interface QualityInput {
-  /** Local path of the video. */
-  input: string;
+  /** The stored video. */
+  input: MediaInput;
   durationMs: number;
   /** Coded frame size (before any display rotation; the analysis does not rotate). */
   width: number;
@@ -47,7 +48,7 @@ export function qualityAnalysisSize(width: number, height: number, shortSide: nu
 }
 
 export interface QualityArgsOptions {
-  input: string;
+  input: MediaInput;
   instantsMs: readonly number[];
   framesPerSample: number;
   analysisWidth: number;
@@ -58,7 +59,7 @@ export interface QualityArgsOptions {
 }
 
 export function buildQualityArgs(options: QualityArgsOptions): string[] {
-  const inputs = options.instantsMs.flatMap((ms) => ['-noaccurate_seek', '-ss', formatSeconds(ms), '-noautorotate', '-i', options.input]);
+  const inputs = options.instantsMs.flatMap((ms) => inputArgs(options.input, ['-noaccurate_seek', '-ss', formatSeconds(ms), '-noautorotate']));
   const deinterlace = options.deinterlaceFilter === null ? '' : `${options.deinterlaceFilter},`;
   const trims = options.instantsMs.map((_, index) => `[${index}:v:0]trim=end_frame=${options.framesPerSample},${deinterlace}setpts=PTS-STARTPTS[s${index}]`);
   const joined = options.instantsMs.map((_, index) => `[s${index}]`).join('');
@@ -89,7 +90,7 @@ export async function assessQuality(
   runner: ProcessRunner,
   tools: Pick<MediaTools, 'ffmpegPath' | 'filters'>,
   source: QualityInput,
-  options: { signal?: AbortSignal } = {},
+  options: Pick<RunOptions, 'signal' | 'timeoutMs' | 'resources'> = {},
 ): Promise<QualityAssessment> {
   requireFilters(tools, qualityFilters, 'the quality assessment');
   const deinterlaceFilter = source.deinterlace === true ? chooseDeinterlaceFilter(tools) : null;
@@ -104,7 +105,7 @@ export async function assessQuality(
     bitDepth: source.bitDepth,
     deinterlaceFilter,
   });
-  const { stdout } = await runner.run(tools.ffmpegPath, args, { signal: options.signal, maxStdoutBytes: 8 * 1024 * 1024 });
+  const { stdout } = await runner.run(tools.ffmpegPath, args, { ...options, maxStdoutBytes: 8 * 1024 * 1024 });
   const frames = parseQualityFrames(stdout);
   if (frames.length === 0) throw new Error('the quality assessment decoded no video frames: the file has no decodable picture at the sampled positions');
   return scoreQuality(frames);

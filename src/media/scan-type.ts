@@ -13,8 +13,9 @@
 import { decideScanType, type IdetCounts, type ScanType } from '../domain/scan-type-decision.js';
 import { spreadInstantsMs } from '../domain/still-instants.js';
 import type { MediaTools } from './ffmpeg-tools.js';
-import type { ProcessRunner } from './process-runner.js';
+import type { ProcessRunner, RunOptions } from './process-runner.js';
 import { finiteTag, formatSeconds, parseMetadataPrint, requireFilters } from './filter-graph.js';
+import { inputArgs, type MediaInput } from './media-input.js';
 
 export const SCAN_SEGMENT_COUNT = 6;
 export const SCAN_FRAMES_PER_SEGMENT = 100;
@@ -31,9 +32,9 @@ export function planScanSegments(durationMs: number): ScanSegment[] {
   return spreadInstantsMs(durationMs, SCAN_SEGMENT_COUNT).map((startMs) => ({ startMs, frames: SCAN_FRAMES_PER_SEGMENT }));
 }
 
-export function buildScanTypeArgs(input: string, segments: readonly ScanSegment[]): string[] {
+export function buildScanTypeArgs(input: MediaInput, segments: readonly ScanSegment[]): string[] {
   const inputs = segments.flatMap((segment) =>
-    segment.startMs > 0 ? ['-noaccurate_seek', '-ss', formatSeconds(segment.startMs), '-noautorotate', '-i', input] : ['-noautorotate', '-i', input],
+    inputArgs(input, segment.startMs > 0 ? ['-noaccurate_seek', '-ss', formatSeconds(segment.startMs), '-noautorotate'] : ['-noautorotate']),
   );
   const trims = segments.map((segment, index) => `[${index}:v:0]trim=end_frame=${segment.frames},setpts=PTS-STARTPTS[s${index}]`);
   const joined = segments.map((_, index) => `[s${index}]`).join('');
@@ -53,13 +54,13 @@ export function parseIdetCounts(stdout: string): IdetCounts {
 export async function analyzeScanType(
   runner: ProcessRunner,
   tools: Pick<MediaTools, 'ffmpegPath' | 'filters'>,
-  source: { input: string; durationMs: number },
-  options: { signal?: AbortSignal } = {},
+  source: { input: MediaInput; durationMs: number },
+  options: Pick<RunOptions, 'signal' | 'timeoutMs' | 'resources'> = {},
 ): Promise<{ scanType: ScanType; counts: IdetCounts }> {
   requireFilters(tools, ['trim', 'setpts', 'concat', 'idet', 'metadata'], 'scan-type analysis');
   const args = buildScanTypeArgs(source.input, planScanSegments(source.durationMs));
   // About 1 KiB of tags per frame for at most 600 frames.
-  const { stdout } = await runner.run(tools.ffmpegPath, args, { signal: options.signal, maxStdoutBytes: 16 * 1024 * 1024 });
+  const { stdout } = await runner.run(tools.ffmpegPath, args, { ...options, maxStdoutBytes: 16 * 1024 * 1024 });
   const counts = parseIdetCounts(stdout);
   return { scanType: decideScanType(counts), counts };
 }

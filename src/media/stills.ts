@@ -18,7 +18,8 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { choosePosterIndex, defaultStillThresholds, pickStillFrame, planStillInstants, stillWindowMs, type StillFrameStats } from '../domain/still-instants.js';
 import type { MediaTools } from './ffmpeg-tools.js';
-import type { ProcessRunner } from './process-runner.js';
+import { inputArgs, type MediaInput } from './media-input.js';
+import type { ProcessRunner, RunOptions } from './process-runner.js';
 import { chooseDeinterlaceFilter, finiteTag, formatSeconds, parseMetadataPrint, requireFilters } from './filter-graph.js';
 
 export type ThumbnailFormat = 'jpeg' | 'webp';
@@ -33,7 +34,7 @@ export interface Still {
 }
 
 export interface StillsInput {
-  input: string;
+  input: MediaInput;
   /** Existing or new folder the images are written to, as thumbnail-01.jpg, full-frame-01.png, poster.jpg. */
   outputDir: string;
   durationMs: number;
@@ -47,8 +48,8 @@ export const THUMBNAIL_WIDTH = 320;
 export const POSTER_MAX_WIDTH = 1280;
 const ANALYSIS_WIDTH = 160;
 
-export function buildStillAnalysisArgs(input: string, instantsMs: readonly number[], windowMs: number): string[] {
-  const inputs = instantsMs.flatMap((ms) => ['-ss', formatSeconds(ms), '-noautorotate', '-i', input]);
+export function buildStillAnalysisArgs(input: MediaInput, instantsMs: readonly number[], windowMs: number): string[] {
+  const inputs = instantsMs.flatMap((ms) => inputArgs(input, ['-ss', formatSeconds(ms), '-noautorotate']));
   const chains = instantsMs.map(
     (_, index) =>
       `[${index}:v:0]trim=duration=${formatSeconds(windowMs)},setpts=PTS-STARTPTS,scale=w=${ANALYSIS_WIDTH}:h=-2,format=yuv420p,` +
@@ -85,7 +86,7 @@ export interface StillOutputs {
 }
 
 export function buildStillExtractArgs(options: {
-  input: string;
+  input: MediaInput;
   instantMs: number;
   frameIndex: number;
   deinterlaceFilter: string | null;
@@ -109,7 +110,7 @@ export function buildStillExtractArgs(options: {
   const image = (label: string, codec: string[], file: string): string[] => ['-map', label, '-frames:v', '1', ...codec, '-f', 'image2', '-update', '1', file];
   return [
     '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
-    '-ss', formatSeconds(options.instantMs), '-i', options.input,
+    ...inputArgs(options.input, ['-ss', formatSeconds(options.instantMs)]),
     '-filter_complex', graph,
     ...image('[thumb]', encoder, outputs.thumbnailPath),
     ...image('[full]', ['-c:v', 'png'], outputs.fullFramePath),
@@ -187,14 +188,14 @@ export async function extractStills(
   runner: ProcessRunner,
   tools: Pick<MediaTools, 'ffmpegPath' | 'filters' | 'encoders'>,
   source: StillsInput,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; analysis?: Pick<RunOptions, 'timeoutMs' | 'resources'>; still?: Pick<RunOptions, 'timeoutMs' | 'resources'> } = {},
 ): Promise<{ thumbnails: Still[]; fullFrames: Still[]; poster: Still }> {
   checkStillTools(tools, source.thumbnailFormat);
   const deinterlaceFilter = source.deinterlace ? chooseDeinterlaceFilter(tools) : null;
   const instantsMs = planStillInstants(source.durationMs, source.count);
   if (instantsMs.length === 0) throw new Error('no stills can be taken from a video without a positive duration');
   const windowMs = stillWindowMs(source.durationMs, source.count);
-  const analysis = await runner.run(tools.ffmpegPath, buildStillAnalysisArgs(source.input, instantsMs, windowMs), { signal: options.signal, maxStdoutBytes: 32 * 1024 * 1024 });
+  const analysis = await runner.run(tools.ffmpegPath, buildStillAnalysisArgs(source.input, instantsMs, windowMs), { ...options.analysis, signal: options.signal, maxStdoutBytes: 32 * 1024 * 1024 });
   const picks = pickStills(parseStillAnalysis(analysis.stdout, instantsMs.length), instantsMs);
   if (picks.length === 0) throw new Error('no frame could be decoded at any still position');
   const posterPick = picks[choosePosterIndex(picks.map((pick) => pick.frame))];
@@ -211,7 +212,7 @@ export async function extractStills(
       ...(pick === posterPick ? { posterPath: path.join(source.outputDir, `poster.${extension}`) } : {}),
     };
     const args = buildStillExtractArgs({ input: source.input, instantMs: pick.instantMs, frameIndex: pick.frameIndex, deinterlaceFilter, thumbnailFormat: source.thumbnailFormat, outputs });
-    await runner.run(tools.ffmpegPath, args, { signal: options.signal });
+    await runner.run(tools.ffmpegPath, args, { ...options.still, signal: options.signal });
     const timestampMs = pick.instantMs + pick.frame.offsetMs;
     result.thumbnails.push(await describeImage(outputs.thumbnailPath, timestampMs));
     result.fullFrames.push(await describeImage(outputs.fullFramePath, timestampMs));

@@ -9,6 +9,7 @@
  * HDR sources are converted to 8-bit yuv420p without tone mapping; they will look flat but play.
  */
 import { fileArgument } from './ffmpeg-tools.js';
+import { inputArgs, type MediaInput } from './media-input.js';
 
 export interface WebVideoSource {
   /** The stored picture size, before rotation. */
@@ -28,7 +29,7 @@ export interface WebVideoSource {
 }
 
 export interface WebVideoArgsOptions {
-  input: string;
+  input: MediaInput;
   output: string;
   source: WebVideoSource;
   /** The short side's bound; the long side is bounded to 16:9 of it (1920 for 1080). */
@@ -94,7 +95,7 @@ export function webVideoArgs(options: WebVideoArgsOptions): string[] {
     : ['-an'];
   return [
     '-hide_banner', '-nostdin', '-y',
-    '-i', fileArgument(options.input),
+    ...inputArgs(options.input),
     '-map', '0:v:0',
     ...audio,
     '-sn', '-dn',

@@ -1,11 +1,14 @@
 /**
- * Deleting videos: the records (imports and parts cascade) and a `video.deleted` event each, in
- * one transaction, then their stored data. Data that cannot be removed is logged, not fatal: the
- * records are already gone.
+ * Deleting videos: the records (imports and parts cascade), a `video.deleted` event each, and the
+ * cancellation of their queued ingestion and clip jobs, in one transaction that also rings the
+ * event bell (`videos`), so every worker stops media work it runs on them at once; then their
+ * stored data. Data that cannot be removed is logged, not fatal: the records are already gone.
  */
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
+import { ringEventBell } from '../db/event-bell.js';
 import { recordEvent } from '../db/queries/events.queries.js';
+import type { JobQueue } from '../jobs/job-queue.js';
 import { deleteVideos } from '../db/queries/videos.queries.js';
 import { videoPrefix, videoSourceKey } from '../storage/blob-keys.js';
 import type { BlobStore, UploadState } from '../storage/blob-store.js';
@@ -17,10 +20,15 @@ export async function deleteVideoData(store: BlobStore, video: { teamId: string;
 }
 
 /** Deletes the videos and their data; resolves with the ids that were deleted. */
-export async function deleteVideosWithData(deps: { db: Database; store: BlobStore; log: Logger }, videoIds: string[]): Promise<string[]> {
+export async function deleteVideosWithData(deps: { db: Database; store: BlobStore; queue: Pick<JobQueue, 'cancelQueued'>; log: Logger }, videoIds: string[]): Promise<string[]> {
   const deleted = await deps.db.transaction(async (tx) => {
     const rows = await deleteVideos(tx, videoIds);
-    for (const row of rows) await recordEvent(tx, { teamId: row.teamId, videoId: row.id, type: 'video.deleted' });
+    for (const row of rows) {
+      await recordEvent(tx, { teamId: row.teamId, videoId: row.id, type: 'video.deleted' });
+      await deps.queue.cancelQueued(tx, 'ingest-video', row.id);
+      await deps.queue.cancelQueued(tx, 'cut-clip', row.id);
+    }
+    if (rows.length > 0) await ringEventBell(tx, 'videos');
     return rows;
   });
   for (const row of deleted) {

@@ -10,6 +10,7 @@ import type { TeamRow } from '../db/queries/tenancy.queries.js';
 import {
   findVideoView, listDerivedVideoIds, listVideoViews, updateVideoText, type VideoFilter, type VideoRow, type VideoView,
 } from '../db/queries/videos.queries.js';
+import type { JobQueue } from '../jobs/job-queue.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { toBlobKey } from '../storage/blob-keys.js';
 import { storePresignedUrl, type DownloadLinkSigner } from '../storage/download-links.js';
@@ -29,6 +30,8 @@ export interface DownloadLink {
 export interface VideoServiceDeps {
   db: Database;
   store: BlobStore;
+  /** Deleting a video cancels its queued ingestion and clip jobs. */
+  queue: Pick<JobQueue, 'cancelQueued'>;
   signer: DownloadLinkSigner;
   log: Logger;
   now?: () => Date;

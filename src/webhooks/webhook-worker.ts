@@ -141,8 +141,8 @@ export class WebhookWorker {
     this.loops = [dispatcher, this.scheduler, new Loop(signal, MAINTENANCE_INTERVAL_MS, () => this.maintain(), onError('key rotation'))];
     // The dispatcher wakes the scheduler itself when it made deliveries.
     this.stopListening = this.deps.bell?.onRing((ring) => {
-      if (ring !== 'deliveries') dispatcher.wake();
-      if (ring !== 'events') this.scheduler?.wake();
+      if (ring === 'events' || ring === 'missed') dispatcher.wake();
+      if (ring === 'deliveries' || ring === 'missed') this.scheduler?.wake();
     }) ?? null;
   }
 

@@ -183,6 +183,69 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
     });
   });
 
+  describe('with a per-team ceiling of media jobs', () => {
+    let connection: DatabaseConnection;
+    let queue: PgBossJobQueue;
+
+    beforeAll(async () => {
+      connection = await newDatabase();
+      queue = await startQueue(connection);
+      await queue.work(handlers, {
+        concurrency: Object.fromEntries(jobNames.map((name) => [name, 3])) as Record<JobName, number>,
+        groupConcurrency: { 'ingest-video': 1, 'cut-clip': 1 },
+      });
+    });
+
+    it('leaves a team\'s job past its ceiling queued while another team\'s job runs, and starts it when a slot frees', async () => {
+      const [teamA, teamB] = [randomUUID(), randomUUID()];
+      const [a1, a2, b1] = [randomUUID(), randomUUID(), randomUUID()];
+      let releaseA1: () => void = () => undefined;
+      gates.set(a1, new Promise<void>((resolve) => { releaseA1 = resolve; }));
+      gates.set(a2, new Promise<void>(() => undefined));
+      gates.set(b1, new Promise<void>(() => undefined));
+      // Team A's second job is older than team B's: without the ceiling, the free slot would be its.
+      await connection.db.transaction(async (tx) => {
+        await queue.send(tx, 'ingest-video', { videoId: a1 }, { groupId: teamA });
+        await queue.send(tx, 'ingest-video', { videoId: a2 }, { groupId: teamA });
+      });
+      await connection.db.transaction((tx) => queue.send(tx, 'ingest-video', { videoId: b1 }, { groupId: teamB }));
+      await waitFor(() => handledOf(a1).length === 1 && handledOf(b1).length === 1, 10_000, 'team A\'s first job and team B\'s job');
+      // Three workers poll every second; give each a poll in which it could wrongly take A's second job.
+      await sleep(2_500);
+      expect(handledOf(a2)).toEqual([]);
+      expect(await jobStates(connection, a2)).toEqual(['created']);
+      gates.delete(a1);
+      releaseA1();
+      await waitFor(() => handledOf(a2).length === 1, 10_000, 'team A\'s second job');
+    });
+
+    it('does not claim a job sent to start later before its time', async () => {
+      const videoId = randomUUID();
+      const sentAtMs = performance.now();
+      await connection.db.transaction((tx) => queue.send(tx, 'ingest-video', { videoId }, { groupId: randomUUID(), startAfterSeconds: 2 }));
+      await waitFor(() => handledOf(videoId).length === 1, 10_000, 'the deferred job');
+      expect((handledOf(videoId)[0] as HandledJob).startedAtMs - sentAtMs).toBeGreaterThanOrEqual(1_500);
+    });
+
+    it('cancels the queued jobs of a key in the caller\'s transaction, and only when it commits', async () => {
+      const videoId = randomUUID();
+      await connection.db.transaction(async (tx) => {
+        await queue.send(tx, 'ingest-video', { videoId }, { startAfterSeconds: 60 });
+        await queue.send(tx, 'cut-clip', { videoId }, { startAfterSeconds: 60 });
+      });
+      await expect(connection.db.transaction(async (tx) => {
+        expect(await queue.cancelQueued(tx, 'ingest-video', videoId)).toBe(1);
+        throw new Error('roll back');
+      })).rejects.toThrow('roll back');
+      expect(await jobStates(connection, videoId)).toEqual(['created', 'created']);
+      const cancelled = await connection.db.transaction(async (tx) => [await queue.cancelQueued(tx, 'ingest-video', videoId), await queue.cancelQueued(tx, 'cut-clip', videoId)]);
+      expect(cancelled).toEqual([1, 1]);
+      expect(await jobStates(connection, videoId)).toEqual(['cancelled', 'cancelled']);
+      expect(await connection.db.transaction((tx) => queue.cancelQueued(tx, 'ingest-video', videoId))).toBe(0);
+      expect(handledOf(videoId)).toEqual([]);
+    });
+  });
+
   it('wakes an idle worker for a new job in well under a second', async () => {
     const connection = await newDatabase();
     // Polling every 30 s, so only LISTEN/NOTIFY can deliver a job within the bound.

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QualityAssessment, QualityMetricName } from '../../src/domain/quality-scoring.js';
 import { discoverMediaTools, type MediaTools } from '../../src/media/ffmpeg-tools.js';
+import { probedInput } from '../../src/media/media-input.js';
 import { ChildProcessRunner } from '../../src/media/process-runner.js';
 import { assessQuality } from '../../src/media/quality.js';
 import { analyzeScanType } from '../../src/media/scan-type.js';
@@ -43,6 +44,9 @@ async function averageLuma(file: string): Promise<number> {
   return Number(/lavfi\.signalstats\.YAVG=([\d.]+)/.exec(stdout)?.[1]);
 }
 
+/** An MP4 as every run after the probe opens it: the QuickTime demuxer forced, both whitelists. */
+const mp4 = (file: string) => probedInput(file, { demuxer: 'mov,mp4,m4a,3gp,3g2,mj2' });
+
 const metricOf = (assessment: QualityAssessment, name: QualityMetricName) => {
   const metric = assessment.metrics.find((m) => m.name === name);
   if (metric === undefined) throw new Error(`no ${name} metric in ${JSON.stringify(assessment)}`);
@@ -63,9 +67,9 @@ describe('assessQuality', () => {
   it('scores a blurred copy lower on details and a noisier copy lower on noise, by a wide margin', async () => {
     const [blurred, noisy] = await Promise.all([derive('blurred', 'gblur=sigma=3'), derive('noisy', 'noise=alls=25:allf=t')]);
     const source = { durationMs: 12_000, width: 640, height: 360, bitDepth: 8 };
-    const original = await assessQuality(runner, tools, { input: progressive, ...source });
-    const blur = await assessQuality(runner, tools, { input: blurred, ...source });
-    const noise = await assessQuality(runner, tools, { input: noisy, ...source });
+    const original = await assessQuality(runner, tools, { input: mp4(progressive), ...source });
+    const blur = await assessQuality(runner, tools, { input: mp4(blurred), ...source });
+    const noise = await assessQuality(runner, tools, { input: mp4(noisy), ...source });
     console.log(JSON.stringify({ original, blur, noise }));
 
     for (const assessment of [original, blur, noise]) {
@@ -88,7 +92,7 @@ describe('assessQuality', () => {
 
   it('does not count the combing of an interlaced source as noise when asked to deinterlace', async () => {
     const input = await mediaFixture('interlaced-tff');
-    const source = { input, durationMs: 6_000, width: 720, height: 576, bitDepth: 8 };
+    const source = { input: mp4(input), durationMs: 6_000, width: 720, height: 576, bitDepth: 8 };
     const combed = await assessQuality(runner, tools, source);
     const deinterlaced = await assessQuality(runner, tools, { ...source, deinterlace: true });
     // Measured: about 5.8 combed, 3.0 deinterlaced (bwdif leaves some residue on testsrc2's fine lines).
@@ -104,7 +108,7 @@ describe('analyzeScanType', () => {
     ['interlaced-tff-unflagged', 'INTERLACED_TOP_FIRST', 6_000],
     ['interlaced-bff-unflagged', 'INTERLACED_BOTTOM_FIRST', 6_000],
   ])('finds %s to be %s from its pictures', async (name, expected, durationMs) => {
-    const result = await analyzeScanType(runner, tools, { input: await mediaFixture(name), durationMs });
+    const result = await analyzeScanType(runner, tools, { input: mp4(await mediaFixture(name)), durationMs });
     expect(result.scanType).toBe(expected);
     const { tff, bff, progressive: progressiveFrames, undetermined } = result.counts;
     expect(tff + bff + progressiveFrames + undetermined).toBeGreaterThanOrEqual(100);
@@ -115,7 +119,7 @@ describe('analyzeScanType', () => {
     const long = path.join(workDir, 'long-interlaced.mp4');
     const input = await mediaFixture('interlaced-bff-unflagged');
     await ffmpeg(['-stream_loop', '4', '-i', input, '-an', '-c', 'copy', long]);
-    const result = await analyzeScanType(runner, tools, { input: long, durationMs: 30_000 });
+    const result = await analyzeScanType(runner, tools, { input: mp4(long), durationMs: 30_000 });
     expect(result.scanType).toBe('INTERLACED_BOTTOM_FIRST');
     const total = result.counts.tff + result.counts.bff + result.counts.progressive + result.counts.undetermined;
     expect(total).toBeGreaterThan(300);
@@ -136,7 +140,7 @@ describe('extractStills', () => {
     // 2 s of black, then a 1 s fade-in, then the 12 s progressive fixture: 14 s in all.
     const input = await derive('lead-in', 'tpad=start_duration=2:color=black,fade=t=in:st=2:d=1');
     const outputDir = path.join(workDir, 'stills-lead-in');
-    const result = await extractStills(runner, tools, { input, outputDir, durationMs: 14_000, count: 4, deinterlace: false, thumbnailFormat: 'jpeg' });
+    const result = await extractStills(runner, tools, { input: mp4(input), outputDir, durationMs: 14_000, count: 4, deinterlace: false, thumbnailFormat: 'jpeg' });
     console.log(JSON.stringify(result.thumbnails.map((still) => still.timestampMs)));
 
     expect(result.thumbnails).toHaveLength(4);
@@ -156,7 +160,7 @@ describe('extractStills', () => {
   it('deinterlaces and corrects the sample aspect ratio of an interlaced PAL source, in WebP', async () => {
     const input = await mediaFixture('interlaced-tff');
     const outputDir = path.join(workDir, 'stills-pal');
-    const result = await extractStills(runner, tools, { input, outputDir, durationMs: 6_000, count: 2, deinterlace: true, thumbnailFormat: 'webp' });
+    const result = await extractStills(runner, tools, { input: mp4(input), outputDir, durationMs: 6_000, count: 2, deinterlace: true, thumbnailFormat: 'webp' });
     expect(result.thumbnails.map((still) => still.timestampMs)).toEqual([1_500, 4_500]);
     // 720x576 with SAR 16:15 is shown 768x576 (4:3).
     await expectImages(result.thumbnails, 'webp', 320, 240);
@@ -166,7 +170,7 @@ describe('extractStills', () => {
 
   it('follows the display rotation of a phone video', async () => {
     const input = await mediaFixture('rotated');
-    const result = await extractStills(runner, tools, { input, outputDir: path.join(workDir, 'stills-rotated'), durationMs: 4_000, count: 1, deinterlace: false, thumbnailFormat: 'jpeg' });
+    const result = await extractStills(runner, tools, { input: mp4(input), outputDir: path.join(workDir, 'stills-rotated'), durationMs: 4_000, count: 1, deinterlace: false, thumbnailFormat: 'jpeg' });
     await expectImages(result.thumbnails, 'mjpeg', 320, 568);
     await expectImages(result.fullFrames, 'png', 360, 640);
   });

@@ -11,6 +11,7 @@ import { chooseClipWindow } from '../../src/domain/clip-window.js';
 import { clipCutArgs } from '../../src/media/clip-cut.js';
 import { discoverMediaTools, type MediaTools } from '../../src/media/ffmpeg-tools.js';
 import { probeVideoMetadata } from '../../src/media/ffprobe.js';
+import { mediaInputOf, probedInput } from '../../src/media/media-input.js';
 import { NotAVideoError, type VideoMetadata } from '../../src/media/metadata.js';
 import { ChildProcessRunner, MediaProcessError, type FfmpegProgress } from '../../src/media/process-runner.js';
 import { webVideoArgs } from '../../src/media/web-video.js';
@@ -29,6 +30,9 @@ afterAll(async () => {
   runner.killAll();
   await rm(workDir, { recursive: true, force: true });
 });
+
+/** An MP4 as every run after the probe opens it: the QuickTime demuxer forced, both whitelists. */
+const mp4 = (file: string) => probedInput(file, { demuxer: 'mov,mp4,m4a,3gp,3g2,mj2' });
 
 /** Pids of live (non-zombie) processes whose command line contains `marker`. */
 async function processesWith(marker: string): Promise<number[]> {
@@ -96,8 +100,8 @@ describe('ChildProcessRunner', () => {
     expect(await waitUntilGone(marker)).toEqual([]);
   });
 
-  it('rejects with a TimeoutError when the time limit passes', async () => {
-    await expect(runner.run('/bin/sleep', ['30'], { timeoutMs: 200 })).rejects.toMatchObject({ name: 'TimeoutError' });
+  it('rejects with a MediaLimitError of kind time when the time limit passes', async () => {
+    await expect(runner.run('/bin/sleep', ['30'], { timeoutMs: 200 })).rejects.toMatchObject({ name: 'MediaLimitError', kind: 'time', message: 'sleep did not finish within its time limit of 0.2 s, so it was stopped' });
   });
 
   it('turns a non-zero exit into a MediaProcessError with the tail of stderr', async () => {
@@ -196,7 +200,7 @@ const expectations: Record<Exclude<MediaFixtureName, 'audio-only' | 'truncated' 
 describe('probeVideoMetadata', () => {
   it.each(Object.entries(expectations))('reads %s', async (name, expected) => {
     const file = await mediaFixture(name as MediaFixtureName);
-    const probed = await probeVideoMetadata(runner, tools, file);
+    const probed = await probeVideoMetadata(runner, tools, mediaInputOf(file));
     const { durationInMillis, ...exact } = expected.metadata;
     expect(probed.metadata).toMatchObject(exact);
     expect(Math.abs((probed.metadata.durationInMillis ?? 0) - durationInMillis)).toBeLessThanOrEqual(50);
@@ -211,7 +215,7 @@ describe('probeVideoMetadata', () => {
     { name: 'truncated' as const, kind: 'UNREADABLE', message: 'the file could not be read as a video: its MP4/MOV index (moov atom) is missing, so it is truncated or not a video' },
     { name: 'not-video' as const, kind: 'UNREADABLE', message: expect.stringMatching(/^the file could not be read as a video: /) },
   ])('rejects $name as not a video', async ({ name, kind, message }) => {
-    const error: unknown = await probeVideoMetadata(runner, tools, await mediaFixture(name)).catch((caught: unknown) => caught);
+    const error: unknown = await probeVideoMetadata(runner, tools, mediaInputOf(await mediaFixture(name))).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(NotAVideoError);
     expect(error).toMatchObject({ kind, message });
   });
@@ -265,7 +269,7 @@ describe('web video', () => {
     const output = path.join(workDir, `web-${randomUUID()}.mp4`);
     const events: FfmpegProgress[] = [];
     await runner.run(tools.ffmpegPath, webVideoArgs({
-      input: await mediaFixture('interlaced-tff'),
+      input: mp4(await mediaFixture('interlaced-tff')),
       output,
       source: { width: 720, height: 576, sampleAspect: [16, 15], deinterlace: true, hasAudio: true },
     }), { onProgress: (progress) => events.push(progress) });
@@ -281,7 +285,7 @@ describe('web video', () => {
 
 describe('web video of HDR', () => {
   it('tone-maps the HDR10 fixture to SDR BT.709, brighter than a plain 8-bit conversion', async () => {
-    const input = await mediaFixture('hdr10');
+    const input = mp4(await mediaFixture('hdr10'));
     const source = { width: 640, height: 360, deinterlace: false, hasAudio: false };
     const mapped = path.join(workDir, `web-hdr-${randomUUID()}.mp4`);
     const flat = path.join(workDir, `web-flat-${randomUUID()}.mp4`);
@@ -308,7 +312,7 @@ describe('clip', () => {
     expect(window).toMatchObject({ startMs: 600, startFrame: 15, frameCount: 250 });
     const output = path.join(workDir, `clip-${randomUUID()}.mov`);
     await runner.run(tools.ffmpegPath, clipCutArgs({
-      input: source, output, startMs: window.startMs, durationMs: window.endMs - window.startMs, frameCount: window.frameCount ?? undefined, hasAudio: true,
+      input: mp4(source), output, startMs: window.startMs, durationMs: window.endMs - window.startMs, frameCount: window.frameCount ?? undefined, hasAudio: true,
     }), { onProgress: () => undefined });
 
     const [video, audio] = await probeStreams(output, 'stream=codec_name,profile,pix_fmt,nb_frames,duration');
@@ -326,7 +330,7 @@ describe('clip', () => {
     const window = chooseClipWindow(4000, 25);
     expect(window).toEqual({ startMs: 0, endMs: 4000, frameCount: null, startFrame: null, isWholeVideo: true });
     const output = path.join(workDir, `clip-${randomUUID()}.mov`);
-    await runner.run(tools.ffmpegPath, clipCutArgs({ input: await mediaFixture('short-4s'), output, startMs: 0, durationMs: 4000, hasAudio: true }));
+    await runner.run(tools.ffmpegPath, clipCutArgs({ input: mp4(await mediaFixture('short-4s')), output, startMs: 0, durationMs: 4000, hasAudio: true }));
     const [video] = await probeStreams(output, 'stream=codec_name,nb_frames,duration');
     expect(video).toEqual({ codec_name: 'prores', nb_frames: '100', duration: '4.000000' });
   });

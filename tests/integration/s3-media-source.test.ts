@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoverMediaTools, type MediaTools } from '../../src/media/ffmpeg-tools.js';
 import { probeVideoMetadata } from '../../src/media/ffprobe.js';
+import { inputArgs, mediaInputOf, probedInput } from '../../src/media/media-input.js';
 import { NotAVideoError } from '../../src/media/metadata.js';
 import { ChildProcessRunner } from '../../src/media/process-runner.js';
 import { videoSourceKey } from '../../src/storage/blob-keys.js';
@@ -51,7 +52,7 @@ describe('media sources on S3', () => {
   it('probes an MP4 with its index at the end through the pre-signed URL, reaching the index with a further ranged request', async () => {
     const { url, sizeBytes } = await stored('progressive');
     const getsBefore = server.requestCounts().GetObject ?? 0;
-    const probed = await probeVideoMetadata(runner, tools, url);
+    const probed = await probeVideoMetadata(runner, tools, mediaInputOf(url));
     expect(probed.metadata).toMatchObject({ frameWidth: 640, frameHeight: 360, durationInMillis: 12_000, totalFrames: 300, size: sizeBytes, containerName: 'MP4' });
     expect(probed.metadata.scanning.metadata).toBe('PROGRESSIVE');
     expect(probed.hasAudio).toBe(true);
@@ -60,17 +61,19 @@ describe('media sources on S3', () => {
     expect(sizeBytes).toBeGreaterThan(100_000);
   });
 
-  it('cuts two seconds from the middle with ffmpeg seeking in the pre-signed URL', async () => {
+  it('cuts two seconds from the middle with ffmpeg seeking in the pre-signed URL, with only http and tcp allowed', async () => {
     const { url } = await stored('progressive');
+    const input = probedInput(url, { demuxer: 'mov,mp4,m4a,3gp,3g2,mj2' });
+    expect(input.protocols).toEqual(['http', 'tcp']);
     const output = path.join(workDir, 'cut.mp4');
-    await runner.run(tools.ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-ss', '6', '-i', url, '-t', '2', '-c', 'copy', output], {});
-    const probed = await probeVideoMetadata(runner, tools, output);
+    await runner.run(tools.ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', ...inputArgs(input, ['-ss', '6']), '-t', '2', '-c', 'copy', output], {});
+    const probed = await probeVideoMetadata(runner, tools, mediaInputOf(output));
     expect(probed.metadata.durationInMillis).toBeGreaterThanOrEqual(1_900);
     expect(probed.metadata.durationInMillis).toBeLessThanOrEqual(2_600);
   });
 
   it('reports a stored file that is not a video as NotAVideoError', async () => {
     const { url } = await stored('not-video');
-    await expect(probeVideoMetadata(runner, tools, url)).rejects.toBeInstanceOf(NotAVideoError);
+    await expect(probeVideoMetadata(runner, tools, mediaInputOf(url))).rejects.toBeInstanceOf(NotAVideoError);
   });
 });

@@ -21,7 +21,7 @@ function problemNames(error: ConfigError): string[] {
 
 describe('loadConfig defaults', () => {
   it('builds the whole default configuration from an empty environment', () => {
-    expect(loadConfig({}, cwd)).toEqual({
+    expect(loadConfig({}, cwd, 4)).toEqual({
       http: { port: 8080, host: '0.0.0.0', publicUrl: null, bodyLimitBytes: 65_536, rateLimitPerMinute: 600 },
       dataDir: '/srv/reelin/data',
       database: { kind: 'pglite', dataDir: '/srv/reelin/data/db' },
@@ -56,6 +56,8 @@ describe('loadConfig defaults', () => {
         clipJobsPerWorker: 1,
         thumbnailCount: 10,
         progressIntervalMs: 1_000,
+        jobsPerTeam: 2,
+        limits: { floorMs: 60_000, scale: 1, cpuCount: 4, addressSpaceBytes: (2048 + 4 * 256) * MEBIBYTE, maxDurationMs: 48 * 3_600_000 },
       },
       queue: { superviseIntervalSeconds: 10, pollIntervalSeconds: 2 },
       sweep: { intervalSeconds: 3_600, failedImportRetentionMs: 7 * 86_400_000 },
@@ -331,5 +333,40 @@ describe('loadConfig webhook settings', () => {
   it('reads rotation days, overlap hours and delivery timings in their units', () => {
     const config = loadConfig({ REELIN_WEBHOOK_KEY_ROTATION_DAYS: '0', REELIN_WEBHOOK_KEY_OVERLAP_HOURS: '2', REELIN_WEBHOOK_TIMEOUT_MS: '1500', REELIN_WEBHOOK_POLL_INTERVAL_MS: '50' }, cwd);
     expect(config.webhooks).toMatchObject({ keyRotationIntervalMs: 0, keyOverlapMs: 7_200_000, timeoutMs: 1500, pollIntervalMs: 50 });
+  });
+});
+
+describe('loadConfig media containment settings', () => {
+  it('reads the per-team ceiling, the time limits, the longest full ingestion and the memory limit in their units', () => {
+    const media = loadConfig({
+      REELIN_MEDIA_JOBS_PER_TEAM: '3',
+      REELIN_MEDIA_TIME_LIMIT_FLOOR_SECONDS: '5',
+      REELIN_MEDIA_TIME_LIMIT_PERCENT: '250',
+      REELIN_MEDIA_MAX_DURATION_SECONDS: '3600',
+      REELIN_MEDIA_MEMORY_LIMIT_MB: '1024',
+    }, cwd, 8).media;
+    expect(media.jobsPerTeam).toBe(3);
+    expect(media.limits).toEqual({ floorMs: 5_000, scale: 2.5, cpuCount: 8, addressSpaceBytes: 1024 * MEBIBYTE, maxDurationMs: 3_600_000 });
+  });
+
+  it('turns the ceiling and the memory limit off with 0, and grows the default memory limit with the CPUs', () => {
+    const off = loadConfig({ REELIN_MEDIA_JOBS_PER_TEAM: '0', REELIN_MEDIA_MEMORY_LIMIT_MB: '0' }, cwd, 8).media;
+    expect(off.jobsPerTeam).toBe(0);
+    expect(off.limits.addressSpaceBytes).toBeNull();
+    expect(loadConfig({}, cwd, 1).media.limits.addressSpaceBytes).toBe(2304 * MEBIBYTE);
+    expect(loadConfig({}, cwd, 64).media.limits.addressSpaceBytes).toBe((2048 + 64 * 256) * MEBIBYTE);
+  });
+
+  it.each([
+    ['REELIN_MEDIA_JOBS_PER_TEAM', '-1', 'must be a whole number'],
+    ['REELIN_MEDIA_JOBS_PER_TEAM', '10001', 'Too big: expected number to be <=10000'],
+    ['REELIN_MEDIA_TIME_LIMIT_FLOOR_SECONDS', '0', 'Too small: expected number to be >=1'],
+    ['REELIN_MEDIA_TIME_LIMIT_PERCENT', '0', 'Too small: expected number to be >=1'],
+    ['REELIN_MEDIA_TIME_LIMIT_PERCENT', '1.5', 'must be a whole number'],
+    ['REELIN_MEDIA_MAX_DURATION_SECONDS', '0', 'Too small: expected number to be >=1'],
+    ['REELIN_MEDIA_MEMORY_LIMIT_MB', '100', 'must be 0 (no limit) or at least 256'],
+    ['REELIN_MEDIA_MEMORY_LIMIT_MB', 'lots', 'must be a whole number'],
+  ])('rejects %s=%s: %s', (name, value, message) => {
+    expect(configErrorOf({ [name]: value }).problems).toEqual([`${name}: ${message}`]);
   });
 });

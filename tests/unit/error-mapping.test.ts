@@ -50,6 +50,8 @@ describe('httpStatusOf', () => {
     ['SERVICE_UNAVAILABLE', 503],
     ['NOT_A_VIDEO', 400],
     ['MEDIA_UNREADABLE', 400],
+    ['UNSUPPORTED_MEDIA_FORMAT', 400],
+    ['MEDIA_LIMIT_EXCEEDED', 400],
     ['MEDIA_PROCESSING_FAILED', 500],
     ['MEDIA_JOB_INTERRUPTED', 500],
   ])('maps %s to %d', (code, status) => {

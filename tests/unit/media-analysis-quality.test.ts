@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { FORMAT_WHITELIST, mediaInputOf, withDemuxer } from '../../src/media/media-input.js';
 import {
   labelForScore,
   overallScore,
@@ -11,6 +12,11 @@ import {
 } from '../../src/domain/quality-scoring.js';
 import { chooseDeinterlaceFilter, formatSeconds, parseMetadataPrint, requireFilters } from '../../src/media/filter-graph.js';
 import { buildQualityArgs, parseQualityFrames, qualityAnalysisSize } from '../../src/media/quality.js';
+
+/** A stored file after its probe found the QuickTime / MP4 demuxer. */
+const stored = (location: string) => withDemuxer(mediaInputOf(location), 'mov,mp4,m4a,3gp,3g2,mj2');
+/** What goes before `-i` of such a file on the filesystem store. */
+const movOnDisk = ['-f', 'mov', '-format_whitelist', FORMAT_WHITELIST, '-protocol_whitelist', 'file', '-enable_drefs', '0'];
 
 const frame = (measures: Partial<FrameMeasures>): FrameMeasures => ({ noiseMse: null, blurWidth: null, saturation: null, blockiness: null, ...measures });
 const metric = (name: QualityMetric['name'], subjectiveScore: number): QualityMetric => ({ name, sampleMean: 0, subjectiveLabel: labelForScore(subjectiveScore), subjectiveScore });
@@ -148,11 +154,11 @@ describe('formatSeconds', () => {
 
 describe('buildQualityArgs', () => {
   it('seeks each sample to its keyframe, measures on 8-bit 540p frames and prints to stdout', () => {
-    const args = buildQualityArgs({ input: '/v/in.mp4', instantsMs: [1000, 3000], framesPerSample: 3, analysisWidth: 960, analysisHeight: 540, bitDepth: 8, deinterlaceFilter: null });
+    const args = buildQualityArgs({ input: stored('/v/in.mp4'), instantsMs: [1000, 3000], framesPerSample: 3, analysisWidth: 960, analysisHeight: 540, bitDepth: 8, deinterlaceFilter: null });
     expect(args).toEqual([
       '-hide_banner', '-nostdin', '-loglevel', 'error',
-      '-noaccurate_seek', '-ss', '1.000000', '-noautorotate', '-i', '/v/in.mp4',
-      '-noaccurate_seek', '-ss', '3.000000', '-noautorotate', '-i', '/v/in.mp4',
+      ...movOnDisk, '-noaccurate_seek', '-ss', '1.000000', '-noautorotate', '-i', '/v/in.mp4',
+      ...movOnDisk, '-noaccurate_seek', '-ss', '3.000000', '-noautorotate', '-i', '/v/in.mp4',
       '-filter_complex',
       '[0:v:0]trim=end_frame=3,setpts=PTS-STARTPTS[s0];[1:v:0]trim=end_frame=3,setpts=PTS-STARTPTS[s1];' +
         '[s0][s1]concat=n=2:v=1:a=0,scale=960:540:flags=bicubic,format=yuv420p,blockdetect,blurdetect,split[frame][copy];' +
@@ -162,7 +168,7 @@ describe('buildQualityArgs', () => {
   });
 
   it('turns dithering off for deep sources and deinterlaces each sample on its own', () => {
-    const args = buildQualityArgs({ input: 'in.mov', instantsMs: [0], framesPerSample: 3, analysisWidth: 960, analysisHeight: 540, bitDepth: 10, deinterlaceFilter: 'bwdif' });
+    const args = buildQualityArgs({ input: stored('in.mov'), instantsMs: [0], framesPerSample: 3, analysisWidth: 960, analysisHeight: 540, bitDepth: 10, deinterlaceFilter: 'bwdif' });
     const graph = args[args.indexOf('-filter_complex') + 1];
     expect(graph).toContain('[0:v:0]trim=end_frame=3,bwdif,setpts=PTS-STARTPTS[s0]');
     expect(graph).toContain('scale=960:540:flags=bicubic:sws_dither=none,format=yuv420p');

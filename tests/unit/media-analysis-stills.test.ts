@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { FORMAT_WHITELIST, mediaInputOf, withDemuxer } from '../../src/media/media-input.js';
 import { choosePosterIndex, pickStillFrame, planStillInstants, spreadInstantsMs, stillWindowMs, type StillFrameStats } from '../../src/domain/still-instants.js';
 import { buildStillAnalysisArgs, buildStillExtractArgs, parseStillAnalysis, pickStills, readImageSize } from '../../src/media/stills.js';
+
+/** A stored file after its probe found the QuickTime / MP4 demuxer. */
+const stored = (location: string) => withDemuxer(mediaInputOf(location), 'mov,mp4,m4a,3gp,3g2,mj2');
+/** What goes before `-i` of such a file on the filesystem store. */
+const movOnDisk = ['-f', 'mov', '-format_whitelist', FORMAT_WHITELIST, '-protocol_whitelist', 'file', '-enable_drefs', '0'];
 
 const stats = (yAvg: number, yLow: number, yHigh: number, offsetMs = 0, entropy: number | null = null): StillFrameStats => ({ offsetMs, yAvg, yLow, yHigh, entropy });
 const black = stats(16, 16, 16);
@@ -66,10 +72,10 @@ describe('choosePosterIndex', () => {
 
 describe('buildStillAnalysisArgs and parseStillAnalysis', () => {
   it('seeks accurately to each instant, measures a 160 px copy and tags frames with their instant', () => {
-    expect(buildStillAnalysisArgs('in.mp4', [1000, 3000], 500)).toEqual([
+    expect(buildStillAnalysisArgs(stored('in.mp4'), [1000, 3000], 500)).toEqual([
       '-hide_banner', '-nostdin', '-loglevel', 'error',
-      '-ss', '1.000000', '-noautorotate', '-i', 'in.mp4',
-      '-ss', '3.000000', '-noautorotate', '-i', 'in.mp4',
+      ...movOnDisk, '-ss', '1.000000', '-noautorotate', '-i', 'file:in.mp4',
+      ...movOnDisk, '-ss', '3.000000', '-noautorotate', '-i', 'file:in.mp4',
       '-filter_complex',
       '[0:v:0]trim=duration=0.500000,setpts=PTS-STARTPTS,scale=w=160:h=-2,format=yuv420p,signalstats,entropy,metadata=mode=add:key=reelin.still:value=0[s0];' +
         '[1:v:0]trim=duration=0.500000,setpts=PTS-STARTPTS,scale=w=160:h=-2,format=yuv420p,signalstats,entropy,metadata=mode=add:key=reelin.still:value=1[s1];' +
@@ -93,7 +99,7 @@ describe('buildStillAnalysisArgs and parseStillAnalysis', () => {
 describe('buildStillExtractArgs', () => {
   it('writes a JPEG thumbnail, a PNG full frame and the poster from the analysed frame in one run', () => {
     const args = buildStillExtractArgs({
-      input: 'in.mp4',
+      input: stored('in.mp4'),
       instantMs: 2500,
       frameIndex: 7,
       deinterlaceFilter: 'bwdif=mode=send_frame',
@@ -102,7 +108,7 @@ describe('buildStillExtractArgs', () => {
     });
     expect(args).toEqual([
       '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
-      '-ss', '2.500000', '-i', 'in.mp4',
+      ...movOnDisk, '-ss', '2.500000', '-i', 'file:in.mp4',
       '-filter_complex',
       '[0:v:0]bwdif=mode=send_frame,trim=start_frame=7:end_frame=8,split=3[t][f][p];' +
         '[t]scale=w=320:h=2*trunc(ow/dar/2):flags=lanczos,setsar=1,format=yuvj420p[thumb];' +
@@ -115,7 +121,7 @@ describe('buildStillExtractArgs', () => {
   });
 
   it('writes WebP thumbnails and no poster when none is asked for', () => {
-    const args = buildStillExtractArgs({ input: 'in.mp4', instantMs: 0, frameIndex: 0, deinterlaceFilter: null, thumbnailFormat: 'webp', outputs: { thumbnailPath: 't.webp', fullFramePath: 'f.png' } });
+    const args = buildStillExtractArgs({ input: stored('in.mp4'), instantMs: 0, frameIndex: 0, deinterlaceFilter: null, thumbnailFormat: 'webp', outputs: { thumbnailPath: 't.webp', fullFramePath: 'f.png' } });
     const graph = args[args.indexOf('-filter_complex') + 1];
     expect(graph).toMatch(/^\[0:v:0\]trim=start_frame=0:end_frame=1,split=2\[t\]\[f\];/);
     expect(graph).toContain('format=yuv420p[thumb]');

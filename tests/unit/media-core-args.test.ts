@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { CLIP_DURATION_MS, chooseClipWindow } from '../../src/domain/clip-window.js';
 import { chooseClipCodec, clipCutArgs, clipFileExtension } from '../../src/media/clip-cut.js';
 import { formatSeconds } from '../../src/media/filter-graph.js';
+import { FORMAT_WHITELIST, mediaInputOf, withDemuxer } from '../../src/media/media-input.js';
 import { canToneMap, webVideoArgs, webVideoFilter, webVideoSize, type WebVideoSource } from '../../src/media/web-video.js';
+
+/** A stored file after its probe found the QuickTime / MP4 demuxer (or `demuxer`). */
+const stored = (location: string, demuxer = 'mov,mp4,m4a,3gp,3g2,mj2') => withDemuxer(mediaInputOf(location), demuxer);
+/** What goes before `-i` of such a file on the filesystem store. */
+const movOnDisk = ['-f', 'mov', '-format_whitelist', FORMAT_WHITELIST, '-protocol_whitelist', 'file', '-enable_drefs', '0'];
 
 const source = (overrides: Partial<WebVideoSource>): WebVideoSource => ({ width: 1920, height: 1080, deinterlace: false, hasAudio: true, ...overrides });
 
@@ -34,9 +40,9 @@ describe('webVideoFilter with tone mapping', () => {
       'zscale=transfer=linear:npl=100,format=gbrpf32le,zscale=primaries=bt709,tonemap=tonemap=hable:desat=0,' +
         'zscale=transfer=bt709:matrix=bt709:range=tv,scale=1920:1080:flags=bicubic,setsar=1,format=yuv420p',
     );
-    const args = webVideoArgs({ input: '/in.mov', output: '/out.mp4', source });
+    const args = webVideoArgs({ input: stored('/in.mov'), output: '/out.mp4', source });
     expect(args.slice(args.indexOf('-color_primaries'), args.indexOf('-color_primaries') + 6)).toEqual(['-color_primaries', 'bt709', '-color_trc', 'bt709', '-colorspace', 'bt709']);
-    expect(webVideoArgs({ input: '/in.mov', output: '/out.mp4', source: { ...source, toneMap: false } })).not.toContain('-color_primaries');
+    expect(webVideoArgs({ input: stored('/in.mov'), output: '/out.mp4', source: { ...source, toneMap: false } })).not.toContain('-color_primaries');
   });
 
   it('can tone-map only with both zscale and tonemap', () => {
@@ -66,9 +72,9 @@ describe('webVideoFilter', () => {
 
 describe('webVideoArgs', () => {
   it('builds an H.264/AAC faststart MP4 with progress on stdout', () => {
-    expect(webVideoArgs({ input: '/in/master.mov', output: '/out/web.mp4', source: source({ width: 720, height: 576, sampleAspect: [16, 15], deinterlace: true }) })).toEqual([
+    expect(webVideoArgs({ input: stored('/in/master.mov'), output: '/out/web.mp4', source: source({ width: 720, height: 576, sampleAspect: [16, 15], deinterlace: true }) })).toEqual([
       '-hide_banner', '-nostdin', '-y',
-      '-i', '/in/master.mov',
+      ...movOnDisk, '-i', '/in/master.mov',
       '-map', '0:v:0',
       '-map', '0:a:0?', '-c:a', 'aac', '-b:a', '128k', '-ac', '2',
       '-sn', '-dn',
@@ -82,18 +88,19 @@ describe('webVideoArgs', () => {
   });
 
   it('drops audio when the source has none and protects relative paths', () => {
-    const args = webVideoArgs({ input: 'in.mp4', output: '-out.mp4', source: source({ hasAudio: false }) });
+    const args = webVideoArgs({ input: stored('in.mp4'), output: '-out.mp4', source: source({ hasAudio: false }) });
     expect(args).toContain('-an');
     expect(args).not.toContain('0:a:0?');
-    expect(args.slice(3, 5)).toEqual(['-i', 'file:in.mp4']);
+    expect(args.slice(3, 13)).toEqual([...movOnDisk, '-i', 'file:in.mp4']);
     expect(args.at(-1)).toBe('file:-out.mp4');
   });
 });
 
 describe('clipCutArgs', () => {
   it('cuts a frame-exact ProRes 422 HQ clip with PCM audio', () => {
-    expect(clipCutArgs({ input: '/in/master.mp4', output: '/out/clip.mov', startMs: 4804.8, durationMs: 9976.667, frameCount: 299, hasAudio: true })).toEqual([
+    expect(clipCutArgs({ input: stored('/in/master.mp4'), output: '/out/clip.mov', startMs: 4804.8, durationMs: 9976.667, frameCount: 299, hasAudio: true })).toEqual([
       '-hide_banner', '-nostdin', '-y',
+      ...movOnDisk,
       '-ss', '4.804800',
       '-i', '/in/master.mp4',
       '-map', '0:v:0',
@@ -109,9 +116,11 @@ describe('clipCutArgs', () => {
   });
 
   it('falls back to lossless FFV1 in Matroska, keeps the field order and drops missing audio', () => {
-    const args = clipCutArgs({ input: '/in/m.mp4', output: '/out/clip.mkv', startMs: 0, durationMs: 4000, hasAudio: false, codec: 'ffv1', fieldOrder: 'bb' });
+    const args = clipCutArgs({ input: stored('/in/m.mkv', 'matroska,webm'), output: '/out/clip.mkv', startMs: 0, durationMs: 4000, hasAudio: false, codec: 'ffv1', fieldOrder: 'bb' });
     expect(args).toEqual([
-      '-hide_banner', '-nostdin', '-y', '-ss', '0.000000', '-i', '/in/m.mp4', '-map', '0:v:0', '-an', '-sn', '-dn', '-t', '4.000000',
+      '-hide_banner', '-nostdin', '-y',
+      '-f', 'matroska', '-format_whitelist', FORMAT_WHITELIST, '-protocol_whitelist', 'file',
+      '-ss', '0.000000', '-i', '/in/m.mkv', '-map', '0:v:0', '-an', '-sn', '-dn', '-t', '4.000000',
       '-c:v', 'ffv1', '-level', '3', '-g', '1', '-slices', '16', '-slicecrc', '1',
       '-flags', '+ildct+ilme', '-field_order', 'bb',
       '-progress', 'pipe:1', '-nostats', '-f', 'matroska', '/out/clip.mkv',

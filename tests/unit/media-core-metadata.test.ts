@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { explainUnreadable, ffprobeMetadataArgs, parseFfprobeJson, type FfprobeOutput } from '../../src/media/ffprobe.js';
+import { FORMAT_WHITELIST, mediaInputOf } from '../../src/media/media-input.js';
 import {
   NotAVideoError, aspectRatioTag, bitDepth, friendlyContainerName, parseRational, scanTypeFromFieldOrder, toProbedVideo, toVideoMetadata,
 } from '../../src/media/metadata.js';
@@ -207,14 +208,16 @@ describe('metadata helpers', () => {
 });
 
 describe('ffprobe', () => {
-  it('builds a bounded probe: no frame counting, one packet per stream', () => {
-    const args = ffprobeMetadataArgs('/data/in.mp4');
+  it('builds a bounded probe with both whitelists: no frame counting, one packet per stream', () => {
+    const args = ffprobeMetadataArgs(mediaInputOf('/data/in.mp4'));
     expect(args).toEqual([
-      '-hide_banner', '-v', 'error', '-of', 'json', '-show_format', '-show_streams', '-show_frames',
-      '-read_intervals', '%+#1', '-show_entries', 'frame=stream_index,side_data_list', '-i', '/data/in.mp4',
+      '-hide_banner', '-v', 'warning', '-of', 'json', '-show_format', '-show_streams', '-show_frames',
+      '-read_intervals', '%+#1', '-show_entries', 'frame=stream_index,side_data_list',
+      '-format_whitelist', FORMAT_WHITELIST, '-protocol_whitelist', 'file', '-enable_drefs', '0',
+      '-i', '/data/in.mp4',
     ]);
     expect(args).not.toContain('-count_frames');
-    expect(ffprobeMetadataArgs('clip:1.mov').at(-1)).toBe('file:clip:1.mov');
+    expect(ffprobeMetadataArgs(mediaInputOf('clip:1.mov')).at(-1)).toBe('file:clip:1.mov');
   });
 
   it('rejects output that is not JSON or not the expected shape', () => {

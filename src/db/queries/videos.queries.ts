@@ -121,3 +121,10 @@ export async function findVideoById(db: Database, videoId: string): Promise<Vide
   const [row] = await db.select().from(videos).where(eq(videos.id, videoId)).limit(1);
   return row ?? null;
 }
+
+/** Which of `videoIds` still exist. */
+export async function findExistingVideoIds(db: Database, videoIds: readonly string[]): Promise<Set<string>> {
+  if (videoIds.length === 0) return new Set();
+  const rows = await db.select({ id: videos.id }).from(videos).where(inArray(videos.id, [...videoIds]));
+  return new Set(rows.map((row) => row.id));
+}
