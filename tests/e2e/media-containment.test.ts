@@ -106,6 +106,10 @@ describe.each(backends.flatMap((backend) => (['fs', 's3'] as const).map((store) 
     expect(video.upload.uploadState.uploadStatus).toBe('DONE');
     expect(video.name).toBe(kind);
 
+    // What the user sees names no internal path, storage URL or signature.
+    const shown = JSON.stringify(video);
+    for (const secret of [service.dataDir, 'X-Amz-', ...(s3 === null ? [] : [s3.endpoint])]) expect(shown).not.toContain(secret);
+
     // Nothing it names was opened.
     expect(listener.connections()).toBe(0);
     expect(canary.wasRead()).toBe(false);

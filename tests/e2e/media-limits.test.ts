@@ -9,18 +9,20 @@
  * - one team cannot take every media slot: with a ceiling of one, another team's ingestion starts
  *   while the first team's second one waits.
  */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertAccount, insertApiKey } from '../../src/db/queries/tenancy.queries.js';
 import { hashApiKey } from '../../src/services/tenancy.service.js';
 import { callApi, startChildService, type ChildService } from '../support/child-service.js';
 import { startE2eFixture, type E2eFixture } from '../support/e2e-fixture.js';
-import { isRunning, writeFakeTool, type FakeRun, type FakeTool } from '../support/fake-media-tool.js';
+import { isRunning, realBinary, writeFakeTool, type FakeRun, type FakeTool } from '../support/fake-media-tool.js';
 import { mediaFixture } from '../support/media-fixtures.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { backends, createPostgresTestDatabase, type PostgresTestDatabase } from '../support/test-database.js';
@@ -66,6 +68,11 @@ describe.each(backends)('media limits through the service (%s)', (backend) => {
       REELIN_MEDIA_MAX_DURATION_SECONDS: '5',
     });
     for (const name of ['short-4s', 'progressive'] as const) fx.origin.setFile(`/media/${name}.mp4`, { body: await fs.readFile(await mediaFixture(name)) });
+    // A raw H.264 stream: no container, no index, so no duration.
+    const { stdout } = await promisify(execFile)(await realBinary('ffmpeg'), [
+      '-hide_banner', '-loglevel', 'error', '-i', await mediaFixture('short-4s'), '-an', '-c:v', 'copy', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', '-',
+    ], { encoding: 'buffer', maxBuffer: 64 << 20 });
+    fx.origin.setFile('/media/raw.mp4', { body: stdout });
   }, 60_000);
 
   afterAll(async () => {
@@ -117,6 +124,15 @@ describe.each(backends)('media limits through the service (%s)', (backend) => {
     expect(done.ingestion.ingestionState).toMatchObject({ ingestionStatus: 'DONE', videoMetadataAvailable: true });
     expect(done.clipId).toBeNull();
     expect((await fx.service.api('GET', `/api/v1/videos/${metadataOnly}/derived`)).body.totalElements).toBe(0);
+  }, 60_000);
+
+  it('reads the metadata of a raw H.264 stream and refuses its full ingestion: its duration is unknown', async () => {
+    const videoId = await importFile('raw', true);
+    const video = await fx.service.waitForVideo(videoId, ingestionEnded, 30_000);
+    expect(video.ingestion.ingestionState).toMatchObject({ ingestionStatus: 'FAILED', videoMetadataAvailable: true, error: { code: 'MEDIA_LIMIT_EXCEEDED', details: { limit: 'duration', durationMillis: null } } });
+    expect(video.ingestion.ingestionState.error.message).toMatch(/^the video's duration is unknown \(a live stream, a raw stream without an index, or a damaged file\)/);
+    expect(video.ingestion.metadata).toMatchObject({ containerName: 'H.264 elementary stream', codecName: 'h264', frameWidth: 640, frameHeight: 360, durationInMillis: null });
+    expect((await ffmpeg.runs()).filter((run) => run.args.includes(videoId))).toEqual([]);
   }, 60_000);
 });
 

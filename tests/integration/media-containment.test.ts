@@ -13,7 +13,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoverMediaTools, type MediaTools } from '../../src/media/ffmpeg-tools.js';
 import { probeVideoMetadata } from '../../src/media/ffprobe.js';
-import { mediaInputOf, UnsupportedMediaFormatError } from '../../src/media/media-input.js';
+import { allowedDemuxers, inputArgs, mediaInputOf, probedInput, UnsupportedMediaFormatError } from '../../src/media/media-input.js';
+import { MediaProcessError } from '../../src/media/process-runner.js';
 import { ChildProcessRunner } from '../../src/media/process-runner.js';
 import { videoSourceKey } from '../../src/storage/blob-keys.js';
 import { createS3Store, type S3StoreHandle } from '../../src/storage/s3-client.js';
@@ -96,6 +97,31 @@ describe.each(kinds)('a %s file', (kind) => {
     expect(listener.connections()).toBe(before);
     expect(canary.wasRead()).toBe(false);
   }, 30_000);
+});
+
+describe('the allow-list against this ffmpeg', () => {
+  it('names demuxers this ffmpeg has, each by the name ffprobe reports', async () => {
+    const { stdout } = await runner.run(tools.ffmpegPath, ['-hide_banner', '-demuxers']);
+    // " D  mov,mp4,m4a,3gp,3g2,mj2 QuickTime / MOV"
+    const names = new Set(stdout.split('\n').map((line) => /^\s*D\S*\s+(\S+)\s/.exec(line)?.[1]).filter((name): name is string => name !== undefined));
+    expect(names.size).toBeGreaterThan(100);
+    for (const demuxer of allowedDemuxers) expect(names.has(demuxer.name), demuxer.name).toBe(true);
+  });
+
+  it('is honoured by ffmpeg as by ffprobe: a playlist is refused before it is read, with the format forced or probed', async () => {
+    const { dir, canary, file } = await prepare('hls-media');
+    const stored = path.join(dir, 'source');
+    await fs.writeFile(stored, file.body);
+    const before = listener.connections();
+    for (const input of [mediaInputOf(stored), probedInput(stored, { demuxer: 'mpegts' })]) {
+      const error: unknown = await runner.run(tools.ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputArgs(input), '-f', 'null', '-'], { timeoutMs: 10_000 }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(MediaProcessError);
+    }
+    const probed: unknown = await runner.run(tools.ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputArgs(mediaInputOf(stored)), '-f', 'null', '-']).catch((caught: unknown) => caught);
+    expect((probed as MediaProcessError).stderrTail).toMatch(/^\[hls @ 0x[0-9a-f]+\] Format not on whitelist/m);
+    expect(listener.connections()).toBe(before);
+    expect(canary.wasRead()).toBe(false);
+  });
 });
 
 describe('a still image under an image-sequence pattern name', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/domain/errors.js';
 import { describeMediaFailure, ProgressReporter, type ProgressState } from '../../src/jobs/media-job-support.js';
+import { refusedDataReference, refusedFormat } from '../../src/media/media-input.js';
 import { NotAVideoError } from '../../src/media/metadata.js';
 import { MediaProcessError } from '../../src/media/process-runner.js';
 
@@ -85,6 +86,15 @@ describe('describeMediaFailure', () => {
       .toEqual({ code: 'NOT_A_VIDEO', message: 'the file has no video stream with pictures: it holds audio (aac)', details: { kind: 'NO_VIDEO_STREAM' } });
     expect(describeMediaFailure(new NotAVideoError('UNREADABLE', 'ffprobe cannot read the file'), 'ingesting the video'))
       .toMatchObject({ code: 'MEDIA_UNREADABLE', details: { kind: 'UNREADABLE' } });
+  });
+
+  it('names a playlist or a reference movie UNSUPPORTED_MEDIA_FORMAT with the format', () => {
+    expect(describeMediaFailure(refusedFormat('hls'), 'ingesting the video')).toEqual({
+      code: 'UNSUPPORTED_MEDIA_FORMAT',
+      message: refusedFormat('hls').message,
+      details: { format: 'hls', reason: 'format' },
+    });
+    expect(describeMediaFailure(refusedDataReference(), 'ingesting the video')).toMatchObject({ code: 'UNSUPPORTED_MEDIA_FORMAT', details: { format: 'mov', reason: 'data-reference' } });
   });
 
   it('gives an ffmpeg failure its exit and the last lines of its stderr', () => {
