@@ -19,10 +19,10 @@ RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
  && rm -rf node_modules/@ffmpeg-installer node_modules/@ffprobe-installer
 
-# --- runtime: Node, Debian's ffmpeg, the compiled service, as an unprivileged user ----------------
+# --- runtime: Node, Debian's ffmpeg, util-linux (prlimit and setpriv confine every ffmpeg run), the service, unprivileged
 FROM ${NODE_IMAGE} AS runtime
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg tini ca-certificates \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg tini ca-certificates util-linux \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
