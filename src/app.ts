@@ -158,7 +158,9 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
     const queue = await PgBossJobQueue.start(connection, { supervise: hasWorker || role === 'migrate', ...config.queue }, log);
     const shutdown = new AbortController();
     // A worker's ffmpeg runs are confined by prlimit (CPU time, memory) and setpriv (they die with it).
-    const mediaRunner = overrides.mediaRunner ?? new ChildProcessRunner(hasWorker ? await findConfinement(config.media.searchPath) : null);
+    const confinement = hasWorker && overrides.mediaRunner === undefined ? await findConfinement(config.media.searchPath) : null;
+    if (confinement !== null && confinement.setprivPath === null) log.warn('setpriv (util-linux) was not found on PATH: an ffmpeg run may outlive a worker killed outright');
+    const mediaRunner = overrides.mediaRunner ?? new ChildProcessRunner(confinement);
     stack.push(async () => {
       shutdown.abort(new Error('the service is shutting down'));
       await queue.stop(config.shutdownTimeoutMs);

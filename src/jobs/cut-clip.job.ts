@@ -11,7 +11,8 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { crc32c } from '@node-rs/crc32';
-import { findClipWork, markClipDone, markClipStarted, saveClipProgress } from '../db/queries/clips.queries.js';
+import type { Logger } from 'pino';
+import { findClipWork, markClipDone, markClipStarted, saveClipProgress, type ClipWork } from '../db/queries/clips.queries.js';
 import { recordEvent } from '../db/queries/events.queries.js';
 import { insertIngestion } from '../db/queries/ingestion.queries.js';
 import { toBlobKey, videoSourceKey } from '../storage/blob-keys.js';
@@ -28,50 +29,65 @@ export function createCutClipHandler(deps: MediaJobDeps): JobHandler<'cut-clip'>
       log.info({ status: found?.processing.status ?? 'deleted' }, 'clip job has nothing to do');
       return;
     }
-    const { clip, master, processing } = found;
-    const slot = await takeSlotOrDefer(deps, 'cut-clip', { teamId: clip.teamId, videoId, kind: 'clip', holder: context.jobId }, log);
+    const slot = await takeSlotOrDefer(deps, 'cut-clip', { teamId: found.clip.teamId, videoId, kind: 'clip', holder: context.jobId }, log);
     if (slot === null) return;
     // Deleting the master deletes its clips with it; either one gone stops the cut.
     const watchedClip = deps.deletions.watch(videoId);
-    const watchedMaster = deps.deletions.watch(master.id);
+    const watchedMaster = deps.deletions.watch(found.master.id);
     try {
-      await deps.db.transaction(async (tx) => {
-        if (await markClipStarted(tx, videoId, now())) await recordEvent(tx, { teamId: clip.teamId, videoId, type: 'clip_processing.started' });
-      });
-      const signal = mediaJobSignal(deps, context, AbortSignal.any([watchedClip.signal, watchedMaster.signal]));
-      try {
-        if (master.storageKey === null || master.fileSizeBytes === null) throw new Error(`master ${master.id} has no stored file`);
-        const input = await deps.store.mediaSource(toBlobKey(master.storageKey), 24 * 3600);
-        const stored = await withWorkDir(deps.workDir, `clip-${videoId}-${randomUUID()}`, async (workDir) => {
-          const progress = new ProgressReporter({ intervalMs: deps.progressIntervalMs, now, save: (state) => saveClipProgress(deps.db, videoId, state, now()) });
-          // Probing first is part of cutting: the cut needs the frame rate, audio and pixel facts.
-          const probed = await deps.media.probe(input, master.fileSizeBytes ?? 0, signal);
-          const output = path.join(workDir, `clip${path.extname(clip.fileName)}`);
-          await deps.media.cutClip(input, probed, {
-            output,
-            startMs: processing.startPositionMillis,
-            endMs: processing.endPositionMillis,
-            onProgress: (fraction) => progress.report(fraction),
-          }, signal);
-          await progress.flush();
-          return storeWithChecksum(deps.store, videoSourceKey(clip.teamId, clip.id), output, signal);
-        });
-        await deps.db.transaction(async (tx) => {
-          if (!(await markClipDone(tx, videoId, stored, now()))) return;
-          await recordEvent(tx, { teamId: clip.teamId, videoId, type: 'clip_processing.done' });
-          await insertIngestion(tx, videoId, true);
-          await deps.queue.send(tx, 'ingest-video', { videoId }, { groupId: clip.teamId });
-        });
-        log.info({ sizeBytes: stored.sizeBytes }, 'clip cut');
-      } catch (error) {
-        await failMediaOperation({ deps, log, now, error, signal, operation: { kind: 'clip', videoId, teamId: clip.teamId, eventStage: 'clip_processing' } });
-      }
+      await cut({ deps, found, context, deleted: AbortSignal.any([watchedClip.signal, watchedMaster.signal]), log, now });
     } finally {
       watchedClip.release();
       watchedMaster.release();
       await slot.release();
     }
   };
+}
+
+interface CutRequest {
+  deps: MediaJobDeps;
+  found: ClipWork;
+  context: JobContext;
+  /** Aborted when the clip or its master is deleted. */
+  deleted: AbortSignal;
+  log: Logger;
+  now: () => Date;
+}
+
+async function cut({ deps, found, context, deleted, log, now }: CutRequest): Promise<void> {
+  const { clip, master, processing } = found;
+  const videoId = clip.id;
+  await deps.db.transaction(async (tx) => {
+    if (await markClipStarted(tx, videoId, now())) await recordEvent(tx, { teamId: clip.teamId, videoId, type: 'clip_processing.started' });
+  });
+  const signal = mediaJobSignal(deps, context, deleted);
+  try {
+    if (master.storageKey === null || master.fileSizeBytes === null) throw new Error(`master ${master.id} has no stored file`);
+    const input = await deps.store.mediaSource(toBlobKey(master.storageKey), 24 * 3600);
+    const stored = await withWorkDir(deps.workDir, `clip-${videoId}-${randomUUID()}`, async (workDir) => {
+      const progress = new ProgressReporter({ intervalMs: deps.progressIntervalMs, now, save: (state) => saveClipProgress(deps.db, videoId, state, now()) });
+      // Probing first is part of cutting: the cut needs the frame rate, audio and pixel facts.
+      const probed = await deps.media.probe(input, master.fileSizeBytes ?? 0, signal);
+      const output = path.join(workDir, `clip${path.extname(clip.fileName)}`);
+      await deps.media.cutClip(input, probed, {
+        output,
+        startMs: processing.startPositionMillis,
+        endMs: processing.endPositionMillis,
+        onProgress: (fraction) => progress.report(fraction),
+      }, signal);
+      await progress.flush();
+      return storeWithChecksum(deps.store, videoSourceKey(clip.teamId, clip.id), output, signal);
+    });
+    await deps.db.transaction(async (tx) => {
+      if (!(await markClipDone(tx, videoId, stored, now()))) return;
+      await recordEvent(tx, { teamId: clip.teamId, videoId, type: 'clip_processing.done' });
+      await insertIngestion(tx, videoId, true);
+      await deps.queue.send(tx, 'ingest-video', { videoId }, { groupId: clip.teamId });
+    });
+    log.info({ sizeBytes: stored.sizeBytes }, 'clip cut');
+  } catch (error) {
+    await failMediaOperation({ deps, log, now, error, signal, operation: { kind: 'clip', videoId, teamId: clip.teamId, eventStage: 'clip_processing' } });
+  }
 }
 
 async function storeWithChecksum(store: BlobStore, key: ReturnType<typeof videoSourceKey>, localPath: string, signal: AbortSignal): Promise<{ storageKey: string; sizeBytes: number; crc32c: number }> {

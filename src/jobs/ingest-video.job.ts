@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { Logger } from 'pino';
 import { chooseClipWindow } from '../domain/clip-window.js';
 import { AppError } from '../domain/errors.js';
 import { refuseDuration } from '../domain/media-limits.js';
@@ -31,7 +32,6 @@ import {
 import type { StillImage } from '../media/ingestion-media.js';
 import type { ProbedVideo, ScanType, VideoMetadata } from '../media/metadata.js';
 import { toBlobKey, videoArtifactKey } from '../storage/blob-keys.js';
-import type { Logger } from 'pino';
 import type { JobContext, JobHandler } from './catalog.js';
 import { failMediaOperation, mediaJobSignal, ProgressReporter, takeSlotOrDefer, withWorkDir, type MediaJobDeps } from './media-job-support.js';
 

@@ -60,7 +60,7 @@ export function mediaJobSignal(deps: Pick<MediaJobDeps, 'shutdownSignal'>, conte
  * Takes a slot of the team for the job, or, when the team's slots are all taken, queues the job
  * again a few seconds later (a new job: no retry is used) and resolves null: the caller returns.
  */
-export async function takeSlotOrDefer(deps: Pick<MediaJobDeps, 'db' | 'queue' | 'jobsPerTeam' | 'log'>, job: JobName & ('ingest-video' | 'cut-clip'), request: MediaSlotRequest, log: Logger): Promise<TeamMediaSlot | null> {
+export async function takeSlotOrDefer(deps: Pick<MediaJobDeps, 'db' | 'queue' | 'jobsPerTeam' | 'log'>, job: Extract<JobName, 'ingest-video' | 'cut-clip'>, request: MediaSlotRequest, log: Logger): Promise<TeamMediaSlot | null> {
   const slot = await takeTeamMediaSlot({ db: deps.db, ceiling: deps.jobsPerTeam, log: deps.log }, request);
   if (slot !== null) return slot;
   const startAfterSeconds = deferralDelaySeconds();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  discoverMediaTools, fileArgument, findOnPath, findUnavailableFeatures, parseEncoderList, parseFilterList, parseToolVersion,
+  discoverMediaTools, fileArgument, findConfinement, findOnPath, findUnavailableFeatures, parseEncoderList, parseFilterList, parseToolVersion,
 } from '../../src/media/ffmpeg-tools.js';
 import type { ProcessRunner, RunResult } from '../../src/media/process-runner.js';
 import { MediaProcessError } from '../../src/media/process-runner.js';
@@ -201,6 +201,24 @@ describe('discoverMediaTools', () => {
     const runner = fakeRunner({ '/usr/bin/ffmpeg': { version: v4 } });
     await expect(discoverMediaTools({ pathEnv: '/usr/bin', runner, loadBundled: noBundle, isExecutable: async (file) => file === '/usr/bin/ffmpeg' })).rejects.toThrow(
       'no usable ffmpeg was found (/usr/bin/ffmpeg is version 4.4.2, not 5 or newer): install ffmpeg 5 or newer (for example `apt-get install ffmpeg`), set REELIN_FFMPEG_PATH, or install the optional package @ffmpeg-installer/ffmpeg',
+    );
+  });
+});
+
+describe('findConfinement', () => {
+  const only = (...present: string[]) => async (file: string) => present.includes(file);
+
+  it('finds prlimit and setpriv on PATH', async () => {
+    expect(await findConfinement('/usr/local/bin:/usr/bin', only('/usr/bin/prlimit', '/usr/bin/setpriv'))).toEqual({ prlimitPath: '/usr/bin/prlimit', setprivPath: '/usr/bin/setpriv' });
+  });
+
+  it('does without setpriv', async () => {
+    expect(await findConfinement('/usr/bin', only('/usr/bin/prlimit'))).toEqual({ prlimitPath: '/usr/bin/prlimit', setprivPath: null });
+  });
+
+  it('refuses to go on without prlimit, in one sentence', async () => {
+    await expect(findConfinement('/usr/bin', only('/usr/bin/setpriv'))).rejects.toThrow(
+      'prlimit was not found on PATH: install util-linux (Debian and Ubuntu ship it), which sets the CPU-time and memory limits of every ffmpeg run',
     );
   });
 });
