@@ -22,6 +22,11 @@ export interface JobQueue {
   send<N extends JobName>(tx: Database, name: N, payload: JobPayloads[N], options?: SendOptions): Promise<void>;
   /** Cancels, in `tx`, the queued (not yet running) jobs of `name` whose singleton key is `key`; resolves with how many. */
   cancelQueued(tx: Database, name: JobName, key: string): Promise<number>;
+  /**
+   * Calls off the running job `jobId` and queues the same work again to start later, in `tx`: the
+   * attempt ends cancelled (not completed, and no retry used), and a new job takes its place.
+   */
+  requeueLater<N extends JobName>(tx: Database, name: N, jobId: string, payload: JobPayloads[N], options: SendOptions & { startAfterSeconds: number }): Promise<void>;
 }
 
 export interface QueueOptions {
@@ -109,6 +114,13 @@ export class PgBossJobQueue implements JobQueue {
       ...(options.groupId === undefined ? {} : { group: { id: options.groupId } }),
       ...(options.startAfterSeconds === undefined ? {} : { startAfter: options.startAfterSeconds }),
     });
+  }
+
+  async requeueLater<N extends JobName>(tx: Database, name: N, jobId: string, payload: JobPayloads[N], options: SendOptions & { startAfterSeconds: number }): Promise<void> {
+    // Cancelled first, so the queue's one-running-one-waiting policy has room for the new job. The
+    // handler then returns and pg-boss's completion finds the job no longer active and leaves it.
+    await this.boss.cancel(name, jobId, { db: fromDrizzle(tx as never, sql) });
+    await this.send(tx, name, payload, options);
   }
 
   async cancelQueued(tx: Database, name: JobName, key: string): Promise<number> {

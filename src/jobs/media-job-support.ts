@@ -57,14 +57,15 @@ export function mediaJobSignal(deps: Pick<MediaJobDeps, 'shutdownSignal'>, conte
 }
 
 /**
- * Takes a slot of the team for the job, or, when the team's slots are all taken, queues the job
- * again a few seconds later (a new job: no retry is used) and resolves null: the caller returns.
+ * Takes a slot of the team for the job (`request.holder` is its job id), or, when the team's slots
+ * are all taken, calls the job off and queues it again a few seconds later (a new job: no retry is
+ * used, and the attempt ends cancelled, not completed) and resolves null: the caller returns.
  */
 export async function takeSlotOrDefer(deps: Pick<MediaJobDeps, 'db' | 'queue' | 'jobsPerTeam' | 'log'>, job: Extract<JobName, 'ingest-video' | 'cut-clip'>, request: MediaSlotRequest, log: Logger): Promise<TeamMediaSlot | null> {
   const slot = await takeTeamMediaSlot({ db: deps.db, ceiling: deps.jobsPerTeam, log: deps.log }, request);
   if (slot !== null) return slot;
   const startAfterSeconds = deferralDelaySeconds();
-  await deps.db.transaction((tx) => deps.queue.send(tx, job, { videoId: request.videoId }, { groupId: request.teamId, startAfterSeconds }));
+  await deps.db.transaction((tx) => deps.queue.requeueLater(tx, job, request.holder, { videoId: request.videoId }, { groupId: request.teamId, startAfterSeconds }));
   log.info({ ceiling: deps.jobsPerTeam, startAfterSeconds }, 'the team runs as much media work as it may at once; job queued again');
   return null;
 }

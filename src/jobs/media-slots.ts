@@ -9,8 +9,9 @@
  * 2. A slot of the team, taken here by the claimed job before it starts. pg-boss counts per queue
  *    and two workers claiming at the same instant can both see room, so the slot is the exact
  *    count: ingestions and clips together, decided under the team's lock in one transaction. A job
- *    that finds no slot (a race, or its team's slots are taken by the other kind of job) is queued
- *    again a few seconds later as a new job, so it uses no retry, and its worker moves on.
+ *    that finds no slot (a race, or its team's slots are taken by the other kind of job) is called
+ *    off and queued again a few seconds later as a new job, so it uses no retry, and its worker
+ *    moves on.
  *
  * A slot lives in the database with an expiry its holder renews while it works; a holder that
  * dies stops renewing and its slot frees itself within the TTL.

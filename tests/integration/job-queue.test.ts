@@ -232,6 +232,32 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
       expect((handledOf(videoId)[0] as HandledJob).startedAtMs - sentAtMs).toBeGreaterThanOrEqual(1_500);
     });
 
+    it('calls a running job off and queues it again to start later: cancelled, not completed, and no retry used', async () => {
+      const videoId = randomUUID();
+      let release: () => void = () => undefined;
+      gates.set(videoId, new Promise<void>((resolve) => { release = resolve; }));
+      await connection.db.transaction((tx) => queue.send(tx, 'ingest-video', { videoId }, { groupId: randomUUID() }));
+      await waitFor(() => handledOf(videoId).length === 1, 10_000, 'the job to start');
+      const first = handledOf(videoId)[0] as HandledJob;
+      // What a handler that finds its team's slots taken does, before it returns.
+      await connection.db.transaction((tx) => queue.requeueLater(tx, 'ingest-video', first.jobId, { videoId }, { startAfterSeconds: 1 }));
+      gates.delete(videoId);
+      release();
+      await waitFor(() => handledOf(videoId).length === 2, 10_000, 'the job queued again');
+      expect(handledOf(videoId)[1]?.jobId).not.toBe(first.jobId);
+      expect((handledOf(videoId)[1] as HandledJob).startedAtMs - first.startedAtMs).toBeGreaterThanOrEqual(500);
+      const states = async () => {
+        const result = (await connection.db.execute(sql`select id, state, retry_count from pgboss.job where data->>'videoId' = ${videoId} order by created_on`)) as unknown as { rows: { id: string; state: string; retry_count: number }[] };
+        return result.rows;
+      };
+      let rows = await states();
+      for (let attempt = 0; attempt < 100 && rows.at(-1)?.state !== 'completed'; attempt += 1) {
+        await sleep(20);
+        rows = await states();
+      }
+      expect(rows.map((row) => [row.id === first.jobId, row.state, row.retry_count])).toEqual([[true, 'cancelled', 0], [false, 'completed', 0]]);
+    });
+
     it('cancels the queued jobs of a key in the caller\'s transaction, and only when it commits', async () => {
       const videoId = randomUUID();
       await connection.db.transaction(async (tx) => {
