@@ -3,12 +3,14 @@
  * clip's `error.message` and `error.details.stderrTail`). Their output names the file they read
  * (a path under the data folder, or the store's pre-signed URL with its signature and access key),
  * the work folder they write to, and pointers into their memory; none of that is the user's to see.
- * The operator's log keeps the full text.
+ * The operator's log keeps the full text. What comes out can be stored: a NUL character (which a
+ * file's own metadata can put into ffmpeg's output) becomes U+FFFD, as the database requires.
  *
  * Hand-written because the job is narrow and specific to ffmpeg's messages: URLs of any scheme go
  * first (they contain paths), then signed query parameters and access key ids that survive without
  * their URL (a tail cut in the middle of one), then absolute paths, then pointers.
  */
+import { storableText } from '../domain/stored-text.js';
 
 /**
  * The rest of a token: anything up to a space or quote, not ending in the punctuation that follows
@@ -50,7 +52,7 @@ export function scrubMediaText(text: string, known: readonly KnownText[] = []): 
   for (const item of [...known].filter((entry) => entry.text.length > 1).sort((a, b) => b.text.length - a.text.length)) {
     scrubbed = scrubbed.replace(new RegExp(`${escapeRegExp(item.text)}(?:/${REST})?`, 'g'), item.label);
   }
-  return scrubbed
+  return storableText(scrubbed)
     .replace(URL_PATTERN, '<url>')
     .replace(FILE_PROTOCOL_PATTERN, '<path>')
     .replace(SIGNED_PARAMETER_PATTERN, (_match, name: string) => `${name}=<redacted>`)

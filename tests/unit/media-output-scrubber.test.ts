@@ -56,6 +56,8 @@ describe('scrubMediaText', () => {
       'Signature=<redacted>&X-Amz-SignedHeaders=<redacted>: Server returned 5XX Server Error reply',
     ],
     ['aws_access_key_id AKIAIOSFODNN7EXAMPLE rejected', 'aws_access_key_id <credential> rejected'],
+    // A title in the file's own metadata, printed as it is: the NUL could not be stored.
+    ['  title           : a\u0000b', '  title           : a\uFFFDb'],
   ])('scrubs %j', (line, expected) => {
     const scrubbed = scrubMediaText(line, known);
     expect(scrubbed).toBe(expected);
