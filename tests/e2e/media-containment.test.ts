@@ -129,7 +129,8 @@ describe.each(backends.flatMap((backend) => (['fs', 's3'] as const).map((store) 
     // The copied file stays, as for every failed ingestion, and no clip is made of it.
     const link = await service.api('POST', `/api/v1/videos/${videoId}/out/https`, { headers: { 'content-type': 'application/json', 'content-length': '0' } });
     expect(link.status, link.text).toBe(200);
-    const copied = await request(link.body.presignedUrl, { dispatcher: trusting });
+    // Links are relative on the filesystem store (no REELIN_PUBLIC_URL here), S3 pre-signed URLs on S3.
+    const copied = await request(new URL(link.body.presignedUrl, service.url), { dispatcher: trusting });
     expect(copied.statusCode).toBe(200);
     expect(Buffer.from(await copied.body.arrayBuffer()).equals(file.body)).toBe(true);
     expect((await service.api('GET', `/api/v1/videos/${videoId}/derived`)).body.totalElements).toBe(0);
