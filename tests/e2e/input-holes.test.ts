@@ -112,6 +112,8 @@ describe.each(backends)('closed input holes (%s)', (backend) => {
     });
     origin.setFile('/a.mov', { body: randomBytes(50_000) });
     videoId = await importFile({ url: originUrl('/a.mov') });
+    // Its ingestion (of random bytes: it fails) ends first, so the video does not change under the tests that compare it.
+    await service.waitForVideo(videoId, (video) => ['DONE', 'FAILED'].includes(video.ingestion.ingestionState.ingestionStatus));
     teamId = (await service.api('GET', `/api/v1/videos/${videoId}`)).body.teamId;
     const project = await service.api('POST', '/api/v1/projects', { body: { name: 'holes' } });
     projectId = project.body.id;
