@@ -4,7 +4,7 @@
 #   docker run -p 8080:8080 -v reelin-data:/data reelin            # embedded defaults
 #   docker compose -f deploy/compose.yaml up                        # PostgreSQL + MinIO, 2 API, 3 workers
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- build: compile TypeScript, then keep only the runtime dependencies ---------------------------
 FROM ${NODE_IMAGE} AS build

@@ -8,7 +8,7 @@ const outboundModules = ['undici', 'node:http', 'node:https', 'node:net', 'node:
 const ioModules = [...outboundModules, 'node:fs', 'node:fs/promises', 'fs', 'fs/promises', 'node:child_process', 'child_process', 'pg', 'pg-boss', '@electric-sql/pglite', 'drizzle-orm', 'fastify', 'pino'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'drizzle/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.node/**', 'data/**', 'coverage/**', 'drizzle/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
