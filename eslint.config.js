@@ -4,8 +4,38 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const outboundModules = ['undici', 'node:http', 'node:https', 'node:net', 'node:tls', 'node:dns', 'node:dgram', 'http', 'https', 'net', 'tls', 'dns', 'dgram', 'node:http2', 'http2'];
-const ioModules = [...outboundModules, 'node:fs', 'node:fs/promises', 'fs', 'fs/promises', 'node:child_process', 'child_process', 'pg', 'pg-boss', '@electric-sql/pglite', 'drizzle-orm', 'fastify', 'pino'];
+const outboundModules = [
+  'undici',
+  'node:http',
+  'node:https',
+  'node:net',
+  'node:tls',
+  'node:dns',
+  'node:dgram',
+  'http',
+  'https',
+  'net',
+  'tls',
+  'dns',
+  'dgram',
+  'node:http2',
+  'http2',
+];
+const ioModules = [
+  ...outboundModules,
+  'node:fs',
+  'node:fs/promises',
+  'fs',
+  'fs/promises',
+  'node:child_process',
+  'child_process',
+  'pg',
+  'pg-boss',
+  '@electric-sql/pglite',
+  'drizzle-orm',
+  'fastify',
+  'pino',
+];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.node/**', 'data/**', 'coverage/**', 'drizzle/**'] },
@@ -28,27 +58,49 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/config/**'],
     rules: {
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Only src/config reads the environment; take a config value instead.' }],
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'env',
+          message: 'Only src/config reads the environment; take a config value instead.',
+        },
+      ],
     },
   },
   {
     files: ['src/**/*.ts'],
     ignores: ['src/net/**', 'src/domain/**', 'src/media/process-runner.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: [
-          ...outboundModules.map((name) => ({ name, message: 'Outbound connections go only through src/net (the SSRF-safe way out).' })),
-          { name: 'node:child_process', message: 'Only the media process runner spawns processes.' },
-          { name: 'child_process', message: 'Only the media process runner spawns processes.' },
-        ],
-      }],
-      'no-restricted-globals': ['error', { name: 'fetch', message: 'Use the safe fetch in src/net.' }, { name: 'WebSocket', message: 'Outbound connections go only through src/net.' }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...outboundModules.map((name) => ({
+              name,
+              message: 'Outbound connections go only through src/net (the SSRF-safe way out).',
+            })),
+            { name: 'node:child_process', message: 'Only the media process runner spawns processes.' },
+            { name: 'child_process', message: 'Only the media process runner spawns processes.' },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'fetch', message: 'Use the safe fetch in src/net.' },
+        { name: 'WebSocket', message: 'Outbound connections go only through src/net.' },
+      ],
     },
   },
   {
     files: ['src/domain/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: ioModules.map((name) => ({ name, message: 'domain/ holds pure rules and imports nothing with I/O.' })) }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ioModules.map((name) => ({ name, message: 'domain/ holds pure rules and imports nothing with I/O.' })),
+        },
+      ],
       'no-restricted-globals': ['error', 'fetch', 'setTimeout', 'setInterval'],
     },
   },

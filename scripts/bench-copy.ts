@@ -23,7 +23,14 @@ import { startOriginProcess } from './bench/origin-process.js';
 import { clockTicksPerSecond } from './bench/proc-stats.js';
 import { runReelin, type ReelinRunContext } from './bench/reelin-run.js';
 import { printReport } from './bench/report.js';
-import { formatCrc, THROTTLE_BYTES_PER_SECOND, THROTTLED_RUN_SECONDS, throttledSizeBytes, type CopyTarget, type RunResult } from './bench/results.js';
+import {
+  formatCrc,
+  THROTTLE_BYTES_PER_SECOND,
+  THROTTLED_RUN_SECONDS,
+  throttledSizeBytes,
+  type CopyTarget,
+  type RunResult,
+} from './bench/results.js';
 import { checksumPrefixes, ensureSourceFile, type SourceFile } from './bench/source-file.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -82,14 +89,37 @@ async function runBenchmark(options: BenchOptions, cleanup: CleanupStack): Promi
   const pki = await createTestPki();
   cleanup.add('remove the test PKI', () => pki.cleanup());
   const env: Environment = {
-    options, cleanup, source, checksums, caCertPath: pki.caCertPath, pkiDir: pki.dir, aria2cPath,
-    reelin: { repoRoot, caCertPath: pki.caCertPath, ticksPerSecond: clockTicksPerSecond(), cpuProfDir: options.cpuProfDir, serviceEnv: options.serviceEnv, databaseUrl: options.databaseUrl, cleanup },
+    options,
+    cleanup,
+    source,
+    checksums,
+    caCertPath: pki.caCertPath,
+    pkiDir: pki.dir,
+    aria2cPath,
+    reelin: {
+      repoRoot,
+      caCertPath: pki.caCertPath,
+      ticksPerSecond: clockTicksPerSecond(),
+      cpuProfDir: options.cpuProfDir,
+      serviceEnv: options.serviceEnv,
+      databaseUrl: options.databaseUrl,
+      cleanup,
+    },
   };
   const runs: RunResult[] = [];
   for (const scenario of scenarios) runs.push(...(await runScenario(env, scenario)));
   printReport(runs, {
     machine: await describeMachine(aria2cPath),
-    options: { sizeMib: options.sizeMib, sizeBytes: options.sizeBytes, connections: options.connections, repeat: options.repeat, skipAria2: options.skipAria2, skipThrottled: options.skipThrottled, cpuProf: options.cpuProfDir !== null, database: options.databaseUrl === null ? 'embedded' : 'postgres' },
+    options: {
+      sizeMib: options.sizeMib,
+      sizeBytes: options.sizeBytes,
+      connections: options.connections,
+      repeat: options.repeat,
+      skipAria2: options.skipAria2,
+      skipThrottled: options.skipThrottled,
+      cpuProf: options.cpuProfDir !== null,
+      database: options.databaseUrl === null ? 'embedded' : 'postgres',
+    },
     notes: reportNotes(options, aria2cPath),
   });
 }
@@ -106,20 +136,24 @@ async function findAria2(options: BenchOptions): Promise<string | null> {
   if (options.skipAria2) return null;
   const aria2cPath = await findOnPath('aria2c');
   if (aria2cPath === null) console.log('aria2c is not on PATH: the comparison is skipped');
-  else if ((await findOnPath(path.basename(GNU_TIME_PATH))) === null) throw new Error(`aria2c runs are timed with GNU time, expected at ${GNU_TIME_PATH}`);
+  else if ((await findOnPath(path.basename(GNU_TIME_PATH))) === null)
+    throw new Error(`aria2c runs are timed with GNU time, expected at ${GNU_TIME_PATH}`);
   return aria2cPath;
 }
 
 /** Unthrottled runs copy the whole file; throttled ones a prefix, one origin per distinct size. */
 function planScenarios(options: BenchOptions): Scenario[] {
-  const scenarios: Scenario[] = [{ sizeBytes: options.sizeBytes, throttleBytesPerSecond: null, connections: [...options.connections] }];
+  const scenarios: Scenario[] = [
+    { sizeBytes: options.sizeBytes, throttleBytesPerSecond: null, connections: [...options.connections] },
+  ];
   if (options.skipThrottled) return scenarios;
   const bySize = new Map<number, number[]>();
   for (const connections of options.connections) {
     const sizeBytes = throttledSizeBytes(options.sizeBytes, connections);
     bySize.set(sizeBytes, [...(bySize.get(sizeBytes) ?? []), connections]);
   }
-  for (const [sizeBytes, connections] of bySize) scenarios.push({ sizeBytes, throttleBytesPerSecond: THROTTLE_BYTES_PER_SECOND, connections });
+  for (const [sizeBytes, connections] of bySize)
+    scenarios.push({ sizeBytes, throttleBytesPerSecond: THROTTLE_BYTES_PER_SECOND, connections });
   return scenarios;
 }
 
@@ -127,29 +161,61 @@ async function prepareSourceFile(options: BenchOptions): Promise<SourceFile> {
   const startedAt = performance.now();
   const source = await ensureSourceFile(path.join(repoRoot, '.bench'), options.sizeBytes);
   const verb = source.generated ? `generated in ${fixed((performance.now() - startedAt) / 1000, 1)} s` : 'reused';
-  console.log(`source file ${path.relative(repoRoot, source.path)} (${options.sizeMib} MiB, ${source.sizeBytes} bytes): ${verb}`);
+  console.log(
+    `source file ${path.relative(repoRoot, source.path)} (${options.sizeMib} MiB, ${source.sizeBytes} bytes): ${verb}`,
+  );
   return source;
 }
 
 async function checksumScenarios(source: SourceFile, scenarios: readonly Scenario[]): Promise<Map<number, number>> {
   const startedAt = performance.now();
-  const checksums = await checksumPrefixes(source.path, scenarios.map((scenario) => scenario.sizeBytes));
+  const checksums = await checksumPrefixes(
+    source.path,
+    scenarios.map((scenario) => scenario.sizeBytes),
+  );
   const listed = [...checksums].map(([sizeBytes, crc]) => `${sizeBytes} bytes ${formatCrc(crc)}`).join(', ');
   console.log(`source CRC32C (${fixed((performance.now() - startedAt) / 1000, 1)} s): ${listed}`);
   return checksums;
 }
 
 async function runScenario(env: Environment, scenario: Scenario): Promise<RunResult[]> {
-  const origin = await startOriginProcess({ pkiDir: env.pkiDir, filePath: env.source.path, sizeBytes: scenario.sizeBytes, throttleBytesPerSecond: scenario.throttleBytesPerSecond }, repoRoot);
+  const origin = await startOriginProcess(
+    {
+      pkiDir: env.pkiDir,
+      filePath: env.source.path,
+      sizeBytes: scenario.sizeBytes,
+      throttleBytesPerSecond: scenario.throttleBytesPerSecond,
+    },
+    repoRoot,
+  );
   const stopOrigin = env.cleanup.add(`stop the origin (pid ${origin.pid})`, () => origin.stop());
-  console.log(`\norigin pid ${origin.pid} serves ${scenario.sizeBytes} bytes (${fixed(scenario.sizeBytes / 1e6, 1)} MB), throttle ${formatThrottle(scenario.throttleBytesPerSecond)}, at ${origin.url}`);
-  const target: CopyTarget = { url: origin.url, warmupUrl: origin.warmupUrl, originPort: origin.port, sizeBytes: scenario.sizeBytes, throttleBytesPerSecond: scenario.throttleBytesPerSecond, crc32c: env.checksums.get(scenario.sizeBytes) ?? Number.NaN };
+  console.log(
+    `\norigin pid ${origin.pid} serves ${scenario.sizeBytes} bytes (${fixed(scenario.sizeBytes / 1e6, 1)} MB), throttle ${formatThrottle(scenario.throttleBytesPerSecond)}, at ${origin.url}`,
+  );
+  const target: CopyTarget = {
+    url: origin.url,
+    warmupUrl: origin.warmupUrl,
+    originPort: origin.port,
+    sizeBytes: scenario.sizeBytes,
+    throttleBytesPerSecond: scenario.throttleBytesPerSecond,
+    crc32c: env.checksums.get(scenario.sizeBytes) ?? Number.NaN,
+  };
   const runs: RunResult[] = [];
   try {
     for (const connections of scenario.connections) {
       for (let attempt = 1; attempt <= env.options.repeat; attempt += 1) {
         runs.push(logRun(await runReelin(env.reelin, target, connections, attempt)));
-        if (env.aria2cPath !== null) runs.push(logRun(await runAria2({ aria2cPath: env.aria2cPath, caCertPath: env.caCertPath, cleanup: env.cleanup }, target, connections, attempt)));
+        if (env.aria2cPath !== null)
+          runs.push(
+            logRun(
+              await runAria2(
+                { aria2cPath: env.aria2cPath, caCertPath: env.caCertPath, cleanup: env.cleanup },
+                target,
+                connections,
+                attempt,
+              ),
+            ),
+          );
       }
     }
   } finally {
@@ -160,8 +226,11 @@ async function runScenario(env: Environment, scenario: Scenario): Promise<RunRes
 
 /** One progress line per run, as it finishes: a long benchmark should show it is alive. */
 function logRun(run: RunResult): RunResult {
-  const efficiency = run.efficiencyPercent === null ? '' : `, ${fixed(run.efficiencyPercent, 1)}% of the throttled maximum`;
-  console.log(`  ${run.tool.padEnd(6)} ${formatConnections(run).padStart(11)} conns  run ${run.attempt}: ${fixed(run.seconds, 2)} s, ${fixed(run.mbPerSecond, 1)} MB/s, ${fixed(run.cpuSecondsPerGb, 2)} CPU s/GB, peak RSS ${fixed(run.peakRssMb, 1)} MB${efficiency} (copy verified)`);
+  const efficiency =
+    run.efficiencyPercent === null ? '' : `, ${fixed(run.efficiencyPercent, 1)}% of the throttled maximum`;
+  console.log(
+    `  ${run.tool.padEnd(6)} ${formatConnections(run).padStart(11)} conns  run ${run.attempt}: ${fixed(run.seconds, 2)} s, ${fixed(run.mbPerSecond, 1)} MB/s, ${fixed(run.cpuSecondsPerGb, 2)} CPU s/GB, peak RSS ${fixed(run.peakRssMb, 1)} MB${efficiency} (copy verified)`,
+  );
   return run;
 }
 
@@ -179,15 +248,32 @@ async function describeMachine(aria2cPath: string | null): Promise<Record<string
 function reportNotes(options: BenchOptions, aria2cPath: string | null): string[] {
   const notes: string[] = [];
   if (!options.skipThrottled) {
-    notes.push(`throttled runs copy min(file size, connections x ${THROTTLE_BYTES_PER_SECOND / 1e6} MB/s x ${THROTTLED_RUN_SECONDS} s); efficiency = MB/s / (connections x ${THROTTLE_BYTES_PER_SECOND / 1e6} MB/s)`);
+    notes.push(
+      `throttled runs copy min(file size, connections x ${THROTTLE_BYTES_PER_SECOND / 1e6} MB/s x ${THROTTLED_RUN_SECONDS} s); efficiency = MB/s / (connections x ${THROTTLE_BYTES_PER_SECOND / 1e6} MB/s)`,
+    );
   }
   if (aria2cPath !== null && options.connections.some((count) => count > ARIA2_MAX_CONNECTIONS)) {
-    notes.push(`aria2c allows at most ${ARIA2_MAX_CONNECTIONS} connections per server (-x): its runs above that use ${ARIA2_MAX_CONNECTIONS}, shown as "${ARIA2_MAX_CONNECTIONS} (of N)"`);
+    notes.push(
+      `aria2c allows at most ${ARIA2_MAX_CONNECTIONS} connections per server (-x): its runs above that use ${ARIA2_MAX_CONNECTIONS}, shown as "${ARIA2_MAX_CONNECTIONS} (of N)"`,
+    );
   }
-  if (options.databaseUrl !== null) notes.push('reelin ran as separate api and worker processes on PostgreSQL; its CPU and memory figures are the worker\'s');
-  if (Object.keys(options.serviceEnv).length > 0) notes.push(`the service ran with ${Object.entries(options.serviceEnv).map(([key, value]) => `${key}=${value}`).join(' ')}`);
-  if (options.cpuProfDir !== null) notes.push(`the service ran under --cpu-prof (profiles in ${options.cpuProfDir}): its figures include profiling overhead`);
-  notes.push('reelin times run from sending the POST to the moment the service marked the import DONE (its updatedAt), so they include the probe, the job pickup and the final sync to disk; the status is polled once a second, as a user following the copy would; each run\'s fresh service first imports the file\'s first 4 MiB once, untimed, as a service in use would have; aria2c times include its start-up, and aria2c does not sync its file to disk');
+  if (options.databaseUrl !== null)
+    notes.push(
+      "reelin ran as separate api and worker processes on PostgreSQL; its CPU and memory figures are the worker's",
+    );
+  if (Object.keys(options.serviceEnv).length > 0)
+    notes.push(
+      `the service ran with ${Object.entries(options.serviceEnv)
+        .map(([key, value]) => `${key}=${value}`)
+        .join(' ')}`,
+    );
+  if (options.cpuProfDir !== null)
+    notes.push(
+      `the service ran under --cpu-prof (profiles in ${options.cpuProfDir}): its figures include profiling overhead`,
+    );
+  notes.push(
+    "reelin times run from sending the POST to the moment the service marked the import DONE (its updatedAt), so they include the probe, the job pickup and the final sync to disk; the status is polled once a second, as a user following the copy would; each run's fresh service first imports the file's first 4 MiB once, untimed, as a service in use would have; aria2c times include its start-up, and aria2c does not sync its file to disk",
+  );
   return notes;
 }
 

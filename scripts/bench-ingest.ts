@@ -19,7 +19,12 @@ import { promisify } from 'node:util';
 import { eq } from 'drizzle-orm';
 import { videoIngestions } from '../src/db/schema.js';
 import { findConfinement } from '../src/media/ffmpeg-tools.js';
-import { ChildProcessRunner, type ProcessRunner, type RunOptions, type RunResult } from '../src/media/process-runner.js';
+import {
+  ChildProcessRunner,
+  type ProcessRunner,
+  type RunOptions,
+  type RunResult,
+} from '../src/media/process-runner.js';
 import { startE2eFixture, type E2eFixture } from '../tests/support/e2e-fixture.js';
 
 const run = promisify(execFile);
@@ -48,23 +53,57 @@ class RecordingRunner implements ProcessRunner {
   async run(binary: string, args: readonly string[], options?: RunOptions): Promise<RunResult> {
     const started = performance.now();
     const result = await this.inner.run(binary, args, options);
-    this.commands.push({ binary, args, withProgress: options?.onProgress !== undefined, seconds: (performance.now() - started) / 1000 });
+    this.commands.push({
+      binary,
+      args,
+      withProgress: options?.onProgress !== undefined,
+      seconds: (performance.now() - started) / 1000,
+    });
     return result;
   }
 }
 
 async function ensureMaster(): Promise<string> {
   const file = path.join(benchDir, 'ingest-60s-1080p25.mp4');
-  if (await fs.stat(file).then(() => true, () => false)) return file;
+  if (
+    await fs.stat(file).then(
+      () => true,
+      () => false,
+    )
+  )
+    return file;
   await fs.mkdir(benchDir, { recursive: true });
   console.log('generating a 60 s 1080p25 H.264/AAC master (once; cached in .bench/)');
   const temp = `${file}.tmp.mp4`;
   await run('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=25:duration=60',
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=60',
-    '-c:v', 'libx264', '-preset', 'fast', '-crf', '20', '-pix_fmt', 'yuv420p', '-g', '50',
-    '-c:a', 'aac', '-b:a', '128k', '-shortest', temp,
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=1920x1080:rate=25:duration=60',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440:sample_rate=48000:duration=60',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'fast',
+    '-crf',
+    '20',
+    '-pix_fmt',
+    'yuv420p',
+    '-g',
+    '50',
+    '-c:a',
+    'aac',
+    '-b:a',
+    '128k',
+    '-shortest',
+    temp,
   ]);
   await fs.rename(temp, file);
   return file;
@@ -72,26 +111,54 @@ async function ensureMaster(): Promise<string> {
 
 async function ensureLarge(master: string, targetBytes: number): Promise<string> {
   const file = path.join(benchDir, `ingest-large-${Math.round(targetBytes / GIB)}gib.mp4`);
-  if (await fs.stat(file).then(() => true, () => false)) return file;
+  if (
+    await fs.stat(file).then(
+      () => true,
+      () => false,
+    )
+  )
+    return file;
   const loops = Math.max(0, Math.ceil(targetBytes / (await fs.stat(master)).size) - 1);
-  console.log(`generating a ${(targetBytes / GIB).toFixed(1)} GiB file: the master looped ${loops + 1} times, stream-copied (once; cached)`);
+  console.log(
+    `generating a ${(targetBytes / GIB).toFixed(1)} GiB file: the master looped ${loops + 1} times, stream-copied (once; cached)`,
+  );
   const temp = `${file}.tmp.mp4`;
-  await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-stream_loop', String(loops), '-i', master, '-c', 'copy', temp], { maxBuffer: 1 << 20 });
+  await run(
+    'ffmpeg',
+    ['-hide_banner', '-loglevel', 'error', '-y', '-stream_loop', String(loops), '-i', master, '-c', 'copy', temp],
+    { maxBuffer: 1 << 20 },
+  );
   await fs.rename(temp, file);
   return file;
 }
 
 /** Imports a file from the origin and waits for its ingestion; returns the ingestion's own run time. */
-async function ingest(fx: E2eFixture, file: string, fullIngestion: boolean): Promise<{ videoId: string; seconds: number }> {
+async function ingest(
+  fx: E2eFixture,
+  file: string,
+  fullIngestion: boolean,
+): Promise<{ videoId: string; seconds: number }> {
   const { size } = await fs.stat(file);
   const urlPath = `/bench/${path.basename(file)}`;
   fx.origin.setFile(urlPath, { path: file, size, contentType: 'video/mp4' });
-  const created = await fx.service.api('POST', `/api/v1/videos/in/https?fullIngestion=${fullIngestion}&maxConcurrentConnections=10`, { body: { name: path.basename(file), url: fx.url(urlPath) } });
+  const created = await fx.service.api(
+    'POST',
+    `/api/v1/videos/in/https?fullIngestion=${fullIngestion}&maxConcurrentConnections=10`,
+    { body: { name: path.basename(file), url: fx.url(urlPath) } },
+  );
   if (created.status !== 201) throw new Error(`import refused: ${created.text}`);
   const videoId = created.body.videoId as string;
-  const video = await fx.service.waitForVideo(videoId, (v) => ['DONE', 'FAILED'].includes(v.ingestion.ingestionState.ingestionStatus), 30 * 60_000);
-  if (video.ingestion.ingestionState.ingestionStatus !== 'DONE') throw new Error(`ingestion failed: ${JSON.stringify(video.ingestion.ingestionState)}`);
-  const [row] = await fx.service.app.connection.db.select().from(videoIngestions).where(eq(videoIngestions.videoId, videoId));
+  const video = await fx.service.waitForVideo(
+    videoId,
+    (v) => ['DONE', 'FAILED'].includes(v.ingestion.ingestionState.ingestionStatus),
+    30 * 60_000,
+  );
+  if (video.ingestion.ingestionState.ingestionStatus !== 'DONE')
+    throw new Error(`ingestion failed: ${JSON.stringify(video.ingestion.ingestionState)}`);
+  const [row] = await fx.service.app.connection.db
+    .select()
+    .from(videoIngestions)
+    .where(eq(videoIngestions.videoId, videoId));
   if (!row?.startedAt || !row.finishedAt) throw new Error('the ingestion has no start or end time');
   return { videoId, seconds: (row.finishedAt.getTime() - row.startedAt.getTime()) / 1000 };
 }
@@ -101,7 +168,8 @@ async function replay(commands: readonly RecordedCommand[], workDir: string): Pr
   const runner = new ChildProcessRunner();
   for (const command of commands) {
     for (const arg of command.args) {
-      if (path.isAbsolute(arg) && arg.startsWith(workDir + path.sep)) await fs.mkdir(path.dirname(arg), { recursive: true });
+      if (path.isAbsolute(arg) && arg.startsWith(workDir + path.sep))
+        await fs.mkdir(path.dirname(arg), { recursive: true });
     }
   }
   const started = performance.now();
@@ -116,7 +184,8 @@ async function replay(commands: readonly RecordedCommand[], workDir: string): Pr
 function describeCommand(command: RecordedCommand): string {
   const name = path.basename(command.binary);
   if (name === 'ffprobe') return 'ffprobe (metadata)';
-  const graph = command.args[command.args.indexOf('-filter_complex') + 1] ?? command.args[command.args.indexOf('-vf') + 1] ?? '';
+  const graph =
+    command.args[command.args.indexOf('-filter_complex') + 1] ?? command.args[command.args.indexOf('-vf') + 1] ?? '';
   if (graph.includes('idet')) return 'ffmpeg idet (scan type)';
   if (graph.includes('blurdetect')) return 'ffmpeg quality assessment';
   if (command.args.includes('libx264')) return 'ffmpeg web video';
@@ -140,7 +209,11 @@ async function main(argv: readonly string[]): Promise<number> {
 
   // Confined like the service's own runner: the limits are part of what an ingestion costs.
   const recorder = new RecordingRunner(new ChildProcessRunner(await findConfinement(process.env.PATH ?? '')));
-  const fx = await startE2eFixture('pglite', { REELIN_COPY_MIN_PART_SIZE_BYTES: String(8 * 1024 * 1024), REELIN_MEDIA_PROGRESS_INTERVAL_MS: '1000' }, { mediaRunner: recorder });
+  const fx = await startE2eFixture(
+    'pglite',
+    { REELIN_COPY_MIN_PART_SIZE_BYTES: String(8 * 1024 * 1024), REELIN_MEDIA_PROGRESS_INTERVAL_MS: '1000' },
+    { mediaRunner: recorder },
+  );
   try {
     // Start-up's capability probes (-version, -filters, -encoders) are not part of an ingestion.
     recorder.commands.length = 0;
@@ -150,10 +223,17 @@ async function main(argv: readonly string[]): Promise<number> {
     const full = await ingest(fx, master, true);
     const commands = [...recorder.commands];
     const bare = await replay(commands, fx.service.app.config.media.workDir);
-    console.log(`\nfull ingestion of a 60 s 1080p25 H.264 file (${((await fs.stat(master)).size / 1e6).toFixed(1)} MB)`);
-    for (const command of commands) console.log(`  ${describeCommand(command).padEnd(28)} ${command.seconds.toFixed(2).padStart(7)} s in the service`);
+    console.log(
+      `\nfull ingestion of a 60 s 1080p25 H.264 file (${((await fs.stat(master)).size / 1e6).toFixed(1)} MB)`,
+    );
+    for (const command of commands)
+      console.log(
+        `  ${describeCommand(command).padEnd(28)} ${command.seconds.toFixed(2).padStart(7)} s in the service`,
+      );
     const ratio = full.seconds / bare;
-    console.log(`  service: ${full.seconds.toFixed(2)} s   bare commands: ${bare.toFixed(2)} s   ratio: ${ratio.toFixed(3)}x   target <= 1.3x: ${ratio <= 1.3 ? 'MET' : 'MISSED'}`);
+    console.log(
+      `  service: ${full.seconds.toFixed(2)} s   bare commands: ${bare.toFixed(2)} s   ratio: ${ratio.toFixed(3)}x   target <= 1.3x: ${ratio <= 1.3 ? 'MET' : 'MISSED'}`,
+    );
 
     if (large !== null) {
       const { size } = await fs.stat(large);
@@ -161,7 +241,9 @@ async function main(argv: readonly string[]): Promise<number> {
       const metadataOnly = await ingest(fx, large, false);
       const probeSeconds = recorder.commands.reduce((sum, command) => sum + command.seconds, 0);
       console.log(`\nmetadata-only ingestion of a ${(size / GIB).toFixed(2)} GiB file`);
-      console.log(`  service: ${metadataOnly.seconds.toFixed(2)} s (ffprobe ${probeSeconds.toFixed(2)} s)   target < 2 s: ${metadataOnly.seconds < 2 ? 'MET' : 'MISSED'}`);
+      console.log(
+        `  service: ${metadataOnly.seconds.toFixed(2)} s (ffprobe ${probeSeconds.toFixed(2)} s)   target < 2 s: ${metadataOnly.seconds < 2 ? 'MET' : 'MISSED'}`,
+      );
     }
     return 0;
   } finally {
@@ -169,7 +251,12 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  },
+);

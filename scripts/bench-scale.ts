@@ -58,13 +58,17 @@ if (options.help) {
   console.log(usage);
   process.exit(0);
 }
-const adminDatabaseUrl = options['database-url'] ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const adminDatabaseUrl =
+  options['database-url'] ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const importCount = Number(options.imports);
 const sourceSeconds = Number(options.seconds);
 const connections = Number(options.connections);
 const workerCounts = options.workers.split(',').map(Number);
 const stores = options.stores.split(',') as StoreKind[];
-if (![importCount, sourceSeconds, connections, ...workerCounts].every((value) => Number.isInteger(value) && value > 0) || !stores.every((store) => store === 'fs' || store === 's3')) {
+if (
+  ![importCount, sourceSeconds, connections, ...workerCounts].every((value) => Number.isInteger(value) && value > 0) ||
+  !stores.every((store) => store === 'fs' || store === 's3')
+) {
   console.error(usage);
   process.exit(2);
 }
@@ -90,15 +94,46 @@ interface RunResult {
 /** A real video (so metadata ingestion succeeds), at a high bitrate so it is large: cached in .bench/. */
 async function ensureSourceVideo(seconds: number): Promise<string> {
   const file = path.join(benchDir, `scale-720p-noise-${seconds}s.mp4`);
-  if (await fs.stat(file).then(() => true, () => false)) return file;
+  if (
+    await fs.stat(file).then(
+      () => true,
+      () => false,
+    )
+  )
+    return file;
   await fs.mkdir(benchDir, { recursive: true });
   console.log(`generating a ${seconds} s 720p H.264 source at about 64 Mbit/s (once; cached in .bench/)`);
   const temp = `${file}.tmp.mp4`;
-  const child = spawn('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=1280x720:rate=25:duration=${seconds}`,
-    // Noise makes every frame expensive to compress, so the encoder spends its whole bitrate.
-    '-vf', 'noise=alls=30:allf=t', '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '64M', '-maxrate', '64M', '-bufsize', '64M', '-pix_fmt', 'yuv420p', temp,
-  ], { stdio: 'inherit' });
+  const child = spawn(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=1280x720:rate=25:duration=${seconds}`,
+      // Noise makes every frame expensive to compress, so the encoder spends its whole bitrate.
+      '-vf',
+      'noise=alls=30:allf=t',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-b:v',
+      '64M',
+      '-maxrate',
+      '64M',
+      '-bufsize',
+      '64M',
+      '-pix_fmt',
+      'yuv420p',
+      temp,
+    ],
+    { stdio: 'inherit' },
+  );
   const status = await exited(child);
   if (status.code !== 0) throw new Error(`ffmpeg failed (${describeExit(status)}); ffmpeg must be on PATH`);
   await fs.rename(temp, file);
@@ -187,20 +222,39 @@ async function waitForBatch(databaseUrl: string, videoIds: string[], expectedCrc
       const state = rows[0]!;
       if (state.imports_failed > 0) throw new Error(`${state.imports_failed} imports FAILED`);
       if (state.imports_ended === videoIds.length && state.ingestions_ended === videoIds.length) break;
-      if (Date.now() > deadline) throw new Error(`the batch did not end within 30 minutes (${state.imports_ended} copies, ${state.ingestions_ended} ingestions ended)`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `the batch did not end within 30 minutes (${state.imports_ended} copies, ${state.ingestions_ended} ingestions ended)`,
+        );
       await sleep(200);
     }
-    const { rows: wrong } = await client.query<{ count: number }>('select count(*)::int as count from videos where id = any($1) and crc32c is distinct from $2', [videoIds, expectedCrc32c]);
+    const { rows: wrong } = await client.query<{ count: number }>(
+      'select count(*)::int as count from videos where id = any($1) and crc32c is distinct from $2',
+      [videoIds, expectedCrc32c],
+    );
     if (wrong[0]!.count > 0) throw new Error(`${wrong[0]!.count} stored files have a CRC32C other than the source's`);
-    const { rows: failedIngestions } = await client.query<{ count: number }>(`select count(*)::int as count from video_ingestions where video_id = any($1) and status <> 'DONE'`, [videoIds]);
+    const { rows: failedIngestions } = await client.query<{ count: number }>(
+      `select count(*)::int as count from video_ingestions where video_id = any($1) and status <> 'DONE'`,
+      [videoIds],
+    );
     if (failedIngestions[0]!.count > 0) throw new Error(`${failedIngestions[0]!.count} metadata ingestions FAILED`);
-    const { rows: times } = await client.query<{ created: Date; copy_started: Date; copy_finished: Date; ingested: Date }>(
+    const { rows: times } = await client.query<{
+      created: Date;
+      copy_started: Date;
+      copy_finished: Date;
+      ingested: Date;
+    }>(
       `select min(v.created_at) as created, min(i.started_at) as copy_started, max(i.finished_at) as copy_finished, max(g.finished_at) as ingested
          from videos v join video_imports i on i.video_id = v.id join video_ingestions g on g.video_id = v.id where v.id = any($1)`,
       [videoIds],
     );
     const row = times[0]!;
-    return { createdAt: row.created.getTime(), copyStartedAt: row.copy_started.getTime(), copyFinishedAt: row.copy_finished.getTime(), ingestedAt: row.ingested.getTime() };
+    return {
+      createdAt: row.created.getTime(),
+      copyStartedAt: row.copy_started.getTime(),
+      copyFinishedAt: row.copy_finished.getTime(),
+      ingestedAt: row.ingested.getTime(),
+    };
   } finally {
     await client.end();
   }
@@ -216,18 +270,44 @@ async function turnFreeClipsOff(databaseUrl: string): Promise<void> {
   }
 }
 
-async function runBatch(topology: Topology, context: { store: StoreKind; workers: number; sourceUrl: string; sizeBytes: number; crc32c: number; originPid: number; ticks: number }): Promise<RunResult> {
+async function runBatch(
+  topology: Topology,
+  context: {
+    store: StoreKind;
+    workers: number;
+    sourceUrl: string;
+    sizeBytes: number;
+    crc32c: number;
+    originPid: number;
+    ticks: number;
+  },
+): Promise<RunResult> {
   await turnFreeClipsOff(topology.databaseUrl);
   const api = new ReelinApi(topology.apiUrl, topology.apiKey);
-  const pids = { service: topology.servicePids, origin: [context.originPid], s3: topology.s3Pid === null ? [] : [topology.s3Pid] };
-  const before = { service: await cpuOf(pids.service, context.ticks), origin: await cpuOf(pids.origin, context.ticks), s3: await cpuOf(pids.s3, context.ticks), machine: await readMachineTicks() };
+  const pids = {
+    service: topology.servicePids,
+    origin: [context.originPid],
+    s3: topology.s3Pid === null ? [] : [topology.s3Pid],
+  };
+  const before = {
+    service: await cpuOf(pids.service, context.ticks),
+    origin: await cpuOf(pids.origin, context.ticks),
+    s3: await cpuOf(pids.s3, context.ticks),
+    machine: await readMachineTicks(),
+  };
   const sampler = sampleCpu(pids.service, context.ticks);
-  const videoIds = await Promise.all(Array.from({ length: importCount }, () => api.startHttpsImport(context.sourceUrl, connections)));
+  const videoIds = await Promise.all(
+    Array.from({ length: importCount }, () => api.startHttpsImport(context.sourceUrl, connections)),
+  );
   const times = await waitForBatch(topology.databaseUrl, videoIds, context.crc32c);
   const samples = await sampler.stop();
   const duringCopy = cpuBetween(samples, times.copyStartedAt, times.copyFinishedAt);
   const machine = await readMachineTicks();
-  const after = { service: await cpuOf(pids.service, context.ticks), origin: await cpuOf(pids.origin, context.ticks), s3: await cpuOf(pids.s3, context.ticks) };
+  const after = {
+    service: await cpuOf(pids.service, context.ticks),
+    origin: await cpuOf(pids.origin, context.ticks),
+    s3: await cpuOf(pids.s3, context.ticks),
+  };
   const batchSeconds = (times.ingestedAt - times.createdAt) / 1000;
   const copySeconds = (times.copyFinishedAt - times.copyStartedAt) / 1000;
   return {
@@ -247,29 +327,45 @@ async function runBatch(topology: Topology, context: { store: StoreKind; workers
 }
 
 function printResults(results: RunResult[], sizeBytes: number): void {
-  console.log(`\n${importCount} imports of ${(sizeBytes / 1e6).toFixed(1)} MB each, ${connections} connections per import, metadata-only ingestion; ${os.cpus().length} cores\n`);
-  console.log('| store | workers | imports/min | copy MB/s | batch s | copy s | service CPU s | origin CPU s | S3 server CPU s | machine busy (batch) | while copying: machine busy, service cores |');
+  console.log(
+    `\n${importCount} imports of ${(sizeBytes / 1e6).toFixed(1)} MB each, ${connections} connections per import, metadata-only ingestion; ${os.cpus().length} cores\n`,
+  );
+  console.log(
+    '| store | workers | imports/min | copy MB/s | batch s | copy s | service CPU s | origin CPU s | S3 server CPU s | machine busy (batch) | while copying: machine busy, service cores |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const result of results) {
-    console.log(`| ${result.store} | ${result.workers} | ${result.importsPerMinute.toFixed(1)} | ${result.copyMegabytesPerSecond.toFixed(0)} | ${result.batchSeconds.toFixed(1)} | ${result.copySeconds.toFixed(1)} | ${result.serviceCpuSeconds.toFixed(1)} | ${result.originCpuSeconds.toFixed(1)} | ${result.s3CpuSeconds === null ? '' : result.s3CpuSeconds.toFixed(1)} | ${(result.machineBusy * 100).toFixed(0)}% | ${(result.copyMachineBusy * 100).toFixed(0)}%, ${result.copyServiceCores.toFixed(2)} |`);
+    console.log(
+      `| ${result.store} | ${result.workers} | ${result.importsPerMinute.toFixed(1)} | ${result.copyMegabytesPerSecond.toFixed(0)} | ${result.batchSeconds.toFixed(1)} | ${result.copySeconds.toFixed(1)} | ${result.serviceCpuSeconds.toFixed(1)} | ${result.originCpuSeconds.toFixed(1)} | ${result.s3CpuSeconds === null ? '' : result.s3CpuSeconds.toFixed(1)} | ${(result.machineBusy * 100).toFixed(0)}% | ${(result.copyMachineBusy * 100).toFixed(0)}%, ${result.copyServiceCores.toFixed(2)} |`,
+    );
   }
   console.log('');
   for (const store of stores) {
     const runs = results.filter((result) => result.store === store);
     const base = runs.find((result) => result.workers === Math.min(...runs.map((run) => run.workers)));
     if (!base) continue;
-    const scaling = runs.map((run) => `${run.workers}: ${(run.importsPerMinute / base.importsPerMinute).toFixed(2)}x imports/min, ${(run.copyMegabytesPerSecond / base.copyMegabytesPerSecond).toFixed(2)}x copy MB/s (machine ${(run.copyMachineBusy * 100).toFixed(0)}% busy while copying)`).join('; ');
+    const scaling = runs
+      .map(
+        (run) =>
+          `${run.workers}: ${(run.importsPerMinute / base.importsPerMinute).toFixed(2)}x imports/min, ${(run.copyMegabytesPerSecond / base.copyMegabytesPerSecond).toFixed(2)}x copy MB/s (machine ${(run.copyMachineBusy * 100).toFixed(0)}% busy while copying)`,
+      )
+      .join('; ');
     console.log(`${store}, against ${base.workers} worker(s): ${scaling}`);
   }
   for (const workers of workerCounts) {
     const fsRun = results.find((result) => result.store === 'fs' && result.workers === workers);
     const s3Run = results.find((result) => result.store === 's3' && result.workers === workers);
-    if (fsRun && s3Run) console.log(`${workers} worker(s): S3 copies at ${(s3Run.copyMegabytesPerSecond / fsRun.copyMegabytesPerSecond * 100).toFixed(0)}% of the filesystem store's throughput`);
+    if (fsRun && s3Run)
+      console.log(
+        `${workers} worker(s): S3 copies at ${((s3Run.copyMegabytesPerSecond / fsRun.copyMegabytesPerSecond) * 100).toFixed(0)}% of the filesystem store's throughput`,
+      );
   }
   const saturated = results.filter((result) => result.copyMachineBusy >= 0.9).length;
-  console.log(saturated > 0
-    ? `${saturated} of ${results.length} runs kept the machine at least 90% busy while copying: there more workers only share the same cores, so copy throughput stops growing.`
-    : 'No run saturated the machine while copying: copy throughput is limited by the origin or the per-import connections, not by CPU.');
+  console.log(
+    saturated > 0
+      ? `${saturated} of ${results.length} runs kept the machine at least 90% busy while copying: there more workers only share the same cores, so copy throughput stops growing.`
+      : 'No run saturated the machine while copying: copy throughput is limited by the origin or the per-import connections, not by CPU.',
+  );
 }
 
 async function main(): Promise<void> {
@@ -282,7 +378,10 @@ async function main(): Promise<void> {
     const { crc32c } = await checksumFile(source);
     const pki = await createTestPki();
     cleanup.add('remove the test PKI', () => pki.cleanup());
-    const origin = await startOriginProcess({ pkiDir: pki.dir, filePath: source, sizeBytes, throttleBytesPerSecond: null }, repoRoot);
+    const origin = await startOriginProcess(
+      { pkiDir: pki.dir, filePath: source, sizeBytes, throttleBytesPerSecond: null },
+      repoRoot,
+    );
     cleanup.add('stop the origin', () => origin.stop());
     const ticks = clockTicksPerSecond();
     const results: RunResult[] = [];
@@ -290,15 +389,34 @@ async function main(): Promise<void> {
       for (const workers of workerCounts) {
         console.log(`running: ${store} store, ${workers} worker(s)...`);
         const topology = await startTopology({
-          repoRoot, adminDatabaseUrl, workers, store, originPort: origin.port, caCertPath: pki.caCertPath, cleanup,
+          repoRoot,
+          adminDatabaseUrl,
+          workers,
+          store,
+          originPort: origin.port,
+          caCertPath: pki.caCertPath,
+          cleanup,
           // Every worker takes the whole batch's copies it can; the per-host ceiling is lifted so it
           // does not cap the aggregate being measured.
-          extraEnv: { REELIN_SOURCE_HOST_MAX_CONNECTIONS: '0', REELIN_COPY_JOBS_PER_WORKER: String(Math.min(64, importCount)) },
+          extraEnv: {
+            REELIN_SOURCE_HOST_MAX_CONNECTIONS: '0',
+            REELIN_COPY_JOBS_PER_WORKER: String(Math.min(64, importCount)),
+          },
         });
         try {
-          const result = await runBatch(topology, { store, workers, sourceUrl: origin.url, sizeBytes, crc32c, originPid: origin.pid, ticks });
+          const result = await runBatch(topology, {
+            store,
+            workers,
+            sourceUrl: origin.url,
+            sizeBytes,
+            crc32c,
+            originPid: origin.pid,
+            ticks,
+          });
           results.push(result);
-          console.log(`  ${result.importsPerMinute.toFixed(1)} imports/min, ${result.copyMegabytesPerSecond.toFixed(0)} MB/s, machine ${(result.machineBusy * 100).toFixed(0)}% busy`);
+          console.log(
+            `  ${result.importsPerMinute.toFixed(1)} imports/min, ${result.copyMegabytesPerSecond.toFixed(0)} MB/s, machine ${(result.machineBusy * 100).toFixed(0)}% busy`,
+          );
         } finally {
           await topology.stop();
         }
@@ -311,6 +429,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.stack ?? error.message : String(error));
+  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
   process.exit(1);
 });

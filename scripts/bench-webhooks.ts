@@ -38,7 +38,9 @@ const { values: options } = parseArgs({
   },
 });
 if (options.help) {
-  console.log('usage: npm run bench:webhooks -- [--database-url postgres://...] [--backlog 5000] [--paced-events 400] [--paced-rate 40]');
+  console.log(
+    'usage: npm run bench:webhooks -- [--database-url postgres://...] [--backlog 5000] [--paced-events 400] [--paced-rate 40]',
+  );
   process.exit(0);
 }
 const backlogSize = Number(options.backlog);
@@ -50,9 +52,15 @@ function percentile(sorted: number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)] ?? Number.NaN;
 }
 
-async function startReceiver(certPath: string, keyPath: string): Promise<{ child: ChildProcess; port: number; report(): Promise<Arrival[]>; reset(): Promise<void> }> {
+async function startReceiver(
+  certPath: string,
+  keyPath: string,
+): Promise<{ child: ChildProcess; port: number; report(): Promise<Arrival[]>; reset(): Promise<void> }> {
   const script = fileURLToPath(new URL('./bench/webhook-receiver-process.ts', import.meta.url));
-  const child = fork(script, [certPath, keyPath], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(script, [certPath, keyPath], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const [message] = (await once(child, 'message')) as [{ port: number }];
   const ask = async <T>(type: string): Promise<T> => {
     child.send({ type });
@@ -71,7 +79,11 @@ async function startReceiver(certPath: string, keyPath: string): Promise<{ child
   };
 }
 
-async function waitForArrivals(receiver: { report(): Promise<Arrival[]> }, count: number, timeoutMs: number): Promise<Arrival[]> {
+async function waitForArrivals(
+  receiver: { report(): Promise<Arrival[]> },
+  count: number,
+  timeoutMs: number,
+): Promise<Arrival[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const arrivals = await receiver.report();
@@ -83,7 +95,9 @@ async function waitForArrivals(receiver: { report(): Promise<Arrival[]> }, count
 function checkExactlyOnce(arrivals: Arrival[], expected: number, phase: string): void {
   const ids = new Set(arrivals.map(([id]) => id));
   if (arrivals.length !== expected || ids.size !== expected) {
-    throw new Error(`${phase}: expected ${expected} deliveries exactly once, got ${arrivals.length} requests for ${ids.size} ids`);
+    throw new Error(
+      `${phase}: expected ${expected} deliveries exactly once, got ${arrivals.length} requests for ${ids.size} ids`,
+    );
   }
 }
 
@@ -110,24 +124,38 @@ async function main(): Promise<number> {
       const created = await createBenchDatabase(options['database-url']);
       database = { config: { kind: 'postgres', url: created.url }, drop: created.drop };
     }
-    app = await startApp(database ? { ...config, database: database.config } : config, 'serve', { extraCaCertificates: [pki.caCertPem] });
+    app = await startApp(database ? { ...config, database: database.config } : config, 'serve', {
+      extraCaCertificates: [pki.caCertPem],
+    });
     const db = app.connection.db;
     const headers = { 'x-api-key': API_KEY, 'content-type': 'application/json', accept: 'application/json' };
-    const account = (await (await fetch(`${app.url}/api/v1/account`, { headers })).json()) as { defaultTeam: { id: string } };
+    const account = (await (await fetch(`${app.url}/api/v1/account`, { headers })).json()) as {
+      defaultTeam: { id: string };
+    };
     const teamId = account.defaultTeam.id;
     const created = await fetch(`${app.url}/api/v1/webhooks`, {
       method: 'POST',
       headers,
-      body: JSON.stringify({ name: 'bench', url: `https://127.0.0.1:${receiver.port}/hook`, eventTypes: ['video_in.done'], rateLimitPerSecond: 1000 }),
+      body: JSON.stringify({
+        name: 'bench',
+        url: `https://127.0.0.1:${receiver.port}/hook`,
+        eventTypes: ['video_in.done'],
+        rateLimitPerSecond: 1000,
+      }),
     });
-    if (created.status !== 201) throw new Error(`creating the webhook failed: ${created.status} ${await created.text()}`);
-    console.log(`reelin webhooks benchmark: ${database ? 'PostgreSQL' : 'embedded PGlite'}, ${os.cpus().length} CPUs, receiver in its own process`);
+    if (created.status !== 201)
+      throw new Error(`creating the webhook failed: ${created.status} ${await created.text()}`);
+    console.log(
+      `reelin webhooks benchmark: ${database ? 'PostgreSQL' : 'embedded PGlite'}, ${os.cpus().length} CPUs, receiver in its own process`,
+    );
 
     // 1. Throughput from a backlog.
     await db.transaction(async (tx) => {
       for (let offset = 0; offset < backlogSize; offset += 1000) {
         const count = Math.min(1000, backlogSize - offset);
-        await tx.insert(events).values(Array.from({ length: count }, () => ({ teamId, videoId: randomUUID(), type: 'video_in.done' })));
+        await tx
+          .insert(events)
+          .values(Array.from({ length: count }, () => ({ teamId, videoId: randomUUID(), type: 'video_in.done' })));
       }
     });
     // Measured from the commit: the moment the transitions exist for the dispatcher.
@@ -155,8 +183,12 @@ async function main(): Promise<number> {
 
     const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
     console.log(`first delivery ${firstArrival - backlogStartedAt} ms after the commit`);
-    console.log(`throughput: ${backlogSize} deliveries in ${((lastArrival - backlogStartedAt) / 1000).toFixed(2)} s from the commit = ${throughput.toFixed(0)} deliveries/s (first to last: ${sustained.toFixed(0)}/s); target >= 500/s: ${verdict(throughput >= 500)}`);
-    console.log(`delay transition -> delivery (${pacedEvents} events at ${pacedRate}/s): median ${median} ms, p99 ${p99} ms, max ${delays.at(-1)} ms; target p99 < 1000 ms: ${verdict(p99 < 1000)}`);
+    console.log(
+      `throughput: ${backlogSize} deliveries in ${((lastArrival - backlogStartedAt) / 1000).toFixed(2)} s from the commit = ${throughput.toFixed(0)} deliveries/s (first to last: ${sustained.toFixed(0)}/s); target >= 500/s: ${verdict(throughput >= 500)}`,
+    );
+    console.log(
+      `delay transition -> delivery (${pacedEvents} events at ${pacedRate}/s): median ${median} ms, p99 ${p99} ms, max ${delays.at(-1)} ms; target p99 < 1000 ms: ${verdict(p99 < 1000)}`,
+    );
     return 0;
   } finally {
     await app?.stop();

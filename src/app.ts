@@ -86,19 +86,33 @@ async function startMedia(config: Readonly<Config>, log: Logger, runner: Process
   log.info({ ffmpeg: tools.ffmpegPath, version: tools.ffmpegVersion, source: tools.source }, 'media tools found');
   for (const [feature, reason] of tools.unavailable) log.warn({ feature }, `media feature unavailable: ${reason}`);
   await fs.mkdir(config.media.workDir, { recursive: true });
-  return new FfmpegIngestionMedia(runner, tools, { thumbnailCount: config.media.thumbnailCount, limits: config.media.limits });
+  return new FfmpegIngestionMedia(runner, tools, {
+    thumbnailCount: config.media.thumbnailCount,
+    limits: config.media.limits,
+  });
 }
 
 /** Tightens the data folder (see data-dir-permissions.ts), the embedded database's files always, and says what it changed. */
 async function secureDataDir(config: Readonly<Config>, log: Logger): Promise<void> {
   const { dataDir, database } = config;
   const databaseFolder = database.kind === 'pglite' ? path.relative(dataDir, database.dataDir) : null;
-  const isInside = databaseFolder !== null && databaseFolder !== '' && !databaseFolder.startsWith('..') && !path.isAbsolute(databaseFolder);
+  const isInside =
+    databaseFolder !== null &&
+    databaseFolder !== '' &&
+    !databaseFolder.startsWith('..') &&
+    !path.isAbsolute(databaseFolder);
   const report = await tightenDataDir(dataDir, { alwaysWalk: isInside ? [databaseFolder] : [] });
   if (report.tightened > 0) {
-    log.info({ dataDir, tightened: report.tightened, examples: report.examples }, 'tightened the data folder: group and others can no longer read or change it (folders 0700, files 0600)');
+    log.info(
+      { dataDir, tightened: report.tightened, examples: report.examples },
+      'tightened the data folder: group and others can no longer read or change it (folders 0700, files 0600)',
+    );
   }
-  for (const failure of report.failures) log.warn({ dataDir, ...failure }, 'could not tighten the mode of an entry of the data folder: it belongs to another user');
+  for (const failure of report.failures)
+    log.warn(
+      { dataDir, ...failure },
+      'could not tighten the mode of an entry of the data folder: it belongs to another user',
+    );
 }
 
 function sweepPolicy(config: Readonly<Config>): SweepPolicy {
@@ -109,9 +123,16 @@ function sweepPolicy(config: Readonly<Config>): SweepPolicy {
 }
 
 /** Asks for an upload sweep now and every interval (the singleton job collapses the asks of all workers); returns the stop. */
-function requestSweeps(connection: DatabaseConnection, queue: PgBossJobQueue, intervalSeconds: number, log: Logger): () => Promise<void> {
+function requestSweeps(
+  connection: DatabaseConnection,
+  queue: PgBossJobQueue,
+  intervalSeconds: number,
+  log: Logger,
+): () => Promise<void> {
   const request = () => {
-    connection.db.transaction((tx) => queue.send(tx, 'sweep-uploads', {})).catch((error: unknown) => log.warn({ err: error }, 'could not ask for an upload sweep'));
+    connection.db
+      .transaction((tx) => queue.send(tx, 'sweep-uploads', {}))
+      .catch((error: unknown) => log.warn({ err: error }, 'could not ask for an upload sweep'));
   };
   request();
   const timer = setInterval(request, intervalSeconds * 1000);
@@ -123,8 +144,14 @@ function requestSweeps(connection: DatabaseConnection, queue: PgBossJobQueue, in
  * The configured BlobStore; an S3 client's sockets are closed at stop. The AWS SDK is loaded only
  * for S3 storage: it adds about 25 MB to a process that stores on its own disk.
  */
-async function openStore(config: Readonly<Config>, overrides: AppOverrides, log: Logger, stack: (() => Promise<void>)[]): Promise<BlobStore> {
-  if (config.storage.kind === 'fs') return new FsBlobStore(config.storage.rootDir, { directIo: config.storage.directIo });
+async function openStore(
+  config: Readonly<Config>,
+  overrides: AppOverrides,
+  log: Logger,
+  stack: (() => Promise<void>)[],
+): Promise<BlobStore> {
+  if (config.storage.kind === 'fs')
+    return new FsBlobStore(config.storage.rootDir, { directIo: config.storage.directIo });
   const { createS3Store } = await import('./storage/s3-client.js');
   const handle = createS3Store(config.storage, {
     connectTimeoutMs: config.outbound.connectTimeoutMs,
@@ -137,29 +164,43 @@ async function openStore(config: Readonly<Config>, overrides: AppOverrides, log:
   return handle.store;
 }
 
-export async function startApp(config: Readonly<Config>, role: Role, overrides: AppOverrides = {}): Promise<RunningApp> {
+export async function startApp(
+  config: Readonly<Config>,
+  role: Role,
+  overrides: AppOverrides = {},
+): Promise<RunningApp> {
   const log = overrides.logger ?? createLogger({ level: config.log.level, role });
   for (const warning of config.warnings) log.warn(warning);
-  const connection = await openDatabase(config.database, (error) => log.warn({ err: error }, 'an idle database connection broke; it will be replaced'));
+  const connection = await openDatabase(config.database, (error) =>
+    log.warn({ err: error }, 'an idle database connection broke; it will be replaced'),
+  );
   const stack: (() => Promise<void>)[] = [() => connection.close()];
   const stopAll = async () => {
-    for (const stop of stack.reverse()) await stop().catch((error: unknown) => log.error({ err: error }, 'error while stopping'));
+    for (const stop of stack.reverse())
+      await stop().catch((error: unknown) => log.error({ err: error }, 'error while stopping'));
   };
   try {
     if (role === 'serve' || role === 'migrate' || connection.kind === 'pglite') await migrateDatabase(connection);
     else await assertMigrated(connection);
     const hasApi = role === 'serve' || role === 'api';
     const hasWorker = role === 'serve' || role === 'worker';
-    const { generatedApiKey } = role === 'worker' ? { generatedApiKey: null } : await bootstrapAdmin(connection.db, config.admin);
+    const { generatedApiKey } =
+      role === 'worker' ? { generatedApiKey: null } : await bootstrapAdmin(connection.db, config.admin);
 
     const store = await openStore(config, overrides, log, stack);
     await store.checkWritable();
     await secureDataDir(config, log);
-    const queue = await PgBossJobQueue.start(connection, { supervise: hasWorker || role === 'migrate', ...config.queue }, log);
+    const queue = await PgBossJobQueue.start(
+      connection,
+      { supervise: hasWorker || role === 'migrate', ...config.queue },
+      log,
+    );
     const shutdown = new AbortController();
     // A worker's ffmpeg runs are confined by prlimit (CPU time, memory) and setpriv (they die with it).
-    const confinement = hasWorker && overrides.mediaRunner === undefined ? await findConfinement(config.media.searchPath) : null;
-    if (confinement !== null && confinement.setprivPath === null) log.warn('setpriv (util-linux) was not found on PATH: an ffmpeg run may outlive a worker killed outright');
+    const confinement =
+      hasWorker && overrides.mediaRunner === undefined ? await findConfinement(config.media.searchPath) : null;
+    if (confinement !== null && confinement.setprivPath === null)
+      log.warn('setpriv (util-linux) was not found on PATH: an ffmpeg run may outlive a worker killed outright');
     const mediaRunner = overrides.mediaRunner ?? new ChildProcessRunner(confinement);
     stack.push(async () => {
       shutdown.abort(new Error('the service is shutting down'));
@@ -172,7 +213,9 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
       return { config, log, connection, url: null, server: null, generatedApiKey, stop: async () => undefined };
     }
 
-    await warmHttpParser().catch((error: unknown) => log.debug({ err: error }, 'could not warm the HTTP parser; the first outbound connection compiles it'));
+    await warmHttpParser().catch((error: unknown) =>
+      log.debug({ err: error }, 'could not warm the HTTP parser; the first outbound connection compiles it'),
+    );
     const client = new OutboundClient({
       policy: { allowedPorts: new Set(config.outbound.allowedPorts), allowance: config.outbound.allowance },
       resolver: overrides.resolver ?? new SystemResolver(config.outbound.dnsTimeoutMs),
@@ -180,53 +223,101 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
       ...(overrides.extraCaCertificates ? { extraCaCertificates: overrides.extraCaCertificates } : {}),
     });
 
-    const { kek, warning: kekWarning } = await resolveKeyEncryptionKey({ configured: config.webhooks.keyEncryptionKey, databaseKind: connection.kind, dataDir: config.dataDir, db: connection.db });
+    const { kek, warning: kekWarning } = await resolveKeyEncryptionKey({
+      configured: config.webhooks.keyEncryptionKey,
+      databaseKind: connection.kind,
+      dataDir: config.dataDir,
+      db: connection.db,
+    });
     if (kekWarning !== null) log.warn(kekWarning);
     const signingKeys = new SigningKeyRing({ db: connection.db, kek });
     await signingKeys.ensureActiveKey();
     const sealedWebhookSecrets = await sealPlaintextWebhookSecrets(connection.db, kek);
-    if (sealedWebhookSecrets > 0) log.info({ count: sealedWebhookSecrets }, 'sealed webhook secrets an earlier version stored in plaintext');
+    if (sealedWebhookSecrets > 0)
+      log.info({ count: sealedWebhookSecrets }, 'sealed webhook secrets an earlier version stored in plaintext');
 
     if (hasWorker) {
       const media = await startMedia(config, log, mediaRunner);
       // The embedded database has one process, which just started: every claim left is a dead one's.
       if (connection.kind === 'pglite') await releaseAllLeases(connection.db);
-      const bell = await listenForEvents(connection, (error) => log.warn({ err: error }, 'the database connection listening for events broke; reconnecting (webhooks are polled meanwhile)'));
+      const bell = await listenForEvents(connection, (error) =>
+        log.warn(
+          { err: error },
+          'the database connection listening for events broke; reconnecting (webhooks are polled meanwhile)',
+        ),
+      );
       stack.push(() => bell.close());
-      const deletions = new DeletedVideoWatch({ db: connection.db, bell, pollIntervalMs: DELETION_POLL_INTERVAL_MS, log });
+      const deletions = new DeletedVideoWatch({
+        db: connection.db,
+        bell,
+        pollIntervalMs: DELETION_POLL_INTERVAL_MS,
+        log,
+      });
       deletions.start();
       stack.push(async () => deletions.stop());
       const mediaJobs = {
-        db: connection.db, store, queue, media, workDir: config.media.workDir, progressIntervalMs: config.media.progressIntervalMs, shutdownSignal: shutdown.signal, log,
+        db: connection.db,
+        store,
+        queue,
+        media,
+        workDir: config.media.workDir,
+        progressIntervalMs: config.media.progressIntervalMs,
+        shutdownSignal: shutdown.signal,
+        log,
         deletions,
         jobsPerTeam: config.media.jobsPerTeam,
         maxDurationMs: config.media.limits.maxDurationMs,
-        hiddenPaths: [{ text: config.media.workDir, label: '<work dir>' }, { text: config.dataDir, label: '<data dir>' }],
+        hiddenPaths: [
+          { text: config.media.workDir, label: '<work dir>' },
+          { text: config.dataDir, label: '<data dir>' },
+        ],
       };
-      const webhookWorker = new WebhookWorker({ db: connection.db, client, keys: signingKeys, kek, config: config.webhooks, log, bell });
+      const webhookWorker = new WebhookWorker({
+        db: connection.db,
+        client,
+        keys: signingKeys,
+        kek,
+        config: config.webhooks,
+        log,
+        bell,
+      });
       webhookWorker.start();
       stack.push(() => webhookWorker.stop());
-      await queue.work({
-        'copy-video': createCopyVideoHandler({ db: connection.db, store, client, queue, copy: config.copy, kek, log, shutdownSignal: shutdown.signal }),
-        'copy-video-exhausted': createCopyVideoExhaustedHandler({ db: connection.db, log }),
-        'ingest-video': createIngestVideoHandler(mediaJobs),
-        'ingest-video-exhausted': createIngestVideoExhaustedHandler({ db: connection.db, log }),
-        'cut-clip': createCutClipHandler(mediaJobs),
-        'cut-clip-exhausted': createCutClipExhaustedHandler({ db: connection.db, log }),
-        'sweep-uploads': createSweepUploadsHandler({ db: connection.db, store, policy: sweepPolicy(config), log }),
-      }, {
-        concurrency: {
-          'copy-video': config.copy.jobsPerWorker,
-          'copy-video-exhausted': 1,
-          'ingest-video': config.media.ingestJobsPerWorker,
-          'ingest-video-exhausted': 1,
-          'cut-clip': config.media.clipJobsPerWorker,
-          'cut-clip-exhausted': 1,
-          'sweep-uploads': 1,
+      await queue.work(
+        {
+          'copy-video': createCopyVideoHandler({
+            db: connection.db,
+            store,
+            client,
+            queue,
+            copy: config.copy,
+            kek,
+            log,
+            shutdownSignal: shutdown.signal,
+          }),
+          'copy-video-exhausted': createCopyVideoExhaustedHandler({ db: connection.db, log }),
+          'ingest-video': createIngestVideoHandler(mediaJobs),
+          'ingest-video-exhausted': createIngestVideoExhaustedHandler({ db: connection.db, log }),
+          'cut-clip': createCutClipHandler(mediaJobs),
+          'cut-clip-exhausted': createCutClipExhaustedHandler({ db: connection.db, log }),
+          'sweep-uploads': createSweepUploadsHandler({ db: connection.db, store, policy: sweepPolicy(config), log }),
         },
-        // The queue's part of the per-team media ceiling (jobs/media-slots.ts).
-        ...(config.media.jobsPerTeam === 0 ? {} : { groupConcurrency: { 'ingest-video': config.media.jobsPerTeam, 'cut-clip': config.media.jobsPerTeam } }),
-      });
+        {
+          concurrency: {
+            'copy-video': config.copy.jobsPerWorker,
+            'copy-video-exhausted': 1,
+            'ingest-video': config.media.ingestJobsPerWorker,
+            'ingest-video-exhausted': 1,
+            'cut-clip': config.media.clipJobsPerWorker,
+            'cut-clip-exhausted': 1,
+            'sweep-uploads': 1,
+          },
+          // The queue's part of the per-team media ceiling (jobs/media-slots.ts).
+          ...(config.media.jobsPerTeam === 0
+            ? {}
+            : { groupConcurrency: { 'ingest-video': config.media.jobsPerTeam, 'cut-clip': config.media.jobsPerTeam } }),
+        },
+      );
       // Every storage: besides S3's uploads, the sweep deletes expired S3 key pairs of failed imports.
       stack.push(requestSweeps(connection, queue, config.sweep.intervalSeconds, log));
     }
@@ -242,14 +333,28 @@ export async function startApp(config: Readonly<Config>, role: Role, overrides: 
       server = await buildServer({
         log,
         bodyLimitBytes: config.http.bodyLimitBytes,
-        rateLimit: config.http.rateLimitPerMinute === 0 ? null : { requestsPerWindow: config.http.rateLimitPerMinute, windowSeconds: overrides.rateLimitWindowSeconds ?? 60 },
+        rateLimit:
+          config.http.rateLimitPerMinute === 0
+            ? null
+            : {
+                requestsPerWindow: config.http.rateLimitPerMinute,
+                windowSeconds: overrides.rateLimitWindowSeconds ?? 60,
+              },
         publicUrl: config.http.publicUrl,
         db: connection.db,
         store,
         signer,
         tenancy,
         projects: new ProjectService(connection.db),
-        imports: new VideoImportService({ db: connection.db, queue, client, store, minPartSizeBytes: config.copy.minPartSizeBytes, s3: { ...config.s3Import, kek }, log }),
+        imports: new VideoImportService({
+          db: connection.db,
+          queue,
+          client,
+          store,
+          minPartSizeBytes: config.copy.minPartSizeBytes,
+          s3: { ...config.s3Import, kek },
+          log,
+        }),
         videos,
         artifacts: new ArtifactService({ db: connection.db, videos, store, signer }),
         webhooks: new WebhookService({ db: connection.db, client, kek }),
@@ -289,7 +394,12 @@ export async function rotateWebhookKeys(config: Readonly<Config>): Promise<{ key
   try {
     if (connection.kind === 'pglite') await migrateDatabase(connection);
     else await assertMigrated(connection);
-    const { kek } = await resolveKeyEncryptionKey({ configured: config.webhooks.keyEncryptionKey, databaseKind: connection.kind, dataDir: config.dataDir, db: connection.db });
+    const { kek } = await resolveKeyEncryptionKey({
+      configured: config.webhooks.keyEncryptionKey,
+      databaseKind: connection.kind,
+      dataDir: config.dataDir,
+      db: connection.db,
+    });
     const ring = new SigningKeyRing({ db: connection.db, kek });
     await ring.ensureActiveKey();
     const previousExpiresAt = new Date(Date.now() + config.webhooks.keyOverlapMs);

@@ -17,17 +17,20 @@ const sensitiveQueryName = /key|token|signature|secret|password|passwd|credentia
 export function redactUrl(url: string): string {
   const queryStart = url.indexOf('?');
   if (queryStart === -1) return url;
-  const redacted = url.slice(queryStart + 1).split('&').map((pair) => {
-    const separator = pair.indexOf('=');
-    const rawName = separator === -1 ? pair : pair.slice(0, separator);
-    let name = rawName;
-    try {
-      name = decodeURIComponent(rawName.replace(/\+/g, ' '));
-    } catch {
-      // A malformed escape: judge the name as written.
-    }
-    return separator !== -1 && sensitiveQueryName.test(name) ? `${rawName}=[redacted]` : pair;
-  });
+  const redacted = url
+    .slice(queryStart + 1)
+    .split('&')
+    .map((pair) => {
+      const separator = pair.indexOf('=');
+      const rawName = separator === -1 ? pair : pair.slice(0, separator);
+      let name = rawName;
+      try {
+        name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+      } catch {
+        // A malformed escape: judge the name as written.
+      }
+      return separator !== -1 && sensitiveQueryName.test(name) ? `${rawName}=[redacted]` : pair;
+    });
   return `${url.slice(0, queryStart)}?${redacted.join('&')}`;
 }
 
@@ -51,7 +54,8 @@ function scrubbedMessage(error: ErrorLike): string {
   // Drizzle's DrizzleQueryError: "Failed query: <sql>\nparams: <values>".
   if (error instanceof DrizzleQueryError) return `Failed query: ${error.query}`;
   const sqlState = typeof error.code === 'string' ? error.code : '';
-  if ('severity' in error && valueQuotingSqlStates.test(sqlState)) return error.message.replace(/"(?:[^"\\]|\\.)*"/g, '"[redacted]"');
+  if ('severity' in error && valueQuotingSqlStates.test(sqlState))
+    return error.message.replace(/"(?:[^"\\]|\\.)*"/g, '"[redacted]"');
   return error.message;
 }
 
@@ -96,14 +100,23 @@ export const logSerializers = {
 };
 
 /** Object paths whose values are never logged, whatever logs them. */
-export const redactedPaths = ['req.headers["x-api-key"]', 'req.headers.authorization', '*.apiKey', '*.secretAccessKey', '*.secret'];
+export const redactedPaths = [
+  'req.headers["x-api-key"]',
+  'req.headers.authorization',
+  '*.apiKey',
+  '*.secretAccessKey',
+  '*.secret',
+];
 
 export function createLogger(options: { level: string; role: string; destination?: pino.DestinationStream }): Logger {
-  return pino({
-    level: options.level,
-    base: { service: 'reelin', role: options.role },
-    timestamp: stdTimeFunctions.isoTime,
-    serializers: logSerializers,
-    redact: { paths: redactedPaths, censor: '[redacted]' },
-  }, options.destination);
+  return pino(
+    {
+      level: options.level,
+      base: { service: 'reelin', role: options.role },
+      timestamp: stdTimeFunctions.isoTime,
+      serializers: logSerializers,
+      redact: { paths: redactedPaths, censor: '[redacted]' },
+    },
+    options.destination,
+  );
 }

@@ -48,14 +48,18 @@ async function main(argv: string[]): Promise<number> {
   }
   if (isRotation) {
     const rotated = await rotateWebhookKeys(config);
-    console.log(`reelin: webhook signing key ${rotated.keyId} is now active; the previous key stays valid until ${rotated.previousExpiresAt.toISOString()}`);
+    console.log(
+      `reelin: webhook signing key ${rotated.keyId} is now active; the previous key stays valid until ${rotated.previousExpiresAt.toISOString()}`,
+    );
     return 0;
   }
   const role = command as Role;
   const app = await startApp(config, role);
   if (app.generatedApiKey !== null) {
     // Printed once, outside the structured log, so it does not end up in log storage.
-    process.stdout.write(`\nreelin: created the admin API key (it is shown only this once):\n\n    ${app.generatedApiKey}\n\n`);
+    process.stdout.write(
+      `\nreelin: created the admin API key (it is shown only this once):\n\n    ${app.generatedApiKey}\n\n`,
+    );
   }
   if (role === 'migrate') {
     app.log.info('migrations applied');

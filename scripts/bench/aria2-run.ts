@@ -31,7 +31,13 @@ export interface Aria2Context {
 export async function findOnPath(name: string): Promise<string | null> {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter((entry) => entry !== '')) {
     const candidate = path.join(dir, name);
-    if (await fs.access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
+    if (
+      await fs.access(candidate, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return candidate;
   }
   return null;
 }
@@ -41,14 +47,32 @@ export async function aria2Version(aria2cPath: string): Promise<string> {
   return stdout.split('\n')[0]?.trim() ?? 'unknown';
 }
 
-export async function runAria2(context: Aria2Context, target: CopyTarget, connections: number, attempt: number): Promise<RunResult> {
+export async function runAria2(
+  context: Aria2Context,
+  target: CopyTarget,
+  connections: number,
+  attempt: number,
+): Promise<RunResult> {
   const effectiveConnections = Math.min(connections, ARIA2_MAX_CONNECTIONS);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-bench-aria2-'));
   const removeDir = context.cleanup.add(`remove ${dir}`, () => fs.rm(dir, { recursive: true, force: true }));
   try {
     const timing = await timeAria2(context, target, effectiveConnections, dir);
-    checkCopy(`aria2c's output (${effectiveConnections} connections)`, await checksumFile(path.join(dir, 'out.bin')), target);
-    return toRunResult({ tool: 'aria2c', connections, effectiveConnections, target, attempt, hwmRssMb: null, idleRssMb: null, ...timing });
+    checkCopy(
+      `aria2c's output (${effectiveConnections} connections)`,
+      await checksumFile(path.join(dir, 'out.bin')),
+      target,
+    );
+    return toRunResult({
+      tool: 'aria2c',
+      connections,
+      effectiveConnections,
+      target,
+      attempt,
+      hwmRssMb: null,
+      idleRssMb: null,
+      ...timing,
+    });
   } finally {
     await removeDir();
   }
@@ -57,21 +81,42 @@ export async function runAria2(context: Aria2Context, target: CopyTarget, connec
 function aria2Arguments(context: Aria2Context, target: CopyTarget, connections: number, dir: string): string[] {
   return [
     `--ca-certificate=${context.caCertPath}`,
-    '-x', String(connections), '-s', String(connections), '-k', '1M',
-    '--file-allocation=none', '--allow-overwrite=true', '--auto-file-renaming=false', '--summary-interval=0',
-    '-d', dir, '-o', 'out.bin', target.url,
+    '-x',
+    String(connections),
+    '-s',
+    String(connections),
+    '-k',
+    '1M',
+    '--file-allocation=none',
+    '--allow-overwrite=true',
+    '--auto-file-renaming=false',
+    '--summary-interval=0',
+    '-d',
+    dir,
+    '-o',
+    'out.bin',
+    target.url,
   ];
 }
 
 /** Runs aria2c under GNU time in its own process group, so a stop reaches both. */
-async function timeAria2(context: Aria2Context, target: CopyTarget, connections: number, dir: string): Promise<{ seconds: number; cpuSeconds: number; peakRssMb: number }> {
+async function timeAria2(
+  context: Aria2Context,
+  target: CopyTarget,
+  connections: number,
+  dir: string,
+): Promise<{ seconds: number; cpuSeconds: number; peakRssMb: number }> {
   // GNU time writes its figures to a file so they cannot mix with aria2c's own output.
   const timeFile = path.join(dir, 'time.txt');
   await settleDisk();
-  const child = spawn(GNU_TIME_PATH, ['-f', '%e %U %S %M', '-o', timeFile, context.aria2cPath, ...aria2Arguments(context, target, connections, dir)], {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    GNU_TIME_PATH,
+    ['-f', '%e %U %S %M', '-o', timeFile, context.aria2cPath, ...aria2Arguments(context, target, connections, dir)],
+    {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const outputTail = keepTail(child.stdout);
   const errorTail = keepTail(child.stderr);
   const stop = context.cleanup.add(`stop aria2c (pid ${child.pid})`, async () => {

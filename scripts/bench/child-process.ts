@@ -23,7 +23,10 @@ export function describeExit({ code, signal }: ExitStatus): string {
  * Sends `signal` and waits up to `graceMs`, then SIGKILLs. With `group` the signal goes to the
  * process group the child leads (spawned `detached`), reaching a wrapper's own children too.
  */
-export async function stopChild(child: ChildProcess, options: { signal?: NodeJS.Signals; graceMs?: number; group?: boolean } = {}): Promise<ExitStatus> {
+export async function stopChild(
+  child: ChildProcess,
+  options: { signal?: NodeJS.Signals; graceMs?: number; group?: boolean } = {},
+): Promise<ExitStatus> {
   const { signal = 'SIGTERM', graceMs = 20_000, group = false } = options;
   const pid = child.pid;
   if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return exited(child);

@@ -1,7 +1,9 @@
 /** Number formatting shared by the report's tables and the targets' sentences. */
 
 export function formatConnections(run: { connections: number; effectiveConnections: number }): string {
-  return run.effectiveConnections === run.connections ? String(run.connections) : `${run.effectiveConnections} (of ${run.connections})`;
+  return run.effectiveConnections === run.connections
+    ? String(run.connections)
+    : `${run.effectiveConnections} (of ${run.connections})`;
 }
 
 export function formatThrottle(bytesPerSecond: number | null): string {

@@ -67,7 +67,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
   const repeat = parseWholeNumber(values.repeat, '--repeat', { min: 1, max: 100 }, problems);
   const connections = parseConnections(values.connections, problems);
   const serviceEnv = parseServiceEnv(values['service-env'], problems);
-  if (values['database-url'] !== undefined && !/^postgres(ql)?:\/\//.test(values['database-url'])) problems.push('--database-url must be a postgres:// URL');
+  if (values['database-url'] !== undefined && !/^postgres(ql)?:\/\//.test(values['database-url']))
+    problems.push('--database-url must be a postgres:// URL');
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   return {
     sizeMib,
@@ -101,10 +102,15 @@ function parseWholeNumber(text: string, flag: string, range: { min: number; max:
 }
 
 function parseConnections(text: string, problems: string[]): number[] {
-  const items = text.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  const items = text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
   const bad = items.filter((item) => !/^[0-9]+$/.test(item) || Number(item) < 1 || Number(item) > MAX_CONNECTIONS);
   if (items.length === 0 || bad.length > 0) {
-    problems.push(`--connections must list counts from 1 to ${MAX_CONNECTIONS}, like 1,10,20 (bad: ${bad.join(', ') || 'empty'})`);
+    problems.push(
+      `--connections must list counts from 1 to ${MAX_CONNECTIONS}, like 1,10,20 (bad: ${bad.join(', ') || 'empty'})`,
+    );
   }
   return [...new Set(items.map(Number))];
 }

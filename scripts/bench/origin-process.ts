@@ -37,7 +37,10 @@ export interface OriginProcess {
 export async function startOriginProcess(spec: OriginSpec, repoRoot: string): Promise<OriginProcess> {
   const args = [spec.pkiDir, spec.filePath, String(spec.sizeBytes), String(spec.throttleBytesPerSecond ?? 0)];
   // stdin is a pipe the origin watches: it exits when we do, however we end.
-  const child = spawn(process.execPath, ['--import', 'tsx', ORIGIN_SCRIPT, ...args], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', ORIGIN_SCRIPT, ...args], {
+    cwd: repoRoot,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   try {
     const port = await readPort(child);
     return {
@@ -63,13 +66,19 @@ async function readPort(child: ChildProcess): Promise<number> {
   try {
     const line = await Promise.race([
       new Promise<string>((resolve) => lines.once('line', resolve)),
-      exited(child).then((status) => Promise.reject(new Error(`the origin process ended before listening (${describeExit(status)})`))),
+      exited(child).then((status) =>
+        Promise.reject(new Error(`the origin process ended before listening (${describeExit(status)})`)),
+      ),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the origin process did not report its port within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`the origin process did not report its port within ${START_TIMEOUT_MS / 1000} s`)),
+          START_TIMEOUT_MS,
+        );
       }),
     ]);
     const port = (JSON.parse(line) as { port?: unknown }).port;
-    if (typeof port !== 'number' || !Number.isInteger(port)) throw new Error(`the origin process printed ${JSON.stringify(line)} instead of {"port":N}`);
+    if (typeof port !== 'number' || !Number.isInteger(port))
+      throw new Error(`the origin process printed ${JSON.stringify(line)} instead of {"port":N}`);
     return port;
   } finally {
     clearTimeout(timer);

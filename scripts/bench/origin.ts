@@ -24,25 +24,52 @@ function parseOriginArgs(argv: readonly string[]): OriginArgs {
   const [pkiDir, filePath, sizeText, throttleText] = argv;
   const sizeBytes = Number(sizeText);
   const throttleBytesPerSecond = Number(throttleText);
-  if (!pkiDir || !filePath || !Number.isSafeInteger(sizeBytes) || sizeBytes <= 0 || !Number.isSafeInteger(throttleBytesPerSecond) || throttleBytesPerSecond < 0) {
-    throw new Error('usage: origin.ts <pkiDir> <filePath> <sizeBytes> <throttleBytesPerSecondPerConnection, 0 for none>');
+  if (
+    !pkiDir ||
+    !filePath ||
+    !Number.isSafeInteger(sizeBytes) ||
+    sizeBytes <= 0 ||
+    !Number.isSafeInteger(throttleBytesPerSecond) ||
+    throttleBytesPerSecond < 0
+  ) {
+    throw new Error(
+      'usage: origin.ts <pkiDir> <filePath> <sizeBytes> <throttleBytesPerSecondPerConnection, 0 for none>',
+    );
   }
   return { pkiDir, filePath, sizeBytes, throttleBytesPerSecond };
 }
 
 /** The PKI the parent created with createTestPki; the parent owns (and removes) its folder. */
 async function loadPki(dir: string): Promise<TestPki> {
-  const [caCertPem, serverCertPem, serverKeyPem] = await Promise.all(['ca.crt', 'server.crt', 'server.key'].map((name) => readFile(path.join(dir, name), 'utf8')));
-  return { dir, caCertPem: caCertPem!, caCertPath: path.join(dir, 'ca.crt'), serverCertPem: serverCertPem!, serverKeyPem: serverKeyPem!, cleanup: async () => undefined };
+  const [caCertPem, serverCertPem, serverKeyPem] = await Promise.all(
+    ['ca.crt', 'server.crt', 'server.key'].map((name) => readFile(path.join(dir, name), 'utf8')),
+  );
+  return {
+    dir,
+    caCertPem: caCertPem!,
+    caCertPath: path.join(dir, 'ca.crt'),
+    serverCertPem: serverCertPem!,
+    serverKeyPem: serverKeyPem!,
+    cleanup: async () => undefined,
+  };
 }
 
 async function main(): Promise<void> {
   const args = parseOriginArgs(process.argv.slice(2));
   const origin = await startOriginServer({ pki: await loadPki(args.pkiDir), host: '127.0.0.1' });
-  origin.setFile(BENCH_FILE_PATH, { path: args.filePath, size: args.sizeBytes, contentType: 'application/octet-stream' });
+  origin.setFile(BENCH_FILE_PATH, {
+    path: args.filePath,
+    size: args.sizeBytes,
+    contentType: 'application/octet-stream',
+  });
   // Unthrottled: the service's warm-up import before a timed one should not take long.
-  origin.setFile(WARMUP_FILE_PATH, { path: args.filePath, size: Math.min(args.sizeBytes, WARMUP_BYTES), contentType: 'application/octet-stream' });
-  if (args.throttleBytesPerSecond > 0) origin.setBehaviour(BENCH_FILE_PATH, { throttleBytesPerSecondPerConnection: args.throttleBytesPerSecond });
+  origin.setFile(WARMUP_FILE_PATH, {
+    path: args.filePath,
+    size: Math.min(args.sizeBytes, WARMUP_BYTES),
+    contentType: 'application/octet-stream',
+  });
+  if (args.throttleBytesPerSecond > 0)
+    origin.setBehaviour(BENCH_FILE_PATH, { throttleBytesPerSecondPerConnection: args.throttleBytesPerSecond });
   let closing = false;
   const close = () => {
     if (closing) return;

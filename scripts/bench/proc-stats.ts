@@ -22,7 +22,8 @@ export async function readCpuSeconds(pid: number, ticksPerSecond: number): Promi
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`cannot read utime/stime from /proc/${pid}/stat`);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime))
+    throw new Error(`cannot read utime/stime from /proc/${pid}/stat`);
   return (utime + stime) / ticksPerSecond;
 }
 
@@ -51,7 +52,10 @@ export class RssSampler {
   private stopped = false;
   private loop: Promise<void> | null = null;
 
-  constructor(private readonly pid: number, private readonly intervalMs = 50) {}
+  constructor(
+    private readonly pid: number,
+    private readonly intervalMs = 50,
+  ) {}
 
   start(): void {
     this.loop = this.run();

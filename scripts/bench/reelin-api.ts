@@ -22,17 +22,27 @@ const importStatusSchema = z.object({
 });
 
 const videoSchema = z.object({ teamId: z.string() });
-const ingestionSchema = z.object({ ingestion: z.object({ ingestionState: z.object({ ingestionStatus: z.string() }) }) });
+const ingestionSchema = z.object({
+  ingestion: z.object({ ingestionState: z.object({ ingestionStatus: z.string() }) }),
+});
 const downloadLinkSchema = z.object({ fileSize: z.number(), crc32cChecksum: z.number() });
 
 type ImportStatus = z.infer<typeof importStatusSchema>;
 
 export class ReelinApi {
-  constructor(private readonly baseUrl: string, private readonly apiKey: string) {}
+  constructor(
+    private readonly baseUrl: string,
+    private readonly apiKey: string,
+  ) {}
 
   /** Starts an import of `url`; resolves with the new video's id once the service accepted it (201). */
   async startHttpsImport(url: string, connections: number): Promise<string> {
-    const status = await this.call('POST', `/api/v1/videos/in/https?maxConcurrentConnections=${connections}`, importStatusSchema, { name: 'bench', url });
+    const status = await this.call(
+      'POST',
+      `/api/v1/videos/in/https?maxConcurrentConnections=${connections}`,
+      importStatusSchema,
+      { name: 'bench', url },
+    );
     return status.videoId;
   }
 
@@ -47,9 +57,14 @@ export class ReelinApi {
       const state = (await this.importStatus(videoId)).upload.uploadState;
       if (state.uploadStatus === 'DONE') return Date.parse(state.updatedAt);
       if (state.uploadStatus === 'FAILED') {
-        throw new Error(`the import FAILED: ${state.error?.code ?? 'no code'}: ${state.error?.message ?? 'no message'}`);
+        throw new Error(
+          `the import FAILED: ${state.error?.code ?? 'no code'}: ${state.error?.message ?? 'no message'}`,
+        );
       }
-      if (Date.now() > deadline) throw new Error(`the import is still ${state.uploadStatus} at ${state.progressPercentage}% after the time allowed`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `the import is still ${state.uploadStatus} at ${state.progressPercentage}% after the time allowed`,
+        );
       await sleep(POLL_INTERVAL_MS);
     }
   }
@@ -61,7 +76,8 @@ export class ReelinApi {
   /** Polls the video every 100 ms until its ingestion has ended (DONE or FAILED, either will do). */
   async waitUntilIngestionEnded(videoId: string, deadline: number): Promise<void> {
     for (;;) {
-      const status = (await this.call('GET', `/api/v1/videos/${videoId}`, ingestionSchema)).ingestion.ingestionState.ingestionStatus;
+      const status = (await this.call('GET', `/api/v1/videos/${videoId}`, ingestionSchema)).ingestion.ingestionState
+        .ingestionStatus;
       if (status === 'DONE' || status === 'FAILED') return;
       if (Date.now() > deadline) throw new Error(`the ingestion is still ${status} after the time allowed`);
       await sleep(100);
@@ -80,13 +96,18 @@ export class ReelinApi {
   private async call<T>(method: 'GET' | 'POST', path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { 'x-api-key': this.apiKey };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const response = await request(`${this.baseUrl}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const response = await request(`${this.baseUrl}${path}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
     const text = await response.body.text();
     if (response.statusCode < 200 || response.statusCode >= 300) {
       throw new Error(`${method} ${path} answered ${response.statusCode}: ${text.slice(0, 1000)}`);
     }
     const parsed = schema.safeParse(JSON.parse(text));
-    if (!parsed.success) throw new Error(`${method} ${path} answered an unexpected body: ${parsed.error.message}\n${text.slice(0, 1000)}`);
+    if (!parsed.success)
+      throw new Error(`${method} ${path} answered an unexpected body: ${parsed.error.message}\n${text.slice(0, 1000)}`);
     return parsed.data;
   }
 }

@@ -28,17 +28,40 @@ export interface ReelinRunContext {
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export async function runReelin(context: ReelinRunContext, target: CopyTarget, connections: number, attempt: number): Promise<RunResult> {
-  const service = await startService({ repoRoot: context.repoRoot, originPort: target.originPort, caCertPath: context.caCertPath, cpuProfDir: context.cpuProfDir, extraEnv: context.serviceEnv, databaseUrl: context.databaseUrl, cleanup: context.cleanup });
+export async function runReelin(
+  context: ReelinRunContext,
+  target: CopyTarget,
+  connections: number,
+  attempt: number,
+): Promise<RunResult> {
+  const service = await startService({
+    repoRoot: context.repoRoot,
+    originPort: target.originPort,
+    caCertPath: context.caCertPath,
+    cpuProfDir: context.cpuProfDir,
+    extraEnv: context.serviceEnv,
+    databaseUrl: context.databaseUrl,
+    cleanup: context.cleanup,
+  });
   try {
     const api = new ReelinApi(service.url, service.apiKey);
     await warmUp(api, target, connections);
     const measured = await measureCopy(context, service, api, target, connections);
     await verifyCopy(service, api, measured.videoId, target);
-    return toRunResult({ tool: 'reelin', connections, effectiveConnections: connections, target, attempt, ...measured.figures });
+    return toRunResult({
+      tool: 'reelin',
+      connections,
+      effectiveConnections: connections,
+      target,
+      attempt,
+      ...measured.figures,
+    });
   } catch (error) {
     const tail = await service.logTail();
-    throw new Error(`reelin with ${connections} connection(s): ${error instanceof Error ? error.message : String(error)}${tail ? `\n--- service log ---\n${tail}` : ''}`, { cause: error });
+    throw new Error(
+      `reelin with ${connections} connection(s): ${error instanceof Error ? error.message : String(error)}${tail ? `\n--- service log ---\n${tail}` : ''}`,
+      { cause: error },
+    );
   } finally {
     await service.stop();
   }
@@ -58,7 +81,13 @@ async function warmUp(api: ReelinApi, target: CopyTarget, connections: number): 
 }
 
 /** Samples the service's CPU and memory around the copy. */
-async function measureCopy(context: ReelinRunContext, service: ServiceProcess, api: ReelinApi, target: CopyTarget, connections: number): Promise<MeasuredCopy> {
+async function measureCopy(
+  context: ReelinRunContext,
+  service: ServiceProcess,
+  api: ReelinApi,
+  target: CopyTarget,
+  connections: number,
+): Promise<MeasuredCopy> {
   await settleDisk();
   const sampler = new RssSampler(service.pid);
   const idleKib = await readMemoryKib(service.pid, 'VmRSS');
@@ -71,11 +100,24 @@ async function measureCopy(context: ReelinRunContext, service: ServiceProcess, a
   const cpuSeconds = (await readCpuSeconds(service.pid, context.ticksPerSecond)) - cpuBefore;
   const { peakKib } = await sampler.stop();
   const hwmKib = await readMemoryKib(service.pid, 'VmHWM');
-  return { videoId: timed.videoId, figures: { seconds: timed.seconds, cpuSeconds, peakRssMb: kibToMb(peakKib), hwmRssMb: kibToMb(hwmKib), idleRssMb: kibToMb(idleKib) } };
+  return {
+    videoId: timed.videoId,
+    figures: {
+      seconds: timed.seconds,
+      cpuSeconds,
+      peakRssMb: kibToMb(peakKib),
+      hwmRssMb: kibToMb(hwmKib),
+      idleRssMb: kibToMb(idleKib),
+    },
+  };
 }
 
 /** Wall time from sending the POST to the moment the service marked the import DONE. */
-async function timeCopy(api: ReelinApi, target: CopyTarget, connections: number): Promise<{ videoId: string; seconds: number }> {
+async function timeCopy(
+  api: ReelinApi,
+  target: CopyTarget,
+  connections: number,
+): Promise<{ videoId: string; seconds: number }> {
   const startedAt = Date.now();
   const videoId = await api.startHttpsImport(target.url, connections);
   const doneAt = await api.waitUntilDone(videoId, copyDeadline(target.sizeBytes));
@@ -89,11 +131,14 @@ export function copyDeadline(sizeBytes: number): number {
 
 async function verifyCopy(service: ServiceProcess, api: ReelinApi, videoId: string, target: CopyTarget): Promise<void> {
   const teamId = await api.teamIdOf(videoId);
-  if (!uuidPattern.test(teamId) || !uuidPattern.test(videoId)) throw new Error(`unexpected ids: team ${teamId}, video ${videoId}`);
+  if (!uuidPattern.test(teamId) || !uuidPattern.test(videoId))
+    throw new Error(`unexpected ids: team ${teamId}, video ${videoId}`);
   const storedPath = path.join(service.dataDir, 'storage', 'teams', teamId, 'videos', videoId, 'source');
   checkCopy(`the stored file ${storedPath}`, await checksumFile(storedPath), target);
   const reported = await api.downloadInfo(videoId);
   if (reported.fileSize !== target.sizeBytes || reported.crc32cChecksum >>> 0 !== target.crc32c) {
-    throw new Error(`the service reports ${reported.fileSize} bytes with CRC32C ${formatCrc(reported.crc32cChecksum)}, but the source has ${target.sizeBytes} bytes with ${formatCrc(target.crc32c)}`);
+    throw new Error(
+      `the service reports ${reported.fileSize} bytes with CRC32C ${formatCrc(reported.crc32cChecksum)}, but the source has ${target.sizeBytes} bytes with ${formatCrc(target.crc32c)}`,
+    );
   }
 }

@@ -38,34 +38,84 @@ function printTarget(target: TargetResult): void {
 
 type Row = string[];
 
-const runColumns = ['tool', 'conns', 'throttle', 'size MB', 'seconds', 'MB/s', 'CPU s/GB', 'idle RSS MB', 'peak RSS MB', 'VmHWM MB', 'efficiency'];
-const summaryColumns = ['tool', 'conns', 'throttle', 'size MB', 'runs', 'best MB/s', 'median MB/s', 'median s', 'median CPU s/GB', 'max RSS MB', 'median efficiency'];
+const runColumns = [
+  'tool',
+  'conns',
+  'throttle',
+  'size MB',
+  'seconds',
+  'MB/s',
+  'CPU s/GB',
+  'idle RSS MB',
+  'peak RSS MB',
+  'VmHWM MB',
+  'efficiency',
+];
+const summaryColumns = [
+  'tool',
+  'conns',
+  'throttle',
+  'size MB',
+  'runs',
+  'best MB/s',
+  'median MB/s',
+  'median s',
+  'median CPU s/GB',
+  'max RSS MB',
+  'median efficiency',
+];
 
 function runRow(run: RunResult): Row {
   return [
-    run.tool, formatConnections(run), formatThrottle(run.throttleBytesPerSecond), fixed(run.sizeBytes / 1e6, 1), fixed(run.seconds, 2),
-    fixed(run.mbPerSecond, 1), fixed(run.cpuSecondsPerGb, 2), run.idleRssMb === null ? '-' : fixed(run.idleRssMb, 1), fixed(run.peakRssMb, 1), run.hwmRssMb === null ? '-' : fixed(run.hwmRssMb, 1),
+    run.tool,
+    formatConnections(run),
+    formatThrottle(run.throttleBytesPerSecond),
+    fixed(run.sizeBytes / 1e6, 1),
+    fixed(run.seconds, 2),
+    fixed(run.mbPerSecond, 1),
+    fixed(run.cpuSecondsPerGb, 2),
+    run.idleRssMb === null ? '-' : fixed(run.idleRssMb, 1),
+    fixed(run.peakRssMb, 1),
+    run.hwmRssMb === null ? '-' : fixed(run.hwmRssMb, 1),
     run.efficiencyPercent === null ? '-' : `${fixed(run.efficiencyPercent, 1)}%`,
   ];
 }
 
 function summaryRow(group: GroupSummary): Row {
   return [
-    group.tool, formatConnections(group), formatThrottle(group.throttleBytesPerSecond), fixed(group.sizeBytes / 1e6, 1), String(group.runs),
-    fixed(group.bestMbPerSecond, 1), fixed(group.medianMbPerSecond, 1), fixed(group.medianSeconds, 2), fixed(group.medianCpuSecondsPerGb, 2),
-    fixed(group.maxRssMb, 1), group.medianEfficiencyPercent === null ? '-' : `${fixed(group.medianEfficiencyPercent, 1)}%`,
+    group.tool,
+    formatConnections(group),
+    formatThrottle(group.throttleBytesPerSecond),
+    fixed(group.sizeBytes / 1e6, 1),
+    String(group.runs),
+    fixed(group.bestMbPerSecond, 1),
+    fixed(group.medianMbPerSecond, 1),
+    fixed(group.medianSeconds, 2),
+    fixed(group.medianCpuSecondsPerGb, 2),
+    fixed(group.maxRssMb, 1),
+    group.medianEfficiencyPercent === null ? '-' : `${fixed(group.medianEfficiencyPercent, 1)}%`,
   ];
 }
 
 /** Left-aligned text columns, right-aligned figures. */
 function formatTable(columns: readonly string[], rows: readonly Row[]): string {
-  const widths = columns.map((column, index) => Math.max(column.length, ...rows.map((row) => (row[index] ?? '').length)));
+  const widths = columns.map((column, index) =>
+    Math.max(column.length, ...rows.map((row) => (row[index] ?? '').length)),
+  );
   const isText = (index: number) => index < 3;
-  const line = (cells: readonly string[]) => cells.map((cell, index) => (isText(index) ? cell.padEnd(widths[index]!) : cell.padStart(widths[index]!))).join('  ');
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, index) => (isText(index) ? cell.padEnd(widths[index]!) : cell.padStart(widths[index]!)))
+      .join('  ');
   return [line(columns), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(line)].join('\n');
 }
 
 /** Rounds the figures of the JSON line to 3 decimals (microsecond noise is not information). */
 function roundNumbers<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, typeof entry === 'number' ? Math.round(entry * 1000) / 1000 : entry])) as T;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, entry]) => [
+      key,
+      typeof entry === 'number' ? Math.round(entry * 1000) / 1000 : entry,
+    ]),
+  ) as T;
 }

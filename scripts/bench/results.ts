@@ -77,7 +77,10 @@ export function toRunResult(measured: Measurement): RunResult {
     peakRssMb: measured.peakRssMb,
     hwmRssMb: measured.hwmRssMb,
     idleRssMb: measured.idleRssMb,
-    efficiencyPercent: target.throttleBytesPerSecond === null ? null : (100 * mbPerSecond) / ((measured.effectiveConnections * target.throttleBytesPerSecond) / 1e6),
+    efficiencyPercent:
+      target.throttleBytesPerSecond === null
+        ? null
+        : (100 * mbPerSecond) / ((measured.effectiveConnections * target.throttleBytesPerSecond) / 1e6),
     attempt: measured.attempt,
   };
 }
@@ -90,10 +93,14 @@ export function throttledSizeBytes(fileSizeBytes: number, connections: number): 
 /** A copy that does not match its source byte for byte fails the benchmark. */
 export function checkCopy(label: string, actual: { sizeBytes: number; crc32c: number }, target: CopyTarget): void {
   if (actual.sizeBytes !== target.sizeBytes) {
-    throw new Error(`${label} has ${actual.sizeBytes} bytes, but the source has ${target.sizeBytes}: the copy is wrong`);
+    throw new Error(
+      `${label} has ${actual.sizeBytes} bytes, but the source has ${target.sizeBytes}: the copy is wrong`,
+    );
   }
   if (actual.crc32c !== target.crc32c) {
-    throw new Error(`${label} has CRC32C ${formatCrc(actual.crc32c)}, but the source has ${formatCrc(target.crc32c)}: the copy holds different bytes`);
+    throw new Error(
+      `${label} has CRC32C ${formatCrc(actual.crc32c)}, but the source has ${formatCrc(target.crc32c)}: the copy holds different bytes`,
+    );
   }
 }
 

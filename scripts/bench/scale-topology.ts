@@ -46,22 +46,36 @@ export interface Topology {
 }
 
 /** Starts the S3 server process; resolves with its endpoint and credentials once it listens. */
-async function startS3Process(repoRoot: string, dataDir: string): Promise<{ child: ChildProcess; env: Record<string, string> }> {
+async function startS3Process(
+  repoRoot: string,
+  dataDir: string,
+): Promise<{ child: ChildProcess; env: Record<string, string> }> {
   const script = path.join(repoRoot, 'tests/support/s3-server.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', script, '--data-dir', dataDir, '--bucket', S3_BUCKET], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, '--data-dir', dataDir, '--bucket', S3_BUCKET], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (child.stdout === null) throw new Error('the S3 server process has no stdout');
   const lines = createInterface({ input: child.stdout });
   const line = await Promise.race([
     new Promise<string>((resolve) => lines.once('line', resolve)),
-    exited(child).then((status) => Promise.reject(new Error(`the S3 server ended before listening (${describeExit(status)})`))),
+    exited(child).then((status) =>
+      Promise.reject(new Error(`the S3 server ended before listening (${describeExit(status)})`)),
+    ),
   ]);
   lines.close();
   const ready = JSON.parse(line) as { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
   return {
     child,
     env: {
-      REELIN_STORAGE: 's3', REELIN_S3_BUCKET: S3_BUCKET, REELIN_S3_ENDPOINT: ready.endpoint, REELIN_S3_REGION: ready.region, REELIN_S3_FORCE_PATH_STYLE: 'true',
-      AWS_ACCESS_KEY_ID: ready.accessKeyId, AWS_SECRET_ACCESS_KEY: ready.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true',
+      REELIN_STORAGE: 's3',
+      REELIN_S3_BUCKET: S3_BUCKET,
+      REELIN_S3_ENDPOINT: ready.endpoint,
+      REELIN_S3_REGION: ready.region,
+      REELIN_S3_FORCE_PATH_STYLE: 'true',
+      AWS_ACCESS_KEY_ID: ready.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: ready.secretAccessKey,
+      AWS_EC2_METADATA_DISABLED: 'true',
     },
   };
 }
@@ -104,27 +118,61 @@ export async function startTopology(spec: TopologySpec): Promise<Topology> {
     const logPath = path.join(dataDir, 'service.log');
     const migrate = startRole(spec.repoRoot, 'migrate', env, logPath);
     const migrated = await exited(migrate);
-    if (migrated.code !== 0) throw new Error(`reelin migrate failed (${describeExit(migrated)}): ${(await fs.readFile(logPath, 'utf8')).slice(-2000)}`);
+    if (migrated.code !== 0)
+      throw new Error(
+        `reelin migrate failed (${describeExit(migrated)}): ${(await fs.readFile(logPath, 'utf8')).slice(-2000)}`,
+      );
     children.push(startRole(spec.repoRoot, 'api', env, logPath));
-    for (let index = 0; index < spec.workers; index += 1) children.push(startRole(spec.repoRoot, 'worker', { ...env, REELIN_LOG_LEVEL: 'info' }, path.join(dataDir, `worker-${index}.log`)));
+    for (let index = 0; index < spec.workers; index += 1)
+      children.push(
+        startRole(
+          spec.repoRoot,
+          'worker',
+          { ...env, REELIN_LOG_LEVEL: 'info' },
+          path.join(dataDir, `worker-${index}.log`),
+        ),
+      );
     const apiUrl = `http://127.0.0.1:${port}`;
     await waitUntil(async () => isApiReady(apiUrl), children, 'the API');
     for (let index = 0; index < spec.workers; index += 1) {
       const workerLog = path.join(dataDir, `worker-${index}.log`);
-      await waitUntil(async () => (await fs.readFile(workerLog, 'utf8').catch(() => '')).includes('"reelin started"'), children, `worker ${index + 1}`);
+      await waitUntil(
+        async () => (await fs.readFile(workerLog, 'utf8').catch(() => '')).includes('"reelin started"'),
+        children,
+        `worker ${index + 1}`,
+      );
     }
-    return { apiUrl, apiKey, databaseUrl: database.url, servicePids: children.map((child) => child.pid ?? 0), s3Pid: s3Child?.pid ?? null, stop };
+    return {
+      apiUrl,
+      apiKey,
+      databaseUrl: database.url,
+      servicePids: children.map((child) => child.pid ?? 0),
+      s3Pid: s3Child?.pid ?? null,
+      stop,
+    };
   } catch (error) {
     const tail = await fs.readFile(path.join(dataDir, 'service.log'), 'utf8').catch(() => '');
     await stop();
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- service log ---\n${tail.slice(-3000)}`, { cause: error });
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}\n--- service log ---\n${tail.slice(-3000)}`,
+      { cause: error },
+    );
   }
 }
 
 /** `reelin <role>` from the build, with the V8 flag `npm start` uses. */
-function startRole(repoRoot: string, role: 'api' | 'worker' | 'migrate', env: NodeJS.ProcessEnv, logPath: string): ChildProcess {
+function startRole(
+  repoRoot: string,
+  role: 'api' | 'worker' | 'migrate',
+  env: NodeJS.ProcessEnv,
+  logPath: string,
+): ChildProcess {
   const logFd = openSync(logPath, 'a');
-  const child = spawn(process.execPath, ['--max-semi-space-size=8', '--no-liftoff', path.join(repoRoot, 'dist/main.js'), role], { cwd: repoRoot, env, stdio: ['ignore', logFd, logFd] });
+  const child = spawn(
+    process.execPath,
+    ['--max-semi-space-size=8', '--no-liftoff', path.join(repoRoot, 'dist/main.js'), role],
+    { cwd: repoRoot, env, stdio: ['ignore', logFd, logFd] },
+  );
   closeSync(logFd);
   return child;
 }
@@ -133,10 +181,10 @@ async function waitUntil(isReady: () => Promise<boolean>, children: ChildProcess
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     const dead = children.find((child) => child.exitCode !== null || child.signalCode !== null);
-    if (dead) throw new Error(`a service process exited while waiting for ${what} (${dead.exitCode ?? dead.signalCode})`);
+    if (dead)
+      throw new Error(`a service process exited while waiting for ${what} (${dead.exitCode ?? dead.signalCode})`);
     if (await isReady()) return;
     await sleep(100);
   }
   throw new Error(`${what} was not ready within ${READY_TIMEOUT_MS / 1000} s`);
 }
-

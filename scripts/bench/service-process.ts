@@ -64,38 +64,72 @@ export async function startService(spec: ServiceSpec): Promise<ServiceProcess> {
   // the serving process's memory figures are its own.
   await migrate(spec.repoRoot, env, logPath);
   const nodeArgs = spec.cpuProfDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', spec.cpuProfDir];
-  const children = database === null
-    ? [startRole(spec.repoRoot, 'serve', nodeArgs, env, logPath)]
-    : [startRole(spec.repoRoot, 'worker', nodeArgs, { ...env, REELIN_LOG_LEVEL: 'info' }, `${logPath}.worker`), startRole(spec.repoRoot, 'api', [], env, logPath)];
+  const children =
+    database === null
+      ? [startRole(spec.repoRoot, 'serve', nodeArgs, env, logPath)]
+      : [
+          startRole(spec.repoRoot, 'worker', nodeArgs, { ...env, REELIN_LOG_LEVEL: 'info' }, `${logPath}.worker`),
+          startRole(spec.repoRoot, 'api', [], env, logPath),
+        ];
   const copier = children[0] as ChildProcess;
   // Registered with no await since the spawn, so an interrupt at any later point stops it and removes the folder.
   const logTail = async () => (await fs.readFile(logPath, 'utf8').catch(() => '')).slice(-3000);
-  const stop = spec.cleanup.add(`stop the service (pids ${children.map((child) => child.pid).join(', ')}) and remove ${dataDir}`, async () => {
-    for (const child of children) await stopChild(child);
-    await database?.drop();
-    await fs.rm(dataDir, { recursive: true, force: true });
-    await fs.rm(logPath, { force: true });
-    await fs.rm(`${logPath}.worker`, { force: true });
-  });
-  const service: ServiceProcess = { pid: copier.pid ?? 0, url: `http://127.0.0.1:${port}`, apiKey, dataDir, logTail, stop };
+  const stop = spec.cleanup.add(
+    `stop the service (pids ${children.map((child) => child.pid).join(', ')}) and remove ${dataDir}`,
+    async () => {
+      for (const child of children) await stopChild(child);
+      await database?.drop();
+      await fs.rm(dataDir, { recursive: true, force: true });
+      await fs.rm(logPath, { force: true });
+      await fs.rm(`${logPath}.worker`, { force: true });
+    },
+  );
+  const service: ServiceProcess = {
+    pid: copier.pid ?? 0,
+    url: `http://127.0.0.1:${port}`,
+    apiKey,
+    dataDir,
+    logTail,
+    stop,
+  };
   try {
-    await waitUntil('service', () => isApiReady(service.url), () => Promise.race(children.map((child) => exited(child))));
+    await waitUntil(
+      'service',
+      () => isApiReady(service.url),
+      () => Promise.race(children.map((child) => exited(child))),
+    );
     if (database !== null) {
       const workerLog = `${logPath}.worker`;
-      await waitUntil('worker', async () => (await fs.readFile(workerLog, 'utf8').catch(() => '')).includes('"reelin started"'), () => exited(copier));
+      await waitUntil(
+        'worker',
+        async () => (await fs.readFile(workerLog, 'utf8').catch(() => '')).includes('"reelin started"'),
+        () => exited(copier),
+      );
     }
     return service;
   } catch (error) {
     const tail = await logTail();
     await service.stop();
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- service log ---\n${tail}`, { cause: error });
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n--- service log ---\n${tail}`, {
+      cause: error,
+    });
   }
 }
 
 /** `reelin <role>` with the V8 flag `npm start` (and the reelin command's shebang) runs it with. */
-function startRole(repoRoot: string, role: 'serve' | 'api' | 'worker', nodeArgs: string[], env: NodeJS.ProcessEnv, logPath: string): ChildProcess {
+function startRole(
+  repoRoot: string,
+  role: 'serve' | 'api' | 'worker',
+  nodeArgs: string[],
+  env: NodeJS.ProcessEnv,
+  logPath: string,
+): ChildProcess {
   const logFd = openSync(logPath, 'a');
-  const child = spawn(process.execPath, [...nodeArgs, '--max-semi-space-size=8', '--no-liftoff', path.join(repoRoot, 'dist/main.js'), role], { cwd: repoRoot, env, stdio: ['ignore', logFd, logFd] });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--max-semi-space-size=8', '--no-liftoff', path.join(repoRoot, 'dist/main.js'), role],
+    { cwd: repoRoot, env, stdio: ['ignore', logFd, logFd] },
+  );
   closeSync(logFd);
   return child;
 }
@@ -120,14 +154,27 @@ export async function createBenchDatabase(adminUrl: string): Promise<{ url: stri
 
 async function migrate(repoRoot: string, env: NodeJS.ProcessEnv, logPath: string): Promise<void> {
   const logFd = openSync(logPath, 'a');
-  const child = spawn(process.execPath, [path.join(repoRoot, 'dist/main.js'), 'migrate'], { cwd: repoRoot, env, stdio: ['ignore', logFd, logFd] });
+  const child = spawn(process.execPath, [path.join(repoRoot, 'dist/main.js'), 'migrate'], {
+    cwd: repoRoot,
+    env,
+    stdio: ['ignore', logFd, logFd],
+  });
   closeSync(logFd);
   const status = await exited(child);
-  if (status.code !== 0) throw new Error(`reelin migrate failed (${describeExit(status)}): ${(await fs.readFile(logPath, 'utf8')).slice(-2000)}`);
+  if (status.code !== 0)
+    throw new Error(
+      `reelin migrate failed (${describeExit(status)}): ${(await fs.readFile(logPath, 'utf8')).slice(-2000)}`,
+    );
 }
 
 /** A clean environment: only what the service needs, so the caller's shell (proxies, DATABASE_URL) cannot change the result. */
-function serviceEnvironment(values: { port: number; dataDir: string; apiKey: string; originPort: number; caCertPath: string }): NodeJS.ProcessEnv {
+function serviceEnvironment(values: {
+  port: number;
+  dataDir: string;
+  apiKey: string;
+  originPort: number;
+  caCertPath: string;
+}): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
@@ -143,7 +190,11 @@ function serviceEnvironment(values: { port: number; dataDir: string; apiKey: str
 }
 
 /** Polls `isReady` every 100 ms until it holds; fails early if the process exits first. */
-async function waitUntil(what: string, isReady: () => Promise<boolean>, exit: () => Promise<ExitStatus>): Promise<void> {
+async function waitUntil(
+  what: string,
+  isReady: () => Promise<boolean>,
+  exit: () => Promise<ExitStatus>,
+): Promise<void> {
   let exitStatus: ExitStatus | null = null;
   void exit().then((status) => {
     exitStatus = status;

@@ -11,7 +11,9 @@ import { crc32c } from '@node-rs/crc32';
 
 /** Fills `buffer[0, length)` with random bytes on libuv's pool (promisify picks randomFill's one-argument overload). */
 function fillRandom(buffer: Buffer, length: number): Promise<void> {
-  return new Promise((resolve, reject) => randomFill(buffer, 0, length, (error) => (error ? reject(error) : resolve())));
+  return new Promise((resolve, reject) =>
+    randomFill(buffer, 0, length, (error) => (error ? reject(error) : resolve())),
+  );
 }
 
 const WRITE_CHUNK_BYTES = 8 * 1024 * 1024;
@@ -42,10 +44,10 @@ async function writeRandomFile(filePath: string, sizeBytes: number): Promise<voi
   const handle = await fs.open(filePath, 'w');
   try {
     const buffer = Buffer.allocUnsafe(WRITE_CHUNK_BYTES);
-    for (let written = 0; written < sizeBytes; ) {
+    for (let written = 0; written < sizeBytes;) {
       const length = Math.min(WRITE_CHUNK_BYTES, sizeBytes - written);
       await fillRandom(buffer, length);
-      for (let offset = 0; offset < length; ) {
+      for (let offset = 0; offset < length;) {
         const { bytesWritten } = await handle.write(buffer, offset, length - offset, written + offset);
         offset += bytesWritten;
       }
@@ -89,7 +91,11 @@ export async function checksumPrefixes(filePath: string, prefixBytes: readonly n
   let offset = 0;
   let next = 0;
   if (wanted[0] === 0) results.set(0, 0);
-  const stream = createReadStream(filePath, { highWaterMark: READ_CHUNK_BYTES, start: 0, end: last - 1 }) as AsyncIterable<Buffer>;
+  const stream = createReadStream(filePath, {
+    highWaterMark: READ_CHUNK_BYTES,
+    start: 0,
+    end: last - 1,
+  }) as AsyncIterable<Buffer>;
   for await (const chunk of stream) {
     let position = 0;
     // A chunk may end several prefixes; each gets the CRC up to its own last byte.

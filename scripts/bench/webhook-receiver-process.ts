@@ -12,21 +12,27 @@ export type ReceiverMessage = { type: 'report' } | { type: 'reset' };
 export type Arrival = [string, number, number];
 
 const [certPath, keyPath] = process.argv.slice(2);
-if (!certPath || !keyPath || !process.send) throw new Error('usage: fork webhook-receiver-process.ts <cert.pem> <key.pem>');
+if (!certPath || !keyPath || !process.send)
+  throw new Error('usage: fork webhook-receiver-process.ts <cert.pem> <key.pem>');
 
 let arrivals: Arrival[] = [];
-const server = https.createServer({ cert: readFileSync(certPath), key: readFileSync(keyPath), keepAliveTimeout: 60_000 }, (request, response) => {
-  const chunks: Buffer[] = [];
-  request.on('data', (chunk: Buffer) => chunks.push(chunk));
-  request.on('end', () => {
-    const arrivedAt = Date.now();
-    const payload = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id: string; occurredAt: string };
-    arrivals.push([payload.id, Date.parse(payload.occurredAt), arrivedAt]);
-    response.writeHead(204);
-    response.end();
-  });
-});
-server.listen(0, '127.0.0.1', () => process.send?.({ type: 'listening', port: (server.address() as AddressInfo).port }));
+const server = https.createServer(
+  { cert: readFileSync(certPath), key: readFileSync(keyPath), keepAliveTimeout: 60_000 },
+  (request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const arrivedAt = Date.now();
+      const payload = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id: string; occurredAt: string };
+      arrivals.push([payload.id, Date.parse(payload.occurredAt), arrivedAt]);
+      response.writeHead(204);
+      response.end();
+    });
+  },
+);
+server.listen(0, '127.0.0.1', () =>
+  process.send?.({ type: 'listening', port: (server.address() as AddressInfo).port }),
+);
 process.on('message', (message: ReceiverMessage) => {
   if (message.type === 'report') process.send?.({ type: 'report', arrivals });
   if (message.type === 'reset') {

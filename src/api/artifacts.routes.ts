@@ -10,18 +10,20 @@ import type { ArtifactKind } from '../db/queries/ingestion.queries.js';
 import type { Principal, TenancyService } from '../services/tenancy.service.js';
 import { commonErrors, dateTime, errorResponse, queryInteger, selectTeamQuery, uuid } from './schemas.js';
 
-const artifact = z.object({
-  id: uuid,
-  kind: z.enum(['THUMBNAIL', 'POSTER', 'FULL_FRAME', 'WEB_VIDEO']),
-  position: z.number().int().describe('Order within its kind, from 0.'),
-  timestampMillis: z.number().int().nullable().describe('Where in the video the picture was taken.'),
-  width: z.number().int(),
-  height: z.number().int(),
-  sizeBytes: z.number().int(),
-  mimeType: z.string(),
-  presignedUrl: z.string(),
-  expiresAt: dateTime,
-}).meta({ id: 'VideoArtifact' });
+const artifact = z
+  .object({
+    id: uuid,
+    kind: z.enum(['THUMBNAIL', 'POSTER', 'FULL_FRAME', 'WEB_VIDEO']),
+    position: z.number().int().describe('Order within its kind, from 0.'),
+    timestampMillis: z.number().int().nullable().describe('Where in the video the picture was taken.'),
+    width: z.number().int(),
+    height: z.number().int(),
+    sizeBytes: z.number().int(),
+    mimeType: z.string(),
+    presignedUrl: z.string(),
+    expiresAt: dateTime,
+  })
+  .meta({ id: 'VideoArtifact' });
 
 const artifactList = z.object({ videoId: uuid, items: z.array(artifact) }).meta({ id: 'VideoArtifactList' });
 
@@ -41,43 +43,74 @@ function present(link: ArtifactLink): z.input<typeof artifact> {
   return { ...link, expiresAt: link.expiresAt.toISOString() };
 }
 
-export function artifactRoutes(deps: { tenancy: TenancyService; artifacts: ArtifactService; publicUrl: string | null }): FastifyPluginAsyncZod {
+export function artifactRoutes(deps: {
+  tenancy: TenancyService;
+  artifacts: ArtifactService;
+  publicUrl: string | null;
+}): FastifyPluginAsyncZod {
   return async (app) => {
     const conflict = { 409: errorResponse, ...commonErrors };
     const linksFor = async (request: LinkRequest, kinds: readonly ArtifactKind[]): Promise<ArtifactLink[]> => {
       const team = await deps.tenancy.resolveTeam(request.principal, request.query.selectTeamId);
       // Never the request's Host header, which the caller chooses: the configured origin, else a relative link.
       const baseUrl = deps.publicUrl ?? '';
-      return deps.artifacts.links(team, request.params.videoId, kinds, { durationMinutes: request.query.durationMinutes, baseUrl });
+      return deps.artifacts.links(team, request.params.videoId, kinds, {
+        durationMinutes: request.query.durationMinutes,
+        baseUrl,
+      });
     };
 
     /** Lists the artifacts of some kinds as links: the shared body of the two list routes. */
     const listRoute = (url: string, kinds: readonly ArtifactKind[], summary: string, description: string) => {
-      app.get(url, {
-        schema: { summary, description, tags: ['Ingestion'], params, querystring: linkQuery, response: { 200: artifactList, ...conflict } },
-      }, async (request) => {
-        const links = await linksFor(request, kinds);
-        return { videoId: request.params.videoId, items: links.map(present) };
-      });
+      app.get(
+        url,
+        {
+          schema: {
+            summary,
+            description,
+            tags: ['Ingestion'],
+            params,
+            querystring: linkQuery,
+            response: { 200: artifactList, ...conflict },
+          },
+        },
+        async (request) => {
+          const links = await linksFor(request, kinds);
+          return { videoId: request.params.videoId, items: links.map(present) };
+        },
+      );
     };
 
-    listRoute('/videos/:videoId/thumbnails', ['THUMBNAIL', 'POSTER'], 'List a video\'s thumbnails and poster',
-      'Made by a full ingestion: evenly spaced pictures (black and fade frames skipped) as small images, and one larger poster. 409 VIDEO_NOT_FULLY_INGESTED until they exist.');
-    listRoute('/videos/:videoId/full-frames', ['FULL_FRAME'], 'List a video\'s full frames',
-      'The thumbnails\' instants at full resolution, lossless (PNG). 409 VIDEO_NOT_FULLY_INGESTED until they exist.');
+    listRoute(
+      '/videos/:videoId/thumbnails',
+      ['THUMBNAIL', 'POSTER'],
+      "List a video's thumbnails and poster",
+      'Made by a full ingestion: evenly spaced pictures (black and fade frames skipped) as small images, and one larger poster. 409 VIDEO_NOT_FULLY_INGESTED until they exist.',
+    );
+    listRoute(
+      '/videos/:videoId/full-frames',
+      ['FULL_FRAME'],
+      "List a video's full frames",
+      "The thumbnails' instants at full resolution, lossless (PNG). 409 VIDEO_NOT_FULLY_INGESTED until they exist.",
+    );
 
-    app.post('/videos/:videoId/web-video/out/https', {
-      schema: {
-        summary: 'Get a pre-signed URL for the web video',
-        description: 'H.264/AAC MP4 with faststart, at most 1080p, square pixels, progressive. The link answers HTTP range requests, so a browser can seek. 409 VIDEO_NOT_FULLY_INGESTED until it exists.',
-        tags: ['Ingestion'],
-        params,
-        querystring: linkQuery,
-        response: { 200: artifact, ...conflict },
+    app.post(
+      '/videos/:videoId/web-video/out/https',
+      {
+        schema: {
+          summary: 'Get a pre-signed URL for the web video',
+          description:
+            'H.264/AAC MP4 with faststart, at most 1080p, square pixels, progressive. The link answers HTTP range requests, so a browser can seek. 409 VIDEO_NOT_FULLY_INGESTED until it exists.',
+          tags: ['Ingestion'],
+          params,
+          querystring: linkQuery,
+          response: { 200: artifact, ...conflict },
+        },
       },
-    }, async (request) => {
-      const [link] = await linksFor(request, ['WEB_VIDEO']);
-      return present(link as ArtifactLink);
-    });
+      async (request) => {
+        const [link] = await linksFor(request, ['WEB_VIDEO']);
+        return present(link as ArtifactLink);
+      },
+    );
   };
 }

@@ -25,7 +25,8 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
   for (let index = 0; index < text.length; index += 1) {
     const char = text.charCodeAt(index);
     if (inString) {
-      if (char === 0x5c) index += 1; // backslash: the next character is escaped
+      if (char === 0x5c)
+        index += 1; // backslash: the next character is escaped
       else if (char === 0x22) inString = false;
     } else if (char === 0x22) {
       inString = true;
@@ -50,7 +51,14 @@ export function registerBodyParsing(app: FastifyInstance): void {
       return;
     }
     if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
-      done(new AppError('INVALID_REQUEST_BODY', `the request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep; no request of this API needs more than 2`, { maxDepth: MAX_JSON_DEPTH }), undefined);
+      done(
+        new AppError(
+          'INVALID_REQUEST_BODY',
+          `the request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep; no request of this API needs more than 2`,
+          { maxDepth: MAX_JSON_DEPTH },
+        ),
+        undefined,
+      );
       return;
     }
     void parseJson(request, text, done);

@@ -10,7 +10,11 @@ import type { ErrorCode } from '../domain/errors.js';
 import { httpStatusOf, type ErrorBody } from './errors.js';
 
 /** The reason phrases of the statuses written here. */
-const reasonPhrases: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+const reasonPhrases: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
 
 /** What the handler uses of the connection's socket. */
 interface ClientSocket {
@@ -29,12 +33,18 @@ interface ClientError extends Error {
 function describe(error: ClientError): { code: ErrorCode; message: string } {
   switch (error.code) {
     case 'HPE_HEADER_OVERFLOW':
-      return { code: 'HEADERS_TOO_LARGE', message: 'the request line and headers are larger than 16 KiB: send a shorter URL or fewer headers' };
+      return {
+        code: 'HEADERS_TOO_LARGE',
+        message: 'the request line and headers are larger than 16 KiB: send a shorter URL or fewer headers',
+      };
     case 'ERR_HTTP_REQUEST_TIMEOUT':
     case 'ERR_HTTP_HEADERS_TIMEOUT':
       return { code: 'REQUEST_TIMEOUT', message: 'the request did not arrive in time' };
     default:
-      return { code: 'BAD_REQUEST', message: `the request is not valid HTTP/1.1 (${error.code ?? 'parse error'}): check the request line and headers` };
+      return {
+        code: 'BAD_REQUEST',
+        message: `the request is not valid HTTP/1.1 (${error.code ?? 'parse error'}): check the request line and headers`,
+      };
   }
 }
 
@@ -46,7 +56,11 @@ function requestPathOf(rawPacket: unknown): string {
 }
 
 /** The response to a refused request, as the bytes written to the socket. */
-export function clientErrorResponse(error: ClientError, requestId: string, now: Date): { status: number; code: ErrorCode; response: string } {
+export function clientErrorResponse(
+  error: ClientError,
+  requestId: string,
+  now: Date,
+): { status: number; code: ErrorCode; response: string } {
   const { code, message } = describe(error);
   const status = httpStatusOf[code];
   const body: ErrorBody = {
@@ -78,7 +92,10 @@ export function createClientErrorHandler(log: Logger): (error: ClientError, sock
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     const requestId = randomUUID();
     const { status, code, response } = clientErrorResponse(error, requestId, new Date());
-    log.info({ requestId, statusCode: status, errorCode: code, parserCode: error.code }, 'refused a request the HTTP parser could not read');
+    log.info(
+      { requestId, statusCode: status, errorCode: code, parserCode: error.code },
+      'refused a request the HTTP parser could not read',
+    );
     if (socket.writable) socket.end(response, () => socket.destroy());
     else socket.destroy();
   };

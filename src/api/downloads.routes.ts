@@ -27,7 +27,12 @@ export interface DownloadRoutesDeps {
 }
 
 /** The single range to serve, null for the whole file, or 'unsatisfiable'. */
-function chooseRange(header: string | undefined, ifRange: string | undefined, etag: string, sizeBytes: number): ByteRange | null | 'unsatisfiable' {
+function chooseRange(
+  header: string | undefined,
+  ifRange: string | undefined,
+  etag: string,
+  sizeBytes: number,
+): ByteRange | null | 'unsatisfiable' {
   if (header === undefined || (ifRange !== undefined && ifRange !== etag)) return null;
   const ranges = rangeParser(sizeBytes, header, { combine: true });
   if (ranges === -1) return 'unsatisfiable';
@@ -47,17 +52,32 @@ interface ServedFile {
 }
 
 /** Answers GET or HEAD for a stored file, honouring one byte range and If-Range. */
-async function serveFile(deps: DownloadRoutesDeps, request: FastifyRequest, reply: FastifyReply, file: ServedFile): Promise<FastifyReply> {
+async function serveFile(
+  deps: DownloadRoutesDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  file: ServedFile,
+): Promise<FastifyReply> {
   reply
     .header('accept-ranges', 'bytes')
     .header('etag', file.etag)
     .header('last-modified', file.lastModified.toUTCString())
     .header('cache-control', 'private, no-transform')
-    .header('content-disposition', contentDisposition(file.fileName, { type: file.mimeType.startsWith('image/') || file.mimeType === 'video/mp4' ? 'inline' : 'attachment' }))
+    .header(
+      'content-disposition',
+      contentDisposition(file.fileName, {
+        type: file.mimeType.startsWith('image/') || file.mimeType === 'video/mp4' ? 'inline' : 'attachment',
+      }),
+    )
     .type(file.mimeType);
   if (file.crc32c !== null) reply.header('x-checksum-crc32c', String(file.crc32c));
   const ifRange = request.headers['if-range'];
-  const range = chooseRange(request.headers.range, Array.isArray(ifRange) ? ifRange[0] : ifRange, file.etag, file.sizeBytes);
+  const range = chooseRange(
+    request.headers.range,
+    Array.isArray(ifRange) ? ifRange[0] : ifRange,
+    file.etag,
+    file.sizeBytes,
+  );
   if (range === 'unsatisfiable') {
     return reply.code(416).header('content-range', `bytes */${file.sizeBytes}`).send('');
   }
@@ -69,8 +89,10 @@ async function serveFile(deps: DownloadRoutesDeps, request: FastifyRequest, repl
 }
 
 function checkVerdict(verdict: LinkVerdict, renewWith: string): void {
-  if (verdict === 'invalid') throw new AppError('ACCESS_DENIED', `the download link is not valid: request a new one with ${renewWith}`);
-  if (verdict === 'expired') throw new AppError('ACCESS_DENIED', `the download link has expired: request a new one with ${renewWith}`);
+  if (verdict === 'invalid')
+    throw new AppError('ACCESS_DENIED', `the download link is not valid: request a new one with ${renewWith}`);
+  if (verdict === 'expired')
+    throw new AppError('ACCESS_DENIED', `the download link has expired: request a new one with ${renewWith}`);
 }
 
 const signedQuery = z.object({ expires: z.string().optional(), signature: z.string().optional() });
@@ -89,7 +111,10 @@ export function downloadRoutes(deps: DownloadRoutesDeps): FastifyPluginAsyncZod 
       },
       handler: async (request, reply) => {
         const { videoId, fileName } = request.params;
-        checkVerdict(deps.signer.verify({ videoId, fileName }, request.query.expires, request.query.signature, now()), 'POST /api/v1/videos/{videoId}/out/https');
+        checkVerdict(
+          deps.signer.verify({ videoId, fileName }, request.query.expires, request.query.signature, now()),
+          'POST /api/v1/videos/{videoId}/out/https',
+        );
         const video = await findVideoById(deps.db, videoId);
         if (video === null) throw new AppError('RESOURCE_NOT_FOUND', `video ${videoId} was not found`);
         const file = requireStoredFile(video);
@@ -116,9 +141,21 @@ export function downloadRoutes(deps: DownloadRoutesDeps): FastifyPluginAsyncZod 
       },
       handler: async (request, reply) => {
         const { videoId, artifactId, fileName } = request.params;
-        checkVerdict(deps.signer.verifyArtifact({ videoId, artifactId, fileName }, request.query.expires, request.query.signature, now()), 'the video\'s thumbnails, full-frames or web-video endpoint');
+        checkVerdict(
+          deps.signer.verifyArtifact(
+            { videoId, artifactId, fileName },
+            request.query.expires,
+            request.query.signature,
+            now(),
+          ),
+          "the video's thumbnails, full-frames or web-video endpoint",
+        );
         const artifact = await findArtifact(deps.db, videoId, artifactId);
-        if (artifact === null) throw new AppError('RESOURCE_NOT_FOUND', `artifact ${artifactId} of video ${videoId} was not found (ingestion may have replaced it): request a new link`);
+        if (artifact === null)
+          throw new AppError(
+            'RESOURCE_NOT_FOUND',
+            `artifact ${artifactId} of video ${videoId} was not found (ingestion may have replaced it): request a new link`,
+          );
         return serveFile(deps, request, reply, {
           key: artifact.storageKey,
           sizeBytes: artifact.sizeBytes,

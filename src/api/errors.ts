@@ -121,15 +121,29 @@ export function withoutSecrets(path: string[], value: unknown): unknown {
 }
 
 /** Schema validation failures as the contract's VALIDATION_ERROR (or MISSING_REQUEST_BODY). */
-function fromValidation(request: FastifyRequest, error: FastifyError & { validation: { instancePath: string; message?: string }[] }): AppError {
+function fromValidation(
+  request: FastifyRequest,
+  error: FastifyError & { validation: { instancePath: string; message?: string }[] },
+): AppError {
   const context = (error as { validationContext?: string }).validationContext ?? 'body';
-  const source = context === 'querystring' ? request.query : context === 'params' ? request.params : context === 'headers' ? request.headers : request.body;
+  const source =
+    context === 'querystring'
+      ? request.query
+      : context === 'params'
+        ? request.params
+        : context === 'headers'
+          ? request.headers
+          : request.body;
   if (context === 'body' && (request.body === undefined || request.body === null)) {
     return new AppError('MISSING_REQUEST_BODY', 'the request needs a JSON body');
   }
   const validationErrors = error.validation.map((issue) => {
     const path = issue.instancePath.split('/').filter((part) => part !== '');
-    return { field: path.join('.') || context, value: withoutSecrets(path, valueAt(source, path)), message: issue.message ?? 'is invalid' };
+    return {
+      field: path.join('.') || context,
+      value: withoutSecrets(path, valueAt(source, path)),
+      message: issue.message ?? 'is invalid',
+    };
   });
   const summary = validationErrors.map((item) => `${item.field}: ${item.message}`).join('; ');
   return new AppError('VALIDATION_ERROR', `the request is not valid: ${summary}`, null, { validationErrors });
@@ -139,7 +153,10 @@ function fromValidation(request: FastifyRequest, error: FastifyError & { validat
 function fromFastifyError(error: FastifyError): AppError | null {
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new AppError('UNSUPPORTED_CONTENT_TYPE', 'the request body must be JSON: send Content-Type: application/json');
+      return new AppError(
+        'UNSUPPORTED_CONTENT_TYPE',
+        'the request body must be JSON: send Content-Type: application/json',
+      );
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new AppError('INVALID_REQUEST_BODY', 'the request body does not match its Content-Length');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -167,9 +184,20 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const mapped = fromFastifyError(error);
     if (mapped) return sendError(request, reply, mapped);
     request.log.error({ err: error }, 'unexpected error');
-    return sendError(request, reply, new AppError('INTERNAL_SERVER_ERROR', `an unexpected error occurred; quote request id ${request.id} when reporting it`));
+    return sendError(
+      request,
+      reply,
+      new AppError(
+        'INTERNAL_SERVER_ERROR',
+        `an unexpected error occurred; quote request id ${request.id} when reporting it`,
+      ),
+    );
   });
   app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, new AppError('NOT_FOUND', `there is no endpoint ${request.method} ${request.url.split('?')[0]}`)),
+    sendError(
+      request,
+      reply,
+      new AppError('NOT_FOUND', `there is no endpoint ${request.method} ${request.url.split('?')[0]}`),
+    ),
   );
 }

@@ -33,18 +33,44 @@ const readiness = z.object({ status: z.enum(['ready', 'not ready']), checks: z.r
 
 export function healthRoutes(deps: { checks: Record<string, ReadinessCheck> }): FastifyPluginAsyncZod {
   return async (app) => {
-    app.get('/healthz', { logLevel: 'warn', schema: { summary: 'Liveness', tags: ['Operations'], security: [], response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+    app.get(
+      '/healthz',
+      {
+        logLevel: 'warn',
+        schema: {
+          summary: 'Liveness',
+          tags: ['Operations'],
+          security: [],
+          response: { 200: z.object({ status: z.literal('ok') }) },
+        },
+      },
+      async () => ({ status: 'ok' as const }),
+    );
 
-    app.get('/readyz', { logLevel: 'warn', schema: { summary: 'Readiness: database, queue and storage reachable', tags: ['Operations'], security: [], response: { 200: readiness, 503: readiness } } }, async (request, reply) => {
-      const names = Object.keys(deps.checks);
-      const errors = await Promise.all(names.map((name) => runCheck(deps.checks[name] ?? (async () => undefined))));
-      const checks = Object.fromEntries(names.map((name, index) => {
-        const error = errors[index] ?? null;
-        if (error !== null) request.log.warn({ check: name, reason: error }, 'readiness check failed');
-        return [name, { status: error === null ? 'up' as const : 'down' as const }];
-      }));
-      const ready = errors.every((error) => error === null);
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
-    });
+    app.get(
+      '/readyz',
+      {
+        logLevel: 'warn',
+        schema: {
+          summary: 'Readiness: database, queue and storage reachable',
+          tags: ['Operations'],
+          security: [],
+          response: { 200: readiness, 503: readiness },
+        },
+      },
+      async (request, reply) => {
+        const names = Object.keys(deps.checks);
+        const errors = await Promise.all(names.map((name) => runCheck(deps.checks[name] ?? (async () => undefined))));
+        const checks = Object.fromEntries(
+          names.map((name, index) => {
+            const error = errors[index] ?? null;
+            if (error !== null) request.log.warn({ check: name, reason: error }, 'readiness check failed');
+            return [name, { status: error === null ? ('up' as const) : ('down' as const) }];
+          }),
+        );
+        const ready = errors.every((error) => error === null);
+        return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+      },
+    );
   };
 }

@@ -36,15 +36,25 @@ function valueAt(source: unknown, path: string[]): unknown {
 /** The VALIDATION_ERROR for the request's NUL characters, or null when it has none. */
 export function nulCharacterError(input: { body: unknown; query: unknown; params: unknown }): AppError | null {
   const validationErrors: FieldError[] = [];
-  for (const [context, source] of [['params', input.params], ['querystring', input.query], ['body', input.body]] as const) {
+  for (const [context, source] of [
+    ['params', input.params],
+    ['querystring', input.query],
+    ['body', input.body],
+  ] as const) {
     for (const path of findNulCharacters(source)) {
       const value = valueAt(source, path) ?? null;
-      validationErrors.push({ field: path.join('.') || context, value: withoutSecrets(path, typeof value === 'string' ? value : JSON.stringify(value)), message: NUL_MESSAGE });
+      validationErrors.push({
+        field: path.join('.') || context,
+        value: withoutSecrets(path, typeof value === 'string' ? value : JSON.stringify(value)),
+        message: NUL_MESSAGE,
+      });
     }
   }
   if (validationErrors.length === 0) return null;
   const fields = validationErrors.map((item) => item.field).join(', ');
-  return new AppError('VALIDATION_ERROR', `the request is not valid: ${fields}: ${NUL_MESSAGE}`, null, { validationErrors });
+  return new AppError('VALIDATION_ERROR', `the request is not valid: ${fields}: ${NUL_MESSAGE}`, null, {
+    validationErrors,
+  });
 }
 
 export function refuseNulCharacters(app: FastifyInstance): void {

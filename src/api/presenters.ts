@@ -6,7 +6,19 @@ import type { z } from 'zod';
 import type { ProjectRow } from '../db/queries/projects.queries.js';
 import type { TeamRow, UserRow } from '../db/queries/tenancy.queries.js';
 import type { ClipProcessingRow, ImportRow, IngestionRow, VideoRow, VideoView } from '../db/queries/videos.queries.js';
-import type { account, project, team, video, videoFile, videoIngestion, videoInStatus, videoMetadata, videoProcessing, videoUpload, qualityAssessment } from './schemas.js';
+import type {
+  account,
+  project,
+  team,
+  video,
+  videoFile,
+  videoIngestion,
+  videoInStatus,
+  videoMetadata,
+  videoProcessing,
+  videoUpload,
+  qualityAssessment,
+} from './schemas.js';
 
 const iso = (date: Date): string => date.toISOString();
 
@@ -32,8 +44,16 @@ function presentUpload(row: VideoRow, videoImport: ImportRow): z.input<typeof vi
   };
 }
 
-function presentError(row: { errorCode: string | null; errorMessage: string | null; errorDetails: Record<string, unknown> | null }) {
-  return { code: row.errorCode ?? 'INTERNAL_SERVER_ERROR', message: row.errorMessage ?? '', details: row.errorDetails ?? {} };
+function presentError(row: {
+  errorCode: string | null;
+  errorMessage: string | null;
+  errorDetails: Record<string, unknown> | null;
+}) {
+  return {
+    code: row.errorCode ?? 'INTERNAL_SERVER_ERROR',
+    message: row.errorMessage ?? '',
+    details: row.errorDetails ?? {},
+  };
 }
 
 function presentIngestion(row: VideoRow, ingestion: IngestionRow | null): z.input<typeof videoIngestion> {
@@ -81,12 +101,20 @@ function presentProcessing(processing: ClipProcessingRow): z.input<typeof videoP
       progressPercentage: processing.progressPercentage,
       ...(processing.status === 'FAILED' ? { error: presentError(processing) } : {}),
     },
-    sourceVideo: { videoId: processing.sourceVideoId, startPositionMilliseconds: processing.startPositionMillis, endPositionMilliseconds: processing.endPositionMillis },
+    sourceVideo: {
+      videoId: processing.sourceVideoId,
+      startPositionMilliseconds: processing.startPositionMillis,
+      endPositionMilliseconds: processing.endPositionMillis,
+    },
   };
 }
 
 export function presentVideoInStatus(view: VideoView & { videoImport: ImportRow }): z.input<typeof videoInStatus> {
-  return { videoId: view.video.id, upload: presentUpload(view.video, view.videoImport), ingestion: presentIngestion(view.video, view.ingestion) };
+  return {
+    videoId: view.video.id,
+    upload: presentUpload(view.video, view.videoImport),
+    ingestion: presentIngestion(view.video, view.ingestion),
+  };
 }
 
 export function presentVideo(view: VideoView): z.input<typeof video> {
@@ -103,7 +131,14 @@ export function presentVideo(view: VideoView): z.input<typeof video> {
     upload: view.videoImport ? presentUpload(row, view.videoImport) : null,
     ingestion: presentIngestion(row, view.ingestion),
     processing: view.processing ? presentProcessing(view.processing) : null,
-    masterVideo: view.master ? { id: view.master.id, createdAt: iso(view.master.createdAt), updatedAt: iso(view.master.updatedAt), videoFile: presentFile(view.master) } : null,
+    masterVideo: view.master
+      ? {
+          id: view.master.id,
+          createdAt: iso(view.master.createdAt),
+          updatedAt: iso(view.master.updatedAt),
+          videoFile: presentFile(view.master),
+        }
+      : null,
     flags: {
       isMaster: row.masterVideoId === null,
       isProcessing: view.processing?.status === 'INITIAL' || view.processing?.status === 'IN_PROGRESS',
@@ -118,16 +153,37 @@ export function presentVideo(view: VideoView): z.input<typeof video> {
 }
 
 export function presentTeam(row: TeamRow): z.input<typeof team> {
-  return { id: row.id, createdAt: iso(row.createdAt), updatedAt: iso(row.updatedAt), name: row.name, apiEnabled: row.apiEnabled, freeClipEnabled: row.freeClipEnabled };
+  return {
+    id: row.id,
+    createdAt: iso(row.createdAt),
+    updatedAt: iso(row.updatedAt),
+    name: row.name,
+    apiEnabled: row.apiEnabled,
+    freeClipEnabled: row.freeClipEnabled,
+  };
 }
 
 export function presentProject(row: ProjectRow): z.input<typeof project> {
-  return { id: row.id, createdAt: iso(row.createdAt), updatedAt: iso(row.updatedAt), name: row.name, isSample: row.isSample, teamId: row.teamId };
+  return {
+    id: row.id,
+    createdAt: iso(row.createdAt),
+    updatedAt: iso(row.updatedAt),
+    name: row.name,
+    isSample: row.isSample,
+    teamId: row.teamId,
+  };
 }
 
 export function presentAccount(user: UserRow, defaultTeam: TeamRow | null): z.input<typeof account> {
   return {
-    user: { id: user.id, createdAt: iso(user.createdAt), updatedAt: iso(user.updatedAt), email: user.email, name: user.name, hasConfirmedEmail: user.hasConfirmedEmail },
+    user: {
+      id: user.id,
+      createdAt: iso(user.createdAt),
+      updatedAt: iso(user.updatedAt),
+      email: user.email,
+      name: user.name,
+      hasConfirmedEmail: user.hasConfirmedEmail,
+    },
     defaultTeam: defaultTeam ? presentTeam(defaultTeam) : null,
   };
 }

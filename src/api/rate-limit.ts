@@ -55,7 +55,10 @@ export function limitRequestsPerApiKey(app: FastifyInstance, deps: { db: Databas
   app.addHook('onRequest', async (request, reply) => {
     const { count, secondsLeft } = await countApiRequest(db, request.principal.apiKeyId, policy.windowSeconds);
     const state = rateLimitState(policy, count, secondsLeft);
-    reply.header('x-ratelimit-limit', state.limit).header('x-ratelimit-remaining', state.remaining).header('x-ratelimit-reset', state.resetSeconds);
+    reply
+      .header('x-ratelimit-limit', state.limit)
+      .header('x-ratelimit-remaining', state.remaining)
+      .header('x-ratelimit-reset', state.resetSeconds);
     if (!state.isOver) return;
     reply.header('retry-after', state.resetSeconds);
     throw new AppError(
@@ -80,10 +83,17 @@ const rateLimitHeaderDocs = {
  * schemas, so the document generated from the schemas does not know them.
  */
 export function documentRateLimitHeaders(document: OpenApiDocument): OpenApiDocument {
-  const openapi = document as { components?: { headers?: Record<string, unknown> }; paths?: Record<string, Record<string, { responses?: Record<string, { headers?: Record<string, unknown> }> }>> };
+  const openapi = document as {
+    components?: { headers?: Record<string, unknown> };
+    paths?: Record<string, Record<string, { responses?: Record<string, { headers?: Record<string, unknown> }> }>>;
+  };
   const headers: Record<string, unknown> = {};
-  for (const [name, description] of Object.entries(rateLimitHeaderDocs)) headers[name] = { description, schema: { type: 'integer', minimum: 0 } };
-  headers['Retry-After'] = { description: 'Seconds to wait before the next request of this API key is accepted.', schema: { type: 'integer', minimum: 1 } };
+  for (const [name, description] of Object.entries(rateLimitHeaderDocs))
+    headers[name] = { description, schema: { type: 'integer', minimum: 0 } };
+  headers['Retry-After'] = {
+    description: 'Seconds to wait before the next request of this API key is accepted.',
+    schema: { type: 'integer', minimum: 1 },
+  };
   openapi.components = { ...openapi.components, headers: { ...openapi.components?.headers, ...headers } };
   const refs = Object.fromEntries(Object.keys(headers).map((name) => [name, { $ref: `#/components/headers/${name}` }]));
   const { 'Retry-After': retryAfter, ...limitRefs } = refs;
@@ -91,7 +101,11 @@ export function documentRateLimitHeaders(document: OpenApiDocument): OpenApiDocu
     if (!path.startsWith('/api/v1/')) continue;
     for (const operation of Object.values(operations)) {
       for (const [status, response] of Object.entries(operation.responses ?? {})) {
-        response.headers = { ...response.headers, ...limitRefs, ...(status === '429' ? { 'Retry-After': retryAfter } : {}) };
+        response.headers = {
+          ...response.headers,
+          ...limitRefs,
+          ...(status === '429' ? { 'Retry-After': retryAfter } : {}),
+        };
       }
     }
   }

@@ -26,15 +26,23 @@ const LATEST_QUERY_DATE_MS = new Date('9999-12-31T23:59:59.999Z').getTime();
  * `0000` is 1 BC) and JavaScript writes years past 9999 in a form PostgreSQL does not read, so
  * instants outside years 1..9999 (UTC) are refused here rather than failing at the database.
  */
-export const queryDateTime = z
-  .iso.datetime({ offset: true, message: 'must be an RFC 3339 date-time with an offset, e.g. 2026-11-28T10:07:50Z' })
+export const queryDateTime = z.iso
+  .datetime({ offset: true, message: 'must be an RFC 3339 date-time with an offset, e.g. 2026-11-28T10:07:50Z' })
   .transform((text) => new Date(text))
-  .refine((date) => !Number.isNaN(date.getTime()) && date.getTime() >= EARLIEST_QUERY_DATE_MS && date.getTime() <= LATEST_QUERY_DATE_MS, {
-    message: 'must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z',
-  });
+  .refine(
+    (date) =>
+      !Number.isNaN(date.getTime()) &&
+      date.getTime() >= EARLIEST_QUERY_DATE_MS &&
+      date.getTime() <= LATEST_QUERY_DATE_MS,
+    {
+      message: 'must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z',
+    },
+  );
 
 /** `true` / `false` in a query string (zod's coercion would read "false" as true). */
-export const queryBoolean = z.enum(['true', 'false'], { message: 'must be true or false' }).transform((value) => value === 'true');
+export const queryBoolean = z
+  .enum(['true', 'false'], { message: 'must be true or false' })
+  .transform((value) => value === 'true');
 
 /** A whole number in a query string, within bounds. */
 export function queryInteger(min: number, max: number) {
@@ -42,7 +50,13 @@ export function queryInteger(min: number, max: number) {
     .string()
     .regex(/^-?[0-9]+$/, { message: 'must be a whole number' })
     .transform(Number)
-    .pipe(z.number().int().min(min, { message: `must be at least ${min}` }).max(max, { message: `must be at most ${max}` }));
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, { message: `must be at least ${min}` })
+        .max(max, { message: `must be at most ${max}` }),
+    );
 }
 
 export const triState = z.enum(['INCLUDE', 'EXCLUDE', 'ONLY']);
@@ -67,31 +81,47 @@ export function pageOf<T extends z.ZodType>(item: T) {
 
 export const selectTeamQuery = z.object({ selectTeamId: uuid.optional() });
 
-export const errorResponse = z.object({
-  timestamp: dateTime,
-  requestId: z.string(),
-  requestPath: z.string(),
-  statusCode: z.number().int(),
-  errorCode: z.string(),
-  message: z.string(),
-  validationErrors: z.array(z.object({ field: z.string(), value: z.unknown(), message: z.string() })),
-  errorDetails: z.record(z.string(), z.unknown()).nullable(),
-}).meta({ id: 'Error' });
+export const errorResponse = z
+  .object({
+    timestamp: dateTime,
+    requestId: z.string(),
+    requestPath: z.string(),
+    statusCode: z.number().int(),
+    errorCode: z.string(),
+    message: z.string(),
+    validationErrors: z.array(z.object({ field: z.string(), value: z.unknown(), message: z.string() })),
+    errorDetails: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .meta({ id: 'Error' });
 
 /** The error responses every API-key endpoint can answer with, for the OpenAPI document. */
-export const commonErrors = { 400: errorResponse, 401: errorResponse, 403: errorResponse, 404: errorResponse, 415: errorResponse, 429: errorResponse, 500: errorResponse };
+export const commonErrors = {
+  400: errorResponse,
+  401: errorResponse,
+  403: errorResponse,
+  404: errorResponse,
+  415: errorResponse,
+  429: errorResponse,
+  500: errorResponse,
+};
 
 export const operationStatus = z.enum(['INITIAL', 'IN_PROGRESS', 'DONE', 'FAILED']);
 
-export const operationError = z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()) });
+export const operationError = z.object({
+  code: z.string(),
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()),
+});
 
-export const videoFile = z.object({
-  name: z.string(),
-  size: z.number().int().nullable(),
-  type: z.string(),
-  containerName: z.string().nullable(),
-  lastModified: dateTime.nullable(),
-}).meta({ id: 'VideoFile' });
+export const videoFile = z
+  .object({
+    name: z.string(),
+    size: z.number().int().nullable(),
+    type: z.string(),
+    containerName: z.string().nullable(),
+    lastModified: dateTime.nullable(),
+  })
+  .meta({ id: 'VideoFile' });
 
 export const uploadState = z.object({
   updatedAt: dateTime,
@@ -104,126 +134,190 @@ export const videoUpload = z.object({ file: videoFile, uploadState }).meta({ id:
 
 const scanType = z.enum(['PROGRESSIVE', 'INTERLACED_TOP_FIRST', 'INTERLACED_BOTTOM_FIRST']);
 
-export const videoMetadata = z.object({
-  containerName: z.string(),
-  longContainerName: z.string().nullable(),
-  codecName: z.string(),
-  longCodecName: z.string().nullable(),
-  pixelFormatName: z.string().nullable(),
-  primaryBitDepth: z.number().int().nullable(),
-  frameWidth: z.number().int(),
-  frameHeight: z.number().int(),
-  displayAspectRatio: z.object({ ratio: z.number(), tag: z.string() }),
-  scanning: z.object({
-    metadata: scanType.describe('What the file declares (its field order).'),
-    heuristics: scanType.nullable().describe('What analysis of the pictures found (ffmpeg idet over segments spread over the video); full ingestion only.'),
-  }),
-  averageFrameRate: z.object({ frameRate: z.number(), rational: z.string() }).nullable(),
-  durationInMillis: z.number().int().nullable(),
-  totalFrames: z.number().int().nullable(),
-  size: z.number().int(),
-  videoStreamSize: z.number().int().nullable(),
-  colorRangeName: z.string().nullable(),
-  colorSpaceName: z.string().nullable(),
-  colorTransferName: z.string().nullable(),
-  colorPrimariesName: z.string().nullable(),
-  hdrStandardName: z.string().nullable().describe('HDR10, HDR10+, HLG or Dolby Vision; null for SDR.'),
-}).meta({ id: 'VideoMetadata' });
+export const videoMetadata = z
+  .object({
+    containerName: z.string(),
+    longContainerName: z.string().nullable(),
+    codecName: z.string(),
+    longCodecName: z.string().nullable(),
+    pixelFormatName: z.string().nullable(),
+    primaryBitDepth: z.number().int().nullable(),
+    frameWidth: z.number().int(),
+    frameHeight: z.number().int(),
+    displayAspectRatio: z.object({ ratio: z.number(), tag: z.string() }),
+    scanning: z.object({
+      metadata: scanType.describe('What the file declares (its field order).'),
+      heuristics: scanType
+        .nullable()
+        .describe(
+          'What analysis of the pictures found (ffmpeg idet over segments spread over the video); full ingestion only.',
+        ),
+    }),
+    averageFrameRate: z.object({ frameRate: z.number(), rational: z.string() }).nullable(),
+    durationInMillis: z.number().int().nullable(),
+    totalFrames: z.number().int().nullable(),
+    size: z.number().int(),
+    videoStreamSize: z.number().int().nullable(),
+    colorRangeName: z.string().nullable(),
+    colorSpaceName: z.string().nullable(),
+    colorTransferName: z.string().nullable(),
+    colorPrimariesName: z.string().nullable(),
+    hdrStandardName: z.string().nullable().describe('HDR10, HDR10+, HLG or Dolby Vision; null for SDR.'),
+  })
+  .meta({ id: 'VideoMetadata' });
 
-export const qualityAssessment = z.object({
-  metrics: z.array(z.object({
-    name: z.string(),
-    sampleMean: z.number(),
-    subjectiveLabel: z.string().describe('untenable, poor, fair, good or excellent'),
-    subjectiveScore: z.number().min(0).max(5),
-  })),
-  overallSubjectiveScore: z.number().min(0).max(5),
-}).meta({ id: 'QualityAssessment', description: 'See docs/quality-assessment.md for how each metric is computed and what its labels mean.' });
+export const qualityAssessment = z
+  .object({
+    metrics: z.array(
+      z.object({
+        name: z.string(),
+        sampleMean: z.number(),
+        subjectiveLabel: z.string().describe('untenable, poor, fair, good or excellent'),
+        subjectiveScore: z.number().min(0).max(5),
+      }),
+    ),
+    overallSubjectiveScore: z.number().min(0).max(5),
+  })
+  .meta({
+    id: 'QualityAssessment',
+    description: 'See docs/quality-assessment.md for how each metric is computed and what its labels mean.',
+  });
 
 const unavailableFeature = z.object({ feature: z.string(), reason: z.string() });
 
-export const videoIngestion = z.object({
-  ingestionState: z.object({
+export const videoIngestion = z
+  .object({
+    ingestionState: z.object({
+      updatedAt: dateTime,
+      etaSeconds: z.number().int().nullable(),
+      ingestionStatus: operationStatus,
+      progressPercentage: z.number().int().min(0).max(100),
+      webVideoAvailable: z.boolean(),
+      thumbnailsAvailable: z.boolean(),
+      fullFramesAvailable: z.boolean(),
+      videoMetadataAvailable: z.boolean(),
+      error: operationError
+        .optional()
+        .describe("This service's extension: present only when ingestionStatus is FAILED."),
+      unavailableFeatures: z
+        .array(unavailableFeature)
+        .optional()
+        .describe(
+          "This service's extension: parts of a full ingestion the installed ffmpeg cannot make, with the reason; present only when there are some.",
+        ),
+    }),
+    metadata: videoMetadata.nullable(),
+    qualityAssessment: qualityAssessment.nullable(),
+  })
+  .meta({ id: 'VideoIngestion' });
+
+export const videoProcessing = z
+  .object({
+    processingState: z.object({
+      updatedAt: dateTime,
+      etaSeconds: z.number().int().nullable(),
+      processingStatus: operationStatus,
+      progressPercentage: z.number().int().min(0).max(100),
+      error: operationError
+        .optional()
+        .describe("This service's extension: present only when processingStatus is FAILED."),
+    }),
+    sourceVideo: z.object({
+      videoId: uuid,
+      startPositionMilliseconds: z.number().int(),
+      endPositionMilliseconds: z.number().int(),
+    }),
+  })
+  .meta({ id: 'VideoProcessing' });
+
+export const videoInStatus = z
+  .object({ videoId: uuid, upload: videoUpload, ingestion: videoIngestion })
+  .meta({ id: 'VideoInStatus' });
+
+export const video = z
+  .object({
+    id: uuid,
+    createdAt: dateTime,
     updatedAt: dateTime,
-    etaSeconds: z.number().int().nullable(),
-    ingestionStatus: operationStatus,
-    progressPercentage: z.number().int().min(0).max(100),
-    webVideoAvailable: z.boolean(),
-    thumbnailsAvailable: z.boolean(),
-    fullFramesAvailable: z.boolean(),
-    videoMetadataAvailable: z.boolean(),
-    error: operationError.optional().describe('This service\'s extension: present only when ingestionStatus is FAILED.'),
-    unavailableFeatures: z.array(unavailableFeature).optional()
-      .describe('This service\'s extension: parts of a full ingestion the installed ffmpeg cannot make, with the reason; present only when there are some.'),
-  }),
-  metadata: videoMetadata.nullable(),
-  qualityAssessment: qualityAssessment.nullable(),
-}).meta({ id: 'VideoIngestion' });
+    userId: uuid,
+    teamId: uuid,
+    projectId: uuid,
+    name: z.string(),
+    description: z.string().nullable(),
+    upload: videoUpload.nullable(),
+    ingestion: videoIngestion,
+    processing: videoProcessing.nullable(),
+    masterVideo: z.object({ id: uuid, createdAt: dateTime, updatedAt: dateTime, videoFile }).nullable(),
+    flags: z.object({
+      isMaster: z.boolean(),
+      isProcessing: z.boolean(),
+      isProcessed: z.boolean(),
+      isIngesting: z.boolean(),
+      isIngested: z.boolean(),
+      isClip: z.boolean(),
+      isSample: z.boolean(),
+    }),
+    clipId: uuid.nullable(),
+  })
+  .meta({ id: 'Video' });
 
-export const videoProcessing = z.object({
-  processingState: z.object({
+export const team = z
+  .object({
+    id: uuid,
+    createdAt: dateTime,
     updatedAt: dateTime,
-    etaSeconds: z.number().int().nullable(),
-    processingStatus: operationStatus,
-    progressPercentage: z.number().int().min(0).max(100),
-    error: operationError.optional().describe('This service\'s extension: present only when processingStatus is FAILED.'),
-  }),
-  sourceVideo: z.object({ videoId: uuid, startPositionMilliseconds: z.number().int(), endPositionMilliseconds: z.number().int() }),
-}).meta({ id: 'VideoProcessing' });
+    name: z.string(),
+    apiEnabled: z.boolean(),
+    freeClipEnabled: z
+      .boolean()
+      .describe(
+        "This service's team setting: whether a free 10-second clip is made of every ingested master (default true).",
+      ),
+  })
+  .meta({ id: 'Team' });
 
-export const videoInStatus = z.object({ videoId: uuid, upload: videoUpload, ingestion: videoIngestion }).meta({ id: 'VideoInStatus' });
+export const project = z
+  .object({ id: uuid, createdAt: dateTime, updatedAt: dateTime, name: z.string(), isSample: z.boolean(), teamId: uuid })
+  .meta({ id: 'Project' });
 
-export const video = z.object({
-  id: uuid,
-  createdAt: dateTime,
-  updatedAt: dateTime,
-  userId: uuid,
-  teamId: uuid,
-  projectId: uuid,
-  name: z.string(),
-  description: z.string().nullable(),
-  upload: videoUpload.nullable(),
-  ingestion: videoIngestion,
-  processing: videoProcessing.nullable(),
-  masterVideo: z.object({ id: uuid, createdAt: dateTime, updatedAt: dateTime, videoFile }).nullable(),
-  flags: z.object({
-    isMaster: z.boolean(),
-    isProcessing: z.boolean(),
-    isProcessed: z.boolean(),
-    isIngesting: z.boolean(),
-    isIngested: z.boolean(),
-    isClip: z.boolean(),
-    isSample: z.boolean(),
-  }),
-  clipId: uuid.nullable(),
-}).meta({ id: 'Video' });
-
-export const team = z.object({
-  id: uuid,
-  createdAt: dateTime,
-  updatedAt: dateTime,
-  name: z.string(),
-  apiEnabled: z.boolean(),
-  freeClipEnabled: z.boolean().describe('This service\'s team setting: whether a free 10-second clip is made of every ingested master (default true).'),
-}).meta({ id: 'Team' });
-
-export const project = z.object({ id: uuid, createdAt: dateTime, updatedAt: dateTime, name: z.string(), isSample: z.boolean(), teamId: uuid }).meta({ id: 'Project' });
-
-export const account = z.object({
-  user: z.object({ id: uuid, createdAt: dateTime, updatedAt: dateTime, email: z.string(), name: z.string(), hasConfirmedEmail: z.boolean() }),
-  defaultTeam: team.nullable(),
-}).meta({ id: 'Account' });
+export const account = z
+  .object({
+    user: z.object({
+      id: uuid,
+      createdAt: dateTime,
+      updatedAt: dateTime,
+      email: z.string(),
+      name: z.string(),
+      hasConfirmedEmail: z.boolean(),
+    }),
+    defaultTeam: team.nullable(),
+  })
+  .meta({ id: 'Account' });
 
 /**
  * The S3 bucket and key pair of an import from S3, as the contract has it, plus this service's
  * `endpoint` and `region` for self-hosted S3. The secret is validated but never quoted back.
  */
-export const s3BucketAccess = z.object({
-  bucket: boundedString(3, 63).regex(/^[A-Za-z0-9._-]+$/, { message: 'must be a bucket name: letters, digits, dots, hyphens and underscores' }),
-  accessKey: boundedString(1, 128),
-  secretAccessKey: boundedString(1, 256),
-  endpoint: boundedString(1, 2048).optional()
-    .describe('This service\'s extension: the base URL of a self-hosted S3 service (MinIO, Ceph, R2, ...); it must be one the operator allow-listed in REELIN_S3_IMPORT_ENDPOINTS. Absent: AWS.'),
-  region: boundedString(1, 64).regex(/^[a-z0-9-]+$/, { message: 'must be a region name such as eu-west-1' }).optional()
-    .describe('This service\'s extension: the signing region. Absent: looked up for AWS, REELIN_S3_IMPORT_REGION (default us-east-1) for an endpoint.'),
-}, { error: (issue) => (issue.input === undefined ? 'is required' : 'must be an object') }).meta({ id: 'S3Bucket' });
+export const s3BucketAccess = z
+  .object(
+    {
+      bucket: boundedString(3, 63).regex(/^[A-Za-z0-9._-]+$/, {
+        message: 'must be a bucket name: letters, digits, dots, hyphens and underscores',
+      }),
+      accessKey: boundedString(1, 128),
+      secretAccessKey: boundedString(1, 256),
+      endpoint: boundedString(1, 2048)
+        .optional()
+        .describe(
+          "This service's extension: the base URL of a self-hosted S3 service (MinIO, Ceph, R2, ...); it must be one the operator allow-listed in REELIN_S3_IMPORT_ENDPOINTS. Absent: AWS.",
+        ),
+      region: boundedString(1, 64)
+        .regex(/^[a-z0-9-]+$/, { message: 'must be a region name such as eu-west-1' })
+        .optional()
+        .describe(
+          "This service's extension: the signing region. Absent: looked up for AWS, REELIN_S3_IMPORT_REGION (default us-east-1) for an endpoint.",
+        ),
+    },
+    { error: (issue) => (issue.input === undefined ? 'is required' : 'must be an object') },
+  )
+  .meta({ id: 'S3Bucket' });

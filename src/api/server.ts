@@ -6,7 +6,13 @@ import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -95,7 +101,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       info: {
         title: 'Reelin API',
         version: '1.0.0',
-        description: 'A self-hostable video intake service speaking the Pixop Platform REST API v1. See docs/API.md for the choices this service made where the contract is silent.',
+        description:
+          'A self-hostable video intake service speaking the Pixop Platform REST API v1. See docs/API.md for the choices this service made where the contract is silent.',
       },
       components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } },
       security: [{ apiKey: [] }],
@@ -110,15 +117,20 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes({ checks: deps.readinessChecks }));
   await app.register(downloadRoutes({ db: deps.db, store: deps.store, signer: deps.signer }), { prefix: '/api' });
-  await app.register(async (v1) => {
-    requireApiKey(v1, deps.tenancy);
-    if (deps.rateLimit !== null) limitRequestsPerApiKey(v1, { db: deps.db, policy: deps.rateLimit });
-    await v1.register(tenancyRoutes({ db: deps.db, tenancy: deps.tenancy, projects: deps.projects }));
-    await v1.register(videosInRoutes({ tenancy: deps.tenancy, imports: deps.imports }));
-    await v1.register(videosRoutes({ tenancy: deps.tenancy, videos: deps.videos, publicUrl: deps.publicUrl }));
-    await v1.register(artifactRoutes({ tenancy: deps.tenancy, artifacts: deps.artifacts, publicUrl: deps.publicUrl }));
-    await v1.register(webhooksRoutes({ tenancy: deps.tenancy, webhooks: deps.webhooks }));
-  }, { prefix: '/api/v1' });
+  await app.register(
+    async (v1) => {
+      requireApiKey(v1, deps.tenancy);
+      if (deps.rateLimit !== null) limitRequestsPerApiKey(v1, { db: deps.db, policy: deps.rateLimit });
+      await v1.register(tenancyRoutes({ db: deps.db, tenancy: deps.tenancy, projects: deps.projects }));
+      await v1.register(videosInRoutes({ tenancy: deps.tenancy, imports: deps.imports }));
+      await v1.register(videosRoutes({ tenancy: deps.tenancy, videos: deps.videos, publicUrl: deps.publicUrl }));
+      await v1.register(
+        artifactRoutes({ tenancy: deps.tenancy, artifacts: deps.artifacts, publicUrl: deps.publicUrl }),
+      );
+      await v1.register(webhooksRoutes({ tenancy: deps.tenancy, webhooks: deps.webhooks }));
+    },
+    { prefix: '/api/v1' },
+  );
   return app;
 }
 
@@ -129,7 +141,8 @@ type OpenApiDocument = ReturnType<typeof jsonSchemaTransformObject>;
  * nothing) and the body of a DELETE (the expected derived ids) are optional, so the document says so.
  */
 function documentOptionalBodies(document: OpenApiDocument): OpenApiDocument {
-  const paths = (document as { paths?: Record<string, Record<string, { requestBody?: { required?: boolean } }>> }).paths ?? {};
+  const paths =
+    (document as { paths?: Record<string, Record<string, { requestBody?: { required?: boolean } }>> }).paths ?? {};
   for (const operations of Object.values(paths)) {
     for (const method of ['patch', 'delete']) {
       const body = operations[method]?.requestBody;

@@ -8,14 +8,25 @@ import { DOT_SEGMENT_MESSAGE, hasDotSegment } from '../domain/s3-object.js';
 import type { TenancyService } from '../services/tenancy.service.js';
 import type { VideoImportService } from '../services/video-import.service.js';
 import { presentVideoInStatus } from './presenters.js';
-import { boundedString, commonErrors, errorResponse, queryBoolean, queryInteger, s3BucketAccess, selectTeamQuery, uuid, videoInStatus } from './schemas.js';
+import {
+  boundedString,
+  commonErrors,
+  errorResponse,
+  queryBoolean,
+  queryInteger,
+  s3BucketAccess,
+  selectTeamQuery,
+  uuid,
+  videoInStatus,
+} from './schemas.js';
 
 const videoFields = z.object({
   name: boundedString(1, 255),
   description: boundedString(0, 511).optional(),
   projectId: uuid.optional(),
-  // eslint-disable-next-line no-control-regex
-  fileName: boundedString(1, 255).regex(/^[^/\\\u0000-\u001f\u007f]*$/, { message: 'must not contain /, \\ or control characters' })
+  fileName: boundedString(1, 255)
+    // eslint-disable-next-line no-control-regex
+    .regex(/^[^/\\\u0000-\u001f\u007f]*$/, { message: 'must not contain /, \\ or control characters' })
     // A download link ends in the file name: `.` and `..` would be read as path steps by every URL parser.
     .refine((name) => name !== '.' && name !== '..', { message: 'must not be . or ..' })
     .optional(),
@@ -41,68 +52,111 @@ const videoParams = z.object({ videoId: uuid });
 export function videosInRoutes(deps: { tenancy: TenancyService; imports: VideoImportService }): FastifyPluginAsyncZod {
   const { tenancy, imports } = deps;
   return async (app) => {
-    app.post('/videos/in/https', {
-      schema: {
-        summary: 'Import a video from an HTTPS URL',
-        description: 'Creates a master video and starts an asynchronous copy of the file at `url` with parallel HTTP range requests. The URL is checked (https, port, public addresses) and probed with a range request before anything is created.',
-        tags: ['Video in'],
-        querystring: importQuery,
-        body: importBody,
-        response: { 201: videoInStatus, ...commonErrors },
+    app.post(
+      '/videos/in/https',
+      {
+        schema: {
+          summary: 'Import a video from an HTTPS URL',
+          description:
+            'Creates a master video and starts an asynchronous copy of the file at `url` with parallel HTTP range requests. The URL is checked (https, port, public addresses) and probed with a range request before anything is created.',
+          tags: ['Video in'],
+          querystring: importQuery,
+          body: importBody,
+          response: { 201: videoInStatus, ...commonErrors },
+        },
       },
-    }, async (request, reply) => {
-      const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-      const view = await imports.createHttpsImport(request.principal, team, {
-        ...request.body,
-        fullIngestion: request.query.fullIngestion,
-        crc32c: request.query.crc32c,
-        maxConcurrentConnections: request.query.maxConcurrentConnections,
-      });
-      return reply.code(201).header('location', `/api/v1/videos/${view.video.id}`).send(presentVideoInStatus(view));
-    });
-
-    app.post('/videos/in/s3', {
-      schema: {
-        summary: 'Import a video from an S3 bucket',
-        description: 'Creates a master video and starts an asynchronous copy of the object `objectKey` in `s3Bucket.bucket` with parallel signed range requests. The object is located (an AWS bucket\'s region is looked up) and probed with the key pair before anything is created; the key pair is stored encrypted until the copy is DONE and never returned. When S3 keeps a full-object CRC32C for the object, the copy is checked against it.',
-        tags: ['Video in'],
-        querystring: s3ImportQuery,
-        body: s3ImportBody,
-        response: { 201: videoInStatus, ...commonErrors },
+      async (request, reply) => {
+        const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
+        const view = await imports.createHttpsImport(request.principal, team, {
+          ...request.body,
+          fullIngestion: request.query.fullIngestion,
+          crc32c: request.query.crc32c,
+          maxConcurrentConnections: request.query.maxConcurrentConnections,
+        });
+        return reply.code(201).header('location', `/api/v1/videos/${view.video.id}`).send(presentVideoInStatus(view));
       },
-    }, async (request, reply) => {
-      const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-      const view = await imports.createS3Import(request.principal, team, { ...request.body, fullIngestion: request.query.fullIngestion });
-      return reply.code(201).header('location', `/api/v1/videos/${view.video.id}`).send(presentVideoInStatus(view));
-    });
+    );
 
-    app.get('/videos/:videoId/in/status', {
-      schema: { summary: 'Status of a video import', tags: ['Video in'], params: videoParams, querystring: selectTeamQuery, response: { 200: videoInStatus, ...commonErrors } },
-    }, async (request) => {
-      const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-      return presentVideoInStatus(await imports.requireImportView(team.id, request.params.videoId));
-    });
-
-    app.post('/videos/:videoId/in/restart', {
-      schema: {
-        summary: 'Resume a failed import',
-        description: 'Resumes a FAILED copy from the parts already copied. After a CRC32C mismatch, `skipChecksumValidation=true` accepts the copied bytes.',
-        tags: ['Video in'],
-        params: videoParams,
-        querystring: selectTeamQuery.extend({ skipChecksumValidation: queryBoolean.default(false) }),
-        response: { 200: videoInStatus, 409: errorResponse, ...commonErrors },
+    app.post(
+      '/videos/in/s3',
+      {
+        schema: {
+          summary: 'Import a video from an S3 bucket',
+          description:
+            "Creates a master video and starts an asynchronous copy of the object `objectKey` in `s3Bucket.bucket` with parallel signed range requests. The object is located (an AWS bucket's region is looked up) and probed with the key pair before anything is created; the key pair is stored encrypted until the copy is DONE and never returned. When S3 keeps a full-object CRC32C for the object, the copy is checked against it.",
+          tags: ['Video in'],
+          querystring: s3ImportQuery,
+          body: s3ImportBody,
+          response: { 201: videoInStatus, ...commonErrors },
+        },
       },
-    }, async (request) => {
-      const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-      return presentVideoInStatus(await imports.restart(team, request.params.videoId, { skipChecksumValidation: request.query.skipChecksumValidation }));
-    });
+      async (request, reply) => {
+        const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
+        const view = await imports.createS3Import(request.principal, team, {
+          ...request.body,
+          fullIngestion: request.query.fullIngestion,
+        });
+        return reply.code(201).header('location', `/api/v1/videos/${view.video.id}`).send(presentVideoInStatus(view));
+      },
+    );
 
-    app.delete('/videos/:videoId/in/abandon', {
-      schema: { summary: 'Abandon a failed import', description: 'Deletes a FAILED import, its video record and its data.', tags: ['Video in'], params: videoParams, querystring: selectTeamQuery, response: { 204: z.null(), 409: errorResponse, ...commonErrors } },
-    }, async (request, reply) => {
-      const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-      await imports.abandon(team, request.params.videoId);
-      return reply.code(204).send(null);
-    });
+    app.get(
+      '/videos/:videoId/in/status',
+      {
+        schema: {
+          summary: 'Status of a video import',
+          tags: ['Video in'],
+          params: videoParams,
+          querystring: selectTeamQuery,
+          response: { 200: videoInStatus, ...commonErrors },
+        },
+      },
+      async (request) => {
+        const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
+        return presentVideoInStatus(await imports.requireImportView(team.id, request.params.videoId));
+      },
+    );
+
+    app.post(
+      '/videos/:videoId/in/restart',
+      {
+        schema: {
+          summary: 'Resume a failed import',
+          description:
+            'Resumes a FAILED copy from the parts already copied. After a CRC32C mismatch, `skipChecksumValidation=true` accepts the copied bytes.',
+          tags: ['Video in'],
+          params: videoParams,
+          querystring: selectTeamQuery.extend({ skipChecksumValidation: queryBoolean.default(false) }),
+          response: { 200: videoInStatus, 409: errorResponse, ...commonErrors },
+        },
+      },
+      async (request) => {
+        const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
+        return presentVideoInStatus(
+          await imports.restart(team, request.params.videoId, {
+            skipChecksumValidation: request.query.skipChecksumValidation,
+          }),
+        );
+      },
+    );
+
+    app.delete(
+      '/videos/:videoId/in/abandon',
+      {
+        schema: {
+          summary: 'Abandon a failed import',
+          description: 'Deletes a FAILED import, its video record and its data.',
+          tags: ['Video in'],
+          params: videoParams,
+          querystring: selectTeamQuery,
+          response: { 204: z.null(), 409: errorResponse, ...commonErrors },
+        },
+      },
+      async (request, reply) => {
+        const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
+        await imports.abandon(team, request.params.videoId);
+        return reply.code(204).send(null);
+      },
+    );
   };
 }

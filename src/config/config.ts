@@ -21,17 +21,21 @@ function integer(defaultValue: number, min: number, max: number) {
     .default(defaultValue);
 }
 
-const portList = z
-  .string()
-  .transform((text, ctx) => {
-    const ports = text.split(',').map((item) => item.trim()).filter((item) => item !== '');
-    const bad = ports.filter((item) => !/^[0-9]{1,5}$/.test(item) || Number(item) < 1 || Number(item) > 65535);
-    if (ports.length === 0 || bad.length > 0) {
-      ctx.addIssue({ code: 'custom', message: `must be a comma-separated list of ports 1..65535 (bad: ${bad.join(', ') || 'empty'})` });
-      return z.NEVER;
-    }
-    return [...new Set(ports.map(Number))].sort((a, b) => a - b);
-  });
+const portList = z.string().transform((text, ctx) => {
+  const ports = text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  const bad = ports.filter((item) => !/^[0-9]{1,5}$/.test(item) || Number(item) < 1 || Number(item) > 65535);
+  if (ports.length === 0 || bad.length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be a comma-separated list of ports 1..65535 (bad: ${bad.join(', ') || 'empty'})`,
+    });
+    return z.NEVER;
+  }
+  return [...new Set(ports.map(Number))].sort((a, b) => a - b);
+});
 
 const privateNetworks = z.string().transform((text, ctx): PrivateNetworkAllowance => {
   const value = text.trim().toLowerCase();
@@ -40,7 +44,10 @@ const privateNetworks = z.string().transform((text, ctx): PrivateNetworkAllowanc
   try {
     return parseCidrList(value);
   } catch (error) {
-    ctx.addIssue({ code: 'custom', message: `must be true, false or a comma-separated CIDR list: ${(error as Error).message}` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be true, false or a comma-separated CIDR list: ${(error as Error).message}`,
+    });
     return z.NEVER;
   }
 });
@@ -51,10 +58,16 @@ const privateNetworks = z.string().transform((text, ctx): PrivateNetworkAllowanc
  */
 const endpointList = z.string().transform((text, ctx) => {
   const endpoints: string[] = [];
-  for (const item of text.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')) {
+  for (const item of text
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')) {
     const normalized = normalizeS3Endpoint(item);
     if (normalized === null) {
-      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(item)} is not an https:// base URL without user name, query or fragment` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `${JSON.stringify(item)} is not an https:// base URL without user name, query or fragment`,
+      });
       return z.NEVER;
     }
     endpoints.push(normalized);
@@ -74,9 +87,14 @@ const booleanFlag = z.string().transform((text, ctx) => {
 const keyPrefix = z.string().transform((text, ctx) => {
   const trimmed = text.trim().replace(/\/+$/, '');
   if (trimmed === '') return '';
-  const bad = trimmed.split('/').filter((segment) => !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(segment) || segment === '..');
+  const bad = trimmed
+    .split('/')
+    .filter((segment) => !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(segment) || segment === '..');
   if (bad.length > 0) {
-    ctx.addIssue({ code: 'custom', message: `must be /-separated segments of letters, digits, '.', '_' and '-', not starting with '/' (bad: ${bad.map((segment) => JSON.stringify(segment)).join(', ')})` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be /-separated segments of letters, digits, '.', '_' and '-', not starting with '/' (bad: ${bad.map((segment) => JSON.stringify(segment)).join(', ')})`,
+    });
     return z.NEVER;
   }
   return `${trimmed}/`;
@@ -88,8 +106,17 @@ const envSchema = z.object({
   REELIN_DATA_DIR: z.string().min(1).default('./data'),
   REELIN_STORAGE: z.enum(['fs', 's3']).default('fs'),
   REELIN_FS_DIRECT_IO: booleanFlag.default(true),
-  REELIN_S3_BUCKET: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$/, 'must be a bucket name (letters, digits, \'.\', \'_\', \'-\')').optional(),
-  REELIN_S3_REGION: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be a region name such as us-east-1 (S3-compatible stores often accept any, e.g. auto for R2)').default('us-east-1'),
+  REELIN_S3_BUCKET: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$/, "must be a bucket name (letters, digits, '.', '_', '-')")
+    .optional(),
+  REELIN_S3_REGION: z
+    .string()
+    .regex(
+      /^[a-z0-9-]{1,64}$/,
+      'must be a region name such as us-east-1 (S3-compatible stores often accept any, e.g. auto for R2)',
+    )
+    .default('us-east-1'),
   REELIN_S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   REELIN_S3_PUBLIC_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   REELIN_S3_FORCE_PATH_STYLE: booleanFlag.default(false),
@@ -102,7 +129,12 @@ const envSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
-  REELIN_ADMIN_API_KEY: z.string().min(24, 'must be at least 24 characters').max(256).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
+  REELIN_ADMIN_API_KEY: z
+    .string()
+    .min(24, 'must be at least 24 characters')
+    .max(256)
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+    .optional(),
   REELIN_ADMIN_EMAIL: z.email().default('admin@localhost.localdomain'),
   REELIN_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   REELIN_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -139,17 +171,29 @@ const envSchema = z.object({
     .string()
     .regex(/^[0-9]+$/, 'must be a whole number')
     .transform(Number)
-    .pipe(z.number().int().max(16 * MEBIBYTE).refine((mb) => mb === 0 || mb >= 256, 'must be 0 (no limit) or at least 256'))
+    .pipe(
+      z
+        .number()
+        .int()
+        .max(16 * MEBIBYTE)
+        .refine((mb) => mb === 0 || mb >= 256, 'must be 0 (no limit) or at least 256'),
+    )
     .optional(),
   PATH: z.string().default(''),
   REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS: integer(10, 1, 3_600),
   REELIN_QUEUE_POLL_INTERVAL_SECONDS: integer(2, 1, 60),
   REELIN_SHUTDOWN_TIMEOUT_MS: integer(10_000, 0, 600_000),
   REELIN_S3_IMPORT_ENDPOINTS: endpointList.default([]),
-  REELIN_S3_IMPORT_REGION: z.string().regex(/^[a-z0-9-]{1,64}$/, 'must be a region name such as us-east-1').default('us-east-1'),
+  REELIN_S3_IMPORT_REGION: z
+    .string()
+    .regex(/^[a-z0-9-]{1,64}$/, 'must be a region name such as us-east-1')
+    .default('us-east-1'),
   REELIN_WEBHOOK_KEY_ENCRYPTION_KEY: z
     .string()
-    .refine((text) => /^[A-Za-z0-9+/]{43}=$/.test(text.trim()) && Buffer.from(text.trim(), 'base64').length === 32, 'must be 32 random bytes in base64 (44 characters; e.g. `openssl rand -base64 32`)')
+    .refine(
+      (text) => /^[A-Za-z0-9+/]{43}=$/.test(text.trim()) && Buffer.from(text.trim(), 'base64').length === 32,
+      'must be 32 random bytes in base64 (44 characters; e.g. `openssl rand -base64 32`)',
+    )
     .transform((text) => Buffer.from(text.trim(), 'base64'))
     .optional(),
   REELIN_WEBHOOK_KEY_ROTATION_DAYS: integer(90, 0, 3650),
@@ -302,29 +346,50 @@ function describeWarnings(env: z.infer<typeof envSchema>): string[] {
   const warnings: string[] = [];
   const allowance = env.REELIN_ALLOW_PRIVATE_NETWORKS;
   if (allowance === true) {
-    warnings.push('REELIN_ALLOW_PRIVATE_NETWORKS=true: imports may reach loopback and private addresses; use this only for local development and tests');
+    warnings.push(
+      'REELIN_ALLOW_PRIVATE_NETWORKS=true: imports may reach loopback and private addresses; use this only for local development and tests',
+    );
   } else if (allowance !== false) {
-    warnings.push(`REELIN_ALLOW_PRIVATE_NETWORKS allows these non-public networks: ${allowance.map((range) => range.text).join(', ')}`);
+    warnings.push(
+      `REELIN_ALLOW_PRIVATE_NETWORKS allows these non-public networks: ${allowance.map((range) => range.text).join(', ')}`,
+    );
   }
   const ports = env.REELIN_ALLOWED_PORTS;
   if (ports.length !== 1 || ports[0] !== 443) {
-    warnings.push(`REELIN_ALLOWED_PORTS=${ports.join(',')}: imports may use ports other than 443; use this only for local development and tests`);
+    warnings.push(
+      `REELIN_ALLOWED_PORTS=${ports.join(',')}: imports may use ports other than 443; use this only for local development and tests`,
+    );
   }
   return warnings;
 }
 
 /** Validates the environment and builds the frozen configuration, or throws ConfigError listing every problem. */
-export function loadConfig(environment: Record<string, string | undefined> = process.env, cwd = process.cwd(), cpuCount = os.availableParallelism()): Readonly<Config> {
+export function loadConfig(
+  environment: Record<string, string | undefined> = process.env,
+  cwd = process.cwd(),
+  cpuCount = os.availableParallelism(),
+): Readonly<Config> {
   const parsed = envSchema.safeParse(environment);
-  const problems = parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`);
-  if (environment.REELIN_STORAGE === 's3' && !environment.REELIN_S3_BUCKET) problems.push('REELIN_S3_BUCKET: is required when REELIN_STORAGE=s3');
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`);
+  if (environment.REELIN_STORAGE === 's3' && !environment.REELIN_S3_BUCKET)
+    problems.push('REELIN_S3_BUCKET: is required when REELIN_STORAGE=s3');
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const env = parsed.data;
   const dataDir = path.resolve(cwd, env.REELIN_DATA_DIR);
   const config: Config = {
-    http: { port: env.PORT, host: env.HOST, publicUrl: env.REELIN_PUBLIC_URL?.replace(/\/+$/, '') ?? null, bodyLimitBytes: env.REELIN_BODY_LIMIT_BYTES, rateLimitPerMinute: env.REELIN_RATE_LIMIT_PER_MINUTE },
+    http: {
+      port: env.PORT,
+      host: env.HOST,
+      publicUrl: env.REELIN_PUBLIC_URL?.replace(/\/+$/, '') ?? null,
+      bodyLimitBytes: env.REELIN_BODY_LIMIT_BYTES,
+      rateLimitPerMinute: env.REELIN_RATE_LIMIT_PER_MINUTE,
+    },
     dataDir,
-    database: env.DATABASE_URL ? { kind: 'postgres', url: env.DATABASE_URL } : { kind: 'pglite', dataDir: path.join(dataDir, 'db') },
+    database: env.DATABASE_URL
+      ? { kind: 'postgres', url: env.DATABASE_URL }
+      : { kind: 'pglite', dataDir: path.join(dataDir, 'db') },
     storage: storageConfig(env, dataDir),
     admin: { apiKey: env.REELIN_ADMIN_API_KEY ?? null, email: env.REELIN_ADMIN_EMAIL },
     log: { level: env.REELIN_LOG_LEVEL },
@@ -362,14 +427,23 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
         floorMs: env.REELIN_MEDIA_TIME_LIMIT_FLOOR_SECONDS * 1000,
         scale: env.REELIN_MEDIA_TIME_LIMIT_PERCENT / 100,
         cpuCount,
-        addressSpaceBytes: env.REELIN_MEDIA_MEMORY_LIMIT_MB === undefined
-          ? defaultAddressSpaceBytes(cpuCount)
-          : env.REELIN_MEDIA_MEMORY_LIMIT_MB === 0 ? null : env.REELIN_MEDIA_MEMORY_LIMIT_MB * MEBIBYTE,
+        addressSpaceBytes:
+          env.REELIN_MEDIA_MEMORY_LIMIT_MB === undefined
+            ? defaultAddressSpaceBytes(cpuCount)
+            : env.REELIN_MEDIA_MEMORY_LIMIT_MB === 0
+              ? null
+              : env.REELIN_MEDIA_MEMORY_LIMIT_MB * MEBIBYTE,
         maxDurationMs: env.REELIN_MEDIA_MAX_DURATION_SECONDS * 1000,
       },
     },
-    queue: { superviseIntervalSeconds: env.REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS, pollIntervalSeconds: env.REELIN_QUEUE_POLL_INTERVAL_SECONDS },
-    sweep: { intervalSeconds: env.REELIN_S3_SWEEP_INTERVAL_SECONDS, failedImportRetentionMs: env.REELIN_S3_FAILED_UPLOAD_RETENTION_HOURS * 3_600_000 },
+    queue: {
+      superviseIntervalSeconds: env.REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS,
+      pollIntervalSeconds: env.REELIN_QUEUE_POLL_INTERVAL_SECONDS,
+    },
+    sweep: {
+      intervalSeconds: env.REELIN_S3_SWEEP_INTERVAL_SECONDS,
+      failedImportRetentionMs: env.REELIN_S3_FAILED_UPLOAD_RETENTION_HOURS * 3_600_000,
+    },
     webhooks: {
       keyEncryptionKey: env.REELIN_WEBHOOK_KEY_ENCRYPTION_KEY ?? null,
       keyRotationIntervalMs: env.REELIN_WEBHOOK_KEY_ROTATION_DAYS * 86_400_000,
@@ -386,7 +460,8 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
 }
 
 function storageConfig(env: z.infer<typeof envSchema>, dataDir: string): StorageConfig {
-  if (env.REELIN_STORAGE === 'fs' || env.REELIN_S3_BUCKET === undefined) return { kind: 'fs', rootDir: path.join(dataDir, 'storage'), directIo: env.REELIN_FS_DIRECT_IO };
+  if (env.REELIN_STORAGE === 'fs' || env.REELIN_S3_BUCKET === undefined)
+    return { kind: 'fs', rootDir: path.join(dataDir, 'storage'), directIo: env.REELIN_FS_DIRECT_IO };
   return {
     kind: 's3',
     bucket: env.REELIN_S3_BUCKET,

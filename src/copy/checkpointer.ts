@@ -69,7 +69,9 @@ export class CopyCheckpointer {
 
   /** Runs one checkpoint after any in progress (durable when its interval has passed); rejects when it fails. */
   checkpoint(): Promise<void> {
-    const run = this.running.then(() => this.runCheckpoint(this.now() - this.lastDurableAt >= this.options.durableIntervalMs));
+    const run = this.running.then(() =>
+      this.runCheckpoint(this.now() - this.lastDurableAt >= this.options.durableIntervalMs),
+    );
     this.running = run.catch((error: unknown) => this.options.onError(error));
     return run;
   }

@@ -23,7 +23,11 @@ export interface CopyEngineOptions extends Omit<PartCopyOptions, 'pool'> {
 }
 
 /** Copies `parts`; resolves when all are copied, rejects with the first permanent failure or the abort reason. */
-export async function copyParts(parts: readonly PartSpec[], options: CopyEngineOptions, signal: AbortSignal): Promise<void> {
+export async function copyParts(
+  parts: readonly PartSpec[],
+  options: CopyEngineOptions,
+  signal: AbortSignal,
+): Promise<void> {
   const stop = new AbortController();
   const combined = AbortSignal.any([signal, stop.signal]);
   // Every part in flight listens to this signal several times over (request, stream, backoff).
@@ -63,7 +67,7 @@ export async function copyParts(parts: readonly PartSpec[], options: CopyEngineO
   const stopGrowing = options.grants?.onGrow(addLanesUpTo);
   try {
     // Lanes added while waiting are waited for too.
-    for (let waited = 0; waited < lanes.length; ) {
+    for (let waited = 0; waited < lanes.length;) {
       waited = lanes.length;
       await Promise.all(lanes);
     }

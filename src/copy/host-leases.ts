@@ -19,7 +19,13 @@
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import {
-  deleteExpiredHostLeases, deleteHostLease, insertHostLease, liveHostLeaseConnections, lockHostForLeases, renewHostLease, sumLiveHostConnections,
+  deleteExpiredHostLeases,
+  deleteHostLease,
+  insertHostLease,
+  liveHostLeaseConnections,
+  lockHostForLeases,
+  renewHostLease,
+  sumLiveHostConnections,
 } from '../db/queries/host-leases.queries.js';
 import { backoffDelayMs, type BackoffPolicy } from '../domain/retry.js';
 
@@ -84,21 +90,56 @@ export interface LeaseRequest {
 }
 
 /** Takes a lease of connections to `request.url`'s host, waiting while none are free; rejects when `signal` aborts. */
-export async function acquireHostLease(options: HostLeaseOptions, request: LeaseRequest, signal: AbortSignal): Promise<HostLease> {
-  if (options.ceiling === 0) return { connections: request.wanted, onGrow: () => () => undefined, release: async () => undefined };
+export async function acquireHostLease(
+  options: HostLeaseOptions,
+  request: LeaseRequest,
+  signal: AbortSignal,
+): Promise<HostLease> {
+  if (options.ceiling === 0)
+    return { connections: request.wanted, onGrow: () => () => undefined, release: async () => undefined };
   const host = sourceHostKey(request.url);
   const ttlMs = options.ttlMs ?? HOST_LEASE_TTL_MS;
   const random = options.random ?? Math.random;
   const log = options.log.child({ sourceHost: host });
   for (let attempt = 0; ; attempt += 1) {
     signal.throwIfAborted();
-    const granted = await tryTakeLease(options.db, { host, videoId: request.videoId, holder: request.holder, wanted: request.wanted, ceiling: options.ceiling, ttlMs });
+    const granted = await tryTakeLease(options.db, {
+      host,
+      videoId: request.videoId,
+      holder: request.holder,
+      wanted: request.wanted,
+      ceiling: options.ceiling,
+      ttlMs,
+    });
     if (granted !== null) {
-      log.info({ connections: granted.connections, wanted: request.wanted, ceiling: options.ceiling }, 'source host connections leased');
-      return startRenewing(options, { ...granted, host, videoId: request.videoId, holder: request.holder, wanted: request.wanted, ceiling: options.ceiling, ttlMs }, log);
+      log.info(
+        { connections: granted.connections, wanted: request.wanted, ceiling: options.ceiling },
+        'source host connections leased',
+      );
+      return startRenewing(
+        options,
+        {
+          ...granted,
+          host,
+          videoId: request.videoId,
+          holder: request.holder,
+          wanted: request.wanted,
+          ceiling: options.ceiling,
+          ttlMs,
+        },
+        log,
+      );
     }
-    if (attempt === 0) log.info({ ceiling: options.ceiling }, 'every connection to the source host is in use; waiting for one to free');
-    await options.sleep(leaseWaitDelayMs(attempt, { baseDelayMs: options.waitBaseDelayMs ?? 200, maxDelayMs: options.waitMaxDelayMs ?? 5_000 }, random), signal);
+    if (attempt === 0)
+      log.info({ ceiling: options.ceiling }, 'every connection to the source host is in use; waiting for one to free');
+    await options.sleep(
+      leaseWaitDelayMs(
+        attempt,
+        { baseDelayMs: options.waitBaseDelayMs ?? 200, maxDelayMs: options.waitMaxDelayMs ?? 5_000 },
+        random,
+      ),
+      signal,
+    );
   }
 }
 
@@ -116,9 +157,19 @@ async function tryTakeLease(db: Database, request: TakeRequest): Promise<{ id: s
   return db.transaction(async (tx) => {
     await lockHostForLeases(tx, request.host);
     await deleteExpiredHostLeases(tx, request.host);
-    const connections = grantableConnections(request.wanted, request.ceiling, await sumLiveHostConnections(tx, request.host));
+    const connections = grantableConnections(
+      request.wanted,
+      request.ceiling,
+      await sumLiveHostConnections(tx, request.host),
+    );
     if (connections === 0) return null;
-    const id = await insertHostLease(tx, { host: request.host, videoId: request.videoId, holder: request.holder, connections, ttlMs: request.ttlMs });
+    const id = await insertHostLease(tx, {
+      host: request.host,
+      videoId: request.videoId,
+      holder: request.holder,
+      connections,
+      ttlMs: request.ttlMs,
+    });
     return { id, connections };
   });
 }
@@ -154,7 +205,10 @@ function startRenewing(options: HostLeaseOptions, taken: HeldLease, log: Logger)
       const grown = await tryGrowLease(options.db, held);
       if (grown !== null) {
         if (grown > held.connections && !released) {
-          log.info({ connections: grown, before: held.connections, wanted: held.wanted, ceiling: held.ceiling }, 'source host lease grew');
+          log.info(
+            { connections: grown, before: held.connections, wanted: held.wanted, ceiling: held.ceiling },
+            'source host lease grew',
+          );
           held.connections = grown;
           for (const listener of listeners) listener(grown);
         }
@@ -167,10 +221,20 @@ function startRenewing(options: HostLeaseOptions, taken: HeldLease, log: Logger)
     // Only a process stalled for a whole TTL gets here; its pool is open, so it takes its
     // connections back at once, over the ceiling for a moment rather than starving its copy.
     log.warn({ connections: held.connections }, 'the source host lease expired before it was renewed; taking it again');
-    held.id = await insertHostLease(options.db, { host: held.host, videoId: held.videoId, holder: held.holder, connections: held.connections, ttlMs: held.ttlMs });
+    held.id = await insertHostLease(options.db, {
+      host: held.host,
+      videoId: held.videoId,
+      holder: held.holder,
+      connections: held.connections,
+      ttlMs: held.ttlMs,
+    });
   };
   const timer = setInterval(() => {
-    renewing = renewing.then(renew).catch((error: unknown) => log.warn({ err: error }, 'renewing the source host lease failed; retrying at the next renewal'));
+    renewing = renewing
+      .then(renew)
+      .catch((error: unknown) =>
+        log.warn({ err: error }, 'renewing the source host lease failed; retrying at the next renewal'),
+      );
   }, options.renewIntervalMs ?? HOST_LEASE_RENEW_INTERVAL_MS);
   timer.unref();
   return {

@@ -13,7 +13,12 @@ import { ifRangeValidator, isStrongEtag } from '../domain/source-file.js';
 import { describeHttpStatus } from '../net/http-status.js';
 import { isTransientNetworkError } from '../net/network-errors.js';
 import { headerValue, type PinnedPool, type ResponseHead } from '../net/outbound-client.js';
-import { PartLengthError, RetryablePartStoreError, type BlobUpload, type CompletedPart } from '../storage/blob-store.js';
+import {
+  PartLengthError,
+  RetryablePartStoreError,
+  type BlobUpload,
+  type CompletedPart,
+} from '../storage/blob-store.js';
 import { foreignContentEncoding, identityHeaders } from './probe.js';
 
 export interface SourceValidators {
@@ -48,7 +53,10 @@ export interface PartCopyOptions {
 
 /** A failure of one attempt that a later attempt may not meet. */
 class TransientPartError extends AppError {
-  constructor(error: AppError, readonly retryAfterMs: number | null = null) {
+  constructor(
+    error: AppError,
+    readonly retryAfterMs: number | null = null,
+  ) {
     super(error.code, error.message, error.details, { cause: error.cause ?? error });
   }
 }
@@ -71,9 +79,20 @@ export async function copyPart(part: PartSpec, options: PartCopyOptions, signal:
         // The service's own storage kept failing: not the import's fault, so the job is retried
         // (from the recorded parts) rather than the import failed.
         if (transient.cause instanceof RetryablePartStoreError) throw transient.cause;
-        throw new AppError(transient.code, `${transient.message} (part ${part.index + 1}, after ${attempt} attempts)`, { ...transient.details, part: part.index, attempts: attempt }, { cause: transient });
+        throw new AppError(
+          transient.code,
+          `${transient.message} (part ${part.index + 1}, after ${attempt} attempts)`,
+          { ...transient.details, part: part.index, attempts: attempt },
+          { cause: transient },
+        );
       }
-      const delayMs = retryDelayMs({ attempt, policy: options.backoff, random: options.random(), retryAfterMs: transient.retryAfterMs, retryAfterMaxMs: options.retryAfterMaxMs });
+      const delayMs = retryDelayMs({
+        attempt,
+        policy: options.backoff,
+        random: options.random(),
+        retryAfterMs: transient.retryAfterMs,
+        retryAfterMaxMs: options.retryAfterMaxMs,
+      });
       options.onRetry?.({ part, attempt, delayMs, error: transient });
       await options.sleep(delayMs, signal);
     }
@@ -89,14 +108,24 @@ export async function copyPart(part: PartSpec, options: PartCopyOptions, signal:
 function toTransient(error: unknown, part: PartSpec): TransientPartError | null {
   if (error instanceof TransientPartError) return error;
   if (error instanceof RetryablePartStoreError) {
-    return new TransientPartError(new AppError('SERVICE_UNAVAILABLE', error.message, { part: part.index }, { cause: error }));
+    return new TransientPartError(
+      new AppError('SERVICE_UNAVAILABLE', error.message, { part: part.index }, { cause: error }),
+    );
   }
   if (isAppError(error)) {
-    if (error.code === 'SOURCE_UNREACHABLE' && isTransientNetworkError(error.cause)) return new TransientPartError(error);
+    if (error.code === 'SOURCE_UNREACHABLE' && isTransientNetworkError(error.cause))
+      return new TransientPartError(error);
     return null;
   }
   if (isTransientNetworkError(error)) {
-    return new TransientPartError(new AppError('SOURCE_UNREACHABLE', `the transfer of part ${part.index + 1} broke off: ${(error as Error).message}`, { part: part.index }, { cause: error }));
+    return new TransientPartError(
+      new AppError(
+        'SOURCE_UNREACHABLE',
+        `the transfer of part ${part.index + 1} broke off: ${(error as Error).message}`,
+        { part: part.index },
+        { cause: error },
+      ),
+    );
   }
   return null;
 }
@@ -105,7 +134,12 @@ function toTransient(error: unknown, part: PartSpec): TransientPartError | null 
  * One attempt: the response is checked as soon as its head arrives, then its body goes straight
  * into the part's writer, which hands every chunk to the CRC32C before storing it.
  */
-async function attemptPart(part: PartSpec, options: PartCopyOptions, signal: AbortSignal, onChunk: (bytes: number) => void): Promise<Pick<CompletedPart, 'crc32c' | 'receipt'>> {
+async function attemptPart(
+  part: PartSpec,
+  options: PartCopyOptions,
+  signal: AbortSignal,
+  onChunk: (bytes: number) => void,
+): Promise<Pick<CompletedPart, 'crc32c' | 'receipt'>> {
   const end = part.offsetBytes + part.lengthBytes - 1;
   const validator = options.condition === 'if-match' ? null : ifRangeValidator(options.source);
   let headers = identityHeaders(formatRangeHeader(part.offsetBytes, end));
@@ -136,12 +170,28 @@ function fromLengthError(error: unknown): unknown {
   if (!(error instanceof PartLengthError)) return error;
   const label = `part ${error.part.index + 1}`;
   if (error.isLonger) {
-    return new AppError('UNEXPECTED_CONTENT_RANGE', `the server sent more than the ${error.part.lengthBytes} bytes asked for in ${label}`, { part: error.part.index });
+    return new AppError(
+      'UNEXPECTED_CONTENT_RANGE',
+      `the server sent more than the ${error.part.lengthBytes} bytes asked for in ${label}`,
+      { part: error.part.index },
+    );
   }
-  return new TransientPartError(new AppError('SOURCE_UNREACHABLE', `the connection ended after ${error.receivedBytes} of the ${error.part.lengthBytes} bytes of ${label}`, { part: error.part.index, receivedBytes: error.receivedBytes }));
+  return new TransientPartError(
+    new AppError(
+      'SOURCE_UNREACHABLE',
+      `the connection ended after ${error.receivedBytes} of the ${error.part.lengthBytes} bytes of ${label}`,
+      { part: error.part.index, receivedBytes: error.receivedBytes },
+    ),
+  );
 }
 
-function checkPartResponse(response: ResponseHead, part: PartSpec, source: SourceValidators, sentIfRange: boolean, nowMs: number): void {
+function checkPartResponse(
+  response: ResponseHead,
+  part: PartSpec,
+  source: SourceValidators,
+  sentIfRange: boolean,
+  nowMs: number,
+): void {
   const status = response.statusCode;
   const label = `part ${part.index + 1}`;
   if (status === 206) {
@@ -152,16 +202,32 @@ function checkPartResponse(response: ResponseHead, part: PartSpec, source: Sourc
     // A 200 to a conditional range request means the file changed, unless it still carries the
     // validator we sent: then the server simply ignored the Range header.
     if (sentIfRange && !carriesSameValidator(response, source)) {
-      throw new AppError('SOURCE_CHANGED', `the file at the URL changed while it was being copied: the server answered ${label}'s conditional range request with the whole new file; restart the import to copy the new file`, { part: part.index, status });
+      throw new AppError(
+        'SOURCE_CHANGED',
+        `the file at the URL changed while it was being copied: the server answered ${label}'s conditional range request with the whole new file; restart the import to copy the new file`,
+        { part: part.index, status },
+      );
     }
-    throw new AppError('CONTENT_NOT_PARTIAL_ERROR', `the server answered 200 to the range request of ${label}: it stopped honouring range requests`, { part: part.index, status });
+    throw new AppError(
+      'CONTENT_NOT_PARTIAL_ERROR',
+      `the server answered 200 to the range request of ${label}: it stopped honouring range requests`,
+      { part: part.index, status },
+    );
   }
   if (status === 416 || status === 412) {
-    throw new AppError('SOURCE_CHANGED', `the file at the URL changed while it was being copied: the server answered ${describeHttpStatus(status)} to ${label}`, { part: part.index, status });
+    throw new AppError(
+      'SOURCE_CHANGED',
+      `the file at the URL changed while it was being copied: the server answered ${describeHttpStatus(status)} to ${label}`,
+      { part: part.index, status },
+    );
   }
   const retryable = status === 408 || status === 425 || status === 429 || status >= 500;
-  const error = new AppError('SOURCE_HTTP_ERROR', `the server answered ${describeHttpStatus(status)} to ${label}`, { part: part.index, status });
-  if (retryable) throw new TransientPartError(error, parseRetryAfterMs(headerValue(response.headers, 'retry-after'), nowMs));
+  const error = new AppError('SOURCE_HTTP_ERROR', `the server answered ${describeHttpStatus(status)} to ${label}`, {
+    part: part.index,
+    status,
+  });
+  if (retryable)
+    throw new TransientPartError(error, parseRetryAfterMs(headerValue(response.headers, 'retry-after'), nowMs));
   throw error;
 }
 
@@ -169,27 +235,56 @@ function checkPartHeaders(response: ResponseHead, part: PartSpec, source: Source
   const label = `part ${part.index + 1}`;
   const encoding = foreignContentEncoding(response);
   if (encoding !== null) {
-    throw new AppError('CONTENT_ENCODING_NOT_IDENTITY', `the server sent ${label} with Content-Encoding ${encoding} although identity was asked for: the file's bytes cannot be copied exactly`, { part: part.index, contentEncoding: encoding });
+    throw new AppError(
+      'CONTENT_ENCODING_NOT_IDENTITY',
+      `the server sent ${label} with Content-Encoding ${encoding} although identity was asked for: the file's bytes cannot be copied exactly`,
+      { part: part.index, contentEncoding: encoding },
+    );
   }
   const header = headerValue(response.headers, 'content-range');
   const range = parseContentRange(header);
   if (range === null) {
-    throw new AppError('CONTENT_RANGE_HEADER_INVALID', `the server answered ${label} with an invalid Content-Range header ${JSON.stringify(header?.slice(0, 100) ?? null)}`, { part: part.index, contentRange: header });
+    throw new AppError(
+      'CONTENT_RANGE_HEADER_INVALID',
+      `the server answered ${label} with an invalid Content-Range header ${JSON.stringify(header?.slice(0, 100) ?? null)}`,
+      { part: part.index, contentRange: header },
+    );
   }
   if (range.totalBytes !== null && range.totalBytes !== source.totalBytes) {
-    throw new AppError('SOURCE_CHANGED', `the file at the URL changed while it was being copied: its size went from ${source.totalBytes} to ${range.totalBytes} bytes`, { part: part.index, totalBytes: range.totalBytes, expectedTotalBytes: source.totalBytes });
+    throw new AppError(
+      'SOURCE_CHANGED',
+      `the file at the URL changed while it was being copied: its size went from ${source.totalBytes} to ${range.totalBytes} bytes`,
+      { part: part.index, totalBytes: range.totalBytes, expectedTotalBytes: source.totalBytes },
+    );
   }
   const end = part.offsetBytes + part.lengthBytes - 1;
   if (range.start !== part.offsetBytes || range.end !== end || range.totalBytes === null) {
-    throw new AppError('UNEXPECTED_CONTENT_RANGE', `the server answered the request for bytes ${part.offsetBytes}-${end} with ${header}`, { part: part.index, contentRange: header });
+    throw new AppError(
+      'UNEXPECTED_CONTENT_RANGE',
+      `the server answered the request for bytes ${part.offsetBytes}-${end} with ${header}`,
+      { part: part.index, contentRange: header },
+    );
   }
   const etag = headerValue(response.headers, 'etag');
   if (isStrongEtag(source.etag) && etag !== null && etag !== source.etag) {
-    throw new AppError('SOURCE_CHANGED', `the file at the URL changed while it was being copied: its ETag went from ${source.etag} to ${etag}`, { part: part.index, etag, expectedEtag: source.etag });
+    throw new AppError(
+      'SOURCE_CHANGED',
+      `the file at the URL changed while it was being copied: its ETag went from ${source.etag} to ${etag}`,
+      { part: part.index, etag, expectedEtag: source.etag },
+    );
   }
   const lastModified = headerValue(response.headers, 'last-modified');
-  if (!isStrongEtag(source.etag) && source.lastModified !== null && lastModified !== null && lastModified !== source.lastModified) {
-    throw new AppError('SOURCE_CHANGED', `the file at the URL changed while it was being copied: its Last-Modified went from ${source.lastModified} to ${lastModified}`, { part: part.index });
+  if (
+    !isStrongEtag(source.etag) &&
+    source.lastModified !== null &&
+    lastModified !== null &&
+    lastModified !== source.lastModified
+  ) {
+    throw new AppError(
+      'SOURCE_CHANGED',
+      `the file at the URL changed while it was being copied: its Last-Modified went from ${source.lastModified} to ${lastModified}`,
+      { part: part.index },
+    );
   }
 }
 

@@ -26,7 +26,11 @@ export interface S3SignableRequest {
 /** Signs a request; resolves with the headers to send (the given ones plus host, date, payload hash and authorization). */
 export type S3RequestSigner = (request: S3SignableRequest) => Promise<Record<string, string>>;
 
-export function createS3RequestSigner(options: { credentials: S3Credentials; region: string; now?: () => Date }): S3RequestSigner {
+export function createS3RequestSigner(options: {
+  credentials: S3Credentials;
+  region: string;
+  now?: () => Date;
+}): S3RequestSigner {
   const signer = new SignatureV4({
     service: 's3',
     region: options.region,
@@ -39,15 +43,18 @@ export function createS3RequestSigner(options: { credentials: S3Credentials; reg
   return async ({ method, url, headers }) => {
     const query: Record<string, string> = {};
     for (const [name, value] of url.searchParams) query[name] = value;
-    const signed = await signer.sign({
-      method,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      ...(url.port === '' ? {} : { port: Number(url.port) }),
-      path: url.pathname,
-      query,
-      headers: { ...headers, host: url.host, 'x-amz-content-sha256': EMPTY_BODY_SHA256 },
-    }, { signingDate: now() });
+    const signed = await signer.sign(
+      {
+        method,
+        protocol: url.protocol,
+        hostname: url.hostname,
+        ...(url.port === '' ? {} : { port: Number(url.port) }),
+        path: url.pathname,
+        query,
+        headers: { ...headers, host: url.host, 'x-amz-content-sha256': EMPTY_BODY_SHA256 },
+      },
+      { signingDate: now() },
+    );
     return { ...signed.headers };
   };
 }

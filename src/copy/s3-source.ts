@@ -11,7 +11,14 @@ import { AppError } from '../domain/errors.js';
 import { MAX_SOURCE_BYTES } from '../domain/part-plan.js';
 import { openSecret, sealSecret } from '../domain/secret-box.js';
 import {
-  awsRegionalEndpoint, bucketRegionLookupUrl, chooseAwsAddressing, fullObjectCrc32c, parseS3Error, s3ErrorToAppError, s3ObjectUrl, type S3ObjectLocation,
+  awsRegionalEndpoint,
+  bucketRegionLookupUrl,
+  chooseAwsAddressing,
+  fullObjectCrc32c,
+  parseS3Error,
+  s3ErrorToAppError,
+  s3ObjectUrl,
+  type S3ObjectLocation,
 } from '../domain/s3-object.js';
 import { describeHttpStatus } from '../net/http-status.js';
 import { headerValue, type OutboundClient, type OutboundResponse, type PinnedPool } from '../net/outbound-client.js';
@@ -34,9 +41,21 @@ export interface S3SourceInfo extends SourceInfo {
 const ERROR_BODY_LIMIT_BYTES = 64 * 1024;
 
 /** Works out the endpoint, region and addressing of the object. */
-export async function locateS3Object(client: OutboundClient, request: S3ObjectRequest, defaultRegion: string, signal?: AbortSignal): Promise<S3ObjectLocation> {
+export async function locateS3Object(
+  client: OutboundClient,
+  request: S3ObjectRequest,
+  defaultRegion: string,
+  signal?: AbortSignal,
+): Promise<S3ObjectLocation> {
   const { bucket, objectKey } = request;
-  if (request.endpoint !== null) return { endpoint: request.endpoint, region: request.region ?? defaultRegion, bucket, objectKey, addressing: 'path' };
+  if (request.endpoint !== null)
+    return {
+      endpoint: request.endpoint,
+      region: request.region ?? defaultRegion,
+      bucket,
+      objectKey,
+      addressing: 'path',
+    };
   const region = request.region ?? (await lookUpBucketRegion(client, bucket, signal));
   return { endpoint: awsRegionalEndpoint(region), region, bucket, objectKey, addressing: chooseAwsAddressing(bucket) };
 }
@@ -49,34 +68,71 @@ export async function locateS3Object(client: OutboundClient, request: S3ObjectRe
 async function lookUpBucketRegion(client: OutboundClient, bucket: string, signal?: AbortSignal): Promise<string> {
   const pool = client.openPool(await client.pin(bucketRegionLookupUrl(bucket)), 1);
   try {
-    const response = await pool.request({ method: 'HEAD', headers: { 'user-agent': USER_AGENT }, ...(signal ? { signal } : {}) });
+    const response = await pool.request({
+      method: 'HEAD',
+      headers: { 'user-agent': USER_AGENT },
+      ...(signal ? { signal } : {}),
+    });
     await response.body.dump().catch(() => undefined);
     const region = headerValue(response.headers, 'x-amz-bucket-region');
     if (region !== null && region.trim() !== '') return region.trim();
-    if (response.statusCode === 404) throw s3ErrorToAppError({ status: 404, code: 'NoSuchBucket', message: null }, { bucket, objectKey: '' });
-    throw new AppError('RESOLVE_OBJECT_METADATA_ERROR', `AWS did not tell the region of the bucket ${bucket} (it answered ${describeHttpStatus(response.statusCode)}): give it in s3Bucket.region`, { status: response.statusCode, bucket });
+    if (response.statusCode === 404)
+      throw s3ErrorToAppError({ status: 404, code: 'NoSuchBucket', message: null }, { bucket, objectKey: '' });
+    throw new AppError(
+      'RESOLVE_OBJECT_METADATA_ERROR',
+      `AWS did not tell the region of the bucket ${bucket} (it answered ${describeHttpStatus(response.statusCode)}): give it in s3Bucket.region`,
+      { status: response.statusCode, bucket },
+    );
   } finally {
     await pool.close();
   }
 }
 
 /** Probes the object; throws AppError with the most specific code when it cannot be imported. */
-export async function probeS3Object(client: OutboundClient, location: S3ObjectLocation, credentials: S3Credentials, options: { now?: () => Date; signal?: AbortSignal } = {}): Promise<S3SourceInfo> {
-  const sign = createS3RequestSigner({ credentials, region: location.region, ...(options.now ? { now: options.now } : {}) });
+export async function probeS3Object(
+  client: OutboundClient,
+  location: S3ObjectLocation,
+  credentials: S3Credentials,
+  options: { now?: () => Date; signal?: AbortSignal } = {},
+): Promise<S3SourceInfo> {
+  const sign = createS3RequestSigner({
+    credentials,
+    region: location.region,
+    ...(options.now ? { now: options.now } : {}),
+  });
   const target = await client.pin(s3ObjectUrl(location));
   const pool = client.openPool(target, 1);
   const signal = options.signal ? { signal: options.signal } : {};
   try {
-    const head = await pool.request({ method: 'HEAD', headers: await sign({ method: 'HEAD', url: target.url, headers: { 'x-amz-checksum-mode': 'ENABLED', 'user-agent': USER_AGENT } }), ...signal });
+    const head = await pool.request({
+      method: 'HEAD',
+      headers: await sign({
+        method: 'HEAD',
+        url: target.url,
+        headers: { 'x-amz-checksum-mode': 'ENABLED', 'user-agent': USER_AGENT },
+      }),
+      ...signal,
+    });
     await head.body.dump().catch(() => undefined);
     if (head.statusCode === 200) return describeObject(head, pool, location);
-    const get = await pool.request({ method: 'GET', headers: await sign({ method: 'GET', url: target.url, headers: identityHeaders('bytes=0-0') }), ...signal });
+    const get = await pool.request({
+      method: 'GET',
+      headers: await sign({ method: 'GET', url: target.url, headers: identityHeaders('bytes=0-0') }),
+      ...signal,
+    });
     const body = await readLimited(get);
     if (get.statusCode < 300) {
-      throw new AppError('RESOLVE_OBJECT_METADATA_ERROR', `S3 answered ${describeHttpStatus(head.statusCode)} to a HEAD of the object ${JSON.stringify(location.objectKey)} but serves it to a GET`, { status: head.statusCode, bucket: location.bucket });
+      throw new AppError(
+        'RESOLVE_OBJECT_METADATA_ERROR',
+        `S3 answered ${describeHttpStatus(head.statusCode)} to a HEAD of the object ${JSON.stringify(location.objectKey)} but serves it to a GET`,
+        { status: head.statusCode, bucket: location.bucket },
+      );
     }
     const parsed = parseS3Error(body);
-    throw s3ErrorToAppError({ status: get.statusCode, code: parsed?.code ?? null, message: parsed?.message ?? null }, location);
+    throw s3ErrorToAppError(
+      { status: get.statusCode, code: parsed?.code ?? null, message: parsed?.message ?? null },
+      location,
+    );
   } finally {
     await pool.close();
   }
@@ -86,21 +142,46 @@ function describeObject(head: OutboundResponse, pool: PinnedPool, location: S3Ob
   const length = headerValue(head.headers, 'content-length');
   const totalBytes = length !== null && /^[0-9]{1,16}$/.test(length.trim()) ? Number(length.trim()) : null;
   if (totalBytes === null) {
-    throw new AppError('RESOLVE_OBJECT_METADATA_ERROR', `S3 did not state the size of the object ${JSON.stringify(location.objectKey)} (Content-Length ${JSON.stringify(length)})`, { contentLength: length });
+    throw new AppError(
+      'RESOLVE_OBJECT_METADATA_ERROR',
+      `S3 did not state the size of the object ${JSON.stringify(location.objectKey)} (Content-Length ${JSON.stringify(length)})`,
+      { contentLength: length },
+    );
   }
-  if (totalBytes === 0) throw new AppError('NO_CONTENT', 'the object is empty (0 bytes): there is nothing to import', { bucket: location.bucket });
-  if (totalBytes > MAX_SOURCE_BYTES) {
-    throw new AppError('VALIDATION_ERROR', `the object is ${totalBytes} bytes; at most ${MAX_SOURCE_BYTES} bytes (500 GB) can be imported`, { totalBytes, maxBytes: MAX_SOURCE_BYTES }, {
-      validationErrors: [{ field: 'objectKey', value: location.objectKey, message: `the object is larger than 500 GB (${totalBytes} bytes)` }],
+  if (totalBytes === 0)
+    throw new AppError('NO_CONTENT', 'the object is empty (0 bytes): there is nothing to import', {
+      bucket: location.bucket,
     });
+  if (totalBytes > MAX_SOURCE_BYTES) {
+    throw new AppError(
+      'VALIDATION_ERROR',
+      `the object is ${totalBytes} bytes; at most ${MAX_SOURCE_BYTES} bytes (500 GB) can be imported`,
+      { totalBytes, maxBytes: MAX_SOURCE_BYTES },
+      {
+        validationErrors: [
+          {
+            field: 'objectKey',
+            value: location.objectKey,
+            message: `the object is larger than 500 GB (${totalBytes} bytes)`,
+          },
+        ],
+      },
+    );
   }
   const encoding = foreignContentEncoding(head);
   if (encoding !== null) {
-    throw new AppError('CONTENT_ENCODING_NOT_IDENTITY', `the object is stored with Content-Encoding ${encoding}, which S3 repeats on every range: the copy cannot tell its bytes from a compressed transfer`, { contentEncoding: encoding });
+    throw new AppError(
+      'CONTENT_ENCODING_NOT_IDENTITY',
+      `the object is stored with Content-Encoding ${encoding}, which S3 repeats on every range: the copy cannot tell its bytes from a compressed transfer`,
+      { contentEncoding: encoding },
+    );
   }
   return {
     ...describeSource(pool, head, totalBytes),
-    crc32c: fullObjectCrc32c(headerValue(head.headers, 'x-amz-checksum-crc32c'), headerValue(head.headers, 'x-amz-checksum-type')),
+    crc32c: fullObjectCrc32c(
+      headerValue(head.headers, 'x-amz-checksum-crc32c'),
+      headerValue(head.headers, 'x-amz-checksum-type'),
+    ),
   };
 }
 
@@ -121,7 +202,11 @@ async function readLimited(response: OutboundResponse): Promise<string> {
 }
 
 /** The part-request hook of an S3 copy: signs each attempt's headers for the object's URL. */
-export function s3PartAuthorizer(fetchUrl: string, region: string, credentials: S3Credentials): (headers: Record<string, string>) => Promise<Record<string, string>> {
+export function s3PartAuthorizer(
+  fetchUrl: string,
+  region: string,
+  credentials: S3Credentials,
+): (headers: Record<string, string>) => Promise<Record<string, string>> {
   const sign = createS3RequestSigner({ credentials, region });
   const url = new URL(fetchUrl);
   return (headers) => sign({ method: 'GET', url, headers });
@@ -129,18 +214,34 @@ export function s3PartAuthorizer(fetchUrl: string, region: string, credentials: 
 
 /** The key pair as stored: JSON sealed under the key-encryption key (never logged, never returned). */
 export function sealS3Credentials(credentials: S3Credentials, kek: Buffer): string {
-  return sealSecret(Buffer.from(JSON.stringify({ accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }), 'utf8'), kek);
+  return sealSecret(
+    Buffer.from(
+      JSON.stringify({ accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }),
+      'utf8',
+    ),
+    kek,
+  );
 }
 
 /** Opens stored credentials; an AppError when they are gone or were sealed under another key-encryption key. */
 export function openS3Credentials(sealed: string | null, kek: Buffer): S3Credentials {
-  if (sealed === null) throw new AppError('INTERNAL_SERVER_ERROR', 'the import\'s S3 credentials are no longer stored: abandon the import and import the object again');
+  if (sealed === null)
+    throw new AppError(
+      'INTERNAL_SERVER_ERROR',
+      "the import's S3 credentials are no longer stored: abandon the import and import the object again",
+    );
   try {
     const parsed = JSON.parse(openSecret(sealed, kek).toString('utf8')) as Partial<S3Credentials>;
-    if (typeof parsed.accessKeyId !== 'string' || typeof parsed.secretAccessKey !== 'string') throw new Error('the sealed S3 credentials lack a key');
+    if (typeof parsed.accessKeyId !== 'string' || typeof parsed.secretAccessKey !== 'string')
+      throw new Error('the sealed S3 credentials lack a key');
     return { accessKeyId: parsed.accessKeyId, secretAccessKey: parsed.secretAccessKey };
   } catch (error) {
-    throw new AppError('INTERNAL_SERVER_ERROR', 'the import\'s S3 credentials cannot be decrypted: the key-encryption key (REELIN_WEBHOOK_KEY_ENCRYPTION_KEY) is not the one they were stored under', null, { cause: error });
+    throw new AppError(
+      'INTERNAL_SERVER_ERROR',
+      "the import's S3 credentials cannot be decrypted: the key-encryption key (REELIN_WEBHOOK_KEY_ENCRYPTION_KEY) is not the one they were stored under",
+      null,
+      { cause: error },
+    );
   }
 }
 
@@ -155,10 +256,22 @@ export interface StoredS3Source {
 }
 
 /** The object and key pair of a stored S3 import. */
-export function storedS3Source(row: StoredS3Source, kek: Buffer): { location: S3ObjectLocation; credentials: S3Credentials } {
-  const { s3Endpoint: endpoint, s3Region: region, s3Bucket: bucket, s3ObjectKey: objectKey, s3Addressing: addressing } = row;
+export function storedS3Source(
+  row: StoredS3Source,
+  kek: Buffer,
+): { location: S3ObjectLocation; credentials: S3Credentials } {
+  const {
+    s3Endpoint: endpoint,
+    s3Region: region,
+    s3Bucket: bucket,
+    s3ObjectKey: objectKey,
+    s3Addressing: addressing,
+  } = row;
   if (endpoint === null || region === null || bucket === null || objectKey === null || addressing === null) {
-    throw new Error('an S3 import lacks its object\'s coordinates');
+    throw new Error("an S3 import lacks its object's coordinates");
   }
-  return { location: { endpoint, region, bucket, objectKey, addressing }, credentials: openS3Credentials(row.sourceCredentials, kek) };
+  return {
+    location: { endpoint, region, bucket, objectKey, addressing },
+    credentials: openS3Credentials(row.sourceCredentials, kek),
+  };
 }

@@ -69,14 +69,20 @@ export async function acquireDataDirLock(lockPath: string): Promise<DataDirLock>
     }
     const owner = await readOwner(lockPath);
     if (owner && owner.hostname === me.hostname && isProcessAlive(owner.pid) && owner.pid !== me.pid) {
-      throw new DataDirLockedError(`the data folder is in use by process ${owner.pid} (lock file ${lockPath}); stop that process or set REELIN_DATA_DIR to another folder`);
+      throw new DataDirLockedError(
+        `the data folder is in use by process ${owner.pid} (lock file ${lockPath}); stop that process or set REELIN_DATA_DIR to another folder`,
+      );
     }
     if (owner && owner.hostname !== me.hostname) {
-      throw new DataDirLockedError(`the data folder is locked by host ${owner.hostname} (lock file ${lockPath}); the embedded database can be opened by one process at a time`);
+      throw new DataDirLockedError(
+        `the data folder is locked by host ${owner.hostname} (lock file ${lockPath}); the embedded database can be opened by one process at a time`,
+      );
     }
     await fs.rm(lockPath, { force: true });
   }
-  throw new DataDirLockedError(`could not take the lock ${lockPath}: another process is starting on the same data folder`);
+  throw new DataDirLockedError(
+    `could not take the lock ${lockPath}: another process is starting on the same data folder`,
+  );
 }
 
 async function releaseLock(lockPath: string, token: string): Promise<void> {

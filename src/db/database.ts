@@ -27,7 +27,9 @@ const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url)
 
 /** Every migration shipped with this version, from drizzle-kit's journal. */
 async function shippedMigrationCount(): Promise<number> {
-  const journal = JSON.parse(await fs.readFile(`${migrationsFolder}/meta/_journal.json`, 'utf8')) as { entries: unknown[] };
+  const journal = JSON.parse(await fs.readFile(`${migrationsFolder}/meta/_journal.json`, 'utf8')) as {
+    entries: unknown[];
+  };
   return journal.entries.length;
 }
 
@@ -36,7 +38,10 @@ async function shippedMigrationCount(): Promise<number> {
  * broke while idle (a server restart, a network cut): the pool replaces them, so they are reported,
  * not fatal.
  */
-export async function openDatabase(config: DatabaseConfig, onIdleError: (error: Error) => void = () => undefined): Promise<DatabaseConnection> {
+export async function openDatabase(
+  config: DatabaseConfig,
+  onIdleError: (error: Error) => void = () => undefined,
+): Promise<DatabaseConnection> {
   if (config.kind === 'pglite') return openPglite(config.dataDir);
   const pool = new pg.Pool({ connectionString: config.url, max: 20, idleTimeoutMillis: 30_000 });
   pool.on('error', onIdleError);
@@ -44,7 +49,9 @@ export async function openDatabase(config: DatabaseConfig, onIdleError: (error: 
     await pool.query('select 1');
   } catch (error) {
     await pool.end();
-    throw new Error(`cannot connect to the PostgreSQL database at DATABASE_URL: ${(error as Error).message}`, { cause: error });
+    throw new Error(`cannot connect to the PostgreSQL database at DATABASE_URL: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   const db = drizzlePostgres(pool, { schema }) as unknown as Database;
   return { kind: 'postgres', db, pool, url: config.url, close: () => pool.end() };
@@ -104,13 +111,17 @@ export async function assertMigrated(connection: DatabaseConnection): Promise<vo
   const expected = await shippedMigrationCount();
   let applied = 0;
   try {
-    const result = (await connection.db.execute(sql`select count(*)::int as count from drizzle.__drizzle_migrations`)) as unknown as { rows: { count: number }[] };
+    const result = (await connection.db.execute(
+      sql`select count(*)::int as count from drizzle.__drizzle_migrations`,
+    )) as unknown as { rows: { count: number }[] };
     applied = Number(result.rows[0]?.count ?? 0);
   } catch {
     applied = 0;
   }
   if (applied < expected) {
-    throw new Error(`the database has ${applied} of this version's ${expected} migrations applied: run \`reelin migrate\` first`);
+    throw new Error(
+      `the database has ${applied} of this version's ${expected} migrations applied: run \`reelin migrate\` first`,
+    );
   }
 }
 

@@ -45,10 +45,14 @@ export interface EventBell {
  * the bell connects again after RECONNECT_DELAY_MS and rings once when it is back, since events
  * may have been recorded in between.
  */
-export async function listenForEvents(connection: DatabaseConnection, onConnectionError: (error: Error) => void): Promise<EventBell> {
+export async function listenForEvents(
+  connection: DatabaseConnection,
+  onConnectionError: (error: Error) => void,
+): Promise<EventBell> {
   const listeners = new Set<(ring: BellRing) => void>();
   const ring = (payload: string) => {
-    const heard: BellRing = payload === 'events' || payload === 'deliveries' || payload === 'videos' ? payload : 'missed';
+    const heard: BellRing =
+      payload === 'events' || payload === 'deliveries' || payload === 'videos' ? payload : 'missed';
     for (const listener of listeners) listener(heard);
   };
   let stopListening: () => Promise<void>;
@@ -78,7 +82,11 @@ class PostgresListener {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
-  constructor(private readonly url: string, private readonly ring: (payload: string) => void, private readonly onConnectionError: (error: Error) => void) {}
+  constructor(
+    private readonly url: string,
+    private readonly ring: (payload: string) => void,
+    private readonly onConnectionError: (error: Error) => void,
+  ) {}
 
   /** The first connection: a failure here fails the start, as any database failure at start does. */
   async start(): Promise<void> {

@@ -20,7 +20,10 @@ export interface Page<T> {
 export type TriState = 'INCLUDE' | 'EXCLUDE' | 'ONLY';
 
 /** ORDER BY for a page: the requested timestamp in the requested direction, then the id to break ties. */
-export function pageOrder(request: PageRequest, columns: { createdAt: AnyColumn; updatedAt: AnyColumn; id: AnyColumn }): SQL[] {
+export function pageOrder(
+  request: PageRequest,
+  columns: { createdAt: AnyColumn; updatedAt: AnyColumn; id: AnyColumn },
+): SQL[] {
   const sortColumn = request.sortBy === 'updatedAt' ? columns.updatedAt : columns.createdAt;
   return request.sortDirection === 'DESC' ? [desc(sortColumn), desc(columns.id)] : [asc(sortColumn), asc(columns.id)];
 }

@@ -28,15 +28,23 @@ function toMicros(ms: number): number {
 }
 
 export function chooseClipWindow(durationMs: number, frameRate?: number): ClipWindow {
-  if (!Number.isFinite(durationMs) || durationMs <= 0) throw new RangeError(`durationMs must be a positive number, not ${durationMs}`);
-  if (durationMs <= CLIP_DURATION_MS) return { startMs: 0, endMs: durationMs, frameCount: null, startFrame: null, isWholeVideo: true };
+  if (!Number.isFinite(durationMs) || durationMs <= 0)
+    throw new RangeError(`durationMs must be a positive number, not ${durationMs}`);
+  if (durationMs <= CLIP_DURATION_MS)
+    return { startMs: 0, endMs: durationMs, frameCount: null, startFrame: null, isWholeVideo: true };
 
   const centre = durationMs * 0.4;
   const [low, high] = durationMs * 0.9 >= CLIP_DURATION_MS ? [durationMs * 0.05, durationMs * 0.95] : [0, durationMs];
   const startMs = Math.min(Math.max(centre - CLIP_DURATION_MS / 2, low), high - CLIP_DURATION_MS);
 
   if (frameRate === undefined || !Number.isFinite(frameRate) || frameRate <= 0) {
-    return { startMs: toMicros(startMs), endMs: toMicros(startMs + CLIP_DURATION_MS), frameCount: null, startFrame: null, isWholeVideo: false };
+    return {
+      startMs: toMicros(startMs),
+      endMs: toMicros(startMs + CLIP_DURATION_MS),
+      frameCount: null,
+      startFrame: null,
+      isWholeVideo: false,
+    };
   }
   const frameMs = 1000 / frameRate;
   // Whole frames, never more than the 10 s (29.97 fps gives 299 frames, 9.977 s).

@@ -47,7 +47,8 @@ function xPowerForBytes(byteCount: number): number {
 
 /** The CRC32C of A followed by B. */
 export function combineCrc32c(crcA: number, crcB: number, lengthB: number): number {
-  if (!Number.isSafeInteger(lengthB) || lengthB < 0) throw new RangeError(`lengthB must be a non-negative integer, got ${lengthB}`);
+  if (!Number.isSafeInteger(lengthB) || lengthB < 0)
+    throw new RangeError(`lengthB must be a non-negative integer, got ${lengthB}`);
   return (multiplyModP(xPowerForBytes(lengthB), crcA >>> 0) ^ (crcB >>> 0)) >>> 0;
 }
 

@@ -119,7 +119,12 @@ export class AppError extends Error {
   readonly validationErrors: FieldError[];
   readonly aboutSource: boolean;
 
-  constructor(code: ErrorCode, message: string, details: Record<string, unknown> | null = null, options: AppErrorOptions = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details: Record<string, unknown> | null = null,
+    options: AppErrorOptions = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = details;

@@ -4,9 +4,12 @@
  * as local time and accepts much that is not an HTTP-date at all, so the forms are checked first.
  */
 
-const imfFixdate = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
-const rfc850 = /^(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \d{2}-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-\d{2} \d{2}:\d{2}:\d{2} GMT$/;
-const asctime = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ( \d|\d{2}) (\d{2}:\d{2}:\d{2}) (\d{4})$/;
+const imfFixdate =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+const rfc850 =
+  /^(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \d{2}-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-\d{2} \d{2}:\d{2}:\d{2} GMT$/;
+const asctime =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ( \d|\d{2}) (\d{2}:\d{2}:\d{2}) (\d{4})$/;
 
 /** Milliseconds since the epoch, or null when `text` is not an HTTP-date. */
 export function parseHttpDate(text: string): number | null {
@@ -14,6 +17,7 @@ export function parseHttpDate(text: string): number | null {
   let ms = Number.NaN;
   if (imfFixdate.test(value) || rfc850.test(value)) ms = Date.parse(value);
   const parts = asctime.exec(value);
-  if (parts) ms = Date.parse(`${parts[1]}, ${parts[3]?.trim().padStart(2, '0')} ${parts[2]} ${parts[5]} ${parts[4]} GMT`);
+  if (parts)
+    ms = Date.parse(`${parts[1]}, ${parts[3]?.trim().padStart(2, '0')} ${parts[2]} ${parts[5]} ${parts[4]} GMT`);
   return Number.isNaN(ms) ? null : ms;
 }

@@ -60,7 +60,8 @@ export function planIngestion(full: boolean, unavailable: ReadonlyMap<string, st
 /** The whole ingestion's completed fraction (0..1) when `stageIndex` is `withinStage` (0..1) done. */
 export function fractionDone(plan: IngestionPlan, stageIndex: number, withinStage: number): number {
   let done = 0;
-  for (let index = 0; index < Math.min(stageIndex, plan.stages.length); index += 1) done += plan.stages[index]?.share ?? 0;
+  for (let index = 0; index < Math.min(stageIndex, plan.stages.length); index += 1)
+    done += plan.stages[index]?.share ?? 0;
   const current = plan.stages[stageIndex];
   if (current !== undefined) done += current.share * Math.min(1, Math.max(0, withinStage));
   return Math.min(1, done);
@@ -73,7 +74,7 @@ export function fractionDone(plan: IngestionPlan, stageIndex: number, withinStag
 export function estimateRemainingSeconds(elapsedMs: number, fraction: number): number | null {
   if (fraction >= 1) return 0;
   if (fraction < 0.02 || elapsedMs < 1000) return null;
-  return Math.max(0, Math.round((elapsedMs / fraction) * (1 - fraction) / 1000));
+  return Math.max(0, Math.round(((elapsedMs / fraction) * (1 - fraction)) / 1000));
 }
 
 /** A percentage for the wire: whole numbers, and 100 only when the work is really finished. */

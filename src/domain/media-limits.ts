@@ -57,7 +57,11 @@ export interface RunLimits {
 }
 
 /** The wall-clock limit of one run of `work` going through `items` (seconds of media, positions). */
-export function wallClockLimitMs(work: MediaWork, items: number, policy: Pick<MediaLimitPolicy, 'floorMs' | 'scale'>): number {
+export function wallClockLimitMs(
+  work: MediaWork,
+  items: number,
+  policy: Pick<MediaLimitPolicy, 'floorMs' | 'scale'>,
+): number {
   const budget = workBudgets[work];
   const counted = Number.isFinite(items) && items > 0 ? items : 0;
   return Math.max(policy.floorMs, Math.ceil(policy.scale * (budget.fixedMs + budget.perItemMs * counted)));
@@ -68,7 +72,10 @@ export function runLimits(work: MediaWork, items: number, policy: MediaLimitPoli
   const timeoutMs = wallClockLimitMs(work, items, policy);
   return {
     timeoutMs,
-    resources: { cpuSeconds: Math.ceil((timeoutMs / 1000) * Math.max(1, policy.cpuCount)), addressSpaceBytes: policy.addressSpaceBytes },
+    resources: {
+      cpuSeconds: Math.ceil((timeoutMs / 1000) * Math.max(1, policy.cpuCount)),
+      addressSpaceBytes: policy.addressSpaceBytes,
+    },
   };
 }
 
@@ -89,8 +96,10 @@ function formatHours(ms: number): string {
  */
 export function refuseDuration(durationMs: number | null, maxDurationMs: number): string | null {
   if (durationMs === null || !Number.isFinite(durationMs) || durationMs <= 0) {
-    return 'the video\'s duration is unknown (a live stream, a raw stream without an index, or a damaged file), so the time its full ingestion needs cannot be bounded: ' +
-      'only its metadata was read; wrap it in a container with an index (MP4, MOV, Matroska) to ingest it fully';
+    return (
+      "the video's duration is unknown (a live stream, a raw stream without an index, or a damaged file), so the time its full ingestion needs cannot be bounded: " +
+      'only its metadata was read; wrap it in a container with an index (MP4, MOV, Matroska) to ingest it fully'
+    );
   }
   if (durationMs > maxDurationMs) {
     return `the video lasts ${formatHours(durationMs)}, longer than the ${formatHours(maxDurationMs)} this service ingests fully: only its metadata was read`;

@@ -27,16 +27,20 @@ export interface PartSpec {
  * MAX_PARTS parts; a 500 GB file gets 48 MiB parts.
  */
 export function choosePartSizeBytes(totalBytes: number, minPartSizeBytes = DEFAULT_MIN_PART_SIZE_BYTES): number {
-  if (!Number.isSafeInteger(totalBytes) || totalBytes <= 0) throw new RangeError(`totalBytes must be a positive integer, got ${totalBytes}`);
-  if (!Number.isSafeInteger(minPartSizeBytes) || minPartSizeBytes <= 0) throw new RangeError(`minPartSizeBytes must be a positive integer, got ${minPartSizeBytes}`);
+  if (!Number.isSafeInteger(totalBytes) || totalBytes <= 0)
+    throw new RangeError(`totalBytes must be a positive integer, got ${totalBytes}`);
+  if (!Number.isSafeInteger(minPartSizeBytes) || minPartSizeBytes <= 0)
+    throw new RangeError(`minPartSizeBytes must be a positive integer, got ${minPartSizeBytes}`);
   const neededBytes = Math.ceil(totalBytes / MAX_PARTS);
   if (neededBytes <= minPartSizeBytes) return minPartSizeBytes;
   return Math.ceil(neededBytes / MEBIBYTE) * MEBIBYTE;
 }
 
 function checkSizes(totalBytes: number, partSizeBytes: number): void {
-  if (!Number.isSafeInteger(totalBytes) || totalBytes <= 0) throw new RangeError(`totalBytes must be a positive integer, got ${totalBytes}`);
-  if (!Number.isSafeInteger(partSizeBytes) || partSizeBytes <= 0) throw new RangeError(`partSizeBytes must be a positive integer, got ${partSizeBytes}`);
+  if (!Number.isSafeInteger(totalBytes) || totalBytes <= 0)
+    throw new RangeError(`totalBytes must be a positive integer, got ${totalBytes}`);
+  if (!Number.isSafeInteger(partSizeBytes) || partSizeBytes <= 0)
+    throw new RangeError(`partSizeBytes must be a positive integer, got ${partSizeBytes}`);
 }
 
 export function countParts(totalBytes: number, partSizeBytes: number): number {
@@ -47,7 +51,8 @@ export function countParts(totalBytes: number, partSizeBytes: number): number {
 export function partAt(index: number, totalBytes: number, partSizeBytes: number): PartSpec {
   checkSizes(totalBytes, partSizeBytes);
   const offsetBytes = index * partSizeBytes;
-  if (!Number.isSafeInteger(index) || index < 0 || offsetBytes >= totalBytes) throw new RangeError(`part ${index} lies outside a file of ${totalBytes} bytes`);
+  if (!Number.isSafeInteger(index) || index < 0 || offsetBytes >= totalBytes)
+    throw new RangeError(`part ${index} lies outside a file of ${totalBytes} bytes`);
   return { index, offsetBytes, lengthBytes: Math.min(partSizeBytes, totalBytes - offsetBytes) };
 }
 

@@ -47,16 +47,67 @@ export const qualityMetricNames: readonly QualityMetricName[] = ['noise', 'detai
 /** [measure, score] points, measures ascending; the score is interpolated between them and held flat outside. */
 export type ScorePoints = readonly (readonly [number, number])[];
 
-export const qualityScales: Readonly<Record<QualityMetricName, { unit: string; points: ScorePoints; weight: number; isDefect: boolean }>> = {
+export const qualityScales: Readonly<
+  Record<QualityMetricName, { unit: string; points: ScorePoints; weight: number; isDefect: boolean }>
+> = {
   // RMS of (luma - median3x3(luma)) in 8-bit levels. Clean footage sits near 1; film grain 3..5;
   // noise=alls=25 on a clean source measures about 7.
-  noise: { unit: 'RMS luma residual, 8-bit levels', points: [[0.5, 5], [1.5, 4.2], [3, 3], [5, 2], [8, 1], [12, 0]], weight: 0.25, isDefect: true },
+  noise: {
+    unit: 'RMS luma residual, 8-bit levels',
+    points: [
+      [0.5, 5],
+      [1.5, 4.2],
+      [3, 3],
+      [5, 2],
+      [8, 1],
+      [12, 0],
+    ],
+    weight: 0.25,
+    isDefect: true,
+  },
   // Mean edge width at 540 lines: crisp footage 3..5 px, soft 8..10, a Gaussian blur of sigma 3 about 14.
-  details: { unit: 'edge width, pixels at 540 lines', points: [[2.5, 5], [4, 4.5], [6, 3.5], [8, 2.5], [11, 1.5], [15, 0.5], [20, 0]], weight: 0.35, isDefect: true },
+  details: {
+    unit: 'edge width, pixels at 540 lines',
+    points: [
+      [2.5, 5],
+      [4, 4.5],
+      [6, 3.5],
+      [8, 2.5],
+      [11, 1.5],
+      [15, 0.5],
+      [20, 0],
+    ],
+    weight: 0.35,
+    isDefect: true,
+  },
   // Mean saturation: greyscale is 0, muted grading 10..20, vivid footage 35 and up.
-  colors: { unit: 'mean saturation, 8-bit levels', points: [[0, 0], [4, 1], [10, 2], [20, 3], [35, 4], [55, 5]], weight: 0.15, isDefect: false },
+  colors: {
+    unit: 'mean saturation, 8-bit levels',
+    points: [
+      [0, 0],
+      [4, 1],
+      [10, 2],
+      [20, 3],
+      [35, 4],
+      [55, 5],
+    ],
+    weight: 0.15,
+    isDefect: false,
+  },
   // blockdetect: well-compressed H.264 stays below 5, blocky MPEG-2 at low bitrates reaches 10..12.
-  compression: { unit: 'blockiness ratio', points: [[1.5, 5], [3, 4], [5, 3], [8, 2], [12, 1], [18, 0]], weight: 0.25, isDefect: true },
+  compression: {
+    unit: 'blockiness ratio',
+    points: [
+      [1.5, 5],
+      [3, 4],
+      [5, 3],
+      [8, 2],
+      [12, 1],
+      [18, 0],
+    ],
+    weight: 0.25,
+    isDefect: true,
+  },
 };
 
 /** The worst defect score plus this is the highest overall score. */
@@ -130,7 +181,12 @@ export function scoreQuality(frames: readonly FrameMeasures[]): QualityAssessmen
     const sampleMean = means[name];
     if (sampleMean === null) continue;
     const subjectiveScore = scoreFromPoints(qualityScales[name].points, sampleMean);
-    metrics.push({ name, sampleMean: roundTo(sampleMean, 3), subjectiveLabel: labelForScore(subjectiveScore), subjectiveScore });
+    metrics.push({
+      name,
+      sampleMean: roundTo(sampleMean, 3),
+      subjectiveLabel: labelForScore(subjectiveScore),
+      subjectiveScore,
+    });
   }
   return { metrics, overallSubjectiveScore: overallScore(metrics) };
 }

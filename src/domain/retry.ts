@@ -33,7 +33,13 @@ export function parseRetryAfterMs(value: string | null | undefined, nowMs: numbe
 }
 
 /** The wait before a retry: the backoff, or longer when the server asked for it (capped). */
-export function retryDelayMs(options: { attempt: number; policy: BackoffPolicy; random: number; retryAfterMs: number | null; retryAfterMaxMs: number }): number {
+export function retryDelayMs(options: {
+  attempt: number;
+  policy: BackoffPolicy;
+  random: number;
+  retryAfterMs: number | null;
+  retryAfterMaxMs: number;
+}): number {
   const backoff = backoffDelayMs(options.attempt, options.policy, options.random);
   if (options.retryAfterMs === null) return backoff;
   return Math.max(backoff, Math.min(options.retryAfterMs, options.retryAfterMaxMs));

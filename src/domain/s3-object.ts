@@ -34,7 +34,14 @@ export function normalizeS3Endpoint(input: string): string | null {
   } catch {
     return null;
   }
-  if (url.protocol !== 'https:' || url.username !== '' || url.password !== '' || input.includes('?') || input.includes('#')) return null;
+  if (
+    url.protocol !== 'https:' ||
+    url.username !== '' ||
+    url.password !== '' ||
+    input.includes('?') ||
+    input.includes('#')
+  )
+    return null;
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
@@ -44,7 +51,12 @@ export function isValidRegion(region: string): boolean {
 
 /** The AWS regional endpoint of `region` (commercial partition). */
 export function awsRegionalEndpoint(region: string): string {
-  if (!isValidRegion(region)) throw new AppError('VALIDATION_ERROR', `${JSON.stringify(region.slice(0, 64))} is not an S3 region name`, null, { validationErrors: [{ field: 's3Bucket.region', value: region, message: 'must be a region name such as eu-west-1' }] });
+  if (!isValidRegion(region))
+    throw new AppError('VALIDATION_ERROR', `${JSON.stringify(region.slice(0, 64))} is not an S3 region name`, null, {
+      validationErrors: [
+        { field: 's3Bucket.region', value: region, message: 'must be a region name such as eu-west-1' },
+      ],
+    });
   return `https://s3.${region}.amazonaws.com`;
 }
 
@@ -65,7 +77,8 @@ function encodeSegment(segment: string): string {
   return encodeURIComponent(segment).replace(/[!'()*]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-export const DOT_SEGMENT_MESSAGE = 'must not have a . or .. segment: URL parsers resolve them as path steps, which would leave the bucket';
+export const DOT_SEGMENT_MESSAGE =
+  'must not have a . or .. segment: URL parsers resolve them as path steps, which would leave the bucket';
 
 /**
  * Whether a key has a `.` or `..` segment. Such a key cannot be addressed safely: every URL parser
@@ -125,11 +138,19 @@ export function parseS3Error(body: string): { code: string; message: string | nu
   if (code === undefined) return null;
   const message = /<Message>([^<]{0,500})<\/Message>/.exec(body)?.[1] ?? null;
   // Quoted in error messages that are stored with the import: no NUL may reach the database.
-  return { code: storableText(unescapeXml(code.trim())), message: message === null ? null : storableText(unescapeXml(message.trim())) };
+  return {
+    code: storableText(unescapeXml(code.trim())),
+    message: message === null ? null : storableText(unescapeXml(message.trim())),
+  };
 }
 
 function unescapeXml(text: string): string {
-  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+  return text
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
 }
 
 /**
@@ -137,7 +158,10 @@ function unescapeXml(text: string): string {
  * source's, not the caller's: they are marked so the API answers 400, not 401/403. No message
  * quotes the access key, the secret or a signature.
  */
-export function s3ErrorToAppError(failure: { status: number; code: string | null; message: string | null }, location: Pick<S3ObjectLocation, 'bucket' | 'objectKey'>): AppError {
+export function s3ErrorToAppError(
+  failure: { status: number; code: string | null; message: string | null },
+  location: Pick<S3ObjectLocation, 'bucket' | 'objectKey'>,
+): AppError {
   const { status, code } = failure;
   const details = { status, s3ErrorCode: code, bucket: location.bucket };
   const object = `the object ${JSON.stringify(location.objectKey)} in the bucket ${location.bucket}`;
@@ -145,29 +169,74 @@ export function s3ErrorToAppError(failure: { status: number; code: string | null
     case 'NoSuchBucket':
       return new AppError('RESOURCE_NOT_FOUND', `the bucket ${location.bucket} does not exist`, details);
     case 'NoSuchKey':
-      return new AppError('RESOURCE_NOT_FOUND', `${object} does not exist`, { ...details, objectKey: location.objectKey });
+      return new AppError('RESOURCE_NOT_FOUND', `${object} does not exist`, {
+        ...details,
+        objectKey: location.objectKey,
+      });
     case 'InvalidAccessKeyId':
-      return new AppError('INVALID_CREDENTIALS', 'S3 does not know the access key in s3Bucket.accessKey: check that it is an active access key of this S3 service', details, { aboutSource: true });
+      return new AppError(
+        'INVALID_CREDENTIALS',
+        'S3 does not know the access key in s3Bucket.accessKey: check that it is an active access key of this S3 service',
+        details,
+        { aboutSource: true },
+      );
     case 'SignatureDoesNotMatch':
-      return new AppError('INVALID_CREDENTIALS', 'S3 refused the request signature: s3Bucket.secretAccessKey is not the secret of s3Bucket.accessKey', details, { aboutSource: true });
+      return new AppError(
+        'INVALID_CREDENTIALS',
+        'S3 refused the request signature: s3Bucket.secretAccessKey is not the secret of s3Bucket.accessKey',
+        details,
+        { aboutSource: true },
+      );
     case 'AccessDenied':
     case 'AllAccessDisabled':
-      return new AppError('ACCESS_DENIED', `the credentials may not read ${object}: they need s3:GetObject on it`, details, { aboutSource: true });
+      return new AppError(
+        'ACCESS_DENIED',
+        `the credentials may not read ${object}: they need s3:GetObject on it`,
+        details,
+        { aboutSource: true },
+      );
     case 'PermanentRedirect':
     case 'AuthorizationHeaderMalformed':
     case 'IllegalLocationConstraintException':
-      return new AppError('VALIDATION_ERROR', `the bucket ${location.bucket} is not in the region the request was signed for`, details, {
-        validationErrors: [{ field: 's3Bucket.region', value: null, message: 'is not the bucket\'s region; leave it out to have it looked up' }],
-      });
+      return new AppError(
+        'VALIDATION_ERROR',
+        `the bucket ${location.bucket} is not in the region the request was signed for`,
+        details,
+        {
+          validationErrors: [
+            {
+              field: 's3Bucket.region',
+              value: null,
+              message: "is not the bucket's region; leave it out to have it looked up",
+            },
+          ],
+        },
+      );
     case 'InvalidBucketName':
-      return new AppError('VALIDATION_ERROR', `${JSON.stringify(location.bucket)} is not a valid bucket name`, details, {
-        validationErrors: [{ field: 's3Bucket.bucket', value: location.bucket, message: 'is not a valid bucket name' }],
-      });
+      return new AppError(
+        'VALIDATION_ERROR',
+        `${JSON.stringify(location.bucket)} is not a valid bucket name`,
+        details,
+        {
+          validationErrors: [
+            { field: 's3Bucket.bucket', value: location.bucket, message: 'is not a valid bucket name' },
+          ],
+        },
+      );
     default:
       break;
   }
-  if (code === null && status === 404) return new AppError('RESOURCE_NOT_FOUND', `${object} does not exist`, { ...details, objectKey: location.objectKey });
-  if (code === null && status === 403) return new AppError('ACCESS_DENIED', `S3 answered 403 Forbidden for ${object}`, details, { aboutSource: true });
+  if (code === null && status === 404)
+    return new AppError('RESOURCE_NOT_FOUND', `${object} does not exist`, {
+      ...details,
+      objectKey: location.objectKey,
+    });
+  if (code === null && status === 403)
+    return new AppError('ACCESS_DENIED', `S3 answered 403 Forbidden for ${object}`, details, { aboutSource: true });
   const said = code === null ? '' : ` ${code}${failure.message === null ? '' : ` (${failure.message.slice(0, 200)})`}`;
-  return new AppError('RESOLVE_OBJECT_METADATA_ERROR', `S3 answered ${status}${said} to a request for ${object}`, details);
+  return new AppError(
+    'RESOLVE_OBJECT_METADATA_ERROR',
+    `S3 answered ${status}${said} to a request for ${object}`,
+    details,
+  );
 }

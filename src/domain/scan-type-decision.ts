@@ -40,14 +40,18 @@ export const defaultScanTypeThresholds: ScanTypeThresholds = {
   minOrderDominance: 2,
 };
 
-export function decideScanType(counts: IdetCounts, thresholds: ScanTypeThresholds = defaultScanTypeThresholds): ScanType {
+export function decideScanType(
+  counts: IdetCounts,
+  thresholds: ScanTypeThresholds = defaultScanTypeThresholds,
+): ScanType {
   const interlaced = counts.tff + counts.bff;
   const decided = interlaced + counts.progressive;
   const total = decided + counts.undetermined;
   if (decided < thresholds.minDecidedFrames || decided < thresholds.minDecidedShare * total) return 'PROGRESSIVE';
   if (interlaced <= counts.progressive || interlaced < thresholds.minInterlacedShare * decided) return 'PROGRESSIVE';
   if (counts.tff >= thresholds.minOrderDominance * counts.bff && counts.tff > counts.bff) return 'INTERLACED_TOP_FIRST';
-  if (counts.bff >= thresholds.minOrderDominance * counts.tff && counts.bff > counts.tff) return 'INTERLACED_BOTTOM_FIRST';
+  if (counts.bff >= thresholds.minOrderDominance * counts.tff && counts.bff > counts.tff)
+    return 'INTERLACED_BOTTOM_FIRST';
   return 'PROGRESSIVE';
 }
 

@@ -20,7 +20,8 @@ export function isSealedSecret(stored: string): boolean {
 /** Opens a sealed secret; throws when it is malformed or was sealed under another key. */
 export function openSecret(sealed: string, kek: Buffer): Buffer {
   const [version, iv, tag, ciphertext] = sealed.split('.');
-  if (version !== 'v1' || iv === undefined || tag === undefined || ciphertext === undefined) throw new Error('the sealed secret has an unknown format');
+  if (version !== 'v1' || iv === undefined || tag === undefined || ciphertext === undefined)
+    throw new Error('the sealed secret has an unknown format');
   const decipher = createDecipheriv('aes-256-gcm', kek, Buffer.from(iv, 'base64'));
   decipher.setAuthTag(Buffer.from(tag, 'base64'));
   return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64')), decipher.final()]);

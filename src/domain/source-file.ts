@@ -45,11 +45,13 @@ function truncateFileName(fileName: string, max = MAX_FILE_NAME_LENGTH): string 
 
 /** Removes what must not be in a file name: path separators, control characters, surrounding blanks. */
 function sanitizeFileName(text: string): string {
-  return text
-    .normalize('NFC')
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u001f\u007f/\\]+/g, '_')
-    .trim();
+  return (
+    text
+      .normalize('NFC')
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u001f\u007f/\\]+/g, '_')
+      .trim()
+  );
 }
 
 /** `name` as a file name: ASCII letters, digits, dots, dashes and underscores. */
@@ -78,7 +80,10 @@ export function chooseFileName(options: { fileName?: string | undefined; url: UR
   if (fromUrl === '') return normalizeNameAsFileName(options.name);
   // A segment that is only an extension (".mp4") names the type of the file, not the file.
   const onlyExtension = /^\.+([^.]*)$/.exec(fromUrl);
-  if (onlyExtension) return truncateFileName(`${normalizeNameAsFileName(options.name)}${onlyExtension[1] ? `.${onlyExtension[1]}` : ''}`);
+  if (onlyExtension)
+    return truncateFileName(
+      `${normalizeNameAsFileName(options.name)}${onlyExtension[1] ? `.${onlyExtension[1]}` : ''}`,
+    );
   // Leading dots would make a hidden file on the user's disk.
   return truncateFileName(fromUrl.replace(/^[.\s]+/, ''));
 }
@@ -95,11 +100,15 @@ export function fileStem(fileName: string): string {
 }
 
 /** MIME type and container by extension, then the server's Content-Type when it names a video. */
-export function describeFileType(fileName: string, contentType: string | null): { mimeType: string; containerName: string | null } {
+export function describeFileType(
+  fileName: string,
+  contentType: string | null,
+): { mimeType: string; containerName: string | null } {
   const known = containers[fileExtension(fileName)];
   if (known) return known;
   const essence = contentType?.split(';')[0]?.trim().toLowerCase() ?? '';
-  if (/^(video|audio)\/[a-z0-9.+-]+$/.test(essence) || essence === 'application/mxf') return { mimeType: essence, containerName: null };
+  if (/^(video|audio)\/[a-z0-9.+-]+$/.test(essence) || essence === 'application/mxf')
+    return { mimeType: essence, containerName: null };
   return { mimeType: 'application/octet-stream', containerName: null };
 }
 

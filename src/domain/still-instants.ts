@@ -57,7 +57,10 @@ function contrast(frame: StillFrameStats): number {
  * The index of the first frame in the window that is not black and not mid-fade, or 0 when none
  * qualifies (a dark scene is still better than no still), or -1 for an empty window.
  */
-export function pickStillFrame(frames: readonly StillFrameStats[], thresholds: StillThresholds = defaultStillThresholds): number {
+export function pickStillFrame(
+  frames: readonly StillFrameStats[],
+  thresholds: StillThresholds = defaultStillThresholds,
+): number {
   if (frames.length === 0) return -1;
   const bestContrast = Math.max(...frames.map(contrast));
   const index = frames.findIndex(

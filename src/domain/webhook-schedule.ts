@@ -85,7 +85,12 @@ export function retryWindowEndMs(createdAtMs: number, maxTotalRetryDelayMinutes:
  * slot of `count` consecutive slots and the slot after them. Shared in the database, this makes the
  * limit hold across every worker process.
  */
-export function reserveSlots(nextSlotAtMs: number, nowMs: number, count: number, rateLimitPerSecond: number): { firstSlotAtMs: number; nextSlotAtMs: number } {
+export function reserveSlots(
+  nextSlotAtMs: number,
+  nowMs: number,
+  count: number,
+  rateLimitPerSecond: number,
+): { firstSlotAtMs: number; nextSlotAtMs: number } {
   const first = Math.max(nextSlotAtMs, nowMs);
   return { firstSlotAtMs: first, nextSlotAtMs: first + slotIntervalMs(rateLimitPerSecond) * count };
 }

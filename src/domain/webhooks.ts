@@ -20,7 +20,10 @@ export interface WebhookPayload {
   data: { type: 'VIDEO'; videoId: string };
 }
 
-export function buildPayload(delivery: { id: string; webhookId: string; eventType: string; occurredAt: Date; test: boolean; videoId: string }, attemptCount: number): WebhookPayload {
+export function buildPayload(
+  delivery: { id: string; webhookId: string; eventType: string; occurredAt: Date; test: boolean; videoId: string },
+  attemptCount: number,
+): WebhookPayload {
   return {
     id: delivery.id,
     webhookId: delivery.webhookId,

@@ -9,7 +9,11 @@ import { recordEvent } from '../db/queries/events.queries.js';
 import { findImportForCopy, markImportFailed } from '../db/queries/imports.queries.js';
 import { jobPolicies, type JobHandler } from './catalog.js';
 
-export function createCopyVideoExhaustedHandler(deps: { db: Database; log: Logger; now?: () => Date }): JobHandler<'copy-video-exhausted'> {
+export function createCopyVideoExhaustedHandler(deps: {
+  db: Database;
+  log: Logger;
+  now?: () => Date;
+}): JobHandler<'copy-video-exhausted'> {
   const now = deps.now ?? (() => new Date());
   return async ({ videoId }) => {
     const found = await findImportForCopy(deps.db, videoId);
@@ -21,7 +25,12 @@ export function createCopyVideoExhaustedHandler(deps: { db: Database; log: Logge
         details: {},
       };
       if (!(await markImportFailed(tx, videoId, error, now()))) return false;
-      await recordEvent(tx, { teamId: found.teamId, videoId, type: 'video_in.failed', data: { errorCode: error.code } });
+      await recordEvent(tx, {
+        teamId: found.teamId,
+        videoId,
+        type: 'video_in.failed',
+        data: { errorCode: error.code },
+      });
       return true;
     });
     if (failed) deps.log.error({ videoId }, 'copy job exhausted its retries; import marked FAILED');

@@ -19,8 +19,17 @@ import type { Database } from '../db/database.js';
 import { recordEvent } from '../db/queries/events.queries.js';
 import { insertIngestion } from '../db/queries/ingestion.queries.js';
 import {
-  deleteRecordedParts, findImportForCopy, listRecordedParts, markImportDone, markImportFailed, markImportStarted,
-  recordParts, saveImportProgress, saveUploadState, type ImportForCopy, type RecordedPart,
+  deleteRecordedParts,
+  findImportForCopy,
+  listRecordedParts,
+  markImportDone,
+  markImportFailed,
+  markImportStarted,
+  recordParts,
+  saveImportProgress,
+  saveUploadState,
+  type ImportForCopy,
+  type RecordedPart,
 } from '../db/queries/imports.queries.js';
 import type { OutboundClient, PinnedPool } from '../net/outbound-client.js';
 import { videoSourceKey, type BlobKey } from '../storage/blob-keys.js';
@@ -66,11 +75,20 @@ export function createCopyVideoHandler(deps: CopyJobDeps): JobHandler<'copy-vide
     }
     if (found.videoImport.status === 'INITIAL') {
       await deps.db.transaction(async (tx) => {
-        if (await markImportStarted(tx, videoId, now())) await recordEvent(tx, { teamId: found.teamId, videoId, type: 'video_in.started' });
+        if (await markImportStarted(tx, videoId, now()))
+          await recordEvent(tx, { teamId: found.teamId, videoId, type: 'video_in.started' });
       });
     }
     const signal = AbortSignal.any([context.signal, deps.shutdownSignal]);
-    const run: CopyRun = { deps, now, found, key: videoSourceKey(found.teamId, videoId), log, signal, holder: context.jobId };
+    const run: CopyRun = {
+      deps,
+      now,
+      found,
+      key: videoSourceKey(found.teamId, videoId),
+      log,
+      signal,
+      holder: context.jobId,
+    };
     try {
       await runCopy(run);
     } catch (error) {
@@ -100,7 +118,12 @@ async function handleFailure(run: CopyRun, error: unknown): Promise<void> {
   log.warn({ code: failure.code, err: error }, 'copy failed');
   const marked = await deps.db.transaction(async (tx) => {
     if (!(await markImportFailed(tx, videoId, toOperationError(failure), run.now()))) return false;
-    await recordEvent(tx, { teamId: found.teamId, videoId, type: 'video_in.failed', data: { errorCode: failure.code } });
+    await recordEvent(tx, {
+      teamId: found.teamId,
+      videoId,
+      type: 'video_in.failed',
+      data: { errorCode: failure.code },
+    });
     return true;
   });
   if (!marked) await deleteStoredData(run);
@@ -114,23 +137,41 @@ function toPermanentFailure(error: unknown): AppError | null {
   if (isAppError(error)) return error;
   const code = (error as NodeJS.ErrnoException | null)?.code ?? '';
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new AppError('INTERNAL_SERVER_ERROR', 'the service\'s storage is full: free space, then restart the import', { cause: code }, { cause: error });
+    return new AppError(
+      'INTERNAL_SERVER_ERROR',
+      "the service's storage is full: free space, then restart the import",
+      { cause: code },
+      { cause: error },
+    );
   }
   if (storageFailureCodes.has(code)) {
-    return new AppError('INTERNAL_SERVER_ERROR', `writing the file to the service's storage failed (${code}): the operator must check the storage, then restart the import`, { cause: code }, { cause: error });
+    return new AppError(
+      'INTERNAL_SERVER_ERROR',
+      `writing the file to the service's storage failed (${code}): the operator must check the storage, then restart the import`,
+      { cause: code },
+      { cause: error },
+    );
   }
   return null;
 }
 
 async function deleteStoredData(run: CopyRun): Promise<void> {
-  await deleteVideoData(run.deps.store, { teamId: run.found.teamId, videoId: run.found.videoImport.videoId, uploadState: run.found.videoImport.uploadState ?? null });
+  await deleteVideoData(run.deps.store, {
+    teamId: run.found.teamId,
+    videoId: run.found.videoImport.videoId,
+    uploadState: run.found.videoImport.uploadState ?? null,
+  });
 }
 
 async function runCopy(run: CopyRun): Promise<void> {
   const { deps, found, key } = run;
   const source = found.videoImport;
   let recorded = await listRecordedParts(deps.db, source.videoId);
-  let remaining = remainingParts(source.totalBytes, source.partSizeBytes, recorded.map((part) => part.partIndex));
+  let remaining = remainingParts(
+    source.totalBytes,
+    source.partSizeBytes,
+    recorded.map((part) => part.partIndex),
+  );
   // A run that crashed after publishing the file but before marking the import DONE.
   if (remaining.length === 0 && (await deps.store.stat(key))?.sizeBytes === source.totalBytes) {
     await finish(run, recorded, null);
@@ -157,11 +198,21 @@ async function runCopy(run: CopyRun): Promise<void> {
  * copy/host-leases.ts), and more as the lease grows, holding the lease until every connection is
  * closed.
  */
-async function copyUnderHostLease(run: CopyRun, upload: BlobUpload, remaining: ReturnType<typeof remainingParts>, recorded: RecordedPart[]): Promise<void> {
+async function copyUnderHostLease(
+  run: CopyRun,
+  upload: BlobUpload,
+  remaining: ReturnType<typeof remainingParts>,
+  recorded: RecordedPart[],
+): Promise<void> {
   const { deps, log } = run;
   const source = run.found.videoImport;
   const lease = await acquireHostLease(
-    { db: deps.db, ceiling: deps.copy.sourceHostMaxConnections, log, sleep: (ms, abort) => sleepTimer(ms, undefined, { signal: abort }) },
+    {
+      db: deps.db,
+      ceiling: deps.copy.sourceHostMaxConnections,
+      log,
+      sleep: (ms, abort) => sleepTimer(ms, undefined, { signal: abort }),
+    },
     { url: source.fetchUrl, videoId: source.videoId, holder: run.holder, wanted: source.maxConnections },
     run.signal,
   );
@@ -170,7 +221,11 @@ async function copyUnderHostLease(run: CopyRun, upload: BlobUpload, remaining: R
     await copyRemaining(run, upload, () => deps.client.openPool(target, 1), remaining, recorded, lease);
   } finally {
     // An unreleased lease expires by itself; the copy's own outcome matters more.
-    await lease.release().catch((error: unknown) => log.warn({ err: error }, 'releasing the source host lease failed; it expires by itself'));
+    await lease
+      .release()
+      .catch((error: unknown) =>
+        log.warn({ err: error }, 'releasing the source host lease failed; it expires by itself'),
+      );
   }
 }
 
@@ -201,7 +256,14 @@ async function openOrRestartUpload(run: CopyRun): Promise<{ upload: BlobUpload; 
   }
 }
 
-async function copyRemaining(run: CopyRun, upload: BlobUpload, openConnection: () => PinnedPool, remaining: ReturnType<typeof remainingParts>, recorded: RecordedPart[], lease: HostLease): Promise<void> {
+async function copyRemaining(
+  run: CopyRun,
+  upload: BlobUpload,
+  openConnection: () => PinnedPool,
+  remaining: ReturnType<typeof remainingParts>,
+  recorded: RecordedPart[],
+  lease: HostLease,
+): Promise<void> {
   const { deps, found, log, now } = run;
   const source = found.videoImport;
   const halt = new AbortController();
@@ -212,32 +274,48 @@ async function copyRemaining(run: CopyRun, upload: BlobUpload, openConnection: (
     recordedBytes: recorded.reduce((sum, part) => sum + part.lengthBytes, 0),
     totalBytes: source.totalBytes,
     flush: () => upload.flush(),
-    persist: (parts, progress) => deps.db.transaction(async (tx) => {
-      await recordParts(tx, source.videoId, parts.map((part) => ({ partIndex: part.index, offsetBytes: part.offsetBytes, lengthBytes: part.lengthBytes, crc32c: part.crc32c, receipt: part.receipt })));
-      return saveImportProgress(tx, source.videoId, { ...progress, now: now() });
-    }),
+    persist: (parts, progress) =>
+      deps.db.transaction(async (tx) => {
+        await recordParts(
+          tx,
+          source.videoId,
+          parts.map((part) => ({
+            partIndex: part.index,
+            offsetBytes: part.offsetBytes,
+            lengthBytes: part.lengthBytes,
+            crc32c: part.crc32c,
+            receipt: part.receipt,
+          })),
+        );
+        return saveImportProgress(tx, source.videoId, { ...progress, now: now() });
+      }),
     onStop: (reason) => halt.abort(reason),
     onError: (error) => log.warn({ err: error }, 'checkpoint failed; retrying at the next one'),
   });
   checkpointer.start();
   try {
-    await copyParts(remaining, {
-      openConnection,
-      upload,
-      source: { totalBytes: source.totalBytes, etag: source.etag, lastModified: source.lastModified },
-      connections: lease.connections,
-      grants: lease,
-      attempts: deps.copy.partAttempts,
-      backoff: { baseDelayMs: deps.copy.retryBaseDelayMs, maxDelayMs: deps.copy.retryMaxDelayMs },
-      retryAfterMaxMs: deps.copy.retryAfterMaxMs,
-      sleep: (ms, abort) => sleepTimer(ms, undefined, { signal: abort }),
-      random: Math.random,
-      now: Date.now,
-      onBytes: (delta) => checkpointer.addBytes(delta),
-      onPartCopied: (part) => checkpointer.addPart(part),
-      onRetry: ({ part, attempt, delayMs, error }) => log.info({ part: part.index, attempt, delayMs, code: error.code, reason: error.message }, 'retrying part'),
-      ...sourceAccess(run),
-    }, signal);
+    await copyParts(
+      remaining,
+      {
+        openConnection,
+        upload,
+        source: { totalBytes: source.totalBytes, etag: source.etag, lastModified: source.lastModified },
+        connections: lease.connections,
+        grants: lease,
+        attempts: deps.copy.partAttempts,
+        backoff: { baseDelayMs: deps.copy.retryBaseDelayMs, maxDelayMs: deps.copy.retryMaxDelayMs },
+        retryAfterMaxMs: deps.copy.retryAfterMaxMs,
+        sleep: (ms, abort) => sleepTimer(ms, undefined, { signal: abort }),
+        random: Math.random,
+        now: Date.now,
+        onBytes: (delta) => checkpointer.addBytes(delta),
+        onPartCopied: (part) => checkpointer.addPart(part),
+        onRetry: ({ part, attempt, delayMs, error }) =>
+          log.info({ part: part.index, attempt, delayMs, code: error.code, reason: error.message }, 'retrying part'),
+        ...sourceAccess(run),
+      },
+      signal,
+    );
   } finally {
     await checkpointer.stop();
   }
@@ -262,17 +340,38 @@ async function finish(run: CopyRun, recorded: RecordedPart[], upload: BlobUpload
   }
   const crc32c = combinePartChecksums(recorded);
   if (source.expectedCrc32c !== null && crc32c !== source.expectedCrc32c && !source.skipChecksumValidation) {
-    throw new AppError('CHECKSUM_MISMATCH', `the copied file's CRC32C is ${crc32c} (0x${formatCrc32c(crc32c)}) but ${source.expectedCrc32c} (0x${formatCrc32c(source.expectedCrc32c)}) was expected: the source sent different bytes, or the expected checksum is wrong; restart with skipChecksumValidation=true to accept the copy`, {
-      expectedCrc32c: source.expectedCrc32c,
-      actualCrc32c: crc32c,
-    });
+    throw new AppError(
+      'CHECKSUM_MISMATCH',
+      `the copied file's CRC32C is ${crc32c} (0x${formatCrc32c(crc32c)}) but ${source.expectedCrc32c} (0x${formatCrc32c(source.expectedCrc32c)}) was expected: the source sent different bytes, or the expected checksum is wrong; restart with skipChecksumValidation=true to accept the copy`,
+      {
+        expectedCrc32c: source.expectedCrc32c,
+        actualCrc32c: crc32c,
+      },
+    );
   }
   // Without an open upload the file was published by an earlier run (see runCopy).
   if (upload !== null) {
-    await upload.complete(recorded.map((part) => ({ index: part.partIndex, offsetBytes: part.offsetBytes, lengthBytes: part.lengthBytes, crc32c: part.crc32c, receipt: part.receipt })), crc32c);
+    await upload.complete(
+      recorded.map((part) => ({
+        index: part.partIndex,
+        offsetBytes: part.offsetBytes,
+        lengthBytes: part.lengthBytes,
+        crc32c: part.crc32c,
+        receipt: part.receipt,
+      })),
+      crc32c,
+    );
   }
   const done = await deps.db.transaction(async (tx) => {
-    if (!(await markImportDone(tx, source.videoId, { crc32c, storageKey: key, totalBytes: source.totalBytes, now: run.now() }))) return false;
+    if (
+      !(await markImportDone(tx, source.videoId, {
+        crc32c,
+        storageKey: key,
+        totalBytes: source.totalBytes,
+        now: run.now(),
+      }))
+    )
+      return false;
     await recordEvent(tx, { teamId: found.teamId, videoId: source.videoId, type: 'video_in.done' });
     await insertIngestion(tx, source.videoId, source.fullIngestion);
     await deps.queue.send(tx, 'ingest-video', { videoId: source.videoId }, { groupId: found.teamId });

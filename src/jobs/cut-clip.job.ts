@@ -12,13 +12,26 @@ import path from 'node:path';
 import { Transform } from 'node:stream';
 import { crc32c } from '@node-rs/crc32';
 import type { Logger } from 'pino';
-import { findClipWork, markClipDone, markClipStarted, saveClipProgress, type ClipWork } from '../db/queries/clips.queries.js';
+import {
+  findClipWork,
+  markClipDone,
+  markClipStarted,
+  saveClipProgress,
+  type ClipWork,
+} from '../db/queries/clips.queries.js';
 import { recordEvent } from '../db/queries/events.queries.js';
 import { insertIngestion } from '../db/queries/ingestion.queries.js';
 import { toBlobKey, videoSourceKey } from '../storage/blob-keys.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { JobContext, JobHandler } from './catalog.js';
-import { failMediaOperation, mediaJobSignal, ProgressReporter, takeSlotOrDefer, withWorkDir, type MediaJobDeps } from './media-job-support.js';
+import {
+  failMediaOperation,
+  mediaJobSignal,
+  ProgressReporter,
+  takeSlotOrDefer,
+  withWorkDir,
+  type MediaJobDeps,
+} from './media-job-support.js';
 
 export function createCutClipHandler(deps: MediaJobDeps): JobHandler<'cut-clip'> {
   const now = deps.now ?? (() => new Date());
@@ -29,13 +42,25 @@ export function createCutClipHandler(deps: MediaJobDeps): JobHandler<'cut-clip'>
       log.info({ status: found?.processing.status ?? 'deleted' }, 'clip job has nothing to do');
       return;
     }
-    const slot = await takeSlotOrDefer(deps, 'cut-clip', { teamId: found.clip.teamId, videoId, kind: 'clip', holder: context.jobId }, log);
+    const slot = await takeSlotOrDefer(
+      deps,
+      'cut-clip',
+      { teamId: found.clip.teamId, videoId, kind: 'clip', holder: context.jobId },
+      log,
+    );
     if (slot === null) return;
     // Deleting the master deletes its clips with it; either one gone stops the cut.
     const watchedClip = deps.deletions.watch(videoId);
     const watchedMaster = deps.deletions.watch(found.master.id);
     try {
-      await cut({ deps, found, context, deleted: AbortSignal.any([watchedClip.signal, watchedMaster.signal]), log, now });
+      await cut({
+        deps,
+        found,
+        context,
+        deleted: AbortSignal.any([watchedClip.signal, watchedMaster.signal]),
+        log,
+        now,
+      });
     } finally {
       watchedClip.release();
       watchedMaster.release();
@@ -58,23 +83,34 @@ async function cut({ deps, found, context, deleted, log, now }: CutRequest): Pro
   const { clip, master, processing } = found;
   const videoId = clip.id;
   await deps.db.transaction(async (tx) => {
-    if (await markClipStarted(tx, videoId, now())) await recordEvent(tx, { teamId: clip.teamId, videoId, type: 'clip_processing.started' });
+    if (await markClipStarted(tx, videoId, now()))
+      await recordEvent(tx, { teamId: clip.teamId, videoId, type: 'clip_processing.started' });
   });
   const signal = mediaJobSignal(deps, context, deleted);
   try {
-    if (master.storageKey === null || master.fileSizeBytes === null) throw new Error(`master ${master.id} has no stored file`);
+    if (master.storageKey === null || master.fileSizeBytes === null)
+      throw new Error(`master ${master.id} has no stored file`);
     const input = await deps.store.mediaSource(toBlobKey(master.storageKey), 24 * 3600);
     const stored = await withWorkDir(deps.workDir, `clip-${videoId}-${randomUUID()}`, async (workDir) => {
-      const progress = new ProgressReporter({ intervalMs: deps.progressIntervalMs, now, save: (state) => saveClipProgress(deps.db, videoId, state, now()) });
+      const progress = new ProgressReporter({
+        intervalMs: deps.progressIntervalMs,
+        now,
+        save: (state) => saveClipProgress(deps.db, videoId, state, now()),
+      });
       // Probing first is part of cutting: the cut needs the frame rate, audio and pixel facts.
       const probed = await deps.media.probe(input, master.fileSizeBytes ?? 0, signal);
       const output = path.join(workDir, `clip${path.extname(clip.fileName)}`);
-      await deps.media.cutClip(input, probed, {
-        output,
-        startMs: processing.startPositionMillis,
-        endMs: processing.endPositionMillis,
-        onProgress: (fraction) => progress.report(fraction),
-      }, signal);
+      await deps.media.cutClip(
+        input,
+        probed,
+        {
+          output,
+          startMs: processing.startPositionMillis,
+          endMs: processing.endPositionMillis,
+          onProgress: (fraction) => progress.report(fraction),
+        },
+        signal,
+      );
       await progress.flush();
       return storeWithChecksum(deps.store, videoSourceKey(clip.teamId, clip.id), output, signal);
     });
@@ -86,11 +122,23 @@ async function cut({ deps, found, context, deleted, log, now }: CutRequest): Pro
     });
     log.info({ sizeBytes: stored.sizeBytes }, 'clip cut');
   } catch (error) {
-    await failMediaOperation({ deps, log, now, error, signal, operation: { kind: 'clip', videoId, teamId: clip.teamId, eventStage: 'clip_processing' } });
+    await failMediaOperation({
+      deps,
+      log,
+      now,
+      error,
+      signal,
+      operation: { kind: 'clip', videoId, teamId: clip.teamId, eventStage: 'clip_processing' },
+    });
   }
 }
 
-async function storeWithChecksum(store: BlobStore, key: ReturnType<typeof videoSourceKey>, localPath: string, signal: AbortSignal): Promise<{ storageKey: string; sizeBytes: number; crc32c: number }> {
+async function storeWithChecksum(
+  store: BlobStore,
+  key: ReturnType<typeof videoSourceKey>,
+  localPath: string,
+  signal: AbortSignal,
+): Promise<{ storageKey: string; sizeBytes: number; crc32c: number }> {
   let checksum = 0;
   const observer = new Transform({
     transform(chunk: Buffer, _encoding, callback) {

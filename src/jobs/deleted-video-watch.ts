@@ -49,9 +49,10 @@ export class DeletedVideoWatch implements DeletionWatch {
   constructor(private readonly options: DeletedVideoWatchOptions) {}
 
   start(): void {
-    this.stopListening = this.options.bell?.onRing((ring: BellRing) => {
-      if (ring === 'videos' || ring === 'missed') this.check();
-    }) ?? null;
+    this.stopListening =
+      this.options.bell?.onRing((ring: BellRing) => {
+        if (ring === 'videos' || ring === 'missed') this.check();
+      }) ?? null;
   }
 
   stop(): void {
@@ -90,7 +91,9 @@ export class DeletedVideoWatch implements DeletionWatch {
       return;
     }
     this.checking = this.look()
-      .catch((error: unknown) => this.options.log.warn({ err: error }, 'could not check whether the videos of running media jobs still exist'))
+      .catch((error: unknown) =>
+        this.options.log.warn({ err: error }, 'could not check whether the videos of running media jobs still exist'),
+      )
       .finally(() => {
         this.checking = null;
         if (this.checkAgain) {

@@ -26,14 +26,27 @@ import { fractionDone, planIngestion, type IngestionPlan, type IngestionStage } 
 import { createFreeClip } from '../db/queries/clips.queries.js';
 import { recordEvent } from '../db/queries/events.queries.js';
 import {
-  findIngestionWork, markIngestionDone, markIngestionStarted, replaceArtifacts, saveIngestionProgress,
-  type IngestionResults, type IngestionWork, type NewArtifact,
+  findIngestionWork,
+  markIngestionDone,
+  markIngestionStarted,
+  replaceArtifacts,
+  saveIngestionProgress,
+  type IngestionResults,
+  type IngestionWork,
+  type NewArtifact,
 } from '../db/queries/ingestion.queries.js';
 import type { StillImage } from '../media/ingestion-media.js';
 import type { ProbedVideo, ScanType, VideoMetadata } from '../media/metadata.js';
 import { toBlobKey, videoArtifactKey } from '../storage/blob-keys.js';
 import type { JobContext, JobHandler } from './catalog.js';
-import { failMediaOperation, mediaJobSignal, ProgressReporter, takeSlotOrDefer, withWorkDir, type MediaJobDeps } from './media-job-support.js';
+import {
+  failMediaOperation,
+  mediaJobSignal,
+  ProgressReporter,
+  takeSlotOrDefer,
+  withWorkDir,
+  type MediaJobDeps,
+} from './media-job-support.js';
 
 export type IngestJobDeps = MediaJobDeps;
 
@@ -61,8 +74,14 @@ export function createIngestVideoHandler(deps: IngestJobDeps): JobHandler<'inges
       log.info({ status: work?.ingestion.status ?? 'deleted' }, 'ingestion job has nothing to do');
       return;
     }
-    if (work.video.storageKey === null || work.video.fileSizeBytes === null) throw new Error(`video ${videoId} has no stored file to ingest`);
-    const slot = await takeSlotOrDefer(deps, 'ingest-video', { teamId: work.video.teamId, videoId, kind: 'ingestion', holder: context.jobId }, log);
+    if (work.video.storageKey === null || work.video.fileSizeBytes === null)
+      throw new Error(`video ${videoId} has no stored file to ingest`);
+    const slot = await takeSlotOrDefer(
+      deps,
+      'ingest-video',
+      { teamId: work.video.teamId, videoId, kind: 'ingestion', holder: context.jobId },
+      log,
+    );
     if (slot === null) return;
     const watched = deps.deletions.watch(videoId);
     try {
@@ -90,7 +109,8 @@ async function ingest({ deps, work, context, deleted, log, now }: IngestRequest)
   const stage = eventStageOf(work);
   await deps.db.transaction(async (tx) => {
     const unavailable = plan.skipped.map(({ feature, reason }) => ({ feature, reason }));
-    if (await markIngestionStarted(tx, videoId, now(), unavailable)) await recordEvent(tx, { teamId: work.video.teamId, videoId, type: `${stage}.started` });
+    if (await markIngestionStarted(tx, videoId, now(), unavailable))
+      await recordEvent(tx, { teamId: work.video.teamId, videoId, type: `${stage}.started` });
   });
   const signal = mediaJobSignal(deps, context, deleted);
   try {
@@ -106,7 +126,14 @@ async function ingest({ deps, work, context, deleted, log, now }: IngestRequest)
     await finish(deps, work, metadata, now);
     log.info({ stages: plan.stages.map((planned) => planned.stage), skipped: plan.skipped }, 'ingestion done');
   } catch (error) {
-    await failMediaOperation({ deps, log, now, error, signal, operation: { kind: 'ingestion', videoId, teamId: work.video.teamId, eventStage: stage } });
+    await failMediaOperation({
+      deps,
+      log,
+      now,
+      error,
+      signal,
+      operation: { kind: 'ingestion', videoId, teamId: work.video.teamId, eventStage: stage },
+    });
   }
 }
 
@@ -126,7 +153,13 @@ async function runStages(run: IngestRun): Promise<VideoMetadata | null> {
     }
     if (probed === null) throw new Error('the metadata stage must come first');
     const deinterlace = (heuristics ?? probed.metadata.scanning.metadata) !== 'PROGRESSIVE';
-    await runStage(run, stage, probed, { deinterlace, report, setHeuristics: (found) => { heuristics = found; } });
+    await runStage(run, stage, probed, {
+      deinterlace,
+      report,
+      setHeuristics: (found) => {
+        heuristics = found;
+      },
+    });
   }
   await run.progress.flush();
   return probed?.metadata ?? null;
@@ -141,7 +174,12 @@ function refuseUnboundedWork(run: IngestRun, probed: ProbedVideo): void {
   if (run.plan.stages.length <= 1) return;
   const durationMs = probed.metadata.durationInMillis;
   const refusal = refuseDuration(durationMs, run.deps.maxDurationMs);
-  if (refusal !== null) throw new AppError('MEDIA_LIMIT_EXCEEDED', refusal, { limit: 'duration', durationMillis: durationMs, maxDurationMillis: run.deps.maxDurationMs });
+  if (refusal !== null)
+    throw new AppError('MEDIA_LIMIT_EXCEEDED', refusal, {
+      limit: 'duration',
+      durationMillis: durationMs,
+      maxDurationMillis: run.deps.maxDurationMs,
+    });
 }
 
 interface StageContext {
@@ -150,7 +188,12 @@ interface StageContext {
   setHeuristics: (found: ScanType) => void;
 }
 
-async function runStage(run: IngestRun, stage: Exclude<IngestionStage, 'metadata'>, probed: ProbedVideo, context: StageContext): Promise<void> {
+async function runStage(
+  run: IngestRun,
+  stage: Exclude<IngestionStage, 'metadata'>,
+  probed: ProbedVideo,
+  context: StageContext,
+): Promise<void> {
   const { deps, signal } = run;
   switch (stage) {
     case 'scanType': {
@@ -161,14 +204,24 @@ async function runStage(run: IngestRun, stage: Exclude<IngestionStage, 'metadata
       return;
     }
     case 'qualityAssessment': {
-      const assessment = await deps.media.assessQuality(run.input, probed, { deinterlace: context.deinterlace }, signal);
+      const assessment = await deps.media.assessQuality(
+        run.input,
+        probed,
+        { deinterlace: context.deinterlace },
+        signal,
+      );
       await save(run, { qualityAssessment: { ...assessment } });
       return;
     }
     case 'stills': {
       const outputDir = path.join(run.workDir, 'stills');
       await fs.mkdir(outputDir, { recursive: true });
-      const stills = await deps.media.extractStills(run.input, probed, { outputDir, deinterlace: context.deinterlace, onProgress: context.report }, signal);
+      const stills = await deps.media.extractStills(
+        run.input,
+        probed,
+        { outputDir, deinterlace: context.deinterlace, onProgress: context.report },
+        signal,
+      );
       const thumbnails = await storeImages(run, 'thumbnails', stills.thumbnails);
       const fullFrames = await storeImages(run, 'frames', stills.fullFrames);
       const poster = await storeImages(run, 'poster', [stills.poster]);
@@ -182,11 +235,26 @@ async function runStage(run: IngestRun, stage: Exclude<IngestionStage, 'metadata
     }
     case 'webVideo': {
       const output = path.join(run.workDir, 'web.mp4');
-      const size = await deps.media.encodeWebVideo(run.input, probed, { output, deinterlace: context.deinterlace, onProgress: context.report }, signal);
+      const size = await deps.media.encodeWebVideo(
+        run.input,
+        probed,
+        { output, deinterlace: context.deinterlace, onProgress: context.report },
+        signal,
+      );
       const stored = await storeFile(run, 'web.mp4', output);
-      await deps.db.transaction((tx) => replaceArtifacts(tx, run.work.video.id, 'WEB_VIDEO', [{
-        position: 0, timestampMillis: null, width: size.width, height: size.height, sizeBytes: stored.sizeBytes, mimeType: 'video/mp4', storageKey: stored.key,
-      }]));
+      await deps.db.transaction((tx) =>
+        replaceArtifacts(tx, run.work.video.id, 'WEB_VIDEO', [
+          {
+            position: 0,
+            timestampMillis: null,
+            width: size.width,
+            height: size.height,
+            sizeBytes: stored.sizeBytes,
+            mimeType: 'video/mp4',
+            storageKey: stored.key,
+          },
+        ]),
+      );
       await save(run, { webVideoAvailable: true });
       return;
     }
@@ -208,13 +276,26 @@ async function storeImages(run: IngestRun, folder: string, images: readonly Stil
   for (const [position, image] of images.entries()) {
     const name = `${folder}/${String(position).padStart(4, '0')}${path.extname(image.path)}`;
     const stored = await storeFile(run, name, image.path);
-    artifacts.push({ position, timestampMillis: image.timestampMillis, width: image.width, height: image.height, sizeBytes: stored.sizeBytes, mimeType: image.mimeType, storageKey: stored.key });
+    artifacts.push({
+      position,
+      timestampMillis: image.timestampMillis,
+      width: image.width,
+      height: image.height,
+      sizeBytes: stored.sizeBytes,
+      mimeType: image.mimeType,
+      storageKey: stored.key,
+    });
   }
   return artifacts;
 }
 
 /** Marks the ingestion DONE; for a master of a team that wants clips, creates and queues its free clip. */
-async function finish(deps: IngestJobDeps, found: IngestionWork, metadata: VideoMetadata | null, now: () => Date): Promise<void> {
+async function finish(
+  deps: IngestJobDeps,
+  found: IngestionWork,
+  metadata: VideoMetadata | null,
+  now: () => Date,
+): Promise<void> {
   const { video } = found;
   await deps.db.transaction(async (tx) => {
     if (!(await markIngestionDone(tx, video.id, now()))) return;

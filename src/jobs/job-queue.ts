@@ -26,7 +26,13 @@ export interface JobQueue {
    * Calls off the running job `jobId` and queues the same work again to start later, in `tx`: the
    * attempt ends cancelled (not completed, and no retry used), and a new job takes its place.
    */
-  requeueLater<N extends JobName>(tx: Database, name: N, jobId: string, payload: JobPayloads[N], options: SendOptions & { startAfterSeconds: number }): Promise<void>;
+  requeueLater<N extends JobName>(
+    tx: Database,
+    name: N,
+    jobId: string,
+    payload: JobPayloads[N],
+    options: SendOptions & { startAfterSeconds: number },
+  ): Promise<void>;
 }
 
 export interface QueueOptions {
@@ -45,7 +51,11 @@ export interface WorkOptions {
 export class PgBossJobQueue implements JobQueue {
   private readonly workerIds: string[] = [];
 
-  private constructor(private readonly boss: PgBoss, private readonly options: QueueOptions, private readonly log: Logger) {}
+  private constructor(
+    private readonly boss: PgBoss,
+    private readonly options: QueueOptions,
+    private readonly log: Logger,
+  ) {}
 
   static async start(connection: DatabaseConnection, options: QueueOptions, log: Logger): Promise<PgBossJobQueue> {
     const common = {
@@ -58,9 +68,10 @@ export class PgBossJobQueue implements JobQueue {
       schedule: false,
       instanceName: options.supervise ? 'reelin-worker' : 'reelin-api',
     };
-    const boss = connection.kind === 'pglite'
-      ? new PgBoss({ ...common, db: fromPglite(connection.pglite), backend: 'pglite' })
-      : new PgBoss({ ...common, connectionString: connection.url, max: 10 });
+    const boss =
+      connection.kind === 'pglite'
+        ? new PgBoss({ ...common, db: fromPglite(connection.pglite), backend: 'pglite' })
+        : new PgBoss({ ...common, connectionString: connection.url, max: 10 });
     boss.on('error', (error) => log.error({ err: error }, 'job queue error'));
     boss.on('warning', (warning) => log.warn({ warning }, 'job queue warning'));
     await boss.start();
@@ -76,7 +87,9 @@ export class PgBossJobQueue implements JobQueue {
 
   /** Creates or updates every queue of the catalog (dead-letter targets first). */
   private async ensureQueues(): Promise<void> {
-    const ordered = [...jobNames].sort((a, b) => Number(jobPolicies[a].deadLetter !== null) - Number(jobPolicies[b].deadLetter !== null));
+    const ordered = [...jobNames].sort(
+      (a, b) => Number(jobPolicies[a].deadLetter !== null) - Number(jobPolicies[b].deadLetter !== null),
+    );
     for (const name of ordered) {
       const policy = jobPolicies[name];
       const options = {
@@ -106,7 +119,12 @@ export class PgBossJobQueue implements JobQueue {
     }
   }
 
-  async send<N extends JobName>(tx: Database, name: N, payload: JobPayloads[N], options: SendOptions = {}): Promise<void> {
+  async send<N extends JobName>(
+    tx: Database,
+    name: N,
+    payload: JobPayloads[N],
+    options: SendOptions = {},
+  ): Promise<void> {
     const keyOf = jobPolicies[name].singletonKeyOf as ((payload: JobPayloads[N]) => string) | null;
     await this.boss.send(name, payload, {
       db: fromDrizzle(tx as never, sql),
@@ -116,7 +134,13 @@ export class PgBossJobQueue implements JobQueue {
     });
   }
 
-  async requeueLater<N extends JobName>(tx: Database, name: N, jobId: string, payload: JobPayloads[N], options: SendOptions & { startAfterSeconds: number }): Promise<void> {
+  async requeueLater<N extends JobName>(
+    tx: Database,
+    name: N,
+    jobId: string,
+    payload: JobPayloads[N],
+    options: SendOptions & { startAfterSeconds: number },
+  ): Promise<void> {
     // Cancelled first, so the queue's one-running-one-waiting policy has room for the new job. The
     // handler then returns and pg-boss's completion finds the job no longer active and leaves it.
     await this.boss.cancel(name, jobId, { db: fromDrizzle(tx as never, sql) });
@@ -127,19 +151,28 @@ export class PgBossJobQueue implements JobQueue {
     const db = fromDrizzle(tx as never, sql);
     const queued = await this.boss.findJobs(name, { key, queued: true, db });
     if (queued.length === 0) return 0;
-    await this.boss.cancel(name, queued.map((job) => job.id), { db });
+    await this.boss.cancel(
+      name,
+      queued.map((job) => job.id),
+      { db },
+    );
     return queued.length;
   }
 
   /** Starts taking jobs with the given handlers. */
   async work(handlers: JobHandlers, options: WorkOptions): Promise<void> {
     for (const name of jobNames) {
-      const handler = handlers[name] as (payload: unknown, context: { jobId: string; signal: AbortSignal }) => Promise<void>;
+      const handler = handlers[name] as (
+        payload: unknown,
+        context: { jobId: string; signal: AbortSignal },
+      ) => Promise<void>;
       const id = await this.boss.work<JobPayloads[typeof name]>(
         name,
         {
           localConcurrency: options.concurrency[name],
-          ...(options.groupConcurrency?.[name] === undefined ? {} : { groupConcurrency: options.groupConcurrency[name] }),
+          ...(options.groupConcurrency?.[name] === undefined
+            ? {}
+            : { groupConcurrency: options.groupConcurrency[name] }),
           batchSize: 1,
           pollingIntervalSeconds: this.options.pollIntervalSeconds,
           notifyPollingIntervalSeconds: this.options.pollIntervalSeconds,

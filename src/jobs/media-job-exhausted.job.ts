@@ -23,8 +23,14 @@ export function createIngestVideoExhaustedHandler(deps: ExhaustedDeps): JobHandl
     const work = await findIngestionWork(deps.db, videoId);
     if (work === null) return;
     const failure = interruptedFailure('the ingestion', jobPolicies['ingest-video'].retryLimit + 1);
-    const operation = { kind: 'ingestion', videoId, teamId: work.video.teamId, eventStage: eventStageOf(work) } as const;
-    if (await recordFailure(deps.db, operation, failure, now())) deps.log.error({ videoId }, 'ingestion job exhausted its retries; ingestion marked FAILED');
+    const operation = {
+      kind: 'ingestion',
+      videoId,
+      teamId: work.video.teamId,
+      eventStage: eventStageOf(work),
+    } as const;
+    if (await recordFailure(deps.db, operation, failure, now()))
+      deps.log.error({ videoId }, 'ingestion job exhausted its retries; ingestion marked FAILED');
   };
 }
 
@@ -35,6 +41,7 @@ export function createCutClipExhaustedHandler(deps: ExhaustedDeps): JobHandler<'
     if (work === null) return;
     const failure = interruptedFailure('cutting the clip', jobPolicies['cut-clip'].retryLimit + 1);
     const operation = { kind: 'clip', videoId, teamId: work.clip.teamId, eventStage: 'clip_processing' } as const;
-    if (await recordFailure(deps.db, operation, failure, now())) deps.log.error({ videoId }, 'clip job exhausted its retries; clip marked FAILED');
+    if (await recordFailure(deps.db, operation, failure, now()))
+      deps.log.error({ videoId }, 'clip job exhausted its retries; clip marked FAILED');
   };
 }

@@ -52,7 +52,11 @@ export interface MediaJobDeps {
  * The signal a media job's work runs under: its own (the queue took it back), the process's
  * shutdown, or the deletion of its video.
  */
-export function mediaJobSignal(deps: Pick<MediaJobDeps, 'shutdownSignal'>, context: { signal: AbortSignal }, deleted: AbortSignal): AbortSignal {
+export function mediaJobSignal(
+  deps: Pick<MediaJobDeps, 'shutdownSignal'>,
+  context: { signal: AbortSignal },
+  deleted: AbortSignal,
+): AbortSignal {
   return AbortSignal.any([context.signal, deps.shutdownSignal, deleted]);
 }
 
@@ -61,12 +65,28 @@ export function mediaJobSignal(deps: Pick<MediaJobDeps, 'shutdownSignal'>, conte
  * are all taken, calls the job off and queues it again a few seconds later (a new job: no retry is
  * used, and the attempt ends cancelled, not completed) and resolves null: the caller returns.
  */
-export async function takeSlotOrDefer(deps: Pick<MediaJobDeps, 'db' | 'queue' | 'jobsPerTeam' | 'log'>, job: Extract<JobName, 'ingest-video' | 'cut-clip'>, request: MediaSlotRequest, log: Logger): Promise<TeamMediaSlot | null> {
+export async function takeSlotOrDefer(
+  deps: Pick<MediaJobDeps, 'db' | 'queue' | 'jobsPerTeam' | 'log'>,
+  job: Extract<JobName, 'ingest-video' | 'cut-clip'>,
+  request: MediaSlotRequest,
+  log: Logger,
+): Promise<TeamMediaSlot | null> {
   const slot = await takeTeamMediaSlot({ db: deps.db, ceiling: deps.jobsPerTeam, log: deps.log }, request);
   if (slot !== null) return slot;
   const startAfterSeconds = deferralDelaySeconds();
-  await deps.db.transaction((tx) => deps.queue.requeueLater(tx, job, request.holder, { videoId: request.videoId }, { groupId: request.teamId, startAfterSeconds }));
-  log.info({ ceiling: deps.jobsPerTeam, startAfterSeconds }, 'the team runs as much media work as it may at once; job queued again');
+  await deps.db.transaction((tx) =>
+    deps.queue.requeueLater(
+      tx,
+      job,
+      request.holder,
+      { videoId: request.videoId },
+      { groupId: request.teamId, startAfterSeconds },
+    ),
+  );
+  log.info(
+    { ceiling: deps.jobsPerTeam, startAfterSeconds },
+    'the team runs as much media work as it may at once; job queued again',
+  );
   return null;
 }
 
@@ -87,7 +107,9 @@ export class ProgressReporter {
   private inFlight: Promise<void> | null = null;
   private failure: unknown = null;
 
-  constructor(private readonly options: { intervalMs: number; now: () => Date; save: (state: ProgressState) => Promise<unknown> }) {
+  constructor(
+    private readonly options: { intervalMs: number; now: () => Date; save: (state: ProgressState) => Promise<unknown> },
+  ) {
     this.startedAtMs = options.now().getTime();
   }
 
@@ -100,8 +122,13 @@ export class ProgressReporter {
     this.lastSavedAtMs = nowMs;
     this.lastSavedPercentage = state.progressPercentage;
     this.inFlight = this.options.save(state).then(
-      () => { this.inFlight = null; },
-      (error: unknown) => { this.inFlight = null; this.failure = error; },
+      () => {
+        this.inFlight = null;
+      },
+      (error: unknown) => {
+        this.inFlight = null;
+        this.failure = error;
+      },
     );
   }
 
@@ -141,20 +168,38 @@ function tailLines(text: string, maxChars = 1200): string {
  * fault (the database or storage failed, the process is stopping): those are retried. Its message
  * and details are scrubbed (output-scrubber.ts): `hidden` names local folders to hide by label.
  */
-export function describeMediaFailure(error: unknown, what: string, hidden: readonly KnownText[] = []): OperationError | null {
+export function describeMediaFailure(
+  error: unknown,
+  what: string,
+  hidden: readonly KnownText[] = [],
+): OperationError | null {
   const failure = describeUnscrubbed(error, what);
-  return failure === null ? null : { ...failure, message: scrubMediaText(failure.message, hidden), details: scrubDetails(failure.details, hidden) };
+  return failure === null
+    ? null
+    : { ...failure, message: scrubMediaText(failure.message, hidden), details: scrubDetails(failure.details, hidden) };
 }
 
 function describeUnscrubbed(error: unknown, what: string): OperationError | null {
   if (error instanceof UnsupportedMediaFormatError) {
-    return { code: 'UNSUPPORTED_MEDIA_FORMAT', message: error.message, details: { format: error.format, reason: error.reason } };
+    return {
+      code: 'UNSUPPORTED_MEDIA_FORMAT',
+      message: error.message,
+      details: { format: error.format, reason: error.reason },
+    };
   }
   if (error instanceof NotAVideoError) {
-    return { code: error.kind === 'NO_VIDEO_STREAM' ? 'NOT_A_VIDEO' : 'MEDIA_UNREADABLE', message: error.message, details: { kind: error.kind } };
+    return {
+      code: error.kind === 'NO_VIDEO_STREAM' ? 'NOT_A_VIDEO' : 'MEDIA_UNREADABLE',
+      message: error.message,
+      details: { kind: error.kind },
+    };
   }
   if (error instanceof MediaLimitError) {
-    return { code: 'MEDIA_LIMIT_EXCEEDED', message: `${what} was stopped: ${error.message}`, details: { limit: error.kind, stderrTail: tailLines(error.stderrTail) } };
+    return {
+      code: 'MEDIA_LIMIT_EXCEEDED',
+      message: `${what} was stopped: ${error.message}`,
+      details: { limit: error.kind, stderrTail: tailLines(error.stderrTail) },
+    };
   }
   if (error instanceof MediaProcessError) {
     return {
@@ -180,12 +225,21 @@ export interface FailedOperation {
  * again (a deploy must not use up its retries) and starts over on the next worker. Anything else
  * is rethrown so the queue retries it.
  */
-export async function failMediaOperation(options: { deps: Pick<MediaJobDeps, 'db' | 'queue' | 'shutdownSignal' | 'hiddenPaths'>; log: Logger; now: () => Date; error: unknown; signal: AbortSignal; operation: FailedOperation }): Promise<void> {
+export async function failMediaOperation(options: {
+  deps: Pick<MediaJobDeps, 'db' | 'queue' | 'shutdownSignal' | 'hiddenPaths'>;
+  log: Logger;
+  now: () => Date;
+  error: unknown;
+  signal: AbortSignal;
+  operation: FailedOperation;
+}): Promise<void> {
   const { deps, error, operation } = options;
   if (deps.shutdownSignal.aborted) {
     options.log.info(`${operation.kind} interrupted by shutdown; queued again`);
     const job = operation.kind === 'clip' ? 'cut-clip' : 'ingest-video';
-    await deps.db.transaction((tx) => deps.queue.send(tx, job, { videoId: operation.videoId }, { groupId: operation.teamId }));
+    await deps.db.transaction((tx) =>
+      deps.queue.send(tx, job, { videoId: operation.videoId }, { groupId: operation.teamId }),
+    );
     return;
   }
   if (options.signal.aborted && options.signal.reason instanceof VideoDeletedError) {
@@ -194,24 +248,44 @@ export async function failMediaOperation(options: { deps: Pick<MediaJobDeps, 'db
     return;
   }
   if (options.signal.aborted) throw error;
-  const failure = describeMediaFailure(error, operation.kind === 'clip' ? 'cutting the clip' : 'ingesting the video', deps.hiddenPaths);
+  const failure = describeMediaFailure(
+    error,
+    operation.kind === 'clip' ? 'cutting the clip' : 'ingesting the video',
+    deps.hiddenPaths,
+  );
   if (failure === null) throw error;
   await recordFailure(deps.db, operation, failure, options.now());
   // The operator's log keeps the whole error; the user sees the scrubbed failure.
   options.log.warn({ code: failure.code, reason: failure.message, err: error }, `${operation.kind} failed`);
 }
 
-export async function recordFailure(db: Database, operation: FailedOperation, failure: OperationError, now: Date): Promise<boolean> {
+export async function recordFailure(
+  db: Database,
+  operation: FailedOperation,
+  failure: OperationError,
+  now: Date,
+): Promise<boolean> {
   return db.transaction(async (tx) => {
-    const marked = operation.kind === 'clip'
-      ? await markClipFailed(tx, operation.videoId, failure, now)
-      : await markIngestionFailed(tx, operation.videoId, failure, now);
-    if (marked) await recordEvent(tx, { teamId: operation.teamId, videoId: operation.videoId, type: `${operation.eventStage}.failed`, data: { errorCode: failure.code } });
+    const marked =
+      operation.kind === 'clip'
+        ? await markClipFailed(tx, operation.videoId, failure, now)
+        : await markIngestionFailed(tx, operation.videoId, failure, now);
+    if (marked)
+      await recordEvent(tx, {
+        teamId: operation.teamId,
+        videoId: operation.videoId,
+        type: `${operation.eventStage}.failed`,
+        data: { errorCode: failure.code },
+      });
     return marked;
   });
 }
 
 /** The failure recorded when a media job's retries ran out. */
 export function interruptedFailure(what: string, attempts: number): OperationError {
-  return { code: 'MEDIA_JOB_INTERRUPTED', message: `${what} was interrupted ${attempts} times without finishing (its worker kept stopping or the database or storage kept failing); see the worker logs`, details: {} };
+  return {
+    code: 'MEDIA_JOB_INTERRUPTED',
+    message: `${what} was interrupted ${attempts} times without finishing (its worker kept stopping or the database or storage kept failing); see the worker logs`,
+    details: {},
+  };
 }

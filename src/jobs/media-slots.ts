@@ -19,7 +19,12 @@
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import {
-  countLiveMediaSlots, deleteExpiredMediaSlots, deleteMediaSlot, insertMediaSlot, lockTeamForMediaSlots, renewMediaSlot,
+  countLiveMediaSlots,
+  deleteExpiredMediaSlots,
+  deleteMediaSlot,
+  insertMediaSlot,
+  lockTeamForMediaSlots,
+  renewMediaSlot,
 } from '../db/queries/media-slots.queries.js';
 
 /** How often a holder renews its slot. */
@@ -52,7 +57,10 @@ export interface MediaSlotRequest {
 const noSlotNeeded: TeamMediaSlot = { release: async () => undefined };
 
 /** Takes one of the team's slots, or resolves null when all are taken (the caller defers its job). */
-export async function takeTeamMediaSlot(options: MediaSlotOptions, request: MediaSlotRequest): Promise<TeamMediaSlot | null> {
+export async function takeTeamMediaSlot(
+  options: MediaSlotOptions,
+  request: MediaSlotRequest,
+): Promise<TeamMediaSlot | null> {
   if (options.ceiling === 0) return noSlotNeeded;
   const ttlMs = options.ttlMs ?? MEDIA_SLOT_TTL_MS;
   const slotId = await options.db.transaction(async (tx) => {
@@ -64,7 +72,12 @@ export async function takeTeamMediaSlot(options: MediaSlotOptions, request: Medi
   return slotId === null ? null : keepRenewing(options, request, slotId, ttlMs);
 }
 
-function keepRenewing(options: MediaSlotOptions, request: MediaSlotRequest, firstId: string, ttlMs: number): TeamMediaSlot {
+function keepRenewing(
+  options: MediaSlotOptions,
+  request: MediaSlotRequest,
+  firstId: string,
+  ttlMs: number,
+): TeamMediaSlot {
   let slotId = firstId;
   let released = false;
   let renewing: Promise<void> = Promise.resolve();
@@ -72,11 +85,18 @@ function keepRenewing(options: MediaSlotOptions, request: MediaSlotRequest, firs
     if (released || (await renewMediaSlot(options.db, slotId, ttlMs))) return;
     // Only a process stalled for a whole TTL gets here; its work runs on, so it takes its slot
     // back at once, over the ceiling for a moment rather than stopping work under way.
-    options.log.warn({ teamId: request.teamId, videoId: request.videoId }, 'the team media slot expired before it was renewed; taking it again');
+    options.log.warn(
+      { teamId: request.teamId, videoId: request.videoId },
+      'the team media slot expired before it was renewed; taking it again',
+    );
     slotId = await insertMediaSlot(options.db, { ...request, ttlMs });
   };
   const timer = setInterval(() => {
-    renewing = renewing.then(renew).catch((error: unknown) => options.log.warn({ err: error }, 'renewing the team media slot failed; retrying at the next renewal'));
+    renewing = renewing
+      .then(renew)
+      .catch((error: unknown) =>
+        options.log.warn({ err: error }, 'renewing the team media slot failed; retrying at the next renewal'),
+      );
   }, options.renewIntervalMs ?? MEDIA_SLOT_RENEW_INTERVAL_MS);
   timer.unref();
   return {
@@ -86,7 +106,9 @@ function keepRenewing(options: MediaSlotOptions, request: MediaSlotRequest, firs
       clearInterval(timer);
       await renewing;
       // A slot that cannot be deleted now frees itself when it expires.
-      await deleteMediaSlot(options.db, slotId).catch((error: unknown) => options.log.warn({ err: error }, 'could not free the team media slot; it expires on its own'));
+      await deleteMediaSlot(options.db, slotId).catch((error: unknown) =>
+        options.log.warn({ err: error }, 'could not free the team media slot; it expires on its own'),
+      );
     },
   };
 }

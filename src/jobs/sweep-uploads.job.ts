@@ -16,7 +16,12 @@
  */
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
-import { clearExpiredFailedImportCredentials, clearFailedImportUpload, findUploadOwners, type UploadOwner } from '../db/queries/upload-sweep.queries.js';
+import {
+  clearExpiredFailedImportCredentials,
+  clearFailedImportUpload,
+  findUploadOwners,
+  type UploadOwner,
+} from '../db/queries/upload-sweep.queries.js';
 import type { BlobStore, PendingUpload } from '../storage/blob-store.js';
 import type { JobHandler } from './catalog.js';
 
@@ -41,13 +46,19 @@ export type SweepVerdict =
   | { action: 'abort and clear'; reason: 'failed past retention' };
 
 /** What to do with one listed upload, given the import that records it (if any). */
-export function judgeUpload(upload: Pick<PendingUpload, 'initiatedAt'>, owner: Pick<UploadOwner, 'status' | 'finishedAt'> | null, policy: SweepPolicy, now: Date): SweepVerdict {
+export function judgeUpload(
+  upload: Pick<PendingUpload, 'initiatedAt'>,
+  owner: Pick<UploadOwner, 'status' | 'finishedAt'> | null,
+  policy: SweepPolicy,
+  now: Date,
+): SweepVerdict {
   if (now.getTime() - upload.initiatedAt.getTime() < policy.minAgeMs) return { action: 'keep', reason: 'young' };
   if (owner === null) return { action: 'abort', reason: 'orphaned' };
   if (owner.status === 'INITIAL' || owner.status === 'IN_PROGRESS') return { action: 'keep', reason: 'in use' };
   if (owner.status === 'DONE') return { action: 'abort', reason: 'import done' };
   const failedAt = owner.finishedAt ?? upload.initiatedAt;
-  if (now.getTime() - failedAt.getTime() < policy.failedRetentionMs) return { action: 'keep', reason: 'failed within retention' };
+  if (now.getTime() - failedAt.getTime() < policy.failedRetentionMs)
+    return { action: 'keep', reason: 'failed within retention' };
   return { action: 'abort and clear', reason: 'failed past retention' };
 }
 
@@ -80,26 +91,52 @@ export async function sweepUploads(deps: SweepDeps): Promise<SweepSummary> {
 }
 
 async function sweepBatch(deps: SweepDeps, uploads: PendingUpload[], now: Date, summary: SweepSummary): Promise<void> {
-  const owners = new Map((await findUploadOwners(deps.db, uploads.map((upload) => upload.uploadId))).map((owner) => [owner.uploadId, owner]));
+  const owners = new Map(
+    (
+      await findUploadOwners(
+        deps.db,
+        uploads.map((upload) => upload.uploadId),
+      )
+    ).map((owner) => [owner.uploadId, owner]),
+  );
   for (const upload of uploads) {
     const owner = owners.get(upload.uploadId) ?? null;
     const verdict = judgeUpload(upload, owner, deps.policy, now);
     if (verdict.action === 'keep') continue;
     await deps.store.abortUpload(upload.key, upload.state);
     summary.aborted += 1;
-    deps.log.info({ key: upload.key, uploadId: upload.uploadId, initiatedAt: upload.initiatedAt, videoId: owner?.videoId ?? null, reason: verdict.reason }, 'aborted a multipart upload');
+    deps.log.info(
+      {
+        key: upload.key,
+        uploadId: upload.uploadId,
+        initiatedAt: upload.initiatedAt,
+        videoId: owner?.videoId ?? null,
+        reason: verdict.reason,
+      },
+      'aborted a multipart upload',
+    );
     if (verdict.action === 'abort and clear' && owner !== null) {
-      if (await deps.db.transaction((tx) => clearFailedImportUpload(tx, owner.videoId, upload.uploadId))) summary.cleared += 1;
+      if (await deps.db.transaction((tx) => clearFailedImportUpload(tx, owner.videoId, upload.uploadId)))
+        summary.cleared += 1;
     }
   }
 }
 
 /** Deletes the S3 key pairs of FAILED imports past the retention; returns how many. */
-export async function clearExpiredS3Credentials(deps: Pick<SweepDeps, 'db' | 'policy' | 'log' | 'now'>): Promise<number> {
+export async function clearExpiredS3Credentials(
+  deps: Pick<SweepDeps, 'db' | 'policy' | 'log' | 'now'>,
+): Promise<number> {
   if (!Number.isFinite(deps.policy.failedRetentionMs)) return 0;
   const now = deps.now?.() ?? new Date();
-  const cleared = await clearExpiredFailedImportCredentials(deps.db, new Date(now.getTime() - deps.policy.failedRetentionMs));
-  if (cleared.length > 0) deps.log.info({ videoIds: cleared }, 'deleted the S3 key pairs of imports that failed longer ago than the retention');
+  const cleared = await clearExpiredFailedImportCredentials(
+    deps.db,
+    new Date(now.getTime() - deps.policy.failedRetentionMs),
+  );
+  if (cleared.length > 0)
+    deps.log.info(
+      { videoIds: cleared },
+      'deleted the S3 key pairs of imports that failed longer ago than the retention',
+    );
   return cleared.length;
 }
 

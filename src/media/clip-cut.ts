@@ -41,25 +41,35 @@ export function clipFileExtension(codec: ClipCodec): 'mov' | 'mkv' {
 
 export function clipCutArgs(options: ClipCutArgsOptions): string[] {
   const codec = options.codec ?? 'prores';
-  const video = codec === 'prores'
-    // Profile 3 is 422 HQ; yuv422p10le keeps 10-bit sources 10-bit (8-bit ones gain headroom, no loss).
-    ? ['-c:v', 'prores_ks', '-profile:v', '3', '-vendor', 'apl0', '-pix_fmt', 'yuv422p10le']
-    // Intra-only, sliced and checksummed FFV1 version 3, in the source's pixel format (lossless).
-    : ['-c:v', 'ffv1', '-level', '3', '-g', '1', '-slices', '16', '-slicecrc', '1'];
-  const interlaced = options.fieldOrder === undefined ? [] : ['-flags', '+ildct+ilme', '-field_order', options.fieldOrder];
+  const video =
+    codec === 'prores'
+      ? // Profile 3 is 422 HQ; yuv422p10le keeps 10-bit sources 10-bit (8-bit ones gain headroom, no loss).
+        ['-c:v', 'prores_ks', '-profile:v', '3', '-vendor', 'apl0', '-pix_fmt', 'yuv422p10le']
+      : // Intra-only, sliced and checksummed FFV1 version 3, in the source's pixel format (lossless).
+        ['-c:v', 'ffv1', '-level', '3', '-g', '1', '-slices', '16', '-slicecrc', '1'];
+  const interlaced =
+    options.fieldOrder === undefined ? [] : ['-flags', '+ildct+ilme', '-field_order', options.fieldOrder];
   const audio = options.hasAudio ? ['-map', '0:a:0?', '-c:a', 'pcm_s24le'] : ['-an'];
   return [
-    '-hide_banner', '-nostdin', '-y',
+    '-hide_banner',
+    '-nostdin',
+    '-y',
     ...inputArgs(options.input, ['-ss', formatSeconds(options.startMs)]),
-    '-map', '0:v:0',
+    '-map',
+    '0:v:0',
     ...audio,
-    '-sn', '-dn',
-    '-t', formatSeconds(options.durationMs),
+    '-sn',
+    '-dn',
+    '-t',
+    formatSeconds(options.durationMs),
     ...(options.frameCount === undefined ? [] : ['-frames:v', String(options.frameCount)]),
     ...video,
     ...interlaced,
-    '-progress', 'pipe:1', '-nostats',
-    '-f', codec === 'prores' ? 'mov' : 'matroska',
+    '-progress',
+    'pipe:1',
+    '-nostats',
+    '-f',
+    codec === 'prores' ? 'mov' : 'matroska',
     fileArgument(options.output),
   ];
 }

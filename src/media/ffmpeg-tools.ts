@@ -13,7 +13,8 @@ import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Confinement, ProcessRunner } from './process-runner.js';
 
-export type MediaFeature = 'metadata' | 'thumbnails' | 'fullFrames' | 'webVideo' | 'qualityAssessment' | 'scanTypeAnalysis' | 'clip';
+export type MediaFeature =
+  'metadata' | 'thumbnails' | 'fullFrames' | 'webVideo' | 'qualityAssessment' | 'scanTypeAnalysis' | 'clip';
 
 /** Each inner list is a set of alternatives: at least one of them must be present. */
 export interface FeatureRequirement {
@@ -23,12 +24,34 @@ export interface FeatureRequirement {
 
 export const featureRequirements: Readonly<Record<MediaFeature, FeatureRequirement>> = {
   metadata: { filters: [], encoders: [] },
-  thumbnails: { filters: [['scale'], ['signalstats'], ['entropy'], ['setsar'], ['split'], ['trim'], ['concat'], ['metadata']], encoders: [['mjpeg', 'libwebp']] },
+  thumbnails: {
+    filters: [['scale'], ['signalstats'], ['entropy'], ['setsar'], ['split'], ['trim'], ['concat'], ['metadata']],
+    encoders: [['mjpeg', 'libwebp']],
+  },
   fullFrames: { filters: [['scale'], ['setsar']], encoders: [['png']] },
   webVideo: { filters: [['scale'], ['setsar'], ['bwdif', 'yadif']], encoders: [['libx264'], ['aac']] },
-  qualityAssessment: { filters: [['signalstats'], ['blurdetect'], ['blockdetect'], ['removegrain'], ['psnr'], ['split'], ['trim'], ['concat'], ['metadata']], encoders: [] },
+  qualityAssessment: {
+    filters: [
+      ['signalstats'],
+      ['blurdetect'],
+      ['blockdetect'],
+      ['removegrain'],
+      ['psnr'],
+      ['split'],
+      ['trim'],
+      ['concat'],
+      ['metadata'],
+    ],
+    encoders: [],
+  },
   scanTypeAnalysis: { filters: [['idet'], ['trim'], ['concat'], ['metadata']], encoders: [] },
-  clip: { filters: [], encoders: [['prores_ks', 'ffv1'], ['pcm_s16le', 'pcm_s24le']] },
+  clip: {
+    filters: [],
+    encoders: [
+      ['prores_ks', 'ffv1'],
+      ['pcm_s16le', 'pcm_s24le'],
+    ],
+  },
 };
 
 const featureLabels: Record<MediaFeature, string> = {
@@ -121,15 +144,26 @@ export function parseToolVersion(text: string): { version: string; major: number
 }
 
 /** Which features the given filters and encoders cannot support, and why. */
-export function findUnavailableFeatures(filters: ReadonlySet<string>, encoders: ReadonlySet<string>, describeTool: string): Map<MediaFeature, string> {
+export function findUnavailableFeatures(
+  filters: ReadonlySet<string>,
+  encoders: ReadonlySet<string>,
+  describeTool: string,
+): Map<MediaFeature, string> {
   const unavailable = new Map<MediaFeature, string>();
   for (const [feature, requirement] of Object.entries(featureRequirements) as [MediaFeature, FeatureRequirement][]) {
     const missing = [
-      ...requirement.filters.filter((group) => !group.some((name) => filters.has(name))).map((group) => `the ${group.join(' or ')} filter`),
-      ...requirement.encoders.filter((group) => !group.some((name) => encoders.has(name))).map((group) => `the ${group.join(' or ')} encoder`),
+      ...requirement.filters
+        .filter((group) => !group.some((name) => filters.has(name)))
+        .map((group) => `the ${group.join(' or ')} filter`),
+      ...requirement.encoders
+        .filter((group) => !group.some((name) => encoders.has(name)))
+        .map((group) => `the ${group.join(' or ')} encoder`),
     ];
     if (missing.length > 0) {
-      unavailable.set(feature, `${featureLabels[feature]} needs ${missing.join(', ')}, which ${describeTool} lacks; install an ffmpeg build that has ${missing.length > 1 ? 'them' : 'it'}`);
+      unavailable.set(
+        feature,
+        `${featureLabels[feature]} needs ${missing.join(', ')}, which ${describeTool} lacks; install an ffmpeg build that has ${missing.length > 1 ? 'them' : 'it'}`,
+      );
     }
   }
   return unavailable;
@@ -156,7 +190,11 @@ async function defaultLoadBundled(packageName: string): Promise<{ path: string }
 }
 
 /** The first executable `name` in the PATH directories (absolute directories only). */
-export async function findOnPath(name: string, pathEnv: string, isExecutable: (file: string) => Promise<boolean>): Promise<string | null> {
+export async function findOnPath(
+  name: string,
+  pathEnv: string,
+  isExecutable: (file: string) => Promise<boolean>,
+): Promise<string | null> {
   for (const dir of pathEnv.split(path.delimiter)) {
     // A relative PATH entry would make the result depend on the working directory.
     if (dir === '' || !path.isAbsolute(dir)) continue;
@@ -172,20 +210,33 @@ interface FoundTool {
   source: ToolSource;
 }
 
-async function readVersion(runner: ProcessRunner, binary: string): Promise<{ version: string; major: number | null } | null> {
+async function readVersion(
+  runner: ProcessRunner,
+  binary: string,
+): Promise<{ version: string; major: number | null } | null> {
   try {
-    const { stdout } = await runner.run(binary, ['-hide_banner', '-version'], { timeoutMs: 15_000, maxStdoutBytes: 1024 * 1024 });
+    const { stdout } = await runner.run(binary, ['-hide_banner', '-version'], {
+      timeoutMs: 15_000,
+      maxStdoutBytes: 1024 * 1024,
+    });
     return parseToolVersion(stdout);
   } catch {
     return null;
   }
 }
 
-async function locate(name: 'ffmpeg' | 'ffprobe', configured: string | undefined, options: DiscoverMediaToolsOptions): Promise<FoundTool> {
+async function locate(
+  name: 'ffmpeg' | 'ffprobe',
+  configured: string | undefined,
+  options: DiscoverMediaToolsOptions,
+): Promise<FoundTool> {
   const variable = name === 'ffmpeg' ? 'REELIN_FFMPEG_PATH' : 'REELIN_FFPROBE_PATH';
   if (configured !== undefined && configured !== '') {
     const version = await readVersion(options.runner, configured);
-    if (version === null) throw new Error(`${variable} is ${configured}, which is not a working ${name}: point it at an ${name} binary or unset it`);
+    if (version === null)
+      throw new Error(
+        `${variable} is ${configured}, which is not a working ${name}: point it at an ${name} binary or unset it`,
+      );
     return { path: configured, version: version.version, source: 'configured' };
   }
   const isExecutable = options.isExecutable ?? defaultIsExecutable;
@@ -194,7 +245,8 @@ async function locate(name: 'ffmpeg' | 'ffprobe', configured: string | undefined
   if (onPath !== null) {
     const version = await readVersion(options.runner, onPath);
     if (version?.major != null && version.major >= 5) return { path: onPath, version: version.version, source: 'path' };
-    rejected = version === null ? ` (${onPath} does not run)` : ` (${onPath} is version ${version.version}, not 5 or newer)`;
+    rejected =
+      version === null ? ` (${onPath} does not run)` : ` (${onPath} is version ${version.version}, not 5 or newer)`;
   }
   const packageName = name === 'ffmpeg' ? '@ffmpeg-installer/ffmpeg' : '@ffprobe-installer/ffprobe';
   const bundled = await (options.loadBundled ?? defaultLoadBundled)(packageName);
@@ -235,10 +287,15 @@ export async function discoverMediaTools(options: DiscoverMediaToolsOptions): Pr
  * Finds util-linux's prlimit (required: it sets every run's CPU-time and memory limits) and setpriv
  * (optional: it makes a run die with its worker) on PATH; throws one sentence when prlimit is missing.
  */
-export async function findConfinement(pathEnv: string, isExecutable: (file: string) => Promise<boolean> = defaultIsExecutable): Promise<Confinement> {
+export async function findConfinement(
+  pathEnv: string,
+  isExecutable: (file: string) => Promise<boolean> = defaultIsExecutable,
+): Promise<Confinement> {
   const prlimitPath = await findOnPath('prlimit', pathEnv, isExecutable);
   if (prlimitPath === null) {
-    throw new Error('prlimit was not found on PATH: install util-linux (Debian and Ubuntu ship it), which sets the CPU-time and memory limits of every ffmpeg run');
+    throw new Error(
+      'prlimit was not found on PATH: install util-linux (Debian and Ubuntu ship it), which sets the CPU-time and memory limits of every ffmpeg run',
+    );
   }
   return { prlimitPath, setprivPath: await findOnPath('setpriv', pathEnv, isExecutable) };
 }

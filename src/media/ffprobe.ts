@@ -17,7 +17,13 @@ import { z } from 'zod';
 import { MediaProcessError, type ProcessRunner, type RunOptions } from './process-runner.js';
 import type { MediaTools } from './ffmpeg-tools.js';
 import {
-  findAllowedDemuxer, formatRefusedIn, hasExternalDataReference, inputArgs, refusedDataReference, refusedFormat, type MediaInput,
+  findAllowedDemuxer,
+  formatRefusedIn,
+  hasExternalDataReference,
+  inputArgs,
+  refusedDataReference,
+  refusedFormat,
+  type MediaInput,
 } from './media-input.js';
 import { NotAVideoError, toProbedVideo, type ProbedVideo } from './metadata.js';
 
@@ -25,13 +31,17 @@ import { NotAVideoError, toProbedVideo, type ProbedVideo } from './metadata.js';
 export function ffprobeMetadataArgs(input: MediaInput): string[] {
   return [
     '-hide_banner',
-    '-v', 'warning',
-    '-of', 'json',
+    '-v',
+    'warning',
+    '-of',
+    'json',
     '-show_format',
     '-show_streams',
     '-show_frames',
-    '-read_intervals', '%+#1',
-    '-show_entries', 'frame=stream_index,side_data_list',
+    '-read_intervals',
+    '%+#1',
+    '-show_entries',
+    'frame=stream_index,side_data_list',
     ...inputArgs(input),
   ];
 }
@@ -41,7 +51,10 @@ const sideDataSchema = z.object({
   rotation: z.number().optional(),
 });
 
-const numericString = z.union([z.string(), z.number()]).transform((value) => Number(value)).pipe(z.number());
+const numericString = z
+  .union([z.string(), z.number()])
+  .transform((value) => Number(value))
+  .pipe(z.number());
 
 const streamSchema = z.object({
   index: z.number().int(),
@@ -80,7 +93,9 @@ const formatSchema = z.object({
 export const ffprobeOutputSchema = z.object({
   streams: z.array(streamSchema).default([]),
   format: formatSchema.optional(),
-  frames: z.array(z.object({ stream_index: z.number().int().optional(), side_data_list: z.array(sideDataSchema).optional() })).default([]),
+  frames: z
+    .array(z.object({ stream_index: z.number().int().optional(), side_data_list: z.array(sideDataSchema).optional() }))
+    .default([]),
 });
 
 /** The part of ffprobe's JSON this service reads; never passed beyond src/media. */
@@ -108,7 +123,11 @@ export function explainUnreadable(stderrTail: string): string {
   if (/Invalid data found when processing input/i.test(stderrTail)) {
     return 'the file could not be read as a video: it is not in a media format ffprobe recognises (corrupted, truncated or not a video)';
   }
-  const last = stderrTail.split('\n').map((line) => line.trim()).filter((line) => line !== '').at(-1);
+  const last = stderrTail
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .at(-1);
   return `the file could not be read as a video${last === undefined ? '' : `: ${last}`}`;
 }
 
@@ -126,7 +145,11 @@ export async function probeVideoMetadata(
 ): Promise<ProbedVideo> {
   let result: { stdout: string; stderrTail: string };
   try {
-    result = await runner.run(tools.ffprobePath, ffprobeMetadataArgs(input), { timeoutMs: 60_000, ...options, maxStdoutBytes: 16 * 1024 * 1024 });
+    result = await runner.run(tools.ffprobePath, ffprobeMetadataArgs(input), {
+      timeoutMs: 60_000,
+      ...options,
+      maxStdoutBytes: 16 * 1024 * 1024,
+    });
   } catch (error) {
     if (error instanceof MediaProcessError && error.exitCode !== null && error.exitCode !== 0) {
       const refused = formatRefusedIn(error.stderrTail);

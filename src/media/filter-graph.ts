@@ -47,7 +47,9 @@ export function finiteTag(tags: ReadonlyMap<string, string>, key: string): numbe
 export function requireFilters(tools: Pick<MediaTools, 'filters'>, names: readonly string[], purpose: string): void {
   const missing = names.filter((name) => !tools.filters.has(name));
   if (missing.length > 0) {
-    throw new Error(`${purpose} needs the ffmpeg filter${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which this ffmpeg lacks: install an ffmpeg build that has ${missing.length > 1 ? 'them' : 'it'}`);
+    throw new Error(
+      `${purpose} needs the ffmpeg filter${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which this ffmpeg lacks: install an ffmpeg build that has ${missing.length > 1 ? 'them' : 'it'}`,
+    );
   }
 }
 
@@ -55,5 +57,7 @@ export function requireFilters(tools: Pick<MediaTools, 'filters'>, names: readon
 export function chooseDeinterlaceFilter(tools: Pick<MediaTools, 'filters'>): string {
   if (tools.filters.has('bwdif')) return 'bwdif=mode=send_frame:parity=auto:deint=all';
   if (tools.filters.has('yadif')) return 'yadif=mode=send_frame:parity=auto:deint=all';
-  throw new Error('deinterlacing needs the ffmpeg filter bwdif or yadif, which this ffmpeg lacks: install an ffmpeg build that has one of them');
+  throw new Error(
+    'deinterlacing needs the ffmpeg filter bwdif or yadif, which this ffmpeg lacks: install an ffmpeg build that has one of them',
+  );
 }

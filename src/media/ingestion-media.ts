@@ -35,8 +35,28 @@ export interface IngestionMedia {
   probe(input: string, fileSizeBytes: number, signal: AbortSignal): Promise<ProbedVideo>;
   analyzeScanType(input: string, video: ProbedVideo, signal: AbortSignal): Promise<ScanType>;
   /** `deinterlace`: the pictures are interlaced, so combing is not measured as noise or blocking. */
-  assessQuality(input: string, video: ProbedVideo, options: { deinterlace: boolean }, signal: AbortSignal): Promise<QualityAssessment>;
-  extractStills(input: string, video: ProbedVideo, options: { outputDir: string; deinterlace: boolean; onProgress: FractionListener }, signal: AbortSignal): Promise<Stills>;
-  encodeWebVideo(input: string, video: ProbedVideo, options: { output: string; deinterlace: boolean; onProgress: FractionListener }, signal: AbortSignal): Promise<{ width: number; height: number }>;
-  cutClip(input: string, video: ProbedVideo, options: { output: string; startMs: number; endMs: number; onProgress: FractionListener }, signal: AbortSignal): Promise<void>;
+  assessQuality(
+    input: string,
+    video: ProbedVideo,
+    options: { deinterlace: boolean },
+    signal: AbortSignal,
+  ): Promise<QualityAssessment>;
+  extractStills(
+    input: string,
+    video: ProbedVideo,
+    options: { outputDir: string; deinterlace: boolean; onProgress: FractionListener },
+    signal: AbortSignal,
+  ): Promise<Stills>;
+  encodeWebVideo(
+    input: string,
+    video: ProbedVideo,
+    options: { output: string; deinterlace: boolean; onProgress: FractionListener },
+    signal: AbortSignal,
+  ): Promise<{ width: number; height: number }>;
+  cutClip(
+    input: string,
+    video: ProbedVideo,
+    options: { output: string; startMs: number; endMs: number; onProgress: FractionListener },
+    signal: AbortSignal,
+  ): Promise<void>;
 }

@@ -111,8 +111,10 @@ export function inputOptions(input: MediaInput): string[] {
   const drefs = input.demuxer === null || input.demuxer === QUICKTIME_DEMUXER ? ['-enable_drefs', '0'] : [];
   return [
     ...forced,
-    '-format_whitelist', FORMAT_WHITELIST,
-    '-protocol_whitelist', input.protocols.join(','),
+    '-format_whitelist',
+    FORMAT_WHITELIST,
+    '-protocol_whitelist',
+    input.protocols.join(','),
     ...drefs,
     ...(isHttp(input) ? ['-max_redirects', '0'] : []),
   ];
@@ -140,12 +142,17 @@ const refusedFormatLabels: Readonly<Record<string, string>> = {
   lavfi: 'a filter graph',
 };
 
-const ALLOWED_SUMMARY = 'it ingests single-file video containers (QuickTime/MP4, Matroska/WebM, MXF, MPEG-TS, MPEG-PS, AVI, FLV, Ogg, DV, GXF, ASF, Y4M and raw H.264, HEVC or MPEG video) and never opens what a file refers to';
+const ALLOWED_SUMMARY =
+  'it ingests single-file video containers (QuickTime/MP4, Matroska/WebM, MXF, MPEG-TS, MPEG-PS, AVI, FLV, Ogg, DV, GXF, ASF, Y4M and raw H.264, HEVC or MPEG video) and never opens what a file refers to';
 
 /** The file's format is not one Reelin reads; `message` names it in a sentence. */
 export class UnsupportedMediaFormatError extends Error {
   override readonly name = 'UnsupportedMediaFormatError';
-  constructor(readonly format: string, readonly reason: 'format' | 'data-reference', message: string) {
+  constructor(
+    readonly format: string,
+    readonly reason: 'format' | 'data-reference',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -154,13 +161,20 @@ export class UnsupportedMediaFormatError extends Error {
 export function refusedFormat(format: string): UnsupportedMediaFormatError {
   const label = refusedFormatLabels[format] ?? (format.endsWith('_pipe') ? 'a still image' : null);
   const what = label === null ? `in the ${format} format` : `${label} (format ${format})`;
-  return new UnsupportedMediaFormatError(format, 'format', `the file is ${what}, which Reelin does not ingest: ${ALLOWED_SUMMARY}`);
+  return new UnsupportedMediaFormatError(
+    format,
+    'format',
+    `the file is ${what}, which Reelin does not ingest: ${ALLOWED_SUMMARY}`,
+  );
 }
 
 /** The refusal of a QuickTime movie whose media lives in other files (external data references). */
 export function refusedDataReference(): UnsupportedMediaFormatError {
-  return new UnsupportedMediaFormatError('mov', 'data-reference',
-    'the file is a QuickTime reference movie: its media lives in other files (external data references), which Reelin never opens; export it as a self-contained movie');
+  return new UnsupportedMediaFormatError(
+    'mov',
+    'data-reference',
+    'the file is a QuickTime reference movie: its media lives in other files (external data references), which Reelin never opens; export it as a self-contained movie',
+  );
 }
 
 /**

@@ -68,7 +68,11 @@ export type NotAVideoKind = 'NO_VIDEO_STREAM' | 'UNREADABLE';
 /** The file is not a video we can work with; `message` says why in a sentence. */
 export class NotAVideoError extends Error {
   override readonly name = 'NotAVideoError';
-  constructor(readonly kind: NotAVideoKind, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly kind: NotAVideoKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 
@@ -78,9 +82,23 @@ export class NotAVideoError extends Error {
 }
 
 const aspectTags: readonly [string, number][] = [
-  ['1:1', 1], ['5:4', 5 / 4], ['4:3', 4 / 3], ['3:2', 3 / 2], ['16:10', 16 / 10], ['5:3', 5 / 3], ['16:9', 16 / 9],
-  ['1.85:1', 1.85], ['1.9:1', 256 / 135], ['2:1', 2], ['21:9', 64 / 27], ['2.35:1', 2.35], ['2.39:1', 2.39],
-  ['9:16', 9 / 16], ['2:3', 2 / 3], ['3:4', 3 / 4], ['4:5', 4 / 5],
+  ['1:1', 1],
+  ['5:4', 5 / 4],
+  ['4:3', 4 / 3],
+  ['3:2', 3 / 2],
+  ['16:10', 16 / 10],
+  ['5:3', 5 / 3],
+  ['16:9', 16 / 9],
+  ['1.85:1', 1.85],
+  ['1.9:1', 256 / 135],
+  ['2:1', 2],
+  ['21:9', 64 / 27],
+  ['2.35:1', 2.35],
+  ['2.39:1', 2.39],
+  ['9:16', 9 / 16],
+  ['2:3', 2 / 3],
+  ['3:4', 3 / 4],
+  ['4:5', 4 / 5],
 ];
 
 /** The conventional name of an aspect ratio (nearest within 1%), else `<ratio>:1`. */
@@ -130,7 +148,8 @@ export function rotationOf(stream: FfprobeStream): number {
 export function hdrStandard(stream: FfprobeStream, frameSideData: readonly string[]): string | null {
   const sideData = [...(stream.side_data_list ?? []).map((item) => item.side_data_type ?? ''), ...frameSideData];
   if (sideData.some((type) => /DOVI|Dolby Vision/i.test(type))) return 'Dolby Vision';
-  if (stream.color_transfer === 'smpte2084') return sideData.some((type) => /HDR10\+|SMPTE2094-40/i.test(type)) ? 'HDR10+' : 'HDR10';
+  if (stream.color_transfer === 'smpte2084')
+    return sideData.some((type) => /HDR10\+|SMPTE2094-40/i.test(type)) ? 'HDR10+' : 'HDR10';
   if (stream.color_transfer === 'arib-std-b67') return 'HLG';
   return null;
 }
@@ -145,13 +164,24 @@ export function friendlyContainerName(formatName: string, majorBrand: string | u
     return 'MP4';
   }
   const names: Record<string, string> = {
-    matroska: 'Matroska', mpegts: 'MPEG-TS', mpeg: 'MPEG-PS', avi: 'AVI', mxf: 'MXF', flv: 'FLV', asf: 'ASF',
-    ogg: 'Ogg', h264: 'H.264 elementary stream', hevc: 'HEVC elementary stream', gxf: 'GXF', mpegvideo: 'MPEG video elementary stream',
+    matroska: 'Matroska',
+    mpegts: 'MPEG-TS',
+    mpeg: 'MPEG-PS',
+    avi: 'AVI',
+    mxf: 'MXF',
+    flv: 'FLV',
+    asf: 'ASF',
+    ogg: 'Ogg',
+    h264: 'H.264 elementary stream',
+    hevc: 'HEVC elementary stream',
+    gxf: 'GXF',
+    mpegvideo: 'MPEG video elementary stream',
   };
   return names[first] ?? first;
 }
 
-const known = (value: string | undefined): string | null => (value === undefined || value === '' || value === 'unknown' ? null : value);
+const known = (value: string | undefined): string | null =>
+  value === undefined || value === '' || value === 'unknown' ? null : value;
 const round = (value: number, decimals: number): number => Number(value.toFixed(decimals));
 
 /** Parses Matroska's `HH:MM:SS.nnnnnnnnn` duration tag into seconds. */
@@ -168,7 +198,11 @@ function positive(value: number | null | undefined): number | null {
 export function mainVideoStream(probe: FfprobeOutput): FfprobeStream {
   const video = probe.streams.find((stream) => stream.codec_type === 'video' && stream.disposition?.attached_pic !== 1);
   if (video !== undefined && positive(video.width) !== null && positive(video.height) !== null) return video;
-  const kinds = [...new Set(probe.streams.map((stream) => `${stream.codec_type ?? 'unknown'} (${stream.codec_name ?? 'unknown codec'})`))];
+  const kinds = [
+    ...new Set(
+      probe.streams.map((stream) => `${stream.codec_type ?? 'unknown'} (${stream.codec_name ?? 'unknown codec'})`),
+    ),
+  ];
   const holds = kinds.length === 0 ? 'no streams at all' : kinds.join(', ');
   throw new NotAVideoError('NO_VIDEO_STREAM', `the file has no video stream with pictures: it holds ${holds}`);
 }
@@ -189,7 +223,8 @@ export function toProbedVideo(probe: FfprobeOutput, fileSizeBytes?: number): Pro
 
   const rate = parseRational(stream.avg_frame_rate) ?? parseRational(stream.r_frame_rate);
   const frameRate = rate === null ? null : rate[0] / rate[1];
-  const durationSeconds = positive(stream.duration) ?? tagSeconds(stream.tags?.DURATION) ?? positive(probe.format?.duration);
+  const durationSeconds =
+    positive(stream.duration) ?? tagSeconds(stream.tags?.DURATION) ?? positive(probe.format?.duration);
   const frameCount = positive(stream.nb_frames) ?? positive(Number(stream.tags?.NUMBER_OF_FRAMES));
   const streamBytes = positive(Number(stream.tags?.NUMBER_OF_BYTES));
   const bitRate = positive(stream.bit_rate) ?? positive(Number(stream.tags?.BPS));
@@ -208,11 +243,17 @@ export function toProbedVideo(probe: FfprobeOutput, fileSizeBytes?: number): Pro
     frameHeight: turned ? storedWidth : storedHeight,
     displayAspectRatio: { ratio: round(ratio, 2), tag: aspectRatioTag(ratio) },
     scanning: { metadata: scanTypeFromFieldOrder(stream.field_order), heuristics: null },
-    averageFrameRate: rate === null || frameRate === null ? null : { frameRate: round(frameRate, 3), rational: `${rate[0]}:${rate[1]}` },
+    averageFrameRate:
+      rate === null || frameRate === null
+        ? null
+        : { frameRate: round(frameRate, 3), rational: `${rate[0]}:${rate[1]}` },
     durationInMillis: durationSeconds === null ? null : Math.round(durationSeconds * 1000),
-    totalFrames: frameCount ?? (durationSeconds !== null && frameRate !== null ? Math.round(durationSeconds * frameRate) : null),
+    totalFrames:
+      frameCount ?? (durationSeconds !== null && frameRate !== null ? Math.round(durationSeconds * frameRate) : null),
     size: fileSizeBytes ?? positive(probe.format?.size) ?? 0,
-    videoStreamSize: streamBytes ?? (bitRate !== null && durationSeconds !== null ? Math.round((bitRate * durationSeconds) / 8) : null),
+    videoStreamSize:
+      streamBytes ??
+      (bitRate !== null && durationSeconds !== null ? Math.round((bitRate * durationSeconds) / 8) : null),
     colorRangeName: known(stream.color_range),
     colorSpaceName: known(stream.color_space),
     colorTransferName: known(stream.color_transfer),

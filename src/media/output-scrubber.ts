@@ -22,7 +22,8 @@ const URL_PATTERN = new RegExp(`\\b[a-z][a-z0-9+.-]*://${REST}`, 'gi');
 /** `file:` inputs without slashes after the scheme (`file:relative/name`, `file:/abs`). */
 const FILE_PROTOCOL_PATTERN = new RegExp(`\\bfile:${REST}`, 'gi');
 /** Query parameters that carry signatures, credentials or tokens, wherever they appear. */
-const SIGNED_PARAMETER_PATTERN = /\b(X-Amz-[A-Za-z-]+|AWSAccessKeyId|Signature|Expires|x-id|token|sig|se|sp|sv|sr)=[^\s&'"<>:]*/gi;
+const SIGNED_PARAMETER_PATTERN =
+  /\b(X-Amz-[A-Za-z-]+|AWSAccessKeyId|Signature|Expires|x-id|token|sig|se|sp|sv|sr)=[^\s&'"<>:]*/gi;
 /** AWS access key ids (long-term and temporary). */
 const ACCESS_KEY_PATTERN = /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g;
 /** An absolute path: a `/` at the start of a token (after a space, quote, `=`, `(`, `[`, `,` or `:`). */
@@ -49,7 +50,9 @@ export function scrubMediaText(text: string, known: readonly KnownText[] = []): 
   let scrubbed = text;
   // Longest first: the work folder usually lies inside the data folder. Configured folders may
   // contain spaces, which the general path pattern would stop at.
-  for (const item of [...known].filter((entry) => entry.text.length > 1).sort((a, b) => b.text.length - a.text.length)) {
+  for (const item of [...known]
+    .filter((entry) => entry.text.length > 1)
+    .sort((a, b) => b.text.length - a.text.length)) {
     scrubbed = scrubbed.replace(new RegExp(`${escapeRegExp(item.text)}(?:/${REST})?`, 'g'), item.label);
   }
   return storableText(scrubbed)
@@ -62,11 +65,15 @@ export function scrubMediaText(text: string, known: readonly KnownText[] = []): 
 }
 
 /** A failure's details with every string in them scrubbed (nested objects and arrays too). */
-export function scrubDetails(details: Record<string, unknown>, known: readonly KnownText[] = []): Record<string, unknown> {
+export function scrubDetails(
+  details: Record<string, unknown>,
+  known: readonly KnownText[] = [],
+): Record<string, unknown> {
   const scrub = (value: unknown): unknown => {
     if (typeof value === 'string') return scrubMediaText(value, known);
     if (Array.isArray(value)) return value.map(scrub);
-    if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, scrub(inner)]));
+    if (value !== null && typeof value === 'object')
+      return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, scrub(inner)]));
     return value;
   };
   return scrub(details) as Record<string, unknown>;

@@ -72,7 +72,10 @@ export class MediaProcessError extends Error {
   readonly stderrTail: string;
   readonly binary: string;
 
-  constructor(message: string, details: { binary: string; exitCode: number | null; signal: string | null; stderrTail: string; cause?: unknown }) {
+  constructor(
+    message: string,
+    details: { binary: string; exitCode: number | null; signal: string | null; stderrTail: string; cause?: unknown },
+  ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.binary = details.binary;
     this.exitCode = details.exitCode;
@@ -114,21 +117,33 @@ export const KILL_GRACE_MS = 1_000;
  * The command that runs `binary` under `resources`: prlimit sets the limits on itself and execs
  * setpriv, which sets the parent-death signal and execs the binary. Pure, so it is unit tested.
  */
-export function confinedCommand(binary: string, args: readonly string[], resources: ResourceLimits, confinement: Confinement): { file: string; args: string[] } {
-  const limits = [`--cpu=${Math.max(1, Math.ceil(resources.cpuSeconds))}`, ...(resources.addressSpaceBytes === null ? [] : [`--as=${Math.floor(resources.addressSpaceBytes)}`])];
+export function confinedCommand(
+  binary: string,
+  args: readonly string[],
+  resources: ResourceLimits,
+  confinement: Confinement,
+): { file: string; args: string[] } {
+  const limits = [
+    `--cpu=${Math.max(1, Math.ceil(resources.cpuSeconds))}`,
+    ...(resources.addressSpaceBytes === null ? [] : [`--as=${Math.floor(resources.addressSpaceBytes)}`]),
+  ];
   const deathSignal = confinement.setprivPath === null ? [] : [confinement.setprivPath, '--pdeathsig', 'KILL', '--'];
   return { file: confinement.prlimitPath, args: [...limits, '--', ...deathSignal, binary, ...args] };
 }
 
 /** What ffmpeg and its libraries print when an allocation or a thread fails under RLIMIT_AS. */
-const OUT_OF_MEMORY = /Cannot allocate memory|Resource temporarily unavailable|failed to map segment|malloc of size \d+ failed|out of memory/i;
+const OUT_OF_MEMORY =
+  /Cannot allocate memory|Resource temporarily unavailable|failed to map segment|malloc of size \d+ failed|out of memory/i;
 
 /**
  * Why a run that exited on its own failed, when a limit explains it: the kernel's SIGKILL (which
  * the runner did not send) at the CPU limit or SIGXCPU, or an allocation refused under the
  * address-space limit; null otherwise.
  */
-export function limitExplaining(exit: { code: number | null; signal: string | null; stderrTail: string }, resources: ResourceLimits | undefined): MediaLimitKind | null {
+export function limitExplaining(
+  exit: { code: number | null; signal: string | null; stderrTail: string },
+  resources: ResourceLimits | undefined,
+): MediaLimitKind | null {
   if (resources === undefined) return null;
   if (exit.signal === 'SIGKILL' || exit.signal === 'SIGXCPU') return 'cpu';
   if (exit.code !== 0 && resources.addressSpaceBytes !== null && OUT_OF_MEMORY.test(exit.stderrTail)) return 'memory';
@@ -139,7 +154,8 @@ function describeLimit(name: string, kind: MediaLimitKind, resources: ResourceLi
   if (kind === 'cpu') {
     return `${name} was killed at its CPU-time limit of ${resources?.cpuSeconds ?? '?'} s (or by the system for want of memory)`;
   }
-  const megabytes = resources?.addressSpaceBytes == null ? '?' : Math.round(resources.addressSpaceBytes / (1024 * 1024));
+  const megabytes =
+    resources?.addressSpaceBytes == null ? '?' : Math.round(resources.addressSpaceBytes / (1024 * 1024));
   return `${name} ran out of memory under its limit of ${megabytes} MB of address space`;
 }
 
@@ -211,7 +227,10 @@ export class FfmpegProgressParser {
 }
 
 function lastLine(text: string): string {
-  const lines = text.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  const lines = text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
   return lines.at(-1) ?? '';
 }
 
@@ -242,11 +261,19 @@ export class ChildProcessRunner implements ProcessRunner {
     if (resources !== undefined && this.confinement === null) {
       return Promise.reject(new Error('this runner cannot apply CPU and memory limits: it was built without prlimit'));
     }
-    const command = resources === undefined || this.confinement === null ? { file: binary, args: [...args] } : confinedCommand(binary, args, resources, this.confinement);
+    const command =
+      resources === undefined || this.confinement === null
+        ? { file: binary, args: [...args] }
+        : confinedCommand(binary, args, resources, this.confinement);
 
     return new Promise<RunResult>((resolve, reject) => {
       const name = path.basename(binary);
-      const child = spawn(command.file, command.args, { shell: false, detached: true, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+      const child = spawn(command.file, command.args, {
+        shell: false,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        windowsHide: true,
+      });
       this.live.add(child);
       const stderr = new TailBuffer(STDERR_TAIL_BYTES);
       const stdoutChunks: Buffer[] = [];
@@ -268,11 +295,23 @@ export class ChildProcessRunner implements ProcessRunner {
       signal?.addEventListener('abort', onAbort, { once: true });
       // A timer rather than AbortSignal.any/timeout: combined signals tied to a long-lived job signal
       // accumulate in Node 20.
-      const timeoutTimer = options.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => stop(new MediaLimitError(`${name} did not finish within its time limit of ${Number(((options.timeoutMs ?? 0) / 1000).toFixed(1))} s, so it was stopped`, {
-          kind: 'time', binary, stderrTail: stderr.toString(),
-        })), options.timeoutMs);
+      const timeoutTimer =
+        options.timeoutMs === undefined
+          ? undefined
+          : setTimeout(
+              () =>
+                stop(
+                  new MediaLimitError(
+                    `${name} did not finish within its time limit of ${Number(((options.timeoutMs ?? 0) / 1000).toFixed(1))} s, so it was stopped`,
+                    {
+                      kind: 'time',
+                      binary,
+                      stderrTail: stderr.toString(),
+                    },
+                  ),
+                ),
+              options.timeoutMs,
+            );
 
       child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
       child.stdout?.on('data', (chunk: Buffer) => {
@@ -287,7 +326,14 @@ export class ChildProcessRunner implements ProcessRunner {
         }
         stdoutBytes += chunk.length;
         if (stdoutBytes > maxStdoutBytes) {
-          stop(new MediaProcessError(`${name} wrote more than ${maxStdoutBytes} bytes to stdout, so it was stopped`, { binary, exitCode: null, signal: null, stderrTail: stderr.toString() }));
+          stop(
+            new MediaProcessError(`${name} wrote more than ${maxStdoutBytes} bytes to stdout, so it was stopped`, {
+              binary,
+              exitCode: null,
+              signal: null,
+              stderrTail: stderr.toString(),
+            }),
+          );
           return;
         }
         stdoutChunks.push(chunk);
@@ -305,17 +351,39 @@ export class ChildProcessRunner implements ProcessRunner {
         // The leader is gone; make sure nothing it started outlives it after an abort.
         if (failure !== null) signalGroup(child, 'SIGKILL');
         const stderrTail = stderr.toString();
-        const limit = failure === null && spawnError === null ? limitExplaining({ code, signal: exitSignal, stderrTail }, resources) : null;
+        const limit =
+          failure === null && spawnError === null
+            ? limitExplaining({ code, signal: exitSignal, stderrTail }, resources)
+            : null;
         if (failure !== null) {
-          reject(failure instanceof MediaLimitError ? new MediaLimitError(failure.message, { kind: failure.kind, binary, stderrTail }) : failure);
+          reject(
+            failure instanceof MediaLimitError
+              ? new MediaLimitError(failure.message, { kind: failure.kind, binary, stderrTail })
+              : failure,
+          );
         } else if (spawnError !== null) {
-          reject(new MediaProcessError(`${name} could not be started: ${spawnError.message}`, { binary, exitCode: null, signal: null, stderrTail, cause: spawnError }));
+          reject(
+            new MediaProcessError(`${name} could not be started: ${spawnError.message}`, {
+              binary,
+              exitCode: null,
+              signal: null,
+              stderrTail,
+              cause: spawnError,
+            }),
+          );
         } else if (limit !== null) {
           reject(new MediaLimitError(describeLimit(name, limit, resources), { kind: limit, binary, stderrTail }));
         } else if (code !== 0) {
           const how = code === null ? `was killed by ${exitSignal ?? 'a signal'}` : `exited with code ${code}`;
           const detail = lastLine(stderrTail);
-          reject(new MediaProcessError(`${name} ${how}${detail === '' ? '' : `: ${detail}`}`, { binary, exitCode: code, signal: exitSignal, stderrTail }));
+          reject(
+            new MediaProcessError(`${name} ${how}${detail === '' ? '' : `: ${detail}`}`, {
+              binary,
+              exitCode: code,
+              signal: exitSignal,
+              stderrTail,
+            }),
+          );
         } else {
           resolve({ stdout: Buffer.concat(stdoutChunks).toString('utf8'), stderrTail });
         }

@@ -15,7 +15,13 @@
 import { scoreQuality, type FrameMeasures, type QualityAssessment } from '../domain/quality-scoring.js';
 import { spreadInstantsMs } from '../domain/still-instants.js';
 import type { MediaTools } from './ffmpeg-tools.js';
-import { chooseDeinterlaceFilter, finiteTag, formatSeconds, parseMetadataPrint, requireFilters } from './filter-graph.js';
+import {
+  chooseDeinterlaceFilter,
+  finiteTag,
+  formatSeconds,
+  parseMetadataPrint,
+  requireFilters,
+} from './filter-graph.js';
 import { inputArgs, type MediaInput } from './media-input.js';
 import type { ProcessRunner, RunOptions } from './process-runner.js';
 
@@ -36,10 +42,27 @@ export const QUALITY_SAMPLE_COUNT = 8;
 export const QUALITY_FRAMES_PER_SAMPLE = 3;
 export const QUALITY_ANALYSIS_SHORT_SIDE = 540;
 /** Filters the graph needs beyond ffmpeg's built-in plumbing. */
-export const qualityFilters = ['trim', 'setpts', 'concat', 'scale', 'format', 'blockdetect', 'blurdetect', 'split', 'removegrain', 'psnr', 'signalstats', 'metadata'] as const;
+export const qualityFilters = [
+  'trim',
+  'setpts',
+  'concat',
+  'scale',
+  'format',
+  'blockdetect',
+  'blurdetect',
+  'split',
+  'removegrain',
+  'psnr',
+  'signalstats',
+  'metadata',
+] as const;
 
 /** The analysis frame size: shorter side 540 px, aspect kept, both sides even (4:2:0 needs it). */
-export function qualityAnalysisSize(width: number, height: number, shortSide: number = QUALITY_ANALYSIS_SHORT_SIDE): { width: number; height: number } {
+export function qualityAnalysisSize(
+  width: number,
+  height: number,
+  shortSide: number = QUALITY_ANALYSIS_SHORT_SIDE,
+): { width: number; height: number } {
   const even = (value: number): number => Math.max(2, 2 * Math.round(value / 2));
   if (!(width > 0 && height > 0)) return { width: even((shortSide * 16) / 9), height: shortSide };
   return width >= height
@@ -59,9 +82,14 @@ export interface QualityArgsOptions {
 }
 
 export function buildQualityArgs(options: QualityArgsOptions): string[] {
-  const inputs = options.instantsMs.flatMap((ms) => inputArgs(options.input, ['-noaccurate_seek', '-ss', formatSeconds(ms), '-noautorotate']));
+  const inputs = options.instantsMs.flatMap((ms) =>
+    inputArgs(options.input, ['-noaccurate_seek', '-ss', formatSeconds(ms), '-noautorotate']),
+  );
   const deinterlace = options.deinterlaceFilter === null ? '' : `${options.deinterlaceFilter},`;
-  const trims = options.instantsMs.map((_, index) => `[${index}:v:0]trim=end_frame=${options.framesPerSample},${deinterlace}setpts=PTS-STARTPTS[s${index}]`);
+  const trims = options.instantsMs.map(
+    (_, index) =>
+      `[${index}:v:0]trim=end_frame=${options.framesPerSample},${deinterlace}setpts=PTS-STARTPTS[s${index}]`,
+  );
   const joined = options.instantsMs.map((_, index) => `[s${index}]`).join('');
   // Reducing 10-bit to 8-bit with dithering would add noise that the noise metric then measures.
   const dither = options.bitDepth > 8 ? ':sws_dither=none' : '';
@@ -74,7 +102,20 @@ export function buildQualityArgs(options: QualityArgsOptions): string[] {
     // only adds lavfi.psnr.* and the result is the same either way round.
     '[median][frame]psnr,signalstats,metadata=mode=print:file=-[out]',
   ].join(';');
-  return ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputs, '-filter_complex', graph, '-map', '[out]', '-f', 'null', '-'];
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    ...inputs,
+    '-filter_complex',
+    graph,
+    '-map',
+    '[out]',
+    '-f',
+    'null',
+    '-',
+  ];
 }
 
 export function parseQualityFrames(stdout: string): FrameMeasures[] {
@@ -107,6 +148,9 @@ export async function assessQuality(
   });
   const { stdout } = await runner.run(tools.ffmpegPath, args, { ...options, maxStdoutBytes: 8 * 1024 * 1024 });
   const frames = parseQualityFrames(stdout);
-  if (frames.length === 0) throw new Error('the quality assessment decoded no video frames: the file has no decodable picture at the sampled positions');
+  if (frames.length === 0)
+    throw new Error(
+      'the quality assessment decoded no video frames: the file has no decodable picture at the sampled positions',
+    );
   return scoreQuality(frames);
 }

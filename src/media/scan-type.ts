@@ -28,18 +28,44 @@ export interface ScanSegment {
 }
 
 export function planScanSegments(durationMs: number): ScanSegment[] {
-  if (!(durationMs > SCAN_WHOLE_VIDEO_MAX_MS)) return [{ startMs: 0, frames: SCAN_SEGMENT_COUNT * SCAN_FRAMES_PER_SEGMENT }];
-  return spreadInstantsMs(durationMs, SCAN_SEGMENT_COUNT).map((startMs) => ({ startMs, frames: SCAN_FRAMES_PER_SEGMENT }));
+  if (!(durationMs > SCAN_WHOLE_VIDEO_MAX_MS))
+    return [{ startMs: 0, frames: SCAN_SEGMENT_COUNT * SCAN_FRAMES_PER_SEGMENT }];
+  return spreadInstantsMs(durationMs, SCAN_SEGMENT_COUNT).map((startMs) => ({
+    startMs,
+    frames: SCAN_FRAMES_PER_SEGMENT,
+  }));
 }
 
 export function buildScanTypeArgs(input: MediaInput, segments: readonly ScanSegment[]): string[] {
   const inputs = segments.flatMap((segment) =>
-    inputArgs(input, segment.startMs > 0 ? ['-noaccurate_seek', '-ss', formatSeconds(segment.startMs), '-noautorotate'] : ['-noautorotate']),
+    inputArgs(
+      input,
+      segment.startMs > 0
+        ? ['-noaccurate_seek', '-ss', formatSeconds(segment.startMs), '-noautorotate']
+        : ['-noautorotate'],
+    ),
   );
-  const trims = segments.map((segment, index) => `[${index}:v:0]trim=end_frame=${segment.frames},setpts=PTS-STARTPTS[s${index}]`);
+  const trims = segments.map(
+    (segment, index) => `[${index}:v:0]trim=end_frame=${segment.frames},setpts=PTS-STARTPTS[s${index}]`,
+  );
   const joined = segments.map((_, index) => `[s${index}]`).join('');
-  const graph = [...trims, `${joined}concat=n=${segments.length}:v=1:a=0,idet,metadata=mode=print:file=-[out]`].join(';');
-  return ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputs, '-filter_complex', graph, '-map', '[out]', '-f', 'null', '-'];
+  const graph = [...trims, `${joined}concat=n=${segments.length}:v=1:a=0,idet,metadata=mode=print:file=-[out]`].join(
+    ';',
+  );
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    ...inputs,
+    '-filter_complex',
+    graph,
+    '-map',
+    '[out]',
+    '-f',
+    'null',
+    '-',
+  ];
 }
 
 /** The running idet multiple-frame totals of the last printed frame (zeros when none was printed). */
@@ -47,7 +73,8 @@ export function parseIdetCounts(stdout: string): IdetCounts {
   const last = parseMetadataPrint(stdout)
     .filter((frame) => frame.tags.has('lavfi.idet.multiple.tff'))
     .at(-1);
-  const read = (key: string): number => (last === undefined ? 0 : Math.round(finiteTag(last.tags, `lavfi.idet.multiple.${key}`) ?? 0));
+  const read = (key: string): number =>
+    last === undefined ? 0 : Math.round(finiteTag(last.tags, `lavfi.idet.multiple.${key}`) ?? 0);
   return { tff: read('tff'), bff: read('bff'), progressive: read('progressive'), undetermined: read('undetermined') };
 }
 

@@ -16,11 +16,24 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { choosePosterIndex, defaultStillThresholds, pickStillFrame, planStillInstants, stillWindowMs, type StillFrameStats } from '../domain/still-instants.js';
+import {
+  choosePosterIndex,
+  defaultStillThresholds,
+  pickStillFrame,
+  planStillInstants,
+  stillWindowMs,
+  type StillFrameStats,
+} from '../domain/still-instants.js';
 import type { MediaTools } from './ffmpeg-tools.js';
 import { inputArgs, type MediaInput } from './media-input.js';
 import type { ProcessRunner, RunOptions } from './process-runner.js';
-import { chooseDeinterlaceFilter, finiteTag, formatSeconds, parseMetadataPrint, requireFilters } from './filter-graph.js';
+import {
+  chooseDeinterlaceFilter,
+  finiteTag,
+  formatSeconds,
+  parseMetadataPrint,
+  requireFilters,
+} from './filter-graph.js';
 
 export type ThumbnailFormat = 'jpeg' | 'webp';
 
@@ -57,7 +70,20 @@ export function buildStillAnalysisArgs(input: MediaInput, instantsMs: readonly n
   );
   const joined = instantsMs.map((_, index) => `[s${index}]`).join('');
   const graph = [...chains, `${joined}concat=n=${instantsMs.length}:v=1:a=0,metadata=mode=print:file=-[out]`].join(';');
-  return ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputs, '-filter_complex', graph, '-map', '[out]', '-f', 'null', '-'];
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    ...inputs,
+    '-filter_complex',
+    graph,
+    '-map',
+    '[out]',
+    '-f',
+    'null',
+    '-',
+  ];
 }
 
 /** Groups printed frames by their instant tag; offsets are relative to each window's first frame. */
@@ -104,14 +130,33 @@ export function buildStillExtractArgs(options: {
     '[f]scale=w=round(iw*sar):h=ih:flags=lanczos+accurate_rnd+full_chroma_int,setsar=1[full]',
     ...(outputs.posterPath === undefined
       ? []
-      : [`[p]scale=w=2*trunc(min(${POSTER_MAX_WIDTH}\\,iw*sar)/2):h=2*trunc(ow/dar/2):flags=lanczos,setsar=1,format=${imageFormat}[poster]`]),
+      : [
+          `[p]scale=w=2*trunc(min(${POSTER_MAX_WIDTH}\\,iw*sar)/2):h=2*trunc(ow/dar/2):flags=lanczos,setsar=1,format=${imageFormat}[poster]`,
+        ]),
   ].join(';');
-  const encoder = options.thumbnailFormat === 'jpeg' ? ['-c:v', 'mjpeg', '-q:v', '4'] : ['-c:v', 'libwebp', '-quality', '80'];
-  const image = (label: string, codec: string[], file: string): string[] => ['-map', label, '-frames:v', '1', ...codec, '-f', 'image2', '-update', '1', file];
+  const encoder =
+    options.thumbnailFormat === 'jpeg' ? ['-c:v', 'mjpeg', '-q:v', '4'] : ['-c:v', 'libwebp', '-quality', '80'];
+  const image = (label: string, codec: string[], file: string): string[] => [
+    '-map',
+    label,
+    '-frames:v',
+    '1',
+    ...codec,
+    '-f',
+    'image2',
+    '-update',
+    '1',
+    file,
+  ];
   return [
-    '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-y',
     ...inputArgs(options.input, ['-ss', formatSeconds(options.instantMs)]),
-    '-filter_complex', graph,
+    '-filter_complex',
+    graph,
     ...image('[thumb]', encoder, outputs.thumbnailPath),
     ...image('[full]', ['-c:v', 'png'], outputs.fullFramePath),
     ...(outputs.posterPath === undefined ? [] : image('[poster]', encoder, outputs.posterPath)),
@@ -121,19 +166,22 @@ export function buildStillExtractArgs(options: {
 /** Width and height from a PNG, JPEG or WebP header, or null when the bytes are none of these. */
 export function readImageSize(bytes: Uint8Array): { width: number; height: number } | null {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const ascii = (offset: number, length: number): string => String.fromCharCode(...bytes.subarray(offset, offset + length));
+  const ascii = (offset: number, length: number): string =>
+    String.fromCharCode(...bytes.subarray(offset, offset + length));
   if (bytes.length >= 24 && bytes[0] === 0x89 && ascii(1, 3) === 'PNG' && ascii(12, 4) === 'IHDR') {
     return { width: view.getUint32(16), height: view.getUint32(20) };
   }
   if (bytes.length >= 30 && ascii(0, 4) === 'RIFF' && ascii(8, 4) === 'WEBP') {
     const chunk = ascii(12, 4);
-    if (chunk === 'VP8 ') return { width: view.getUint16(26, true) & 0x3fff, height: view.getUint16(28, true) & 0x3fff };
+    if (chunk === 'VP8 ')
+      return { width: view.getUint16(26, true) & 0x3fff, height: view.getUint16(28, true) & 0x3fff };
     if (chunk === 'VP8L') {
       const bits = view.getUint32(21, true);
       return { width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1 };
     }
     if (chunk === 'VP8X') {
-      const read24 = (offset: number): number => (bytes[offset] ?? 0) | ((bytes[offset + 1] ?? 0) << 8) | ((bytes[offset + 2] ?? 0) << 16);
+      const read24 = (offset: number): number =>
+        (bytes[offset] ?? 0) | ((bytes[offset + 1] ?? 0) << 8) | ((bytes[offset + 2] ?? 0) << 16);
       return { width: read24(24) + 1, height: read24(27) + 1 };
     }
     return null;
@@ -155,7 +203,8 @@ export function readImageSize(bytes: Uint8Array): { width: number; height: numbe
 async function describeImage(file: string, timestampMs: number): Promise<Still> {
   const bytes = await readFile(file);
   const size = readImageSize(bytes);
-  if (size === null) throw new Error(`ffmpeg wrote ${path.basename(file)}, but it is not a readable PNG, JPEG or WebP image`);
+  if (size === null)
+    throw new Error(`ffmpeg wrote ${path.basename(file)}, but it is not a readable PNG, JPEG or WebP image`);
   return { timestampMs, path: file, width: size.width, height: size.height, bytes: bytes.length };
 }
 
@@ -168,7 +217,10 @@ export interface StillPick {
 }
 
 /** Pure: the chosen frame of each window; a window without frames (a seek past the end) yields none. */
-export function pickStills(windows: readonly (readonly StillFrameStats[])[], instantsMs: readonly number[]): StillPick[] {
+export function pickStills(
+  windows: readonly (readonly StillFrameStats[])[],
+  instantsMs: readonly number[],
+): StillPick[] {
   return windows.flatMap((window, index) => {
     const frameIndex = pickStillFrame(window, defaultStillThresholds);
     const frame = window[frameIndex];
@@ -178,9 +230,16 @@ export function pickStills(windows: readonly (readonly StillFrameStats[])[], ins
 }
 
 function checkStillTools(tools: Pick<MediaTools, 'filters' | 'encoders'>, thumbnailFormat: ThumbnailFormat): void {
-  requireFilters(tools, ['trim', 'setpts', 'concat', 'scale', 'format', 'signalstats', 'entropy', 'metadata', 'split', 'setsar'], 'stills');
+  requireFilters(
+    tools,
+    ['trim', 'setpts', 'concat', 'scale', 'format', 'signalstats', 'entropy', 'metadata', 'split', 'setsar'],
+    'stills',
+  );
   for (const needed of [thumbnailFormat === 'jpeg' ? 'mjpeg' : 'libwebp', 'png']) {
-    if (!tools.encoders.has(needed)) throw new Error(`stills need the ffmpeg encoder ${needed}, which this ffmpeg lacks: install an ffmpeg build that has it`);
+    if (!tools.encoders.has(needed))
+      throw new Error(
+        `stills need the ffmpeg encoder ${needed}, which this ffmpeg lacks: install an ffmpeg build that has it`,
+      );
   }
 }
 
@@ -188,14 +247,22 @@ export async function extractStills(
   runner: ProcessRunner,
   tools: Pick<MediaTools, 'ffmpegPath' | 'filters' | 'encoders'>,
   source: StillsInput,
-  options: { signal?: AbortSignal; analysis?: Pick<RunOptions, 'timeoutMs' | 'resources'>; still?: Pick<RunOptions, 'timeoutMs' | 'resources'> } = {},
+  options: {
+    signal?: AbortSignal;
+    analysis?: Pick<RunOptions, 'timeoutMs' | 'resources'>;
+    still?: Pick<RunOptions, 'timeoutMs' | 'resources'>;
+  } = {},
 ): Promise<{ thumbnails: Still[]; fullFrames: Still[]; poster: Still }> {
   checkStillTools(tools, source.thumbnailFormat);
   const deinterlaceFilter = source.deinterlace ? chooseDeinterlaceFilter(tools) : null;
   const instantsMs = planStillInstants(source.durationMs, source.count);
   if (instantsMs.length === 0) throw new Error('no stills can be taken from a video without a positive duration');
   const windowMs = stillWindowMs(source.durationMs, source.count);
-  const analysis = await runner.run(tools.ffmpegPath, buildStillAnalysisArgs(source.input, instantsMs, windowMs), { ...options.analysis, signal: options.signal, maxStdoutBytes: 32 * 1024 * 1024 });
+  const analysis = await runner.run(tools.ffmpegPath, buildStillAnalysisArgs(source.input, instantsMs, windowMs), {
+    ...options.analysis,
+    signal: options.signal,
+    maxStdoutBytes: 32 * 1024 * 1024,
+  });
   const picks = pickStills(parseStillAnalysis(analysis.stdout, instantsMs.length), instantsMs);
   if (picks.length === 0) throw new Error('no frame could be decoded at any still position');
   const posterPick = picks[choosePosterIndex(picks.map((pick) => pick.frame))];
@@ -211,7 +278,14 @@ export async function extractStills(
       fullFramePath: path.join(source.outputDir, `full-frame-${name}.png`),
       ...(pick === posterPick ? { posterPath: path.join(source.outputDir, `poster.${extension}`) } : {}),
     };
-    const args = buildStillExtractArgs({ input: source.input, instantMs: pick.instantMs, frameIndex: pick.frameIndex, deinterlaceFilter, thumbnailFormat: source.thumbnailFormat, outputs });
+    const args = buildStillExtractArgs({
+      input: source.input,
+      instantMs: pick.instantMs,
+      frameIndex: pick.frameIndex,
+      deinterlaceFilter,
+      thumbnailFormat: source.thumbnailFormat,
+      outputs,
+    });
     await runner.run(tools.ffmpegPath, args, { ...options.still, signal: options.signal });
     const timestampMs = pick.instantMs + pick.frame.offsetMs;
     result.thumbnails.push(await describeImage(outputs.thumbnailPath, timestampMs));

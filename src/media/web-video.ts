@@ -72,7 +72,11 @@ const toneMapFilters = [
 ];
 
 /** The video filter chain: deinterlace, tone-map HDR, scale to display size, square pixels, 4:2:0. */
-export function webVideoFilter(source: WebVideoSource, maxHeight = 1080, deinterlacer: 'bwdif' | 'yadif' = 'bwdif'): string {
+export function webVideoFilter(
+  source: WebVideoSource,
+  maxHeight = 1080,
+  deinterlacer: 'bwdif' | 'yadif' = 'bwdif',
+): string {
   const { width, height } = webVideoSize(source, maxHeight);
   const filters: string[] = [];
   // One output frame per input frame (send_frame) keeps the frame rate; parity comes from the frames.
@@ -94,18 +98,38 @@ export function webVideoArgs(options: WebVideoArgsOptions): string[] {
     ? ['-map', '0:a:0?', '-c:a', 'aac', '-b:a', AUDIO_BITRATE, '-ac', '2']
     : ['-an'];
   return [
-    '-hide_banner', '-nostdin', '-y',
+    '-hide_banner',
+    '-nostdin',
+    '-y',
     ...inputArgs(options.input),
-    '-map', '0:v:0',
+    '-map',
+    '0:v:0',
     ...audio,
-    '-sn', '-dn',
-    '-vf', webVideoFilter(options.source, maxHeight, options.deinterlacer),
-    '-c:v', 'libx264', '-preset', 'fast', '-crf', String(CRF), '-profile:v', 'high', '-pix_fmt', 'yuv420p',
+    '-sn',
+    '-dn',
+    '-vf',
+    webVideoFilter(options.source, maxHeight, options.deinterlacer),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'fast',
+    '-crf',
+    String(CRF),
+    '-profile:v',
+    'high',
+    '-pix_fmt',
+    'yuv420p',
     // Tone-mapped pictures are BT.709; say so, so players do not guess.
-    ...(options.source.toneMap === true ? ['-color_primaries', 'bt709', '-color_trc', 'bt709', '-colorspace', 'bt709'] : []),
-    '-movflags', '+faststart',
-    '-progress', 'pipe:1', '-nostats',
-    '-f', 'mp4',
+    ...(options.source.toneMap === true
+      ? ['-color_primaries', 'bt709', '-color_trc', 'bt709', '-colorspace', 'bt709']
+      : []),
+    '-movflags',
+    '+faststart',
+    '-progress',
+    'pipe:1',
+    '-nostats',
+    '-f',
+    'mp4',
     fileArgument(options.output),
   ];
 }

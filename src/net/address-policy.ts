@@ -10,9 +10,24 @@
 import ipaddr from 'ipaddr.js';
 
 export type AddressRange =
-  | 'public' | 'unspecified' | 'loopback' | 'private' | 'uniqueLocal' | 'linkLocal' | 'siteLocal'
-  | 'multicast' | 'broadcast' | 'carrierGradeNat' | 'reserved' | 'documentation' | 'benchmarking'
-  | 'ipv4Mapped' | 'ipv4Compatible' | 'nat64' | '6to4' | 'teredo';
+  | 'public'
+  | 'unspecified'
+  | 'loopback'
+  | 'private'
+  | 'uniqueLocal'
+  | 'linkLocal'
+  | 'siteLocal'
+  | 'multicast'
+  | 'broadcast'
+  | 'carrierGradeNat'
+  | 'reserved'
+  | 'documentation'
+  | 'benchmarking'
+  | 'ipv4Mapped'
+  | 'ipv4Compatible'
+  | 'nat64'
+  | '6to4'
+  | 'teredo';
 
 export interface AddressClassification {
   /** Canonical text form: dotted decimal for IPv4, compressed lower-case (RFC 5952) for IPv6. */
@@ -48,51 +63,60 @@ export interface AddressVerdict {
 type ParsedAddress = ipaddr.IPv4 | ipaddr.IPv6;
 type RangeTable<T extends ParsedAddress> = readonly { network: T; prefixLength: number; range: AddressRange }[];
 
-function compileTable<T extends ParsedAddress>(parse: (cidr: string) => [T, number], rows: readonly [string, AddressRange][]): RangeTable<T> {
+function compileTable<T extends ParsedAddress>(
+  parse: (cidr: string) => [T, number],
+  rows: readonly [string, AddressRange][],
+): RangeTable<T> {
   return rows.map(([cidr, range]) => {
     const [network, prefixLength] = parse(cidr);
     return { network, prefixLength, range };
   });
 }
 
-const ipv4Table = compileTable((cidr) => ipaddr.IPv4.parseCIDR(cidr), [
-  ['0.0.0.0/8', 'unspecified'],
-  ['10.0.0.0/8', 'private'],
-  ['100.64.0.0/10', 'carrierGradeNat'],
-  ['127.0.0.0/8', 'loopback'],
-  ['169.254.0.0/16', 'linkLocal'],
-  ['172.16.0.0/12', 'private'],
-  ['192.0.0.0/24', 'reserved'], // IETF protocol assignments
-  ['192.0.2.0/24', 'documentation'],
-  ['192.88.99.0/24', 'reserved'], // deprecated 6to4 relay anycast
-  ['192.168.0.0/16', 'private'],
-  ['198.18.0.0/15', 'benchmarking'],
-  ['198.51.100.0/24', 'documentation'],
-  ['203.0.113.0/24', 'documentation'],
-  ['224.0.0.0/4', 'multicast'],
-  ['255.255.255.255/32', 'broadcast'], // before 240/4, which contains it
-  ['240.0.0.0/4', 'reserved'],
-]);
+const ipv4Table = compileTable(
+  (cidr) => ipaddr.IPv4.parseCIDR(cidr),
+  [
+    ['0.0.0.0/8', 'unspecified'],
+    ['10.0.0.0/8', 'private'],
+    ['100.64.0.0/10', 'carrierGradeNat'],
+    ['127.0.0.0/8', 'loopback'],
+    ['169.254.0.0/16', 'linkLocal'],
+    ['172.16.0.0/12', 'private'],
+    ['192.0.0.0/24', 'reserved'], // IETF protocol assignments
+    ['192.0.2.0/24', 'documentation'],
+    ['192.88.99.0/24', 'reserved'], // deprecated 6to4 relay anycast
+    ['192.168.0.0/16', 'private'],
+    ['198.18.0.0/15', 'benchmarking'],
+    ['198.51.100.0/24', 'documentation'],
+    ['203.0.113.0/24', 'documentation'],
+    ['224.0.0.0/4', 'multicast'],
+    ['255.255.255.255/32', 'broadcast'], // before 240/4, which contains it
+    ['240.0.0.0/4', 'reserved'],
+  ],
+);
 
-const ipv6Table = compileTable((cidr) => ipaddr.IPv6.parseCIDR(cidr), [
-  ['::/128', 'unspecified'],
-  ['::1/128', 'loopback'],
-  ['::ffff:0:0/96', 'ipv4Mapped'],
-  ['::/96', 'ipv4Compatible'],
-  ['64:ff9b::/96', 'nat64'],
-  ['64:ff9b:1::/48', 'nat64'],
-  ['100::/64', 'reserved'], // discard-only
-  ['2001::/32', 'teredo'],
-  ['2001:2::/48', 'benchmarking'],
-  ['2001::/23', 'reserved'], // IETF protocol assignments (ORCHID, AMT, AS112, ...)
-  ['2001:db8::/32', 'documentation'],
-  ['2002::/16', '6to4'],
-  ['3fff::/20', 'documentation'],
-  ['fc00::/7', 'uniqueLocal'],
-  ['fe80::/10', 'linkLocal'],
-  ['fec0::/10', 'siteLocal'],
-  ['ff00::/8', 'multicast'],
-]);
+const ipv6Table = compileTable(
+  (cidr) => ipaddr.IPv6.parseCIDR(cidr),
+  [
+    ['::/128', 'unspecified'],
+    ['::1/128', 'loopback'],
+    ['::ffff:0:0/96', 'ipv4Mapped'],
+    ['::/96', 'ipv4Compatible'],
+    ['64:ff9b::/96', 'nat64'],
+    ['64:ff9b:1::/48', 'nat64'],
+    ['100::/64', 'reserved'], // discard-only
+    ['2001::/32', 'teredo'],
+    ['2001:2::/48', 'benchmarking'],
+    ['2001::/23', 'reserved'], // IETF protocol assignments (ORCHID, AMT, AS112, ...)
+    ['2001:db8::/32', 'documentation'],
+    ['2002::/16', '6to4'],
+    ['3fff::/20', 'documentation'],
+    ['fc00::/7', 'uniqueLocal'],
+    ['fe80::/10', 'linkLocal'],
+    ['fec0::/10', 'siteLocal'],
+    ['ff00::/8', 'multicast'],
+  ],
+);
 
 // Only 2000::/3 is allocated for global unicast; everything else unlisted is IETF-reserved space.
 const [globalUnicastNetwork, globalUnicastPrefix] = ipaddr.IPv6.parseCIDR('2000::/3');
@@ -126,8 +150,20 @@ export function describeRange(range: AddressRange): string {
 // Local ranges a developer may need to reach; unspecified, multicast, broadcast and reserved
 // addresses are never a legitimate origin, whatever the allowance.
 const developmentRanges: ReadonlySet<AddressRange> = new Set<AddressRange>([
-  'public', 'loopback', 'private', 'uniqueLocal', 'linkLocal', 'siteLocal', 'carrierGradeNat',
-  'documentation', 'benchmarking', 'ipv4Mapped', 'ipv4Compatible', 'nat64', '6to4', 'teredo',
+  'public',
+  'loopback',
+  'private',
+  'uniqueLocal',
+  'linkLocal',
+  'siteLocal',
+  'carrierGradeNat',
+  'documentation',
+  'benchmarking',
+  'ipv4Mapped',
+  'ipv4Compatible',
+  'nat64',
+  '6to4',
+  'teredo',
 ]);
 const neverAllowedRanges: ReadonlySet<AddressRange> = new Set<AddressRange>(['unspecified', 'multicast', 'broadcast']);
 
@@ -182,7 +218,10 @@ function ipv6Range(address: ipaddr.IPv6): AddressRange {
 }
 
 function ipv4FromBytes(bytes: readonly number[], offset: number, xorMask = 0): string {
-  return bytes.slice(offset, offset + 4).map((byte) => byte ^ xorMask).join('.');
+  return bytes
+    .slice(offset, offset + 4)
+    .map((byte) => byte ^ xorMask)
+    .join('.');
 }
 
 /**
@@ -233,7 +272,11 @@ function cidrContains(cidr: CidrRange, address: ParsedAddress): boolean {
 
 // An embedding form is only as acceptable as the IPv4 address it leads to: ::ffff:0.0.0.0 is
 // 0.0.0.0, whatever the allowance says about mapped addresses.
-function isAllowedBy(address: ParsedAddress, classification: AddressClassification, allowance: PrivateNetworkAllowance): boolean {
+function isAllowedBy(
+  address: ParsedAddress,
+  classification: AddressClassification,
+  allowance: PrivateNetworkAllowance,
+): boolean {
   if (classification.range === 'public') {
     return true;
   }
@@ -247,7 +290,9 @@ function isAllowedBy(address: ParsedAddress, classification: AddressClassificati
   if (allowance === true) {
     return ranges.every((range) => developmentRanges.has(range));
   }
-  return !ranges.some((range) => neverAllowedRanges.has(range)) && allowance.some((cidr) => cidrContains(cidr, address));
+  return (
+    !ranges.some((range) => neverAllowedRanges.has(range)) && allowance.some((cidr) => cidrContains(cidr, address))
+  );
 }
 
 function refusalReason(classification: AddressClassification): string {
@@ -273,7 +318,9 @@ function parsePrefixLength(text: string, maxBits: number): number | null {
 
 function networkAddress(address: ParsedAddress, prefixLength: number): ParsedAddress {
   const cidr = `${address.toString()}/${prefixLength}`;
-  return address instanceof ipaddr.IPv4 ? ipaddr.IPv4.networkAddressFromCIDR(cidr) : ipaddr.IPv6.networkAddressFromCIDR(cidr);
+  return address instanceof ipaddr.IPv4
+    ? ipaddr.IPv4.networkAddressFromCIDR(cidr)
+    : ipaddr.IPv6.networkAddressFromCIDR(cidr);
 }
 
 function parseCidrEntry(entry: string): CidrRange {
@@ -299,7 +346,9 @@ function parseCidrEntry(entry: string): CidrRange {
   // 10.0.0.1/8 is almost always a typo for 10.0.0.1/32; accepting it would open a whole /8.
   const base = networkAddress(network, prefixLength);
   if (base.toString() !== network.toString()) {
-    throw invalid(`it has bits set after the /${prefixLength} prefix: write ${base.toString()}/${prefixLength} for the network or ${network.toString()}/${maxBits} for the one address`);
+    throw invalid(
+      `it has bits set after the /${prefixLength} prefix: write ${base.toString()}/${prefixLength} for the network or ${network.toString()}/${maxBits} for the one address`,
+    );
   }
   return { text: `${network.toString()}/${prefixLength}`, network, prefixLength };
 }

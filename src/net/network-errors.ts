@@ -5,8 +5,16 @@
 import { AppError } from '../domain/errors.js';
 
 const tlsTrustCodes = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_REVOKED', 'CERT_UNTRUSTED', 'HOSTNAME_MISMATCH',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'HOSTNAME_MISMATCH',
 ]);
 
 function errorCode(error: unknown): string {
@@ -15,14 +23,28 @@ function errorCode(error: unknown): string {
 }
 
 const connectionCodes = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
   'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
 /** True for failures of the connection itself (undici's errors, socket errno codes, TLS). */
 export function isNetworkError(error: unknown): boolean {
   const code = errorCode(error);
-  return code.startsWith('UND_ERR_') || connectionCodes.has(code) || tlsTrustCodes.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_');
+  return (
+    code.startsWith('UND_ERR_') ||
+    connectionCodes.has(code) ||
+    tlsTrustCodes.has(code) ||
+    code.startsWith('ERR_TLS_') ||
+    code.startsWith('ERR_SSL_')
+  );
 }
 
 /** True for network failures that a later attempt may not meet (resets, timeouts); false for certificate problems. */
@@ -31,9 +53,14 @@ export function isTransientNetworkError(error: unknown): boolean {
 }
 
 /** A sentence saying what went wrong talking to `origin` (scheme://host:port). */
-function describeNetworkError(error: unknown, origin: string, timeouts: { connectTimeoutMs: number; headersTimeoutMs: number; idleTimeoutMs: number }): string {
+function describeNetworkError(
+  error: unknown,
+  origin: string,
+  timeouts: { connectTimeoutMs: number; headersTimeoutMs: number; idleTimeoutMs: number },
+): string {
   const code = errorCode(error);
-  if (tlsTrustCodes.has(code)) return `the TLS certificate of ${origin} is not valid for this host or not trusted (${code})`;
+  if (tlsTrustCodes.has(code))
+    return `the TLS certificate of ${origin} is not valid for this host or not trusted (${code})`;
   switch (code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
     case 'ETIMEDOUT':
@@ -60,6 +87,15 @@ function describeNetworkError(error: unknown, origin: string, timeouts: { connec
 }
 
 /** Wraps a connection failure as SOURCE_UNREACHABLE, keeping the original as the cause. */
-export function sourceUnreachable(error: unknown, origin: string, timeouts: { connectTimeoutMs: number; headersTimeoutMs: number; idleTimeoutMs: number }): AppError {
-  return new AppError('SOURCE_UNREACHABLE', describeNetworkError(error, origin, timeouts), { origin, cause: errorCode(error) || null }, { cause: error });
+export function sourceUnreachable(
+  error: unknown,
+  origin: string,
+  timeouts: { connectTimeoutMs: number; headersTimeoutMs: number; idleTimeoutMs: number },
+): AppError {
+  return new AppError(
+    'SOURCE_UNREACHABLE',
+    describeNetworkError(error, origin, timeouts),
+    { origin, cause: errorCode(error) || null },
+    { cause: error },
+  );
 }

@@ -79,13 +79,18 @@ export class OutboundClient {
   private readonly secureContext: SecureContext | null;
 
   constructor(private readonly options: OutboundClientOptions) {
-    this.secureContext = options.extraCaCertificates ? createSecureContext({ ca: [...rootCertificates, ...options.extraCaCertificates] }) : null;
+    this.secureContext = options.extraCaCertificates
+      ? createSecureContext({ ca: [...rootCertificates, ...options.extraCaCertificates] })
+      : null;
   }
 
   /** Checks the URL and resolves and checks its host; throws AppError INVALID_HTTPS_URL when refused. */
   async pin(input: string): Promise<PinnedTarget> {
     const checked = checkUrlSyntax(input, this.options.policy);
-    const addresses = checked.literalAddress === null ? await this.options.resolver.resolve(checked.hostname) : [checked.literalAddress];
+    const addresses =
+      checked.literalAddress === null
+        ? await this.options.resolver.resolve(checked.hostname)
+        : [checked.literalAddress];
     checkResolvedAddresses(checked, addresses, this.options.policy);
     return toTarget(checked, addresses);
   }
@@ -133,13 +138,16 @@ export class OutboundClient {
       },
       stream: async (request, sink) => {
         try {
-          await pool.stream({
-            origin,
-            path: `${target.url.pathname}${target.url.search}`,
-            method: request.method ?? 'GET',
-            headers: request.headers,
-            signal: request.signal ?? null,
-          }, ({ statusCode, headers }) => sink({ statusCode, headers }));
+          await pool.stream(
+            {
+              origin,
+              path: `${target.url.pathname}${target.url.search}`,
+              method: request.method ?? 'GET',
+              headers: request.headers,
+              signal: request.signal ?? null,
+            },
+            ({ statusCode, headers }) => sink({ statusCode, headers }),
+          );
         } catch (error) {
           if (request.signal?.aborted) throw request.signal.reason ?? error;
           // Failures of the sink (storage, checks) pass through; only the connection's own are wrapped.
@@ -158,7 +166,10 @@ export class OutboundClient {
    * checked and pinned like the first URL. Returns the final response with the pool it came from
    * (the caller closes it after consuming the body).
    */
-  async requestFollowingRedirects(input: string, request: OutboundRequest): Promise<{ response: OutboundResponse; pool: PinnedPool; hops: number }> {
+  async requestFollowingRedirects(
+    input: string,
+    request: OutboundRequest,
+  ): Promise<{ response: OutboundResponse; pool: PinnedPool; hops: number }> {
     let url = input;
     for (let hops = 0; ; hops += 1) {
       const pool = this.openPool(await this.pin(url), 1);
@@ -174,7 +185,11 @@ export class OutboundClient {
       await response.body.dump().catch(() => undefined);
       await pool.close();
       if (hops + 1 > MAX_REDIRECTS) {
-        throw new AppError('INVALID_HTTPS_URL', `the URL redirected more than ${MAX_REDIRECTS} times: give the final URL of the file`, { reason: 'TOO_MANY_REDIRECTS', redirects: hops + 1 });
+        throw new AppError(
+          'INVALID_HTTPS_URL',
+          `the URL redirected more than ${MAX_REDIRECTS} times: give the final URL of the file`,
+          { reason: 'TOO_MANY_REDIRECTS', redirects: hops + 1 },
+        );
       }
       url = resolveRedirect(url, location);
     }
@@ -189,7 +204,12 @@ function resolveRedirect(from: string, location: string): string {
   try {
     return new URL(location, from).toString();
   } catch (error) {
-    throw new AppError('INVALID_HTTPS_URL', `the URL redirected to an invalid location ${JSON.stringify(location.slice(0, 200))}`, { reason: 'INVALID_REDIRECT' }, { cause: error });
+    throw new AppError(
+      'INVALID_HTTPS_URL',
+      `the URL redirected to an invalid location ${JSON.stringify(location.slice(0, 200))}`,
+      { reason: 'INVALID_REDIRECT' },
+      { cause: error },
+    );
   }
 }
 
@@ -207,11 +227,18 @@ type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | Lo
  * (happy eyeballs) forms of the call.
  */
 function pinnedLookup(target: PinnedTarget) {
-  const answers: LookupAddress[] = target.addresses.map((address) => ({ address, family: net.isIPv6(address) ? 6 : 4 }));
+  const answers: LookupAddress[] = target.addresses.map((address) => ({
+    address,
+    family: net.isIPv6(address) ? 6 : 4,
+  }));
   return (hostname: string, options: { all?: boolean; family?: number | string }, callback: LookupCallback): void => {
-    const wanted = hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '').toLowerCase();
+    const wanted = hostname
+      .replace(/^\[(.*)\]$/, '$1')
+      .replace(/\.$/, '')
+      .toLowerCase();
     const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : Number(options.family ?? 0);
-    const matching = wanted === target.hostname ? answers.filter((answer) => family === 0 || answer.family === family) : [];
+    const matching =
+      wanted === target.hostname ? answers.filter((answer) => family === 0 || answer.family === family) : [];
     if (matching.length === 0) {
       const error: NodeJS.ErrnoException = new Error(`${hostname} is not a pinned host of this connection`);
       error.code = 'ENOTFOUND';

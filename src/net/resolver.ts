@@ -19,7 +19,16 @@ export class SystemResolver implements HostResolver {
   async resolve(hostname: string): Promise<string[]> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new AppError('INVALID_HTTPS_URL', `resolving the host ${hostname} timed out after ${this.timeoutMs} ms`, { reason: 'UNRESOLVABLE_HOST', host: hostname })), this.timeoutMs);
+      timer = setTimeout(
+        () =>
+          reject(
+            new AppError('INVALID_HTTPS_URL', `resolving the host ${hostname} timed out after ${this.timeoutMs} ms`, {
+              reason: 'UNRESOLVABLE_HOST',
+              host: hostname,
+            }),
+          ),
+        this.timeoutMs,
+      );
     });
     try {
       const answers = await Promise.race([dns.promises.lookup(hostname, { all: true, verbatim: true }), timeout]);
@@ -27,7 +36,12 @@ export class SystemResolver implements HostResolver {
     } catch (error) {
       if (notFoundCodes.has((error as NodeJS.ErrnoException).code ?? '')) return [];
       if (error instanceof AppError) throw error;
-      throw new AppError('INVALID_HTTPS_URL', `the host ${hostname} could not be resolved: ${(error as Error).message}`, { reason: 'UNRESOLVABLE_HOST', host: hostname }, { cause: error });
+      throw new AppError(
+        'INVALID_HTTPS_URL',
+        `the host ${hostname} could not be resolved: ${(error as Error).message}`,
+        { reason: 'UNRESOLVABLE_HOST', host: hostname },
+        { cause: error },
+      );
     } finally {
       clearTimeout(timer);
     }

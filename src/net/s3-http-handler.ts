@@ -20,9 +20,15 @@ export interface S3HttpOptions {
 }
 
 export function createS3HttpHandler(options: S3HttpOptions): NodeHttpHandler {
-  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: Math.min(options.maxSockets, 64) };
+  const agentOptions = {
+    keepAlive: true,
+    maxSockets: options.maxSockets,
+    maxFreeSockets: Math.min(options.maxSockets, 64),
+  };
   // Built once: a `ca` list on the agent would make Node parse the whole root store per connection.
-  const secureContext = options.extraCaCertificates ? createSecureContext({ ca: [...rootCertificates, ...options.extraCaCertificates] }) : undefined;
+  const secureContext = options.extraCaCertificates
+    ? createSecureContext({ ca: [...rootCertificates, ...options.extraCaCertificates] })
+    : undefined;
   return new NodeHttpHandler({
     httpAgent: new http.Agent(agentOptions),
     httpsAgent: new https.Agent({ ...agentOptions, ...(secureContext ? { secureContext } : {}) }),

@@ -25,12 +25,22 @@ export interface CheckedUrl {
 }
 
 export type UrlRefusalReason =
-  | 'INVALID_URL' | 'SCHEME_NOT_HTTPS' | 'USER_INFO_NOT_ALLOWED' | 'PORT_NOT_ALLOWED' | 'MISSING_HOST'
-  | 'ADDRESS_NOT_ALLOWED' | 'UNRESOLVABLE_HOST';
+  | 'INVALID_URL'
+  | 'SCHEME_NOT_HTTPS'
+  | 'USER_INFO_NOT_ALLOWED'
+  | 'PORT_NOT_ALLOWED'
+  | 'MISSING_HOST'
+  | 'ADDRESS_NOT_ALLOWED'
+  | 'UNRESOLVABLE_HOST';
 
 const defaultHttpsPort = 443;
 
-function refuse(reason: UrlRefusalReason, message: string, details: Record<string, unknown> = {}, cause?: unknown): AppError {
+function refuse(
+  reason: UrlRefusalReason,
+  message: string,
+  details: Record<string, unknown> = {},
+  cause?: unknown,
+): AppError {
   return new AppError('INVALID_HTTPS_URL', message, { reason, ...details }, cause === undefined ? {} : { cause });
 }
 
@@ -38,7 +48,12 @@ function parseUrl(input: string): URL {
   try {
     return new URL(input);
   } catch (error) {
-    throw refuse('INVALID_URL', 'the URL is not a valid absolute URL: it must look like https://example.com/video.mp4', {}, error);
+    throw refuse(
+      'INVALID_URL',
+      'the URL is not a valid absolute URL: it must look like https://example.com/video.mp4',
+      {},
+      error,
+    );
   }
 }
 
@@ -47,7 +62,9 @@ function allowedPortsPhrase(sortedPorts: readonly number[]): string {
     return 'no port is allowed by this server';
   }
   const [onlyPort] = sortedPorts;
-  return sortedPorts.length === 1 ? `only port ${onlyPort} can be used` : `only ports ${sortedPorts.join(', ')} can be used`;
+  return sortedPorts.length === 1
+    ? `only port ${onlyPort} can be used`
+    : `only ports ${sortedPorts.join(', ')} can be used`;
 }
 
 function checkPort(url: URL, allowedPorts: ReadonlySet<number>): number {
@@ -55,7 +72,10 @@ function checkPort(url: URL, allowedPorts: ReadonlySet<number>): number {
   const port = url.port === '' ? defaultHttpsPort : Number(url.port);
   if (!allowedPorts.has(port)) {
     const sortedPorts = [...allowedPorts].sort((a, b) => a - b);
-    throw refuse('PORT_NOT_ALLOWED', `port ${port} is not allowed: ${allowedPortsPhrase(sortedPorts)}`, { port, allowedPorts: sortedPorts });
+    throw refuse('PORT_NOT_ALLOWED', `port ${port} is not allowed: ${allowedPortsPhrase(sortedPorts)}`, {
+      port,
+      allowedPorts: sortedPorts,
+    });
   }
   return port;
 }
@@ -107,7 +127,10 @@ export function checkUrlSyntax(input: string, options: UrlPolicyOptions): Checke
     throw refuse('SCHEME_NOT_HTTPS', `the URL must use https: ${scheme}:// is not allowed`, { scheme });
   }
   if (url.username !== '' || url.password !== '') {
-    throw refuse('USER_INFO_NOT_ALLOWED', 'the URL must not contain a user name or password: remove the part before @ in the host');
+    throw refuse(
+      'USER_INFO_NOT_ALLOWED',
+      'the URL must not contain a user name or password: remove the part before @ in the host',
+    );
   }
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
   if (hostname === '') {
@@ -115,7 +138,10 @@ export function checkUrlSyntax(input: string, options: UrlPolicyOptions): Checke
   }
   // WHATWG URL accepts empty labels (a..b, 1.2.3.4..), which no resolver can look up consistently.
   if (hostname.startsWith('.') || hostname.endsWith('.') || hostname.includes('..')) {
-    throw refuse('INVALID_URL', `the URL's host ${hostname} is not a valid host name: it has an empty label between dots`);
+    throw refuse(
+      'INVALID_URL',
+      `the URL's host ${hostname} is not a valid host name: it has an empty label between dots`,
+    );
   }
   const port = checkPort(url, options.allowedPorts);
   let literalAddress: string | null = null;
@@ -136,7 +162,11 @@ export function checkUrlSyntax(input: string, options: UrlPolicyOptions): Checke
  * name only the range, never the address: callers must not learn what internal names resolve to.
  * Throws TypeError if an entry is not an IP address, which means the resolver is broken.
  */
-export function checkResolvedAddresses(checked: CheckedUrl, addresses: readonly string[], options: UrlPolicyOptions): void {
+export function checkResolvedAddresses(
+  checked: CheckedUrl,
+  addresses: readonly string[],
+  options: UrlPolicyOptions,
+): void {
   const host = checked.hostname;
   if (addresses.length === 0) {
     throw refuse('UNRESOLVABLE_HOST', `the host ${host} could not be resolved: check the URL's host name`, { host });

@@ -25,19 +25,43 @@ export interface ArtifactLink {
   expiresAt: Date;
 }
 
-const extensions: Record<string, string> = { 'image/jpeg': 'jpg', 'image/webp': 'webp', 'image/png': 'png', 'video/mp4': 'mp4' };
+const extensions: Record<string, string> = {
+  'image/jpeg': 'jpg',
+  'image/webp': 'webp',
+  'image/png': 'png',
+  'video/mp4': 'mp4',
+};
 
 export class ArtifactService {
-  constructor(private readonly deps: { db: Database; videos: VideoService; store: BlobStore; signer: DownloadLinkSigner; now?: () => Date }) {}
+  constructor(
+    private readonly deps: {
+      db: Database;
+      videos: VideoService;
+      store: BlobStore;
+      signer: DownloadLinkSigner;
+      now?: () => Date;
+    },
+  ) {}
 
   /** Links to the artifacts of the given kinds; 409 VIDEO_NOT_FULLY_INGESTED when there are none yet. */
-  async links(team: TeamRow, videoId: string, kinds: readonly ArtifactKind[], options: { durationMinutes: number; baseUrl: string }): Promise<ArtifactLink[]> {
+  async links(
+    team: TeamRow,
+    videoId: string,
+    kinds: readonly ArtifactKind[],
+    options: { durationMinutes: number; baseUrl: string },
+  ): Promise<ArtifactLink[]> {
     const view = await this.deps.videos.get(team, videoId);
     const rows = await listArtifacts(this.deps.db, videoId, kinds);
     if (rows.length === 0) {
       const status = view.ingestion?.status ?? 'INITIAL';
-      const why = view.ingestion?.full === false ? 'it was ingested without fullIngestion (metadata only)' : `its ingestion is ${status}`;
-      throw new AppError('VIDEO_NOT_FULLY_INGESTED', `video ${videoId} has no ${describeKinds(kinds)}: ${why}`, { videoId, ingestionStatus: status });
+      const why =
+        view.ingestion?.full === false
+          ? 'it was ingested without fullIngestion (metadata only)'
+          : `its ingestion is ${status}`;
+      throw new AppError('VIDEO_NOT_FULLY_INGESTED', `video ${videoId} has no ${describeKinds(kinds)}: ${why}`, {
+        videoId,
+        ingestionStatus: status,
+      });
     }
     const signedAt = this.deps.now?.() ?? new Date();
     const expiresAt = new Date(signedAt.getTime() + options.durationMinutes * 60_000);
@@ -45,9 +69,17 @@ export class ArtifactService {
     return Promise.all(rows.map((row) => this.link(row, stem, { signedAt, expiresAt }, options.baseUrl)));
   }
 
-  private async link(row: ArtifactRow, stem: string, validity: { signedAt: Date; expiresAt: Date }, baseUrl: string): Promise<ArtifactLink> {
+  private async link(
+    row: ArtifactRow,
+    stem: string,
+    validity: { signedAt: Date; expiresAt: Date },
+    baseUrl: string,
+  ): Promise<ArtifactLink> {
     const { expiresAt } = validity;
-    const suffix = row.kind === 'WEB_VIDEO' ? 'web' : `${row.kind.toLowerCase().replace('_', '-')}-${String(row.position + 1).padStart(2, '0')}`;
+    const suffix =
+      row.kind === 'WEB_VIDEO'
+        ? 'web'
+        : `${row.kind.toLowerCase().replace('_', '-')}-${String(row.position + 1).padStart(2, '0')}`;
     const fileName = `${stem}-${suffix}.${extensions[row.mimeType] ?? 'bin'}`;
     return {
       id: row.id,
@@ -58,8 +90,12 @@ export class ArtifactService {
       height: row.height,
       sizeBytes: row.sizeBytes,
       mimeType: row.mimeType,
-      presignedUrl: await storePresignedUrl(this.deps.store, toBlobKey(row.storageKey), { fileName, mimeType: row.mimeType, ...validity })
-        ?? `${baseUrl}${this.deps.signer.signArtifact(row.videoId, row.id, fileName, expiresAt)}`,
+      presignedUrl:
+        (await storePresignedUrl(this.deps.store, toBlobKey(row.storageKey), {
+          fileName,
+          mimeType: row.mimeType,
+          ...validity,
+        })) ?? `${baseUrl}${this.deps.signer.signArtifact(row.videoId, row.id, fileName, expiresAt)}`,
       expiresAt,
     };
   }

@@ -4,7 +4,14 @@
  * automation, and is registered (or re-activated) on every start so the automation's key always works.
  */
 import type { Database } from '../db/database.js';
-import { activateApiKeyByHash, countUsers, findFirstUserId, findUserByEmail, insertAccount, insertApiKey } from '../db/queries/tenancy.queries.js';
+import {
+  activateApiKeyByHash,
+  countUsers,
+  findFirstUserId,
+  findUserByEmail,
+  insertAccount,
+  insertApiKey,
+} from '../db/queries/tenancy.queries.js';
 import { generateApiKey, hashApiKey } from './tenancy.service.js';
 
 export interface BootstrapResult {
@@ -20,7 +27,10 @@ function isUniqueViolation(error: unknown): boolean {
   return false;
 }
 
-export async function bootstrapAdmin(db: Database, admin: { email: string; apiKey: string | null }): Promise<BootstrapResult> {
+export async function bootstrapAdmin(
+  db: Database,
+  admin: { email: string; apiKey: string | null },
+): Promise<BootstrapResult> {
   try {
     return await bootstrapOnce(db, admin);
   } catch (error) {
@@ -36,18 +46,37 @@ async function bootstrapOnce(db: Database, admin: { email: string; apiKey: strin
     // The configured admin, else (the e-mail setting changed) the first user, else a new account.
     let userId = (await findUserByEmail(tx, admin.email))?.id ?? (await findFirstUserId(tx));
     if (userId === null) {
-      userId = (await insertAccount(tx, { email: admin.email, userName: 'Admin', teamName: 'Default team', projectName: 'Default project' })).userId;
+      userId = (
+        await insertAccount(tx, {
+          email: admin.email,
+          userName: 'Admin',
+          teamName: 'Default team',
+          projectName: 'Default project',
+        })
+      ).userId;
     }
     if (admin.apiKey !== null) {
       const keyHash = hashApiKey(admin.apiKey);
       if (!(await activateApiKeyByHash(tx, keyHash))) {
-        await insertApiKey(tx, { userId, name: 'REELIN_ADMIN_API_KEY', description: 'registered from the environment at start', keyHash, keyHint: admin.apiKey.slice(-3) });
+        await insertApiKey(tx, {
+          userId,
+          name: 'REELIN_ADMIN_API_KEY',
+          description: 'registered from the environment at start',
+          keyHash,
+          keyHint: admin.apiKey.slice(-3),
+        });
       }
       return { generatedApiKey: null };
     }
     if (!isFirstStart) return { generatedApiKey: null };
     const apiKey = generateApiKey();
-    await insertApiKey(tx, { userId, name: 'admin', description: 'created at first start', keyHash: hashApiKey(apiKey), keyHint: apiKey.slice(-3) });
+    await insertApiKey(tx, {
+      userId,
+      name: 'admin',
+      description: 'created at first start',
+      keyHash: hashApiKey(apiKey),
+      keyHint: apiKey.slice(-3),
+    });
     return { generatedApiKey: apiKey };
   });
 }

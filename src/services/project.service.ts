@@ -6,7 +6,14 @@ import { AppError } from '../domain/errors.js';
 import type { Database } from '../db/database.js';
 import type { Page, PageRequest } from '../db/paging.js';
 import {
-  countVideosInProject, deleteProject, findDefaultProject, findProject, insertProject, listProjects, renameProject, type ProjectRow,
+  countVideosInProject,
+  deleteProject,
+  findDefaultProject,
+  findProject,
+  insertProject,
+  listProjects,
+  renameProject,
+  type ProjectRow,
 } from '../db/queries/projects.queries.js';
 
 export class ProjectService {
@@ -43,7 +50,11 @@ export class ProjectService {
     if (row.isDefault) throw new AppError('CONFLICT', 'the default project of a team cannot be deleted', { projectId });
     const videoCount = await countVideosInProject(this.db, projectId);
     if (videoCount > 0) {
-      throw new AppError('PROJECT_WITH_VIDEOS_CANNOT_BE_DELETED', `project ${projectId} still holds ${videoCount} video(s): delete or move them first`, { projectId, videoCount });
+      throw new AppError(
+        'PROJECT_WITH_VIDEOS_CANNOT_BE_DELETED',
+        `project ${projectId} still holds ${videoCount} video(s): delete or move them first`,
+        { projectId, videoCount },
+      );
     }
     await deleteProject(this.db, teamId, projectId);
   }

@@ -35,7 +35,10 @@ export async function loadDownloadLinkKey(db: Database, kek: Buffer): Promise<{ 
     try {
       return { key: openSecret(stored, kek), sealedNow: false };
     } catch (error) {
-      throw new Error('the download-link signing key cannot be decrypted: set REELIN_WEBHOOK_KEY_ENCRYPTION_KEY to the key it was stored under', { cause: error });
+      throw new Error(
+        'the download-link signing key cannot be decrypted: set REELIN_WEBHOOK_KEY_ENCRYPTION_KEY to the key it was stored under',
+        { cause: error },
+      );
     }
   }
   const key = Buffer.from(stored, 'base64');

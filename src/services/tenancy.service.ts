@@ -39,12 +39,16 @@ export class TenancyService {
     if (teamId !== undefined) {
       const team = await findMemberTeam(this.db, principal.userId, teamId);
       if (team === null) throw new AppError('TEAM_NOT_FOUND', `team ${teamId} was not found`, { teamId });
-      if (!team.apiEnabled) throw new AppError('FORBIDDEN', `team ${teamId} does not have API access enabled`, { teamId });
+      if (!team.apiEnabled)
+        throw new AppError('FORBIDDEN', `team ${teamId} does not have API access enabled`, { teamId });
       return team;
     }
     const team = await findDefaultTeam(this.db, principal.userId);
     if (team === null) {
-      throw new AppError('DEFAULT_TEAM_NOT_API_ENABLED', 'none of your teams has API access enabled, so there is no default team for this key');
+      throw new AppError(
+        'DEFAULT_TEAM_NOT_API_ENABLED',
+        'none of your teams has API access enabled, so there is no default team for this key',
+      );
     }
     return team;
   }

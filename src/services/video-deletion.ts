@@ -14,13 +14,19 @@ import { videoPrefix, videoSourceKey } from '../storage/blob-keys.js';
 import type { BlobStore, UploadState } from '../storage/blob-store.js';
 
 /** Removes everything stored for a video, including an unfinished upload. Idempotent. */
-export async function deleteVideoData(store: BlobStore, video: { teamId: string; videoId: string; uploadState: UploadState | null }): Promise<void> {
+export async function deleteVideoData(
+  store: BlobStore,
+  video: { teamId: string; videoId: string; uploadState: UploadState | null },
+): Promise<void> {
   await store.abortUpload(videoSourceKey(video.teamId, video.videoId), video.uploadState);
   await store.deletePrefix(videoPrefix(video.teamId, video.videoId));
 }
 
 /** Deletes the videos and their data; resolves with the ids that were deleted. */
-export async function deleteVideosWithData(deps: { db: Database; store: BlobStore; queue: Pick<JobQueue, 'cancelQueued'>; log: Logger }, videoIds: string[]): Promise<string[]> {
+export async function deleteVideosWithData(
+  deps: { db: Database; store: BlobStore; queue: Pick<JobQueue, 'cancelQueued'>; log: Logger },
+  videoIds: string[],
+): Promise<string[]> {
   const deleted = await deps.db.transaction(async (tx) => {
     const rows = await deleteVideos(tx, videoIds);
     for (const row of rows) {

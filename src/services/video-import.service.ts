@@ -5,13 +5,32 @@
  */
 import type { Logger } from 'pino';
 import { probeSource, type SourceInfo } from '../copy/probe.js';
-import { locateS3Object, probeS3Object, sealS3Credentials, storedS3Source, type S3SourceInfo } from '../copy/s3-source.js';
+import {
+  locateS3Object,
+  probeS3Object,
+  sealS3Credentials,
+  storedS3Source,
+  type S3SourceInfo,
+} from '../copy/s3-source.js';
 import { AppError } from '../domain/errors.js';
-import { awsRegionalEndpoint, isValidRegion, normalizeS3Endpoint, s3ObjectUrl, s3SourceUrl, type S3ObjectLocation } from '../domain/s3-object.js';
+import {
+  awsRegionalEndpoint,
+  isValidRegion,
+  normalizeS3Endpoint,
+  s3ObjectUrl,
+  s3SourceUrl,
+  type S3ObjectLocation,
+} from '../domain/s3-object.js';
 import { choosePartSizeBytes, countParts } from '../domain/part-plan.js';
 import { chooseFileName, describeFileType, httpDateToIso, isStrongEtag } from '../domain/source-file.js';
 import type { Database } from '../db/database.js';
-import { insertImport, listRecordedParts, markImportRestarted, resetImportForNewSource, type NewImport } from '../db/queries/imports.queries.js';
+import {
+  insertImport,
+  listRecordedParts,
+  markImportRestarted,
+  resetImportForNewSource,
+  type NewImport,
+} from '../db/queries/imports.queries.js';
 import { findDefaultProject, findProject } from '../db/queries/projects.queries.js';
 import type { TeamRow } from '../db/queries/tenancy.queries.js';
 import { findVideoView, insertVideo, type VideoView } from '../db/queries/videos.queries.js';
@@ -74,7 +93,19 @@ export interface VideoImportDeps {
 }
 
 /** What the create step stores about a probed source, whatever its kind. */
-type SourceColumns = Omit<NewImport, 'videoId' | 'partSizeBytes' | 'maxConnections' | 'fullIngestion' | 'status' | 'totalBytes' | 'fetchUrl' | 'pinnedAddresses' | 'etag' | 'lastModified'>;
+type SourceColumns = Omit<
+  NewImport,
+  | 'videoId'
+  | 'partSizeBytes'
+  | 'maxConnections'
+  | 'fullIngestion'
+  | 'status'
+  | 'totalBytes'
+  | 'fetchUrl'
+  | 'pinnedAddresses'
+  | 'etag'
+  | 'lastModified'
+>;
 
 export class VideoImportService {
   private readonly now: () => Date;
@@ -89,10 +120,15 @@ export class VideoImportService {
       throw withUrlField(error, 'url', request.url);
     });
     const fileName = chooseFileName({ fileName: request.fileName, url: new URL(request.url), name: request.name });
-    return this.createImport(principal, team, { projectId: project.id, request, fileName, source, maxConnections: request.maxConcurrentConnections }, {
-      sourceUrl: request.url,
-      expectedCrc32c: request.crc32c ?? null,
-    });
+    return this.createImport(
+      principal,
+      team,
+      { projectId: project.id, request, fileName, source, maxConnections: request.maxConcurrentConnections },
+      {
+        sourceUrl: request.url,
+        expectedCrc32c: request.crc32c ?? null,
+      },
+    );
   }
 
   /**
@@ -104,27 +140,49 @@ export class VideoImportService {
     const project = await this.requireProject(team, request.projectId);
     const { bucket, accessKey, secretAccessKey } = request.s3Bucket;
     const endpoint = this.allowedEndpoint(request.s3Bucket.endpoint);
-    const field = endpoint === null ? { name: 's3Bucket.bucket', value: bucket } : { name: 's3Bucket.endpoint', value: request.s3Bucket.endpoint ?? null };
+    const field =
+      endpoint === null
+        ? { name: 's3Bucket.bucket', value: bucket }
+        : { name: 's3Bucket.endpoint', value: request.s3Bucket.endpoint ?? null };
     const credentials = { accessKeyId: accessKey, secretAccessKey };
     const refused = (error: unknown): never => {
       throw withUrlField(error, field.name, field.value);
     };
-    const location = await locateS3Object(this.deps.client, { endpoint, region: request.s3Bucket.region ?? null, bucket, objectKey: request.objectKey }, this.deps.s3.defaultRegion).catch(refused);
+    const location = await locateS3Object(
+      this.deps.client,
+      { endpoint, region: request.s3Bucket.region ?? null, bucket, objectKey: request.objectKey },
+      this.deps.s3.defaultRegion,
+    ).catch(refused);
     const source = await probeS3Object(this.deps.client, location, credentials).catch(refused);
-    const fileName = chooseFileName({ fileName: request.fileName, url: new URL(s3ObjectUrl(location)), name: request.name });
-    return this.createImport(principal, team, { projectId: project.id, request, fileName, source, maxConnections: S3_CONNECTIONS }, {
-      sourceKind: 's3',
-      sourceUrl: s3SourceUrl(bucket, request.objectKey),
-      ...s3Columns(location),
-      sourceCredentials: sealS3Credentials(credentials, this.deps.s3.kek),
-      expectedCrc32c: source.crc32c,
+    const fileName = chooseFileName({
+      fileName: request.fileName,
+      url: new URL(s3ObjectUrl(location)),
+      name: request.name,
     });
+    return this.createImport(
+      principal,
+      team,
+      { projectId: project.id, request, fileName, source, maxConnections: S3_CONNECTIONS },
+      {
+        sourceKind: 's3',
+        sourceUrl: s3SourceUrl(bucket, request.objectKey),
+        ...s3Columns(location),
+        sourceCredentials: sealS3Credentials(credentials, this.deps.s3.kek),
+        expectedCrc32c: source.crc32c,
+      },
+    );
   }
 
   private async createImport(
     principal: Principal,
     team: TeamRow,
-    input: { projectId: string; request: { name: string; description?: string | undefined; fullIngestion: boolean }; fileName: string; source: SourceInfo; maxConnections: number },
+    input: {
+      projectId: string;
+      request: { name: string; description?: string | undefined; fullIngestion: boolean };
+      fileName: string;
+      source: SourceInfo;
+      maxConnections: number;
+    },
     columns: SourceColumns,
   ): Promise<ImportView> {
     const { db } = this.deps;
@@ -155,15 +213,28 @@ export class VideoImportService {
       await this.deps.queue.send(tx, 'copy-video', { videoId: video.id });
       return video.id;
     });
-    this.deps.log.info({ videoId, totalBytes: source.totalBytes, host: new URL(source.fetchUrl).host, sourceKind: columns.sourceKind ?? 'https' }, 'import created');
+    this.deps.log.info(
+      {
+        videoId,
+        totalBytes: source.totalBytes,
+        host: new URL(source.fetchUrl).host,
+        sourceKind: columns.sourceKind ?? 'https',
+      },
+      'import created',
+    );
     return this.requireImportView(team.id, videoId);
   }
 
   private async requireProject(team: TeamRow, projectId: string | undefined) {
     const { db } = this.deps;
-    const project = projectId === undefined ? await findDefaultProject(db, team.id) : await findProject(db, team.id, projectId);
+    const project =
+      projectId === undefined ? await findDefaultProject(db, team.id) : await findProject(db, team.id, projectId);
     if (project === null) {
-      throw new AppError('RESOURCE_NOT_FOUND', projectId === undefined ? `team ${team.id} has no default project` : `project ${projectId} was not found`, { projectId: projectId ?? null });
+      throw new AppError(
+        'RESOURCE_NOT_FOUND',
+        projectId === undefined ? `team ${team.id} has no default project` : `project ${projectId} was not found`,
+        { projectId: projectId ?? null },
+      );
     }
     return project;
   }
@@ -173,8 +244,11 @@ export class VideoImportService {
     if (requested === undefined) return null;
     const normalized = normalizeS3Endpoint(requested);
     if (normalized !== null && this.deps.s3.endpoints.includes(normalized)) return normalized;
-    const message = 'is not an S3 endpoint this service may import from: leave it out for AWS, or ask the operator to add it to REELIN_S3_IMPORT_ENDPOINTS';
-    throw new AppError('VALIDATION_ERROR', `the request is not valid: s3Bucket.endpoint: ${message}`, null, { validationErrors: [{ field: 's3Bucket.endpoint', value: requested, message }] });
+    const message =
+      'is not an S3 endpoint this service may import from: leave it out for AWS, or ask the operator to add it to REELIN_S3_IMPORT_ENDPOINTS';
+    throw new AppError('VALIDATION_ERROR', `the request is not valid: s3Bucket.endpoint: ${message}`, null, {
+      validationErrors: [{ field: 's3Bucket.endpoint', value: requested, message }],
+    });
   }
 
   /**
@@ -187,12 +261,17 @@ export class VideoImportService {
     const { s3Endpoint: endpoint, s3Region: region } = current;
     const isAws = region !== null && isValidRegion(region) && endpoint === awsRegionalEndpoint(region);
     if (endpoint !== null && (isAws || this.deps.s3.endpoints.includes(endpoint))) return;
-    const message = 'is no longer an S3 endpoint this service may import from (REELIN_S3_IMPORT_ENDPOINTS changed since the import was created): abandon the import, or ask the operator to allow the endpoint again';
-    throw new AppError('VALIDATION_ERROR', `the import cannot be restarted: s3Bucket.endpoint: ${message}`, null, { validationErrors: [{ field: 's3Bucket.endpoint', value: endpoint, message }] });
+    const message =
+      'is no longer an S3 endpoint this service may import from (REELIN_S3_IMPORT_ENDPOINTS changed since the import was created): abandon the import, or ask the operator to allow the endpoint again';
+    throw new AppError('VALIDATION_ERROR', `the import cannot be restarted: s3Bucket.endpoint: ${message}`, null, {
+      validationErrors: [{ field: 's3Bucket.endpoint', value: endpoint, message }],
+    });
   }
 
   /** Probes the source of a stored import again, as it was located when the import was created. */
-  private async probeStoredSource(current: ImportView['videoImport']): Promise<SourceInfo & Partial<Pick<S3SourceInfo, 'crc32c'>>> {
+  private async probeStoredSource(
+    current: ImportView['videoImport'],
+  ): Promise<SourceInfo & Partial<Pick<S3SourceInfo, 'crc32c'>>> {
     if (current.sourceKind === 'https') return probeSource(this.deps.client, current.sourceUrl);
     const { location, credentials } = storedS3Source(current, this.deps.s3.kek);
     return probeS3Object(this.deps.client, location, credentials);
@@ -204,16 +283,28 @@ export class VideoImportService {
     const view = await this.requireImportView(team.id, videoId);
     const current = view.videoImport;
     if (current.status !== 'FAILED') {
-      throw new AppError('VIDEO_IN_OPERATION_NOT_FAILED', `the import of video ${videoId} is ${current.status}; only a FAILED import can be restarted`, { uploadStatus: current.status });
+      throw new AppError(
+        'VIDEO_IN_OPERATION_NOT_FAILED',
+        `the import of video ${videoId} is ${current.status}; only a FAILED import can be restarted`,
+        { uploadStatus: current.status },
+      );
     }
     if (current.errorCode === 'CHECKSUM_MISMATCH' && !options.skipChecksumValidation) {
-      throw new AppError('VIDEO_IN_RESTART_CHECKSUM_MISMATCH', 'the copy failed its CRC32C check; restart with skipChecksumValidation=true to accept the copied bytes, or abandon the import and import the file again', { expectedCrc32c: current.expectedCrc32c });
+      throw new AppError(
+        'VIDEO_IN_RESTART_CHECKSUM_MISMATCH',
+        'the copy failed its CRC32C check; restart with skipChecksumValidation=true to accept the copied bytes, or abandon the import and import the file again',
+        { expectedCrc32c: current.expectedCrc32c },
+      );
     }
     this.assertStoredEndpointAllowed(current);
     const recorded = await listRecordedParts(db, videoId);
     const isComplete = recorded.length === countParts(current.totalBytes, current.partSizeBytes);
     if (current.sourceKind === 's3' && current.sourceCredentials === null && !isComplete) {
-      throw new AppError('CONFLICT', `the S3 key pair of the import of video ${videoId} was deleted when the retention of failed imports (REELIN_S3_FAILED_UPLOAD_RETENTION_HOURS) ended: abandon the import and import the object again`, { videoId });
+      throw new AppError(
+        'CONFLICT',
+        `the S3 key pair of the import of video ${videoId} was deleted when the retention of failed imports (REELIN_S3_FAILED_UPLOAD_RETENTION_HOURS) ended: abandon the import and import the object again`,
+        { videoId },
+      );
     }
     // A complete copy needs no source any more (e.g. a checksum mismatch accepted with skip).
     const source = isComplete ? null : await this.probeStoredSource(current);
@@ -221,11 +312,19 @@ export class VideoImportService {
     if (changed) await this.deps.store.abortUpload(videoSourceKey(team.id, videoId), current.uploadState ?? null);
     await db.transaction(async (tx) => {
       const restarted = await markImportRestarted(tx, videoId, {
-        ...(source === null ? { fetchUrl: current.fetchUrl, pinnedAddresses: current.pinnedAddresses, etag: current.etag, lastModified: current.lastModified } : this.sourceColumns(source)),
+        ...(source === null
+          ? {
+              fetchUrl: current.fetchUrl,
+              pinnedAddresses: current.pinnedAddresses,
+              etag: current.etag,
+              lastModified: current.lastModified,
+            }
+          : this.sourceColumns(source)),
         skipChecksumValidation: options.skipChecksumValidation,
         now: this.now(),
       });
-      if (!restarted) throw new AppError('VIDEO_IN_OPERATION_NOT_FAILED', `the import of video ${videoId} is no longer FAILED`);
+      if (!restarted)
+        throw new AppError('VIDEO_IN_OPERATION_NOT_FAILED', `the import of video ${videoId} is no longer FAILED`);
       // The file changed since the parts were copied: they are worthless, start over with the new file.
       if (changed && source !== null) {
         await resetImportForNewSource(tx, videoId, {
@@ -237,7 +336,10 @@ export class VideoImportService {
       }
       await this.deps.queue.send(tx, 'copy-video', { videoId });
     });
-    this.deps.log.info({ videoId, sourceChanged: changed, recordedParts: changed ? 0 : recorded.length }, 'import restarted');
+    this.deps.log.info(
+      { videoId, sourceChanged: changed, recordedParts: changed ? 0 : recorded.length },
+      'import restarted',
+    );
     return this.requireImportView(team.id, videoId);
   }
 
@@ -245,7 +347,11 @@ export class VideoImportService {
   async abandon(team: TeamRow, videoId: string): Promise<void> {
     const view = await this.requireImportView(team.id, videoId);
     if (view.videoImport.status !== 'FAILED') {
-      throw new AppError('VIDEO_IN_OPERATION_NOT_FAILED', `the import of video ${videoId} is ${view.videoImport.status}; only a FAILED import can be abandoned`, { uploadStatus: view.videoImport.status });
+      throw new AppError(
+        'VIDEO_IN_OPERATION_NOT_FAILED',
+        `the import of video ${videoId} is ${view.videoImport.status}; only a FAILED import can be abandoned`,
+        { uploadStatus: view.videoImport.status },
+      );
     }
     await deleteVideosWithData(this.deps, [videoId]);
   }
@@ -253,22 +359,34 @@ export class VideoImportService {
   async requireImportView(teamId: string, videoId: string): Promise<ImportView> {
     const view = await findVideoView(this.deps.db, teamId, videoId);
     if (view === null) throw new AppError('RESOURCE_NOT_FOUND', `video ${videoId} was not found`, { videoId });
-    if (view.videoImport === null) throw new AppError('RESOURCE_NOT_FOUND', `video ${videoId} was not imported from a URL`, { videoId });
+    if (view.videoImport === null)
+      throw new AppError('RESOURCE_NOT_FOUND', `video ${videoId} was not imported from a URL`, { videoId });
     return { ...view, videoImport: view.videoImport };
   }
 
   private sourceColumns(source: SourceInfo) {
-    return { fetchUrl: source.fetchUrl, pinnedAddresses: source.addresses, totalBytes: source.totalBytes, etag: source.etag, lastModified: source.lastModified };
+    return {
+      fetchUrl: source.fetchUrl,
+      pinnedAddresses: source.addresses,
+      totalBytes: source.totalBytes,
+      etag: source.etag,
+      lastModified: source.lastModified,
+    };
   }
 
   private partSizeFor(totalBytes: number): number {
-    return choosePartSizeBytes(totalBytes, Math.max(this.deps.minPartSizeBytes, this.deps.store.capabilities.minPartSizeBytes));
+    return choosePartSizeBytes(
+      totalBytes,
+      Math.max(this.deps.minPartSizeBytes, this.deps.store.capabilities.minPartSizeBytes),
+    );
   }
-
 }
 
 /** Whether the file behind the URL is not the one the recorded parts came from. */
-function sourceChanged(current: { totalBytes: number; etag: string | null; lastModified: string | null }, source: SourceInfo): boolean {
+function sourceChanged(
+  current: { totalBytes: number; etag: string | null; lastModified: string | null },
+  source: SourceInfo,
+): boolean {
   if (source.totalBytes !== current.totalBytes) return true;
   if (isStrongEtag(current.etag) || isStrongEtag(source.etag)) return current.etag !== source.etag;
   return current.lastModified !== source.lastModified;
@@ -276,12 +394,22 @@ function sourceChanged(current: { totalBytes: number; etag: string | null; lastM
 
 /** A refused URL also names the field it came from (`url`, `s3Bucket.endpoint`), as validation errors do. */
 function withUrlField(error: unknown, field: string, value: unknown): unknown {
-  if (!(error instanceof AppError) || error.code !== 'INVALID_HTTPS_URL' || error.validationErrors.length > 0) return error;
-  return new AppError(error.code, error.message, error.details, { cause: error.cause, validationErrors: [{ field, value, message: error.message }] });
+  if (!(error instanceof AppError) || error.code !== 'INVALID_HTTPS_URL' || error.validationErrors.length > 0)
+    return error;
+  return new AppError(error.code, error.message, error.details, {
+    cause: error.cause,
+    validationErrors: [{ field, value, message: error.message }],
+  });
 }
 
 function s3Columns(location: S3ObjectLocation) {
-  return { s3Endpoint: location.endpoint, s3Region: location.region, s3Bucket: location.bucket, s3ObjectKey: location.objectKey, s3Addressing: location.addressing };
+  return {
+    s3Endpoint: location.endpoint,
+    s3Region: location.region,
+    s3Bucket: location.bucket,
+    s3ObjectKey: location.objectKey,
+    s3Addressing: location.addressing,
+  };
 }
 
 function toDate(iso: string | null): Date | null {

@@ -8,7 +8,13 @@ import type { Database } from '../db/database.js';
 import type { Page, PageRequest } from '../db/paging.js';
 import type { TeamRow } from '../db/queries/tenancy.queries.js';
 import {
-  findVideoView, listDerivedVideoIds, listVideoViews, updateVideoText, type VideoFilter, type VideoRow, type VideoView,
+  findVideoView,
+  listDerivedVideoIds,
+  listVideoViews,
+  updateVideoText,
+  type VideoFilter,
+  type VideoRow,
+  type VideoView,
 } from '../db/queries/videos.queries.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -59,7 +65,11 @@ export class VideoService {
     return listVideoViews(this.deps.db, { teamId: team.id, masterVideoId: videoId }, page);
   }
 
-  async update(team: TeamRow, videoId: string, changes: { name?: string | undefined; description?: string | undefined }): Promise<VideoView> {
+  async update(
+    team: TeamRow,
+    videoId: string,
+    changes: { name?: string | undefined; description?: string | undefined },
+  ): Promise<VideoView> {
     // An empty PATCH changes nothing, not even updatedAt.
     if (changes.name === undefined && changes.description === undefined) return this.get(team, videoId);
     if (!(await updateVideoText(this.deps.db, team.id, videoId, changes))) {
@@ -76,18 +86,31 @@ export class VideoService {
     await this.get(team, videoId);
     const derivedIds = await listDerivedVideoIds(this.deps.db, videoId);
     if (expectedDerivedIds !== undefined && !sameIds(expectedDerivedIds, derivedIds)) {
-      throw new AppError('CONFLICTING_DERIVED_VIDEO_IDS', `video ${videoId} has derived videos [${derivedIds.join(', ')}], not the [${expectedDerivedIds.join(', ')}] given: list exactly the derived videos to delete`, { derivedVideoIds: derivedIds });
+      throw new AppError(
+        'CONFLICTING_DERIVED_VIDEO_IDS',
+        `video ${videoId} has derived videos [${derivedIds.join(', ')}], not the [${expectedDerivedIds.join(', ')}] given: list exactly the derived videos to delete`,
+        { derivedVideoIds: derivedIds },
+      );
     }
     return deleteVideosWithData(this.deps, [...derivedIds, videoId]);
   }
 
   /** A pre-signed, expiring download link for the video's stored file (the store's own URL when it signs them, as S3 does). */
-  async createDownloadLink(team: TeamRow, videoId: string, options: { durationMinutes: number; baseUrl: string }): Promise<DownloadLink> {
+  async createDownloadLink(
+    team: TeamRow,
+    videoId: string,
+    options: { durationMinutes: number; baseUrl: string },
+  ): Promise<DownloadLink> {
     const { video } = await this.get(team, videoId);
     const file = requireStoredFile(video);
     const signedAt = this.now();
     const expiresAt = new Date(signedAt.getTime() + options.durationMinutes * 60_000);
-    const storeUrl = await storePresignedUrl(this.deps.store, toBlobKey(file.storageKey), { fileName: video.fileName, mimeType: video.mimeType, signedAt, expiresAt });
+    const storeUrl = await storePresignedUrl(this.deps.store, toBlobKey(file.storageKey), {
+      fileName: video.fileName,
+      mimeType: video.mimeType,
+      signedAt,
+      expiresAt,
+    });
     return {
       videoId,
       presignedUrl: storeUrl ?? `${options.baseUrl}${this.deps.signer.sign(videoId, video.fileName, expiresAt)}`,
@@ -103,7 +126,9 @@ export class VideoService {
 
 export function requireStoredFile(video: VideoRow): { storageKey: string; sizeBytes: number; crc32c: number } {
   if (video.storageKey === null || video.fileSizeBytes === null || video.crc32c === null) {
-    throw new AppError('CONFLICT', `the file of video ${video.id} is not stored yet: wait until its upload is DONE`, { videoId: video.id });
+    throw new AppError('CONFLICT', `the file of video ${video.id} is not stored yet: wait until its upload is DONE`, {
+      videoId: video.id,
+    });
   }
   return { storageKey: video.storageKey, sizeBytes: video.fileSizeBytes, crc32c: video.crc32c };
 }

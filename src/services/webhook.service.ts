@@ -53,7 +53,11 @@ function notFound(webhookId: string): AppError {
 }
 
 function tooManyActive(): AppError {
-  return new AppError('MAXIMUM_AMOUNT_OF_ACTIVE_WEBHOOKS_REACHED', `a team can have at most ${MAX_ACTIVE_WEBHOOKS_PER_TEAM} active webhooks: deactivate or delete one first`, { maximum: MAX_ACTIVE_WEBHOOKS_PER_TEAM });
+  return new AppError(
+    'MAXIMUM_AMOUNT_OF_ACTIVE_WEBHOOKS_REACHED',
+    `a team can have at most ${MAX_ACTIVE_WEBHOOKS_PER_TEAM} active webhooks: deactivate or delete one first`,
+    { maximum: MAX_ACTIVE_WEBHOOKS_PER_TEAM },
+  );
 }
 
 export class WebhookService {
@@ -68,7 +72,8 @@ export class WebhookService {
     await this.deps.client.pin(input.url);
     return this.deps.db.transaction(async (tx) => {
       await lockTeamForWebhooks(tx, teamId);
-      if (input.active && (await countActiveWebhooks(tx, teamId)) >= MAX_ACTIVE_WEBHOOKS_PER_TEAM) throw tooManyActive();
+      if (input.active && (await countActiveWebhooks(tx, teamId)) >= MAX_ACTIVE_WEBHOOKS_PER_TEAM)
+        throw tooManyActive();
       return insertWebhook(tx, {
         teamId,
         name: input.name,
@@ -78,7 +83,8 @@ export class WebhookService {
         maxTotalRetryDelayMinutes: input.maxTotalRetryDelayMinutes,
         eventTypes: [...new Set(input.eventTypes)],
         active: input.active,
-        sealedSecret: input.secret === undefined || input.secret === null ? null : sealWebhookSecret(input.secret, this.deps.kek),
+        sealedSecret:
+          input.secret === undefined || input.secret === null ? null : sealWebhookSecret(input.secret, this.deps.kek),
       });
     });
   }
@@ -100,9 +106,11 @@ export class WebhookService {
     if (update.description !== undefined) changes.description = update.description;
     if (update.url !== undefined) changes.url = update.url;
     if (update.rateLimitPerSecond !== undefined) changes.rateLimitPerSecond = update.rateLimitPerSecond;
-    if (update.maxTotalRetryDelayMinutes !== undefined) changes.maxTotalRetryDelayMinutes = update.maxTotalRetryDelayMinutes;
+    if (update.maxTotalRetryDelayMinutes !== undefined)
+      changes.maxTotalRetryDelayMinutes = update.maxTotalRetryDelayMinutes;
     if (update.eventTypes !== undefined) changes.eventTypes = [...new Set(update.eventTypes)];
-    if (update.secret !== undefined) changes.sealedSecret = update.secret === null ? null : sealWebhookSecret(update.secret, this.deps.kek);
+    if (update.secret !== undefined)
+      changes.sealedSecret = update.secret === null ? null : sealWebhookSecret(update.secret, this.deps.kek);
     // An empty PATCH changes nothing, not even updatedAt.
     if (Object.keys(changes).length === 0) return this.get(teamId, webhookId);
     const row = await updateWebhook(this.deps.db, teamId, webhookId, changes);
@@ -129,7 +137,11 @@ export class WebhookService {
   }
 
   /** Queues a test event for the webhook (delivered like any other, with `test: true`). */
-  async sendTest(teamId: string, webhookId: string, options: { videoId?: string | undefined; eventType?: EventType | undefined }): Promise<DeliveryView> {
+  async sendTest(
+    teamId: string,
+    webhookId: string,
+    options: { videoId?: string | undefined; eventType?: EventType | undefined },
+  ): Promise<DeliveryView> {
     if (options.videoId !== undefined && (await findVideoView(this.deps.db, teamId, options.videoId)) === null) {
       throw new AppError('RESOURCE_NOT_FOUND', `video ${options.videoId} was not found`, { videoId: options.videoId });
     }
@@ -137,16 +149,35 @@ export class WebhookService {
       await lockTeamForWebhooks(tx, teamId);
       const webhook = await findWebhook(tx, teamId, webhookId);
       if (webhook === null) throw notFound(webhookId);
-      if (!webhook.active) throw new AppError('WEBHOOK_NOT_ACTIVE', `webhook ${webhookId} is not active: activate it before sending a test event`, { webhookId });
+      if (!webhook.active)
+        throw new AppError(
+          'WEBHOOK_NOT_ACTIVE',
+          `webhook ${webhookId} is not active: activate it before sending a test event`,
+          { webhookId },
+        );
       const eventType = options.eventType ?? webhook.eventTypes[0] ?? 'video_in.done';
       if (!webhook.eventTypes.includes(eventType)) {
-        throw new AppError('WEBHOOK_NOT_ACTIVE', `webhook ${webhookId} is not subscribed to ${eventType}: add it to eventTypes or test another type`, { webhookId, eventType });
+        throw new AppError(
+          'WEBHOOK_NOT_ACTIVE',
+          `webhook ${webhookId} is not subscribed to ${eventType}: add it to eventTypes or test another type`,
+          { webhookId, eventType },
+        );
       }
       const since = new Date(this.now().getTime() - 24 * 3_600_000);
       if ((await countTestDeliveriesSince(tx, teamId, since)) >= MAX_TEST_EVENTS_PER_DAY) {
-        throw new AppError('TOO_MANY_WEBHOOK_TEST_EVENTS', `a team can send at most ${MAX_TEST_EVENTS_PER_DAY} test events in 24 hours: try again later`, { maximum: MAX_TEST_EVENTS_PER_DAY });
+        throw new AppError(
+          'TOO_MANY_WEBHOOK_TEST_EVENTS',
+          `a team can send at most ${MAX_TEST_EVENTS_PER_DAY} test events in 24 hours: try again later`,
+          { maximum: MAX_TEST_EVENTS_PER_DAY },
+        );
       }
-      return insertTestDelivery(tx, { webhookId, teamId, eventType, videoId: options.videoId ?? TEST_EVENT_VIDEO_ID, maxTotalRetryDelayMinutes: webhook.maxTotalRetryDelayMinutes });
+      return insertTestDelivery(tx, {
+        webhookId,
+        teamId,
+        eventType,
+        videoId: options.videoId ?? TEST_EVENT_VIDEO_ID,
+        maxTotalRetryDelayMinutes: webhook.maxTotalRetryDelayMinutes,
+      });
     });
     return { delivery, attempts: [] };
   }
@@ -157,7 +188,10 @@ export class WebhookService {
 
   async getDelivery(teamId: string, deliveryId: string): Promise<DeliveryView> {
     const view = await findDeliveryView(this.deps.db, teamId, deliveryId);
-    if (view === null) throw new AppError('RESOURCE_NOT_FOUND', `webhook event ${deliveryId} was not found`, { webhookEventId: deliveryId });
+    if (view === null)
+      throw new AppError('RESOURCE_NOT_FOUND', `webhook event ${deliveryId} was not found`, {
+        webhookEventId: deliveryId,
+      });
     return view;
   }
 
@@ -167,7 +201,10 @@ export class WebhookService {
 
   async getPublicKey(keyId: string): Promise<SigningKeyRow> {
     const row = await findValidSigningKey(this.deps.db, keyId, this.now());
-    if (row === null) throw new AppError('RESOURCE_NOT_FOUND', `public key ${keyId} was not found (or has expired)`, { publicKeyId: keyId });
+    if (row === null)
+      throw new AppError('RESOURCE_NOT_FOUND', `public key ${keyId} was not found (or has expired)`, {
+        publicKeyId: keyId,
+      });
     return row;
   }
 }

@@ -49,10 +49,16 @@ export interface PartWriter {
 /** A part's body did not have the part's length. */
 export class PartLengthError extends Error {
   override readonly name = 'PartLengthError';
-  constructor(readonly part: UploadPart, readonly receivedBytes: number, readonly isLonger: boolean) {
-    super(isLonger
-      ? `part ${part.index}: the body is longer than the part's ${part.lengthBytes} bytes`
-      : `part ${part.index}: received ${receivedBytes} of its ${part.lengthBytes} bytes`);
+  constructor(
+    readonly part: UploadPart,
+    readonly receivedBytes: number,
+    readonly isLonger: boolean,
+  ) {
+    super(
+      isLonger
+        ? `part ${part.index}: the body is longer than the part's ${part.lengthBytes} bytes`
+        : `part ${part.index}: received ${receivedBytes} of its ${part.lengthBytes} bytes`,
+    );
   }
 }
 
@@ -61,7 +67,12 @@ export class PartLengthError extends Error {
  * the body past the part (before any of it is stored), the observer's error when it throws, else
  * null once the observer has seen it.
  */
-export function admitChunk(part: UploadPart, receivedBytes: number, chunk: Uint8Array, observe: ((chunk: Uint8Array) => void) | undefined): Error | null {
+export function admitChunk(
+  part: UploadPart,
+  receivedBytes: number,
+  chunk: Uint8Array,
+  observe: ((chunk: Uint8Array) => void) | undefined,
+): Error | null {
   const total = receivedBytes + chunk.byteLength;
   if (total > part.lengthBytes) return new PartLengthError(part, total, true);
   try {
@@ -88,7 +99,11 @@ export class UploadLostError extends Error {
  */
 export class RetryablePartStoreError extends Error {
   override readonly name = 'RetryablePartStoreError';
-  constructor(readonly part: UploadPart, message: string, options: { cause?: unknown } = {}) {
+  constructor(
+    readonly part: UploadPart,
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
     super(message, options);
   }
 }
@@ -178,7 +193,12 @@ export interface PendingUpload {
 }
 
 /** Writes a whole part from an iterable body (a convenience over `createPartWriter`). */
-export async function writePartFrom(upload: BlobUpload, part: UploadPart, body: AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<PartReceipt | null> {
+export async function writePartFrom(
+  upload: BlobUpload,
+  part: UploadPart,
+  body: AsyncIterable<Uint8Array>,
+  signal: AbortSignal,
+): Promise<PartReceipt | null> {
   const writer = await upload.createPartWriter(part);
   try {
     await pipeline(body, writer.writable, { signal });

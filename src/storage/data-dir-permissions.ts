@@ -35,7 +35,10 @@ export interface TighteningReport {
  * everything in a folder that was not 0700, and everything in the folders `alwaysWalk` names
  * (relative to `dataDir`). Does nothing when the folder does not exist.
  */
-export async function tightenDataDir(dataDir: string, options: { alwaysWalk?: readonly string[] } = {}): Promise<TighteningReport> {
+export async function tightenDataDir(
+  dataDir: string,
+  options: { alwaysWalk?: readonly string[] } = {},
+): Promise<TighteningReport> {
   const report: TighteningReport = { tightened: 0, examples: [], failures: [] };
   let root;
   try {
@@ -46,11 +49,21 @@ export async function tightenDataDir(dataDir: string, options: { alwaysWalk?: re
   }
   if (!root.isDirectory()) throw new Error(`the data folder ${dataDir} is not a folder`);
   const wasLoose = await tighten(dataDir, '.', root.mode, DATA_DIR_MODE, report);
-  await walk(dataDir, '', { everything: wasLoose, alwaysWalk: (options.alwaysWalk ?? []).map((entry) => path.normalize(entry)) }, report);
+  await walk(
+    dataDir,
+    '',
+    { everything: wasLoose, alwaysWalk: (options.alwaysWalk ?? []).map((entry) => path.normalize(entry)) },
+    report,
+  );
   return report;
 }
 
-async function walk(dataDir: string, relative: string, scope: { everything: boolean; alwaysWalk: readonly string[] }, report: TighteningReport): Promise<void> {
+async function walk(
+  dataDir: string,
+  relative: string,
+  scope: { everything: boolean; alwaysWalk: readonly string[] },
+  report: TighteningReport,
+): Promise<void> {
   const folder = path.join(dataDir, relative);
   for (const entry of await fs.readdir(folder, { withFileTypes: true })) {
     const entryPath = path.join(relative, entry.name);
@@ -65,7 +78,8 @@ async function walk(dataDir: string, relative: string, scope: { everything: bool
     }
     if (stat.isDirectory()) {
       const wasLoose = await tighten(dataDir, entryPath, stat.mode, DATA_DIR_MODE, report);
-      if (scope.everything || wasLoose || scope.alwaysWalk.includes(entryPath)) await walk(dataDir, entryPath, { ...scope, everything: true }, report);
+      if (scope.everything || wasLoose || scope.alwaysWalk.includes(entryPath))
+        await walk(dataDir, entryPath, { ...scope, everything: true }, report);
     } else if (stat.isFile()) {
       await tighten(dataDir, entryPath, stat.mode, DATA_FILE_MODE, report);
     }
@@ -73,7 +87,13 @@ async function walk(dataDir: string, relative: string, scope: { everything: bool
 }
 
 /** Tightens one entry when group or others have any permission on it; returns whether they had. */
-async function tighten(dataDir: string, relative: string, mode: number, wanted: number, report: TighteningReport): Promise<boolean> {
+async function tighten(
+  dataDir: string,
+  relative: string,
+  mode: number,
+  wanted: number,
+  report: TighteningReport,
+): Promise<boolean> {
   if ((mode & 0o077) === 0) return false;
   try {
     await fs.chmod(path.join(dataDir, relative), wanted);

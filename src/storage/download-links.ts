@@ -22,7 +22,9 @@ export class DownloadLinkSigner {
   // file name, so a signature for one can never open another. The name is percent-encoded so no
   // name can pass for another subject (it cannot contain the ':' that separates the parts).
   private signature(subject: string, fileName: string, expiresAtSeconds: number): string {
-    return createHmac('sha256', this.key).update(`download:${subject}:${encodeURIComponent(fileName)}:${expiresAtSeconds}`).digest('base64url');
+    return createHmac('sha256', this.key)
+      .update(`download:${subject}:${encodeURIComponent(fileName)}:${expiresAtSeconds}`)
+      .digest('base64url');
   }
 
   /** The path and query of a link to `videoId`'s file, valid until `expiresAt`. */
@@ -38,16 +40,32 @@ export class DownloadLinkSigner {
     return `/api/downloads/${videoId}/artifacts/${artifactId}/${encodeURIComponent(fileName)}?expires=${expires}&signature=${signature}`;
   }
 
-  verifyArtifact(link: { videoId: string; artifactId: string; fileName: string }, expires: string | undefined, signature: string | undefined, now: Date): LinkVerdict {
+  verifyArtifact(
+    link: { videoId: string; artifactId: string; fileName: string },
+    expires: string | undefined,
+    signature: string | undefined,
+    now: Date,
+  ): LinkVerdict {
     return this.check(artifactSubject(link.videoId, link.artifactId), link.fileName, expires, signature, now);
   }
 
   /** Checks a link to a video's file under the file name the link's path gives. */
-  verify(link: { videoId: string; fileName: string }, expires: string | undefined, signature: string | undefined, now: Date): LinkVerdict {
+  verify(
+    link: { videoId: string; fileName: string },
+    expires: string | undefined,
+    signature: string | undefined,
+    now: Date,
+  ): LinkVerdict {
     return this.check(link.videoId, link.fileName, expires, signature, now);
   }
 
-  private check(subject: string, fileName: string, expires: string | undefined, signature: string | undefined, now: Date): LinkVerdict {
+  private check(
+    subject: string,
+    fileName: string,
+    expires: string | undefined,
+    signature: string | undefined,
+    now: Date,
+  ): LinkVerdict {
     if (expires === undefined || signature === undefined || !/^[0-9]{1,12}$/.test(expires)) return 'invalid';
     const expected = Buffer.from(this.signature(subject, fileName, Number(expires)));
     const given = Buffer.from(signature);
@@ -69,7 +87,17 @@ export function dispositionFor(mimeType: string): 'inline' | 'attachment' {
  * The store's own pre-signed URL for a file, or null when the service serves downloads itself
  * (then the caller issues a link with DownloadLinkSigner).
  */
-export async function storePresignedUrl(store: BlobStore, key: BlobKey, file: { fileName: string; mimeType: string; signedAt: Date; expiresAt: Date }): Promise<string | null> {
+export async function storePresignedUrl(
+  store: BlobStore,
+  key: BlobKey,
+  file: { fileName: string; mimeType: string; signedAt: Date; expiresAt: Date },
+): Promise<string | null> {
   if (!store.capabilities.presignedDownloads || !store.presignDownload) return null;
-  return store.presignDownload(key, { fileName: file.fileName, contentType: file.mimeType, disposition: dispositionFor(file.mimeType), signedAt: file.signedAt, expiresAt: file.expiresAt });
+  return store.presignDownload(key, {
+    fileName: file.fileName,
+    contentType: file.mimeType,
+    disposition: dispositionFor(file.mimeType),
+    signedAt: file.signedAt,
+    expiresAt: file.expiresAt,
+  });
 }

@@ -12,7 +12,18 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { BlobKey } from './blob-keys.js';
 import { PartSink } from './fs-part-sink.js';
-import { UploadLostError, type BlobInfo, type BlobStore, type BlobUpload, type ByteRange, type CompletedPart, type PartWriter, type PartWriterOptions, type UploadPart, type UploadState } from './blob-store.js';
+import {
+  UploadLostError,
+  type BlobInfo,
+  type BlobStore,
+  type BlobUpload,
+  type ByteRange,
+  type CompletedPart,
+  type PartWriter,
+  type PartWriterOptions,
+  type UploadPart,
+  type UploadState,
+} from './blob-store.js';
 
 // Kept importable from here for existing callers; both stores throw the one class.
 export { UploadLostError };
@@ -36,7 +47,8 @@ export class FsBlobStore implements BlobStore {
   /** The absolute path of a key, checked to stay under the root. */
   pathOf(key: BlobKey): string {
     const resolved = path.resolve(this.rootDir, key);
-    if (!resolved.startsWith(this.rootDir + path.sep)) throw new TypeError(`storage key ${key} resolves outside the store`);
+    if (!resolved.startsWith(this.rootDir + path.sep))
+      throw new TypeError(`storage key ${key} resolves outside the store`);
     return resolved;
   }
 
@@ -53,7 +65,8 @@ export class FsBlobStore implements BlobStore {
     try {
       handle = await fs.open(partialPath, 'r+');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UploadLostError(`the partial file of ${key} is gone`, { cause: error });
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new UploadLostError(`the partial file of ${key} is gone`, { cause: error });
       throw error;
     }
     const { size } = await handle.stat();
@@ -81,7 +94,10 @@ export class FsBlobStore implements BlobStore {
   async read(key: BlobKey, range?: ByteRange): Promise<Readable> {
     // Opening first turns a missing file into an error here rather than a failed stream later.
     const handle = await fs.open(this.pathOf(key), 'r');
-    return handle.createReadStream({ ...(range ? { start: range.start, end: range.end } : {}), highWaterMark: 256 * 1024 });
+    return handle.createReadStream({
+      ...(range ? { start: range.start, end: range.end } : {}),
+      highWaterMark: 256 * 1024,
+    });
   }
 
   async put(key: BlobKey, body: Readable, signal?: AbortSignal): Promise<BlobInfo> {
@@ -148,19 +164,25 @@ export class FsUpload implements BlobUpload {
 
   async createPartWriter(part: UploadPart, options: PartWriterOptions = {}): Promise<PartWriter> {
     if (part.offsetBytes < 0 || part.offsetBytes + part.lengthBytes > this.sizeBytes) {
-      throw new RangeError(`part ${part.index} (${part.offsetBytes}+${part.lengthBytes}) lies outside the file of ${this.sizeBytes} bytes`);
+      throw new RangeError(
+        `part ${part.index} (${part.offsetBytes}+${part.lengthBytes}) lies outside the file of ${this.sizeBytes} bytes`,
+      );
     }
     // A descriptor of its own per part: measured, parallel parts write more cheaply this way than
     // through one shared descriptor. Buffered writes of a direct part (the file's unaligned end)
     // go through the upload's own descriptor.
     const own = await this.openPartDescriptor();
-    const sink = new PartSink({
-      bufferedFd: own.direct ? this.handle.fd : own.handle.fd,
-      directFd: own.direct ? own.handle.fd : null,
-      onDirectRefused: () => {
-        this.direct = false;
+    const sink = new PartSink(
+      {
+        bufferedFd: own.direct ? this.handle.fd : own.handle.fd,
+        directFd: own.direct ? own.handle.fd : null,
+        onDirectRefused: () => {
+          this.direct = false;
+        },
       },
-    }, part, options.observe);
+      part,
+      options.observe,
+    );
     const done = finished(sink).then(
       async () => {
         await own.handle.close();
@@ -196,7 +218,8 @@ export class FsUpload implements BlobUpload {
   async complete(_parts: readonly CompletedPart[], _crc32c: number): Promise<void> {
     await this.handle.sync();
     const { size } = await this.handle.stat();
-    if (size !== this.sizeBytes) throw new Error(`the upload of ${this.key} has ${size} bytes, expected ${this.sizeBytes}`);
+    if (size !== this.sizeBytes)
+      throw new Error(`the upload of ${this.key} has ${size} bytes, expected ${this.sizeBytes}`);
     await this.handle.close();
     await fs.rename(this.partialPath, this.finalPath);
     const folder = await fs.open(path.dirname(this.finalPath), 'r');

@@ -59,10 +59,18 @@ export interface SlabSource {
 class SlabPool implements SlabSource {
   private readonly free: Buffer[] = [];
 
-  constructor(private readonly slabBytes: number, private readonly keep: number) {}
+  constructor(
+    private readonly slabBytes: number,
+    private readonly keep: number,
+  ) {}
 
   take(): Buffer {
-    return this.free.pop() ?? Buffer.from(new (ArrayBuffer as ResizableArrayBufferConstructor)(this.slabBytes, { maxByteLength: this.slabBytes }));
+    return (
+      this.free.pop() ??
+      Buffer.from(
+        new (ArrayBuffer as ResizableArrayBufferConstructor)(this.slabBytes, { maxByteLength: this.slabBytes }),
+      )
+    );
   }
 
   give(slab: Buffer): void {
@@ -123,13 +131,18 @@ export class PartSink extends Writable {
   }
 
   override _final(callback: Callback): void {
-    this.drain().then(async () => {
-      if (this.gathered > 0) this.writeBatch();
-      await this.drain();
-    }).then(
-      () => callback(this.received === this.part.lengthBytes ? null : new PartLengthError(this.part, this.received, false)),
-      (error: unknown) => callback(error as Error),
-    );
+    this.drain()
+      .then(async () => {
+        if (this.gathered > 0) this.writeBatch();
+        await this.drain();
+      })
+      .then(
+        () =>
+          callback(
+            this.received === this.part.lengthBytes ? null : new PartLengthError(this.part, this.received, false),
+          ),
+        (error: unknown) => callback(error as Error),
+      );
   }
 
   override _destroy(error: Error | null, callback: Callback): void {
@@ -243,7 +256,12 @@ export class PartSink extends Writable {
 }
 
 /** pwritev until every byte is written (a regular file rarely writes short, but may). */
-function writeFully(fd: number, buffers: Uint8Array[], position: number, callback: (error?: Error | null) => void): void {
+function writeFully(
+  fd: number,
+  buffers: Uint8Array[],
+  position: number,
+  callback: (error?: Error | null) => void,
+): void {
   writev(fd, buffers, position, (error, bytesWritten) => {
     if (error) {
       callback(error);

@@ -10,14 +10,33 @@ import { randomUUID } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  AbortMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand,
-  ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand, type S3Client, type S3ClientConfig,
+  AbortMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  ListPartsCommand,
+  PutObjectCommand,
+  type S3Client,
+  type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import contentDisposition from 'content-disposition';
 import { toBlobKey, type BlobKey } from './blob-keys.js';
-import { UploadLostError, type BlobInfo, type BlobStore, type BlobUpload, type ByteRange, type DownloadOptions, type PendingUpload, type UploadState } from './blob-store.js';
+import {
+  UploadLostError,
+  type BlobInfo,
+  type BlobStore,
+  type BlobUpload,
+  type ByteRange,
+  type DownloadOptions,
+  type PendingUpload,
+  type UploadState,
+} from './blob-store.js';
 import { NativeCrc32c } from './s3-checksums.js';
 import { S3_MIN_PART_SIZE_BYTES, S3Upload, isS3Error } from './s3-upload.js';
 
@@ -39,7 +58,10 @@ export interface S3BlobStoreOptions {
 }
 
 /** The S3 client settings the store relies on; the caller adds region, endpoint, handler and credentials. */
-export function s3ClientDefaults(): Pick<S3ClientConfig, 'requestChecksumCalculation' | 'responseChecksumValidation' | 'checksumAlgorithms'> {
+export function s3ClientDefaults(): Pick<
+  S3ClientConfig,
+  'requestChecksumCalculation' | 'responseChecksumValidation' | 'checksumAlgorithms'
+> {
   return {
     // The parts' CRC32C trailers on native code instead of the SDK's JavaScript loop.
     checksumAlgorithms: { CRC32C: NativeCrc32c },
@@ -79,25 +101,44 @@ export class S3BlobStore implements BlobStore {
   async openUpload(key: BlobKey, sizeBytes: number, state: UploadState | null): Promise<BlobUpload> {
     const objectKey = this.objectKey(key);
     if (state === null) {
-      const created = await this.client.send(new CreateMultipartUploadCommand({
-        Bucket: this.bucket, Key: objectKey, ChecksumAlgorithm: 'CRC32C', ChecksumType: 'FULL_OBJECT',
-      }));
+      const created = await this.client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: objectKey,
+          ChecksumAlgorithm: 'CRC32C',
+          ChecksumType: 'FULL_OBJECT',
+        }),
+      );
       if (!created.UploadId) throw new Error(`S3 answered CreateMultipartUpload for ${objectKey} without an upload id`);
       return this.upload(key, sizeBytes, created.UploadId);
     }
     const uploadId = uploadIdOf(state);
-    if (uploadId === null) throw new UploadLostError(`the recorded upload of ${key} is not an S3 multipart upload (${JSON.stringify(state)})`);
+    if (uploadId === null)
+      throw new UploadLostError(
+        `the recorded upload of ${key} is not an S3 multipart upload (${JSON.stringify(state)})`,
+      );
     try {
-      await this.client.send(new ListPartsCommand({ Bucket: this.bucket, Key: objectKey, UploadId: uploadId, MaxParts: 1 }));
+      await this.client.send(
+        new ListPartsCommand({ Bucket: this.bucket, Key: objectKey, UploadId: uploadId, MaxParts: 1 }),
+      );
     } catch (error) {
-      if (isS3Error(error, 'NoSuchUpload', 'NotFound')) throw new UploadLostError(`the multipart upload ${uploadId} of ${key} no longer exists`, { cause: error });
+      if (isS3Error(error, 'NoSuchUpload', 'NotFound'))
+        throw new UploadLostError(`the multipart upload ${uploadId} of ${key} no longer exists`, { cause: error });
       throw error;
     }
     return this.upload(key, sizeBytes, uploadId);
   }
 
   private upload(key: BlobKey, sizeBytes: number, uploadId: string): BlobUpload {
-    return new S3Upload({ client: this.client, bucket: this.bucket, objectKey: this.objectKey(key), key, sizeBytes, uploadId, stat: () => this.stat(key) });
+    return new S3Upload({
+      client: this.client,
+      bucket: this.bucket,
+      objectKey: this.objectKey(key),
+      key,
+      sizeBytes,
+      uploadId,
+      stat: () => this.stat(key),
+    });
   }
 
   /** Aborts the recorded upload; without one, every upload of the key (one created before its id was recorded). */
@@ -106,7 +147,9 @@ export class S3BlobStore implements BlobStore {
     const uploadIds = recorded !== null ? [recorded] : await this.listUploadIdsOf(key);
     for (const uploadId of uploadIds) {
       try {
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.objectKey(key), UploadId: uploadId }));
+        await this.client.send(
+          new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.objectKey(key), UploadId: uploadId }),
+        );
       } catch (error) {
         if (!isS3Error(error, 'NoSuchUpload', 'NotFound')) throw error;
       }
@@ -122,13 +165,23 @@ export class S3BlobStore implements BlobStore {
     return ids;
   }
 
-  private async *listRawUploads(prefix: string): AsyncGenerator<{ objectKey: string; uploadId: string; initiatedAt: Date }> {
+  private async *listRawUploads(
+    prefix: string,
+  ): AsyncGenerator<{ objectKey: string; uploadId: string; initiatedAt: Date }> {
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
     for (;;) {
-      const page = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+      const page = await this.client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          KeyMarker: keyMarker,
+          UploadIdMarker: uploadIdMarker,
+        }),
+      );
       for (const upload of page.Uploads ?? []) {
-        if (upload.Key && upload.UploadId) yield { objectKey: upload.Key, uploadId: upload.UploadId, initiatedAt: upload.Initiated ?? new Date(0) };
+        if (upload.Key && upload.UploadId)
+          yield { objectKey: upload.Key, uploadId: upload.UploadId, initiatedAt: upload.Initiated ?? new Date(0) };
       }
       if (!page.IsTruncated) return;
       keyMarker = page.NextKeyMarker;
@@ -141,7 +194,12 @@ export class S3BlobStore implements BlobStore {
     for await (const upload of this.listRawUploads(this.keyPrefix)) {
       const key = this.blobKeyOf(upload.objectKey);
       if (key === null) continue;
-      yield { key, uploadId: upload.uploadId, initiatedAt: upload.initiatedAt, state: { store: 's3', uploadId: upload.uploadId } };
+      yield {
+        key,
+        uploadId: upload.uploadId,
+        initiatedAt: upload.initiatedAt,
+        state: { store: 's3', uploadId: upload.uploadId },
+      };
     }
   }
 
@@ -168,9 +226,13 @@ export class S3BlobStore implements BlobStore {
   }
 
   async read(key: BlobKey, range?: ByteRange): Promise<Readable> {
-    const answer = await this.client.send(new GetObjectCommand({
-      Bucket: this.bucket, Key: this.objectKey(key), ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
-    }));
+    const answer = await this.client.send(
+      new GetObjectCommand({
+        Bucket: this.bucket,
+        Key: this.objectKey(key),
+        ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
+      }),
+    );
     if (!(answer.Body instanceof Readable)) throw new Error(`S3 answered GetObject for ${key} without a body stream`);
     return answer.Body;
   }
@@ -222,18 +284,27 @@ export class S3BlobStore implements BlobStore {
   async mediaSource(key: BlobKey, validForSeconds: number): Promise<string> {
     if ((await this.stat(key)) === null) throw new Error(`no file is stored at ${key}`);
     const expiresIn = Math.max(1, Math.min(Math.ceil(validForSeconds), S3_MAX_PRESIGN_SECONDS));
-    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }), { expiresIn });
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }), {
+      expiresIn,
+    });
   }
 
   /** A pre-signed GET URL that names the file in its Content-Disposition, until `expiresAt` (at most 7 days after `signedAt`). */
   async presignDownload(key: BlobKey, options: DownloadOptions): Promise<string> {
-    const expiresIn = Math.max(1, Math.min(Math.round((options.expiresAt.getTime() - options.signedAt.getTime()) / 1000), S3_MAX_PRESIGN_SECONDS));
-    return getSignedUrl(this.downloadClient, new GetObjectCommand({
-      Bucket: this.bucket,
-      Key: this.objectKey(key),
-      ResponseContentDisposition: contentDisposition(options.fileName, { type: options.disposition }),
-      ResponseContentType: options.contentType,
-    }), { expiresIn, signingDate: options.signedAt });
+    const expiresIn = Math.max(
+      1,
+      Math.min(Math.round((options.expiresAt.getTime() - options.signedAt.getTime()) / 1000), S3_MAX_PRESIGN_SECONDS),
+    );
+    return getSignedUrl(
+      this.downloadClient,
+      new GetObjectCommand({
+        Bucket: this.bucket,
+        Key: this.objectKey(key),
+        ResponseContentDisposition: contentDisposition(options.fileName, { type: options.disposition }),
+        ResponseContentType: options.contentType,
+      }),
+      { expiresIn, signingDate: options.signedAt },
+    );
   }
 
   async delete(key: BlobKey): Promise<void> {
@@ -247,13 +318,27 @@ export class S3BlobStore implements BlobStore {
     const listPrefix = `${this.objectKey(prefix)}/`;
     let continuationToken: string | undefined;
     do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: listPrefix, ContinuationToken: continuationToken, MaxKeys: DELETE_BATCH }));
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: listPrefix,
+          ContinuationToken: continuationToken,
+          MaxKeys: DELETE_BATCH,
+        }),
+      );
       const keys = (page.Contents ?? []).flatMap((object) => (object.Key ? [{ Key: object.Key }] : []));
       if (keys.length > 0) {
-        const answer = await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys, Quiet: true } }));
+        const answer = await this.client.send(
+          new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys, Quiet: true } }),
+        );
         const failed = answer.Errors ?? [];
         if (failed.length > 0) {
-          throw new Error(`S3 could not delete ${failed.length} objects under ${prefix}: ${failed.slice(0, 3).map((item) => `${item.Key}: ${item.Code} ${item.Message}`).join('; ')}`);
+          throw new Error(
+            `S3 could not delete ${failed.length} objects under ${prefix}: ${failed
+              .slice(0, 3)
+              .map((item) => `${item.Key}: ${item.Code} ${item.Message}`)
+              .join('; ')}`,
+          );
         }
       }
       continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;

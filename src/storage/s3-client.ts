@@ -32,7 +32,10 @@ export interface S3StoreHandle {
   destroy(): void;
 }
 
-export function createS3Store(config: Omit<S3StorageConfig, 'kind' | 'sweepMinAgeMs' | 'publicEndpoint'> & { publicEndpoint?: string | null }, options: S3StoreOptions): S3StoreHandle {
+export function createS3Store(
+  config: Omit<S3StorageConfig, 'kind' | 'sweepMinAgeMs' | 'publicEndpoint'> & { publicEndpoint?: string | null },
+  options: S3StoreOptions,
+): S3StoreHandle {
   const shared = {
     ...s3ClientDefaults(),
     region: config.region,
@@ -68,11 +71,12 @@ export function createS3Store(config: Omit<S3StorageConfig, 'kind' | 'sweepMinAg
  * carry the whole command input (a part's stream internals included), so only their gist is kept.
  */
 function sdkLogger(log: Logger) {
-  const gist = (content: unknown[]) => content.map((item) => {
-    if (typeof item === 'string') return item;
-    const entry = item as { commandName?: unknown; error?: { name?: unknown; message?: unknown } } | null;
-    return { command: entry?.commandName, error: entry?.error?.name, message: entry?.error?.message };
-  });
+  const gist = (content: unknown[]) =>
+    content.map((item) => {
+      if (typeof item === 'string') return item;
+      const entry = item as { commandName?: unknown; error?: { name?: unknown; message?: unknown } } | null;
+      return { command: entry?.commandName, error: entry?.error?.name, message: entry?.error?.message };
+    });
   return {
     trace: (...content: unknown[]) => log.trace({ sdk: gist(content) }, 'S3 client'),
     debug: (...content: unknown[]) => log.trace({ sdk: gist(content) }, 'S3 client'),

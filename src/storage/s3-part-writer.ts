@@ -75,7 +75,12 @@ export class S3PartSink extends Writable {
   private readonly response: Promise<UploadPartCommandOutput>;
   receipt: S3PartReceipt | null = null;
 
-  constructor(private readonly part: UploadPart, private readonly observe: ((chunk: Uint8Array) => void) | undefined, send: SendPart, private readonly retry: PartRetryPolicy = defaultPartRetry) {
+  constructor(
+    private readonly part: UploadPart,
+    private readonly observe: ((chunk: Uint8Array) => void) | undefined,
+    send: SendPart,
+    private readonly retry: PartRetryPolicy = defaultPartRetry,
+  ) {
     super({ highWaterMark: BUFFER_BYTES, decodeStrings: false });
     this.body = this.newBody();
     this.response = this.sendWithRetries(send);
@@ -85,9 +90,17 @@ export class S3PartSink extends Writable {
   }
 
   private classify(error: unknown): Error {
-    if (this.request.signal.aborted || !(isRetryableRefusal(error) || isTransientNetworkError(error))) return error as Error;
-    const status = error instanceof S3ServiceException ? ` (${error.name}, HTTP ${error.$metadata.httpStatusCode ?? 'no status'})` : '';
-    return new RetryablePartStoreError(this.part, `storing part ${this.part.index + 1} in S3 failed${status}: ${(error as Error).message}`, { cause: error });
+    if (this.request.signal.aborted || !(isRetryableRefusal(error) || isTransientNetworkError(error)))
+      return error as Error;
+    const status =
+      error instanceof S3ServiceException
+        ? ` (${error.name}, HTTP ${error.$metadata.httpStatusCode ?? 'no status'})`
+        : '';
+    return new RetryablePartStoreError(
+      this.part,
+      `storing part ${this.part.index + 1} in S3 failed${status}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 
   private newBody(): Readable {
@@ -104,7 +117,8 @@ export class S3PartSink extends Writable {
         return await send(this.body, this.request.signal);
       } catch (error) {
         const canReplay = this.replay !== null && this.readBytes() === 0;
-        if (attempt >= this.retry.attempts || this.request.signal.aborted || !canReplay || !isRetryableRefusal(error)) throw error;
+        if (attempt >= this.retry.attempts || this.request.signal.aborted || !canReplay || !isRetryableRefusal(error))
+          throw error;
         // Swapped at once: the failed request's pipe may still drain the old body while we wait,
         // and chunks it took would be missing from the part sent again.
         this.replaceBody();
@@ -158,25 +172,36 @@ export class S3PartSink extends Writable {
     }
     this.isEnded = true;
     this.body.push(null);
-    this.response.then((output) => {
-      const expected = crc32cToBase64(this.crc >>> 0);
-      const answered = output.ChecksumCRC32C ?? null;
-      if (answered !== null && answered !== expected) {
-        callback(new RetryablePartStoreError(this.part, `part ${this.part.index}: S3 stored a part whose CRC32C is ${answered}, but the bytes sent have ${expected}: the part was corrupted on its way; write it again`));
-        return;
-      }
-      if (!output.ETag) {
-        callback(new Error(`part ${this.part.index}: S3 answered UploadPart without an ETag`));
-        return;
-      }
-      this.receipt = { etag: output.ETag, crc32c: answered };
-      callback();
-    }, (error: unknown) => callback(error as Error));
+    this.response.then(
+      (output) => {
+        const expected = crc32cToBase64(this.crc >>> 0);
+        const answered = output.ChecksumCRC32C ?? null;
+        if (answered !== null && answered !== expected) {
+          callback(
+            new RetryablePartStoreError(
+              this.part,
+              `part ${this.part.index}: S3 stored a part whose CRC32C is ${answered}, but the bytes sent have ${expected}: the part was corrupted on its way; write it again`,
+            ),
+          );
+          return;
+        }
+        if (!output.ETag) {
+          callback(new Error(`part ${this.part.index}: S3 answered UploadPart without an ETag`));
+          return;
+        }
+        this.receipt = { etag: output.ETag, crc32c: answered };
+        callback();
+      },
+      (error: unknown) => callback(error as Error),
+    );
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.waiting = null;
-    if (this.receipt === null) this.request.abort(error ?? new Error(`part ${this.part.index}: the writer was closed before the part was stored`));
+    if (this.receipt === null)
+      this.request.abort(
+        error ?? new Error(`part ${this.part.index}: the writer was closed before the part was stored`),
+      );
     this.body.destroy();
     callback(error);
   }

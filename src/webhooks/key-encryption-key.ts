@@ -20,13 +20,21 @@ export interface ResolvedKeyEncryptionKey {
   warning: string | null;
 }
 
-export async function resolveKeyEncryptionKey(options: { configured: Buffer | null; databaseKind: 'pglite' | 'postgres'; dataDir: string; db: Database }): Promise<ResolvedKeyEncryptionKey> {
+export async function resolveKeyEncryptionKey(options: {
+  configured: Buffer | null;
+  databaseKind: 'pglite' | 'postgres';
+  dataDir: string;
+  db: Database;
+}): Promise<ResolvedKeyEncryptionKey> {
   if (options.configured !== null) return { kek: options.configured, warning: null };
   if (options.databaseKind === 'postgres') {
-    const value = await getOrCreateSecret(options.db, 'webhook-key-encryption-key', () => randomBytes(32).toString('base64'));
+    const value = await getOrCreateSecret(options.db, 'webhook-key-encryption-key', () =>
+      randomBytes(32).toString('base64'),
+    );
     return {
       kek: Buffer.from(value, 'base64'),
-      warning: 'REELIN_WEBHOOK_KEY_ENCRYPTION_KEY is not set: the webhook signing keys are encrypted under a key kept in the same database; set it (openssl rand -base64 32) so a database leak does not reveal them',
+      warning:
+        'REELIN_WEBHOOK_KEY_ENCRYPTION_KEY is not set: the webhook signing keys are encrypted under a key kept in the same database; set it (openssl rand -base64 32) so a database leak does not reveal them',
     };
   }
   const file = path.join(options.dataDir, KEY_FILE_NAME);
@@ -37,6 +45,12 @@ export async function resolveKeyEncryptionKey(options: { configured: Buffer | nu
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
   const kek = Buffer.from((await fs.readFile(file, 'utf8')).trim(), 'base64');
-  if (kek.length !== 32) throw new Error(`${file} does not hold a 32-byte base64 key: restore it from a backup or set REELIN_WEBHOOK_KEY_ENCRYPTION_KEY`);
-  return { kek, warning: `REELIN_WEBHOOK_KEY_ENCRYPTION_KEY is not set: the webhook signing keys are encrypted under the key in ${KEY_FILE_NAME} in the data folder; back it up with the data folder` };
+  if (kek.length !== 32)
+    throw new Error(
+      `${file} does not hold a 32-byte base64 key: restore it from a backup or set REELIN_WEBHOOK_KEY_ENCRYPTION_KEY`,
+    );
+  return {
+    kek,
+    warning: `REELIN_WEBHOOK_KEY_ENCRYPTION_KEY is not set: the webhook signing keys are encrypted under the key in ${KEY_FILE_NAME} in the data folder; back it up with the data folder`,
+  };
 }

@@ -14,7 +14,13 @@ import {
   lockSigningKeys,
   type SigningKeyRow,
 } from '../db/queries/webhook-keys.queries.js';
-import { decryptPrivateKey, encryptPrivateKey, generateSigningKey, keyEncryptionKeyId, type SigningKey } from './signing.js';
+import {
+  decryptPrivateKey,
+  encryptPrivateKey,
+  generateSigningKey,
+  keyEncryptionKeyId,
+  type SigningKey,
+} from './signing.js';
 
 /** How long a process signs with a key it loaded before checking for a newer one. */
 const CACHE_MS = 30_000;
@@ -80,12 +86,18 @@ export class SigningKeyRing {
 
   private async insertNewKey(tx: Database): Promise<SigningKeyRow> {
     const generated = generateSigningKey();
-    return insertSigningKey(tx, { publicKey: generated.publicKey, encryptedPrivateKey: encryptPrivateKey(generated.privateKeyDer, this.deps.kek), encryptionKeyId: this.kekId });
+    return insertSigningKey(tx, {
+      publicKey: generated.publicKey,
+      encryptedPrivateKey: encryptPrivateKey(generated.privateKeyDer, this.deps.kek),
+      encryptionKeyId: this.kekId,
+    });
   }
 
   private unlock(row: SigningKeyRow): SigningKey {
     if (row.encryptionKeyId !== this.kekId) {
-      throw new Error(`the webhook signing key ${row.id} was encrypted under another key-encryption key (id ${row.encryptionKeyId}, this process has ${this.kekId}): set REELIN_WEBHOOK_KEY_ENCRYPTION_KEY to the key used before`);
+      throw new Error(
+        `the webhook signing key ${row.id} was encrypted under another key-encryption key (id ${row.encryptionKeyId}, this process has ${this.kekId}): set REELIN_WEBHOOK_KEY_ENCRYPTION_KEY to the key used before`,
+      );
     }
     return { id: row.id, privateKey: decryptPrivateKey(row.encryptedPrivateKey, this.deps.kek) };
   }

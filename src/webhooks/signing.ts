@@ -52,7 +52,10 @@ export function openWebhookSecret(sealed: string, kek: Buffer): string {
   try {
     return openSecret(sealed, kek).toString('utf8');
   } catch (error) {
-    throw new Error('a webhook secret cannot be decrypted: REELIN_WEBHOOK_KEY_ENCRYPTION_KEY is not the key it was stored under', { cause: error });
+    throw new Error(
+      'a webhook secret cannot be decrypted: REELIN_WEBHOOK_KEY_ENCRYPTION_KEY is not the key it was stored under',
+      { cause: error },
+    );
   }
 }
 
@@ -62,9 +65,18 @@ export interface SigningKey {
 }
 
 /** The headers that sign one request body. */
-export function signatureHeaders(input: { key: SigningKey; body: string; timestampSeconds: number; messageId: string; secret: string | null }): Record<string, string> {
+export function signatureHeaders(input: {
+  key: SigningKey;
+  body: string;
+  timestampSeconds: number;
+  messageId: string;
+  secret: string | null;
+}): Record<string, string> {
   const timestamp = String(input.timestampSeconds);
-  const signature = sign('sha256', Buffer.from(`${timestamp}.${input.body}`, 'utf8'), { key: input.key.privateKey, dsaEncoding: 'der' });
+  const signature = sign('sha256', Buffer.from(`${timestamp}.${input.body}`, 'utf8'), {
+    key: input.key.privateKey,
+    dsaEncoding: 'der',
+  });
   const headers: Record<string, string> = {
     'x-pixop-signature': signature.toString('base64'),
     'x-pixop-public-key-id': input.key.id,

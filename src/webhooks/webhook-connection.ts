@@ -31,7 +31,10 @@ export class WebhookConnection {
   private poolKey = '';
   private retired: PinnedPool[] = [];
 
-  constructor(private readonly client: OutboundClient, private readonly timeoutMs: number) {}
+  constructor(
+    private readonly client: OutboundClient,
+    private readonly timeoutMs: number,
+  ) {}
 
   /** Checks and pins `url` again; throws AppError INVALID_HTTPS_URL when the policy refuses it now. */
   async prepare(url: string, connections: number): Promise<void> {
@@ -52,11 +55,26 @@ export class WebhookConnection {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const elapsed = () => Math.round(performance.now() - started);
     try {
-      const response = await pool.request({ method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, body, signal: AbortSignal.any([timeout, stopSignal]) });
+      const response = await pool.request({
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        body,
+        signal: AbortSignal.any([timeout, stopSignal]),
+      });
       const text = await readCapped(response.body);
       const ok = isSuccessfulStatus(response.statusCode);
       const responseBody = storableText(text.slice(0, RESPONSE_BODY_CHARS));
-      if (ok) return { requestedAt, responseTimeMillis: elapsed(), statusCode: response.statusCode, responseBody, errorCode: null, errorMessage: null, retryAfter: null, responseHeaders: null };
+      if (ok)
+        return {
+          requestedAt,
+          responseTimeMillis: elapsed(),
+          statusCode: response.statusCode,
+          responseBody,
+          errorCode: null,
+          errorMessage: null,
+          retryAfter: null,
+          responseHeaders: null,
+        };
       const isRedirect = response.statusCode >= 300 && response.statusCode < 400;
       return {
         requestedAt,
@@ -73,7 +91,12 @@ export class WebhookConnection {
     } catch (error) {
       if (stopSignal.aborted) throw error;
       if (timeout.aborted) {
-        return failure(requestedAt, elapsed(), 'WEBHOOK_TIMEOUT', `the receiver did not answer completely within ${this.timeoutMs} ms`);
+        return failure(
+          requestedAt,
+          elapsed(),
+          'WEBHOOK_TIMEOUT',
+          `the receiver did not answer completely within ${this.timeoutMs} ms`,
+        );
       }
       if (isAppError(error)) return failure(requestedAt, elapsed(), 'WEBHOOK_UNREACHABLE', error.message);
       return failure(requestedAt, elapsed(), 'WEBHOOK_UNREACHABLE', `the request failed: ${(error as Error).message}`);
@@ -94,8 +117,22 @@ export function refusedOutcome(error: AppError): SendOutcome {
   return failure(new Date(), 0, error.code, error.message);
 }
 
-function failure(requestedAt: Date, responseTimeMillis: number, errorCode: ErrorCode, errorMessage: string): SendOutcome {
-  return { requestedAt, responseTimeMillis, statusCode: null, responseBody: null, errorCode, errorMessage, retryAfter: null, responseHeaders: null };
+function failure(
+  requestedAt: Date,
+  responseTimeMillis: number,
+  errorCode: ErrorCode,
+  errorMessage: string,
+): SendOutcome {
+  return {
+    requestedAt,
+    responseTimeMillis,
+    statusCode: null,
+    responseBody: null,
+    errorCode,
+    errorMessage,
+    retryAfter: null,
+    responseHeaders: null,
+  };
 }
 
 function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {

@@ -32,7 +32,12 @@ import {
 } from '../db/queries/webhook-deliveries.queries.js';
 import { findWebhookForDelivery, type WebhookRow } from '../db/queries/webhooks.queries.js';
 import { isAppError, type AppError } from '../domain/errors.js';
-import { isSuccessfulStatus, planNextAttempt, slotIntervalMs, slotLatenessToleranceMs } from '../domain/webhook-schedule.js';
+import {
+  isSuccessfulStatus,
+  planNextAttempt,
+  slotIntervalMs,
+  slotLatenessToleranceMs,
+} from '../domain/webhook-schedule.js';
 import { buildPayload } from '../domain/webhooks.js';
 import type { OutboundClient } from '../net/outbound-client.js';
 import type { SigningKeyRing } from './signing-keys.js';
@@ -58,7 +63,10 @@ export interface WebhookWorkerDeps {
   keys: SigningKeyRing;
   /** Opens the webhooks' sealed Standard Webhooks secrets. */
   kek: Buffer;
-  config: Pick<WebhookConfig, 'timeoutMs' | 'retryBaseDelayMs' | 'retryMaxDelayMs' | 'pollIntervalMs' | 'keyRotationIntervalMs' | 'keyOverlapMs'>;
+  config: Pick<
+    WebhookConfig,
+    'timeoutMs' | 'retryBaseDelayMs' | 'retryMaxDelayMs' | 'pollIntervalMs' | 'keyRotationIntervalMs' | 'keyOverlapMs'
+  >;
   log: Logger;
   /** Rung when events (dispatcher) or test events (scheduler) are recorded: they run at once instead of at their next poll. */
   bell?: Pick<EventBell, 'onRing'>;
@@ -71,7 +79,12 @@ class Loop {
   private woken = false;
   readonly done: Promise<void>;
 
-  constructor(private readonly stopSignal: AbortSignal, intervalMs: number, work: () => Promise<void>, onError: (error: unknown) => void) {
+  constructor(
+    private readonly stopSignal: AbortSignal,
+    intervalMs: number,
+    work: () => Promise<void>,
+    onError: (error: unknown) => void,
+  ) {
     this.done = (async () => {
       while (!stopSignal.aborted) {
         this.woken = false;
@@ -135,15 +148,21 @@ export class WebhookWorker {
 
   start(): void {
     const signal = this.stopping.signal;
-    const onError = (what: string) => (error: unknown) => this.deps.log.error({ err: error }, `webhook ${what} failed; trying again`);
+    const onError = (what: string) => (error: unknown) =>
+      this.deps.log.error({ err: error }, `webhook ${what} failed; trying again`);
     this.scheduler = new Loop(signal, this.deps.config.pollIntervalMs, () => this.schedule(), onError('scheduling'));
     const dispatcher = new Loop(signal, this.deps.config.pollIntervalMs, () => this.dispatch(), onError('dispatch'));
-    this.loops = [dispatcher, this.scheduler, new Loop(signal, MAINTENANCE_INTERVAL_MS, () => this.maintain(), onError('key rotation'))];
+    this.loops = [
+      dispatcher,
+      this.scheduler,
+      new Loop(signal, MAINTENANCE_INTERVAL_MS, () => this.maintain(), onError('key rotation')),
+    ];
     // The dispatcher wakes the scheduler itself when it made deliveries.
-    this.stopListening = this.deps.bell?.onRing((ring) => {
-      if (ring === 'events' || ring === 'missed') dispatcher.wake();
-      if (ring === 'deliveries' || ring === 'missed') this.scheduler?.wake();
-    }) ?? null;
+    this.stopListening =
+      this.deps.bell?.onRing((ring) => {
+        if (ring === 'events' || ring === 'missed') dispatcher.wake();
+        if (ring === 'deliveries' || ring === 'missed') this.scheduler?.wake();
+      }) ?? null;
   }
 
   /** Stops the loops, aborts sends in flight (their claims are given back) and waits for the runners. */
@@ -163,7 +182,8 @@ export class WebhookWorker {
 
   private async maintain(): Promise<void> {
     const { keyRotationIntervalMs, keyOverlapMs } = this.deps.config;
-    if (await this.deps.keys.rotateIfDue(keyRotationIntervalMs, keyOverlapMs)) this.deps.log.info('rotated the webhook signing key');
+    if (await this.deps.keys.rotateIfDue(keyRotationIntervalMs, keyOverlapMs))
+      this.deps.log.info('rotated the webhook signing key');
   }
 
   private async schedule(): Promise<void> {
@@ -222,44 +242,59 @@ export class WebhookWorker {
       refusal = error;
     }
     // A refused URL sends nothing, so it takes no slots.
-    const firstSlotAt = Date.now() + (refusal === null ? await reserveSendSlots(db, webhook.id, claimed.length, intervalMs) : 0);
+    const firstSlotAt =
+      Date.now() + (refusal === null ? await reserveSendSlots(db, webhook.id, claimed.length, intervalMs) : 0);
     // A send must finish before the claim can pass to another worker.
     const latestStartAt = claimedAt + leaseMs - config.timeoutMs - 1_000;
     const key = await this.deps.keys.current();
 
     const results: AttemptResult[] = [];
     const released: { deliveryId: string; attemptCount: number }[] = [];
-    await Promise.all(claimed.map(async (delivery, index) => {
-      const slotAt = firstSlotAt + index * intervalMs;
-      if (slotAt > latestStartAt) {
-        released.push({ deliveryId: delivery.id, attemptCount: delivery.attemptCount });
-        return;
-      }
-      await sleepUntil(slotAt, signal);
-      if (refusal === null && Date.now() > slotAt + lateToleranceMs) {
-        released.push({ deliveryId: delivery.id, attemptCount: delivery.attemptCount });
-        return;
-      }
-      try {
-        if (signal.aborted) throw signal.reason;
-        const outcome = refusal !== null ? refusedOutcome(refusal) : await this.send(connection, webhook, delivery, key);
-        results.push(this.toResult(delivery, outcome));
-      } catch (error) {
-        if (!signal.aborted) throw error;
-        released.push({ deliveryId: delivery.id, attemptCount: delivery.attemptCount });
-      }
-    }));
+    await Promise.all(
+      claimed.map(async (delivery, index) => {
+        const slotAt = firstSlotAt + index * intervalMs;
+        if (slotAt > latestStartAt) {
+          released.push({ deliveryId: delivery.id, attemptCount: delivery.attemptCount });
+          return;
+        }
+        await sleepUntil(slotAt, signal);
+        if (refusal === null && Date.now() > slotAt + lateToleranceMs) {
+          released.push({ deliveryId: delivery.id, attemptCount: delivery.attemptCount });
+          return;
+        }
+        try {
+          if (signal.aborted) throw signal.reason;
+          const outcome =
+            refusal !== null ? refusedOutcome(refusal) : await this.send(connection, webhook, delivery, key);
+          results.push(this.toResult(delivery, outcome));
+        } catch (error) {
+          if (!signal.aborted) throw error;
+          released.push({ deliveryId: delivery.id, attemptCount: delivery.attemptCount });
+        }
+      }),
+    );
     await recordAttemptResults(db, results);
     await releaseDeliveries(db, released);
     return true;
   }
 
-  private send(connection: WebhookConnection, webhook: WebhookRow, delivery: DeliveryRow, key: Awaited<ReturnType<SigningKeyRing['current']>>): Promise<SendOutcome> {
+  private send(
+    connection: WebhookConnection,
+    webhook: WebhookRow,
+    delivery: DeliveryRow,
+    key: Awaited<ReturnType<SigningKeyRing['current']>>,
+  ): Promise<SendOutcome> {
     const body = JSON.stringify(buildPayload(delivery, delivery.attemptCount));
     const headers = {
       'content-type': 'application/json',
       'user-agent': 'reelin-webhooks/1',
-      ...signatureHeaders({ key, body, timestampSeconds: Math.floor(Date.now() / 1000), messageId: delivery.id, secret: webhook.sealedSecret === null ? null : openWebhookSecret(webhook.sealedSecret, this.deps.kek) }),
+      ...signatureHeaders({
+        key,
+        body,
+        timestampSeconds: Math.floor(Date.now() / 1000),
+        messageId: delivery.id,
+        secret: webhook.sealedSecret === null ? null : openWebhookSecret(webhook.sealedSecret, this.deps.kek),
+      }),
     };
     return connection.post(body, headers, this.stopping.signal);
   }
@@ -276,7 +311,13 @@ export class WebhookWorker {
       responseRetryAt: null as Date | null,
     };
     if (isSuccessfulStatus(outcome.statusCode)) {
-      return { deliveryId: delivery.id, attemptCount: delivery.attemptCount, status: 'SUCCEEDED', nextAttemptAt: null, attempt };
+      return {
+        deliveryId: delivery.id,
+        attemptCount: delivery.attemptCount,
+        status: 'SUCCEEDED',
+        nextAttemptAt: null,
+        attempt,
+      };
     }
     const plan = planNextAttempt({
       attemptCount: delivery.attemptCount,

@@ -9,7 +9,15 @@ import { PassThrough, Readable } from 'node:stream';
 import { crc32c } from '@node-rs/crc32';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toBlobKey, videoArtifactKey, videoPrefix, videoSourceKey, type BlobKey } from '../../src/storage/blob-keys.js';
-import { PartLengthError, writePartFrom, type BlobStore, type BlobUpload, type CompletedPart, type UploadPart, type UploadState } from '../../src/storage/blob-store.js';
+import {
+  PartLengthError,
+  writePartFrom,
+  type BlobStore,
+  type BlobUpload,
+  type CompletedPart,
+  type UploadPart,
+  type UploadState,
+} from '../../src/storage/blob-store.js';
 
 export interface BlobStoreFixture {
   store: BlobStore;
@@ -61,12 +69,19 @@ function partBytes(file: TestFile, part: UploadPart): Buffer {
 }
 
 /** Writes `parts` of `file` in parallel, started in a shuffled order; returns them as completed parts. */
-async function writeParts(upload: BlobUpload, file: TestFile, parts: readonly UploadPart[], seed: number): Promise<CompletedPart[]> {
+async function writeParts(
+  upload: BlobUpload,
+  file: TestFile,
+  parts: readonly UploadPart[],
+  seed: number,
+): Promise<CompletedPart[]> {
   const signal = new AbortController().signal;
-  const written = await Promise.all(shuffled(parts, seed).map(async (part) => {
-    const receipt = await writePartFrom(upload, part, bodyOf(partBytes(file, part)), signal);
-    return { ...part, crc32c: crc32c(partBytes(file, part)) >>> 0, receipt };
-  }));
+  const written = await Promise.all(
+    shuffled(parts, seed).map(async (part) => {
+      const receipt = await writePartFrom(upload, part, bodyOf(partBytes(file, part)), signal);
+      return { ...part, crc32c: crc32c(partBytes(file, part)) >>> 0, receipt };
+    }),
+  );
   return written.sort((a, b) => a.index - b.index);
 }
 
@@ -158,7 +173,10 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
       for (const range of ranges) {
         const bytes = await readAll(await store.read(file.key, range));
         expect(bytes.length, `range ${range.start}-${range.end}`).toBe(range.end - range.start + 1);
-        expect(bytes.equals(file.content.subarray(range.start, range.end + 1)), `range ${range.start}-${range.end}`).toBe(true);
+        expect(
+          bytes.equals(file.content.subarray(range.start, range.end + 1)),
+          `range ${range.start}-${range.end}`,
+        ).toBe(true);
       }
     });
 
@@ -186,7 +204,10 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
       const resumed = await open(file, state);
       expect(resumed.key).toBe(file.key);
       const lateCompleted = await writeParts(resumed, file, lateParts, 12);
-      await resumed.complete([...earlyCompleted, ...lateCompleted].sort((a, b) => a.index - b.index), file.crc32c);
+      await resumed.complete(
+        [...earlyCompleted, ...lateCompleted].sort((a, b) => a.index - b.index),
+        file.crc32c,
+      );
 
       const stored = await readAll(await store.read(file.key));
       expect(stored.equals(file.content)).toBe(true);
@@ -208,11 +229,13 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
       await store.abortUpload(file.key, state);
       expect(await store.stat(file.key)).toBeNull();
 
-      const reopened = await settle((async () => {
-        const resumed = await open(file, state);
-        const lateCompleted = await writeParts(resumed, file, remainingParts, 2);
-        await resumed.complete([...earlyCompleted, ...lateCompleted], file.crc32c);
-      })());
+      const reopened = await settle(
+        (async () => {
+          const resumed = await open(file, state);
+          const lateCompleted = await writeParts(resumed, file, remainingParts, 2);
+          await resumed.complete([...earlyCompleted, ...lateCompleted], file.crc32c);
+        })(),
+      );
       if (!reopened.ok) {
         expect(await store.stat(file.key)).toBeNull();
         return;
@@ -275,11 +298,14 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
         { index: 0, offsetBytes: -1, lengthBytes: 1 },
       ];
       for (const part of outside) {
-        await expect(writePartFrom(upload, part, bodyOf(Buffer.alloc(part.lengthBytes, 1)), signal), `part at ${part.offsetBytes}+${part.lengthBytes}`).rejects.toThrow();
+        await expect(
+          writePartFrom(upload, part, bodyOf(Buffer.alloc(part.lengthBytes, 1)), signal),
+          `part at ${part.offsetBytes}+${part.lengthBytes}`,
+        ).rejects.toThrow();
       }
     });
 
-    it('shows a part writer\'s observer every chunk in order, and settles done with the receipt', async () => {
+    it("shows a part writer's observer every chunk in order, and settles done with the receipt", async () => {
       const file = newFile(1);
       const upload = await open(file);
       const part = file.parts[0] as UploadPart;
@@ -296,17 +322,23 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
     it.each([
       ['shorter', -1, false],
       ['longer', 1, true],
-    ])('settles a part writer with PartLengthError when the body is %s than the part', async (_label, extra, isLonger) => {
-      const file = newFile(1);
-      const upload = await open(file);
-      const part = file.parts[0] as UploadPart;
-      const writer = await upload.createPartWriter(part);
-      writer.writable.on('error', () => undefined);
-      writer.writable.end(Buffer.alloc(part.lengthBytes + extra, 7));
-      const error = await writer.done.then(() => null, (reason: unknown) => reason);
-      expect(error).toBeInstanceOf(PartLengthError);
-      expect((error as PartLengthError).isLonger).toBe(isLonger);
-    });
+    ])(
+      'settles a part writer with PartLengthError when the body is %s than the part',
+      async (_label, extra, isLonger) => {
+        const file = newFile(1);
+        const upload = await open(file);
+        const part = file.parts[0] as UploadPart;
+        const writer = await upload.createPartWriter(part);
+        writer.writable.on('error', () => undefined);
+        writer.writable.end(Buffer.alloc(part.lengthBytes + extra, 7));
+        const error = await writer.done.then(
+          () => null,
+          (reason: unknown) => reason,
+        );
+        expect(error).toBeInstanceOf(PartLengthError);
+        expect((error as PartLengthError).isLonger).toBe(isLonger);
+      },
+    );
 
     it('rejects a part write when its signal aborts mid-stream', async () => {
       const file = newFile(1);
@@ -367,7 +399,9 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
     it('puts a whole file from a stream and replaces an existing one with exactly the new bytes', async () => {
       const key = videoArtifactKey(randomUUID(), randomUUID(), 'thumbnails/0001.jpg');
       const first = randomBytes(300_001);
-      expect(await store.put(key, Readable.from([first.subarray(0, 7), first.subarray(7)]))).toEqual({ sizeBytes: first.length });
+      expect(await store.put(key, Readable.from([first.subarray(0, 7), first.subarray(7)]))).toEqual({
+        sizeBytes: first.length,
+      });
       expect((await readAll(await store.read(key))).equals(first)).toBe(true);
       const second = randomBytes(1_234);
       expect(await store.put(key, Readable.from([second]))).toEqual({ sizeBytes: second.length });

@@ -19,7 +19,10 @@ describeBlobStoreContract('FsBlobStore', async () => {
 
 describeBlobStoreContract('FsBlobStore without O_DIRECT', async () => {
   const rootDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-fs-contract-buffered-'));
-  return { store: new FsBlobStore(rootDir, { directIo: false }), cleanup: () => fs.rm(rootDir, { recursive: true, force: true }) };
+  return {
+    store: new FsBlobStore(rootDir, { directIo: false }),
+    cleanup: () => fs.rm(rootDir, { recursive: true, force: true }),
+  };
 });
 
 /** Whether the filesystem of `dir` accepts O_DIRECT (Linux filesystems such as ext4 and XFS do). */
@@ -52,7 +55,10 @@ describe('FsBlobStore', () => {
   });
 
   async function exists(filePath: string): Promise<boolean> {
-    return fs.stat(filePath).then(() => true, () => false);
+    return fs.stat(filePath).then(
+      () => true,
+      () => false,
+    );
   }
 
   function newKey(): BlobKey {
@@ -68,9 +74,17 @@ describe('FsBlobStore', () => {
     expect((await fs.stat(`${finalPath}.partial`)).size).toBe(10_000);
     expect(await exists(finalPath)).toBe(false);
 
-    const receipt = await writePartFrom(upload, { index: 0, offsetBytes: 0, lengthBytes: content.length }, Readable.from([content]), new AbortController().signal);
+    const receipt = await writePartFrom(
+      upload,
+      { index: 0, offsetBytes: 0, lengthBytes: content.length },
+      Readable.from([content]),
+      new AbortController().signal,
+    );
     expect(receipt).toBeNull();
-    await upload.complete([{ index: 0, offsetBytes: 0, lengthBytes: content.length, crc32c: crc32c(content) >>> 0, receipt }], crc32c(content) >>> 0);
+    await upload.complete(
+      [{ index: 0, offsetBytes: 0, lengthBytes: content.length, crc32c: crc32c(content) >>> 0, receipt }],
+      crc32c(content) >>> 0,
+    );
 
     expect(await exists(`${finalPath}.partial`)).toBe(false);
     expect((await fs.readFile(finalPath)).equals(content)).toBe(true);
@@ -162,7 +176,7 @@ describe.each([
     const content = randomBytes(firstBytes + 100_003);
     const first: UploadPart = { index: 0, offsetBytes: 0, lengthBytes: firstBytes };
     const second: UploadPart = { index: 1, offsetBytes: firstBytes, lengthBytes: 100_003 };
-    const upload = await store.openUpload(key, content.length, null) as FsUpload;
+    const upload = (await store.openUpload(key, content.length, null)) as FsUpload;
     return { key, content, first, second, upload };
   }
 
@@ -173,40 +187,82 @@ describe.each([
     ['chunks larger than a batch', 700_001, 3 * 1024 * 1024 + 5],
     // The last batch ends past an aligned block: its aligned start and its tail are written apart.
     ['16 KiB records, ending 10 000 bytes into a batch', 16_384, 1024 * 1024 + 10_000],
-  ])('stores a part sent in %s exactly, and shows the observer every byte in order', async (_label, chunkBytes, partBytes) => {
-    const { key, content, first, second, upload } = await twoPartUpload(partBytes);
-    await writePartFrom(upload, second, Readable.from([content.subarray(second.offsetBytes)]), new AbortController().signal);
-    let crc = 0;
-    let observed = 0;
-    const writer = await upload.createPartWriter(first, { observe: (chunk) => { crc = crc32c(chunk, crc); observed += chunk.byteLength; } });
-    const finished = writer.done;
-    await new Promise<void>((resolve, reject) => {
-      Readable.from(chunksOf(content.subarray(0, first.lengthBytes), chunkBytes)).pipe(writer.writable).on('finish', resolve).on('error', reject);
-    });
-    await expect(finished).resolves.toBeNull();
-    expect(observed).toBe(first.lengthBytes);
-    expect(crc >>> 0).toBe(crc32c(content.subarray(0, first.lengthBytes)) >>> 0);
-    expect(upload.writesDirect).toBe(expectDirect);
-    await upload.complete([], crc32c(content) >>> 0);
-    expect((await fs.readFile(store.pathOf(key))).equals(content)).toBe(true);
-  });
+  ])(
+    'stores a part sent in %s exactly, and shows the observer every byte in order',
+    async (_label, chunkBytes, partBytes) => {
+      const { key, content, first, second, upload } = await twoPartUpload(partBytes);
+      await writePartFrom(
+        upload,
+        second,
+        Readable.from([content.subarray(second.offsetBytes)]),
+        new AbortController().signal,
+      );
+      let crc = 0;
+      let observed = 0;
+      const writer = await upload.createPartWriter(first, {
+        observe: (chunk) => {
+          crc = crc32c(chunk, crc);
+          observed += chunk.byteLength;
+        },
+      });
+      const finished = writer.done;
+      await new Promise<void>((resolve, reject) => {
+        Readable.from(chunksOf(content.subarray(0, first.lengthBytes), chunkBytes))
+          .pipe(writer.writable)
+          .on('finish', resolve)
+          .on('error', reject);
+      });
+      await expect(finished).resolves.toBeNull();
+      expect(observed).toBe(first.lengthBytes);
+      expect(crc >>> 0).toBe(crc32c(content.subarray(0, first.lengthBytes)) >>> 0);
+      expect(upload.writesDirect).toBe(expectDirect);
+      await upload.complete([], crc32c(content) >>> 0);
+      expect((await fs.readFile(store.pathOf(key))).equals(content)).toBe(true);
+    },
+  );
 
   it('refuses the byte past a many-batch part before it reaches the next part', async () => {
     const { key, content, first, second, upload } = await twoPartUpload(1024 * 1024 + 17);
-    await writePartFrom(upload, second, Readable.from([content.subarray(second.offsetBytes)]), new AbortController().signal);
+    await writePartFrom(
+      upload,
+      second,
+      Readable.from([content.subarray(second.offsetBytes)]),
+      new AbortController().signal,
+    );
     const overlong = Buffer.concat([content.subarray(0, first.lengthBytes), Buffer.from([0xee])]);
-    const failure = await writePartFrom(upload, first, Readable.from(chunksOf(overlong, 16_384)), new AbortController().signal).then(() => null, (error: unknown) => error);
+    const failure = await writePartFrom(
+      upload,
+      first,
+      Readable.from(chunksOf(overlong, 16_384)),
+      new AbortController().signal,
+    ).then(
+      () => null,
+      (error: unknown) => error,
+    );
     expect(failure).toBeInstanceOf(PartLengthError);
     expect(failure).toMatchObject({ isLonger: true, receivedBytes: first.lengthBytes + 1 });
 
-    await writePartFrom(upload, first, Readable.from(chunksOf(content.subarray(0, first.lengthBytes), 16_384)), new AbortController().signal);
+    await writePartFrom(
+      upload,
+      first,
+      Readable.from(chunksOf(content.subarray(0, first.lengthBytes), 16_384)),
+      new AbortController().signal,
+    );
     await upload.complete([], crc32c(content) >>> 0);
     expect((await fs.readFile(store.pathOf(key))).equals(content)).toBe(true);
   });
 
   it('refuses a many-batch body that ends short, with the count of bytes received', async () => {
     const { first, upload } = await twoPartUpload(1024 * 1024 + 17);
-    const failure = await writePartFrom(upload, first, Readable.from(chunksOf(randomBytes(first.lengthBytes - 3), 16_384)), new AbortController().signal).then(() => null, (error: unknown) => error);
+    const failure = await writePartFrom(
+      upload,
+      first,
+      Readable.from(chunksOf(randomBytes(first.lengthBytes - 3), 16_384)),
+      new AbortController().signal,
+    ).then(
+      () => null,
+      (error: unknown) => error,
+    );
     expect(failure).toBeInstanceOf(PartLengthError);
     expect(failure).toMatchObject({ isLonger: false, receivedBytes: first.lengthBytes - 3 });
     await upload.close();
@@ -214,7 +270,12 @@ describe.each([
 
   it('settles a writer destroyed mid-body only after its batch under way is written, and a rewrite stores exact bytes', async () => {
     const { key, content, first, second, upload } = await twoPartUpload(2 * 1024 * 1024 + 9);
-    await writePartFrom(upload, second, Readable.from([content.subarray(second.offsetBytes)]), new AbortController().signal);
+    await writePartFrom(
+      upload,
+      second,
+      Readable.from([content.subarray(second.offsetBytes)]),
+      new AbortController().signal,
+    );
     const writer = await upload.createPartWriter(first);
     writer.writable.on('error', () => undefined);
     // Two batches and a bit: the first is being written when the writable is destroyed.
@@ -222,7 +283,12 @@ describe.each([
     writer.writable.destroy(new Error('connection reset by the test'));
     await expect(writer.done).rejects.toThrow('connection reset by the test');
 
-    await writePartFrom(upload, first, Readable.from(chunksOf(content.subarray(0, first.lengthBytes), 16_384)), new AbortController().signal);
+    await writePartFrom(
+      upload,
+      first,
+      Readable.from(chunksOf(content.subarray(0, first.lengthBytes), 16_384)),
+      new AbortController().signal,
+    );
     await upload.complete([], crc32c(content) >>> 0);
     expect((await fs.readFile(store.pathOf(key))).equals(content)).toBe(true);
   });
@@ -232,17 +298,25 @@ describe('FsBlobStore part writer when the filesystem refuses a direct write', (
   it('writes the refused batch and the rest of the part through the page cache, and reports the refusal once', async (context) => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-fs-refused-'));
     try {
-      if (!(await acceptsDirectIo(dir))) context.skip('the temporary folder\'s filesystem has no O_DIRECT to refuse');
+      if (!(await acceptsDirectIo(dir))) context.skip("the temporary folder's filesystem has no O_DIRECT to refuse");
       const filePath = path.join(dir, 'file');
       const content = randomBytes(1024 * 1024 + 4096);
       const buffered = await fs.open(filePath, 'w+');
       await buffered.truncate(content.length);
       const direct = await fs.open(filePath, fsConstants.O_RDWR | fsConstants.O_DIRECT);
       // Slabs at an odd address: every direct write from them is refused with EINVAL.
-      const misaligned = { take: () => Buffer.alloc(WRITE_BATCH_BYTES + 4096 + 1).subarray(1, WRITE_BATCH_BYTES + 1), give: () => undefined };
+      const misaligned = {
+        take: () => Buffer.alloc(WRITE_BATCH_BYTES + 4096 + 1).subarray(1, WRITE_BATCH_BYTES + 1),
+        give: () => undefined,
+      };
       const refusals: Error[] = [];
       const part = { index: 0, offsetBytes: 0, lengthBytes: content.length };
-      const sink = new PartSink({ bufferedFd: buffered.fd, directFd: direct.fd, onDirectRefused: (error) => refusals.push(error) }, part, undefined, misaligned);
+      const sink = new PartSink(
+        { bufferedFd: buffered.fd, directFd: direct.fd, onDirectRefused: (error) => refusals.push(error) },
+        part,
+        undefined,
+        misaligned,
+      );
       await new Promise<void>((resolve, reject) => {
         Readable.from(chunksOf(content, 16_384)).pipe(sink).on('finish', resolve).on('error', reject);
       });
@@ -258,7 +332,7 @@ describe('FsBlobStore part writer when the filesystem refuses a direct write', (
 });
 
 describe('FsBlobStore media source', () => {
-  it('is the stored file\'s own path, so ffmpeg seeks in it without a copy', async () => {
+  it("is the stored file's own path, so ffmpeg seeks in it without a copy", async () => {
     const rootDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-fs-media-'));
     try {
       const store = new FsBlobStore(rootDir);

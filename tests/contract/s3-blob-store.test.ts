@@ -13,7 +13,14 @@ import { crc32c } from '@node-rs/crc32';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/domain/errors.js';
 import { videoArtifactKey, videoSourceKey, type BlobKey } from '../../src/storage/blob-keys.js';
-import { RetryablePartStoreError, UploadLostError, writePartFrom, type BlobUpload, type CompletedPart, type UploadPart } from '../../src/storage/blob-store.js';
+import {
+  RetryablePartStoreError,
+  UploadLostError,
+  writePartFrom,
+  type BlobUpload,
+  type CompletedPart,
+  type UploadPart,
+} from '../../src/storage/blob-store.js';
 import { S3_MIN_PART_SIZE_BYTES, type S3BlobStore } from '../../src/storage/s3-blob-store.js';
 import { createS3Store, type S3StoreHandle } from '../../src/storage/s3-client.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-server.js';
@@ -66,13 +73,22 @@ describe('S3BlobStore on S3', () => {
   /** Two full 5 MiB parts and a last one of 1,001 bytes. */
   function newFile(): { key: BlobKey; content: Buffer; parts: UploadPart[]; crc32c: number } {
     const content = randomBytes(2 * S3_MIN_PART_SIZE_BYTES + 1_001);
-    const parts = [0, 1, 2].map((index) => ({ index, offsetBytes: index * S3_MIN_PART_SIZE_BYTES, lengthBytes: Math.min(S3_MIN_PART_SIZE_BYTES, content.length - index * S3_MIN_PART_SIZE_BYTES) }));
+    const parts = [0, 1, 2].map((index) => ({
+      index,
+      offsetBytes: index * S3_MIN_PART_SIZE_BYTES,
+      lengthBytes: Math.min(S3_MIN_PART_SIZE_BYTES, content.length - index * S3_MIN_PART_SIZE_BYTES),
+    }));
     return { key: videoSourceKey(randomUUID(), randomUUID()), content, parts, crc32c: crc32c(content) >>> 0 };
   }
 
   async function write(upload: BlobUpload, content: Buffer, part: UploadPart): Promise<CompletedPart> {
     const bytes = content.subarray(part.offsetBytes, part.offsetBytes + part.lengthBytes);
-    const receipt = await writePartFrom(upload, part, Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]), new AbortController().signal);
+    const receipt = await writePartFrom(
+      upload,
+      part,
+      Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]),
+      new AbortController().signal,
+    );
     return { ...part, crc32c: crc32c(bytes) >>> 0, receipt };
   }
 
@@ -80,22 +96,31 @@ describe('S3BlobStore on S3', () => {
     return server.requestCounts()[operation] ?? 0;
   }
 
-  it('creates the upload with a full-object CRC32C and answers each part with S3\'s ETag and CRC32C', async () => {
+  it("creates the upload with a full-object CRC32C and answers each part with S3's ETag and CRC32C", async () => {
     const file = newFile();
     const upload = await store.openUpload(file.key, file.content.length, null);
     expect(upload.state).toEqual({ store: 's3', uploadId: expect.any(String) });
-    expect(server.listUploads(bucket).map((item) => [item.key, item.uploadId])).toContainEqual([`${keyPrefix}${file.key}`, upload.state.uploadId]);
+    expect(server.listUploads(bucket).map((item) => [item.key, item.uploadId])).toContainEqual([
+      `${keyPrefix}${file.key}`,
+      upload.state.uploadId,
+    ]);
     const completed = await write(upload, file.content, file.parts[2] as UploadPart);
     const expectedCrc = Buffer.alloc(4);
     expectedCrc.writeUInt32BE(completed.crc32c);
-    expect(completed.receipt).toEqual({ etag: expect.stringMatching(/^"[0-9a-f]{32}"$/), crc32c: expectedCrc.toString('base64') });
+    expect(completed.receipt).toEqual({
+      etag: expect.stringMatching(/^"[0-9a-f]{32}"$/),
+      crc32c: expectedCrc.toString('base64'),
+    });
     await store.abortUpload(file.key, upload.state);
   });
 
   it('resumes the same upload id and uploads only the missing parts', async () => {
     const file = newFile();
     const first = await store.openUpload(file.key, file.content.length, null);
-    const early = [await write(first, file.content, file.parts[0] as UploadPart), await write(first, file.content, file.parts[2] as UploadPart)];
+    const early = [
+      await write(first, file.content, file.parts[0] as UploadPart),
+      await write(first, file.content, file.parts[2] as UploadPart),
+    ];
     const state = JSON.parse(JSON.stringify(first.state)) as typeof first.state;
     await first.close();
 
@@ -103,7 +128,10 @@ describe('S3BlobStore on S3', () => {
     const resumed = await store.openUpload(file.key, file.content.length, state);
     expect(resumed.state).toEqual(first.state);
     const late = await write(resumed, file.content, file.parts[1] as UploadPart);
-    await resumed.complete([...early, late].sort((a, b) => a.index - b.index), file.crc32c);
+    await resumed.complete(
+      [...early, late].sort((a, b) => a.index - b.index),
+      file.crc32c,
+    );
 
     expect(count('UploadPart') - partsBefore).toBe(1);
     expect(server.listUploads(bucket).some((item) => item.uploadId === state.uploadId)).toBe(false);
@@ -153,7 +181,12 @@ describe('S3BlobStore on S3', () => {
     const listed = [];
     for await (const item of store.listUploads()) listed.push(item);
     const mine = listed.find((item) => item.uploadId === upload.state.uploadId);
-    expect(mine).toEqual({ key: file.key, uploadId: upload.state.uploadId, state: upload.state, initiatedAt: expect.any(Date) });
+    expect(mine).toEqual({
+      key: file.key,
+      uploadId: upload.state.uploadId,
+      state: upload.state,
+      initiatedAt: expect.any(Date),
+    });
     expect(Math.abs((mine?.initiatedAt.getTime() ?? 0) - Date.now())).toBeLessThan(60_000);
     await store.abortUpload(file.key, upload.state);
   });
@@ -166,12 +199,18 @@ describe('S3BlobStore on S3', () => {
     const upload = await store.openUpload(file.key, file.content.length, null);
     const before = count('UploadPart');
     server.injectFault('UploadPart', { status: 503, code: 'SlowDown' });
-    const first = await write(upload, file.content, file.parts[0] as UploadPart).then(() => null, (error: unknown) => error);
+    const first = await write(upload, file.content, file.parts[0] as UploadPart).then(
+      () => null,
+      (error: unknown) => error,
+    );
     if (first === null) expect(count('UploadPart') - before).toBe(2);
     else {
       // Marked as one the copy may write again (it fetches the part again from the source).
       expect(first).toBeInstanceOf(RetryablePartStoreError);
-      expect((first as RetryablePartStoreError).cause).toMatchObject({ name: 'SlowDown', $metadata: { httpStatusCode: 503 } });
+      expect((first as RetryablePartStoreError).cause).toMatchObject({
+        name: 'SlowDown',
+        $metadata: { httpStatusCode: 503 },
+      });
       expect(count('UploadPart') - before).toBe(1);
     }
     const parts = [];
@@ -226,7 +265,13 @@ describe('S3BlobStore on S3', () => {
     const content = randomBytes(5_000);
     await store.put(key, Readable.from([content]));
     const signedAt = new Date();
-    const url = await store.presignDownload(key, { fileName: 'holiday clip-thumbnail-01.jpg', contentType: 'image/jpeg', disposition: 'inline', signedAt, expiresAt: new Date(signedAt.getTime() + 15 * 60_000) });
+    const url = await store.presignDownload(key, {
+      fileName: 'holiday clip-thumbnail-01.jpg',
+      contentType: 'image/jpeg',
+      disposition: 'inline',
+      signedAt,
+      expiresAt: new Date(signedAt.getTime() + 15 * 60_000),
+    });
     expect(new URL(url).searchParams.get('X-Amz-Expires')).toBe('900');
     const answer = await fetch(url);
     expect(answer.status).toBe(200);
@@ -239,7 +284,9 @@ describe('S3BlobStore on S3', () => {
     const key = videoArtifactKey(randomUUID(), randomUUID(), 'web.mp4');
     const content = randomBytes(33 * 1024 * 1024 + 3);
     const [createsBefore, partsBefore] = [count('CreateMultipartUpload'), count('UploadPart')];
-    expect(await store.put(key, Readable.from([content.subarray(0, 7), content.subarray(7)]))).toEqual({ sizeBytes: content.length });
+    expect(await store.put(key, Readable.from([content.subarray(0, 7), content.subarray(7)]))).toEqual({
+      sizeBytes: content.length,
+    });
     expect([count('CreateMultipartUpload') - createsBefore, count('UploadPart') - partsBefore]).toEqual([1, 3]);
     expect((await readAll(await store.read(key))).equals(content)).toBe(true);
 
@@ -255,16 +302,21 @@ describe('S3BlobStore on S3', () => {
     expect(await store.stat(failingKey)).toBeNull();
     // The managed upload aborts its multipart upload as it gives up.
     const deadline = Date.now() + 5_000;
-    while (server.listUploads(bucket).some((item) => item.key === `${keyPrefix}${failingKey}`) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    while (server.listUploads(bucket).some((item) => item.key === `${keyPrefix}${failingKey}`) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     expect(server.listUploads(bucket).filter((item) => item.key === `${keyPrefix}${failingKey}`)).toEqual([]);
   });
 
   it('deletes more than 1,000 objects under a prefix in batches', async () => {
     const teamId = randomUUID();
     const videoId = randomUUID();
-    const keys = Array.from({ length: 1_003 }, (_, index) => videoArtifactKey(teamId, videoId, `frames/${String(index).padStart(4, '0')}.jpg`));
+    const keys = Array.from({ length: 1_003 }, (_, index) =>
+      videoArtifactKey(teamId, videoId, `frames/${String(index).padStart(4, '0')}.jpg`),
+    );
     for (let offset = 0; offset < keys.length; offset += 50) {
-      await Promise.all(keys.slice(offset, offset + 50).map((key) => store.put(key, Readable.from([Buffer.from(key)]))));
+      await Promise.all(
+        keys.slice(offset, offset + 50).map((key) => store.put(key, Readable.from([Buffer.from(key)]))),
+      );
     }
     const before = count('DeleteObjects');
     await store.deletePrefix(videoSourceKey(teamId, videoId).replace(/\/source$/, '') as BlobKey);

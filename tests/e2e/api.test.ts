@@ -16,14 +16,27 @@ describe.each(backends)('the API contract (%s)', (backend) => {
   beforeAll(async () => {
     fx = await startE2eFixture(backend);
     fx.origin.setFile('/a.mp4', { body: randomBytes(100_000) });
-    const created = await fx.service.api('POST', '/api/v1/videos/in/https', { body: { name: 'Team A video', url: fx.url('/a.mp4') } });
+    const created = await fx.service.api('POST', '/api/v1/videos/in/https', {
+      body: { name: 'Team A video', url: fx.url('/a.mp4') },
+    });
     videoId = created.body.videoId;
     await fx.service.waitForUpload(videoId, 'DONE');
     teamId = (await fx.service.api('GET', `/api/v1/videos/${videoId}`)).body.teamId;
     const db = fx.service.app.connection.db;
-    const other = await insertAccount(db, { email: 'other@example.com', userName: 'Other', teamName: 'Other team', projectName: 'Other default' });
+    const other = await insertAccount(db, {
+      email: 'other@example.com',
+      userName: 'Other',
+      teamName: 'Other team',
+      projectName: 'Other default',
+    });
     otherTeamId = other.teamId;
-    await insertApiKey(db, { userId: other.userId, name: 'other', description: null, keyHash: hashApiKey(OTHER_KEY), keyHint: OTHER_KEY.slice(-3) });
+    await insertApiKey(db, {
+      userId: other.userId,
+      name: 'other',
+      description: null,
+      keyHash: hashApiKey(OTHER_KEY),
+      keyHint: OTHER_KEY.slice(-3),
+    });
   });
   afterAll(async () => {
     await fx?.close();
@@ -33,14 +46,24 @@ describe.each(backends)('the API contract (%s)', (backend) => {
     it('answers 401 MISSING_API_KEY with the contract error body when no key is sent', async () => {
       const response = await fx.service.api('GET', '/api/v1/videos?pageSize=2', { apiKey: null });
       expect(response.status).toBe(401);
-      expect(response.body).toMatchObject({ statusCode: 401, errorCode: 'MISSING_API_KEY', requestPath: '/api/v1/videos', validationErrors: [], errorDetails: null });
+      expect(response.body).toMatchObject({
+        statusCode: 401,
+        errorCode: 'MISSING_API_KEY',
+        requestPath: '/api/v1/videos',
+        validationErrors: [],
+        errorDetails: null,
+      });
       expect(response.body.requestId).toMatch(/^[0-9a-f-]{36}$/);
       expect(response.headers['x-request-id']).toBe(response.body.requestId);
       expect(new Date(response.body.timestamp).toISOString()).toBe(response.body.timestamp);
     });
 
     it('answers 401 INVALID_API_KEY for an unknown key, before looking at the body', async () => {
-      const response = await fx.service.api('POST', '/api/v1/videos/in/https', { apiKey: 'rln_nope', rawBody: '{not json', headers: { 'content-type': 'application/json' } });
+      const response = await fx.service.api('POST', '/api/v1/videos/in/https', {
+        apiKey: 'rln_nope',
+        rawBody: '{not json',
+        headers: { 'content-type': 'application/json' },
+      });
       expect(response.status).toBe(401);
       expect(response.body.errorCode).toBe('INVALID_API_KEY');
     });
@@ -51,11 +74,23 @@ describe.each(backends)('the API contract (%s)', (backend) => {
     it.each([
       ['an empty name', { name: '', url: 'https://example.com/a.mp4' }, ['name']],
       ['a 256-character name', { name: longText(256), url: 'https://example.com/a.mp4' }, ['name']],
-      ['a 512-character description', { name: 'n', description: longText(512), url: 'https://example.com/a.mp4' }, ['description']],
+      [
+        'a 512-character description',
+        { name: 'n', description: longText(512), url: 'https://example.com/a.mp4' },
+        ['description'],
+      ],
       ['an empty file name', { name: 'n', fileName: '', url: 'https://example.com/a.mp4' }, ['fileName']],
-      ['a file name with a path separator', { name: 'n', fileName: '../etc/passwd', url: 'https://example.com/a.mp4' }, ['fileName']],
+      [
+        'a file name with a path separator',
+        { name: 'n', fileName: '../etc/passwd', url: 'https://example.com/a.mp4' },
+        ['fileName'],
+      ],
       ['a 4097-character URL', { name: 'n', url: `https://example.com/${longText(4077)}` }, ['url']],
-      ['a project id that is not a UUID', { name: 'n', projectId: 'abc', url: 'https://example.com/a.mp4' }, ['projectId']],
+      [
+        'a project id that is not a UUID',
+        { name: 'n', projectId: 'abc', url: 'https://example.com/a.mp4' },
+        ['projectId'],
+      ],
       ['neither name nor url', {}, ['name', 'url']],
     ])('refuses a body with %s, naming every bad field', async (_label, body, fields) => {
       const response = await fx.service.api('POST', '/api/v1/videos/in/https', { body });
@@ -78,32 +113,45 @@ describe.each(backends)('the API contract (%s)', (backend) => {
       ['fullIngestion=yes', 'fullIngestion'],
       ['selectTeamId=team-a', 'selectTeamId'],
     ])('refuses the query %s', async (query, field) => {
-      const response = await fx.service.api('POST', `/api/v1/videos/in/https?${query}`, { body: { name: 'n', url: fx.url('/a.mp4') } });
+      const response = await fx.service.api('POST', `/api/v1/videos/in/https?${query}`, {
+        body: { name: 'n', url: fx.url('/a.mp4') },
+      });
       expect(response.status).toBe(400);
       expect(response.body.errorCode).toBe('VALIDATION_ERROR');
       expect(response.body.validationErrors).toEqual([expect.objectContaining({ field, value: query.split('=')[1] })]);
     });
 
     it('answers 400 MISSING_REQUEST_BODY to an import without a body', async () => {
-      const response = await fx.service.api('POST', '/api/v1/videos/in/https', { headers: { 'content-type': 'application/json', 'content-length': '0' } });
+      const response = await fx.service.api('POST', '/api/v1/videos/in/https', {
+        headers: { 'content-type': 'application/json', 'content-length': '0' },
+      });
       expect(response.status).toBe(400);
       expect(response.body.errorCode).toBe('MISSING_REQUEST_BODY');
     });
 
     it('answers 400 INVALID_REQUEST_BODY to malformed JSON', async () => {
-      const response = await fx.service.api('POST', '/api/v1/videos/in/https', { rawBody: '{"name": "n",', headers: { 'content-type': 'application/json' } });
+      const response = await fx.service.api('POST', '/api/v1/videos/in/https', {
+        rawBody: '{"name": "n",',
+        headers: { 'content-type': 'application/json' },
+      });
       expect(response.status).toBe(400);
       expect(response.body.errorCode).toBe('INVALID_REQUEST_BODY');
     });
 
     it('answers 415 UNSUPPORTED_CONTENT_TYPE to a body that is not JSON', async () => {
-      const response = await fx.service.api('POST', '/api/v1/videos/in/https', { rawBody: 'name=n', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const response = await fx.service.api('POST', '/api/v1/videos/in/https', {
+        rawBody: 'name=n',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       expect(response.status).toBe(415);
       expect(response.body.errorCode).toBe('UNSUPPORTED_CONTENT_TYPE');
     });
 
     it('answers 415 UNSUPPORTED_CONTENT_TYPE to plain text', async () => {
-      const response = await fx.service.api('POST', '/api/v1/videos/in/https', { rawBody: 'hello', headers: { 'content-type': 'text/plain' } });
+      const response = await fx.service.api('POST', '/api/v1/videos/in/https', {
+        rawBody: 'hello',
+        headers: { 'content-type': 'text/plain' },
+      });
       expect(response.status).toBe(415);
       expect(response.body.errorCode).toBe('UNSUPPORTED_CONTENT_TYPE');
     });
@@ -115,17 +163,21 @@ describe.each(backends)('the API contract (%s)', (backend) => {
     });
 
     it('answers 413 PAYLOAD_TOO_LARGE to a body over the limit', async () => {
-      const response = await fx.service.api('POST', '/api/v1/videos/in/https', { body: { name: 'n', url: 'https://example.com/a', description: longText(70_000) } });
+      const response = await fx.service.api('POST', '/api/v1/videos/in/https', {
+        body: { name: 'n', url: 'https://example.com/a', description: longText(70_000) },
+      });
       expect(response.status).toBe(413);
       expect(response.body.errorCode).toBe('PAYLOAD_TOO_LARGE');
     });
 
     it('accepts body-less requests that carry Content-Type: application/json', async () => {
-      const response = await fx.service.api('GET', '/api/v1/account', { headers: { 'content-type': 'application/json' } });
+      const response = await fx.service.api('GET', '/api/v1/account', {
+        headers: { 'content-type': 'application/json' },
+      });
       expect(response.status).toBe(200);
     });
 
-    it('answers 404 NOT_FOUND for an unknown endpoint and keeps a caller\'s UUID request id', async () => {
+    it("answers 404 NOT_FOUND for an unknown endpoint and keeps a caller's UUID request id", async () => {
       const requestId = randomUUID();
       const response = await fx.service.api('GET', '/api/v1/nothing-here', { headers: { 'x-request-id': requestId } });
       expect(response.status).toBe(404);
@@ -134,7 +186,7 @@ describe.each(backends)('the API contract (%s)', (backend) => {
   });
 
   describe('tenancy', () => {
-    it('hides a video from another team\'s key on every endpoint (404, never 403)', async () => {
+    it("hides a video from another team's key on every endpoint (404, never 403)", async () => {
       const asOther = { apiKey: OTHER_KEY };
       const attempts = [
         ['GET', `/api/v1/videos/${videoId}`],
@@ -147,7 +199,10 @@ describe.each(backends)('the API contract (%s)', (backend) => {
         ['GET', `/api/v1/videos/${videoId}/derived`],
       ] as const;
       for (const [method, path] of attempts) {
-        const response = await fx.service.api(method, path, { ...asOther, ...(method === 'PATCH' ? { body: { name: 'stolen' } } : {}) });
+        const response = await fx.service.api(method, path, {
+          ...asOther,
+          ...(method === 'PATCH' ? { body: { name: 'stolen' } } : {}),
+        });
         expect(response.status, `${method} ${path}`).toBe(404);
         expect(response.body.errorCode).toBe('RESOURCE_NOT_FOUND');
       }
@@ -158,16 +213,23 @@ describe.each(backends)('the API contract (%s)', (backend) => {
     });
 
     it('answers 404 TEAM_NOT_FOUND when selecting a team the key owner is not a member of', async () => {
-      for (const path of [`/api/v1/videos?teamId=${otherTeamId}`, `/api/v1/videos/${videoId}?selectTeamId=${otherTeamId}`, `/api/v1/teams/${otherTeamId}`, `/api/v1/projects?teamId=${randomUUID()}`]) {
+      for (const path of [
+        `/api/v1/videos?teamId=${otherTeamId}`,
+        `/api/v1/videos/${videoId}?selectTeamId=${otherTeamId}`,
+        `/api/v1/teams/${otherTeamId}`,
+        `/api/v1/projects?teamId=${randomUUID()}`,
+      ]) {
         const response = await fx.service.api('GET', path);
         expect(response.status, path).toBe(404);
         expect(response.body.errorCode).toBe('TEAM_NOT_FOUND');
       }
     });
 
-    it('refuses to import into another team\'s project', async () => {
+    it("refuses to import into another team's project", async () => {
       const otherProject = (await fx.service.api('GET', '/api/v1/projects/default', { apiKey: OTHER_KEY })).body.id;
-      const response = await fx.service.api('POST', '/api/v1/videos/in/https', { body: { name: 'n', projectId: otherProject, url: fx.url('/a.mp4') } });
+      const response = await fx.service.api('POST', '/api/v1/videos/in/https', {
+        body: { name: 'n', projectId: otherProject, url: fx.url('/a.mp4') },
+      });
       expect(response.status).toBe(404);
       expect(response.body.errorCode).toBe('RESOURCE_NOT_FOUND');
     });
@@ -183,14 +245,16 @@ describe.each(backends)('the API contract (%s)', (backend) => {
       expect(teams.body).toMatchObject({ totalElements: 1, items: [{ id: teamId }] });
     });
 
-    it('creates, lists, renames and deletes projects by the contract\'s rules', async () => {
+    it("creates, lists, renames and deletes projects by the contract's rules", async () => {
       const created = await fx.service.api('POST', '/api/v1/projects', { body: { name: 'Archive 1998' } });
       expect(created.status).toBe(201);
       expect(created.body).toMatchObject({ name: 'Archive 1998', isSample: false, teamId });
       const tooLong = await fx.service.api('POST', '/api/v1/projects', { body: { name: 'p'.repeat(48) } });
       expect(tooLong.status).toBe(400);
 
-      const imported = await fx.service.api('POST', '/api/v1/videos/in/https', { body: { name: 'In project', projectId: created.body.id, url: fx.url('/a.mp4') } });
+      const imported = await fx.service.api('POST', '/api/v1/videos/in/https', {
+        body: { name: 'In project', projectId: created.body.id, url: fx.url('/a.mp4') },
+      });
       expect(imported.status).toBe(201);
       const video = (await fx.service.api('GET', `/api/v1/videos/${imported.body.videoId}`)).body;
       expect(video.projectId).toBe(created.body.id);
@@ -205,7 +269,9 @@ describe.each(backends)('the API contract (%s)', (backend) => {
       const keepDefault = await fx.service.api('DELETE', `/api/v1/projects/${defaultProject.id}`);
       expect(keepDefault.status).toBe(409);
 
-      const renamed = await fx.service.api('PATCH', `/api/v1/projects/${created.body.id}`, { body: { name: 'Archive 1999' } });
+      const renamed = await fx.service.api('PATCH', `/api/v1/projects/${created.body.id}`, {
+        body: { name: 'Archive 1999' },
+      });
       expect(renamed.body.name).toBe('Archive 1999');
       await fx.service.waitForUpload(imported.body.videoId, 'DONE');
       expect((await fx.service.api('DELETE', `/api/v1/videos/${imported.body.videoId}`)).status).toBe(200);
@@ -219,27 +285,51 @@ describe.each(backends)('the API contract (%s)', (backend) => {
       expect((await fx.service.api('GET', '/healthz', { apiKey: null })).body).toEqual({ status: 'ok' });
       const ready = await fx.service.api('GET', '/readyz', { apiKey: null });
       expect(ready.status).toBe(200);
-      expect(ready.body).toEqual({ status: 'ready', checks: { database: { status: 'up' }, queue: { status: 'up' }, storage: { status: 'up' } } });
+      expect(ready.body).toEqual({
+        status: 'ready',
+        checks: { database: { status: 'up' }, queue: { status: 'up' }, storage: { status: 'up' } },
+      });
       const openapi = await fx.service.api('GET', '/api/docs/json', { apiKey: null });
       expect(openapi.status).toBe(200);
-      expect(Object.keys(openapi.body.paths)).toEqual(expect.arrayContaining([
-        '/api/v1/videos/in/https', '/api/v1/videos/{videoId}/in/status', '/api/v1/videos/{videoId}/in/restart',
-        '/api/v1/videos/{videoId}/in/abandon', '/api/v1/videos', '/api/v1/videos/{videoId}', '/api/v1/videos/{videoId}/out/https',
-      ]));
-      expect(openapi.body.paths['/api/v1/videos/in/https'].post.requestBody.content['application/json'].schema.properties.url.maxLength).toBe(4096);
+      expect(Object.keys(openapi.body.paths)).toEqual(
+        expect.arrayContaining([
+          '/api/v1/videos/in/https',
+          '/api/v1/videos/{videoId}/in/status',
+          '/api/v1/videos/{videoId}/in/restart',
+          '/api/v1/videos/{videoId}/in/abandon',
+          '/api/v1/videos',
+          '/api/v1/videos/{videoId}',
+          '/api/v1/videos/{videoId}/out/https',
+        ]),
+      );
+      expect(
+        openapi.body.paths['/api/v1/videos/in/https'].post.requestBody.content['application/json'].schema.properties.url
+          .maxLength,
+      ).toBe(4096);
       // The rate limit's headers, set by a hook, are documented on every API-key answer.
-      expect(Object.keys(openapi.body.components.headers).sort()).toEqual(['Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset']);
+      expect(Object.keys(openapi.body.components.headers).sort()).toEqual([
+        'Retry-After',
+        'X-RateLimit-Limit',
+        'X-RateLimit-Remaining',
+        'X-RateLimit-Reset',
+      ]);
       const listing = openapi.body.paths['/api/v1/videos'].get.responses;
       expect(listing['200'].headers).toEqual({
         'X-RateLimit-Limit': { $ref: '#/components/headers/X-RateLimit-Limit' },
         'X-RateLimit-Remaining': { $ref: '#/components/headers/X-RateLimit-Remaining' },
         'X-RateLimit-Reset': { $ref: '#/components/headers/X-RateLimit-Reset' },
       });
-      const tooMany = Object.entries(openapi.body.paths as Record<string, Record<string, { responses: Record<string, { headers?: Record<string, unknown> }> }>>)
+      const tooMany = Object.entries(
+        openapi.body.paths as Record<
+          string,
+          Record<string, { responses: Record<string, { headers?: Record<string, unknown> }> }>
+        >,
+      )
         .flatMap(([, operations]) => Object.values(operations).map((operation) => operation.responses['429']))
         .filter((response) => response !== undefined);
       expect(tooMany.length).toBeGreaterThan(0);
-      for (const response of tooMany) expect(response.headers?.['Retry-After']).toEqual({ $ref: '#/components/headers/Retry-After' });
+      for (const response of tooMany)
+        expect(response.headers?.['Retry-After']).toEqual({ $ref: '#/components/headers/Retry-After' });
       expect(openapi.body.paths['/healthz'].get.responses['200'].headers).toBeUndefined();
       const ui = await fx.service.api('GET', '/api/docs', { apiKey: null });
       expect([200, 302]).toContain(ui.status);

@@ -35,7 +35,9 @@ describe.each(backends)('a copy from a misbehaving origin (%s)', (backend) => {
   }
 
   async function startImport(filePath: string, query = ''): Promise<string> {
-    const created = await fx.service.api('POST', `/api/v1/videos/in/https?maxConcurrentConnections=4${query}`, { body: { name: filePath, url: fx.url(filePath) } });
+    const created = await fx.service.api('POST', `/api/v1/videos/in/https?maxConcurrentConnections=4${query}`, {
+      body: { name: filePath, url: fx.url(filePath) },
+    });
     expect(created.status, created.text).toBe(201);
     return created.body.videoId as string;
   }
@@ -61,7 +63,7 @@ describe.each(backends)('a copy from a misbehaving origin (%s)', (backend) => {
     expect(partRequests(filePath)).toHaveLength(PARTS + 3);
   });
 
-  it('waits as long as a 503 answer\'s Retry-After asks before retrying the part', async () => {
+  it("waits as long as a 503 answer's Retry-After asks before retrying the part", async () => {
     const { path: filePath, body } = serve();
     const videoId = await startImport(filePath);
     // The probe has passed; now the next two part requests answer 503.
@@ -72,7 +74,9 @@ describe.each(backends)('a copy from a misbehaving origin (%s)', (backend) => {
     const requests = partRequests(filePath);
     const refused = requests.filter((entry) => entry.status === 503);
     for (const first of refused) {
-      const retry = requests.find((entry) => entry.range === first.range && entry.status === 206 && entry.startedAt > first.startedAt);
+      const retry = requests.find(
+        (entry) => entry.range === first.range && entry.status === 206 && entry.startedAt > first.startedAt,
+      );
       expect(retry, `part ${first.range} was retried`).toBeDefined();
       expect((retry?.startedAt ?? 0) - first.startedAt).toBeGreaterThanOrEqual(990);
     }
@@ -95,7 +99,10 @@ describe.each(backends)('a copy from a misbehaving origin (%s)', (backend) => {
   });
 
   it('fails with SOURCE_CHANGED when the ETag changes mid-copy, and a restart copies the new file whole', async () => {
-    const { path: filePath } = serve({ changeEtagAfterRequests: { after: 6, etag: '"v2"' }, throttleBytesPerSecondPerConnection: 2_000_000 });
+    const { path: filePath } = serve({
+      changeEtagAfterRequests: { after: 6, etag: '"v2"' },
+      throttleBytesPerSecondPerConnection: 2_000_000,
+    });
     const videoId = await startImport(filePath);
     const failed = await fx.service.waitForUpload(videoId, ['DONE', 'FAILED']);
     expect(failed.upload.uploadState.uploadStatus).toBe('FAILED');
@@ -112,7 +119,9 @@ describe.each(backends)('a copy from a misbehaving origin (%s)', (backend) => {
     expect(partRequests(filePath).length - before).toBe(PARTS);
     expect((await downloaded(videoId)).equals(newBody)).toBe(true);
     const events = await listEventsOfVideo(fx.service.app.connection.db, videoId);
-    expect(events.map((event) => event.type).filter((type) => type.startsWith('video_in.') || type === 'video.deleted')).toEqual(['video_in.started', 'video_in.failed', 'video_in.started', 'video_in.done']);
+    expect(
+      events.map((event) => event.type).filter((type) => type.startsWith('video_in.') || type === 'video.deleted'),
+    ).toEqual(['video_in.started', 'video_in.failed', 'video_in.started', 'video_in.done']);
   });
 
   it('catches corrupted bytes of the right length with the given CRC32C, and accepts them only with skipChecksumValidation', async () => {
@@ -122,7 +131,10 @@ describe.each(backends)('a copy from a misbehaving origin (%s)', (backend) => {
     const videoId = await startImport(filePath, `&crc32c=${crc32c(body)}`);
     const failed = await fx.service.waitForUpload(videoId, ['DONE', 'FAILED']);
     expect(failed.upload.uploadState.uploadStatus).toBe('FAILED');
-    expect(failed.upload.uploadState.error).toMatchObject({ code: 'CHECKSUM_MISMATCH', details: { expectedCrc32c: crc32c(body), actualCrc32c: crc32c(corrupted) } });
+    expect(failed.upload.uploadState.error).toMatchObject({
+      code: 'CHECKSUM_MISMATCH',
+      details: { expectedCrc32c: crc32c(body), actualCrc32c: crc32c(corrupted) },
+    });
 
     const refused = await fx.service.api('POST', `/api/v1/videos/${videoId}/in/restart`);
     expect(refused.status).toBe(409);
@@ -153,10 +165,14 @@ describe.each(backends)('a copy from a misbehaving origin (%s)', (backend) => {
     expect(recorded.length).toBeLessThan(PARTS);
     fx.origin.setBehaviour(filePath, {});
     fx.origin.resetStats();
-    const restarted = await fx.service.api('POST', `/api/v1/videos/${videoId}/in/restart`, { headers: { 'content-type': 'application/json', 'content-length': '0' } });
+    const restarted = await fx.service.api('POST', `/api/v1/videos/${videoId}/in/restart`, {
+      headers: { 'content-type': 'application/json', 'content-length': '0' },
+    });
     expect(restarted.status, restarted.text).toBe(200);
     expect((await fx.service.waitForUpload(videoId, ['DONE', 'FAILED'])).upload.uploadState.uploadStatus).toBe('DONE');
-    const recordedIndexes = new Set(recorded.map((part) => `bytes=${part.offsetBytes}-${part.offsetBytes + part.lengthBytes - 1}`));
+    const recordedIndexes = new Set(
+      recorded.map((part) => `bytes=${part.offsetBytes}-${part.offsetBytes + part.lengthBytes - 1}`),
+    );
     const copiedAgain = partRequests(filePath).map((entry) => entry.range);
     expect(copiedAgain).toHaveLength(PARTS - recorded.length);
     expect(copiedAgain.filter((range) => recordedIndexes.has(range ?? ''))).toEqual([]);
@@ -164,7 +180,10 @@ describe.each(backends)('a copy from a misbehaving origin (%s)', (backend) => {
   });
 
   it('fails a copy whose server stops honouring ranges or starts compressing them', async () => {
-    for (const [behaviour, code] of [[{ ignoreRange: true }, 'CONTENT_NOT_PARTIAL_ERROR'], [{ gzipRanges: true }, 'CONTENT_ENCODING_NOT_IDENTITY']] as const) {
+    for (const [behaviour, code] of [
+      [{ ignoreRange: true }, 'CONTENT_NOT_PARTIAL_ERROR'],
+      [{ gzipRanges: true }, 'CONTENT_ENCODING_NOT_IDENTITY'],
+    ] as const) {
       const { path: filePath } = serve({ throttleBytesPerSecondPerConnection: 1_000_000 });
       const videoId = await startImport(filePath);
       fx.origin.setBehaviour(filePath, behaviour);
@@ -228,14 +247,20 @@ describe.each(backends)('a copy from a misbehaving origin (%s)', (backend) => {
       ['does not know the total size', { contentRange: () => 'bytes 0-0/*' }, 'CONTENT_RANGE_HEADER_INVALID'],
       ['sends no Content-Range', { contentRange: () => null }, 'CONTENT_RANGE_HEADER_INVALID'],
       ['sends a garbled Content-Range', { contentRange: () => 'bytes zero-one/ten' }, 'CONTENT_RANGE_HEADER_INVALID'],
-      ['answers another range than asked', { contentRange: (_requested, size) => `bytes 1-1/${size}` }, 'UNEXPECTED_CONTENT_RANGE'],
+      [
+        'answers another range than asked',
+        { contentRange: (_requested, size) => `bytes 1-1/${size}` },
+        'UNEXPECTED_CONTENT_RANGE',
+      ],
       ['answers 404', { status: 404 }, 'RESOLVE_OBJECT_METADATA_ERROR'],
       ['serves an empty file', {}, 'NO_CONTENT', 0],
     ];
     it.each(cases)('when the server %s', async (_label, behaviour, code, size) => {
       const before = (await fx.service.api('GET', '/api/v1/videos')).body.totalElements as number;
       const { path: filePath } = serve(behaviour, size);
-      const refused = await fx.service.api('POST', '/api/v1/videos/in/https', { body: { name: 'refused', url: fx.url(filePath) } });
+      const refused = await fx.service.api('POST', '/api/v1/videos/in/https', {
+        body: { name: 'refused', url: fx.url(filePath) },
+      });
       expect(refused.status).toBe(400);
       expect(refused.body.errorCode).toBe(code);
       expect(refused.body.message.length).toBeGreaterThan(20);

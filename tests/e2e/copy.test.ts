@@ -26,13 +26,23 @@ describe.each(backends)('copying a file from an HTTPS URL (%s)', (backend) => {
     // Slow enough that every part takes long compared with scheduling, even on a loaded machine.
     fx.origin.setBehaviour('/masters/clip%20one.mov', { throttleBytesPerSecondPerConnection: 1_000_000 });
     fx.origin.resetStats();
-    const created = await fx.service.api('POST', `/api/v1/videos/in/https?maxConcurrentConnections=3&crc32c=${crc32c(file)}`, {
-      body: { name: 'Clip one', url: fx.url('/masters/clip%20one.mov') },
-    });
+    const created = await fx.service.api(
+      'POST',
+      `/api/v1/videos/in/https?maxConcurrentConnections=3&crc32c=${crc32c(file)}`,
+      {
+        body: { name: 'Clip one', url: fx.url('/masters/clip%20one.mov') },
+      },
+    );
     expect(created.status).toBe(201);
     const videoId = created.body.videoId as string;
     expect(created.headers.location).toBe(`/api/v1/videos/${videoId}`);
-    expect(created.body.upload.file).toEqual({ name: 'clip one.mov', size: file.length, type: 'video/quicktime', containerName: 'QuickTime', lastModified: '2025-01-06T12:00:00.000Z' });
+    expect(created.body.upload.file).toEqual({
+      name: 'clip one.mov',
+      size: file.length,
+      type: 'video/quicktime',
+      containerName: 'QuickTime',
+      lastModified: '2025-01-06T12:00:00.000Z',
+    });
     expect(['INITIAL', 'IN_PROGRESS']).toContain(created.body.upload.uploadState.uploadStatus);
 
     const done = await fx.service.waitForUpload(videoId, ['DONE', 'FAILED']);
@@ -42,8 +52,15 @@ describe.each(backends)('copying a file from an HTTPS URL (%s)', (backend) => {
     const [probe, ...parts] = fx.origin.stats.requests;
     expect(probe?.range).toBe('bytes=0-0');
     expect(parts).toHaveLength(Math.ceil(file.length / PART_SIZE));
-    const ranges = parts.map((part) => part.range).sort((a, b) => Number(/=(\d+)/.exec(a ?? '')?.[1]) - Number(/=(\d+)/.exec(b ?? '')?.[1]));
-    expect(ranges).toEqual(Array.from({ length: parts.length }, (_, index) => `bytes=${index * PART_SIZE}-${Math.min(file.length, (index + 1) * PART_SIZE) - 1}`));
+    const ranges = parts
+      .map((part) => part.range)
+      .sort((a, b) => Number(/=(\d+)/.exec(a ?? '')?.[1]) - Number(/=(\d+)/.exec(b ?? '')?.[1]));
+    expect(ranges).toEqual(
+      Array.from(
+        { length: parts.length },
+        (_, index) => `bytes=${index * PART_SIZE}-${Math.min(file.length, (index + 1) * PART_SIZE) - 1}`,
+      ),
+    );
     for (const part of parts) {
       expect(part.ifRange).toBe('"v1"');
       expect(part.acceptEncoding).toBe('identity');
@@ -53,11 +70,22 @@ describe.each(backends)('copying a file from an HTTPS URL (%s)', (backend) => {
     expect(fx.origin.stats.maxConcurrentConnections).toBeLessThanOrEqual(3);
 
     const events = await listEventsOfVideo(fx.service.app.connection.db, videoId);
-    expect(events.map((event) => event.type).filter((type) => type.startsWith('video_in.') || type === 'video.deleted')).toEqual(['video_in.started', 'video_in.done']);
+    expect(
+      events.map((event) => event.type).filter((type) => type.startsWith('video_in.') || type === 'video.deleted'),
+    ).toEqual(['video_in.started', 'video_in.done']);
 
-    const link = await fx.service.api('POST', `/api/v1/videos/${videoId}/out/https?durationMinutes=5`, { headers: { 'content-type': 'application/json', 'content-length': '0' } });
+    const link = await fx.service.api('POST', `/api/v1/videos/${videoId}/out/https?durationMinutes=5`, {
+      headers: { 'content-type': 'application/json', 'content-length': '0' },
+    });
     expect(link.status).toBe(200);
-    expect(link.body).toMatchObject({ videoId, fileSize: file.length, mimeType: 'video/quicktime', fileExtension: 'mov', suggestedFileName: 'clip one.mov', crc32cChecksum: crc32c(file) });
+    expect(link.body).toMatchObject({
+      videoId,
+      fileSize: file.length,
+      mimeType: 'video/quicktime',
+      fileExtension: 'mov',
+      suggestedFileName: 'clip one.mov',
+      crc32cChecksum: crc32c(file),
+    });
     expect(Date.parse(link.body.expiresAt) - Date.now()).toBeGreaterThan(4 * 60_000);
 
     const whole = await request(`${fx.service.url}${link.body.presignedUrl}`);
@@ -66,7 +94,9 @@ describe.each(backends)('copying a file from an HTTPS URL (%s)', (backend) => {
     expect(whole.headers['x-checksum-crc32c']).toBe(String(crc32c(file)));
     expect(Buffer.from(await whole.body.arrayBuffer()).equals(file)).toBe(true);
 
-    const ranged = await request(`${fx.service.url}${link.body.presignedUrl}`, { headers: { range: 'bytes=1000-1999' } });
+    const ranged = await request(`${fx.service.url}${link.body.presignedUrl}`, {
+      headers: { range: 'bytes=1000-1999' },
+    });
     expect(ranged.statusCode).toBe(206);
     expect(ranged.headers['content-range']).toBe(`bytes 1000-1999/${file.length}`);
     expect(Buffer.from(await ranged.body.arrayBuffer()).equals(file.subarray(1000, 2000))).toBe(true);
@@ -75,7 +105,9 @@ describe.each(backends)('copying a file from an HTTPS URL (%s)', (backend) => {
     expect(tail.statusCode).toBe(206);
     expect(Buffer.from(await tail.body.arrayBuffer()).equals(file.subarray(file.length - 5))).toBe(true);
 
-    const beyond = await request(`${fx.service.url}${link.body.presignedUrl}`, { headers: { range: `bytes=${file.length}-` } });
+    const beyond = await request(`${fx.service.url}${link.body.presignedUrl}`, {
+      headers: { range: `bytes=${file.length}-` },
+    });
     expect(beyond.statusCode).toBe(416);
     expect(beyond.headers['content-range']).toBe(`bytes */${file.length}`);
     await beyond.body.dump();
@@ -85,22 +117,39 @@ describe.each(backends)('copying a file from an HTTPS URL (%s)', (backend) => {
     expect(head.headers['content-length']).toBe(String(file.length));
     await head.body.dump();
 
-    const tampered = await request(`${fx.service.url}${link.body.presignedUrl.replace(/signature=[^&]+/, 'signature=AAAA')}`);
+    const tampered = await request(
+      `${fx.service.url}${link.body.presignedUrl.replace(/signature=[^&]+/, 'signature=AAAA')}`,
+    );
     expect(tampered.statusCode).toBe(403);
     expect(((await tampered.body.json()) as { errorCode: string }).errorCode).toBe('ACCESS_DENIED');
   });
 
   it('shows, renames, lists and deletes the video with its stored file', async () => {
-    const created = await fx.service.api('POST', '/api/v1/videos/in/https', { body: { name: 'To delete', description: 'temp', url: fx.url('/masters/clip%20one.mov'), fileName: 'renamed.mp4' } });
+    const created = await fx.service.api('POST', '/api/v1/videos/in/https', {
+      body: { name: 'To delete', description: 'temp', url: fx.url('/masters/clip%20one.mov'), fileName: 'renamed.mp4' },
+    });
     expect(created.status).toBe(201);
     const videoId = created.body.videoId as string;
     await fx.service.waitForUpload(videoId, 'DONE');
 
     const shown = await fx.service.api('GET', `/api/v1/videos/${videoId}`);
     expect(shown.status).toBe(200);
-    expect(shown.body).toMatchObject({ id: videoId, name: 'To delete', description: 'temp', masterVideo: null, clipId: null, processing: null });
+    expect(shown.body).toMatchObject({
+      id: videoId,
+      name: 'To delete',
+      description: 'temp',
+      masterVideo: null,
+      clipId: null,
+      processing: null,
+    });
     // Ingestion of these random bytes starts (and fails) on its own; the copy's flags are the subject here.
-    expect(shown.body.flags).toMatchObject({ isMaster: true, isProcessing: false, isProcessed: false, isClip: false, isSample: false });
+    expect(shown.body.flags).toMatchObject({
+      isMaster: true,
+      isProcessing: false,
+      isProcessed: false,
+      isClip: false,
+      isSample: false,
+    });
     expect(shown.body.upload.file.name).toBe('renamed.mp4');
 
     const patched = await fx.service.api('PATCH', `/api/v1/videos/${videoId}`, { body: { name: 'Renamed' } });
@@ -119,24 +168,32 @@ describe.each(backends)('copying a file from an HTTPS URL (%s)', (backend) => {
     const stored = path.join(fx.service.dataDir, 'storage', 'teams', shown.body.teamId, 'videos', videoId, 'source');
     expect((await fs.stat(stored)).size).toBe(file.length);
 
-    const conflict = await fx.service.api('DELETE', `/api/v1/videos/${videoId}`, { body: ['00000000-0000-4000-8000-000000000000'] });
+    const conflict = await fx.service.api('DELETE', `/api/v1/videos/${videoId}`, {
+      body: ['00000000-0000-4000-8000-000000000000'],
+    });
     expect(conflict.status).toBe(409);
     expect(conflict.body.errorCode).toBe('CONFLICTING_DERIVED_VIDEO_IDS');
 
-    const deleted = await fx.service.api('DELETE', `/api/v1/videos/${videoId}`, { headers: { 'content-type': 'application/json' } });
+    const deleted = await fx.service.api('DELETE', `/api/v1/videos/${videoId}`, {
+      headers: { 'content-type': 'application/json' },
+    });
     expect(deleted.status, deleted.text).toBe(200);
     expect(deleted.body).toEqual([videoId]);
     await expect(fs.stat(stored)).rejects.toMatchObject({ code: 'ENOENT' });
     expect((await fx.service.api('GET', `/api/v1/videos/${videoId}`)).status).toBe(404);
     const events = await listEventsOfVideo(fx.service.app.connection.db, videoId);
-    expect(events.map((event) => event.type).filter((type) => type.startsWith('video_in.') || type === 'video.deleted')).toEqual(['video_in.started', 'video_in.done', 'video.deleted']);
+    expect(
+      events.map((event) => event.type).filter((type) => type.startsWith('video_in.') || type === 'video.deleted'),
+    ).toEqual(['video_in.started', 'video_in.done', 'video.deleted']);
   });
 
   it('reports progress from the bytes copied while the copy runs', async () => {
     const slow = randomBytes(2 * 1024 * 1024);
     fx.origin.setFile('/slow.mp4', { body: slow });
     fx.origin.setBehaviour('/slow.mp4', { throttleBytesPerSecondPerConnection: 400_000 });
-    const created = await fx.service.api('POST', '/api/v1/videos/in/https?maxConcurrentConnections=2', { body: { name: 'Slow', url: fx.url('/slow.mp4') } });
+    const created = await fx.service.api('POST', '/api/v1/videos/in/https?maxConcurrentConnections=2', {
+      body: { name: 'Slow', url: fx.url('/slow.mp4') },
+    });
     const videoId = created.body.videoId as string;
     const seen = new Set<number>();
     const deadline = Date.now() + 20_000;

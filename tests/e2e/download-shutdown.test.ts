@@ -13,10 +13,14 @@ it('stops within its grace period while a client stalls in a download', async ()
   let stopped = false;
   try {
     fx.origin.setFile('/masters/large.mov', { body: randomBytes(32 * 1024 * 1024) });
-    const created = await fx.service.api('POST', '/api/v1/videos/in/https', { body: { name: 'Large', url: fx.url('/masters/large.mov') } });
+    const created = await fx.service.api('POST', '/api/v1/videos/in/https', {
+      body: { name: 'Large', url: fx.url('/masters/large.mov') },
+    });
     expect(created.status, created.text).toBe(201);
     await fx.service.waitForUpload(created.body.videoId, 'DONE');
-    const link = await fx.service.api('POST', `/api/v1/videos/${created.body.videoId}/out/https`, { headers: { 'content-type': 'application/json', 'content-length': '0' } });
+    const link = await fx.service.api('POST', `/api/v1/videos/${created.body.videoId}/out/https`, {
+      headers: { 'content-type': 'application/json', 'content-length': '0' },
+    });
     // The body is not read: the server's writes stop once the socket buffers are full.
     const stalled = await request(new URL(link.body.presignedUrl, fx.service.url));
     expect(stalled.statusCode).toBe(200);

@@ -22,12 +22,14 @@ const PART_SIZE = 128 * 1024;
 const FILE_SIZE = 64 * PART_SIZE - 333;
 const CEILING = 24;
 
-const api = (baseUrl: string, method: string, apiPath: string, body?: unknown): Promise<ApiAnswer> => callApi(baseUrl, API_KEY, method, apiPath, body);
+const api = (baseUrl: string, method: string, apiPath: string, body?: unknown): Promise<ApiAnswer> =>
+  callApi(baseUrl, API_KEY, method, apiPath, body);
 
 async function waitUntilEnded(baseUrl: string, videoId: string, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const status = (await api(baseUrl, 'GET', `/api/v1/videos/${videoId}/in/status`)).body?.upload?.uploadState?.uploadStatus;
+    const status = (await api(baseUrl, 'GET', `/api/v1/videos/${videoId}/in/status`)).body?.upload?.uploadState
+      ?.uploadStatus;
     if (status === 'DONE' || status === 'FAILED') return status;
     await sleep(100);
   }
@@ -61,7 +63,10 @@ describe('the per-source-host connection ceiling', () => {
     if (!process.env.KEEP_LOGS) await fs.rm(workDir, { recursive: true, force: true });
   });
 
-  async function start(role: 'serve' | 'api' | 'worker' | 'migrate', env: Record<string, string>): Promise<ChildService> {
+  async function start(
+    role: 'serve' | 'api' | 'worker' | 'migrate',
+    env: Record<string, string>,
+  ): Promise<ChildService> {
     const child = await startChildService(role, env, workDir);
     children.push(child);
     return child;
@@ -88,7 +93,10 @@ describe('the per-source-host connection ceiling', () => {
     const apiUrl = (await start(database ? 'api' : 'serve', env)).url ?? '';
     const videoIds: string[] = [];
     for (const index of [0, 1, 2]) {
-      const created = await api(apiUrl, 'POST', '/api/v1/videos/in/https?maxConcurrentConnections=20', { name: `Master ${index}`, url: origin.url(`/master-${index}.mov`, '127.0.0.1') });
+      const created = await api(apiUrl, 'POST', '/api/v1/videos/in/https?maxConcurrentConnections=20', {
+        name: `Master ${index}`,
+        url: origin.url(`/master-${index}.mov`, '127.0.0.1'),
+      });
       expect(created.status).toBe(201);
       videoIds.push(created.body.videoId);
     }
@@ -102,7 +110,9 @@ describe('the per-source-host connection ceiling', () => {
     expect(origin.stats.maxConcurrentConnections).toBeLessThanOrEqual(CEILING);
     // The ceiling was reached, not just respected by copies too slow to overlap.
     expect(origin.stats.maxConcurrentConnections).toBeGreaterThan(20);
-    const parts = [...requestsBeforeReset, ...origin.stats.requests].filter((entry) => entry.range !== 'bytes=0-0' && entry.status === 206);
+    const parts = [...requestsBeforeReset, ...origin.stats.requests].filter(
+      (entry) => entry.range !== 'bytes=0-0' && entry.status === 206,
+    );
     expect(parts).toHaveLength(3 * Math.ceil(FILE_SIZE / PART_SIZE));
 
     for (const [index, videoId] of videoIds.entries()) {
@@ -113,14 +123,18 @@ describe('the per-source-host connection ceiling', () => {
     }
     // The logs name the grants: 20 to the first copy, the 4 left to the next.
     const logs = (await Promise.all(children.map((child) => fs.readFile(child.logPath, 'utf8')))).join('\n');
-    const grants = [...logs.matchAll(/"connections":(\d+),"wanted":20,"ceiling":24[^\n]*source host connections leased/g)].map((match) => Number(match[1]));
+    const grants = [
+      ...logs.matchAll(/"connections":(\d+),"wanted":20,"ceiling":24[^\n]*source host connections leased/g),
+    ].map((match) => Number(match[1]));
     expect(grants.length).toBeGreaterThanOrEqual(3);
     expect(grants).toContain(20);
     expect(grants).toContain(4);
     expect(Math.max(...grants)).toBe(20);
     // The copy granted 4 took more connections once the others ended, and stayed under the ceiling
     // (the origin's peak above) doing so.
-    const growths = [...logs.matchAll(/"connections":(\d+),"before":4,"wanted":20,"ceiling":24[^\n]*source host lease grew/g)].map((match) => Number(match[1]));
+    const growths = [
+      ...logs.matchAll(/"connections":(\d+),"before":4,"wanted":20,"ceiling":24[^\n]*source host lease grew/g),
+    ].map((match) => Number(match[1]));
     expect(growths.length).toBeGreaterThanOrEqual(1);
     expect(Math.max(...growths)).toBeGreaterThan(4);
     expect(Math.max(...growths)).toBeLessThanOrEqual(20);

@@ -27,12 +27,16 @@ describe('ingestion with an ffmpeg that lacks a filter', () => {
     toolsDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-masked-ffmpeg-'));
     const { stdout } = await runner.run('sh', ['-c', 'command -v ffmpeg']);
     const wrapper = path.join(toolsDir, 'ffmpeg');
-    await fs.writeFile(wrapper, [
-      '#!/bin/sh',
-      `if [ "$1" = "-hide_banner" ] && [ "$2" = "-filters" ] && [ "$#" -eq 2 ]; then "${stdout.trim()}" "$@" | grep -v " blurdetect "; exit 0; fi`,
-      `exec "${stdout.trim()}" "$@"`,
-      '',
-    ].join('\n'), { mode: 0o755 });
+    await fs.writeFile(
+      wrapper,
+      [
+        '#!/bin/sh',
+        `if [ "$1" = "-hide_banner" ] && [ "$2" = "-filters" ] && [ "$#" -eq 2 ]; then "${stdout.trim()}" "$@" | grep -v " blurdetect "; exit 0; fi`,
+        `exec "${stdout.trim()}" "$@"`,
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
     fx = await startE2eFixture('pglite', { REELIN_FFMPEG_PATH: wrapper });
   });
   afterAll(async () => {
@@ -45,12 +49,22 @@ describe('ingestion with an ffmpeg that lacks a filter', () => {
     await fx.service.api('PATCH', `/api/v1/teams/${team.id}`, { body: { freeClipEnabled: false } });
     const body = await fs.readFile(await mediaFixture('short-4s'));
     fx.origin.setFile('/media/short.mp4', { body });
-    const created = await fx.service.api('POST', '/api/v1/videos/in/https?fullIngestion=true', { body: { name: 'Masked', url: fx.url('/media/short.mp4') } });
+    const created = await fx.service.api('POST', '/api/v1/videos/in/https?fullIngestion=true', {
+      body: { name: 'Masked', url: fx.url('/media/short.mp4') },
+    });
     expect(created.status, created.text).toBe(201);
     const video = await fx.service.waitForVideo(created.body.videoId, ingestionEnded, 90_000);
     const state = video.ingestion.ingestionState;
-    expect(state).toMatchObject({ ingestionStatus: 'DONE', videoMetadataAvailable: true, thumbnailsAvailable: true, fullFramesAvailable: true, webVideoAvailable: true });
-    expect(state.unavailableFeatures).toEqual([{ feature: 'qualityAssessment', reason: expect.stringContaining('blurdetect') }]);
+    expect(state).toMatchObject({
+      ingestionStatus: 'DONE',
+      videoMetadataAvailable: true,
+      thumbnailsAvailable: true,
+      fullFramesAvailable: true,
+      webVideoAvailable: true,
+    });
+    expect(state.unavailableFeatures).toEqual([
+      { feature: 'qualityAssessment', reason: expect.stringContaining('blurdetect') },
+    ]);
     expect(video.ingestion.qualityAssessment).toBeNull();
     expect(video.ingestion.metadata.scanning.heuristics).toBe('PROGRESSIVE');
   }, 120_000);
@@ -77,14 +91,23 @@ describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
 
   async function importFixture(name: MediaFixtureName, fullIngestion: boolean): Promise<string> {
     const { urlPath } = await serveFixture(name);
-    const created = await fx.service.api('POST', `/api/v1/videos/in/https?fullIngestion=${fullIngestion}`, { body: { name: `Fixture ${name}`, url: fx.url(urlPath) } });
+    const created = await fx.service.api('POST', `/api/v1/videos/in/https?fullIngestion=${fullIngestion}`, {
+      body: { name: `Fixture ${name}`, url: fx.url(urlPath) },
+    });
     expect(created.status, created.text).toBe(201);
     return created.body.videoId as string;
   }
 
-  async function download(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
+  async function download(
+    url: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
     const response = await request(new URL(url, fx.service.url), { headers });
-    return { status: response.statusCode, headers: response.headers, body: Buffer.from(await response.body.arrayBuffer()) };
+    return {
+      status: response.statusCode,
+      headers: response.headers,
+      body: Buffer.from(await response.body.arrayBuffer()),
+    };
   }
 
   async function eventTypes(videoId: string): Promise<string[]> {
@@ -92,29 +115,53 @@ describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
   }
 
   it('ingests a master fully, makes its artifacts and a 10-second clip, and deletes them all with it', async () => {
-    const stageEvents = ['video_in_ingestion', 'clip_processing', 'clip_ingestion'].flatMap((stage) => ['started', 'done', 'failed'].map((outcome) => `${stage}.${outcome}`));
-    const hook = await fx.service.api('POST', '/api/v1/webhooks', { body: { name: 'stages', description: 'ingestion and clip stages', url: fx.hookUrl('/stages'), eventTypes: [...stageEvents, 'video.deleted'] } });
+    const stageEvents = ['video_in_ingestion', 'clip_processing', 'clip_ingestion'].flatMap((stage) =>
+      ['started', 'done', 'failed'].map((outcome) => `${stage}.${outcome}`),
+    );
+    const hook = await fx.service.api('POST', '/api/v1/webhooks', {
+      body: {
+        name: 'stages',
+        description: 'ingestion and clip stages',
+        url: fx.hookUrl('/stages'),
+        eventTypes: [...stageEvents, 'video.deleted'],
+      },
+    });
     expect(hook.status, hook.text).toBe(201);
     const masterId = await importFixture('progressive', true);
     const seen: { status: string; progress: number; eta: number | null }[] = [];
-    const master = await fx.service.waitForVideo(masterId, (video) => {
-      const state = video.ingestion.ingestionState;
-      seen.push({ status: state.ingestionStatus, progress: state.progressPercentage, eta: state.etaSeconds });
-      return ingestionEnded(video);
-    }, 120_000);
+    const master = await fx.service.waitForVideo(
+      masterId,
+      (video) => {
+        const state = video.ingestion.ingestionState;
+        seen.push({ status: state.ingestionStatus, progress: state.progressPercentage, eta: state.etaSeconds });
+        return ingestionEnded(video);
+      },
+      120_000,
+    );
     // Progress moves while it runs, never backwards, and an ETA is given on the way.
     const running = seen.filter((state) => state.status === 'IN_PROGRESS');
     expect(new Set(running.map((state) => state.progress)).size).toBeGreaterThanOrEqual(3);
-    expect(running.some((state) => state.progress > 0 && state.progress < 100 && state.eta !== null && state.eta > 0)).toBe(true);
+    expect(
+      running.some((state) => state.progress > 0 && state.progress < 100 && state.eta !== null && state.eta > 0),
+    ).toBe(true);
     const progresses = seen.map((state) => state.progress);
     expect(progresses).toEqual([...progresses].sort((a, b) => a - b));
     expect(master.ingestion.ingestionState).toMatchObject({
-      ingestionStatus: 'DONE', progressPercentage: 100, etaSeconds: 0,
-      webVideoAvailable: true, thumbnailsAvailable: true, fullFramesAvailable: true, videoMetadataAvailable: true,
+      ingestionStatus: 'DONE',
+      progressPercentage: 100,
+      etaSeconds: 0,
+      webVideoAvailable: true,
+      thumbnailsAvailable: true,
+      fullFramesAvailable: true,
+      videoMetadataAvailable: true,
     });
     expect(master.flags).toMatchObject({ isMaster: true, isIngested: true, isIngesting: false, isClip: false });
     expect(master.ingestion.metadata).toMatchObject({
-      codecName: 'h264', frameWidth: 640, frameHeight: 360, pixelFormatName: 'yuv420p', primaryBitDepth: 8,
+      codecName: 'h264',
+      frameWidth: 640,
+      frameHeight: 360,
+      pixelFormatName: 'yuv420p',
+      primaryBitDepth: 8,
       displayAspectRatio: { ratio: 1.78, tag: '16:9' },
       scanning: { metadata: 'PROGRESSIVE', heuristics: 'PROGRESSIVE' },
       averageFrameRate: { frameRate: 25, rational: '25:1' },
@@ -159,7 +206,9 @@ describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
     expect(frames.body.items[3]).toMatchObject({ width: 640, height: 360, mimeType: 'image/png' });
 
     // The web video: seekable through range requests, H.264 yuv420p with its index first.
-    const web = await fx.service.api('POST', `/api/v1/videos/${masterId}/web-video/out/https`, { headers: { 'content-type': 'application/json', 'content-length': '0' } });
+    const web = await fx.service.api('POST', `/api/v1/videos/${masterId}/web-video/out/https`, {
+      headers: { 'content-type': 'application/json', 'content-length': '0' },
+    });
     expect(web.status, web.text).toBe(200);
     const partial = await download(web.body.presignedUrl, { range: 'bytes=0-99' });
     expect(partial.status).toBe(206);
@@ -170,24 +219,46 @@ describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
     const webInfo = await ffprobeStreams(webPath);
     const webVideo = webInfo.streams.find((stream: any) => stream.codec_type === 'video');
     expect(webVideo).toMatchObject({ codec_name: 'h264', pix_fmt: 'yuv420p', width: 640, height: 360 });
-    expect(webInfo.streams.some((stream: any) => stream.codec_type === 'audio' && stream.codec_name === 'aac')).toBe(true);
+    expect(webInfo.streams.some((stream: any) => stream.codec_type === 'audio' && stream.codec_name === 'aac')).toBe(
+      true,
+    );
     expect(whole.body.indexOf('moov')).toBeLessThan(whole.body.indexOf('mdat'));
 
     // The free clip: a derived video, cut and then fully ingested.
     const clipId = (await fx.service.waitForVideo(masterId, (video) => video.clipId !== null)).clipId as string;
     const clip = await fx.service.waitForVideo(clipId, ingestionEnded, 120_000);
-    expect(clip.flags).toMatchObject({ isMaster: false, isClip: true, isProcessed: true, isProcessing: false, isIngested: true });
+    expect(clip.flags).toMatchObject({
+      isMaster: false,
+      isClip: true,
+      isProcessed: true,
+      isProcessing: false,
+      isIngested: true,
+    });
     expect(clip.masterVideo).toMatchObject({ id: masterId });
     expect(clip.processing.processingState).toMatchObject({ processingStatus: 'DONE', progressPercentage: 100 });
     // 40% of 12 s is 4.8 s; the 10 s window is kept inside 5%..95% of the video, so it starts at 0.6 s (frame 15).
-    expect(clip.processing.sourceVideo).toEqual({ videoId: masterId, startPositionMilliseconds: 600, endPositionMilliseconds: 10_600 });
+    expect(clip.processing.sourceVideo).toEqual({
+      videoId: masterId,
+      startPositionMilliseconds: 600,
+      endPositionMilliseconds: 10_600,
+    });
     expect(clip.ingestion.metadata).toMatchObject({ totalFrames: 250, frameWidth: 640, frameHeight: 360 });
     expect(Math.abs(clip.ingestion.metadata.durationInMillis - 10_000)).toBeLessThanOrEqual(40);
     const derived = await fx.service.api('GET', `/api/v1/videos/${masterId}/derived`);
     expect(derived.body.items.map((item: any) => item.id)).toEqual([clipId]);
 
-    expect(await eventTypes(masterId)).toEqual(['video_in.started', 'video_in.done', 'video_in_ingestion.started', 'video_in_ingestion.done']);
-    expect(await eventTypes(clipId)).toEqual(['clip_processing.started', 'clip_processing.done', 'clip_ingestion.started', 'clip_ingestion.done']);
+    expect(await eventTypes(masterId)).toEqual([
+      'video_in.started',
+      'video_in.done',
+      'video_in_ingestion.started',
+      'video_in_ingestion.done',
+    ]);
+    expect(await eventTypes(clipId)).toEqual([
+      'clip_processing.started',
+      'clip_processing.done',
+      'clip_ingestion.started',
+      'clip_ingestion.done',
+    ]);
 
     const deleted = await fx.service.api('DELETE', `/api/v1/videos/${masterId}`, { body: [clipId] });
     expect(deleted.status, deleted.text).toBe(200);
@@ -202,13 +273,21 @@ describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
 
     // Every stage reached the user's webhook, each once, with the video it is about.
     const expected = [
-      'master video_in_ingestion.started', 'master video_in_ingestion.done', 'master video.deleted',
-      'clip clip_processing.started', 'clip clip_processing.done', 'clip clip_ingestion.started', 'clip clip_ingestion.done', 'clip video.deleted',
+      'master video_in_ingestion.started',
+      'master video_in_ingestion.done',
+      'master video.deleted',
+      'clip clip_processing.started',
+      'clip clip_processing.done',
+      'clip clip_ingestion.started',
+      'clip clip_ingestion.done',
+      'clip video.deleted',
     ];
     await fx.receiver!.waitFor(expected.length, (request) => request.path === '/stages');
     await new Promise((resolve) => setTimeout(resolve, 500));
     const whose = (videoId: string) => (videoId === masterId ? 'master' : videoId === clipId ? 'clip' : videoId);
-    const deliveredStages = fx.receiver!.requests.filter((request) => request.path === '/stages').map((request) => `${whose(request.body.data.videoId)} ${request.body.eventType}`);
+    const deliveredStages = fx
+      .receiver!.requests.filter((request) => request.path === '/stages')
+      .map((request) => `${whose(request.body.data.videoId)} ${request.body.eventType}`);
     expect([...deliveredStages].sort()).toEqual([...expected].sort());
     await fx.service.api('DELETE', `/api/v1/webhooks/${hook.body.id}`);
   }, 240_000);
@@ -222,10 +301,18 @@ describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
       const videoId = await importFixture('hdr10', false);
       const video = await fx.service.waitForVideo(videoId, ingestionEnded);
       expect(video.ingestion.ingestionState).toMatchObject({
-        ingestionStatus: 'DONE', videoMetadataAvailable: true, webVideoAvailable: false, thumbnailsAvailable: false, fullFramesAvailable: false,
+        ingestionStatus: 'DONE',
+        videoMetadataAvailable: true,
+        webVideoAvailable: false,
+        thumbnailsAvailable: false,
+        fullFramesAvailable: false,
       });
       expect(video.ingestion.metadata).toMatchObject({
-        primaryBitDepth: 10, colorPrimariesName: 'bt2020', colorTransferName: 'smpte2084', colorSpaceName: 'bt2020nc', hdrStandardName: 'HDR10',
+        primaryBitDepth: 10,
+        colorPrimariesName: 'bt2020',
+        colorTransferName: 'smpte2084',
+        colorSpaceName: 'bt2020nc',
+        hdrStandardName: 'HDR10',
         scanning: { metadata: 'PROGRESSIVE', heuristics: null },
       });
       expect(video.ingestion.qualityAssessment).toBeNull();
@@ -238,7 +325,10 @@ describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
       expect((await fx.service.api('GET', `/api/v1/videos/${videoId}/derived`)).body.totalElements).toBe(0);
       expect((await fx.service.api('GET', `/api/v1/videos/${videoId}`)).body.clipId).toBeNull();
     } finally {
-      expect((await fx.service.api('PATCH', `/api/v1/teams/${team.id}`, { body: { freeClipEnabled: true } })).body.freeClipEnabled).toBe(true);
+      expect(
+        (await fx.service.api('PATCH', `/api/v1/teams/${team.id}`, { body: { freeClipEnabled: true } })).body
+          .freeClipEnabled,
+      ).toBe(true);
     }
   }, 60_000);
 
@@ -249,8 +339,13 @@ describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
       const videoId = await importFixture('interlaced-bff-unflagged', true);
       const video = await fx.service.waitForVideo(videoId, ingestionEnded, 120_000);
       expect(video.ingestion.ingestionState.ingestionStatus).toBe('DONE');
-      expect(video.ingestion.metadata.scanning).toEqual({ metadata: 'PROGRESSIVE', heuristics: 'INTERLACED_BOTTOM_FIRST' });
-      const web = await fx.service.api('POST', `/api/v1/videos/${videoId}/web-video/out/https`, { headers: { 'content-type': 'application/json', 'content-length': '0' } });
+      expect(video.ingestion.metadata.scanning).toEqual({
+        metadata: 'PROGRESSIVE',
+        heuristics: 'INTERLACED_BOTTOM_FIRST',
+      });
+      const web = await fx.service.api('POST', `/api/v1/videos/${videoId}/web-video/out/https`, {
+        headers: { 'content-type': 'application/json', 'content-length': '0' },
+      });
       // 720x576 with 16:15 pixels is 768x576 in square pixels.
       expect(web.body).toMatchObject({ width: 768, height: 576, mimeType: 'video/mp4' });
       const webPath = path.join(scratch, 'interlaced-web.mp4');
@@ -267,26 +362,45 @@ describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
     ['audio-only', 'NOT_A_VIDEO'],
     ['truncated', 'MEDIA_UNREADABLE'],
     ['not-video', 'MEDIA_UNREADABLE'],
-  ] as const)('ends the ingestion of %s FAILED with %s and keeps the copied file', async (name, code) => {
-    const videoId = await importFixture(name, true);
-    const video = await fx.service.waitForVideo(videoId, ingestionEnded);
-    expect(video.ingestion.ingestionState).toMatchObject({ ingestionStatus: 'FAILED', videoMetadataAvailable: false, error: { code } });
-    expect(video.ingestion.ingestionState.error.message.length).toBeGreaterThan(10);
-    expect(video.upload.uploadState.uploadStatus).toBe('DONE');
-    const link = await fx.service.api('POST', `/api/v1/videos/${videoId}/out/https`, { headers: { 'content-type': 'application/json', 'content-length': '0' } });
-    expect(link.status).toBe(200);
-    const copied = await download(link.body.presignedUrl);
-    expect(copied.body.equals(await fs.readFile(await mediaFixture(name)))).toBe(true);
-    expect(await eventTypes(videoId)).toEqual(['video_in.started', 'video_in.done', 'video_in_ingestion.started', 'video_in_ingestion.failed']);
-    expect((await fx.service.api('GET', `/api/v1/videos/${videoId}/derived`)).body.totalElements).toBe(0);
-  }, 60_000);
+  ] as const)(
+    'ends the ingestion of %s FAILED with %s and keeps the copied file',
+    async (name, code) => {
+      const videoId = await importFixture(name, true);
+      const video = await fx.service.waitForVideo(videoId, ingestionEnded);
+      expect(video.ingestion.ingestionState).toMatchObject({
+        ingestionStatus: 'FAILED',
+        videoMetadataAvailable: false,
+        error: { code },
+      });
+      expect(video.ingestion.ingestionState.error.message.length).toBeGreaterThan(10);
+      expect(video.upload.uploadState.uploadStatus).toBe('DONE');
+      const link = await fx.service.api('POST', `/api/v1/videos/${videoId}/out/https`, {
+        headers: { 'content-type': 'application/json', 'content-length': '0' },
+      });
+      expect(link.status).toBe(200);
+      const copied = await download(link.body.presignedUrl);
+      expect(copied.body.equals(await fs.readFile(await mediaFixture(name)))).toBe(true);
+      expect(await eventTypes(videoId)).toEqual([
+        'video_in.started',
+        'video_in.done',
+        'video_in_ingestion.started',
+        'video_in_ingestion.failed',
+      ]);
+      expect((await fx.service.api('GET', `/api/v1/videos/${videoId}/derived`)).body.totalElements).toBe(0);
+    },
+    60_000,
+  );
 
   it('clips a video of 10 seconds or less whole', async () => {
     const masterId = await importFixture('short-4s', false);
     const clipId = (await fx.service.waitForVideo(masterId, (video) => video.clipId !== null)).clipId as string;
     const clip = await fx.service.waitForVideo(clipId, ingestionEnded, 90_000);
     const master = (await fx.service.api('GET', `/api/v1/videos/${masterId}`)).body;
-    expect(clip.processing.sourceVideo).toEqual({ videoId: masterId, startPositionMilliseconds: 0, endPositionMilliseconds: master.ingestion.metadata.durationInMillis });
+    expect(clip.processing.sourceVideo).toEqual({
+      videoId: masterId,
+      startPositionMilliseconds: 0,
+      endPositionMilliseconds: master.ingestion.metadata.durationInMillis,
+    });
     expect(clip.ingestion.metadata.totalFrames).toBe(master.ingestion.metadata.totalFrames);
     expect(clip.ingestion.ingestionState.ingestionStatus).toBe('DONE');
   }, 120_000);

@@ -76,7 +76,12 @@ async function rawExchange(url: string, bytes: string): Promise<RawAnswer> {
   });
   const [head = '', body = ''] = text.split('\r\n\r\n');
   const [statusLine = '', ...headerLines] = head.split('\r\n');
-  const headers = Object.fromEntries(headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+  const headers = Object.fromEntries(
+    headerLines.map((line) => [
+      line.slice(0, line.indexOf(':')).toLowerCase(),
+      line.slice(line.indexOf(':') + 1).trim(),
+    ]),
+  );
   return { statusLine, headers, body: JSON.parse(body) };
 }
 
@@ -108,16 +113,31 @@ describe.each(backends)('closed input holes (%s)', (backend) => {
       caCertificates: [pki.caCertPem],
       resolver,
       env: { REELIN_ALLOWED_PORTS: String(origin.port), REELIN_S3_IMPORT_ENDPOINTS: s3Endpoint() },
-      logger: createLogger({ level: 'trace', role: 'serve', destination: { write: (line: string) => void logLines.push(line) } }),
+      logger: createLogger({
+        level: 'trace',
+        role: 'serve',
+        destination: { write: (line: string) => void logLines.push(line) },
+      }),
     });
     origin.setFile('/a.mov', { body: randomBytes(50_000) });
     videoId = await importFile({ url: originUrl('/a.mov') });
     // Its ingestion (of random bytes: it fails) ends first, so the video does not change under the tests that compare it.
-    await service.waitForVideo(videoId, (video) => ['DONE', 'FAILED'].includes(video.ingestion.ingestionState.ingestionStatus));
+    await service.waitForVideo(videoId, (video) =>
+      ['DONE', 'FAILED'].includes(video.ingestion.ingestionState.ingestionStatus),
+    );
     teamId = (await service.api('GET', `/api/v1/videos/${videoId}`)).body.teamId;
     const project = await service.api('POST', '/api/v1/projects', { body: { name: 'holes' } });
     projectId = project.body.id;
-    const webhook = await service.api('POST', '/api/v1/webhooks', { body: { name: 'hook', description: 'd', url: originUrl('/hook'), eventTypes: ['video_in.done'], secret: SECRET, active: false } });
+    const webhook = await service.api('POST', '/api/v1/webhooks', {
+      body: {
+        name: 'hook',
+        description: 'd',
+        url: originUrl('/hook'),
+        eventTypes: ['video_in.done'],
+        secret: SECRET,
+        active: false,
+      },
+    });
     expect(webhook.status, webhook.text).toBe(201);
     webhookId = webhook.body.id;
   });
@@ -129,16 +149,60 @@ describe.each(backends)('closed input holes (%s)', (backend) => {
 
   describe('the NUL character', () => {
     it.each<[string, string, string, Record<string, unknown> | (() => Record<string, unknown>), [string, unknown][]]>([
-      ['a video name', 'POST', '/api/v1/videos/in/https', () => ({ name: 'a\u0000b', url: originUrl('/a.mov') }), [['name', 'a\u0000b']]],
-      ['a file name', 'POST', '/api/v1/videos/in/https', () => ({ name: 'n', fileName: 'a\u0000.mov', url: originUrl('/a.mov') }), [['fileName', 'a\u0000.mov']]],
+      [
+        'a video name',
+        'POST',
+        '/api/v1/videos/in/https',
+        () => ({ name: 'a\u0000b', url: originUrl('/a.mov') }),
+        [['name', 'a\u0000b']],
+      ],
+      [
+        'a file name',
+        'POST',
+        '/api/v1/videos/in/https',
+        () => ({ name: 'n', fileName: 'a\u0000.mov', url: originUrl('/a.mov') }),
+        [['fileName', 'a\u0000.mov']],
+      ],
       ['a project name', 'POST', '/api/v1/projects', { name: '\u0000' }, [['name', '\u0000']]],
-      ['an object key of the body', 'POST', '/api/v1/projects', { name: 'ok', ['na\u0000me']: 'x' }, [['na\u0000me', 'x']]],
-      ['webhook fields, quoting no secret', 'POST', '/api/v1/webhooks', () => ({ name: 'n', description: 'd\u0000', url: originUrl('/hook'), eventTypes: ['video_in.done\u0000'], secret: `${SECRET}\u0000` }), [
-        ['description', 'd\u0000'], ['eventTypes.0', 'video_in.done\u0000'], ['secret', '[redacted]'],
-      ]],
-      ['nested S3 fields', 'POST', '/api/v1/videos/in/s3', { name: 'n', objectKey: 'k\u0000', s3Bucket: { bucket: 'bucket', accessKey: 'AK\u0000', secretAccessKey: 'S3cret\u0000' } }, [
-        ['objectKey', 'k\u0000'], ['s3Bucket.accessKey', 'AK\u0000'], ['s3Bucket.secretAccessKey', '[redacted]'],
-      ]],
+      [
+        'an object key of the body',
+        'POST',
+        '/api/v1/projects',
+        { name: 'ok', ['na\u0000me']: 'x' },
+        [['na\u0000me', 'x']],
+      ],
+      [
+        'webhook fields, quoting no secret',
+        'POST',
+        '/api/v1/webhooks',
+        () => ({
+          name: 'n',
+          description: 'd\u0000',
+          url: originUrl('/hook'),
+          eventTypes: ['video_in.done\u0000'],
+          secret: `${SECRET}\u0000`,
+        }),
+        [
+          ['description', 'd\u0000'],
+          ['eventTypes.0', 'video_in.done\u0000'],
+          ['secret', '[redacted]'],
+        ],
+      ],
+      [
+        'nested S3 fields',
+        'POST',
+        '/api/v1/videos/in/s3',
+        {
+          name: 'n',
+          objectKey: 'k\u0000',
+          s3Bucket: { bucket: 'bucket', accessKey: 'AK\u0000', secretAccessKey: 'S3cret\u0000' },
+        },
+        [
+          ['objectKey', 'k\u0000'],
+          ['s3Bucket.accessKey', 'AK\u0000'],
+          ['s3Bucket.secretAccessKey', '[redacted]'],
+        ],
+      ],
     ])('refuses %s with 400 VALIDATION_ERROR naming each field', async (_label, method, path, body, fields) => {
       const response = await service.api(method, path, { body: typeof body === 'function' ? body() : body });
       expectError(response, nulError(path, fields));
@@ -146,16 +210,39 @@ describe.each(backends)('closed input holes (%s)', (backend) => {
 
     it('refuses it in a PATCH of a video, a project and a webhook, changing nothing', async () => {
       const before = (await service.api('GET', `/api/v1/videos/${videoId}`)).body;
-      expectError(await service.api('PATCH', `/api/v1/videos/${videoId}`, { body: { description: 'x\u0000y' } }), nulError(`/api/v1/videos/${videoId}`, [['description', 'x\u0000y']]));
-      expectError(await service.api('PATCH', `/api/v1/projects/${projectId}`, { body: { name: '\u0000' } }), nulError(`/api/v1/projects/${projectId}`, [['name', '\u0000']]));
-      expectError(await service.api('PATCH', `/api/v1/webhooks/${webhookId}`, { body: { name: 'n\u0000', secret: `${SECRET}\u0000` } }), nulError(`/api/v1/webhooks/${webhookId}`, [['name', 'n\u0000'], ['secret', '[redacted]']]));
+      expectError(
+        await service.api('PATCH', `/api/v1/videos/${videoId}`, { body: { description: 'x\u0000y' } }),
+        nulError(`/api/v1/videos/${videoId}`, [['description', 'x\u0000y']]),
+      );
+      expectError(
+        await service.api('PATCH', `/api/v1/projects/${projectId}`, { body: { name: '\u0000' } }),
+        nulError(`/api/v1/projects/${projectId}`, [['name', '\u0000']]),
+      );
+      expectError(
+        await service.api('PATCH', `/api/v1/webhooks/${webhookId}`, {
+          body: { name: 'n\u0000', secret: `${SECRET}\u0000` },
+        }),
+        nulError(`/api/v1/webhooks/${webhookId}`, [
+          ['name', 'n\u0000'],
+          ['secret', '[redacted]'],
+        ]),
+      );
       expect((await service.api('GET', `/api/v1/videos/${videoId}`)).body).toEqual(before);
     });
 
     it('refuses it in query strings and path parameters', async () => {
-      expectError(await service.api('GET', '/api/v1/videos?sortBy=%00'), nulError('/api/v1/videos', [['sortBy', '\u0000']]));
-      expectError(await service.api('GET', '/api/v1/webhooks/events?occurredAtFrom=2026-01-01T00:00:00Z%00'), nulError('/api/v1/webhooks/events', [['occurredAtFrom', '2026-01-01T00:00:00Z\u0000']]));
-      expectError(await service.api('GET', `/api/downloads/${videoId}/a%00.mov?expires=1&signature=x`, { apiKey: null }), nulError(`/api/downloads/${videoId}/a%00.mov`, [['fileName', 'a\u0000.mov']]));
+      expectError(
+        await service.api('GET', '/api/v1/videos?sortBy=%00'),
+        nulError('/api/v1/videos', [['sortBy', '\u0000']]),
+      );
+      expectError(
+        await service.api('GET', '/api/v1/webhooks/events?occurredAtFrom=2026-01-01T00:00:00Z%00'),
+        nulError('/api/v1/webhooks/events', [['occurredAtFrom', '2026-01-01T00:00:00Z\u0000']]),
+      );
+      expectError(
+        await service.api('GET', `/api/downloads/${videoId}/a%00.mov?expires=1&signature=x`, { apiKey: null }),
+        nulError(`/api/downloads/${videoId}/a%00.mov`, [['fileName', 'a\u0000.mov']]),
+      );
     });
 
     it('left no error in the log, and no log line carries a secret or the parameters of a query', () => {
@@ -172,29 +259,56 @@ describe.each(backends)('closed input holes (%s)', (backend) => {
   });
 
   describe('deeply nested JSON', () => {
-    const nested = (depth: number, open: string, close: string, leaf: string) => `${open.repeat(depth)}${leaf}${close.repeat(depth)}`;
+    const nested = (depth: number, open: string, close: string, leaf: string) =>
+      `${open.repeat(depth)}${leaf}${close.repeat(depth)}`;
     const tooDeep = (path: string): ExpectedError => ({
       status: 400,
       path,
       code: 'INVALID_REQUEST_BODY',
-      message: 'the request body nests arrays and objects more than 16 levels deep; no request of this API needs more than 2',
+      message:
+        'the request body nests arrays and objects more than 16 levels deep; no request of this API needs more than 2',
       errorDetails: { maxDepth: 16 },
     });
 
     it('answers a body nested 3,000 levels deep with 400 INVALID_REQUEST_BODY, arrays or objects', async () => {
       const headers = { 'content-type': 'application/json' };
-      expectError(await service.api('POST', '/api/v1/projects', { rawBody: `{"name": ${nested(3000, '[', ']', '1')}}`, headers }), tooDeep('/api/v1/projects'));
-      expectError(await service.api('PATCH', `/api/v1/videos/${videoId}`, { rawBody: nested(3000, '{"a":', '}', '1'), headers }), tooDeep(`/api/v1/videos/${videoId}`));
-      expectError(await service.api('POST', '/api/v1/webhooks', { rawBody: `[${nested(2999, '{"x":[', ']}', '"]]]"')}]`, headers }), tooDeep('/api/v1/webhooks'));
+      expectError(
+        await service.api('POST', '/api/v1/projects', { rawBody: `{"name": ${nested(3000, '[', ']', '1')}}`, headers }),
+        tooDeep('/api/v1/projects'),
+      );
+      expectError(
+        await service.api('PATCH', `/api/v1/videos/${videoId}`, { rawBody: nested(3000, '{"a":', '}', '1'), headers }),
+        tooDeep(`/api/v1/videos/${videoId}`),
+      );
+      expectError(
+        await service.api('POST', '/api/v1/webhooks', {
+          rawBody: `[${nested(2999, '{"x":[', ']}', '"]]]"')}]`,
+          headers,
+        }),
+        tooDeep('/api/v1/webhooks'),
+      );
     });
 
     it('parses 16 levels (then validates them) and refuses 17', async () => {
       const headers = { 'content-type': 'application/json' };
-      const sixteen = await service.api('POST', '/api/v1/projects', { rawBody: `{"name": ${nested(15, '[', ']', '1')}}`, headers });
-      expect([sixteen.status, sixteen.body.errorCode, sixteen.body.validationErrors[0].field]).toEqual([400, 'VALIDATION_ERROR', 'name']);
-      expectError(await service.api('POST', '/api/v1/projects', { rawBody: `{"name": ${nested(16, '[', ']', '1')}}`, headers }), tooDeep('/api/v1/projects'));
+      const sixteen = await service.api('POST', '/api/v1/projects', {
+        rawBody: `{"name": ${nested(15, '[', ']', '1')}}`,
+        headers,
+      });
+      expect([sixteen.status, sixteen.body.errorCode, sixteen.body.validationErrors[0].field]).toEqual([
+        400,
+        'VALIDATION_ERROR',
+        'name',
+      ]);
+      expectError(
+        await service.api('POST', '/api/v1/projects', { rawBody: `{"name": ${nested(16, '[', ']', '1')}}`, headers }),
+        tooDeep('/api/v1/projects'),
+      );
       // Brackets inside strings are text, not nesting.
-      const quoted = await service.api('POST', '/api/v1/projects', { rawBody: JSON.stringify({ name: `${'['.repeat(20)}\\"{` }), headers });
+      const quoted = await service.api('POST', '/api/v1/projects', {
+        rawBody: JSON.stringify({ name: `${'['.repeat(20)}\\"{` }),
+        headers,
+      });
       expect(quoted.status, quoted.text).toBe(201);
     });
   });
@@ -204,8 +318,15 @@ describe.each(backends)('closed input holes (%s)', (backend) => {
       status: 400,
       path: '/api/v1/webhooks/events',
       code: 'VALIDATION_ERROR',
-      message: 'the request is not valid: occurredAtFrom: must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z',
-      validationErrors: [{ field: 'occurredAtFrom', value, message: 'must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z' }],
+      message:
+        'the request is not valid: occurredAtFrom: must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z',
+      validationErrors: [
+        {
+          field: 'occurredAtFrom',
+          value,
+          message: 'must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z',
+        },
+      ],
     });
 
     it.each([
@@ -213,7 +334,10 @@ describe.each(backends)('closed input holes (%s)', (backend) => {
       ['year 0001 with an offset that puts it in year 0', '0001-01-01T00:30:00+01:00'],
       ['year 9999 with an offset that puts it in year 10000', '9999-12-31T23:59:59-01:00'],
     ])('answers %s with 400 VALIDATION_ERROR', async (_label, value) => {
-      expectError(await service.api('GET', `/api/v1/webhooks/events?occurredAtFrom=${encodeURIComponent(value)}`), outOfRange(value));
+      expectError(
+        await service.api('GET', `/api/v1/webhooks/events?occurredAtFrom=${encodeURIComponent(value)}`),
+        outOfRange(value),
+      );
     });
 
     it('answers a date that is not RFC 3339 with 400, and accepts the first and last instants', async () => {
@@ -222,52 +346,110 @@ describe.each(backends)('closed input holes (%s)', (backend) => {
         status: 400,
         path: '/api/v1/webhooks/events',
         code: 'VALIDATION_ERROR',
-        message: 'the request is not valid: occurredAtUntil: must be an RFC 3339 date-time with an offset, e.g. 2026-11-28T10:07:50Z',
-        validationErrors: [{ field: 'occurredAtUntil', value: '10000-01-01T00:00:00Z', message: 'must be an RFC 3339 date-time with an offset, e.g. 2026-11-28T10:07:50Z' }],
+        message:
+          'the request is not valid: occurredAtUntil: must be an RFC 3339 date-time with an offset, e.g. 2026-11-28T10:07:50Z',
+        validationErrors: [
+          {
+            field: 'occurredAtUntil',
+            value: '10000-01-01T00:00:00Z',
+            message: 'must be an RFC 3339 date-time with an offset, e.g. 2026-11-28T10:07:50Z',
+          },
+        ],
       });
-      const whole = await service.api('GET', '/api/v1/webhooks/events?occurredAtFrom=0001-01-01T00:00:00Z&occurredAtUntil=9999-12-31T23:59:59.999Z');
+      const whole = await service.api(
+        'GET',
+        '/api/v1/webhooks/events?occurredAtFrom=0001-01-01T00:00:00Z&occurredAtUntil=9999-12-31T23:59:59.999Z',
+      );
       expect([whole.status, whole.body.totalElements]).toEqual([200, 0]);
     });
   });
 
   describe('requests the HTTP parser refuses', () => {
     it('answers headers over 16 KiB with 431 HEADERS_TOO_LARGE in the contract body', async () => {
-      const answer = await rawExchange(service.url, `GET /api/v1/videos?pageSize=2 HTTP/1.1\r\nHost: x\r\nX-API-Key: ${TEST_API_KEY}\r\nX-Filler: ${'x'.repeat(20_000)}\r\n\r\n`);
+      const answer = await rawExchange(
+        service.url,
+        `GET /api/v1/videos?pageSize=2 HTTP/1.1\r\nHost: x\r\nX-API-Key: ${TEST_API_KEY}\r\nX-Filler: ${'x'.repeat(20_000)}\r\n\r\n`,
+      );
       expect(answer.statusLine).toBe('HTTP/1.1 431 Request Header Fields Too Large');
-      expect(answer.headers).toMatchObject({ 'content-type': 'application/json; charset=utf-8', 'x-request-id': answer.body.requestId, 'x-content-type-options': 'nosniff', connection: 'close' });
+      expect(answer.headers).toMatchObject({
+        'content-type': 'application/json; charset=utf-8',
+        'x-request-id': answer.body.requestId,
+        'x-content-type-options': 'nosniff',
+        connection: 'close',
+      });
       expect(answer.body).toEqual({
-        timestamp: anyTimestamp, requestId: anyRequestId, requestPath: '/api/v1/videos', statusCode: 431, errorCode: 'HEADERS_TOO_LARGE',
-        message: 'the request line and headers are larger than 16 KiB: send a shorter URL or fewer headers', validationErrors: [], errorDetails: null,
+        timestamp: anyTimestamp,
+        requestId: anyRequestId,
+        requestPath: '/api/v1/videos',
+        statusCode: 431,
+        errorCode: 'HEADERS_TOO_LARGE',
+        message: 'the request line and headers are larger than 16 KiB: send a shorter URL or fewer headers',
+        validationErrors: [],
+        errorDetails: null,
       });
     });
 
     it('answers a URL over 16 KiB with 431, without quoting it', async () => {
-      const answer = await rawExchange(service.url, `GET /api/v1/videos/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const answer = await rawExchange(
+        service.url,
+        `GET /api/v1/videos/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+      );
       expect(answer.statusLine).toBe('HTTP/1.1 431 Request Header Fields Too Large');
-      expect(answer.body).toMatchObject({ requestPath: '', statusCode: 431, errorCode: 'HEADERS_TOO_LARGE', validationErrors: [], errorDetails: null });
+      expect(answer.body).toMatchObject({
+        requestPath: '',
+        statusCode: 431,
+        errorCode: 'HEADERS_TOO_LARGE',
+        validationErrors: [],
+        errorDetails: null,
+      });
     });
 
     it.each([
-      ['a malformed request line', 'GET /api/v1/account HTTP/1.1 extra\r\nHost: x\r\n\r\n', 'HPE_INVALID_VERSION', '/api/v1/account'],
-      ['a header name with a space', 'GET /api/v1/account HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n', 'HPE_INVALID_HEADER_TOKEN', '/api/v1/account'],
+      [
+        'a malformed request line',
+        'GET /api/v1/account HTTP/1.1 extra\r\nHost: x\r\n\r\n',
+        'HPE_INVALID_VERSION',
+        '/api/v1/account',
+      ],
+      [
+        'a header name with a space',
+        'GET /api/v1/account HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n',
+        'HPE_INVALID_HEADER_TOKEN',
+        '/api/v1/account',
+      ],
       ['an unknown method', 'FETCH!ME /api/v1/account HTTP/1.1\r\nHost: x\r\n\r\n', 'HPE_INVALID_METHOD', ''],
     ])('answers %s with 400 BAD_REQUEST in the contract body', async (_label, bytes, parserCode, requestPath) => {
       const answer = await rawExchange(service.url, bytes);
       expect(answer.statusLine).toBe('HTTP/1.1 400 Bad Request');
       expect(answer.body).toEqual({
-        timestamp: anyTimestamp, requestId: anyRequestId, requestPath, statusCode: 400, errorCode: 'BAD_REQUEST',
-        message: `the request is not valid HTTP/1.1 (${parserCode}): check the request line and headers`, validationErrors: [], errorDetails: null,
+        timestamp: anyTimestamp,
+        requestId: anyRequestId,
+        requestPath,
+        statusCode: 400,
+        errorCode: 'BAD_REQUEST',
+        message: `the request is not valid HTTP/1.1 (${parserCode}): check the request line and headers`,
+        validationErrors: [],
+        errorDetails: null,
       });
       expect(answer.headers['x-request-id']).toBe(answer.body.requestId);
-      expect(logLines.some((line) => line.includes(answer.body.requestId) && line.includes('refused a request the HTTP parser could not read'))).toBe(true);
+      expect(
+        logLines.some(
+          (line) =>
+            line.includes(answer.body.requestId) && line.includes('refused a request the HTTP parser could not read'),
+        ),
+      ).toBe(true);
     });
   });
 
   describe('download links', () => {
     it('are relative without REELIN_PUBLIC_URL, whatever Host the request names', async () => {
-      const link = await service.api('POST', `/api/v1/videos/${videoId}/out/https`, { headers: { host: 'attacker.example', 'x-forwarded-host': 'attacker.example' } });
+      const link = await service.api('POST', `/api/v1/videos/${videoId}/out/https`, {
+        headers: { host: 'attacker.example', 'x-forwarded-host': 'attacker.example' },
+      });
       expect(link.status).toBe(200);
-      expect(link.body.presignedUrl).toMatch(new RegExp(`^/api/downloads/${videoId}/a\\.mov\\?expires=[0-9]+&signature=[A-Za-z0-9_-]{43}$`));
+      expect(link.body.presignedUrl).toMatch(
+        new RegExp(`^/api/downloads/${videoId}/a\\.mov\\?expires=[0-9]+&signature=[A-Za-z0-9_-]{43}$`),
+      );
     });
 
     it('cover the file name: a link with another name is 403 ACCESS_DENIED', async () => {
@@ -277,7 +459,12 @@ describe.each(backends)('closed input holes (%s)', (backend) => {
       for (const method of ['GET', 'HEAD']) {
         const response = await service.api(method, tampered, { apiKey: null });
         if (method === 'GET') {
-          expectError(response, { status: 403, path, code: 'ACCESS_DENIED', message: 'the download link is not valid: request a new one with POST /api/v1/videos/{videoId}/out/https' });
+          expectError(response, {
+            status: 403,
+            path,
+            code: 'ACCESS_DENIED',
+            message: 'the download link is not valid: request a new one with POST /api/v1/videos/{videoId}/out/https',
+          });
         } else {
           expect(response.status).toBe(403);
         }
@@ -311,13 +498,20 @@ describe.each(backends)('closed input holes (%s)', (backend) => {
       const answer = await request(`${service.url}${link.presignedUrl}`);
       expect(answer.statusCode).toBe(200);
       expect(Buffer.from(await answer.body.arrayBuffer()).equals(bytes)).toBe(true);
-      expect(contentDisposition.parse(String(answer.headers['content-disposition'])).parameters.filename).toBe(fileName);
+      expect(contentDisposition.parse(String(answer.headers['content-disposition'])).parameters.filename).toBe(
+        fileName,
+      );
     });
 
     it.each(['.', '..'])('refuses the file name %j, which a link could not carry', async (fileName) => {
-      const response = await service.api('POST', '/api/v1/videos/in/https', { body: { name: 'n', fileName, url: originUrl('/a.mov') } });
+      const response = await service.api('POST', '/api/v1/videos/in/https', {
+        body: { name: 'n', fileName, url: originUrl('/a.mov') },
+      });
       expectError(response, {
-        status: 400, path: '/api/v1/videos/in/https', code: 'VALIDATION_ERROR', message: 'the request is not valid: fileName: must not be . or ..',
+        status: 400,
+        path: '/api/v1/videos/in/https',
+        code: 'VALIDATION_ERROR',
+        message: 'the request is not valid: fileName: must not be . or ..',
         validationErrors: [{ field: 'fileName', value: fileName, message: 'must not be . or ..' }],
       });
     });
@@ -330,27 +524,47 @@ describe.each(backends)('closed input holes (%s)', (backend) => {
       const userId = (await service.api('GET', '/api/v1/account')).body.user.id;
       await db.insert(teamMembers).values({ teamId: closed!.id, userId, role: 'MEMBER' });
       const path = `/api/v1/teams/${closed!.id}`;
-      const forbidden = { status: 403, path, code: 'FORBIDDEN', message: `team ${closed!.id} does not have API access enabled`, errorDetails: { teamId: closed!.id } };
+      const forbidden = {
+        status: 403,
+        path,
+        code: 'FORBIDDEN',
+        message: `team ${closed!.id} does not have API access enabled`,
+        errorDetails: { teamId: closed!.id },
+      };
       expectError(await service.api('PATCH', path, { body: { freeClipEnabled: false } }), forbidden);
       expectError(await service.api('PATCH', path), forbidden);
-      expectError(await service.api('GET', `/api/v1/projects?teamId=${closed!.id}`), { ...forbidden, path: '/api/v1/projects' });
+      expectError(await service.api('GET', `/api/v1/projects?teamId=${closed!.id}`), {
+        ...forbidden,
+        path: '/api/v1/projects',
+      });
       const team = await service.api('GET', path);
       expect([team.status, team.body.freeClipEnabled, team.body.apiEnabled]).toEqual([200, true, false]);
     });
   });
 
   describe('S3 object keys', () => {
-    const dotSegment = 'must not have a . or .. segment: URL parsers resolve them as path steps, which would leave the bucket';
-    const s3Body = (objectKey: string) => ({ name: 'n', objectKey, s3Bucket: { bucket: 'masters', accessKey: 'AK', secretAccessKey: 'SK', endpoint: s3Endpoint() } });
-
-    it.each(['../other-bucket/x', '..', 'a/./b', 'a/..', './x'])('refuses the key %j with 400 before any request', async (objectKey) => {
-      origin.resetStats();
-      expectError(await service.api('POST', '/api/v1/videos/in/s3', { body: s3Body(objectKey) }), {
-        status: 400, path: '/api/v1/videos/in/s3', code: 'VALIDATION_ERROR', message: `the request is not valid: objectKey: ${dotSegment}`,
-        validationErrors: [{ field: 'objectKey', value: objectKey, message: dotSegment }],
-      });
-      expect(origin.stats.requests).toEqual([]);
+    const dotSegment =
+      'must not have a . or .. segment: URL parsers resolve them as path steps, which would leave the bucket';
+    const s3Body = (objectKey: string) => ({
+      name: 'n',
+      objectKey,
+      s3Bucket: { bucket: 'masters', accessKey: 'AK', secretAccessKey: 'SK', endpoint: s3Endpoint() },
     });
+
+    it.each(['../other-bucket/x', '..', 'a/./b', 'a/..', './x'])(
+      'refuses the key %j with 400 before any request',
+      async (objectKey) => {
+        origin.resetStats();
+        expectError(await service.api('POST', '/api/v1/videos/in/s3', { body: s3Body(objectKey) }), {
+          status: 400,
+          path: '/api/v1/videos/in/s3',
+          code: 'VALIDATION_ERROR',
+          message: `the request is not valid: objectKey: ${dotSegment}`,
+          validationErrors: [{ field: 'objectKey', value: objectKey, message: dotSegment }],
+        });
+        expect(origin.stats.requests).toEqual([]);
+      },
+    );
 
     it.each([
       ['a/%2e%2e/b', '/s3-prefix/masters/a/%252e%252e/b'],
@@ -358,7 +572,7 @@ describe.each(backends)('closed input holes (%s)', (backend) => {
       ['.%2e/y', '/s3-prefix/masters/.%252e/y'],
       ['..x/...', '/s3-prefix/masters/..x/...'],
       ['a\\..\\b', '/s3-prefix/masters/a%5C..%5Cb'],
-    ])('sends the key %j inside the bucket under the endpoint\'s prefix, as %s', async (objectKey, sentPath) => {
+    ])("sends the key %j inside the bucket under the endpoint's prefix, as %s", async (objectKey, sentPath) => {
       origin.resetStats();
       const response = await service.api('POST', '/api/v1/videos/in/s3', { body: s3Body(objectKey) });
       // The origin is no S3 service: it answers 404, which is the object missing.
@@ -371,15 +585,22 @@ describe.each(backends)('closed input holes (%s)', (backend) => {
   describe('request URLs in the log', () => {
     it('have signatures and key-, token- and signature-like query values redacted', async () => {
       const values = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
-      const listed = await service.api('GET', `/api/v1/videos?apiKey=${values[0]}&pageSize=2&access_token=${values[1]}&X-Amz-Signature=${values[2]}&X-Amz-Credential=${values[3]}`);
+      const listed = await service.api(
+        'GET',
+        `/api/v1/videos?apiKey=${values[0]}&pageSize=2&access_token=${values[1]}&X-Amz-Signature=${values[2]}&X-Amz-Credential=${values[3]}`,
+      );
       expect(listed.status).toBe(200);
       const link = (await service.api('POST', `/api/v1/videos/${videoId}/out/https`)).body.presignedUrl as string;
       const signature = new URL(link, service.url).searchParams.get('signature') ?? '';
       const expires = new URL(link, service.url).searchParams.get('expires') ?? '';
       expect((await service.api('GET', link, { apiKey: null })).status).toBe(200);
 
-      const urls = logLines.map((line) => JSON.parse(line) as { req?: { url?: string } }).flatMap((entry) => (entry.req?.url ? [entry.req.url] : []));
-      expect(urls).toContain('/api/v1/videos?apiKey=[redacted]&pageSize=2&access_token=[redacted]&X-Amz-Signature=[redacted]&X-Amz-Credential=[redacted]');
+      const urls = logLines
+        .map((line) => JSON.parse(line) as { req?: { url?: string } })
+        .flatMap((entry) => (entry.req?.url ? [entry.req.url] : []));
+      expect(urls).toContain(
+        '/api/v1/videos?apiKey=[redacted]&pageSize=2&access_token=[redacted]&X-Amz-Signature=[redacted]&X-Amz-Credential=[redacted]',
+      );
       expect(urls).toContain(`${link.split('?')[0]}?expires=${expires}&signature=[redacted]`);
       for (const line of logLines) {
         for (const value of [...values, signature]) expect(line).not.toContain(value);
@@ -393,13 +614,17 @@ describe.each(backends)('closed input holes (%s)', (backend) => {
       const second = await importFile({ url: originUrl('/a.mov') });
       const wrong = randomUUID();
       expectError(await service.api('DELETE', `/api/v1/videos/${first}`, { body: [wrong] }), {
-        status: 409, path: `/api/v1/videos/${first}`, code: 'CONFLICTING_DERIVED_VIDEO_IDS',
+        status: 409,
+        path: `/api/v1/videos/${first}`,
+        code: 'CONFLICTING_DERIVED_VIDEO_IDS',
         message: `video ${first} has derived videos [], not the [${wrong}] given: list exactly the derived videos to delete`,
         errorDetails: { derivedVideoIds: [] },
       });
       const withList = await service.api('DELETE', `/api/v1/videos/${first}`, { body: [] });
       expect([withList.status, withList.body]).toEqual([200, [first]]);
-      const without = await service.api('DELETE', `/api/v1/videos/${second}`, { headers: { 'content-type': 'application/json', 'content-length': '0' } });
+      const without = await service.api('DELETE', `/api/v1/videos/${second}`, {
+        headers: { 'content-type': 'application/json', 'content-length': '0' },
+      });
       expect([without.status, without.body]).toEqual([200, [second]]);
     });
 
@@ -408,7 +633,9 @@ describe.each(backends)('closed input holes (%s)', (backend) => {
       const deletion = document.paths['/api/v1/videos/{videoId}'].delete.requestBody;
       expect(deletion.required).toBe(false);
       expect(JSON.stringify(deletion.content['application/json'].schema)).toContain('"type":"array"');
-      const patches = Object.entries(document.paths as Record<string, Record<string, any>>).flatMap(([path, operations]) => (operations.patch ? [[path, operations.patch.requestBody.required]] : []));
+      const patches = Object.entries(document.paths as Record<string, Record<string, any>>).flatMap(
+        ([path, operations]) => (operations.patch ? [[path, operations.patch.requestBody.required]] : []),
+      );
       expect(patches.sort()).toEqual([
         ['/api/v1/projects/{projectId}', false],
         ['/api/v1/teams/{teamId}', false],
@@ -417,7 +644,15 @@ describe.each(backends)('closed input holes (%s)', (backend) => {
       ]);
       for (const path of Object.keys(document.paths)) {
         for (const operation of Object.values(document.paths[path] as Record<string, any>)) {
-          if (operation.requestBody !== undefined && !['/api/v1/videos/{videoId}', '/api/v1/teams/{teamId}', '/api/v1/projects/{projectId}', '/api/v1/webhooks/{webhookId}'].includes(path)) {
+          if (
+            operation.requestBody !== undefined &&
+            ![
+              '/api/v1/videos/{videoId}',
+              '/api/v1/teams/{teamId}',
+              '/api/v1/projects/{projectId}',
+              '/api/v1/webhooks/{webhookId}',
+            ].includes(path)
+          ) {
             expect(operation.requestBody.required, path).toBe(true);
           }
         }
@@ -432,7 +667,9 @@ describe.each(backends)('closed input holes (%s)', (backend) => {
     ])('answer an empty PATCH of %s with 200 and the object unchanged, updatedAt included', async (_label, path) => {
       const before = await service.api('GET', path());
       expect(before.status).toBe(200);
-      const empty = await service.api('PATCH', path(), { headers: { 'content-type': 'application/json', 'content-length': '0' } });
+      const empty = await service.api('PATCH', path(), {
+        headers: { 'content-type': 'application/json', 'content-length': '0' },
+      });
       const bare = await service.api('PATCH', path());
       const emptyObject = await service.api('PATCH', path(), { body: {} });
       for (const answer of [empty, bare, emptyObject]) expect([answer.status, answer.body]).toEqual([200, before.body]);

@@ -30,12 +30,18 @@ import { createTestPki, type TestPki } from '../support/test-pki.js';
 
 const ingestionEnded = (video: any) => ['DONE', 'FAILED'].includes(video.ingestion.ingestionState.ingestionStatus);
 
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number, what: string): Promise<T> {
+async function until<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const value = await read();
     if (done(value)) return value;
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(value)}`);
+    if (performance.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(value)}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
@@ -48,7 +54,12 @@ async function anyRunning(runs: readonly FakeRun[]): Promise<boolean> {
 
 /** How long after `sinceMs` the last process of `runs` was gone. */
 async function goneAfterMs(runs: readonly FakeRun[], sinceMs: number): Promise<number> {
-  await until(() => anyRunning(runs), (running) => !running, 10_000, 'the processes to be gone');
+  await until(
+    () => anyRunning(runs),
+    (running) => !running,
+    10_000,
+    'the processes to be gone',
+  );
   return performance.now() - sinceMs;
 }
 
@@ -67,11 +78,28 @@ describe.each(backends)('media limits through the service (%s)', (backend) => {
       REELIN_MEDIA_TIME_LIMIT_PERCENT: '1',
       REELIN_MEDIA_MAX_DURATION_SECONDS: '5',
     });
-    for (const name of ['short-4s', 'progressive'] as const) fx.origin.setFile(`/media/${name}.mp4`, { body: await fs.readFile(await mediaFixture(name)) });
+    for (const name of ['short-4s', 'progressive'] as const)
+      fx.origin.setFile(`/media/${name}.mp4`, { body: await fs.readFile(await mediaFixture(name)) });
     // A raw H.264 stream: no container, no index, so no duration.
-    const { stdout } = await promisify(execFile)(await realBinary('ffmpeg'), [
-      '-hide_banner', '-loglevel', 'error', '-i', await mediaFixture('short-4s'), '-an', '-c:v', 'copy', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264', '-',
-    ], { encoding: 'buffer', maxBuffer: 64 << 20 });
+    const { stdout } = await promisify(execFile)(
+      await realBinary('ffmpeg'),
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-i',
+        await mediaFixture('short-4s'),
+        '-an',
+        '-c:v',
+        'copy',
+        '-bsf:v',
+        'h264_mp4toannexb',
+        '-f',
+        'h264',
+        '-',
+      ],
+      { encoding: 'buffer', maxBuffer: 64 << 20 },
+    );
     fx.origin.setFile('/media/raw.mp4', { body: stdout });
   }, 60_000);
 
@@ -81,14 +109,21 @@ describe.each(backends)('media limits through the service (%s)', (backend) => {
   });
 
   const importFile = async (name: string, fullIngestion: boolean): Promise<string> => {
-    const created = await fx.service.api('POST', `/api/v1/videos/in/https?fullIngestion=${fullIngestion}`, { body: { name, url: fx.url(`/media/${name}.mp4`) } });
+    const created = await fx.service.api('POST', `/api/v1/videos/in/https?fullIngestion=${fullIngestion}`, {
+      body: { name, url: fx.url(`/media/${name}.mp4`) },
+    });
     expect(created.status, created.text).toBe(201);
     return created.body.videoId as string;
   };
 
   it('stops an ffmpeg that ignores SIGTERM at its wall-clock limit, kills its whole group, and ends the ingestion FAILED with MEDIA_LIMIT_EXCEEDED', async () => {
     const videoId = await importFile('short-4s', true);
-    const runs = await until(async () => (await ffmpeg.runs()).filter((run) => run.args.includes(videoId)), (found) => found.length === 1 && found[0]?.childPid != null, 30_000, 'the ffmpeg run');
+    const runs = await until(
+      async () => (await ffmpeg.runs()).filter((run) => run.args.includes(videoId)),
+      (found) => found.length === 1 && found[0]?.childPid != null,
+      30_000,
+      'the ffmpeg run',
+    );
     expect(await anyRunning(runs)).toBe(true);
     const video = await fx.service.waitForVideo(videoId, ingestionEnded, 30_000);
     const state = video.ingestion.ingestionState;
@@ -97,7 +132,8 @@ describe.each(backends)('media limits through the service (%s)', (backend) => {
       videoMetadataAvailable: true,
       error: {
         code: 'MEDIA_LIMIT_EXCEEDED',
-        message: 'ingesting the video was stopped: ffmpeg did not finish within its time limit of 2 s, so it was stopped',
+        message:
+          'ingesting the video was stopped: ffmpeg did not finish within its time limit of 2 s, so it was stopped',
         details: { limit: 'time' },
       },
     });
@@ -113,7 +149,11 @@ describe.each(backends)('media limits through the service (%s)', (backend) => {
     expect(video.ingestion.ingestionState).toMatchObject({
       ingestionStatus: 'FAILED',
       videoMetadataAvailable: true,
-      error: { code: 'MEDIA_LIMIT_EXCEEDED', message: 'the video lasts 12 s, longer than the 5 s this service ingests fully: only its metadata was read', details: { limit: 'duration', maxDurationMillis: 5_000 } },
+      error: {
+        code: 'MEDIA_LIMIT_EXCEEDED',
+        message: 'the video lasts 12 s, longer than the 5 s this service ingests fully: only its metadata was read',
+        details: { limit: 'duration', maxDurationMillis: 5_000 },
+      },
     });
     expect(video.ingestion.metadata.durationInMillis).toBe(12_000);
     expect((await ffmpeg.runs()).filter((run) => run.args.includes(videoId))).toEqual([]);
@@ -129,9 +169,21 @@ describe.each(backends)('media limits through the service (%s)', (backend) => {
   it('reads the metadata of a raw H.264 stream and refuses its full ingestion: its duration is unknown', async () => {
     const videoId = await importFile('raw', true);
     const video = await fx.service.waitForVideo(videoId, ingestionEnded, 30_000);
-    expect(video.ingestion.ingestionState).toMatchObject({ ingestionStatus: 'FAILED', videoMetadataAvailable: true, error: { code: 'MEDIA_LIMIT_EXCEEDED', details: { limit: 'duration', durationMillis: null } } });
-    expect(video.ingestion.ingestionState.error.message).toMatch(/^the video's duration is unknown \(a live stream, a raw stream without an index, or a damaged file\)/);
-    expect(video.ingestion.metadata).toMatchObject({ containerName: 'H.264 elementary stream', codecName: 'h264', frameWidth: 640, frameHeight: 360, durationInMillis: null });
+    expect(video.ingestion.ingestionState).toMatchObject({
+      ingestionStatus: 'FAILED',
+      videoMetadataAvailable: true,
+      error: { code: 'MEDIA_LIMIT_EXCEEDED', details: { limit: 'duration', durationMillis: null } },
+    });
+    expect(video.ingestion.ingestionState.error.message).toMatch(
+      /^the video's duration is unknown \(a live stream, a raw stream without an index, or a damaged file\)/,
+    );
+    expect(video.ingestion.metadata).toMatchObject({
+      containerName: 'H.264 elementary stream',
+      codecName: 'h264',
+      frameWidth: 640,
+      frameHeight: 360,
+      durationInMillis: null,
+    });
     expect((await ffmpeg.runs()).filter((run) => run.args.includes(videoId))).toEqual([]);
   }, 60_000);
 });
@@ -154,9 +206,16 @@ describe.each(backends)('deleting a video while its ffmpeg runs (%s)', (backend)
   });
 
   it('leaves no ffmpeg process behind within 2 s, even one that ignores SIGTERM, and ends the job without a retry', async () => {
-    const created = await fx.service.api('POST', '/api/v1/videos/in/https?fullIngestion=true', { body: { name: 'Deleted', url: fx.url('/media/short-4s.mp4') } });
+    const created = await fx.service.api('POST', '/api/v1/videos/in/https?fullIngestion=true', {
+      body: { name: 'Deleted', url: fx.url('/media/short-4s.mp4') },
+    });
     const videoId = created.body.videoId as string;
-    const runs = await until(async () => (await ffmpeg.runs()).filter((run) => run.args.includes(videoId)), (found) => found.length === 1 && found[0]?.childPid != null, 30_000, 'the ffmpeg run');
+    const runs = await until(
+      async () => (await ffmpeg.runs()).filter((run) => run.args.includes(videoId)),
+      (found) => found.length === 1 && found[0]?.childPid != null,
+      30_000,
+      'the ffmpeg run',
+    );
     expect(await anyRunning(runs)).toBe(true);
 
     const deletingMs = performance.now();
@@ -168,75 +227,95 @@ describe.each(backends)('deleting a video while its ffmpeg runs (%s)', (backend)
     expect(afterMs).toBeLessThan(2_000);
 
     // The job ended (completed, not failed into a retry), and started no other ffmpeg.
-    const states = await until(async () => {
-      const result = (await fx.service.app.connection.db.execute(sql`select state from pgboss.job where name = 'ingest-video' and data->>'videoId' = ${videoId}`)) as unknown as { rows: { state: string }[] };
-      return result.rows.map((row) => row.state);
-    }, (found) => found.length > 0 && found.every((state) => state === 'completed'), 10_000, 'the ingestion job to complete');
+    const states = await until(
+      async () => {
+        const result = (await fx.service.app.connection.db.execute(
+          sql`select state from pgboss.job where name = 'ingest-video' and data->>'videoId' = ${videoId}`,
+        )) as unknown as { rows: { state: string }[] };
+        return result.rows.map((row) => row.state);
+      },
+      (found) => found.length > 0 && found.every((state) => state === 'completed'),
+      10_000,
+      'the ingestion job to complete',
+    );
     expect(states).toEqual(['completed']);
     expect((await ffmpeg.runs()).filter((run) => run.args.includes(videoId))).toHaveLength(1);
     expect((await fx.service.api('GET', `/api/v1/videos/${videoId}`)).status).toBe(404);
   }, 60_000);
 });
 
-describe.runIf(process.env.TEST_DATABASE_URL)('deleting a video while a worker process runs its ffmpeg, from an API process (PostgreSQL)', () => {
-  const API_KEY = 'rln_media_limits_key_abcdefghijklmnopqrstuvwxyz0123';
-  let pki: TestPki;
-  let origin: OriginServer;
-  let workDir: string;
-  let database: PostgresTestDatabase;
-  let ffmpeg: FakeTool;
-  const children: ChildService[] = [];
+describe.runIf(process.env.TEST_DATABASE_URL)(
+  'deleting a video while a worker process runs its ffmpeg, from an API process (PostgreSQL)',
+  () => {
+    const API_KEY = 'rln_media_limits_key_abcdefghijklmnopqrstuvwxyz0123';
+    let pki: TestPki;
+    let origin: OriginServer;
+    let workDir: string;
+    let database: PostgresTestDatabase;
+    let ffmpeg: FakeTool;
+    const children: ChildService[] = [];
 
-  beforeAll(async () => {
-    pki = await createTestPki();
-    origin = await startOriginServer({ pki });
-    origin.setFile('/media/short-4s.mp4', { body: await fs.readFile(await mediaFixture('short-4s')) });
-    workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-media-processes-'));
-    ffmpeg = await writeFakeTool({ dir: workDir, name: 'ffmpeg', behaviour: 'hang' });
-    database = await createPostgresTestDatabase();
-  }, 60_000);
+    beforeAll(async () => {
+      pki = await createTestPki();
+      origin = await startOriginServer({ pki });
+      origin.setFile('/media/short-4s.mp4', { body: await fs.readFile(await mediaFixture('short-4s')) });
+      workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-media-processes-'));
+      ffmpeg = await writeFakeTool({ dir: workDir, name: 'ffmpeg', behaviour: 'hang' });
+      database = await createPostgresTestDatabase();
+    }, 60_000);
 
-  afterAll(async () => {
-    for (const child of children) await child.kill('SIGKILL');
-    await database?.drop();
-    await origin?.close();
-    await pki?.cleanup();
-    if (workDir && !process.env.KEEP_LOGS) await fs.rm(workDir, { recursive: true, force: true });
-  });
+    afterAll(async () => {
+      for (const child of children) await child.kill('SIGKILL');
+      await database?.drop();
+      await origin?.close();
+      await pki?.cleanup();
+      if (workDir && !process.env.KEEP_LOGS) await fs.rm(workDir, { recursive: true, force: true });
+    });
 
-  it('stops the worker\'s ffmpeg, which ignores SIGTERM, within 2 s of the API process\'s DELETE', async () => {
-    const env: Record<string, string> = {
-      DATABASE_URL: database.url,
-      REELIN_DATA_DIR: path.join(workDir, 'data'),
-      REELIN_ADMIN_API_KEY: API_KEY,
-      REELIN_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
-      REELIN_ALLOWED_PORTS: String(origin.port),
-      NODE_EXTRA_CA_CERTS: pki.caCertPath,
-      REELIN_WEBHOOK_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
-      REELIN_FFMPEG_PATH: ffmpeg.path,
-      REELIN_LOG_LEVEL: 'info',
-      REELIN_QUEUE_POLL_INTERVAL_SECONDS: '1',
-      REELIN_SHUTDOWN_TIMEOUT_MS: '2000',
-    };
-    children.push(await startChildService('migrate', env, workDir));
-    const api = await startChildService('api', env, workDir);
-    children.push(api);
-    children.push(await startChildService('worker', env, workDir));
-    const baseUrl = api.url ?? '';
+    it("stops the worker's ffmpeg, which ignores SIGTERM, within 2 s of the API process's DELETE", async () => {
+      const env: Record<string, string> = {
+        DATABASE_URL: database.url,
+        REELIN_DATA_DIR: path.join(workDir, 'data'),
+        REELIN_ADMIN_API_KEY: API_KEY,
+        REELIN_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
+        REELIN_ALLOWED_PORTS: String(origin.port),
+        NODE_EXTRA_CA_CERTS: pki.caCertPath,
+        REELIN_WEBHOOK_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+        REELIN_FFMPEG_PATH: ffmpeg.path,
+        REELIN_LOG_LEVEL: 'info',
+        REELIN_QUEUE_POLL_INTERVAL_SECONDS: '1',
+        REELIN_SHUTDOWN_TIMEOUT_MS: '2000',
+      };
+      children.push(await startChildService('migrate', env, workDir));
+      const api = await startChildService('api', env, workDir);
+      children.push(api);
+      children.push(await startChildService('worker', env, workDir));
+      const baseUrl = api.url ?? '';
 
-    const created = await callApi(baseUrl, API_KEY, 'POST', '/api/v1/videos/in/https?fullIngestion=true', { name: 'Deleted', url: origin.url('/media/short-4s.mp4') });
-    expect(created.status).toBe(201);
-    const videoId = created.body.videoId as string;
-    const runs = await until(async () => (await ffmpeg.runs()).filter((run) => run.args.includes(videoId)), (found) => found.length === 1 && found[0]?.childPid != null, 60_000, 'the worker\'s ffmpeg run');
+      const created = await callApi(baseUrl, API_KEY, 'POST', '/api/v1/videos/in/https?fullIngestion=true', {
+        name: 'Deleted',
+        url: origin.url('/media/short-4s.mp4'),
+      });
+      expect(created.status).toBe(201);
+      const videoId = created.body.videoId as string;
+      const runs = await until(
+        async () => (await ffmpeg.runs()).filter((run) => run.args.includes(videoId)),
+        (found) => found.length === 1 && found[0]?.childPid != null,
+        60_000,
+        "the worker's ffmpeg run",
+      );
 
-    const deletingMs = performance.now();
-    const deleted = await callApi(baseUrl, API_KEY, 'DELETE', `/api/v1/videos/${videoId}`);
-    expect(deleted.status).toBe(200);
-    const afterMs = await goneAfterMs(runs, deletingMs);
-    console.log(`[api + worker processes] ffmpeg (ignoring SIGTERM) gone ${Math.round(afterMs)} ms after the DELETE was sent to the API process`);
-    expect(afterMs).toBeLessThan(2_000);
-  }, 120_000);
-});
+      const deletingMs = performance.now();
+      const deleted = await callApi(baseUrl, API_KEY, 'DELETE', `/api/v1/videos/${videoId}`);
+      expect(deleted.status).toBe(200);
+      const afterMs = await goneAfterMs(runs, deletingMs);
+      console.log(
+        `[api + worker processes] ffmpeg (ignoring SIGTERM) gone ${Math.round(afterMs)} ms after the DELETE was sent to the API process`,
+      );
+      expect(afterMs).toBeLessThan(2_000);
+    }, 120_000);
+  },
+);
 
 describe.each(backends)('the per-team ceiling of media work (%s)', (backend) => {
   const OTHER_KEY = 'rln_other_team_key_abcdefghijklmnopqrstuvwxyz012345';
@@ -248,14 +327,36 @@ describe.each(backends)('the per-team ceiling of media work (%s)', (backend) => 
     tools = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-fake-ffprobe-'));
     // Every probe waits for the gate: a metadata-only ingestion runs as long as the test wants.
     ffprobe = await writeFakeTool({ dir: tools, name: 'ffprobe', behaviour: 'gate' });
-    fx = await startE2eFixture(backend, { REELIN_FFPROBE_PATH: ffprobe.path, REELIN_MEDIA_JOBS_PER_TEAM: '1', REELIN_INGEST_JOBS_PER_WORKER: '3' });
+    fx = await startE2eFixture(backend, {
+      REELIN_FFPROBE_PATH: ffprobe.path,
+      REELIN_MEDIA_JOBS_PER_TEAM: '1',
+      REELIN_INGEST_JOBS_PER_WORKER: '3',
+    });
     fx.origin.setFile('/media/short-4s.mp4', { body: await fs.readFile(await mediaFixture('short-4s')) });
     const db = fx.service.app.connection.db;
-    const other = await insertAccount(db, { email: `other-${randomUUID()}@example.com`, userName: 'Other', teamName: 'Other team', projectName: 'Other project' });
-    await insertApiKey(db, { userId: other.userId, name: 'other', description: null, keyHash: hashApiKey(OTHER_KEY), keyHint: OTHER_KEY.slice(-3) });
+    const other = await insertAccount(db, {
+      email: `other-${randomUUID()}@example.com`,
+      userName: 'Other',
+      teamName: 'Other team',
+      projectName: 'Other project',
+    });
+    await insertApiKey(db, {
+      userId: other.userId,
+      name: 'other',
+      description: null,
+      keyHash: hashApiKey(OTHER_KEY),
+      keyHint: OTHER_KEY.slice(-3),
+    });
     for (const apiKey of [undefined, OTHER_KEY]) {
       const team = (await fx.service.api('GET', '/api/v1/account', { ...(apiKey ? { apiKey } : {}) })).body.defaultTeam;
-      expect((await fx.service.api('PATCH', `/api/v1/teams/${team.id}`, { body: { freeClipEnabled: false }, ...(apiKey ? { apiKey } : {}) })).status).toBe(200);
+      expect(
+        (
+          await fx.service.api('PATCH', `/api/v1/teams/${team.id}`, {
+            body: { freeClipEnabled: false },
+            ...(apiKey ? { apiKey } : {}),
+          })
+        ).status,
+      ).toBe(200);
     }
   }, 60_000);
 
@@ -265,21 +366,30 @@ describe.each(backends)('the per-team ceiling of media work (%s)', (backend) => 
   });
 
   const importAs = async (apiKey: string | undefined, name: string): Promise<string> => {
-    const created = await fx.service.api('POST', '/api/v1/videos/in/https', { body: { name, url: fx.url('/media/short-4s.mp4') }, ...(apiKey ? { apiKey } : {}) });
+    const created = await fx.service.api('POST', '/api/v1/videos/in/https', {
+      body: { name, url: fx.url('/media/short-4s.mp4') },
+      ...(apiKey ? { apiKey } : {}),
+    });
     expect(created.status, created.text).toBe(201);
     return created.body.videoId as string;
   };
   const statusOf = async (videoId: string, apiKey?: string): Promise<string> =>
-    (await fx.service.api('GET', `/api/v1/videos/${videoId}`, apiKey ? { apiKey } : {})).body.ingestion.ingestionState.ingestionStatus as string;
+    (await fx.service.api('GET', `/api/v1/videos/${videoId}`, apiKey ? { apiKey } : {})).body.ingestion.ingestionState
+      .ingestionStatus as string;
 
-  it('starts another team\'s ingestion while the first team\'s second one waits for its slot, and then runs that one too', async () => {
+  it("starts another team's ingestion while the first team's second one waits for its slot, and then runs that one too", async () => {
     // Team A's two imports are copied first, so its second ingestion is queued before team B's.
     const [a1, a2] = [await importAs(undefined, 'A1'), await importAs(undefined, 'A2')];
     for (const videoId of [a1, a2]) await fx.service.waitForUpload(videoId, 'DONE');
     const b1 = await importAs(OTHER_KEY, 'B1');
 
     // Three ingestion slots on this worker, but team A may hold one: B's probe starts, A's second does not.
-    const running = await until(() => ffprobe.runs(), (runs) => runs.some((run) => run.args.includes(b1)), 30_000, 'team B\'s probe');
+    const running = await until(
+      () => ffprobe.runs(),
+      (runs) => runs.some((run) => run.args.includes(b1)),
+      30_000,
+      "team B's probe",
+    );
     expect(running.filter((run) => run.args.includes(a1))).toHaveLength(1);
     expect(running.filter((run) => run.args.includes(a2))).toEqual([]);
     expect(await statusOf(a1)).toBe('IN_PROGRESS');
@@ -287,13 +397,24 @@ describe.each(backends)('the per-team ceiling of media work (%s)', (backend) => 
     expect(await statusOf(b1, OTHER_KEY)).toBe('IN_PROGRESS');
 
     await ffprobe.openGate();
-    for (const [videoId, apiKey] of [[a1, undefined], [a2, undefined], [b1, OTHER_KEY]] as const) {
-      const status = await until(() => statusOf(videoId, apiKey), (found) => ['DONE', 'FAILED'].includes(found), 30_000, `the ingestion of ${videoId}`);
+    for (const [videoId, apiKey] of [
+      [a1, undefined],
+      [a2, undefined],
+      [b1, OTHER_KEY],
+    ] as const) {
+      const status = await until(
+        () => statusOf(videoId, apiKey),
+        (found) => ['DONE', 'FAILED'].includes(found),
+        30_000,
+        `the ingestion of ${videoId}`,
+      );
       expect(status, apiKey ?? 'team A').toBe('DONE');
     }
     // A's second probe started only after its first one's slot was free.
     const runs = await ffprobe.runs();
-    const order = runs.map((run) => (run.args.includes(a1) ? 'A1' : run.args.includes(a2) ? 'A2' : run.args.includes(b1) ? 'B1' : 'other'));
+    const order = runs.map((run) =>
+      run.args.includes(a1) ? 'A1' : run.args.includes(a2) ? 'A2' : run.args.includes(b1) ? 'B1' : 'other',
+    );
     expect(order.indexOf('A2')).toBeGreaterThan(order.indexOf('B1'));
   }, 120_000);
 });

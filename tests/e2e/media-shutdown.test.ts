@@ -29,14 +29,23 @@ describe.each(backends)('stopping a worker in the middle of an ingestion (%s)', 
   async function start(dataDir: string): Promise<RunningApp> {
     const resolver = new ScriptedResolver().set(ORIGIN_HOST, ['127.0.0.1']);
     const config = loadConfig(testEnvironment(dataDir, { REELIN_ALLOWED_PORTS: String(origin.port) }));
-    const app = await startApp({ ...config, database: database.config }, 'serve', { extraCaCertificates: [pki.caCertPem], resolver });
+    const app = await startApp({ ...config, database: database.config }, 'serve', {
+      extraCaCertificates: [pki.caCertPem],
+      resolver,
+    });
     apps.push(app);
     return app;
   }
 
-  const api = (app: RunningApp, method: string, apiPath: string, body?: unknown): Promise<ApiAnswer> => callApi(app.url ?? '', TEST_API_KEY, method, apiPath, body);
+  const api = (app: RunningApp, method: string, apiPath: string, body?: unknown): Promise<ApiAnswer> =>
+    callApi(app.url ?? '', TEST_API_KEY, method, apiPath, body);
 
-  async function waitFor(app: RunningApp, videoId: string, ready: (video: any) => boolean, timeoutMs: number): Promise<any> {
+  async function waitFor(
+    app: RunningApp,
+    videoId: string,
+    ready: (video: any) => boolean,
+    timeoutMs: number,
+  ): Promise<any> {
     const deadline = Date.now() + timeoutMs;
     let last: unknown = null;
     while (Date.now() < deadline) {
@@ -68,7 +77,10 @@ describe.each(backends)('stopping a worker in the middle of an ingestion (%s)', 
     const first = await start(workDir);
     const team = (await api(first, 'GET', '/api/v1/account')).body.defaultTeam;
     await api(first, 'PATCH', `/api/v1/teams/${team.id}`, { freeClipEnabled: false });
-    const created = await api(first, 'POST', '/api/v1/videos/in/https?fullIngestion=true', { name: 'Master', url: `https://${ORIGIN_HOST}:${origin.port}/media/master.mp4` });
+    const created = await api(first, 'POST', '/api/v1/videos/in/https?fullIngestion=true', {
+      name: 'Master',
+      url: `https://${ORIGIN_HOST}:${origin.port}/media/master.mp4`,
+    });
     expect(created.status).toBe(201);
     const videoId = created.body.videoId as string;
     // Metadata is the first stage: once it is shown, ffmpeg is busy with the later ones.
@@ -81,7 +93,12 @@ describe.each(backends)('stopping a worker in the middle of an ingestion (%s)', 
     expect(Date.now() - stopStarted).toBeLessThan(1_000);
 
     const second = await start(workDir);
-    const video = await waitFor(second, videoId, (state) => ['DONE', 'FAILED'].includes(state.ingestion.ingestionState.ingestionStatus), 120_000);
+    const video = await waitFor(
+      second,
+      videoId,
+      (state) => ['DONE', 'FAILED'].includes(state.ingestion.ingestionState.ingestionStatus),
+      120_000,
+    );
     expect(video.ingestion.ingestionState.ingestionStatus).toBe('DONE');
     expect(video.ingestion.ingestionState.error ?? null).toBeNull();
     expect(video.flags).toMatchObject({ isIngested: true, isIngesting: false });

@@ -28,20 +28,30 @@ interface Answer {
 }
 
 async function get(baseUrl: string, apiPath: string, apiKey: string | null): Promise<Answer> {
-  const response = await request(`${baseUrl}${apiPath}`, { headers: { accept: 'application/json', ...(apiKey === null ? {} : { 'x-api-key': apiKey }) } });
+  const response = await request(`${baseUrl}${apiPath}`, {
+    headers: { accept: 'application/json', ...(apiKey === null ? {} : { 'x-api-key': apiKey }) },
+  });
   const text = await response.body.text();
   return { status: response.statusCode, headers: response.headers, body: text === '' ? null : JSON.parse(text) };
 }
 
 function rateHeaders(answer: Answer): Record<string, string | string[] | undefined> {
-  return Object.fromEntries(Object.entries(answer.headers).filter(([name]) => name.startsWith('x-ratelimit-') || name === 'retry-after'));
+  return Object.fromEntries(
+    Object.entries(answer.headers).filter(([name]) => name.startsWith('x-ratelimit-') || name === 'retry-after'),
+  );
 }
 
 /** A new active API key of the admin user (the test key's owner). */
 async function newApiKey(db: Database): Promise<string> {
   const owner = await findActiveApiKeyOwner(db, hashApiKey(TEST_API_KEY));
   const key = generateApiKey();
-  await insertApiKey(db, { userId: owner!.userId, name: 'rate-limit test', description: null, keyHash: hashApiKey(key), keyHint: key.slice(-3) });
+  await insertApiKey(db, {
+    userId: owner!.userId,
+    name: 'rate-limit test',
+    description: null,
+    keyHash: hashApiKey(key),
+    keyHint: key.slice(-3),
+  });
   return key;
 }
 
@@ -67,7 +77,12 @@ interface Topology {
 }
 
 /** Starts `roles` in order on one fresh database; `stop` ends them in reverse and drops it. */
-async function startServices(backend: Backend, env: Record<string, string>, roles: Role[], overrides: AppOverrides = {}): Promise<Topology> {
+async function startServices(
+  backend: Backend,
+  env: Record<string, string>,
+  roles: Role[],
+  overrides: AppOverrides = {},
+): Promise<Topology> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-rate-'));
   const database: TestDatabase = await createTestDatabase(backend, path.join(dataDir, 'db'));
   const config = { ...loadConfig(testEnvironment(dataDir, env)), database: database.config };
@@ -138,7 +153,11 @@ describe.each(backends)('API rate limiting (%s)', (backend) => {
     expect(new Date(refused.body.timestamp).toISOString()).toBe(refused.body.timestamp);
     // Refused requests count too, and stay refused until the window ends.
     const again = await get(service.url, '/api/v1/teams', key);
-    expect([again.status, again.body.errorCode, again.headers['x-ratelimit-remaining']]).toEqual([429, 'TOO_MANY_REQUESTS', '0']);
+    expect([again.status, again.body.errorCode, again.headers['x-ratelimit-remaining']]).toEqual([
+      429,
+      'TOO_MANY_REQUESTS',
+      '0',
+    ]);
   });
 
   it('puts the headers on every answer of an API-key route, errors included', async () => {
@@ -146,7 +165,11 @@ describe.each(backends)('API rate limiting (%s)', (backend) => {
     await roomInWindow(60, 5_000);
     const missing = await get(service.url, '/api/v1/videos/00000000-0000-4000-8000-000000000000', key);
     expect(missing.status).toBe(404);
-    expect(rateHeaders(missing)).toEqual({ 'x-ratelimit-limit': '5', 'x-ratelimit-remaining': '4', 'x-ratelimit-reset': missing.headers['x-ratelimit-reset'] });
+    expect(rateHeaders(missing)).toEqual({
+      'x-ratelimit-limit': '5',
+      'x-ratelimit-remaining': '4',
+      'x-ratelimit-reset': missing.headers['x-ratelimit-reset'],
+    });
     const invalid = await get(service.url, '/api/v1/videos?pageSize=0', key);
     expect(invalid.status).toBe(400);
     expect(invalid.headers['x-ratelimit-remaining']).toBe('3');
@@ -167,7 +190,12 @@ describe.each(backends)('API rate limiting (%s)', (backend) => {
     await roomInWindow(60, 5_000);
     const missing = await get(service.url, '/api/v1/account', null);
     const invalid = await get(service.url, '/api/v1/account', 'rln_not_a_key_at_all_0123456789');
-    expect([missing.status, missing.body.errorCode, invalid.status, invalid.body.errorCode]).toEqual([401, 'MISSING_API_KEY', 401, 'INVALID_API_KEY']);
+    expect([missing.status, missing.body.errorCode, invalid.status, invalid.body.errorCode]).toEqual([
+      401,
+      'MISSING_API_KEY',
+      401,
+      'INVALID_API_KEY',
+    ]);
     expect(rateHeaders(missing)).toEqual({});
     expect(rateHeaders(invalid)).toEqual({});
     const first = await get(service.url, '/api/v1/account', key);
@@ -185,21 +213,28 @@ describe.each(backends)('API rate limiting (%s)', (backend) => {
 describe.each(backends)('API rate limit windows and settings (%s)', (backend) => {
   it('starts a new count when the window ends and keeps one window row per key', async () => {
     const windowSeconds = 2;
-    const topology = await startServices(backend, { REELIN_RATE_LIMIT_PER_MINUTE: String(LIMIT) }, ['api'], { rateLimitWindowSeconds: windowSeconds });
+    const topology = await startServices(backend, { REELIN_RATE_LIMIT_PER_MINUTE: String(LIMIT) }, ['api'], {
+      rateLimitWindowSeconds: windowSeconds,
+    });
     const service = topology.services[0]!;
     try {
       const db = service.app.connection.db;
       const key = await newApiKey(db);
       await roomInWindow(windowSeconds, 1_500);
       const statuses: number[] = [];
-      for (let index = 0; index < LIMIT + 1; index += 1) statuses.push((await get(service.url, '/api/v1/account', key)).status);
+      for (let index = 0; index < LIMIT + 1; index += 1)
+        statuses.push((await get(service.url, '/api/v1/account', key)).status);
       expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
       const refused = await get(service.url, '/api/v1/account', key);
-      expect(refused.body.message).toMatch(/^this API key has made more than 5 requests per 2 seconds: retry in [12] s$/);
+      expect(refused.body.message).toMatch(
+        /^this API key has made more than 5 requests per 2 seconds: retry in [12] s$/,
+      );
       await sleep(Number(refused.headers['retry-after']) * 1000 - (Date.now() % (windowSeconds * 1000)) + 50);
       const next = await get(service.url, '/api/v1/account', key);
       expect([next.status, next.headers['x-ratelimit-remaining']]).toEqual([200, '4']);
-      const rows = (await db.execute(sql`select count from api_rate_windows where api_key_id = (select id from api_keys where key_hash = ${hashApiKey(key)})`)) as unknown as { rows: { count: number }[] };
+      const rows = (await db.execute(
+        sql`select count from api_rate_windows where api_key_id = (select id from api_keys where key_hash = ${hashApiKey(key)})`,
+      )) as unknown as { rows: { count: number }[] };
       expect(rows.rows).toEqual([{ count: 1 }]);
     } finally {
       await topology.stop();
@@ -214,7 +249,9 @@ describe.each(backends)('API rate limit windows and settings (%s)', (backend) =>
       for (let index = 0; index < 12; index += 1) answers.push(await get(service.url, '/api/v1/account', TEST_API_KEY));
       expect(answers.map((answer) => answer.status)).toEqual(Array.from({ length: 12 }, () => 200));
       expect(answers.map(rateHeaders)).toEqual(Array.from({ length: 12 }, () => ({})));
-      const rows = (await service.app.connection.db.execute(sql`select count(*)::int as count from api_rate_windows`)) as unknown as { rows: { count: number }[] };
+      const rows = (await service.app.connection.db.execute(
+        sql`select count(*)::int as count from api_rate_windows`,
+      )) as unknown as { rows: { count: number }[] };
       expect(rows.rows).toEqual([{ count: 0 }]);
     } finally {
       await topology.stop();
@@ -234,7 +271,9 @@ describe.each(backends)('API rate limit headers beside downloads (%s)', (backend
 
   it('puts the headers on the API answer that signs a download link, and none on the download', async () => {
     fx.origin.setFile('/limited.bin', { body: Buffer.alloc(70_000, 7) });
-    const created = await fx.service.api('POST', '/api/v1/videos/in/https', { body: { name: 'Limited', url: fx.url('/limited.bin') } });
+    const created = await fx.service.api('POST', '/api/v1/videos/in/https', {
+      body: { name: 'Limited', url: fx.url('/limited.bin') },
+    });
     expect(created.status).toBe(201);
     expect(created.headers['x-ratelimit-limit']).toBe('1000');
     await fx.service.waitForUpload(created.body.videoId, 'DONE');
@@ -244,42 +283,63 @@ describe.each(backends)('API rate limit headers beside downloads (%s)', (backend
     const download = await request(new URL(link.body.presignedUrl, fx.service.url));
     const bytes = Buffer.from(await download.body.arrayBuffer());
     expect([download.statusCode, bytes.equals(Buffer.alloc(70_000, 7))]).toEqual([200, true]);
-    expect(Object.keys(download.headers).filter((name) => name.startsWith('x-ratelimit-') || name === 'retry-after')).toEqual([]);
+    expect(
+      Object.keys(download.headers).filter((name) => name.startsWith('x-ratelimit-') || name === 'retry-after'),
+    ).toEqual([]);
     // The ingestion that follows the copy (it fails: the bytes are no video) ends before the service stops.
-    const video = await fx.service.waitForVideo(created.body.videoId, (state) => ['DONE', 'FAILED'].includes(state.ingestion.ingestionState.ingestionStatus));
+    const video = await fx.service.waitForVideo(created.body.videoId, (state) =>
+      ['DONE', 'FAILED'].includes(state.ingestion.ingestionState.ingestionStatus),
+    );
     expect(video.ingestion.ingestionState.ingestionStatus).toBe('FAILED');
   });
 });
 
-describe.skipIf(!process.env.TEST_DATABASE_URL)('API rate limit across API processes on one PostgreSQL (TEST_DATABASE_URL unset: skipped)', () => {
-  let topology: Topology;
+describe.skipIf(!process.env.TEST_DATABASE_URL)(
+  'API rate limit across API processes on one PostgreSQL (TEST_DATABASE_URL unset: skipped)',
+  () => {
+    let topology: Topology;
 
-  beforeAll(async () => {
-    topology = await startServices('postgres', { REELIN_RATE_LIMIT_PER_MINUTE: String(LIMIT) }, ['api', 'api']);
-  });
-  afterAll(async () => {
-    await topology?.stop();
-  });
+    beforeAll(async () => {
+      topology = await startServices('postgres', { REELIN_RATE_LIMIT_PER_MINUTE: String(LIMIT) }, ['api', 'api']);
+    });
+    afterAll(async () => {
+      await topology?.stop();
+    });
 
-  it('counts the requests of one key through two API processes together', async () => {
-    const [apiA, apiB] = topology.services as [Service, Service];
-    const key = await newApiKey(apiA.app.connection.db);
-    await roomInWindow(60, 5_000);
-    const answers: Answer[] = [];
-    for (let index = 0; index < LIMIT + 1; index += 1) answers.push(await get((index % 2 === 0 ? apiA : apiB).url, '/api/v1/account', key));
-    expect(answers.map((answer) => [answer.status, answer.headers['x-ratelimit-remaining']])).toEqual([
-      [200, '4'], [200, '3'], [200, '2'], [200, '1'], [200, '0'], [429, '0'],
-    ]);
-  });
+    it('counts the requests of one key through two API processes together', async () => {
+      const [apiA, apiB] = topology.services as [Service, Service];
+      const key = await newApiKey(apiA.app.connection.db);
+      await roomInWindow(60, 5_000);
+      const answers: Answer[] = [];
+      for (let index = 0; index < LIMIT + 1; index += 1)
+        answers.push(await get((index % 2 === 0 ? apiA : apiB).url, '/api/v1/account', key));
+      expect(answers.map((answer) => [answer.status, answer.headers['x-ratelimit-remaining']])).toEqual([
+        [200, '4'],
+        [200, '3'],
+        [200, '2'],
+        [200, '1'],
+        [200, '0'],
+        [429, '0'],
+      ]);
+    });
 
-  it('lets exactly the limit through when both processes take a concurrent burst', async () => {
-    const [apiA, apiB] = topology.services as [Service, Service];
-    const key = await newApiKey(apiA.app.connection.db);
-    await roomInWindow(60, 5_000);
-    const answers = await Promise.all(Array.from({ length: 24 }, (_, index) => get((index % 2 === 0 ? apiA : apiB).url, '/api/v1/account', key)));
-    const statuses = answers.map((answer) => answer.status);
-    expect([statuses.filter((status) => status === 200).length, statuses.filter((status) => status === 429).length]).toEqual([LIMIT, 24 - LIMIT]);
-    const remaining = answers.filter((answer) => answer.status === 200).map((answer) => answer.headers['x-ratelimit-remaining']).sort();
-    expect(remaining).toEqual(['0', '1', '2', '3', '4']);
-  });
-});
+    it('lets exactly the limit through when both processes take a concurrent burst', async () => {
+      const [apiA, apiB] = topology.services as [Service, Service];
+      const key = await newApiKey(apiA.app.connection.db);
+      await roomInWindow(60, 5_000);
+      const answers = await Promise.all(
+        Array.from({ length: 24 }, (_, index) => get((index % 2 === 0 ? apiA : apiB).url, '/api/v1/account', key)),
+      );
+      const statuses = answers.map((answer) => answer.status);
+      expect([
+        statuses.filter((status) => status === 200).length,
+        statuses.filter((status) => status === 429).length,
+      ]).toEqual([LIMIT, 24 - LIMIT]);
+      const remaining = answers
+        .filter((answer) => answer.status === 200)
+        .map((answer) => answer.headers['x-ratelimit-remaining'])
+        .sort();
+      expect(remaining).toEqual(['0', '1', '2', '3', '4']);
+    });
+  },
+);

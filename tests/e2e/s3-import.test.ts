@@ -5,7 +5,13 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, PutObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { crc32c } from '@node-rs/crc32';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { sql } from 'drizzle-orm';
@@ -41,16 +47,28 @@ interface Service {
 const logLines: string[] = [];
 const responseTexts: string[] = [];
 
-async function startService(database: TestDatabase, dataDir: string, env: Record<string, string>, pki: TestPki): Promise<Service> {
+async function startService(
+  database: TestDatabase,
+  dataDir: string,
+  env: Record<string, string>,
+  pki: TestPki,
+): Promise<Service> {
   const config = loadConfig(testEnvironment(dataDir, env));
   const logger = pino({ level: 'trace' }, { write: (line: string) => void logLines.push(line) });
-  const app = await startApp({ ...config, database: database.config }, 'serve', { extraCaCertificates: [pki.caCertPem], logger });
+  const app = await startApp({ ...config, database: database.config }, 'serve', {
+    extraCaCertificates: [pki.caCertPem],
+    logger,
+  });
   return {
     app,
     async api(method, apiPath, body) {
       const headers: Record<string, string> = { accept: 'application/json', 'x-api-key': TEST_API_KEY };
       if (body !== undefined) headers['content-type'] = 'application/json';
-      const response = await request(`${app.url}${apiPath}`, { method: method as 'GET', headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      const response = await request(`${app.url}${apiPath}`, {
+        method: method as 'GET',
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
       const text = await response.body.text();
       responseTexts.push(text);
       return { status: response.statusCode, body: text === '' ? null : JSON.parse(text), text };
@@ -66,7 +84,9 @@ async function waitForUpload(service: Service, videoId: string, statuses: string
     if (statuses.includes(last?.upload?.uploadState?.uploadStatus)) return last;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`import ${videoId} did not reach ${statuses.join('/')} in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+  throw new Error(
+    `import ${videoId} did not reach ${statuses.join('/')} in ${timeoutMs} ms; last: ${JSON.stringify(last)}`,
+  );
 }
 
 /**
@@ -76,7 +96,8 @@ async function waitForUpload(service: Service, videoId: string, statuses: string
 async function waitForIngestionEnd(service: Service, videoId: string): Promise<string> {
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const status = (await service.api('GET', `/api/v1/videos/${videoId}`)).body?.ingestion?.ingestionState?.ingestionStatus;
+    const status = (await service.api('GET', `/api/v1/videos/${videoId}`)).body?.ingestion?.ingestionState
+      ?.ingestionStatus;
     if (status === 'DONE' || status === 'FAILED') return status;
     if (Date.now() > deadline) throw new Error(`the ingestion of ${videoId} did not end within 30 s`);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -86,7 +107,12 @@ async function waitForIngestionEnd(service: Service, videoId: string): Promise<s
 async function download(service: Service, videoId: string): Promise<{ bytes: Buffer; link: any }> {
   const link = await service.api('POST', `/api/v1/videos/${videoId}/out/https`);
   expect(link.status).toBe(200);
-  return { bytes: Buffer.from(await (await request(new URL(link.body.presignedUrl, service.app.url ?? ''))).body.arrayBuffer()), link: link.body };
+  return {
+    bytes: Buffer.from(
+      await (await request(new URL(link.body.presignedUrl, service.app.url ?? ''))).body.arrayBuffer(),
+    ),
+    link: link.body,
+  };
 }
 
 interface ThrottleProxy {
@@ -112,17 +138,19 @@ async function startThrottleProxy(port: number): Promise<ThrottleProxy> {
     // When S3 closes, what it sent still drains to the client (then `final` ends it).
     client.on('close', () => upstream.destroy());
     client.pipe(upstream);
-    upstream.pipe(new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        client.write(chunk);
-        const delayMs = Number.isFinite(proxy.bytesPerSecond) ? (chunk.length * 1000) / proxy.bytesPerSecond : 0;
-        setTimeout(callback, delayMs);
-      },
-      final(callback) {
-        client.end();
-        callback();
-      },
-    }));
+    upstream.pipe(
+      new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          client.write(chunk);
+          const delayMs = Number.isFinite(proxy.bytesPerSecond) ? (chunk.length * 1000) / proxy.bytesPerSecond : 0;
+          setTimeout(callback, delayMs);
+        },
+        final(callback) {
+          client.end();
+          callback();
+        },
+      }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const proxy: ThrottleProxy = {
@@ -167,13 +195,39 @@ describe.each(backends)('importing from S3 (%s)', (backend: Backend) => {
   const slow = randomBytes(48 * PART_SIZE - 100);
 
   async function putMultipart(key: string, parts: Buffer[], checksum: 'CRC32C' | null): Promise<void> {
-    const created = await sdk.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key, ...(checksum ? { ChecksumAlgorithm: checksum, ChecksumType: 'COMPOSITE' } : {}) }));
+    const created = await sdk.send(
+      new CreateMultipartUploadCommand({
+        Bucket: BUCKET,
+        Key: key,
+        ...(checksum ? { ChecksumAlgorithm: checksum, ChecksumType: 'COMPOSITE' } : {}),
+      }),
+    );
     const completed = [];
     for (const [index, body] of parts.entries()) {
-      const part = await sdk.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: created.UploadId, PartNumber: index + 1, Body: body, ...(checksum ? { ChecksumAlgorithm: checksum } : {}) }));
-      completed.push({ PartNumber: index + 1, ETag: part.ETag, ...(part.ChecksumCRC32C ? { ChecksumCRC32C: part.ChecksumCRC32C } : {}) });
+      const part = await sdk.send(
+        new UploadPartCommand({
+          Bucket: BUCKET,
+          Key: key,
+          UploadId: created.UploadId,
+          PartNumber: index + 1,
+          Body: body,
+          ...(checksum ? { ChecksumAlgorithm: checksum } : {}),
+        }),
+      );
+      completed.push({
+        PartNumber: index + 1,
+        ETag: part.ETag,
+        ...(part.ChecksumCRC32C ? { ChecksumCRC32C: part.ChecksumCRC32C } : {}),
+      });
     }
-    await sdk.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId: created.UploadId, MultipartUpload: { Parts: completed } }));
+    await sdk.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: BUCKET,
+        Key: key,
+        UploadId: created.UploadId,
+        MultipartUpload: { Parts: completed },
+      }),
+    );
   }
 
   async function newService(): Promise<{ service: Service; database: TestDatabase; dataDir: string }> {
@@ -189,7 +243,12 @@ describe.each(backends)('importing from S3 (%s)', (backend: Backend) => {
     pki = await createTestPki();
     workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-s3-import-'));
     s3Dir = path.join(workDir, 's3');
-    s3 = await startS3TestServer({ tls: { key: pki.serverKeyPem, cert: pki.serverCertPem }, credentials: [{ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET }], dataDir: s3Dir, minPartSizeBytes: 1 });
+    s3 = await startS3TestServer({
+      tls: { key: pki.serverKeyPem, cert: pki.serverCertPem },
+      credentials: [{ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET }],
+      dataDir: s3Dir,
+      minPartSizeBytes: 1,
+    });
     proxy = await startThrottleProxy(s3Port());
     sdk = new S3Client({
       endpoint: s3.endpoint,
@@ -202,10 +261,14 @@ describe.each(backends)('importing from S3 (%s)', (backend: Backend) => {
       requestHandler: new NodeHttpHandler({ httpsAgent: new https.Agent({ ca: pki.caCertPem }) }),
     });
     await s3.createBucket(BUCKET);
-    await sdk.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'masters/clip one.mov', Body: single, ChecksumAlgorithm: 'CRC32C' }));
+    await sdk.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: 'masters/clip one.mov', Body: single, ChecksumAlgorithm: 'CRC32C' }),
+    );
     await putMultipart('multi/plain.mp4', plainParts, null);
     await putMultipart('multi/composite.mp4', compositeParts, 'CRC32C');
-    await sdk.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'tampered.mov', Body: tampered, ChecksumAlgorithm: 'CRC32C' }));
+    await sdk.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: 'tampered.mov', Body: tampered, ChecksumAlgorithm: 'CRC32C' }),
+    );
     await sdk.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'slow.mxf', Body: slow, ChecksumAlgorithm: 'CRC32C' }));
     env = {
       REELIN_S3_IMPORT_ENDPOINTS: `${s3.endpoint},${proxyEndpoint()}`,
@@ -236,13 +299,25 @@ describe.each(backends)('importing from S3 (%s)', (backend: Backend) => {
     const created = await service.api('POST', '/api/v1/videos/in/s3', body('masters/clip one.mov'));
     expect(created.status, created.text).toBe(201);
     const videoId = created.body.videoId as string;
-    expect(created.body.upload.file).toMatchObject({ name: 'clip one.mov', size: single.length, type: 'video/quicktime', containerName: 'QuickTime' });
+    expect(created.body.upload.file).toMatchObject({
+      name: 'clip one.mov',
+      size: single.length,
+      type: 'video/quicktime',
+      containerName: 'QuickTime',
+    });
 
     const stored = await findImportForCopy(service.app.connection.db, videoId);
     expect(stored?.videoImport).toMatchObject({
-      sourceKind: 's3', sourceUrl: 's3://masters/masters/clip one.mov', fetchUrl: `${s3.endpoint}/masters/masters/clip%20one.mov`,
-      s3Endpoint: s3.endpoint, s3Region: 'us-east-1', s3Bucket: BUCKET, s3ObjectKey: 'masters/clip one.mov', s3Addressing: 'path',
-      expectedCrc32c: crc32c(single), pinnedAddresses: ['127.0.0.1'],
+      sourceKind: 's3',
+      sourceUrl: 's3://masters/masters/clip one.mov',
+      fetchUrl: `${s3.endpoint}/masters/masters/clip%20one.mov`,
+      s3Endpoint: s3.endpoint,
+      s3Region: 'us-east-1',
+      s3Bucket: BUCKET,
+      s3ObjectKey: 'masters/clip one.mov',
+      s3Addressing: 'path',
+      expectedCrc32c: crc32c(single),
+      pinnedAddresses: ['127.0.0.1'],
     });
     expect(stored?.videoImport.sourceCredentials).toMatch(/^v1\./);
 
@@ -258,13 +333,19 @@ describe.each(backends)('importing from S3 (%s)', (backend: Backend) => {
     // A DONE import never reads its source again: the key pair is gone.
     expect((await findImportForCopy(service.app.connection.db, videoId))?.videoImport.sourceCredentials).toBeNull();
     const events = await listEventsOfVideo(service.app.connection.db, videoId);
-    expect(events.map((event) => event.type).filter((type) => type.startsWith('video_in.'))).toEqual(['video_in.started', 'video_in.done']);
+    expect(events.map((event) => event.type).filter((type) => type.startsWith('video_in.'))).toEqual([
+      'video_in.started',
+      'video_in.done',
+    ]);
     // Then it is ingested like any import (random bytes are no video).
     expect(await waitForIngestionEnd(service, videoId)).toBe('FAILED');
   });
 
   it('copies multipart objects, expecting no checksum when S3 keeps none or only a composite one', async () => {
-    for (const [key, parts] of [['multi/plain.mp4', plainParts], ['multi/composite.mp4', compositeParts]] as const) {
+    for (const [key, parts] of [
+      ['multi/plain.mp4', plainParts],
+      ['multi/composite.mp4', compositeParts],
+    ] as const) {
       const file = Buffer.concat(parts);
       const created = await service.api('POST', '/api/v1/videos/in/s3', body(key));
       expect(created.status, created.text).toBe(201);
@@ -288,8 +369,13 @@ describe.each(backends)('importing from S3 (%s)', (backend: Backend) => {
     const videoId = created.body.videoId as string;
     const failed = await waitForUpload(service, videoId, ['DONE', 'FAILED']);
     expect(failed.upload.uploadState.uploadStatus).toBe('FAILED');
-    expect(failed.upload.uploadState.error).toMatchObject({ code: 'CHECKSUM_MISMATCH', details: { expectedCrc32c: crc32c(tampered), actualCrc32c: crc32c(changed) } });
-    expect((await findImportForCopy(service.app.connection.db, videoId))?.videoImport.sourceCredentials).toMatch(/^v1\./);
+    expect(failed.upload.uploadState.error).toMatchObject({
+      code: 'CHECKSUM_MISMATCH',
+      details: { expectedCrc32c: crc32c(tampered), actualCrc32c: crc32c(changed) },
+    });
+    expect((await findImportForCopy(service.app.connection.db, videoId))?.videoImport.sourceCredentials).toMatch(
+      /^v1\./,
+    );
 
     const restart = await service.api('POST', `/api/v1/videos/${videoId}/in/restart`);
     expect([restart.status, restart.body.errorCode]).toEqual([409, 'VIDEO_IN_RESTART_CHECKSUM_MISMATCH']);
@@ -298,17 +384,39 @@ describe.each(backends)('importing from S3 (%s)', (backend: Backend) => {
     expect((await service.api('GET', `/api/v1/videos/${videoId}`)).status).toBe(404);
     expect(await findImportForCopy(service.app.connection.db, videoId)).toBeNull();
     const events = await listEventsOfVideo(service.app.connection.db, videoId);
-    expect(events.map((event) => event.type).filter((type) => type.startsWith('video_in.') || type === 'video.deleted')).toEqual(['video_in.started', 'video_in.failed', 'video.deleted']);
+    expect(
+      events.map((event) => event.type).filter((type) => type.startsWith('video_in.') || type === 'video.deleted'),
+    ).toEqual(['video_in.started', 'video_in.failed', 'video.deleted']);
   });
 
   it('answers 404 for a missing bucket or key and 400 for bad credentials, creating nothing', async () => {
     const listed = async () => (await service.api('GET', '/api/v1/videos?pageSize=1')).body.totalElements as number;
     const videosBefore = await listed();
     const cases: [Record<string, unknown>, number, string, string][] = [
-      [body('x.mov', { bucket: 'no-such-bucket' }), 404, 'RESOURCE_NOT_FOUND', 'the bucket no-such-bucket does not exist'],
-      [body('no/such key.mov'), 404, 'RESOURCE_NOT_FOUND', 'the object "no/such key.mov" in the bucket masters does not exist'],
-      [body('slow.mxf', { secretAccessKey: `${SECRET}-wrong` }), 400, 'INVALID_CREDENTIALS', 'S3 refused the request signature: s3Bucket.secretAccessKey is not the secret of s3Bucket.accessKey'],
-      [body('slow.mxf', { accessKey: 'unknown-key' }), 400, 'INVALID_CREDENTIALS', 'S3 does not know the access key in s3Bucket.accessKey: check that it is an active access key of this S3 service'],
+      [
+        body('x.mov', { bucket: 'no-such-bucket' }),
+        404,
+        'RESOURCE_NOT_FOUND',
+        'the bucket no-such-bucket does not exist',
+      ],
+      [
+        body('no/such key.mov'),
+        404,
+        'RESOURCE_NOT_FOUND',
+        'the object "no/such key.mov" in the bucket masters does not exist',
+      ],
+      [
+        body('slow.mxf', { secretAccessKey: `${SECRET}-wrong` }),
+        400,
+        'INVALID_CREDENTIALS',
+        'S3 refused the request signature: s3Bucket.secretAccessKey is not the secret of s3Bucket.accessKey',
+      ],
+      [
+        body('slow.mxf', { accessKey: 'unknown-key' }),
+        400,
+        'INVALID_CREDENTIALS',
+        'S3 does not know the access key in s3Bucket.accessKey: check that it is an active access key of this S3 service',
+      ],
     ];
     for (const [request, status, code, message] of cases) {
       const answer = await service.api('POST', '/api/v1/videos/in/s3', request);
@@ -318,15 +426,34 @@ describe.each(backends)('importing from S3 (%s)', (backend: Backend) => {
   });
 
   it('refuses an endpoint that is not allow-listed, and invalid fields, naming each field', async () => {
-    const notListed = await service.api('POST', '/api/v1/videos/in/s3', body('slow.mxf', { endpoint: 'https://127.0.0.1:1' }));
+    const notListed = await service.api(
+      'POST',
+      '/api/v1/videos/in/s3',
+      body('slow.mxf', { endpoint: 'https://127.0.0.1:1' }),
+    );
     expect(notListed.status).toBe(400);
     expect(notListed.body.errorCode).toBe('VALIDATION_ERROR');
-    expect(notListed.body.validationErrors).toEqual([{ field: 's3Bucket.endpoint', value: 'https://127.0.0.1:1', message: 'is not an S3 endpoint this service may import from: leave it out for AWS, or ask the operator to add it to REELIN_S3_IMPORT_ENDPOINTS' }]);
+    expect(notListed.body.validationErrors).toEqual([
+      {
+        field: 's3Bucket.endpoint',
+        value: 'https://127.0.0.1:1',
+        message:
+          'is not an S3 endpoint this service may import from: leave it out for AWS, or ask the operator to add it to REELIN_S3_IMPORT_ENDPOINTS',
+      },
+    ]);
 
-    const plainHttp = await service.api('POST', '/api/v1/videos/in/s3', body('slow.mxf', { endpoint: s3.endpoint.replace('https:', 'http:') }));
+    const plainHttp = await service.api(
+      'POST',
+      '/api/v1/videos/in/s3',
+      body('slow.mxf', { endpoint: s3.endpoint.replace('https:', 'http:') }),
+    );
     expect([plainHttp.status, plainHttp.body.validationErrors[0].field]).toEqual([400, 's3Bucket.endpoint']);
 
-    const invalid = await service.api('POST', '/api/v1/videos/in/s3', { name: 'x', objectKey: '', s3Bucket: { bucket: 'ab', accessKey: ACCESS_KEY, secretAccessKey: `${SECRET}${'x'.repeat(300)}` } });
+    const invalid = await service.api('POST', '/api/v1/videos/in/s3', {
+      name: 'x',
+      objectKey: '',
+      s3Bucket: { bucket: 'ab', accessKey: ACCESS_KEY, secretAccessKey: `${SECRET}${'x'.repeat(300)}` },
+    });
     expect(invalid.status).toBe(400);
     expect(invalid.body.errorCode).toBe('VALIDATION_ERROR');
     expect(invalid.body.validationErrors.map((item: any) => [item.field, item.value])).toEqual([
@@ -346,10 +473,13 @@ describe.each(backends)('importing from S3 (%s)', (backend: Backend) => {
     expect(schema.required).toEqual(expect.arrayContaining(['name', 'objectKey', 's3Bucket']));
     expect([schema.properties.objectKey.minLength, schema.properties.objectKey.maxLength]).toEqual([1, 1024]);
     const ref = schema.properties.s3Bucket.$ref as string | undefined;
-    const s3Bucket = ref === undefined ? schema.properties.s3Bucket : document.components.schemas[ref.split('/').pop() ?? ''];
+    const s3Bucket =
+      ref === undefined ? schema.properties.s3Bucket : document.components.schemas[ref.split('/').pop() ?? ''];
     expect([s3Bucket.properties.bucket.minLength, s3Bucket.properties.bucket.maxLength]).toEqual([3, 63]);
     expect(s3Bucket.required).toEqual(['bucket', 'accessKey', 'secretAccessKey']);
-    expect(document.paths['/api/v1/videos/in/s3'].post.parameters.map((parameter: any) => parameter.name).sort()).toEqual(['fullIngestion', 'selectTeamId']);
+    expect(
+      document.paths['/api/v1/videos/in/s3'].post.parameters.map((parameter: any) => parameter.name).sort(),
+    ).toEqual(['fullIngestion', 'selectTeamId']);
   });
 
   it('continues a copy stopped with its worker from the recorded parts, fetching only the rest', async () => {
@@ -388,9 +518,15 @@ describe.each(backends)('importing from S3 (%s)', (backend: Backend) => {
   it('fails with SOURCE_CHANGED when the object is replaced mid-copy (S3 answers If-Match with 412), and a restart copies the new object', async () => {
     const original = randomBytes(40 * PART_SIZE);
     const replacement = randomBytes(30 * PART_SIZE + 5);
-    await sdk.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'changing.mov', Body: original, ChecksumAlgorithm: 'CRC32C' }));
+    await sdk.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: 'changing.mov', Body: original, ChecksumAlgorithm: 'CRC32C' }),
+    );
     proxy.bytesPerSecond = 100_000;
-    const created = await service.api('POST', '/api/v1/videos/in/s3', body('changing.mov', { endpoint: proxyEndpoint() }));
+    const created = await service.api(
+      'POST',
+      '/api/v1/videos/in/s3',
+      body('changing.mov', { endpoint: proxyEndpoint() }),
+    );
     expect(created.status, created.text).toBe(201);
     const videoId = created.body.videoId as string;
     const deadline = Date.now() + 30_000;
@@ -398,7 +534,9 @@ describe.each(backends)('importing from S3 (%s)', (backend: Backend) => {
       if (Date.now() > deadline) throw new Error('no parts were recorded within 30 s');
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    await sdk.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'changing.mov', Body: replacement, ChecksumAlgorithm: 'CRC32C' }));
+    await sdk.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: 'changing.mov', Body: replacement, ChecksumAlgorithm: 'CRC32C' }),
+    );
     proxy.bytesPerSecond = Infinity;
     const failed = await waitForUpload(service, videoId, ['DONE', 'FAILED']);
     expect(failed.upload.uploadState.uploadStatus).toBe('FAILED');
@@ -410,7 +548,11 @@ describe.each(backends)('importing from S3 (%s)', (backend: Backend) => {
     const { bytes, link } = await download(service, videoId);
     expect(bytes.equals(replacement)).toBe(true);
     expect(link.crc32cChecksum).toBe(crc32c(replacement));
-    expect((await findImportForCopy(service.app.connection.db, videoId))?.videoImport).toMatchObject({ expectedCrc32c: crc32c(replacement), totalBytes: replacement.length, sourceCredentials: null });
+    expect((await findImportForCopy(service.app.connection.db, videoId))?.videoImport).toMatchObject({
+      expectedCrc32c: crc32c(replacement),
+      totalBytes: replacement.length,
+      sourceCredentials: null,
+    });
     await waitForIngestionEnd(service, videoId);
   }, 60_000);
 

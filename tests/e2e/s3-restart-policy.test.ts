@@ -35,7 +35,9 @@ describe.each(backends)('restarting a failed S3 import (%s)', (backend: Backend)
   const object = randomBytes(40_000);
 
   async function start(env: Record<string, string>): Promise<RunningApp> {
-    const config = loadConfig(testEnvironment(dir, { REELIN_ALLOWED_PORTS: new URL(s3.endpoint).port, REELIN_COPY_PART_ATTEMPTS: '1', ...env }));
+    const config = loadConfig(
+      testEnvironment(dir, { REELIN_ALLOWED_PORTS: new URL(s3.endpoint).port, REELIN_COPY_PART_ATTEMPTS: '1', ...env }),
+    );
     app = await startApp({ ...config, database: database.config }, 'serve', { extraCaCertificates: [pki.caCertPem] });
     return app;
   }
@@ -60,7 +62,8 @@ describe.each(backends)('restarting a failed S3 import (%s)', (backend: Backend)
     for (;;) {
       const status = (await api('GET', `/api/v1/videos/${videoId}/in/status`)).body;
       if (statuses.includes(status.upload.uploadState.uploadStatus)) return status;
-      if (Date.now() > deadline) throw new Error(`import ${videoId} did not reach ${statuses.join('/')}: ${JSON.stringify(status)}`);
+      if (Date.now() > deadline)
+        throw new Error(`import ${videoId} did not reach ${statuses.join('/')}: ${JSON.stringify(status)}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
@@ -68,7 +71,11 @@ describe.each(backends)('restarting a failed S3 import (%s)', (backend: Backend)
   /** An import whose one part S3 answers with 500 (one attempt per part): it ends FAILED. */
   async function failedImport(): Promise<string> {
     s3.injectFault('GetObject', { status: 500, code: 'InternalError' });
-    const created = await api('POST', '/api/v1/videos/in/s3', { name: 'restart', objectKey: 'a.mov', s3Bucket: { bucket: BUCKET, accessKey: ACCESS_KEY, secretAccessKey: SECRET, endpoint: s3.endpoint } });
+    const created = await api('POST', '/api/v1/videos/in/s3', {
+      name: 'restart',
+      objectKey: 'a.mov',
+      s3Bucket: { bucket: BUCKET, accessKey: ACCESS_KEY, secretAccessKey: SECRET, endpoint: s3.endpoint },
+    });
     expect(created.status).toBe(201);
     const failed = await waitForUpload(created.body.videoId, ['DONE', 'FAILED']);
     expect(failed.upload.uploadState.uploadStatus).toBe('FAILED');
@@ -77,10 +84,16 @@ describe.each(backends)('restarting a failed S3 import (%s)', (backend: Backend)
 
   beforeAll(async () => {
     pki = await createTestPki();
-    s3 = await startS3TestServer({ tls: { key: pki.serverKeyPem, cert: pki.serverCertPem }, credentials: [{ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET }] });
+    s3 = await startS3TestServer({
+      tls: { key: pki.serverKeyPem, cert: pki.serverCertPem },
+      credentials: [{ accessKeyId: ACCESS_KEY, secretAccessKey: SECRET }],
+    });
     await s3.createBucket(BUCKET);
     const sdk = new S3Client({
-      endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET },
+      endpoint: s3.endpoint,
+      region: s3.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET },
       requestHandler: new NodeHttpHandler({ httpsAgent: new https.Agent({ ca: pki.caCertPem }) }),
     });
     await sdk.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'a.mov', Body: object }));
@@ -111,18 +124,25 @@ describe.each(backends)('restarting a failed S3 import (%s)', (backend: Backend)
     await start({ REELIN_S3_IMPORT_ENDPOINTS: '', REELIN_S3_FAILED_UPLOAD_RETENTION_HOURS: '0' });
     const before = s3.requestCounts();
     const refused = await api('POST', `/api/v1/videos/${videoId}/in/restart`);
-    const message = 'is no longer an S3 endpoint this service may import from (REELIN_S3_IMPORT_ENDPOINTS changed since the import was created): abandon the import, or ask the operator to allow the endpoint again';
+    const message =
+      'is no longer an S3 endpoint this service may import from (REELIN_S3_IMPORT_ENDPOINTS changed since the import was created): abandon the import, or ask the operator to allow the endpoint again';
     expect(refused).toEqual({
       status: 400,
       body: {
-        timestamp: anyTimestamp, requestId: anyRequestId, requestPath: `/api/v1/videos/${videoId}/in/restart`, statusCode: 400, errorCode: 'VALIDATION_ERROR',
+        timestamp: anyTimestamp,
+        requestId: anyRequestId,
+        requestPath: `/api/v1/videos/${videoId}/in/restart`,
+        statusCode: 400,
+        errorCode: 'VALIDATION_ERROR',
         message: `the import cannot be restarted: s3Bucket.endpoint: ${message}`,
         validationErrors: [{ field: 's3Bucket.endpoint', value: s3.endpoint, message }],
         errorDetails: null,
       },
     });
     expect(s3.requestCounts()).toEqual(before);
-    expect((await waitForUpload(videoId, ['FAILED', 'IN_PROGRESS', 'DONE'])).upload.uploadState.uploadStatus).toBe('FAILED');
+    expect((await waitForUpload(videoId, ['FAILED', 'IN_PROGRESS', 'DONE'])).upload.uploadState.uploadStatus).toBe(
+      'FAILED',
+    );
     // The sweep every worker asks for at start deleted the pair: the import failed before the (zero) retention ended.
     const deadline = Date.now() + 20_000;
     while ((await findImportForCopy(app!.connection.db, videoId))?.videoImport.sourceCredentials !== null) {
@@ -137,7 +157,11 @@ describe.each(backends)('restarting a failed S3 import (%s)', (backend: Backend)
     expect(gone).toEqual({
       status: 409,
       body: {
-        timestamp: anyTimestamp, requestId: anyRequestId, requestPath: `/api/v1/videos/${videoId}/in/restart`, statusCode: 409, errorCode: 'CONFLICT',
+        timestamp: anyTimestamp,
+        requestId: anyRequestId,
+        requestPath: `/api/v1/videos/${videoId}/in/restart`,
+        statusCode: 409,
+        errorCode: 'CONFLICT',
         message: `the S3 key pair of the import of video ${videoId} was deleted when the retention of failed imports (REELIN_S3_FAILED_UPLOAD_RETENTION_HOURS) ended: abandon the import and import the object again`,
         validationErrors: [],
         errorDetails: { videoId },

@@ -49,12 +49,22 @@ describe.each(backends)('the service on S3 storage (%s)', (backend) => {
   beforeAll(async () => {
     pki = await createTestPki();
     origin = await startOriginServer({ pki });
-    s3 = await startS3TestServer({ tls: { key: pki.serverKeyPem, cert: pki.serverCertPem }, now: () => Date.now() + clockOffsetMs });
+    s3 = await startS3TestServer({
+      tls: { key: pki.serverKeyPem, cert: pki.serverCertPem },
+      now: () => Date.now() + clockOffsetMs,
+    });
     await s3.createBucket(BUCKET);
-    inspector = new S3Client({ region: s3.region, endpoint: s3.endpoint, forcePathStyle: true, credentials: s3.credentials, requestHandler: { httpsAgent: { ca: pki.caCertPem } } });
+    inspector = new S3Client({
+      region: s3.region,
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      credentials: s3.credentials,
+      requestHandler: { httpsAgent: { ca: pki.caCertPem } },
+    });
     // Two uploads left behind two days ago: one under the service's prefix, one of someone else.
     clockOffsetMs = -2 * 86_400_000;
-    for (const key of [orphanKey, foreignKey]) await inspector.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key }));
+    for (const key of [orphanKey, foreignKey])
+      await inspector.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: key }));
     clockOffsetMs = 0;
     // The default provider chain finds these, as it would on a server configured by environment.
     process.env.AWS_ACCESS_KEY_ID = s3.credentials.accessKeyId;
@@ -93,9 +103,16 @@ describe.each(backends)('the service on S3 storage (%s)', (backend) => {
     if (savedEnv.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
   });
 
-  async function download(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
+  async function download(
+    url: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
     const response = await request(url, { headers, dispatcher: trusting });
-    return { status: response.statusCode, headers: response.headers, body: Buffer.from(await response.body.arrayBuffer()) };
+    return {
+      status: response.statusCode,
+      headers: response.headers,
+      body: Buffer.from(await response.body.arrayBuffer()),
+    };
   }
 
   async function objectKeyOf(videoId: string): Promise<string> {
@@ -108,15 +125,25 @@ describe.each(backends)('the service on S3 storage (%s)', (backend) => {
 
   it('sweeps, when it starts, a day-old upload under its prefix that no import records, and nothing outside its prefix', async () => {
     const deadline = Date.now() + 15_000;
-    while (s3.listUploads(BUCKET).some((upload) => upload.key === orphanKey) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(s3.listUploads(BUCKET).map((upload) => upload.key).filter((key) => key === orphanKey || key === foreignKey)).toEqual([foreignKey]);
+    while (s3.listUploads(BUCKET).some((upload) => upload.key === orphanKey) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(
+      s3
+        .listUploads(BUCKET)
+        .map((upload) => upload.key)
+        .filter((key) => key === orphanKey || key === foreignKey),
+    ).toEqual([foreignKey]);
   }, 30_000);
 
   it('copies an HTTPS file into S3 with its full-object CRC32C and hands out pre-signed S3 links to it', async () => {
     const file = randomBytes(11 * MEBIBYTE + 17);
     origin.setFile('/masters/big%20one.mov', { body: file });
     const partsBefore = s3.requestCounts().UploadPart ?? 0;
-    const created = await service.api('POST', `/api/v1/videos/in/https?maxConcurrentConnections=3&crc32c=${crc32c(file)}`, { body: { name: 'Big one', url: origin.url('/masters/big%20one.mov', ORIGIN_HOST) } });
+    const created = await service.api(
+      'POST',
+      `/api/v1/videos/in/https?maxConcurrentConnections=3&crc32c=${crc32c(file)}`,
+      { body: { name: 'Big one', url: origin.url('/masters/big%20one.mov', ORIGIN_HOST) } },
+    );
     expect(created.status, created.text).toBe(201);
     const videoId = created.body.videoId as string;
     const done = await service.waitForUpload(videoId, ['DONE', 'FAILED'], 60_000);
@@ -134,14 +161,26 @@ describe.each(backends)('the service on S3 storage (%s)', (backend) => {
     expect(head.ChecksumType).toBe('FULL_OBJECT');
     expect(uploadsUnder(key)).toEqual([]);
 
-    const link = await service.api('POST', `/api/v1/videos/${videoId}/out/https?durationMinutes=5`, { headers: { 'content-type': 'application/json', 'content-length': '0' } });
+    const link = await service.api('POST', `/api/v1/videos/${videoId}/out/https?durationMinutes=5`, {
+      headers: { 'content-type': 'application/json', 'content-length': '0' },
+    });
     expect(link.status, link.text).toBe(200);
-    expect(link.body).toMatchObject({ videoId, fileSize: file.length, suggestedFileName: 'big one.mov', crc32cChecksum: crc32c(file) });
+    expect(link.body).toMatchObject({
+      videoId,
+      fileSize: file.length,
+      suggestedFileName: 'big one.mov',
+      crc32cChecksum: crc32c(file),
+    });
     const url = new URL(link.body.presignedUrl);
     expect(`${url.origin}${url.pathname}`).toBe(`${publicEndpoint()}/${BUCKET}/${key}`);
     expect(url.searchParams.get('X-Amz-Expires')).toBe('300');
     // Signed at the moment the link's expiry is counted from: both end at the same second.
-    const signedAt = Date.parse((url.searchParams.get('X-Amz-Date') ?? '').replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+    const signedAt = Date.parse(
+      (url.searchParams.get('X-Amz-Date') ?? '').replace(
+        /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/,
+        '$1-$2-$3T$4:$5:$6Z',
+      ),
+    );
     expect(signedAt + 300_000).toBe(Math.floor(Date.parse(link.body.expiresAt) / 1000) * 1000);
     const whole = await download(link.body.presignedUrl);
     expect(whole.status).toBe(200);
@@ -163,7 +202,11 @@ describe.each(backends)('the service on S3 storage (%s)', (backend) => {
     const partsBefore = s3.requestCounts().UploadPart ?? 0;
     s3.injectFault('UploadPart', { status: 503, code: 'SlowDown' }, 2);
     s3.injectFault('UploadPart', 'reset', 1);
-    const created = await service.api('POST', `/api/v1/videos/in/https?maxConcurrentConnections=2&crc32c=${crc32c(file)}`, { body: { name: 'Busy', url: origin.url('/masters/busy.mov', ORIGIN_HOST) } });
+    const created = await service.api(
+      'POST',
+      `/api/v1/videos/in/https?maxConcurrentConnections=2&crc32c=${crc32c(file)}`,
+      { body: { name: 'Busy', url: origin.url('/masters/busy.mov', ORIGIN_HOST) } },
+    );
     expect(created.status, created.text).toBe(201);
     const videoId = created.body.videoId as string;
     const done = await service.waitForUpload(videoId, ['DONE', 'FAILED'], 60_000);
@@ -174,9 +217,13 @@ describe.each(backends)('the service on S3 storage (%s)', (backend) => {
     expect(sent).toBeGreaterThanOrEqual(4 + 3);
     expect(sent).toBeLessThanOrEqual(4 + 3 * 2);
     // The parts were written again inside the one run of the copy job: the job itself never failed.
-    const jobs = (await service.app.connection.db.execute(sql`select state, retry_count from pgboss.job where name = 'copy-video' and data->>'videoId' = ${videoId}`)) as unknown as { rows: { state: string; retry_count: number }[] };
+    const jobs = (await service.app.connection.db.execute(
+      sql`select state, retry_count from pgboss.job where name = 'copy-video' and data->>'videoId' = ${videoId}`,
+    )) as unknown as { rows: { state: string; retry_count: number }[] };
     expect(jobs.rows).toEqual([{ state: 'completed', retry_count: 0 }]);
-    const link = await service.api('POST', `/api/v1/videos/${videoId}/out/https`, { headers: { 'content-type': 'application/json', 'content-length': '0' } });
+    const link = await service.api('POST', `/api/v1/videos/${videoId}/out/https`, {
+      headers: { 'content-type': 'application/json', 'content-length': '0' },
+    });
     expect((await download(link.body.presignedUrl)).body.equals(file)).toBe(true);
     await service.api('DELETE', `/api/v1/videos/${videoId}`);
   }, 60_000);
@@ -186,11 +233,19 @@ describe.each(backends)('the service on S3 storage (%s)', (backend) => {
     await service.api('PATCH', `/api/v1/teams/${team.id}`, { body: { freeClipEnabled: false } });
     const body = await fs.readFile(await mediaFixture('short-4s'));
     origin.setFile('/media/short.mp4', { body });
-    const created = await service.api('POST', '/api/v1/videos/in/https?fullIngestion=true', { body: { name: 'Short', url: origin.url('/media/short.mp4', ORIGIN_HOST) } });
+    const created = await service.api('POST', '/api/v1/videos/in/https?fullIngestion=true', {
+      body: { name: 'Short', url: origin.url('/media/short.mp4', ORIGIN_HOST) },
+    });
     expect(created.status, created.text).toBe(201);
     const videoId = created.body.videoId as string;
     const video = await service.waitForVideo(videoId, ingestionEnded, 120_000);
-    expect(video.ingestion.ingestionState).toMatchObject({ ingestionStatus: 'DONE', thumbnailsAvailable: true, fullFramesAvailable: true, webVideoAvailable: true, videoMetadataAvailable: true });
+    expect(video.ingestion.ingestionState).toMatchObject({
+      ingestionStatus: 'DONE',
+      thumbnailsAvailable: true,
+      fullFramesAvailable: true,
+      webVideoAvailable: true,
+      videoMetadataAvailable: true,
+    });
     expect(video.ingestion.metadata).toMatchObject({ frameWidth: 640, frameHeight: 360, durationInMillis: 4_000 });
     const sourceKey = await objectKeyOf(videoId);
     const videoPrefix = sourceKey.replace(/\/source$/, '');
@@ -205,7 +260,9 @@ describe.each(backends)('the service on S3 storage (%s)', (backend) => {
     expect(image.headers['content-type']).toBe(first.mimeType);
     expect(image.headers['content-disposition']).toMatch(/^inline; filename="short-thumbnail-01\.(jpg|webp)"$/);
 
-    const web = await service.api('POST', `/api/v1/videos/${videoId}/web-video/out/https`, { headers: { 'content-type': 'application/json', 'content-length': '0' } });
+    const web = await service.api('POST', `/api/v1/videos/${videoId}/web-video/out/https`, {
+      headers: { 'content-type': 'application/json', 'content-length': '0' },
+    });
     expect(web.status, web.text).toBe(200);
     expect(web.body.presignedUrl.startsWith(`${publicEndpoint()}/${BUCKET}/${videoPrefix}/artifacts/`)).toBe(true);
     const partial = await download(web.body.presignedUrl, { range: 'bytes=0-99' });
@@ -215,8 +272,19 @@ describe.each(backends)('the service on S3 storage (%s)', (backend) => {
     expect(whole.body.length).toBe(web.body.sizeBytes);
     const webPath = path.join(scratch, 'web.mp4');
     await fs.writeFile(webPath, whole.body);
-    const { stdout } = await new ChildProcessRunner().run('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', webPath]);
-    expect(JSON.parse(stdout).streams.find((stream: any) => stream.codec_type === 'video')).toMatchObject({ codec_name: 'h264', width: 640, height: 360 });
+    const { stdout } = await new ChildProcessRunner().run('ffprobe', [
+      '-v',
+      'error',
+      '-show_streams',
+      '-of',
+      'json',
+      webPath,
+    ]);
+    expect(JSON.parse(stdout).streams.find((stream: any) => stream.codec_type === 'video')).toMatchObject({
+      codec_name: 'h264',
+      width: 640,
+      height: 360,
+    });
 
     const deleted = await service.api('DELETE', `/api/v1/videos/${videoId}`);
     expect(deleted.status, deleted.text).toBeLessThan(300);
@@ -229,7 +297,9 @@ describe.each(backends)('the service on S3 storage (%s)', (backend) => {
     const file = randomBytes(6 * MEBIBYTE);
     origin.setFile('/masters/wrong.mov', { body: file });
     const wrongCrc = (crc32c(file) ^ 0xff) >>> 0;
-    const created = await service.api('POST', `/api/v1/videos/in/https?crc32c=${wrongCrc}`, { body: { name: 'Wrong', url: origin.url('/masters/wrong.mov', ORIGIN_HOST) } });
+    const created = await service.api('POST', `/api/v1/videos/in/https?crc32c=${wrongCrc}`, {
+      body: { name: 'Wrong', url: origin.url('/masters/wrong.mov', ORIGIN_HOST) },
+    });
     expect(created.status, created.text).toBe(201);
     const videoId = created.body.videoId as string;
     const failed = await service.waitForUpload(videoId, ['DONE', 'FAILED'], 60_000);

@@ -39,11 +39,20 @@ describe.each(backends)('secrets at rest (%s)', (backend: Backend) => {
   const resolver = new ScriptedResolver().set(HOOK_HOST, ['127.0.0.1']).set(ORIGIN_HOST, ['127.0.0.1']);
 
   async function start(): Promise<RunningApp> {
-    const config = loadConfig(testEnvironment(dataDir, { REELIN_ALLOWED_PORTS: `${origin.port},${receiver.port}`, REELIN_WEBHOOK_POLL_INTERVAL_MS: '50' }));
+    const config = loadConfig(
+      testEnvironment(dataDir, {
+        REELIN_ALLOWED_PORTS: `${origin.port},${receiver.port}`,
+        REELIN_WEBHOOK_POLL_INTERVAL_MS: '50',
+      }),
+    );
     app = await startApp({ ...config, database: database.config }, 'serve', {
       extraCaCertificates: [pki.caCertPem],
       resolver,
-      logger: createLogger({ level: 'info', role: 'serve', destination: { write: (line: string) => void logLines.push(line) } }),
+      logger: createLogger({
+        level: 'info',
+        role: 'serve',
+        destination: { write: (line: string) => void logLines.push(line) },
+      }),
     });
     return app;
   }
@@ -66,7 +75,9 @@ describe.each(backends)('secrets at rest (%s)', (backend: Backend) => {
   async function storedSecrets(): Promise<{ webhook: string; linkKey: string }> {
     const db = app!.connection.db;
     const webhook = (await db.execute(sql`select secret from webhooks`)) as unknown as { rows: { secret: string }[] };
-    const linkKey = (await db.execute(sql`select value from server_secrets where name = 'download-link-key'`)) as unknown as { rows: { value: string }[] };
+    const linkKey = (await db.execute(
+      sql`select value from server_secrets where name = 'download-link-key'`,
+    )) as unknown as { rows: { value: string }[] };
     expect(webhook.rows).toHaveLength(1);
     expect(linkKey.rows).toHaveLength(1);
     return { webhook: webhook.rows[0]!.secret, linkKey: linkKey.rows[0]!.value };
@@ -90,7 +101,12 @@ describe.each(backends)('secrets at rest (%s)', (backend: Backend) => {
 
   it('stores a new webhook secret and the link key sealed, never as written', async () => {
     await start();
-    const created = await api('POST', '/api/v1/webhooks', { name: 'sealed', url: receiver.url('/sealed', HOOK_HOST), eventTypes: ['video_in.done'], secret: SECRET });
+    const created = await api('POST', '/api/v1/webhooks', {
+      name: 'sealed',
+      url: receiver.url('/sealed', HOOK_HOST),
+      eventTypes: ['video_in.done'],
+      secret: SECRET,
+    });
     expect([created.status, created.body.hasSecret]).toEqual([201, true]);
     const stored = await storedSecrets();
     expect(stored.webhook).toMatch(/^v1\.[A-Za-z0-9+/=]+\.[A-Za-z0-9+/=]+\.[A-Za-z0-9+/=]+$/);
@@ -100,7 +116,10 @@ describe.each(backends)('secrets at rest (%s)', (backend: Backend) => {
 
   it('seals the plaintext rows of an earlier version at start, and they keep signing and verifying', async () => {
     origin.setFile('/kept.mov', { body: randomBytes(20_000) });
-    const imported = await api('POST', '/api/v1/videos/in/https', { name: 'kept', url: origin.url('/kept.mov', ORIGIN_HOST) });
+    const imported = await api('POST', '/api/v1/videos/in/https', {
+      name: 'kept',
+      url: origin.url('/kept.mov', ORIGIN_HOST),
+    });
     expect(imported.status).toBe(201);
     const videoId = imported.body.videoId as string;
     for (let status = ''; status !== 'DONE';) {
@@ -111,7 +130,9 @@ describe.each(backends)('secrets at rest (%s)', (backend: Backend) => {
     // What an earlier version left: the secret and the link key in plaintext.
     const db = app!.connection.db;
     await db.execute(sql`update webhooks set secret = ${SECRET}`);
-    await db.execute(sql`update server_secrets set value = ${OLD_LINK_KEY.toString('base64')} where name = 'download-link-key'`);
+    await db.execute(
+      sql`update server_secrets set value = ${OLD_LINK_KEY.toString('base64')} where name = 'download-link-key'`,
+    );
     const oldLink = new DownloadLinkSigner(OLD_LINK_KEY).sign(videoId, 'kept.mov', new Date(Date.now() + 3_600_000));
     await stop();
 
@@ -139,7 +160,9 @@ describe.each(backends)('secrets at rest (%s)', (backend: Backend) => {
     expect(sent.status).toBe(201);
     const [delivery] = await receiver.waitFor(1, (received) => received.path === '/sealed');
     expect(new Webhook(SECRET).verify(delivery!.rawBody, delivery!.headers)).toEqual(delivery!.body);
-    expect(() => new Webhook(`whsec_${randomBytes(32).toString('base64')}`).verify(delivery!.rawBody, delivery!.headers)).toThrow();
+    expect(() =>
+      new Webhook(`whsec_${randomBytes(32).toString('base64')}`).verify(delivery!.rawBody, delivery!.headers),
+    ).toThrow();
 
     // A further start finds nothing left to seal, and the values stay as they are.
     await stop();

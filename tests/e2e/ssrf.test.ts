@@ -20,7 +20,11 @@ describe('the outbound address policy end to end', () => {
   let proxyConnections = 0;
   const resolver = new ScriptedResolver();
   const file = randomBytes(40 * 64 * 1024 + 11);
-  const savedProxyEnv = { HTTPS_PROXY: process.env.HTTPS_PROXY, https_proxy: process.env.https_proxy, NO_PROXY: process.env.NO_PROXY };
+  const savedProxyEnv = {
+    HTTPS_PROXY: process.env.HTTPS_PROXY,
+    https_proxy: process.env.https_proxy,
+    NO_PROXY: process.env.NO_PROXY,
+  };
 
   beforeAll(async () => {
     pki = await createTestPki();
@@ -70,7 +74,9 @@ describe('the outbound address policy end to end', () => {
   it('connects only to the first DNS answer, for every part and retry, even when later answers point inside', async () => {
     resolver.set('rebind.reelin.test', ['127.0.0.1'], ['127.0.0.2']);
     origin.setBehaviour('/file.mp4', { dropAfterBytes: { first: 3, afterBytes: 5_000 } });
-    const created = await service.api('POST', '/api/v1/videos/in/https?maxConcurrentConnections=5', { body: { name: 'rebind', url: `https://rebind.reelin.test:${origin.port}/file.mp4` } });
+    const created = await service.api('POST', '/api/v1/videos/in/https?maxConcurrentConnections=5', {
+      body: { name: 'rebind', url: `https://rebind.reelin.test:${origin.port}/file.mp4` },
+    });
     expect(created.status, created.text).toBe(201);
     const done = await service.waitForUpload(created.body.videoId, ['DONE', 'FAILED']);
     expect(done.upload.uploadState.uploadStatus).toBe('DONE');
@@ -91,7 +97,9 @@ describe('the outbound address policy end to end', () => {
   });
 
   it('refuses a redirect to a private address without connecting to it', async () => {
-    origin.setBehaviour('/to-internal', { redirect: { status: 302, location: `https://127.0.0.2:${origin.port}/file.mp4` } });
+    origin.setBehaviour('/to-internal', {
+      redirect: { status: 302, location: `https://127.0.0.2:${origin.port}/file.mp4` },
+    });
     origin.setFile('/to-internal', { body: Buffer.alloc(1) });
     const refused = await expectRefused(origin.url('/to-internal', '127.0.0.1'), 'ADDRESS_NOT_ALLOWED');
     expect(refused.message).toContain('127.0.0.2');
@@ -101,7 +109,9 @@ describe('the outbound address policy end to end', () => {
   it('refuses a redirect to a name that resolves to a private address, without naming the address', async () => {
     resolver.set('intranet.reelin.test', ['10.20.30.40']);
     origin.setFile('/to-intranet', { body: Buffer.alloc(1) });
-    origin.setBehaviour('/to-intranet', { redirect: { status: 307, location: `https://intranet.reelin.test:${origin.port}/secret` } });
+    origin.setBehaviour('/to-intranet', {
+      redirect: { status: 307, location: `https://intranet.reelin.test:${origin.port}/secret` },
+    });
     const refused = await expectRefused(origin.url('/to-intranet', '127.0.0.1'), 'ADDRESS_NOT_ALLOWED');
     expect(refused.message).toContain('intranet.reelin.test');
     expect(refused.message).not.toContain('10.20.30.40');
@@ -110,10 +120,14 @@ describe('the outbound address policy end to end', () => {
   it('follows up to five redirects, copying from the last hop', async () => {
     for (let hop = 1; hop <= 5; hop += 1) {
       origin.setFile(`/hop${hop}`, { body: Buffer.alloc(1) });
-      origin.setBehaviour(`/hop${hop}`, { redirect: { status: 301, location: hop === 5 ? '/file.mp4' : `/hop${hop + 1}` } });
+      origin.setBehaviour(`/hop${hop}`, {
+        redirect: { status: 301, location: hop === 5 ? '/file.mp4' : `/hop${hop + 1}` },
+      });
     }
     origin.resetStats();
-    const created = await service.api('POST', '/api/v1/videos/in/https', { body: { name: 'redirected', url: origin.url('/hop1', '127.0.0.1') } });
+    const created = await service.api('POST', '/api/v1/videos/in/https', {
+      body: { name: 'redirected', url: origin.url('/hop1', '127.0.0.1') },
+    });
     expect(created.status, created.text).toBe(201);
     expect(created.body.upload.file.name).toBe('hop1');
     await service.waitForUpload(created.body.videoId, 'DONE');
@@ -124,14 +138,18 @@ describe('the outbound address policy end to end', () => {
   it('refuses a sixth redirect', async () => {
     for (let hop = 1; hop <= 6; hop += 1) {
       origin.setFile(`/loop${hop}`, { body: Buffer.alloc(1) });
-      origin.setBehaviour(`/loop${hop}`, { redirect: { status: 302, location: hop === 6 ? '/file.mp4' : `/loop${hop + 1}` } });
+      origin.setBehaviour(`/loop${hop}`, {
+        redirect: { status: 302, location: hop === 6 ? '/file.mp4' : `/loop${hop + 1}` },
+      });
     }
     await expectRefused(origin.url('/loop1', '127.0.0.1'), 'TOO_MANY_REDIRECTS');
   });
 
   it('refuses a redirect to plain http', async () => {
     origin.setFile('/to-http', { body: Buffer.alloc(1) });
-    origin.setBehaviour('/to-http', { redirect: { status: 302, location: `http://127.0.0.1:${origin.port}/file.mp4` } });
+    origin.setBehaviour('/to-http', {
+      redirect: { status: 302, location: `http://127.0.0.1:${origin.port}/file.mp4` },
+    });
     await expectRefused(origin.url('/to-http', '127.0.0.1'), 'SCHEME_NOT_HTTPS');
   });
 

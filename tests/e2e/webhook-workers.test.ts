@@ -23,7 +23,8 @@ const API_KEY = 'rln_webhook_workers_key_abcdefghijklmnopqrstuvwxyz01';
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const execFileAsync = promisify(execFile);
 
-const api = (baseUrl: string, method: string, apiPath: string, body?: unknown): Promise<ApiAnswer> => callApi(baseUrl, API_KEY, method, apiPath, body);
+const api = (baseUrl: string, method: string, apiPath: string, body?: unknown): Promise<ApiAnswer> =>
+  callApi(baseUrl, API_KEY, method, apiPath, body);
 
 describe('webhooks across processes', () => {
   let pki: TestPki;
@@ -65,7 +66,10 @@ describe('webhooks across processes', () => {
     };
   }
 
-  async function start(role: 'serve' | 'api' | 'worker' | 'migrate', env: Record<string, string>): Promise<ChildService> {
+  async function start(
+    role: 'serve' | 'api' | 'worker' | 'migrate',
+    env: Record<string, string>,
+  ): Promise<ChildService> {
     const child = await startChildService(role, env, workDir);
     children.push(child);
     return child;
@@ -76,12 +80,20 @@ describe('webhooks across processes', () => {
   it('on the embedded database: delivers after a restart what a process killed between the transition and the delivery left', async () => {
     const dataDir = path.join(workDir, 'embedded');
     // The receiver holds the first requests: the process dies while they are in flight.
-    receiver.answer = (received) => (received.path === '/crash' ? { status: 200, body: 'late', delayMs: 60_000 } : { status: 200 });
+    receiver.answer = (received) =>
+      received.path === '/crash' ? { status: 200, body: 'late', delayMs: 60_000 } : { status: 200 };
     const first = await start('serve', environment(dataDir));
     const baseUrl = first.url ?? '';
-    const hook = await api(baseUrl, 'POST', '/api/v1/webhooks', { name: 'crash', url: receiver.url('/crash'), eventTypes: ['video_in.started', 'video_in.done', 'video.deleted'] });
+    const hook = await api(baseUrl, 'POST', '/api/v1/webhooks', {
+      name: 'crash',
+      url: receiver.url('/crash'),
+      eventTypes: ['video_in.started', 'video_in.done', 'video.deleted'],
+    });
     expect(hook.status).toBe(201);
-    const created = await api(baseUrl, 'POST', '/api/v1/videos/in/https', { name: 'm', url: origin.url('/master.mp4', '127.0.0.1') });
+    const created = await api(baseUrl, 'POST', '/api/v1/videos/in/https', {
+      name: 'm',
+      url: origin.url('/master.mp4', '127.0.0.1'),
+    });
     expect(created.status).toBe(201);
     const videoId = created.body.videoId as string;
     const held = await receiver.waitFor(1, onPath('/crash'));
@@ -89,9 +101,13 @@ describe('webhooks across processes', () => {
 
     // A transition committed while no process runs (as if the process died right after it): only the outbox knows.
     const connection = await openPglite(path.join(dataDir, 'db'));
-    const { teamId } = (await connection.db.query.videos.findFirst({ where: (videos, { eq }) => eq(videos.id, videoId) }))!;
+    const { teamId } = (await connection.db.query.videos.findFirst({
+      where: (videos, { eq }) => eq(videos.id, videoId),
+    }))!;
     const deletedVideoId = randomUUID();
-    await connection.db.transaction((tx) => recordEvent(tx, { teamId, videoId: deletedVideoId, type: 'video.deleted' }));
+    await connection.db.transaction((tx) =>
+      recordEvent(tx, { teamId, videoId: deletedVideoId, type: 'video.deleted' }),
+    );
     await connection.close();
 
     receiver.answer = () => ({ status: 200, body: 'ok' });
@@ -100,15 +116,23 @@ describe('webhooks across processes', () => {
     await start('serve', environment(dataDir));
     const after = () => receiver.requests.filter(onPath('/crash')).slice(before);
     const deadline = Date.now() + 20_000;
-    while (!(after().some((received) => received.body.data.videoId === deletedVideoId) && after().filter((received) => received.body.eventType === 'video_in.done').length > 0)) {
-      if (Date.now() > deadline) throw new Error(`not delivered after the restart: ${JSON.stringify(after().map((received) => received.body))}`);
+    while (!(
+      after().some((received) => received.body.data.videoId === deletedVideoId) &&
+      after().filter((received) => received.body.eventType === 'video_in.done').length > 0
+    )) {
+      if (Date.now() > deadline)
+        throw new Error(`not delivered after the restart: ${JSON.stringify(after().map((received) => received.body))}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
     const redelivered = after();
     // Every delivery arrives once after the restart; those in flight at the kill keep their id and count the lost attempt.
     expect(new Set(redelivered.map((received) => received.body.id)).size).toBe(redelivered.length);
-    expect(redelivered.map((received) => received.body.eventType).sort()).toEqual(['video.deleted', 'video_in.done', 'video_in.started']);
+    expect(redelivered.map((received) => received.body.eventType).sort()).toEqual([
+      'video.deleted',
+      'video_in.done',
+      'video_in.started',
+    ]);
     for (const received of redelivered) {
       expect(received.body.attemptCount).toBe(heldIds.has(received.body.id) ? 2 : 1);
     }
@@ -118,10 +142,14 @@ describe('webhooks across processes', () => {
     // active key and keeps the one that signed these deliveries listed until its expiry.
     const signedWith = redelivered[0]?.headers['x-pixop-public-key-id'];
     expect(await children.at(-1)!.kill('SIGTERM')).toBe(0);
-    const rotation = await execFileAsync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/main.ts'), 'rotate-webhook-keys'], {
-      cwd: repoRoot,
-      env: { PATH: process.env.PATH ?? '', ...environment(dataDir), REELIN_WEBHOOK_KEY_OVERLAP_HOURS: '2' },
-    });
+    const rotation = await execFileAsync(
+      process.execPath,
+      ['--import', 'tsx', path.join(repoRoot, 'src/main.ts'), 'rotate-webhook-keys'],
+      {
+        cwd: repoRoot,
+        env: { PATH: process.env.PATH ?? '', ...environment(dataDir), REELIN_WEBHOOK_KEY_OVERLAP_HOURS: '2' },
+      },
+    );
     expect(rotation.stdout).toMatch(/webhook signing key [0-9a-f-]{36} is now active/);
     const reopened = await openPglite(path.join(dataDir, 'db'));
     try {
@@ -146,7 +174,10 @@ describe('webhooks across processes', () => {
     });
 
     it('holds rateLimitPerSecond across both workers, measured at the receiver', async () => {
-      const env = environment(path.join(workDir, 'pg'), { DATABASE_URL: database.url, REELIN_WEBHOOK_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') });
+      const env = environment(path.join(workDir, 'pg'), {
+        DATABASE_URL: database.url,
+        REELIN_WEBHOOK_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      });
       await start('migrate', env);
       const apiProcess = await start('api', env);
       const workers = await Promise.all([start('worker', env), start('worker', env)]);
@@ -154,7 +185,12 @@ describe('webhooks across processes', () => {
       const rate = 20;
       const total = 80;
       receiver.answer = () => ({ status: 200, body: 'ok' });
-      const hook = await api(baseUrl, 'POST', '/api/v1/webhooks', { name: 'limited', url: receiver.url('/limited'), eventTypes: ['video.deleted'], rateLimitPerSecond: rate });
+      const hook = await api(baseUrl, 'POST', '/api/v1/webhooks', {
+        name: 'limited',
+        url: receiver.url('/limited'),
+        eventTypes: ['video.deleted'],
+        rateLimitPerSecond: rate,
+      });
       expect(hook.status).toBe(201);
       // Deactivated while the backlog builds, so both workers meet all of it at once.
       await api(baseUrl, 'POST', `/api/v1/webhooks/${hook.body.id}/deactivate`);
@@ -165,20 +201,30 @@ describe('webhooks across processes', () => {
       }
       const received = await receiver.waitFor(total, onPath('/limited'), 30_000);
       const times = received.map((entry) => entry.arrivedAtMs).sort((a, b) => a - b);
-      const busiestSecond = Math.max(...times.map((at) => times.filter((other) => other >= at && other < at + 1000).length));
+      const busiestSecond = Math.max(
+        ...times.map((at) => times.filter((other) => other >= at && other < at + 1000).length),
+      );
       const spanMs = (times.at(-1) ?? 0) - (times[0] ?? 0);
-      console.log(`rate limit ${rate}/s: busiest second ${busiestSecond} requests, ${total} requests over ${spanMs} ms`);
+      console.log(
+        `rate limit ${rate}/s: busiest second ${busiestSecond} requests, ${total} requests over ${spanMs} ms`,
+      );
       // The sends: each is signed as it starts (X-Pixop-Timestamp, whole seconds). A send starts at
       // most one slot after its own (or gives the slot up), so no second holds more than rate + 1.
       const perSignedSecond = new Map<string, number>();
-      for (const entry of received) perSignedSecond.set(entry.headers['x-pixop-timestamp'] ?? '', (perSignedSecond.get(entry.headers['x-pixop-timestamp'] ?? '') ?? 0) + 1);
+      for (const entry of received)
+        perSignedSecond.set(
+          entry.headers['x-pixop-timestamp'] ?? '',
+          (perSignedSecond.get(entry.headers['x-pixop-timestamp'] ?? '') ?? 0) + 1,
+        );
       expect(Math.max(...perSignedSecond.values())).toBeLessThanOrEqual(rate + 1);
       // The arrivals: the TLS set-up of a new connection delays a send's arrival towards the next
       // one's, so a sliding second at the receiver may hold a few more (measured 21-23 at 20/s on
       // an idle machine), never the backlog (80 in well under a second); over three seconds the
       // bunching evens out.
       expect(busiestSecond).toBeLessThanOrEqual(Math.ceil(rate * 1.25));
-      const busiestThreeSeconds = Math.max(...times.map((at) => times.filter((other) => other >= at && other < at + 3000).length));
+      const busiestThreeSeconds = Math.max(
+        ...times.map((at) => times.filter((other) => other >= at && other < at + 3000).length),
+      );
       expect(busiestThreeSeconds).toBeLessThanOrEqual(3 * rate + 3);
       // Close to the limit, not far below it: the two workers together use the allowance.
       expect(spanMs).toBeLessThan(((total - 1) * 1000) / rate + 3_000);

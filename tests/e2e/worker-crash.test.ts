@@ -14,9 +14,15 @@ const PART_SIZE = 256 * 1024;
 const FILE_SIZE = 32 * PART_SIZE - 1_000;
 const PARTS = Math.ceil(FILE_SIZE / PART_SIZE);
 
-const api = (baseUrl: string, method: string, apiPath: string, body?: unknown): Promise<ApiAnswer> => callApi(baseUrl, API_KEY, method, apiPath, body);
+const api = (baseUrl: string, method: string, apiPath: string, body?: unknown): Promise<ApiAnswer> =>
+  callApi(baseUrl, API_KEY, method, apiPath, body);
 
-async function waitForStatus(baseUrl: string, videoId: string, until: (state: any) => boolean, timeoutMs: number): Promise<any> {
+async function waitForStatus(
+  baseUrl: string,
+  videoId: string,
+  until: (state: any) => boolean,
+  timeoutMs: number,
+): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   let last: any = null;
   while (Date.now() < deadline) {
@@ -24,7 +30,9 @@ async function waitForStatus(baseUrl: string, videoId: string, until: (state: an
     if (last && until(last)) return last;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`import ${videoId} did not reach the expected state in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+  throw new Error(
+    `import ${videoId} did not reach the expected state in ${timeoutMs} ms; last: ${JSON.stringify(last)}`,
+  );
 }
 
 async function download(baseUrl: string, videoId: string): Promise<Buffer> {
@@ -71,7 +79,10 @@ describe('a worker that dies or stops in the middle of a copy', () => {
     };
   }
 
-  async function start(role: 'serve' | 'api' | 'worker' | 'migrate', env: Record<string, string>): Promise<ChildService> {
+  async function start(
+    role: 'serve' | 'api' | 'worker' | 'migrate',
+    env: Record<string, string>,
+  ): Promise<ChildService> {
     const child = await startChildService(role, env, workDir);
     children.push(child);
     return child;
@@ -79,7 +90,10 @@ describe('a worker that dies or stops in the middle of a copy', () => {
 
   async function startImport(baseUrl: string): Promise<string> {
     origin.resetStats();
-    const created = await api(baseUrl, 'POST', '/api/v1/videos/in/https?maxConcurrentConnections=4', { name: 'Master', url: origin.url('/master.mxf', '127.0.0.1') });
+    const created = await api(baseUrl, 'POST', '/api/v1/videos/in/https?maxConcurrentConnections=4', {
+      name: 'Master',
+      url: origin.url('/master.mxf', '127.0.0.1'),
+    });
     expect(created.status).toBe(201);
     return created.body.videoId;
   }
@@ -87,7 +101,13 @@ describe('a worker that dies or stops in the middle of a copy', () => {
   /** Part requests answered in full before `time`, and part requests started after it. */
   function partsAround(time: number): { finishedBefore: Set<string>; startedAfter: string[] } {
     const parts = origin.stats.requests.filter((entry) => entry.range !== 'bytes=0-0');
-    const finishedBefore = new Set(parts.filter((entry) => entry.endedAt !== null && entry.endedAt < time && entry.status === 206 && entry.bytesSent > 0).map((entry) => entry.range ?? ''));
+    const finishedBefore = new Set(
+      parts
+        .filter(
+          (entry) => entry.endedAt !== null && entry.endedAt < time && entry.status === 206 && entry.bytesSent > 0,
+        )
+        .map((entry) => entry.range ?? ''),
+    );
     const startedAfter = parts.filter((entry) => entry.startedAt > time).map((entry) => entry.range ?? '');
     return { finishedBefore, startedAfter };
   }
@@ -111,7 +131,12 @@ describe('a worker that dies or stops in the middle of a copy', () => {
     expect(await first.kill('SIGKILL')).toBe('SIGKILL');
 
     const second = await start('serve', environment(dataDir));
-    const done = await waitForStatus(second.url ?? '', videoId, (state) => state.uploadStatus !== 'IN_PROGRESS', 60_000);
+    const done = await waitForStatus(
+      second.url ?? '',
+      videoId,
+      (state) => state.uploadStatus !== 'IN_PROGRESS',
+      60_000,
+    );
     expect(done.uploadStatus).toBe('DONE');
     expect((await download(second.url ?? '', videoId)).equals(file)).toBe(true);
     expectOnlyMissingPartsCopiedAgain(killedAt);
@@ -130,7 +155,12 @@ describe('a worker that dies or stops in the middle of a copy', () => {
 
     const second = await start('serve', environment(dataDir));
     const restartedAt = Date.now();
-    const done = await waitForStatus(second.url ?? '', videoId, (state) => state.uploadStatus !== 'IN_PROGRESS', 30_000);
+    const done = await waitForStatus(
+      second.url ?? '',
+      videoId,
+      (state) => state.uploadStatus !== 'IN_PROGRESS',
+      30_000,
+    );
     expect(done.uploadStatus).toBe('DONE');
     // Requeued, not left for the heartbeat timeout (10 s) to notice.
     expect(Date.now() - restartedAt).toBeLessThan(8_000);
@@ -160,7 +190,12 @@ describe('a worker that dies or stops in the middle of a copy', () => {
       await firstWorker.kill('SIGKILL');
 
       await start('worker', env);
-      const done = await waitForStatus(apiProcess.url ?? '', videoId, (state) => state.uploadStatus !== 'IN_PROGRESS', 60_000);
+      const done = await waitForStatus(
+        apiProcess.url ?? '',
+        videoId,
+        (state) => state.uploadStatus !== 'IN_PROGRESS',
+        60_000,
+      );
       expect(done.uploadStatus).toBe('DONE');
       expect((await download(apiProcess.url ?? '', videoId)).equals(file)).toBe(true);
       expectOnlyMissingPartsCopiedAgain(killedAt);

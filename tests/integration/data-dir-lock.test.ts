@@ -66,7 +66,10 @@ async function readLock(lockPath: string): Promise<{ pid: number; hostname: stri
 }
 
 async function exists(filePath: string): Promise<boolean> {
-  return fs.stat(filePath).then(() => true, () => false);
+  return fs.stat(filePath).then(
+    () => true,
+    () => false,
+  );
 }
 
 describe('acquireDataDirLock', () => {
@@ -97,10 +100,15 @@ describe('acquireDataDirLock', () => {
   it('throws DataDirLockedError for a lock held by another host, whatever its pid', async () => {
     const lockPath = newLockPath();
     await fs.mkdir(path.dirname(lockPath), { recursive: true });
-    await fs.writeFile(lockPath, JSON.stringify({ pid: await deadPid(), hostname: 'another-host.example', token: 'remote' }));
+    await fs.writeFile(
+      lockPath,
+      JSON.stringify({ pid: await deadPid(), hostname: 'another-host.example', token: 'remote' }),
+    );
 
     await expect(acquireDataDirLock(lockPath)).rejects.toThrow(
-      new DataDirLockedError(`the data folder is locked by host another-host.example (lock file ${lockPath}); the embedded database can be opened by one process at a time`),
+      new DataDirLockedError(
+        `the data folder is locked by host another-host.example (lock file ${lockPath}); the embedded database can be opened by one process at a time`,
+      ),
     );
     expect((await readLock(lockPath)).token).toBe('remote');
   });

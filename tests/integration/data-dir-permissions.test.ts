@@ -59,8 +59,19 @@ describe('tightenDataDir', () => {
     await fs.chmod(data, 0o755);
 
     const report = await tightenDataDir(data);
-    expect({ ...report, examples: [...report.examples].sort() }).toEqual({ tightened: 5, examples: ['.', 'db', 'db/base', 'db/base/rel', 'key'], failures: [] });
-    expect(Object.fromEntries(await modesUnder(data))).toEqual({ '.': 0o700, db: 0o700, 'db/base': 0o700, 'db/base/rel': 0o600, key: 0o600, tight: 0o600 });
+    expect({ ...report, examples: [...report.examples].sort() }).toEqual({
+      tightened: 5,
+      examples: ['.', 'db', 'db/base', 'db/base/rel', 'key'],
+      failures: [],
+    });
+    expect(Object.fromEntries(await modesUnder(data))).toEqual({
+      '.': 0o700,
+      db: 0o700,
+      'db/base': 0o700,
+      'db/base/rel': 0o600,
+      key: 0o600,
+      tight: 0o600,
+    });
     expect((await fs.stat(outside)).mode & 0o777).toBe(0o644);
     expect(await tightenDataDir(data)).toEqual({ tightened: 0, examples: [], failures: [] });
   });
@@ -72,24 +83,36 @@ describe('tightenDataDir', () => {
     await fs.writeFile(path.join(data, 'db', 'global', 'pg_control'), 'x');
     await fs.writeFile(path.join(data, 'storage', 'teams', 'old-file'), 'x');
     await fs.writeFile(path.join(data, 'lock'), 'x');
-    for (const folder of ['', 'db', 'db/global', 'storage', 'storage/teams']) await fs.chmod(path.join(data, folder), 0o700);
-    for (const file of ['db/global/pg_control', 'storage/teams/old-file', 'lock']) await fs.chmod(path.join(data, file), 0o666);
+    for (const folder of ['', 'db', 'db/global', 'storage', 'storage/teams'])
+      await fs.chmod(path.join(data, folder), 0o700);
+    for (const file of ['db/global/pg_control', 'storage/teams/old-file', 'lock'])
+      await fs.chmod(path.join(data, file), 0o666);
 
-    expect(await tightenDataDir(data, { alwaysWalk: ['db'] })).toEqual({ tightened: 2, examples: expect.arrayContaining(['lock', 'db/global/pg_control']), failures: [] });
+    expect(await tightenDataDir(data, { alwaysWalk: ['db'] })).toEqual({
+      tightened: 2,
+      examples: expect.arrayContaining(['lock', 'db/global/pg_control']),
+      failures: [],
+    });
     const modes = Object.fromEntries(await modesUnder(data));
     expect([modes.lock, modes['db/global/pg_control']]).toEqual([0o600, 0o600]);
     // Unreachable for others behind its 0700 folders, so left as it is rather than looked at on every start.
     expect(modes['storage/teams/old-file']).toBe(0o666);
     // A loosened folder is tightened with everything in it.
     await fs.chmod(path.join(data, 'storage'), 0o755);
-    expect(await tightenDataDir(data, { alwaysWalk: ['db'] })).toEqual({ tightened: 2, examples: ['storage', 'storage/teams/old-file'], failures: [] });
+    expect(await tightenDataDir(data, { alwaysWalk: ['db'] })).toEqual({
+      tightened: 2,
+      examples: ['storage', 'storage/teams/old-file'],
+      failures: [],
+    });
     expect(looseEntries(await modesUnder(data))).toEqual([]);
   });
 
   it('does nothing for a folder that does not exist, and refuses a file in its place', async () => {
     expect(await tightenDataDir(path.join(dir, 'missing'))).toEqual({ tightened: 0, examples: [], failures: [] });
     await fs.writeFile(path.join(dir, 'plain-file'), 'x');
-    await expect(tightenDataDir(path.join(dir, 'plain-file'))).rejects.toThrow(`the data folder ${path.join(dir, 'plain-file')} is not a folder`);
+    await expect(tightenDataDir(path.join(dir, 'plain-file'))).rejects.toThrow(
+      `the data folder ${path.join(dir, 'plain-file')} is not a folder`,
+    );
   });
 });
 
@@ -122,23 +145,32 @@ describe('the data folder of the real service (reelin serve as a child process)'
   });
 
   async function tightenedLines(logPath: string): Promise<{ tightened: number; examples: string[] }[]> {
-    return (await fs.readFile(logPath, 'utf8')).split('\n').filter((line) => line.includes('"msg":"tightened the data folder')).map((line) => JSON.parse(line) as { tightened: number; examples: string[] });
+    return (await fs.readFile(logPath, 'utf8'))
+      .split('\n')
+      .filter((line) => line.includes('"msg":"tightened the data folder'))
+      .map((line) => JSON.parse(line) as { tightened: number; examples: string[] });
   }
 
-  it('creates the folder 0700 with 0600 files, PGlite\'s and a copied file\'s included, and tightens a loosened one at the next start', async () => {
+  it("creates the folder 0700 with 0600 files, PGlite's and a copied file's included, and tightens a loosened one at the next start", async () => {
     const dataDir = path.join(workDir, 'data');
     child = await startChildService('serve', environment(dataDir), workDir);
     const body = randomBytes(30_000);
     origin.setFile('/modes.mov', { body });
-    const created = await callApi(child.url ?? '', API_KEY, 'POST', '/api/v1/videos/in/https', { name: 'modes', url: origin.url('/modes.mov') });
+    const created = await callApi(child.url ?? '', API_KEY, 'POST', '/api/v1/videos/in/https', {
+      name: 'modes',
+      url: origin.url('/modes.mov'),
+    });
     expect(created.status).toBe(201);
     for (let status = ''; status !== 'DONE';) {
-      status = (await callApi(child.url ?? '', API_KEY, 'GET', `/api/v1/videos/${created.body.videoId}/in/status`)).body.upload.uploadState.uploadStatus;
+      status = (await callApi(child.url ?? '', API_KEY, 'GET', `/api/v1/videos/${created.body.videoId}/in/status`)).body
+        .upload.uploadState.uploadStatus;
       expect(status).not.toBe('FAILED');
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const link = await callApi(child.url ?? '', API_KEY, 'POST', `/api/v1/videos/${created.body.videoId}/out/https`);
-    expect(Buffer.from(await (await request(`${child.url}${link.body.presignedUrl}`)).body.arrayBuffer()).equals(body)).toBe(true);
+    expect(
+      Buffer.from(await (await request(`${child.url}${link.body.presignedUrl}`)).body.arrayBuffer()).equals(body),
+    ).toBe(true);
 
     const modes = await modesUnder(dataDir);
     expect(modes.get('.')).toBe(0o700);
@@ -146,7 +178,9 @@ describe('the data folder of the real service (reelin serve as a child process)'
     expect(modes.get('storage')).toBe(0o700);
     expect(modes.get('webhook-key-encryption.key')).toBe(0o600);
     expect(modes.get('db/PG_VERSION')).toBe(0o600);
-    const storedFile = [...modes.keys()].find((entry) => entry.startsWith('storage/teams/') && entry.endsWith('/source'));
+    const storedFile = [...modes.keys()].find(
+      (entry) => entry.startsWith('storage/teams/') && entry.endsWith('/source'),
+    );
     expect(storedFile && modes.get(storedFile)).toBe(0o600);
     expect(modes.size).toBeGreaterThan(900);
     expect(looseEntries(modes)).toEqual([]);
@@ -164,7 +198,9 @@ describe('the data folder of the real service (reelin serve as a child process)'
     child = await startChildService('serve', environment(dataDir), workDir);
     const lines = await tightenedLines(child.logPath);
     expect(lines).toHaveLength(1);
-    expect(lines[0]?.examples).toEqual(expect.arrayContaining(['.', 'storage', 'webhook-key-encryption.key', 'db/PG_VERSION']));
+    expect(lines[0]?.examples).toEqual(
+      expect.arrayContaining(['.', 'storage', 'webhook-key-encryption.key', 'db/PG_VERSION']),
+    );
     expect(looseEntries(await modesUnder(dataDir))).toEqual([]);
     await child.kill('SIGTERM');
     child = null;

@@ -6,7 +6,13 @@ import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DataDirLockedError } from '../../src/db/data-dir-lock.js';
-import { assertMigrated, migrateDatabase, openDatabase, openPglite, type DatabaseConnection } from '../../src/db/database.js';
+import {
+  assertMigrated,
+  migrateDatabase,
+  openDatabase,
+  openPglite,
+  type DatabaseConnection,
+} from '../../src/db/database.js';
 import { getOrCreateSecret } from '../../src/db/queries/secrets.queries.js';
 import { backends, createTestDatabase, type Backend, type TestDatabase } from '../support/test-database.js';
 
@@ -16,7 +22,9 @@ let shippedMigrations: number;
 
 beforeAll(async () => {
   tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-database-'));
-  const journal = JSON.parse(await fs.readFile(new URL('../../drizzle/meta/_journal.json', import.meta.url), 'utf8')) as { entries: unknown[] };
+  const journal = JSON.parse(
+    await fs.readFile(new URL('../../drizzle/meta/_journal.json', import.meta.url), 'utf8'),
+  ) as { entries: unknown[] };
   shippedMigrations = journal.entries.length;
 });
 
@@ -30,7 +38,9 @@ function newFolder(): string {
 }
 
 async function appliedMigrations(connection: DatabaseConnection): Promise<number> {
-  const result = (await connection.db.execute(sql`select count(*)::int as count from drizzle.__drizzle_migrations`)) as unknown as { rows: { count: number }[] };
+  const result = (await connection.db.execute(
+    sql`select count(*)::int as count from drizzle.__drizzle_migrations`,
+  )) as unknown as { rows: { count: number }[] };
   return Number(result.rows[0]?.count);
 }
 
@@ -81,14 +91,20 @@ describe.each(backends)('database on %s', (backend: Backend) => {
     await expect(assertMigrated(connection)).resolves.toBeUndefined();
   });
 
-  it.runIf(backend === 'postgres')('runs two concurrent migrations on two connections, both succeeding once', async () => {
-    const database = await freshDatabase();
-    const [first, second] = [await connect(database), await connect(database)];
-    await expect(Promise.all([migrateDatabase(first), migrateDatabase(second)])).resolves.toEqual([undefined, undefined]);
-    expect(await appliedMigrations(first)).toBe(shippedMigrations);
-    await expect(assertMigrated(first)).resolves.toBeUndefined();
-    await expect(assertMigrated(second)).resolves.toBeUndefined();
-  });
+  it.runIf(backend === 'postgres')(
+    'runs two concurrent migrations on two connections, both succeeding once',
+    async () => {
+      const database = await freshDatabase();
+      const [first, second] = [await connect(database), await connect(database)];
+      await expect(Promise.all([migrateDatabase(first), migrateDatabase(second)])).resolves.toEqual([
+        undefined,
+        undefined,
+      ]);
+      expect(await appliedMigrations(first)).toBe(shippedMigrations);
+      await expect(assertMigrated(first)).resolves.toBeUndefined();
+      await expect(assertMigrated(second)).resolves.toBeUndefined();
+    },
+  );
 });
 
 describe('openPglite', () => {
@@ -114,7 +130,11 @@ describe('openPglite', () => {
     const opening = openPglite(dataDir);
     await expect(opening).rejects.toBeInstanceOf(DataDirLockedError);
     await expect(opening).rejects.toThrow(`the data folder is in use by process ${pid}`);
-    expect(JSON.parse(await fs.readFile(lockPath, 'utf8'))).toEqual({ pid, hostname: os.hostname(), token: 'live-holder' });
+    expect(JSON.parse(await fs.readFile(lockPath, 'utf8'))).toEqual({
+      pid,
+      hostname: os.hostname(),
+      token: 'live-holder',
+    });
     await expect(fs.stat(dataDir)).rejects.toThrow(/ENOENT/);
   });
 
@@ -122,7 +142,10 @@ describe('openPglite', () => {
     const dataDir = newFolder();
     const connection = await openPglite(dataDir);
     try {
-      expect(JSON.parse(await fs.readFile(`${dataDir}.lock`, 'utf8'))).toMatchObject({ pid: process.pid, hostname: os.hostname() });
+      expect(JSON.parse(await fs.readFile(`${dataDir}.lock`, 'utf8'))).toMatchObject({
+        pid: process.pid,
+        hostname: os.hostname(),
+      });
     } finally {
       await connection.close();
     }

@@ -32,7 +32,11 @@ afterAll(async () => {
 
 /** Resolves with the abort's reason and how long after `sinceMs` it came. */
 function aborted(signal: AbortSignal, sinceMs: number): Promise<{ reason: unknown; afterMs: number }> {
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve({ reason: signal.reason, afterMs: performance.now() - sinceMs }), { once: true }));
+  return new Promise((resolve) =>
+    signal.addEventListener('abort', () => resolve({ reason: signal.reason, afterMs: performance.now() - sinceMs }), {
+      once: true,
+    }),
+  );
 }
 
 describe.each(backends)('the deleted-video watch (%s)', (backend) => {
@@ -43,7 +47,12 @@ describe.each(backends)('the deleted-video watch (%s)', (backend) => {
   let bell: EventBell;
   let account: { teamId: string; userId: string; projectId: string };
   const cancelled: { name: JobName; key: string }[] = [];
-  const queue = { cancelQueued: async (_tx: unknown, name: JobName, key: string) => { cancelled.push({ name, key }); return 0; } };
+  const queue = {
+    cancelQueued: async (_tx: unknown, name: JobName, key: string) => {
+      cancelled.push({ name, key });
+      return 0;
+    },
+  };
 
   beforeAll(async () => {
     database = await createTestDatabase(backend, path.join(tempDir, backend));
@@ -52,7 +61,12 @@ describe.each(backends)('the deleted-video watch (%s)', (backend) => {
     // PGlite has one session: the "worker" shares it, as the single-process service does.
     worker = backend === 'postgres' ? await openDatabase(database.config) : api;
     bell = await listenForEvents(worker, () => undefined);
-    account = await insertAccount(api.db, { email: `watch-${randomUUID()}@example.com`, userName: 'W', teamName: 'W', projectName: 'p' });
+    account = await insertAccount(api.db, {
+      email: `watch-${randomUUID()}@example.com`,
+      userName: 'W',
+      teamName: 'W',
+      projectName: 'p',
+    });
   });
   afterAll(async () => {
     await bell?.close();
@@ -61,7 +75,17 @@ describe.each(backends)('the deleted-video watch (%s)', (backend) => {
     await database?.drop();
   });
 
-  const newVideo = async () => (await insertVideo(api.db, { teamId: account.teamId, userId: account.userId, projectId: account.projectId, name: 'v', fileName: 'v.mp4', mimeType: 'video/mp4' })).id;
+  const newVideo = async () =>
+    (
+      await insertVideo(api.db, {
+        teamId: account.teamId,
+        userId: account.userId,
+        projectId: account.projectId,
+        name: 'v',
+        fileName: 'v.mp4',
+        mimeType: 'video/mp4',
+      })
+    ).id;
   const store = () => new FsBlobStore(path.join(tempDir, `${backend}-store`));
 
   it('aborts the jobs of a video deleted by another connection as soon as the deletion commits, and only theirs', async () => {
@@ -80,13 +104,18 @@ describe.each(backends)('the deleted-video watch (%s)', (backend) => {
       const deleted = await deleteVideosWithData({ db: api.db, store: store(), queue, log }, [deletedId]);
       expect(deleted).toEqual([deletedId]);
       const [first, second] = await stopped;
-      console.log(`[${backend}] media jobs of a deleted video aborted ${Math.round(first.afterMs)} and ${Math.round(second.afterMs)} ms after the deletion began`);
+      console.log(
+        `[${backend}] media jobs of a deleted video aborted ${Math.round(first.afterMs)} and ${Math.round(second.afterMs)} ms after the deletion began`,
+      );
       expect(first.reason).toBeInstanceOf(VideoDeletedError);
       expect(first.afterMs).toBeLessThan(1_000);
       expect(rings).toContain('videos');
       await watch.settled();
       expect(other.signal.aborted).toBe(false);
-      expect(cancelled).toEqual([{ name: 'ingest-video', key: deletedId }, { name: 'cut-clip', key: deletedId }]);
+      expect(cancelled).toEqual([
+        { name: 'ingest-video', key: deletedId },
+        { name: 'cut-clip', key: deletedId },
+      ]);
       for (const watched of [ingestion, clip, other]) watched.release();
     } finally {
       watch.stop();

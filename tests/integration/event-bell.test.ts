@@ -19,7 +19,11 @@ afterAll(async () => {
 });
 
 /** Counts the rings of a bell and lets a test wait for the next ones. */
-function ringCounter(bell: EventBell): { count: () => number; waitFor: (count: number, timeoutMs?: number) => Promise<void>; stop: () => void } {
+function ringCounter(bell: EventBell): {
+  count: () => number;
+  waitFor: (count: number, timeoutMs?: number) => Promise<void>;
+  stop: () => void;
+} {
   let rings = 0;
   const stop = bell.onRing(() => {
     rings += 1;
@@ -48,14 +52,22 @@ describe.each(backends)('event bell (%s)', (backend) => {
     database = await createTestDatabase(backend, path.join(tempDir, backend));
     connection = await openDatabase(database.config);
     await migrateDatabase(connection);
-    teamId = (await insertAccount(connection.db, { email: `bell-${randomUUID()}@example.com`, userName: 'Bell', teamName: 'Bell', projectName: 'p' })).teamId;
+    teamId = (
+      await insertAccount(connection.db, {
+        email: `bell-${randomUUID()}@example.com`,
+        userName: 'Bell',
+        teamName: 'Bell',
+        projectName: 'p',
+      })
+    ).teamId;
   });
   afterAll(async () => {
     await connection?.close();
     await database?.drop();
   });
 
-  const record = (type: 'video_in.started' | 'video_in.done' = 'video_in.started') => recordEvent(connection.db, { teamId, videoId: randomUUID(), type });
+  const record = (type: 'video_in.started' | 'video_in.done' = 'video_in.started') =>
+    recordEvent(connection.db, { teamId, videoId: randomUUID(), type });
 
   it('rings once per committed transaction that recorded events, and not for one rolled back', async () => {
     const bell = await listenForEvents(connection, () => undefined);
@@ -72,10 +84,12 @@ describe.each(backends)('event bell (%s)', (backend) => {
       await settle();
       expect(rings.count()).toBe(2);
 
-      await expect(connection.db.transaction(async (tx) => {
-        await recordEvent(tx, { teamId, videoId: randomUUID(), type: 'video_in.started' });
-        throw new Error('roll back');
-      })).rejects.toThrow('roll back');
+      await expect(
+        connection.db.transaction(async (tx) => {
+          await recordEvent(tx, { teamId, videoId: randomUUID(), type: 'video_in.started' });
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
       await settle();
       expect(rings.count()).toBe(2);
     } finally {
@@ -99,29 +113,34 @@ describe.each(backends)('event bell (%s)', (backend) => {
     expect(kept.count()).toBe(1);
   });
 
-  it.runIf(backend === 'postgres')('rings in another process on the same database, and reconnects a listening connection that broke', async () => {
-    // A second connection stands for another worker process.
-    const other = await openDatabase(database.config);
-    const errors: Error[] = [];
-    const bell = await listenForEvents(other, (error) => errors.push(error));
-    const rings = ringCounter(bell);
-    try {
-      await record();
-      await rings.waitFor(1);
+  it.runIf(backend === 'postgres')(
+    'rings in another process on the same database, and reconnects a listening connection that broke',
+    async () => {
+      // A second connection stands for another worker process.
+      const other = await openDatabase(database.config);
+      const errors: Error[] = [];
+      const bell = await listenForEvents(other, (error) => errors.push(error));
+      const rings = ringCounter(bell);
+      try {
+        await record();
+        await rings.waitFor(1);
 
-      // Cut the listening connection from the server side, as a restart or a network cut would.
-      const terminated = await connection.db.execute(sql`select pg_terminate_backend(pid) as done from pg_stat_activity where datname = current_database() and query = 'listen reelin_events'`) as unknown as { rows: { done: boolean }[] };
-      expect(terminated.rows.filter((row) => row.done)).toHaveLength(1);
-      // Back after the reconnect delay, it rings once on its own (events may have been missed)...
-      await rings.waitFor(2, 10_000);
-      expect(errors.length).toBeGreaterThanOrEqual(1);
-      // ...and hears new events again.
-      await record('video_in.done');
-      await rings.waitFor(3);
-    } finally {
-      rings.stop();
-      await bell.close();
-      await other.close();
-    }
-  });
+        // Cut the listening connection from the server side, as a restart or a network cut would.
+        const terminated = (await connection.db.execute(
+          sql`select pg_terminate_backend(pid) as done from pg_stat_activity where datname = current_database() and query = 'listen reelin_events'`,
+        )) as unknown as { rows: { done: boolean }[] };
+        expect(terminated.rows.filter((row) => row.done)).toHaveLength(1);
+        // Back after the reconnect delay, it rings once on its own (events may have been missed)...
+        await rings.waitFor(2, 10_000);
+        expect(errors.length).toBeGreaterThanOrEqual(1);
+        // ...and hears new events again.
+        await record('video_in.done');
+        await rings.waitFor(3);
+      } finally {
+        rings.stop();
+        await bell.close();
+        await other.close();
+      }
+    },
+  );
 });

@@ -46,7 +46,15 @@ describe.each(backends)('source host leases (%s)', (backend) => {
   });
 
   function options(db: Database, overrides: Partial<HostLeaseOptions> = {}): HostLeaseOptions {
-    return { db, ceiling: 24, log, sleep: (ms, signal) => sleep(ms, undefined, { signal }), waitBaseDelayMs: 10, waitMaxDelayMs: 40, ...overrides };
+    return {
+      db,
+      ceiling: 24,
+      log,
+      sleep: (ms, signal) => sleep(ms, undefined, { signal }),
+      waitBaseDelayMs: 10,
+      waitMaxDelayMs: 40,
+      ...overrides,
+    };
   }
 
   function request(host: string, wanted: number): LeaseRequest {
@@ -54,7 +62,10 @@ describe.each(backends)('source host leases (%s)', (backend) => {
   }
 
   async function rowsFor(host: string): Promise<{ connections: number }[]> {
-    return workers[0]!.select({ connections: hostLeases.connections }).from(hostLeases).where(eq(hostLeases.host, `${host}:443`));
+    return workers[0]!
+      .select({ connections: hostLeases.connections })
+      .from(hostLeases)
+      .where(eq(hostLeases.host, `${host}:443`));
   }
 
   it('never grants more than the ceiling to concurrent copies on several workers, and every copy gets its turn', async () => {
@@ -62,18 +73,20 @@ describe.each(backends)('source host leases (%s)', (backend) => {
     let held = 0;
     let peak = 0;
     const grants: number[] = [];
-    await Promise.all(Array.from({ length: 9 }, async (_, index) => {
-      const db = workers[index % workers.length]!;
-      const lease = await acquireHostLease(options(db), request(host, 10), AbortSignal.timeout(30_000));
-      held += lease.connections;
-      peak = Math.max(peak, held);
-      grants.push(lease.connections);
-      const inDatabase = (await rowsFor(host)).reduce((sum, row) => sum + row.connections, 0);
-      expect(inDatabase).toBeLessThanOrEqual(24);
-      await sleep(30 + index * 5);
-      held -= lease.connections;
-      await lease.release();
-    }));
+    await Promise.all(
+      Array.from({ length: 9 }, async (_, index) => {
+        const db = workers[index % workers.length]!;
+        const lease = await acquireHostLease(options(db), request(host, 10), AbortSignal.timeout(30_000));
+        held += lease.connections;
+        peak = Math.max(peak, held);
+        grants.push(lease.connections);
+        const inDatabase = (await rowsFor(host)).reduce((sum, row) => sum + row.connections, 0);
+        expect(inDatabase).toBeLessThanOrEqual(24);
+        await sleep(30 + index * 5);
+        held -= lease.connections;
+        await lease.release();
+      }),
+    );
     expect(grants).toHaveLength(9);
     expect(grants.every((granted) => granted >= 1 && granted <= 10)).toBe(true);
     // The first three fill the ceiling exactly (10 + 10 + 4); nobody ever pushes past it.
@@ -81,10 +94,14 @@ describe.each(backends)('source host leases (%s)', (backend) => {
     expect(await rowsFor(host)).toEqual([]);
   });
 
-  it('frees a dead holder\'s connections once its lease expires', async () => {
+  it("frees a dead holder's connections once its lease expires", async () => {
     const host = `dead-${randomUUID()}.example`;
     // A holder that never renews and never releases: a worker killed with SIGKILL.
-    const dead = await acquireHostLease(options(workers[0]!, { ttlMs: 400, renewIntervalMs: 3_600_000 }), request(host, 24), AbortSignal.timeout(5_000));
+    const dead = await acquireHostLease(
+      options(workers[0]!, { ttlMs: 400, renewIntervalMs: 3_600_000 }),
+      request(host, 24),
+      AbortSignal.timeout(5_000),
+    );
     expect(dead.connections).toBe(24);
     const startedAt = Date.now();
     const next = await acquireHostLease(options(workers.at(-1)!), request(host, 20), AbortSignal.timeout(10_000));
@@ -98,7 +115,11 @@ describe.each(backends)('source host leases (%s)', (backend) => {
 
   it('keeps a renewed lease past its time to live, and a waiting copy gives up when its job is aborted', async () => {
     const host = `renewed-${randomUUID()}.example`;
-    const holder = await acquireHostLease(options(workers[0]!, { ttlMs: 300, renewIntervalMs: 50 }), request(host, 24), AbortSignal.timeout(5_000));
+    const holder = await acquireHostLease(
+      options(workers[0]!, { ttlMs: 300, renewIntervalMs: 50 }),
+      request(host, 24),
+      AbortSignal.timeout(5_000),
+    );
     const startedAt = Date.now();
     const waiting = acquireHostLease(options(workers.at(-1)!), request(host, 1), AbortSignal.timeout(900));
     // Aborted while polling (TimeoutError) or while sleeping between polls (AbortError).
@@ -134,7 +155,11 @@ describe.each(backends)('source host leases (%s)', (backend) => {
     const host = `grow-${randomUUID()}.example`;
     const sumOfRows = async () => (await rowsFor(host)).reduce((sum, row) => sum + row.connections, 0);
     const first = await acquireHostLease(options(workers[0]!), request(host, 16), AbortSignal.timeout(5_000));
-    const second = await acquireHostLease(options(workers.at(-1)!, { renewIntervalMs: 30 }), request(host, 20), AbortSignal.timeout(5_000));
+    const second = await acquireHostLease(
+      options(workers.at(-1)!, { renewIntervalMs: 30 }),
+      request(host, 20),
+      AbortSignal.timeout(5_000),
+    );
     const grew: number[] = [];
     second.onGrow((connections) => grew.push(connections));
     expect([first.connections, second.connections]).toEqual([16, 8]);
@@ -148,7 +173,11 @@ describe.each(backends)('source host leases (%s)', (backend) => {
     expect(grew).toEqual([20]);
     expect(await rowsFor(host)).toEqual([{ connections: 20 }]);
 
-    const third = await acquireHostLease(options(workers[0]!, { renewIntervalMs: 30 }), request(host, 10), AbortSignal.timeout(5_000));
+    const third = await acquireHostLease(
+      options(workers[0]!, { renewIntervalMs: 30 }),
+      request(host, 10),
+      AbortSignal.timeout(5_000),
+    );
     expect(third.connections).toBe(4);
     expect(await sumOfRows()).toBe(24);
     await second.release();
@@ -166,31 +195,40 @@ describe.each(backends)('source host leases (%s)', (backend) => {
     let peakInDatabase = 0;
     const sampler = (async () => {
       while (sampling) {
-        peakInDatabase = Math.max(peakInDatabase, (await rowsFor(host)).reduce((sum, row) => sum + row.connections, 0));
+        peakInDatabase = Math.max(
+          peakInDatabase,
+          (await rowsFor(host)).reduce((sum, row) => sum + row.connections, 0),
+        );
         await sleep(5);
       }
     })();
     let held = 0;
     let peakHeld = 0;
     let growths = 0;
-    await Promise.all(Array.from({ length: 8 }, async (_, index) => {
-      // Renewals come far more often than a waiting copy looks again, so holders get to grow.
-      const lease = await acquireHostLease(options(workers[index % workers.length]!, { renewIntervalMs: 15, waitBaseDelayMs: 200, waitMaxDelayMs: 400 }), request(host, 10), AbortSignal.timeout(30_000));
-      held += lease.connections;
-      peakHeld = Math.max(peakHeld, held);
-      let counted = lease.connections;
-      const unsubscribe = lease.onGrow((connections) => {
-        growths += 1;
-        held += connections - counted;
-        counted = connections;
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, index) => {
+        // Renewals come far more often than a waiting copy looks again, so holders get to grow.
+        const lease = await acquireHostLease(
+          options(workers[index % workers.length]!, { renewIntervalMs: 15, waitBaseDelayMs: 200, waitMaxDelayMs: 400 }),
+          request(host, 10),
+          AbortSignal.timeout(30_000),
+        );
+        held += lease.connections;
         peakHeld = Math.max(peakHeld, held);
-      });
-      // Like a copy, one granted less than it wanted takes longer, so it is still running when others end.
-      await sleep(lease.connections < 10 ? 400 : 60 + (index % 3) * 20);
-      unsubscribe();
-      held -= counted;
-      await lease.release();
-    }));
+        let counted = lease.connections;
+        const unsubscribe = lease.onGrow((connections) => {
+          growths += 1;
+          held += connections - counted;
+          counted = connections;
+          peakHeld = Math.max(peakHeld, held);
+        });
+        // Like a copy, one granted less than it wanted takes longer, so it is still running when others end.
+        await sleep(lease.connections < 10 ? 400 : 60 + (index % 3) * 20);
+        unsubscribe();
+        held -= counted;
+        await lease.release();
+      }),
+    );
     sampling = false;
     await sampler;
     expect(peakInDatabase).toBe(24);
@@ -202,7 +240,11 @@ describe.each(backends)('source host leases (%s)', (backend) => {
 
   it('takes no lease when the ceiling is 0', async () => {
     const host = `unlimited-${randomUUID()}.example`;
-    const lease = await acquireHostLease(options(workers[0]!, { ceiling: 0 }), request(host, 20), AbortSignal.timeout(5_000));
+    const lease = await acquireHostLease(
+      options(workers[0]!, { ceiling: 0 }),
+      request(host, 20),
+      AbortSignal.timeout(5_000),
+    );
     expect(lease.connections).toBe(20);
     expect(await rowsFor(host)).toEqual([]);
     await lease.release();

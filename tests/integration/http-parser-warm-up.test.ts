@@ -15,9 +15,13 @@ describe('warmHttpParser', () => {
     // Closed handles leave the list once their close callbacks have run, a few turns later.
     const settled = () => {
       const after = activeResources();
-      return (after.get('TCPServerWrap') ?? 0) === (before.get('TCPServerWrap') ?? 0) && (after.get('TCPSocketWrap') ?? 0) === (before.get('TCPSocketWrap') ?? 0);
+      return (
+        (after.get('TCPServerWrap') ?? 0) === (before.get('TCPServerWrap') ?? 0) &&
+        (after.get('TCPSocketWrap') ?? 0) === (before.get('TCPSocketWrap') ?? 0)
+      );
     };
-    for (let waited = 0; !settled() && waited < 1_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let waited = 0; !settled() && waited < 1_000; waited += 10)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     expect(activeResources().get('TCPServerWrap') ?? 0).toBe(before.get('TCPServerWrap') ?? 0);
     expect(activeResources().get('TCPSocketWrap') ?? 0).toBe(before.get('TCPSocketWrap') ?? 0);
   });

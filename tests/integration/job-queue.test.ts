@@ -66,21 +66,31 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
     return connection;
   }
 
-  async function startQueue(connection: DatabaseConnection, options: QueueOptions = queueOptions): Promise<PgBossJobQueue> {
+  async function startQueue(
+    connection: DatabaseConnection,
+    options: QueueOptions = queueOptions,
+  ): Promise<PgBossJobQueue> {
     const queue = await PgBossJobQueue.start(connection, options, log);
     running.push(queue);
     return queue;
   }
 
-  async function startWorker(connection: DatabaseConnection, options: QueueOptions = queueOptions): Promise<PgBossJobQueue> {
+  async function startWorker(
+    connection: DatabaseConnection,
+    options: QueueOptions = queueOptions,
+  ): Promise<PgBossJobQueue> {
     const queue = await startQueue(connection, options);
-    await queue.work(handlers, { concurrency: Object.fromEntries(jobNames.map((name) => [name, 2])) as Record<JobName, number> });
+    await queue.work(handlers, {
+      concurrency: Object.fromEntries(jobNames.map((name) => [name, 2])) as Record<JobName, number>,
+    });
     return queue;
   }
 
   /** The pg-boss state of the jobs carrying `videoId`. */
   async function jobStates(connection: DatabaseConnection, videoId: string): Promise<string[]> {
-    const result = (await connection.db.execute(sql`select state from pgboss.job where data->>'videoId' = ${videoId} order by created_on`)) as unknown as { rows: { state: string }[] };
+    const result = (await connection.db.execute(
+      sql`select state from pgboss.job where data->>'videoId' = ${videoId} order by created_on`,
+    )) as unknown as { rows: { state: string }[] };
     return result.rows.map((row) => row.state);
   }
 
@@ -122,10 +132,12 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
 
     it('never handles a job sent in a transaction that rolled back', async () => {
       const videoId = randomUUID();
-      await expect(connection.db.transaction(async (tx) => {
-        await queue.send(tx, 'copy-video-exhausted', { videoId });
-        throw new Error('roll back');
-      })).rejects.toThrow('roll back');
+      await expect(
+        connection.db.transaction(async (tx) => {
+          await queue.send(tx, 'copy-video-exhausted', { videoId });
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
       await sleep(2_000);
       expect(handledOf(videoId)).toEqual([]);
       expect(await jobStates(connection, videoId)).toEqual([]);
@@ -156,7 +168,12 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
     it('keeps one waiting copy-video job of a video while another of it runs', async () => {
       const videoId = randomUUID();
       let release: () => void = () => undefined;
-      gates.set(videoId, new Promise<void>((resolve) => { release = resolve; }));
+      gates.set(
+        videoId,
+        new Promise<void>((resolve) => {
+          release = resolve;
+        }),
+      );
       await connection.db.transaction((tx) => queue.send(tx, 'copy-video', { videoId }));
       await waitFor(() => handledOf(videoId).length === 1, 5_000, 'the first job to start');
 
@@ -196,14 +213,20 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
       });
     });
 
-    it('leaves a team\'s job past its ceiling queued while another team\'s job runs, and starts it when a slot frees', async () => {
+    it("leaves a team's job past its ceiling queued while another team's job runs, and starts it when a slot frees", async () => {
       const [teamA, teamB] = [randomUUID(), randomUUID()];
       const [a1, a2, b1] = [randomUUID(), randomUUID(), randomUUID()];
       const releases: (() => void)[] = [];
-      for (const videoId of [a1, a2, b1]) gates.set(videoId, new Promise<void>((resolve) => { releases.push(resolve); }));
+      for (const videoId of [a1, a2, b1])
+        gates.set(
+          videoId,
+          new Promise<void>((resolve) => {
+            releases.push(resolve);
+          }),
+        );
       try {
         await connection.db.transaction((tx) => queue.send(tx, 'ingest-video', { videoId: a1 }, { groupId: teamA }));
-        await waitFor(() => handledOf(a1).length === 1, 10_000, 'team A\'s first job');
+        await waitFor(() => handledOf(a1).length === 1, 10_000, "team A's first job");
         // Team A's second job is older than team B's: without the ceiling, a free slot would be its.
         // (Claims racing for two jobs of one group at the same instant can both see room: the
         // team slot of jobs/media-slots.ts is the exact count; this is the queue's first filter.)
@@ -211,14 +234,14 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
           await queue.send(tx, 'ingest-video', { videoId: a2 }, { groupId: teamA });
           await queue.send(tx, 'ingest-video', { videoId: b1 }, { groupId: teamB });
         });
-        await waitFor(() => handledOf(b1).length === 1, 10_000, 'team B\'s job');
+        await waitFor(() => handledOf(b1).length === 1, 10_000, "team B's job");
         // Three workers poll every second; give each a poll in which it could wrongly take A's second job.
         await sleep(2_500);
         expect(handledOf(a2)).toEqual([]);
         expect(await jobStates(connection, a2)).toEqual(['created']);
         gates.delete(a1);
         releases[0]?.();
-        await waitFor(() => handledOf(a2).length === 1, 10_000, 'team A\'s second job');
+        await waitFor(() => handledOf(a2).length === 1, 10_000, "team A's second job");
       } finally {
         for (const release of releases) release();
       }
@@ -227,7 +250,9 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
     it('does not claim a job sent to start later before its time', async () => {
       const videoId = randomUUID();
       const sentAtMs = performance.now();
-      await connection.db.transaction((tx) => queue.send(tx, 'ingest-video', { videoId }, { groupId: randomUUID(), startAfterSeconds: 2 }));
+      await connection.db.transaction((tx) =>
+        queue.send(tx, 'ingest-video', { videoId }, { groupId: randomUUID(), startAfterSeconds: 2 }),
+      );
       await waitFor(() => handledOf(videoId).length === 1, 10_000, 'the deferred job');
       expect((handledOf(videoId)[0] as HandledJob).startedAtMs - sentAtMs).toBeGreaterThanOrEqual(1_500);
     });
@@ -235,19 +260,28 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
     it('calls a running job off and queues it again to start later: cancelled, not completed, and no retry used', async () => {
       const videoId = randomUUID();
       let release: () => void = () => undefined;
-      gates.set(videoId, new Promise<void>((resolve) => { release = resolve; }));
+      gates.set(
+        videoId,
+        new Promise<void>((resolve) => {
+          release = resolve;
+        }),
+      );
       await connection.db.transaction((tx) => queue.send(tx, 'ingest-video', { videoId }, { groupId: randomUUID() }));
       await waitFor(() => handledOf(videoId).length === 1, 10_000, 'the job to start');
       const first = handledOf(videoId)[0] as HandledJob;
       // What a handler that finds its team's slots taken does, before it returns.
-      await connection.db.transaction((tx) => queue.requeueLater(tx, 'ingest-video', first.jobId, { videoId }, { startAfterSeconds: 1 }));
+      await connection.db.transaction((tx) =>
+        queue.requeueLater(tx, 'ingest-video', first.jobId, { videoId }, { startAfterSeconds: 1 }),
+      );
       gates.delete(videoId);
       release();
       await waitFor(() => handledOf(videoId).length === 2, 10_000, 'the job queued again');
       expect(handledOf(videoId)[1]?.jobId).not.toBe(first.jobId);
       expect((handledOf(videoId)[1] as HandledJob).startedAtMs - first.startedAtMs).toBeGreaterThanOrEqual(500);
       const states = async () => {
-        const result = (await connection.db.execute(sql`select id, state, retry_count from pgboss.job where data->>'videoId' = ${videoId} order by created_on`)) as unknown as { rows: { id: string; state: string; retry_count: number }[] };
+        const result = (await connection.db.execute(
+          sql`select id, state, retry_count from pgboss.job where data->>'videoId' = ${videoId} order by created_on`,
+        )) as unknown as { rows: { id: string; state: string; retry_count: number }[] };
         return result.rows;
       };
       let rows = await states();
@@ -255,21 +289,29 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
         await sleep(20);
         rows = await states();
       }
-      expect(rows.map((row) => [row.id === first.jobId, row.state, row.retry_count])).toEqual([[true, 'cancelled', 0], [false, 'completed', 0]]);
+      expect(rows.map((row) => [row.id === first.jobId, row.state, row.retry_count])).toEqual([
+        [true, 'cancelled', 0],
+        [false, 'completed', 0],
+      ]);
     });
 
-    it('cancels the queued jobs of a key in the caller\'s transaction, and only when it commits', async () => {
+    it("cancels the queued jobs of a key in the caller's transaction, and only when it commits", async () => {
       const videoId = randomUUID();
       await connection.db.transaction(async (tx) => {
         await queue.send(tx, 'ingest-video', { videoId }, { startAfterSeconds: 60 });
         await queue.send(tx, 'cut-clip', { videoId }, { startAfterSeconds: 60 });
       });
-      await expect(connection.db.transaction(async (tx) => {
-        expect(await queue.cancelQueued(tx, 'ingest-video', videoId)).toBe(1);
-        throw new Error('roll back');
-      })).rejects.toThrow('roll back');
+      await expect(
+        connection.db.transaction(async (tx) => {
+          expect(await queue.cancelQueued(tx, 'ingest-video', videoId)).toBe(1);
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
       expect(await jobStates(connection, videoId)).toEqual(['created', 'created']);
-      const cancelled = await connection.db.transaction(async (tx) => [await queue.cancelQueued(tx, 'ingest-video', videoId), await queue.cancelQueued(tx, 'cut-clip', videoId)]);
+      const cancelled = await connection.db.transaction(async (tx) => [
+        await queue.cancelQueued(tx, 'ingest-video', videoId),
+        await queue.cancelQueued(tx, 'cut-clip', videoId),
+      ]);
       expect(cancelled).toEqual([1, 1]);
       expect(await jobStates(connection, videoId)).toEqual(['cancelled', 'cancelled']);
       expect(await connection.db.transaction((tx) => queue.cancelQueued(tx, 'ingest-video', videoId))).toBe(0);

@@ -23,10 +23,17 @@ describe.each(backends)('logging failed queries on %s', (backend: Backend) => {
   let teamId: string;
   let userId: string;
   const lines: string[] = [];
-  const log = createLogger({ level: 'info', role: 'serve', destination: { write: (line: string) => void lines.push(line) } });
+  const log = createLogger({
+    level: 'info',
+    role: 'serve',
+    destination: { write: (line: string) => void lines.push(line) },
+  });
 
   async function logFailure(run: () => Promise<unknown>): Promise<Record<string, any>> {
-    const error = await run().then(() => null, (caught: unknown) => caught);
+    const error = await run().then(
+      () => null,
+      (caught: unknown) => caught,
+    );
     expect(error).toBeInstanceOf(Error);
     lines.length = 0;
     log.error({ err: error }, 'unexpected error');
@@ -39,7 +46,12 @@ describe.each(backends)('logging failed queries on %s', (backend: Backend) => {
     database = await createTestDatabase(backend, path.join(dir, 'db'));
     connection = await openDatabase(database.config);
     await migrateDatabase(connection);
-    ({ teamId, userId } = await insertAccount(connection.db, { email: 'log@example.com', userName: 'Log', teamName: 'Log team', projectName: 'Default' }));
+    ({ teamId, userId } = await insertAccount(connection.db, {
+      email: 'log@example.com',
+      userName: 'Log',
+      teamName: 'Log team',
+      projectName: 'Default',
+    }));
   });
   afterAll(async () => {
     await connection?.close();
@@ -48,32 +60,62 @@ describe.each(backends)('logging failed queries on %s', (backend: Backend) => {
   });
 
   it('logs an INSERT refused for a NUL character without its parameters (the webhook secret among them)', async () => {
-    const entry = await logFailure(() => insertWebhook(connection.db, {
-      teamId, name: 'a\u0000b', url: 'https://hooks.example.com/x', rateLimitPerSecond: 10, maxTotalRetryDelayMinutes: 180, eventTypes: ['video_in.done'], active: true, sealedSecret: SECRET,
-    }));
+    const entry = await logFailure(() =>
+      insertWebhook(connection.db, {
+        teamId,
+        name: 'a\u0000b',
+        url: 'https://hooks.example.com/x',
+        rateLimitPerSecond: 10,
+        maxTotalRetryDelayMinutes: 180,
+        eventTypes: ['video_in.done'],
+        active: true,
+        sealedSecret: SECRET,
+      }),
+    );
     const text = JSON.stringify(entry);
     expect(text).not.toContain(SECRET);
     expect(text).not.toContain(teamId);
     expect(text).not.toContain('"params"');
     expect(entry.err.type).toBe('DrizzleQueryError');
-    expect(entry.err.message).toMatch(/^Failed query: insert into "webhooks" \(.*\) values \(default, \$1, \$2, .* returning .*: invalid byte sequence for encoding "\[redacted\]": 0x00$/);
+    expect(entry.err.message).toMatch(
+      /^Failed query: insert into "webhooks" \(.*\) values \(default, \$1, \$2, .* returning .*: invalid byte sequence for encoding "\[redacted\]": 0x00$/,
+    );
     expect(entry.err.query).toMatch(/^insert into "webhooks"/);
   });
 
   it('logs a date the database cannot store without the date', async () => {
-    const entry = await logFailure(() => listDeliveryViews(connection.db, { teamId, webhookId: undefined, successfulMode: 'INCLUDE', testMode: 'INCLUDE', occurredAtFrom: new Date('0000-01-01T00:00:00Z'), occurredAtUntil: undefined }, { pageNumber: 0, pageSize: 10, sortBy: 'createdAt', sortDirection: 'ASC' }));
+    const entry = await logFailure(() =>
+      listDeliveryViews(
+        connection.db,
+        {
+          teamId,
+          webhookId: undefined,
+          successfulMode: 'INCLUDE',
+          testMode: 'INCLUDE',
+          occurredAtFrom: new Date('0000-01-01T00:00:00Z'),
+          occurredAtUntil: undefined,
+        },
+        { pageNumber: 0, pageSize: 10, sortBy: 'createdAt', sortDirection: 'ASC' },
+      ),
+    );
     const text = JSON.stringify(entry);
     expect(text).not.toContain('0000-01-01');
     expect(text).not.toContain(teamId);
-    expect(entry.err.message).toMatch(/^Failed query: select .* from "webhook_deliveries" .*: date\/time field value out of range: "\[redacted\]"$/);
+    expect(entry.err.message).toMatch(
+      /^Failed query: select .* from "webhook_deliveries" .*: date\/time field value out of range: "\[redacted\]"$/,
+    );
   });
 
   it('logs a unique violation without the duplicated value PostgreSQL quotes in its detail', async () => {
     await insertApiKey(connection.db, { userId, name: 'first', description: null, keyHash: KEY_HASH, keyHint: 'eef' });
-    const entry = await logFailure(() => insertApiKey(connection.db, { userId, name: 'second', description: null, keyHash: KEY_HASH, keyHint: 'eef' }));
+    const entry = await logFailure(() =>
+      insertApiKey(connection.db, { userId, name: 'second', description: null, keyHash: KEY_HASH, keyHint: 'eef' }),
+    );
     const text = JSON.stringify(entry);
     expect(text).not.toContain(KEY_HASH);
     expect(text).not.toContain('detail');
-    expect(entry.err.message).toMatch(/^Failed query: insert into "api_keys" .*: duplicate key value violates unique constraint "\[redacted\]"$/);
+    expect(entry.err.message).toMatch(
+      /^Failed query: insert into "api_keys" .*: duplicate key value violates unique constraint "\[redacted\]"$/,
+    );
   });
 });

@@ -21,26 +21,65 @@ let workDir: string;
 let progressive: string;
 
 async function ffmpeg(args: string[]): Promise<string> {
-  const { stdout } = await runner.run(tools.ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', ...args]);
+  const { stdout } = await runner.run(tools.ffmpegPath, [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-y',
+    ...args,
+  ]);
   return stdout;
 }
 
 /** Re-encodes the progressive fixture through `filter` (video only). */
 async function derive(name: string, filter: string): Promise<string> {
   const output = path.join(workDir, `${name}.mp4`);
-  await ffmpeg(['-i', progressive, '-vf', filter, '-an', '-c:v', 'libx264', '-preset', 'superfast', '-crf', '18', '-pix_fmt', 'yuv420p', output]);
+  await ffmpeg([
+    '-i',
+    progressive,
+    '-vf',
+    filter,
+    '-an',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'superfast',
+    '-crf',
+    '18',
+    '-pix_fmt',
+    'yuv420p',
+    output,
+  ]);
   return output;
 }
 
 async function probeImage(file: string): Promise<{ codec: string; width: number; height: number }> {
-  const { stdout } = await runner.run(tools.ffprobePath, ['-v', 'error', '-show_entries', 'stream=codec_name,width,height', '-of', 'json', file]);
-  const stream = (JSON.parse(stdout) as { streams: { codec_name: string; width: number; height: number }[] }).streams[0];
+  const { stdout } = await runner.run(tools.ffprobePath, [
+    '-v',
+    'error',
+    '-show_entries',
+    'stream=codec_name,width,height',
+    '-of',
+    'json',
+    file,
+  ]);
+  const stream = (JSON.parse(stdout) as { streams: { codec_name: string; width: number; height: number }[] })
+    .streams[0];
   if (stream === undefined) throw new Error(`${file} has no image stream`);
   return { codec: stream.codec_name, width: stream.width, height: stream.height };
 }
 
 async function averageLuma(file: string): Promise<number> {
-  const stdout = await ffmpeg(['-i', file, '-vf', 'format=yuv420p,signalstats,metadata=mode=print:key=lavfi.signalstats.YAVG:file=-', '-f', 'null', '-']);
+  const stdout = await ffmpeg([
+    '-i',
+    file,
+    '-vf',
+    'format=yuv420p,signalstats,metadata=mode=print:key=lavfi.signalstats.YAVG:file=-',
+    '-f',
+    'null',
+    '-',
+  ]);
   return Number(/lavfi\.signalstats\.YAVG=([\d.]+)/.exec(stdout)?.[1]);
 }
 
@@ -54,7 +93,12 @@ const metricOf = (assessment: QualityAssessment, name: QualityMetricName) => {
 };
 
 beforeAll(async () => {
-  tools = await discoverMediaTools({ pathEnv: process.env.PATH ?? '', runner, ffmpegPath: process.env.REELIN_FFMPEG_PATH, ffprobePath: process.env.REELIN_FFPROBE_PATH });
+  tools = await discoverMediaTools({
+    pathEnv: process.env.PATH ?? '',
+    runner,
+    ffmpegPath: process.env.REELIN_FFMPEG_PATH,
+    ffprobePath: process.env.REELIN_FFPROBE_PATH,
+  });
   workDir = await mkdtemp(path.join(os.tmpdir(), 'reelin-media-analysis-'));
   progressive = await mediaFixture('progressive');
 }, 120_000);
@@ -65,7 +109,10 @@ afterAll(async () => {
 
 describe('assessQuality', () => {
   it('scores a blurred copy lower on details and a noisier copy lower on noise, by a wide margin', async () => {
-    const [blurred, noisy] = await Promise.all([derive('blurred', 'gblur=sigma=3'), derive('noisy', 'noise=alls=25:allf=t')]);
+    const [blurred, noisy] = await Promise.all([
+      derive('blurred', 'gblur=sigma=3'),
+      derive('noisy', 'noise=alls=25:allf=t'),
+    ]);
     const source = { durationMs: 12_000, width: 640, height: 360, bitDepth: 8 };
     const original = await assessQuality(runner, tools, { input: mp4(progressive), ...source });
     const blur = await assessQuality(runner, tools, { input: mp4(blurred), ...source });
@@ -82,10 +129,14 @@ describe('assessQuality', () => {
     }
     // details: edge width in pixels, so a blurrier picture has a larger sample mean and a lower score.
     expect(metricOf(blur, 'details').sampleMean).toBeGreaterThan(1.5 * metricOf(original, 'details').sampleMean);
-    expect(metricOf(blur, 'details').subjectiveScore).toBeLessThanOrEqual(metricOf(original, 'details').subjectiveScore - 1.5);
+    expect(metricOf(blur, 'details').subjectiveScore).toBeLessThanOrEqual(
+      metricOf(original, 'details').subjectiveScore - 1.5,
+    );
     // noise: RMS residual, so a noisier picture has a larger sample mean and a lower (less clean) score.
     expect(metricOf(noise, 'noise').sampleMean).toBeGreaterThan(3 * metricOf(original, 'noise').sampleMean);
-    expect(metricOf(noise, 'noise').subjectiveScore).toBeLessThanOrEqual(metricOf(original, 'noise').subjectiveScore - 1.5);
+    expect(metricOf(noise, 'noise').subjectiveScore).toBeLessThanOrEqual(
+      metricOf(original, 'noise').subjectiveScore - 1.5,
+    );
     expect(blur.overallSubjectiveScore).toBeLessThan(original.overallSubjectiveScore);
     expect(noise.overallSubjectiveScore).toBeLessThan(original.overallSubjectiveScore);
   });
@@ -140,11 +191,20 @@ describe('extractStills', () => {
     // 2 s of black, then a 1 s fade-in, then the 12 s progressive fixture: 14 s in all.
     const input = await derive('lead-in', 'tpad=start_duration=2:color=black,fade=t=in:st=2:d=1');
     const outputDir = path.join(workDir, 'stills-lead-in');
-    const result = await extractStills(runner, tools, { input: mp4(input), outputDir, durationMs: 14_000, count: 4, deinterlace: false, thumbnailFormat: 'jpeg' });
+    const result = await extractStills(runner, tools, {
+      input: mp4(input),
+      outputDir,
+      durationMs: 14_000,
+      count: 4,
+      deinterlace: false,
+      thumbnailFormat: 'jpeg',
+    });
     console.log(JSON.stringify(result.thumbnails.map((still) => still.timestampMs)));
 
     expect(result.thumbnails).toHaveLength(4);
-    expect(result.fullFrames.map((still) => still.timestampMs)).toEqual(result.thumbnails.map((still) => still.timestampMs));
+    expect(result.fullFrames.map((still) => still.timestampMs)).toEqual(
+      result.thumbnails.map((still) => still.timestampMs),
+    );
     // The first instant (1.75 s) is in the black; the still must come after the fade has nearly ended.
     expect(result.thumbnails[0]?.timestampMs).toBeGreaterThanOrEqual(2_500);
     expect(result.thumbnails[0]?.timestampMs).toBeLessThan(3_750);
@@ -160,7 +220,14 @@ describe('extractStills', () => {
   it('deinterlaces and corrects the sample aspect ratio of an interlaced PAL source, in WebP', async () => {
     const input = await mediaFixture('interlaced-tff');
     const outputDir = path.join(workDir, 'stills-pal');
-    const result = await extractStills(runner, tools, { input: mp4(input), outputDir, durationMs: 6_000, count: 2, deinterlace: true, thumbnailFormat: 'webp' });
+    const result = await extractStills(runner, tools, {
+      input: mp4(input),
+      outputDir,
+      durationMs: 6_000,
+      count: 2,
+      deinterlace: true,
+      thumbnailFormat: 'webp',
+    });
     expect(result.thumbnails.map((still) => still.timestampMs)).toEqual([1_500, 4_500]);
     // 720x576 with SAR 16:15 is shown 768x576 (4:3).
     await expectImages(result.thumbnails, 'webp', 320, 240);
@@ -170,7 +237,14 @@ describe('extractStills', () => {
 
   it('follows the display rotation of a phone video', async () => {
     const input = await mediaFixture('rotated');
-    const result = await extractStills(runner, tools, { input: mp4(input), outputDir: path.join(workDir, 'stills-rotated'), durationMs: 4_000, count: 1, deinterlace: false, thumbnailFormat: 'jpeg' });
+    const result = await extractStills(runner, tools, {
+      input: mp4(input),
+      outputDir: path.join(workDir, 'stills-rotated'),
+      durationMs: 4_000,
+      count: 1,
+      deinterlace: false,
+      thumbnailFormat: 'jpeg',
+    });
     await expectImages(result.thumbnails, 'mjpeg', 320, 568);
     await expectImages(result.fullFrames, 'png', 360, 640);
   });

@@ -13,18 +13,39 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoverMediaTools, type MediaTools } from '../../src/media/ffmpeg-tools.js';
 import { probeVideoMetadata } from '../../src/media/ffprobe.js';
-import { allowedDemuxers, inputArgs, mediaInputOf, probedInput, UnsupportedMediaFormatError } from '../../src/media/media-input.js';
+import {
+  allowedDemuxers,
+  inputArgs,
+  mediaInputOf,
+  probedInput,
+  UnsupportedMediaFormatError,
+} from '../../src/media/media-input.js';
 import { MediaProcessError } from '../../src/media/process-runner.js';
 import { ChildProcessRunner } from '../../src/media/process-runner.js';
 import { videoSourceKey } from '../../src/storage/blob-keys.js';
 import { createS3Store, type S3StoreHandle } from '../../src/storage/s3-client.js';
 import {
-  createCanary, referenceFiles, startConnectionCounter, type Canary, type ConnectionCounter, type ReferenceFile, type ReferenceKind,
+  createCanary,
+  referenceFiles,
+  startConnectionCounter,
+  type Canary,
+  type ConnectionCounter,
+  type ReferenceFile,
+  type ReferenceKind,
 } from '../support/reference-media.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-server.js';
 
 const runner = new ChildProcessRunner();
-const kinds: ReferenceKind[] = ['hls-media', 'hls-master', 'hls-audio-group', 'hls-live', 'dash', 'ffconcat', 'image-sequence', 'mov-dref'];
+const kinds: ReferenceKind[] = [
+  'hls-media',
+  'hls-master',
+  'hls-audio-group',
+  'hls-live',
+  'dash',
+  'ffconcat',
+  'image-sequence',
+  'mov-dref',
+];
 
 let tools: MediaTools;
 let workDir: string;
@@ -32,7 +53,12 @@ let listener: ConnectionCounter;
 const canaries: Canary[] = [];
 
 beforeAll(async () => {
-  tools = await discoverMediaTools({ pathEnv: process.env.PATH ?? '', runner, ffmpegPath: process.env.REELIN_FFMPEG_PATH, ffprobePath: process.env.REELIN_FFPROBE_PATH });
+  tools = await discoverMediaTools({
+    pathEnv: process.env.PATH ?? '',
+    runner,
+    ffmpegPath: process.env.REELIN_FFMPEG_PATH,
+    ffprobePath: process.env.REELIN_FFPROBE_PATH,
+  });
   workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-containment-'));
   listener = await startConnectionCounter();
 });
@@ -56,9 +82,27 @@ async function prepare(kind: ReferenceKind): Promise<{ dir: string; canary: Cana
 
 /** ffprobe as a service without containment would run it (references and drefs followed), bounded. */
 async function unrestrictedProbe(input: string): Promise<void> {
-  await runner.run(tools.ffprobePath, [
-    '-hide_banner', '-v', 'error', '-protocol_whitelist', 'file,http,https,tcp,tls,crypto', '-safe', '0', '-enable_drefs', '1', '-use_absolute_path', '1', '-i', input,
-  ], { timeoutMs: 5_000 }).catch(() => undefined);
+  await runner
+    .run(
+      tools.ffprobePath,
+      [
+        '-hide_banner',
+        '-v',
+        'error',
+        '-protocol_whitelist',
+        'file,http,https,tcp,tls,crypto',
+        '-safe',
+        '0',
+        '-enable_drefs',
+        '1',
+        '-use_absolute_path',
+        '1',
+        '-i',
+        input,
+      ],
+      { timeoutMs: 5_000 },
+    )
+    .catch(() => undefined);
 }
 
 describe.each(kinds)('a %s file', (kind) => {
@@ -91,7 +135,9 @@ describe.each(kinds)('a %s file', (kind) => {
     const stored = path.join(dir, 'source');
     await fs.writeFile(stored, file.body);
     const before = listener.connections();
-    const error: unknown = await probeVideoMetadata(runner, tools, mediaInputOf(stored)).catch((caught: unknown) => caught);
+    const error: unknown = await probeVideoMetadata(runner, tools, mediaInputOf(stored)).catch(
+      (caught: unknown) => caught,
+    );
     expect(error).toBeInstanceOf(UnsupportedMediaFormatError);
     expect(error).toMatchObject({ format: file.format, reason: kind === 'mov-dref' ? 'data-reference' : 'format' });
     expect(listener.connections()).toBe(before);
@@ -103,7 +149,12 @@ describe('the allow-list against this ffmpeg', () => {
   it('names demuxers this ffmpeg has, each by the name ffprobe reports', async () => {
     const { stdout } = await runner.run(tools.ffmpegPath, ['-hide_banner', '-demuxers']);
     // " D  mov,mp4,m4a,3gp,3g2,mj2 QuickTime / MOV"
-    const names = new Set(stdout.split('\n').map((line) => /^\s*D\S*\s+(\S+)\s/.exec(line)?.[1]).filter((name): name is string => name !== undefined));
+    const names = new Set(
+      stdout
+        .split('\n')
+        .map((line) => /^\s*D\S*\s+(\S+)\s/.exec(line)?.[1])
+        .filter((name): name is string => name !== undefined),
+    );
     expect(names.size).toBeGreaterThan(100);
     for (const demuxer of allowedDemuxers) expect(names.has(demuxer.name), demuxer.name).toBe(true);
   });
@@ -114,10 +165,27 @@ describe('the allow-list against this ffmpeg', () => {
     await fs.writeFile(stored, file.body);
     const before = listener.connections();
     for (const input of [mediaInputOf(stored), probedInput(stored, { demuxer: 'mpegts' })]) {
-      const error: unknown = await runner.run(tools.ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputArgs(input), '-f', 'null', '-'], { timeoutMs: 10_000 }).catch((caught: unknown) => caught);
+      const error: unknown = await runner
+        .run(
+          tools.ffmpegPath,
+          ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputArgs(input), '-f', 'null', '-'],
+          { timeoutMs: 10_000 },
+        )
+        .catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(MediaProcessError);
     }
-    const probed: unknown = await runner.run(tools.ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputArgs(mediaInputOf(stored)), '-f', 'null', '-']).catch((caught: unknown) => caught);
+    const probed: unknown = await runner
+      .run(tools.ffmpegPath, [
+        '-hide_banner',
+        '-nostdin',
+        '-loglevel',
+        'error',
+        ...inputArgs(mediaInputOf(stored)),
+        '-f',
+        'null',
+        '-',
+      ])
+      .catch((caught: unknown) => caught);
     expect((probed as MediaProcessError).stderrTail).toMatch(/^\[hls @ 0x[0-9a-f]+\] Format not on whitelist/m);
     expect(listener.connections()).toBe(before);
     expect(canary.wasRead()).toBe(false);
@@ -133,8 +201,14 @@ describe('a still image under an image-sequence pattern name', () => {
     const accessedBefore = (await fs.stat(frame)).atimeMs;
     const named = path.join(dir, file.fileName);
     await fs.writeFile(named, file.body);
-    const error: unknown = await probeVideoMetadata(runner, tools, mediaInputOf(named)).catch((caught: unknown) => caught);
-    expect(error).toMatchObject({ name: 'UnsupportedMediaFormatError', format: 'image2', message: expect.stringMatching(/^the file is an image sequence \(format image2\)/) });
+    const error: unknown = await probeVideoMetadata(runner, tools, mediaInputOf(named)).catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).toMatchObject({
+      name: 'UnsupportedMediaFormatError',
+      format: 'image2',
+      message: expect.stringMatching(/^the file is an image sequence \(format image2\)/),
+    });
     expect((await fs.stat(frame)).atimeMs).toBe(accessedBefore);
   });
 });
@@ -147,7 +221,14 @@ describe('files on S3, read through pre-signed URLs', () => {
     server = await startS3TestServer();
     await server.createBucket('media');
     handle = createS3Store(
-      { bucket: 'media', region: server.region, endpoint: server.endpoint, forcePathStyle: true, keyPrefix: '', maxSockets: 8 },
+      {
+        bucket: 'media',
+        region: server.region,
+        endpoint: server.endpoint,
+        forcePathStyle: true,
+        keyPrefix: '',
+        maxSockets: 8,
+      },
       { connectTimeoutMs: 5_000, idleTimeoutMs: 30_000, credentials: server.credentials },
     );
   });
@@ -172,14 +253,20 @@ describe('files on S3, read through pre-signed URLs', () => {
     expect(listener.connections()).toBeGreaterThan(before);
   }, 30_000);
 
-  it.each(kinds)('a %s file is refused by the probe naming its format, and nothing it names is opened', async (kind) => {
-    const { canary, file } = await prepare(kind);
-    const url = await presigned(file);
-    const before = listener.connections();
-    const error: unknown = await probeVideoMetadata(runner, tools, mediaInputOf(url)).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(UnsupportedMediaFormatError);
-    expect(error).toMatchObject({ format: file.format });
-    expect(listener.connections()).toBe(before);
-    expect(canary.wasRead()).toBe(false);
-  }, 30_000);
+  it.each(kinds)(
+    'a %s file is refused by the probe naming its format, and nothing it names is opened',
+    async (kind) => {
+      const { canary, file } = await prepare(kind);
+      const url = await presigned(file);
+      const before = listener.connections();
+      const error: unknown = await probeVideoMetadata(runner, tools, mediaInputOf(url)).catch(
+        (caught: unknown) => caught,
+      );
+      expect(error).toBeInstanceOf(UnsupportedMediaFormatError);
+      expect(error).toMatchObject({ format: file.format });
+      expect(listener.connections()).toBe(before);
+      expect(canary.wasRead()).toBe(false);
+    },
+    30_000,
+  );
 });

@@ -49,13 +49,25 @@ describe.each(backends)('team media slots (%s)', (backend) => {
     await dispose?.();
   });
 
-  const request = (teamId: string, kind: 'ingestion' | 'clip' = 'ingestion'): MediaSlotRequest => ({ teamId, videoId: randomUUID(), kind, holder: `job-${randomUUID()}` });
-  const slotsOf = async (teamId: string) => workers[0]!.select().from(mediaSlotLeases).where(eq(mediaSlotLeases.teamId, teamId));
+  const request = (teamId: string, kind: 'ingestion' | 'clip' = 'ingestion'): MediaSlotRequest => ({
+    teamId,
+    videoId: randomUUID(),
+    kind,
+    holder: `job-${randomUUID()}`,
+  });
+  const slotsOf = async (teamId: string) =>
+    workers[0]!.select().from(mediaSlotLeases).where(eq(mediaSlotLeases.teamId, teamId));
 
   it('grants a team exactly its ceiling to many workers asking at once, counting ingestions and clips together', async () => {
     const teamId = randomUUID();
-    const taken = await Promise.all(Array.from({ length: 12 }, (_, index) =>
-      takeTeamMediaSlot({ db: workers[index % workers.length]!, ceiling: 2, log }, request(teamId, index % 2 === 0 ? 'ingestion' : 'clip'))));
+    const taken = await Promise.all(
+      Array.from({ length: 12 }, (_, index) =>
+        takeTeamMediaSlot(
+          { db: workers[index % workers.length]!, ceiling: 2, log },
+          request(teamId, index % 2 === 0 ? 'ingestion' : 'clip'),
+        ),
+      ),
+    );
     const granted = taken.filter((slot): slot is TeamMediaSlot => slot !== null);
     expect(granted).toHaveLength(2);
     expect(await slotsOf(teamId)).toHaveLength(2);
@@ -79,8 +91,14 @@ describe.each(backends)('team media slots (%s)', (backend) => {
   it('frees the slot of a holder that stopped renewing once it expires, and keeps a renewed one', async () => {
     const teamId = randomUUID();
     // A holder that renews every 50 ms keeps its slot; one that never renews (a dead worker) loses it.
-    const kept = await takeTeamMediaSlot({ db: workers[0]!, ceiling: 2, log, ttlMs: 400, renewIntervalMs: 50 }, request(teamId));
-    const dead = await takeTeamMediaSlot({ db: workers[0]!, ceiling: 2, log, ttlMs: 400, renewIntervalMs: 60_000 }, request(teamId));
+    const kept = await takeTeamMediaSlot(
+      { db: workers[0]!, ceiling: 2, log, ttlMs: 400, renewIntervalMs: 50 },
+      request(teamId),
+    );
+    const dead = await takeTeamMediaSlot(
+      { db: workers[0]!, ceiling: 2, log, ttlMs: 400, renewIntervalMs: 60_000 },
+      request(teamId),
+    );
     expect([kept, dead].every((slot) => slot !== null)).toBe(true);
     expect(await takeTeamMediaSlot({ db: workers[0]!, ceiling: 2, log }, request(teamId))).toBeNull();
     await sleep(800);
@@ -92,7 +110,9 @@ describe.each(backends)('team media slots (%s)', (backend) => {
 
   it('takes no slot at all without a ceiling', async () => {
     const teamId = randomUUID();
-    const slots = await Promise.all(Array.from({ length: 5 }, () => takeTeamMediaSlot({ db: workers[0]!, ceiling: 0, log }, request(teamId))));
+    const slots = await Promise.all(
+      Array.from({ length: 5 }, () => takeTeamMediaSlot({ db: workers[0]!, ceiling: 0, log }, request(teamId))),
+    );
     expect(slots.every((slot) => slot !== null)).toBe(true);
     expect(await slotsOf(teamId)).toEqual([]);
   });

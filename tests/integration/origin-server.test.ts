@@ -41,8 +41,15 @@ interface Fetched {
   body: Buffer;
 }
 
-async function get(url: string, options: { headers?: Record<string, string>; method?: Dispatcher.HttpMethod; dispatcher?: Dispatcher } = {}): Promise<Fetched> {
-  const response = await request(url, { method: options.method ?? 'GET', headers: options.headers, dispatcher: options.dispatcher ?? agent });
+async function get(
+  url: string,
+  options: { headers?: Record<string, string>; method?: Dispatcher.HttpMethod; dispatcher?: Dispatcher } = {},
+): Promise<Fetched> {
+  const response = await request(url, {
+    method: options.method ?? 'GET',
+    headers: options.headers,
+    dispatcher: options.dispatcher ?? agent,
+  });
   const body = Buffer.from(await response.body.arrayBuffer());
   return { statusCode: response.statusCode, headers: response.headers, body };
 }
@@ -101,9 +108,18 @@ describe('origin server, well behaved', () => {
     expect(response.body.equals(content.subarray(100, 200))).toBe(true);
 
     await waitFor(() => recordsFor(path)[0]?.endedAt !== null);
-    expect(recordsFor(path)).toEqual([expect.objectContaining({
-      method: 'GET', path, range: 'bytes=100-199', ifRange: null, status: 206, bytesSent: 100, remoteAddress: '127.0.0.1', localAddress: '127.0.0.1',
-    })]);
+    expect(recordsFor(path)).toEqual([
+      expect.objectContaining({
+        method: 'GET',
+        path,
+        range: 'bytes=100-199',
+        ifRange: null,
+        status: 206,
+        bytesSent: 100,
+        remoteAddress: '127.0.0.1',
+        localAddress: '127.0.0.1',
+      }),
+    ]);
   });
 
   it('serves open-ended and suffix ranges, clamped to the file', async () => {
@@ -142,12 +158,16 @@ describe('origin server, well behaved', () => {
     const weakEtag = await get(origin.url(path), { headers: { range: 'bytes=0-9', 'if-range': 'W/"v1"' } });
     expect(weakEtag.statusCode).toBe(200);
 
-    const staleDate = await get(origin.url(path), { headers: { range: 'bytes=0-9', 'if-range': 'Tue, 07 Jan 2025 12:00:00 GMT' } });
+    const staleDate = await get(origin.url(path), {
+      headers: { range: 'bytes=0-9', 'if-range': 'Tue, 07 Jan 2025 12:00:00 GMT' },
+    });
     expect(staleDate.statusCode).toBe(200);
 
     const matchingEtag = await get(origin.url(path), { headers: { range: 'bytes=0-9', 'if-range': '"v1"' } });
     expect(matchingEtag.statusCode).toBe(206);
-    const matchingDate = await get(origin.url(path), { headers: { range: 'bytes=0-9', 'if-range': 'Mon, 06 Jan 2025 12:00:00 GMT' } });
+    const matchingDate = await get(origin.url(path), {
+      headers: { range: 'bytes=0-9', 'if-range': 'Mon, 06 Jan 2025 12:00:00 GMT' },
+    });
     expect(matchingDate.statusCode).toBe(206);
     expect(matchingDate.body.equals(content.subarray(0, 10))).toBe(true);
   });
@@ -215,12 +235,19 @@ describe('origin server, misbehaving', () => {
     const retry = await get(origin.url(path), { headers: { range: 'bytes=0-99999' } });
     expect(retry.body.equals(content.subarray(0, 100_000))).toBe(true);
     await waitFor(() => recordsFor(path).every((record) => record.endedAt !== null));
-    expect(recordsFor(path).map((record) => [record.status, record.bytesSent])).toEqual([[206, 1000], [206, 100_000]]);
+    expect(recordsFor(path).map((record) => [record.status, record.bytesSent])).toEqual([
+      [206, 1000],
+      [206, 100_000],
+    ]);
   });
 
   it('stalls after the given bytes until the client gives up', async () => {
     origin.setBehaviour(path, { stallAfterBytes: { first: 1, afterBytes: 500 } });
-    const response = await request(origin.url(path), { dispatcher: agent, headers: { range: 'bytes=0-9999' }, bodyTimeout: 300 });
+    const response = await request(origin.url(path), {
+      dispatcher: agent,
+      headers: { range: 'bytes=0-9999' },
+      bodyTimeout: 300,
+    });
     const { received, error } = await readUntilError(response.body);
     expect(error).toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT' });
     expect(received.equals(content.subarray(0, 500))).toBe(true);
@@ -250,7 +277,9 @@ describe('origin server, misbehaving', () => {
     const notCovering = await get(origin.url(path), { headers: { range: 'bytes=10-19' } });
     expect(notCovering.body.equals(content.subarray(10, 20))).toBe(true);
     // The in-memory file itself is untouched.
-    expect((await get(origin.url(path), { headers: { range: 'bytes=5-5' } })).body.readUInt8(0)).not.toBe(content.readUInt8(5));
+    expect((await get(origin.url(path), { headers: { range: 'bytes=5-5' } })).body.readUInt8(0)).not.toBe(
+      content.readUInt8(5),
+    );
   });
 
   it('gzips range responses when told to', async () => {
@@ -274,14 +303,19 @@ describe('origin server, misbehaving', () => {
 
   it('sends the Content-Range the override returns, or none', async () => {
     const seen: Array<[{ start: number; end: number }, number]> = [];
-    origin.setBehaviour(path, { contentRange: (range, size) => (seen.push([range, size]), seen.length === 1 ? 'bytes 0-0/*' : null) });
+    origin.setBehaviour(path, {
+      contentRange: (range, size) => (seen.push([range, size]), seen.length === 1 ? 'bytes 0-0/*' : null),
+    });
     const overridden = await get(origin.url(path), { headers: { range: 'bytes=0-9' } });
     expect(overridden.headers['content-range']).toBe('bytes 0-0/*');
     expect(overridden.body.equals(content.subarray(0, 10))).toBe(true);
     const omitted = await get(origin.url(path), { headers: { range: 'bytes=-1' } });
     expect(omitted.statusCode).toBe(206);
     expect(omitted.headers['content-range']).toBeUndefined();
-    expect(seen).toEqual([[{ start: 0, end: 9 }, fileSize], [{ start: fileSize - 1, end: fileSize - 1 }, fileSize]]);
+    expect(seen).toEqual([
+      [{ start: 0, end: 9 }, fileSize],
+      [{ start: fileSize - 1, end: fileSize - 1 }, fileSize],
+    ]);
   });
 
   it('answers every request with a forced status or redirect', async () => {
@@ -331,7 +365,11 @@ describe('origin server, connections', () => {
     const twoConnections = new Agent({ connect: { ca: pki.caCertPem }, connections: 2 });
     try {
       const startedAt = performance.now();
-      const bodies = await Promise.all([0, 1].map(() => get(isolated.url('/throttled.bin'), { dispatcher: twoConnections, headers: { range: 'bytes=0-' } })));
+      const bodies = await Promise.all(
+        [0, 1].map(() =>
+          get(isolated.url('/throttled.bin'), { dispatcher: twoConnections, headers: { range: 'bytes=0-' } }),
+        ),
+      );
       const elapsedMs = performance.now() - startedAt;
       for (const { body } of bodies) expect(body.equals(twoMiB)).toBe(true);
       expect(isolated.stats.connectionsOpened).toBe(2);
@@ -347,13 +385,24 @@ describe('origin server, connections', () => {
     isolated.setBehaviour('/big.bin', { delayHeadersMs: 200 });
     const threeConnections = new Agent({ connect: { ca: pki.caCertPem }, connections: 3 });
     await Promise.all([0, 1, 2].map(() => get(isolated.url('/big.bin'), { dispatcher: threeConnections })));
-    expect(isolated.stats).toMatchObject({ connectionsOpened: 3, currentConnections: 3, maxConcurrentConnections: 3, maxConcurrentRequests: 3 });
+    expect(isolated.stats).toMatchObject({
+      connectionsOpened: 3,
+      currentConnections: 3,
+      maxConcurrentConnections: 3,
+      maxConcurrentRequests: 3,
+    });
     expect(isolated.stats.requests.map((record) => record.index)).toEqual([0, 1, 2]);
 
     // The server sees a response end a moment after the client does.
     await waitFor(() => isolated.stats.requests.every((record) => record.endedAt !== null));
     isolated.resetStats();
-    expect(isolated.stats).toMatchObject({ requests: [], connectionsOpened: 0, currentConnections: 3, maxConcurrentConnections: 3, maxConcurrentRequests: 0 });
+    expect(isolated.stats).toMatchObject({
+      requests: [],
+      connectionsOpened: 0,
+      currentConnections: 3,
+      maxConcurrentConnections: 3,
+      maxConcurrentRequests: 0,
+    });
     await threeConnections.close();
     await waitFor(() => isolated.stats.currentConnections === 0);
   });
@@ -362,7 +411,10 @@ describe('origin server, connections', () => {
     isolated.setBehaviour('/big.bin', { stallAfterBytes: { first: 1, afterBytes: 10 } });
     const client = new Agent({ connect: { ca: pki.caCertPem } });
     try {
-      const response = await request(isolated.url('/big.bin'), { dispatcher: client, headers: { range: 'bytes=0-999' } });
+      const response = await request(isolated.url('/big.bin'), {
+        dispatcher: client,
+        headers: { range: 'bytes=0-999' },
+      });
       const reading = readUntilError(response.body);
       await waitFor(() => isolated.stats.requests[0]?.bytesSent === 10);
       const startedAt = performance.now();

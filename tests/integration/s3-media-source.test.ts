@@ -27,11 +27,23 @@ describe('media sources on S3', () => {
   let workDir: string;
 
   beforeAll(async () => {
-    tools = await discoverMediaTools({ pathEnv: process.env.PATH ?? '', runner, ffmpegPath: process.env.REELIN_FFMPEG_PATH, ffprobePath: process.env.REELIN_FFPROBE_PATH });
+    tools = await discoverMediaTools({
+      pathEnv: process.env.PATH ?? '',
+      runner,
+      ffmpegPath: process.env.REELIN_FFMPEG_PATH,
+      ffprobePath: process.env.REELIN_FFPROBE_PATH,
+    });
     server = await startS3TestServer();
     await server.createBucket('media');
     handle = createS3Store(
-      { bucket: 'media', region: server.region, endpoint: server.endpoint, forcePathStyle: true, keyPrefix: '', maxSockets: 8 },
+      {
+        bucket: 'media',
+        region: server.region,
+        endpoint: server.endpoint,
+        forcePathStyle: true,
+        keyPrefix: '',
+        maxSockets: 8,
+      },
       { connectTimeoutMs: 5_000, idleTimeoutMs: 30_000, credentials: server.credentials },
     );
     workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-s3-media-'));
@@ -53,7 +65,14 @@ describe('media sources on S3', () => {
     const { url, sizeBytes } = await stored('progressive');
     const getsBefore = server.requestCounts().GetObject ?? 0;
     const probed = await probeVideoMetadata(runner, tools, mediaInputOf(url));
-    expect(probed.metadata).toMatchObject({ frameWidth: 640, frameHeight: 360, durationInMillis: 12_000, totalFrames: 300, size: sizeBytes, containerName: 'MP4' });
+    expect(probed.metadata).toMatchObject({
+      frameWidth: 640,
+      frameHeight: 360,
+      durationInMillis: 12_000,
+      totalFrames: 300,
+      size: sizeBytes,
+      containerName: 'MP4',
+    });
     expect(probed.metadata.scanning.metadata).toBe('PROGRESSIVE');
     expect(probed.hasAudio).toBe(true);
     // The moov at the end is reached by a second, ranged request.
@@ -66,7 +85,23 @@ describe('media sources on S3', () => {
     const input = probedInput(url, { demuxer: 'mov,mp4,m4a,3gp,3g2,mj2' });
     expect(input.protocols).toEqual(['http', 'tcp']);
     const output = path.join(workDir, 'cut.mp4');
-    await runner.run(tools.ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', ...inputArgs(input, ['-ss', '6']), '-t', '2', '-c', 'copy', output], {});
+    await runner.run(
+      tools.ffmpegPath,
+      [
+        '-hide_banner',
+        '-nostdin',
+        '-loglevel',
+        'error',
+        '-y',
+        ...inputArgs(input, ['-ss', '6']),
+        '-t',
+        '2',
+        '-c',
+        'copy',
+        output,
+      ],
+      {},
+    );
     const probed = await probeVideoMetadata(runner, tools, mediaInputOf(output));
     expect(probed.metadata.durationInMillis).toBeGreaterThanOrEqual(1_900);
     expect(probed.metadata.durationInMillis).toBeLessThanOrEqual(2_600);

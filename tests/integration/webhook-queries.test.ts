@@ -7,7 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateDatabase, openDatabase, type Database, type DatabaseConnection } from '../../src/db/database.js';
 import { recordEvent } from '../../src/db/queries/events.queries.js';
 import { insertAccount } from '../../src/db/queries/tenancy.queries.js';
-import { claimDueDeliveries, dispatchEvents, releaseDeliveries, reserveSendSlots } from '../../src/db/queries/webhook-deliveries.queries.js';
+import {
+  claimDueDeliveries,
+  dispatchEvents,
+  releaseDeliveries,
+  reserveSendSlots,
+} from '../../src/db/queries/webhook-deliveries.queries.js';
 import { listValidSigningKeys } from '../../src/db/queries/webhook-keys.queries.js';
 import { insertWebhook } from '../../src/db/queries/webhooks.queries.js';
 import { events, webhookDeliveries } from '../../src/db/schema.js';
@@ -43,11 +48,26 @@ describe.each(backends)('webhook queries (%s)', (backend) => {
   });
 
   async function team(name: string): Promise<string> {
-    return (await insertAccount(db, { email: `${name}-${randomUUID()}@example.com`, userName: name, teamName: name, projectName: 'p' })).teamId;
+    return (
+      await insertAccount(db, {
+        email: `${name}-${randomUUID()}@example.com`,
+        userName: name,
+        teamName: name,
+        projectName: 'p',
+      })
+    ).teamId;
   }
 
   function hook(teamId: string, eventTypes: EventType[], active = true) {
-    return insertWebhook(db, { teamId, name: 'h', url: 'https://example.com/h', rateLimitPerSecond: 10, maxTotalRetryDelayMinutes: 60, eventTypes, active });
+    return insertWebhook(db, {
+      teamId,
+      name: 'h',
+      url: 'https://example.com/h',
+      rateLimitPerSecond: 10,
+      maxTotalRetryDelayMinutes: 60,
+      eventTypes,
+      active,
+    });
   }
 
   it('dispatches each event exactly once per subscribed active webhook of its team, with dispatchers racing', async () => {
@@ -60,24 +80,34 @@ describe.each(backends)('webhook queries (%s)', (backend) => {
     await new Promise((resolve) => setTimeout(resolve, 5));
     await db.transaction(async (tx) => {
       for (let index = 0; index < 120; index += 1) {
-        await recordEvent(tx, { teamId: index % 3 === 0 ? teamB : teamA, videoId: randomUUID(), type: index % 2 === 0 ? 'video_in.done' : 'video.deleted' });
+        await recordEvent(tx, {
+          teamId: index % 3 === 0 ? teamB : teamA,
+          videoId: randomUUID(),
+          type: index % 2 === 0 ? 'video_in.done' : 'video.deleted',
+        });
       }
     });
-    const results = await Promise.all(Array.from({ length: 4 }, async () => {
-      let total = 0;
-      for (;;) {
-        const { events: claimed, deliveries } = await dispatchEvents(db, 7);
-        total += deliveries;
-        if (claimed === 0) return total;
-      }
-    }));
+    const results = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        let total = 0;
+        for (;;) {
+          const { events: claimed, deliveries } = await dispatchEvents(db, 7);
+          total += deliveries;
+          if (claimed === 0) return total;
+        }
+      }),
+    );
     // Team A: 80 events (40 done, 40 deleted): `all` gets 80, `doneOnly` 40; team B: 40 events, 20 deleted.
-    const countFor = async (webhookId: string) => (await db.select({ n: count() }).from(webhookDeliveries).where(eq(webhookDeliveries.webhookId, webhookId)))[0]?.n;
+    const countFor = async (webhookId: string) =>
+      (await db.select({ n: count() }).from(webhookDeliveries).where(eq(webhookDeliveries.webhookId, webhookId)))[0]?.n;
     expect(await countFor(all.id)).toBe(80);
     expect(await countFor(doneOnly.id)).toBe(40);
     expect(await countFor(other.id)).toBe(20);
     expect(results.reduce((sum, value) => sum + value, 0)).toBe(140);
-    const [left] = await db.select({ n: count() }).from(events).where(and(eq(events.teamId, teamA), isNull(events.dispatchedAt)));
+    const [left] = await db
+      .select({ n: count() })
+      .from(events)
+      .where(and(eq(events.teamId, teamA), isNull(events.dispatchedAt)));
     expect(left?.n ?? 0).toBe(0);
     expect(await dispatchEvents(db, 100)).toEqual({ events: 0, deliveries: 0 });
   });
@@ -86,14 +116,21 @@ describe.each(backends)('webhook queries (%s)', (backend) => {
     const teamId = await team('claims');
     const webhook = await hook(teamId, ['video_out.done']);
     await new Promise((resolve) => setTimeout(resolve, 5));
-    for (let index = 0; index < 30; index += 1) await db.transaction((tx) => recordEvent(tx, { teamId, videoId: randomUUID(), type: 'video_out.done' }));
+    for (let index = 0; index < 30; index += 1)
+      await db.transaction((tx) => recordEvent(tx, { teamId, videoId: randomUUID(), type: 'video_out.done' }));
     while ((await dispatchEvents(db, 100)).events > 0);
-    const [first, second] = await Promise.all([claimDueDeliveries(db, webhook.id, 20, 60_000), claimDueDeliveries(db, webhook.id, 20, 60_000)]);
+    const [first, second] = await Promise.all([
+      claimDueDeliveries(db, webhook.id, 20, 60_000),
+      claimDueDeliveries(db, webhook.id, 20, 60_000),
+    ]);
     const ids = [...(first ?? []), ...(second ?? [])].map((row) => row.id);
     expect(ids).toHaveLength(30);
     expect(new Set(ids).size).toBe(30);
     expect(await claimDueDeliveries(db, webhook.id, 20, 60_000)).toHaveLength(0);
-    await releaseDeliveries(db, (first ?? []).map((row) => ({ deliveryId: row.id, attemptCount: row.attemptCount })));
+    await releaseDeliveries(
+      db,
+      (first ?? []).map((row) => ({ deliveryId: row.id, attemptCount: row.attemptCount })),
+    );
     const again = await claimDueDeliveries(db, webhook.id, 50, 60_000);
     expect(again.map((row) => row.id).sort()).toEqual((first ?? []).map((row) => row.id).sort());
     expect(again.every((row) => row.attemptCount === 1)).toBe(true);
@@ -136,6 +173,8 @@ describe.each(backends)('webhook queries (%s)', (backend) => {
     expect(afterSchedule).toHaveLength(2);
     expect(afterSchedule.map((row) => row.id)).not.toContain(firstKey.id);
 
-    await expect(new SigningKeyRing({ db, kek: randomBytes(32) }).ensureActiveKey()).rejects.toThrow(/encrypted under another key-encryption key.*REELIN_WEBHOOK_KEY_ENCRYPTION_KEY/);
+    await expect(new SigningKeyRing({ db, kek: randomBytes(32) }).ensureActiveKey()).rejects.toThrow(
+      /encrypted under another key-encryption key.*REELIN_WEBHOOK_KEY_ENCRYPTION_KEY/,
+    );
   });
 });

@@ -34,10 +34,20 @@ export interface ApiAnswer {
 }
 
 /** One request to a service's API with an API key; a body is sent as JSON. */
-export async function callApi(baseUrl: string, apiKey: string, method: string, apiPath: string, body?: unknown): Promise<ApiAnswer> {
+export async function callApi(
+  baseUrl: string,
+  apiKey: string,
+  method: string,
+  apiPath: string,
+  body?: unknown,
+): Promise<ApiAnswer> {
   const response = await request(`${baseUrl}${apiPath}`, {
     method: method as 'GET',
-    headers: { 'x-api-key': apiKey, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      'x-api-key': apiKey,
+      accept: 'application/json',
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await response.body.text();
@@ -45,18 +55,31 @@ export async function callApi(baseUrl: string, apiKey: string, method: string, a
 }
 
 /** Starts `reelin <role>` with `env` on top of a clean environment; resolves once it is ready. */
-export async function startChildService(role: 'serve' | 'api' | 'worker' | 'migrate', env: Record<string, string>, logDir: string): Promise<ChildService> {
+export async function startChildService(
+  role: 'serve' | 'api' | 'worker' | 'migrate',
+  env: Record<string, string>,
+  logDir: string,
+): Promise<ChildService> {
   const port = role === 'serve' || role === 'api' ? await freePort() : null;
   const logPath = path.join(logDir, `${role}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.log`);
   const log = fs.openSync(logPath, 'a');
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts'), role], {
     cwd: root,
     // Tests poll their services often; the rate limit has tests of its own.
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', REELIN_RATE_LIMIT_PER_MINUTE: '100000', ...(port === null ? {} : { PORT: String(port) }), ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      HOST: '127.0.0.1',
+      REELIN_RATE_LIMIT_PER_MINUTE: '100000',
+      ...(port === null ? {} : { PORT: String(port) }),
+      ...env,
+    },
     stdio: ['ignore', log, log],
   });
   fs.closeSync(log);
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
   const service: ChildService = {
     process: child,
     url: port === null ? null : `http://127.0.0.1:${port}`,
@@ -69,7 +92,8 @@ export async function startChildService(role: 'serve' | 'api' | 'worker' | 'migr
   };
   if (role === 'migrate') {
     const code = await exited;
-    if (code !== 0) throw new Error(`reelin migrate exited with ${code}: ${fs.readFileSync(logPath, 'utf8').slice(-2000)}`);
+    if (code !== 0)
+      throw new Error(`reelin migrate exited with ${code}: ${fs.readFileSync(logPath, 'utf8').slice(-2000)}`);
     return service;
   }
   await waitUntilReady(service);
@@ -97,5 +121,7 @@ async function waitUntilReady(service: ChildService): Promise<void> {
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`reelin did not become ready (exit: ${done ? String(await service.exited) : "still running"}): ${fs.readFileSync(service.logPath, "utf8").slice(-3000)}`);
+  throw new Error(
+    `reelin did not become ready (exit: ${done ? String(await service.exited) : 'still running'}): ${fs.readFileSync(service.logPath, 'utf8').slice(-3000)}`,
+  );
 }

@@ -28,7 +28,11 @@ export const ORIGIN_HOST = 'origin.reelin.test';
 
 export const HOOK_HOST = 'hooks.reelin.test';
 
-export async function startE2eFixture(backend: Backend, env: Record<string, string> = {}, options: { mediaRunner?: ProcessRunner; webhookReceiver?: boolean; logger?: Logger } = {}): Promise<E2eFixture> {
+export async function startE2eFixture(
+  backend: Backend,
+  env: Record<string, string> = {},
+  options: { mediaRunner?: ProcessRunner; webhookReceiver?: boolean; logger?: Logger } = {},
+): Promise<E2eFixture> {
   const pki = await createTestPki();
   const origin = await startOriginServer({ pki });
   const receiver = options.webhookReceiver ? await startWebhookReceiver(pki) : null;
@@ -37,7 +41,11 @@ export async function startE2eFixture(backend: Backend, env: Record<string, stri
     backend,
     caCertificates: [pki.caCertPem],
     resolver,
-    env: { REELIN_ALLOWED_PORTS: [origin.port, ...(receiver ? [receiver.port] : [])].join(','), REELIN_WEBHOOK_POLL_INTERVAL_MS: '50', ...env },
+    env: {
+      REELIN_ALLOWED_PORTS: [origin.port, ...(receiver ? [receiver.port] : [])].join(','),
+      REELIN_WEBHOOK_POLL_INTERVAL_MS: '50',
+      ...env,
+    },
     ...(options.mediaRunner ? { mediaRunner: options.mediaRunner } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });

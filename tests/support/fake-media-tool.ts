@@ -13,7 +13,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { findConfinement } from '../../src/media/ffmpeg-tools.js';
-import { ChildProcessRunner, type ProcessRunner, type RunOptions, type RunResult } from '../../src/media/process-runner.js';
+import {
+  ChildProcessRunner,
+  type ProcessRunner,
+  type RunOptions,
+  type RunResult,
+} from '../../src/media/process-runner.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -39,37 +44,53 @@ export async function realBinary(name: 'ffmpeg' | 'ffprobe'): Promise<string> {
   return stdout.trim();
 }
 
-export async function writeFakeTool(options: { dir: string; name: 'ffmpeg' | 'ffprobe'; behaviour: 'hang' | 'gate' }): Promise<FakeTool> {
+export async function writeFakeTool(options: {
+  dir: string;
+  name: 'ffmpeg' | 'ffprobe';
+  behaviour: 'hang' | 'gate';
+}): Promise<FakeTool> {
   const real = await realBinary(options.name);
   const runsDir = path.join(options.dir, `${options.name}-runs`);
   const gate = path.join(options.dir, `${options.name}-gate`);
   await fs.mkdir(runsDir, { recursive: true });
   const script = path.join(options.dir, options.name);
-  const work = options.behaviour === 'hang'
-    // SIGTERM ignored here and, inherited, in the sleep: only SIGKILL of the group ends them.
-    ? [`trap '' TERM`, 'sleep 100000 &', `echo $! > "${runsDir}/$$.child"`, 'wait', 'wait']
-    : [`while [ ! -e "${gate}" ]; do sleep 0.05; done`, `exec "${real}" "$@"`];
-  await fs.writeFile(script, [
-    '#!/bin/sh',
-    // Start-up's questions get the real answers.
-    `if [ "$#" -eq 2 ] && [ "$1" = "-hide_banner" ]; then case "$2" in -version|-filters|-encoders) exec "${real}" "$@";; esac; fi`,
-    `printf '%s\\n' "$*" > "${runsDir}/$$.args"`,
-    ...work,
-    '',
-  ].join('\n'), { mode: 0o755 });
+  const work =
+    options.behaviour === 'hang'
+      ? // SIGTERM ignored here and, inherited, in the sleep: only SIGKILL of the group ends them.
+        [`trap '' TERM`, 'sleep 100000 &', `echo $! > "${runsDir}/$$.child"`, 'wait', 'wait']
+      : [`while [ ! -e "${gate}" ]; do sleep 0.05; done`, `exec "${real}" "$@"`];
+  await fs.writeFile(
+    script,
+    [
+      '#!/bin/sh',
+      // Start-up's questions get the real answers.
+      `if [ "$#" -eq 2 ] && [ "$1" = "-hide_banner" ]; then case "$2" in -version|-filters|-encoders) exec "${real}" "$@";; esac; fi`,
+      `printf '%s\\n' "$*" > "${runsDir}/$$.args"`,
+      ...work,
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
   return {
     path: script,
     runs: async () => {
       const names = (await fs.readdir(runsDir)).filter((name) => name.endsWith('.args'));
-      const runs = await Promise.all(names.map(async (name) => {
-        const pid = Number(name.slice(0, -'.args'.length));
-        const [args, child, stat] = await Promise.all([
-          fs.readFile(path.join(runsDir, name), 'utf8'),
-          fs.readFile(path.join(runsDir, `${pid}.child`), 'utf8').catch(() => null),
-          fs.stat(path.join(runsDir, name)),
-        ]);
-        return { pid, childPid: child === null ? null : Number(child.trim()), args: args.trim(), startedMs: stat.mtimeMs };
-      }));
+      const runs = await Promise.all(
+        names.map(async (name) => {
+          const pid = Number(name.slice(0, -'.args'.length));
+          const [args, child, stat] = await Promise.all([
+            fs.readFile(path.join(runsDir, name), 'utf8'),
+            fs.readFile(path.join(runsDir, `${pid}.child`), 'utf8').catch(() => null),
+            fs.stat(path.join(runsDir, name)),
+          ]);
+          return {
+            pid,
+            childPid: child === null ? null : Number(child.trim()),
+            args: args.trim(),
+            startedMs: stat.mtimeMs,
+          };
+        }),
+      );
       return runs.sort((a, b) => a.startedMs - b.startedMs).map(({ startedMs: _startedMs, ...run }) => run);
     },
     openGate: () => fs.writeFile(gate, ''),

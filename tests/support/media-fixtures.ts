@@ -49,12 +49,26 @@ type Recipe =
   | { kind: 'text'; ext: string; content: string };
 
 const quiet = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y'];
-const sine = (seconds: number): string[] => ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000:duration=${seconds}`];
-const testsrc = (size: string, rate: number, seconds: number): string[] => ['-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${rate}:duration=${seconds}`];
+const sine = (seconds: number): string[] => [
+  '-f',
+  'lavfi',
+  '-i',
+  `sine=frequency=440:sample_rate=48000:duration=${seconds}`,
+];
+const testsrc = (size: string, rate: number, seconds: number): string[] => [
+  '-f',
+  'lavfi',
+  '-i',
+  `testsrc2=size=${size}:rate=${rate}:duration=${seconds}`,
+];
 // testsrc2's one-pixel lines look combed to idet at small sizes; drawing at 720p and scaling down
 // smooths them, so the progressive fixtures are progressive to picture analysis too.
-const progressiveSource = (rate: number, seconds: number): string[] =>
-  ['-f', 'lavfi', '-i', `testsrc2=size=1280x720:rate=${rate}:duration=${seconds},scale=640:360`];
+const progressiveSource = (rate: number, seconds: number): string[] => [
+  '-f',
+  'lavfi',
+  '-i',
+  `testsrc2=size=1280x720:rate=${rate}:duration=${seconds},scale=640:360`,
+];
 const h264 = ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '26', '-pix_fmt', 'yuv420p'];
 const aac = ['-c:a', 'aac', '-b:a', '64k'];
 
@@ -66,30 +80,95 @@ function interlaced(order: 'tff' | 'bff', flagged: boolean): Recipe {
   return {
     kind: 'ffmpeg',
     ext: 'mp4',
-    args: [...testsrc('720x576', 50, 6), ...sine(6), '-vf', filter, '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-pix_fmt', 'yuv420p', ...interlacedEncode, ...aac, '-shortest'],
+    args: [
+      ...testsrc('720x576', 50, 6),
+      ...sine(6),
+      '-vf',
+      filter,
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-crf',
+      '20',
+      '-pix_fmt',
+      'yuv420p',
+      ...interlacedEncode,
+      ...aac,
+      '-shortest',
+    ],
   };
 }
 
 function hdr10(hasX265: boolean): Recipe {
-  const tags = ['-color_primaries', 'bt2020', '-color_trc', 'smpte2084', '-colorspace', 'bt2020nc', '-color_range', 'tv'];
+  const tags = [
+    '-color_primaries',
+    'bt2020',
+    '-color_trc',
+    'smpte2084',
+    '-colorspace',
+    'bt2020nc',
+    '-color_range',
+    'tv',
+  ];
   const encoder = hasX265
-    ? ['-c:v', 'libx265', '-preset', 'ultrafast', '-crf', '28', '-tag:v', 'hvc1',
-      '-x265-params', 'log-level=error:hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400']
+    ? [
+        '-c:v',
+        'libx265',
+        '-preset',
+        'ultrafast',
+        '-crf',
+        '28',
+        '-tag:v',
+        'hvc1',
+        '-x265-params',
+        'log-level=error:hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400',
+      ]
     : ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '26'];
-  return { kind: 'ffmpeg', ext: 'mp4', args: ['-f', 'lavfi', '-i', 'smptehdbars=size=640x360:rate=25:duration=4', ...encoder, '-pix_fmt', 'yuv420p10le', ...tags] };
+  return {
+    kind: 'ffmpeg',
+    ext: 'mp4',
+    args: [
+      '-f',
+      'lavfi',
+      '-i',
+      'smptehdbars=size=640x360:rate=25:duration=4',
+      ...encoder,
+      '-pix_fmt',
+      'yuv420p10le',
+      ...tags,
+    ],
+  };
 }
 
 function recipes(hasX265: boolean): Record<MediaFixtureName, Recipe> {
   return {
-    progressive: { kind: 'ffmpeg', ext: 'mp4', args: [...progressiveSource(25, 12), ...sine(12), ...h264, '-g', '50', ...aac, '-shortest'] },
+    progressive: {
+      kind: 'ffmpeg',
+      ext: 'mp4',
+      args: [...progressiveSource(25, 12), ...sine(12), ...h264, '-g', '50', ...aac, '-shortest'],
+    },
     'interlaced-tff': interlaced('tff', true),
     'interlaced-bff': interlaced('bff', true),
     'interlaced-tff-unflagged': interlaced('tff', false),
     'interlaced-bff-unflagged': interlaced('bff', false),
     hdr10: hdr10(hasX265),
-    'short-4s': { kind: 'ffmpeg', ext: 'mp4', args: [...progressiveSource(25, 4), ...sine(4), ...h264, ...aac, '-shortest'] },
-    vfr: { kind: 'ffmpeg', ext: 'mp4', args: [...progressiveSource(30, 6), '-vf', 'select=lt(t\\,2)+not(mod(n\\,3))', '-fps_mode', 'vfr', ...h264] },
-    rotated: { kind: 'rotate', ext: 'mp4', degrees: 90, args: [...progressiveSource(30, 4), ...sine(4), ...h264, ...aac, '-shortest'] },
+    'short-4s': {
+      kind: 'ffmpeg',
+      ext: 'mp4',
+      args: [...progressiveSource(25, 4), ...sine(4), ...h264, ...aac, '-shortest'],
+    },
+    vfr: {
+      kind: 'ffmpeg',
+      ext: 'mp4',
+      args: [...progressiveSource(30, 6), '-vf', 'select=lt(t\\,2)+not(mod(n\\,3))', '-fps_mode', 'vfr', ...h264],
+    },
+    rotated: {
+      kind: 'rotate',
+      ext: 'mp4',
+      degrees: 90,
+      args: [...progressiveSource(30, 4), ...sine(4), ...h264, ...aac, '-shortest'],
+    },
     'audio-only': { kind: 'ffmpeg', ext: 'm4a', args: [...sine(4), ...aac] },
     truncated: { kind: 'truncate', ext: 'mp4', from: 'progressive', fraction: 0.4 },
     'not-video': { kind: 'text', ext: 'mp4', content: 'This is a text file, not a video.\n' },
@@ -103,9 +182,7 @@ const ffmpeg = (): string => process.env.REELIN_FFMPEG_PATH ?? 'ffmpeg';
 let hasX265: Promise<boolean> | undefined;
 
 function detectX265(): Promise<boolean> {
-  hasX265 ??= runner
-    .run(ffmpeg(), ['-hide_banner', '-encoders'])
-    .then(({ stdout }) => /\slibx265\s/.test(stdout));
+  hasX265 ??= runner.run(ffmpeg(), ['-hide_banner', '-encoders']).then(({ stdout }) => /\slibx265\s/.test(stdout));
   return hasX265;
 }
 
@@ -126,7 +203,12 @@ async function addRotation(input: string, output: string, degrees: number): Prom
   }
 }
 
-async function build(name: MediaFixtureName, all: Record<MediaFixtureName, Recipe>, target: string, resolveFixture: (name: MediaFixtureName) => Promise<string>): Promise<void> {
+async function build(
+  name: MediaFixtureName,
+  all: Record<MediaFixtureName, Recipe>,
+  target: string,
+  resolveFixture: (name: MediaFixtureName) => Promise<string>,
+): Promise<void> {
   const recipe = all[name];
   const temp = `${target.slice(0, -recipe.ext.length - 1)}.tmp-${randomUUID()}.${recipe.ext}`;
   const stage = `${temp}.stage.${recipe.ext}`;
@@ -163,7 +245,11 @@ async function build(name: MediaFixtureName, all: Record<MediaFixtureName, Recip
   }
 }
 
-function fixtureStore(dir: string, reuse: boolean, fileName: (name: MediaFixtureName, hash: string, ext: string) => string) {
+function fixtureStore(
+  dir: string,
+  reuse: boolean,
+  fileName: (name: MediaFixtureName, hash: string, ext: string) => string,
+) {
   const made = new Map<MediaFixtureName, Promise<string>>();
   const resolveFixture = (name: MediaFixtureName): Promise<string> => {
     let promise = made.get(name);
@@ -185,7 +271,11 @@ function fixtureStore(dir: string, reuse: boolean, fileName: (name: MediaFixture
   return resolveFixture;
 }
 
-const cached = fixtureStore(path.join(os.tmpdir(), 'reelin-media-fixtures'), true, (name, hash, ext) => `${name}-${hash}.${ext}`);
+const cached = fixtureStore(
+  path.join(os.tmpdir(), 'reelin-media-fixtures'),
+  true,
+  (name, hash, ext) => `${name}-${hash}.${ext}`,
+);
 
 /** The absolute path of a fixture, generated on first use and cached under the system temp folder. */
 export function mediaFixture(name: MediaFixtureName): Promise<string> {

@@ -177,7 +177,13 @@ export async function startOriginServer(options: StartOriginServerOptions): Prom
 class LocalOrigin implements OriginServer {
   port = 0;
   host = '';
-  readonly stats: OriginStats = { requests: [], connectionsOpened: 0, currentConnections: 0, maxConcurrentConnections: 0, maxConcurrentRequests: 0 };
+  readonly stats: OriginStats = {
+    requests: [],
+    connectionsOpened: 0,
+    currentConnections: 0,
+    maxConcurrentConnections: 0,
+    maxConcurrentRequests: 0,
+  };
   private inFlightRequests = 0;
   private readonly files = new Map<string, OriginFile | OriginFileOnDisk>();
   private readonly behaviours = new Map<string, PathBehaviour>();
@@ -200,8 +206,13 @@ class LocalOrigin implements OriginServer {
     this.server.on('secureConnection', (socket: TLSSocket) => {
       this.stats.connectionsOpened += 1;
       this.stats.currentConnections += 1;
-      this.stats.maxConcurrentConnections = Math.max(this.stats.maxConcurrentConnections, this.stats.currentConnections);
-      socket.once('close', () => { this.stats.currentConnections -= 1; });
+      this.stats.maxConcurrentConnections = Math.max(
+        this.stats.maxConcurrentConnections,
+        this.stats.currentConnections,
+      );
+      socket.once('close', () => {
+        this.stats.currentConnections -= 1;
+      });
     });
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const exchange = this.beginExchange(req, res);
@@ -250,7 +261,9 @@ class LocalOrigin implements OriginServer {
   }
 
   private async shutDown(): Promise<void> {
-    const closed = new Promise<void>((resolve, reject) => this.server.close((error) => (error ? reject(error) : resolve())));
+    const closed = new Promise<void>((resolve, reject) =>
+      this.server.close((error) => (error ? reject(error) : resolve())),
+    );
     // Wake stalled, delayed and paced responses so their handlers (and open files) finish.
     for (const controller of this.responseControllers) controller.abort();
     this.server.closeAllConnections();
@@ -280,7 +293,14 @@ class LocalOrigin implements OriginServer {
     const isRangeGet = req.method === 'GET' && req.headers.range !== undefined;
     const rangeOrdinal = isRangeGet ? ++state.rangeRequestsSeen : 0;
     return {
-      req, res, record, behaviour, file: this.files.get(filePath), rangeOrdinal, etag, lastModified,
+      req,
+      res,
+      record,
+      behaviour,
+      file: this.files.get(filePath),
+      rangeOrdinal,
+      etag,
+      lastModified,
       connectionBucket: this.connectionBucketFor(req.socket, behaviour.throttleBytesPerSecondPerConnection),
       signal: controller.signal,
     };
@@ -319,16 +339,24 @@ class LocalOrigin implements OriginServer {
   }
 }
 
-function currentValidators({ behaviour, rangeRequestsSeen }: PathBehaviour): { etag: string | null; lastModified: string | null } {
+function currentValidators({ behaviour, rangeRequestsSeen }: PathBehaviour): {
+  etag: string | null;
+  lastModified: string | null;
+} {
   const change = behaviour.changeEtagAfterRequests;
-  const etag = change && rangeRequestsSeen >= change.after ? change.etag : behaviour.etag === undefined ? defaultEtag : behaviour.etag;
+  const etag =
+    change && rangeRequestsSeen >= change.after
+      ? change.etag
+      : behaviour.etag === undefined
+        ? defaultEtag
+        : behaviour.etag;
   const lastModified = behaviour.lastModified === undefined ? defaultLastModified : behaviour.lastModified;
   return { etag, lastModified };
 }
 
 function headerValue(req: IncomingMessage, name: string): string | null {
   const value = req.headers[name];
-  return Array.isArray(value) ? value.join(', ') : value ?? null;
+  return Array.isArray(value) ? value.join(', ') : (value ?? null);
 }
 
 /** True when this request is one of the first N range requests a behaviour targets. */
@@ -338,18 +366,26 @@ function isAmongFirst(exchange: Exchange, limit: FirstN | undefined): boolean {
 
 async function answer(exchange: Exchange): Promise<void> {
   const { req, behaviour, file } = exchange;
-  if (behaviour.delayHeadersMs !== undefined) await sleep(behaviour.delayHeadersMs, undefined, { signal: exchange.signal });
+  if (behaviour.delayHeadersMs !== undefined)
+    await sleep(behaviour.delayHeadersMs, undefined, { signal: exchange.signal });
   if (behaviour.redirect) {
     const { status, location } = behaviour.redirect;
     return sendText(exchange, status, `redirecting to ${location}`, { location });
   }
-  if (behaviour.status !== undefined) return sendText(exchange, behaviour.status, STATUS_CODES[behaviour.status] ?? 'forced status');
-  if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(exchange, 405, 'only GET and HEAD are served', { allow: 'GET, HEAD' });
+  if (behaviour.status !== undefined)
+    return sendText(exchange, behaviour.status, STATUS_CODES[behaviour.status] ?? 'forced status');
+  if (req.method !== 'GET' && req.method !== 'HEAD')
+    return sendText(exchange, 405, 'only GET and HEAD are served', { allow: 'GET, HEAD' });
   if (!file) return sendText(exchange, 404, 'no file at this path');
   const failure = behaviour.failRequests;
   if (failure && isAmongFirst(exchange, failure)) {
     const headers: OutgoingHttpHeaders = failure.retryAfter === undefined ? {} : { 'retry-after': failure.retryAfter };
-    return sendText(exchange, failure.status, `failing range request ${exchange.rangeOrdinal} of the first ${failure.first} on purpose`, headers);
+    return sendText(
+      exchange,
+      failure.status,
+      `failing range request ${exchange.rangeOrdinal} of the first ${failure.first} on purpose`,
+      headers,
+    );
   }
   return serveFile(exchange, file);
 }
@@ -363,17 +399,25 @@ async function serveFile(exchange: Exchange, file: OriginFile | OriginFileOnDisk
   if (exchange.lastModified !== null) headers['last-modified'] = exchange.lastModified;
 
   const range = chooseRange(exchange, size);
-  if (range === 'unsatisfiable') return sendText(exchange, 416, 'range not satisfiable', { ...headers, 'content-range': `bytes */${total}` });
+  if (range === 'unsatisfiable')
+    return sendText(exchange, 416, 'range not satisfiable', { ...headers, 'content-range': `bytes */${total}` });
   const { start, end } = range === 'whole' ? { start: 0, end: size - 1 } : range;
   const isPartial = range !== 'whole';
   if (isPartial) {
-    const contentRange = behaviour.contentRange ? behaviour.contentRange({ start, end }, size) : `bytes ${start}-${end}/${total}`;
+    const contentRange = behaviour.contentRange
+      ? behaviour.contentRange({ start, end }, size)
+      : `bytes ${start}-${end}/${total}`;
     if (contentRange !== null) headers['content-range'] = contentRange;
   }
   headers['content-type'] = file.contentType ?? 'application/octet-stream';
 
   const chunkBytes = chooseChunkBytes(behaviour);
-  let body: AsyncIterable<Buffer> | Iterable<Buffer> = readChunks(file, { start, end, chunkBytes, corruptByteAt: behaviour.corruptByteAt });
+  let body: AsyncIterable<Buffer> | Iterable<Buffer> = readChunks(file, {
+    start,
+    end,
+    chunkBytes,
+    corruptByteAt: behaviour.corruptByteAt,
+  });
   let length = end - start + 1;
   if (isPartial && behaviour.gzipRanges) {
     const gzipped = gzipSync(await collect(body));
@@ -394,7 +438,11 @@ async function serveFile(exchange: Exchange, file: OriginFile | OriginFileOnDisk
 }
 
 /** Sends the body whole, or cut short and then dropped or stalled for the first N range requests. */
-async function sendFileBody(exchange: Exchange, body: AsyncIterable<Buffer> | Iterable<Buffer>, chunkBytes: number): Promise<void> {
+async function sendFileBody(
+  exchange: Exchange,
+  body: AsyncIterable<Buffer> | Iterable<Buffer>,
+  chunkBytes: number,
+): Promise<void> {
   const { res, behaviour } = exchange;
   const drop = isAmongFirst(exchange, behaviour.dropAfterBytes) ? behaviour.dropAfterBytes : undefined;
   const stall = isAmongFirst(exchange, behaviour.stallAfterBytes) ? behaviour.stallAfterBytes : undefined;
@@ -460,7 +508,11 @@ function writeHead({ res, record }: Exchange, status: number, headers: OutgoingH
 
 function sendText(exchange: Exchange, status: number, text: string, headers: OutgoingHttpHeaders = {}): void {
   const body = Buffer.from(`${text}\n`);
-  writeHead(exchange, status, { ...headers, 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length });
+  writeHead(exchange, status, {
+    ...headers,
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': body.length,
+  });
   if (exchange.req.method === 'HEAD') {
     exchange.res.end();
     return;
@@ -513,7 +565,8 @@ async function sendBody(
 ): Promise<void> {
   const { res, record, signal, behaviour } = exchange;
   const buckets: TokenBucket[] = [];
-  if (behaviour.dripBytesPerSecond !== undefined) buckets.push(new TokenBucket(behaviour.dripBytesPerSecond, chunkBytes));
+  if (behaviour.dripBytesPerSecond !== undefined)
+    buckets.push(new TokenBucket(behaviour.dripBytesPerSecond, chunkBytes));
   if (exchange.connectionBucket) buckets.push(exchange.connectionBucket);
   let sentBytes = 0;
   for await (const chunk of chunks) {
@@ -566,7 +619,10 @@ class TokenBucket {
   private refilledAt = performance.now();
   private readonly capacityBytes: number;
 
-  constructor(readonly bytesPerSecond: number, initialBytes: number) {
+  constructor(
+    readonly bytesPerSecond: number,
+    initialBytes: number,
+  ) {
     this.tokens = initialBytes;
     this.capacityBytes = Math.max(initialBytes, bytesPerSecond / 10);
   }
@@ -583,9 +639,17 @@ class TokenBucket {
 /** Yields bytes [start, end] (inclusive) of the file in chunks, with `corruptByteAt` flipped. */
 async function* readChunks(
   file: OriginFile | OriginFileOnDisk,
-  { start, end, chunkBytes, corruptByteAt }: { start: number; end: number; chunkBytes: number; corruptByteAt: number | undefined },
+  {
+    start,
+    end,
+    chunkBytes,
+    corruptByteAt,
+  }: { start: number; end: number; chunkBytes: number; corruptByteAt: number | undefined },
 ): AsyncGenerator<Buffer> {
-  const source = 'body' in file ? splitIntoChunks(file.body.subarray(start, end + 1), chunkBytes) : readDiskChunks(file, start, end, chunkBytes);
+  const source =
+    'body' in file
+      ? splitIntoChunks(file.body.subarray(start, end + 1), chunkBytes)
+      : readDiskChunks(file, start, end, chunkBytes);
   let offset = start;
   for await (const chunk of source) {
     yield corruptAt(chunk, offset, corruptByteAt);
@@ -595,7 +659,12 @@ async function* readChunks(
 
 /** Reads with positioned reads into fresh buffers (a written chunk must not be reused). Leaving
  * the loop early closes the file through the generator's `finally`. */
-async function* readDiskChunks(file: OriginFileOnDisk, start: number, end: number, chunkBytes: number): AsyncGenerator<Buffer> {
+async function* readDiskChunks(
+  file: OriginFileOnDisk,
+  start: number,
+  end: number,
+  chunkBytes: number,
+): AsyncGenerator<Buffer> {
   const handle = await open(file.path, 'r');
   try {
     for (let offset = start; offset <= end; offset += chunkBytes) {
@@ -608,7 +677,7 @@ async function* readDiskChunks(file: OriginFileOnDisk, start: number, end: numbe
 
 async function readExactly(handle: FileHandle, position: number, length: number, path: string): Promise<Buffer> {
   const buffer = Buffer.allocUnsafe(length);
-  for (let filled = 0; filled < length; ) {
+  for (let filled = 0; filled < length;) {
     const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
     if (bytesRead === 0) throw new Error(`${path} ends at byte ${position + filled}, before the size given to setFile`);
     filled += bytesRead;
@@ -618,7 +687,8 @@ async function readExactly(handle: FileHandle, position: number, length: number,
 
 /** Returns the chunk with the byte at file offset `corruptByteAt` inverted; copies, as bodies are shared. */
 function corruptAt(chunk: Buffer, chunkOffset: number, corruptByteAt: number | undefined): Buffer {
-  if (corruptByteAt === undefined || corruptByteAt < chunkOffset || corruptByteAt >= chunkOffset + chunk.length) return chunk;
+  if (corruptByteAt === undefined || corruptByteAt < chunkOffset || corruptByteAt >= chunkOffset + chunk.length)
+    return chunk;
   const copy = Buffer.from(chunk);
   const index = corruptByteAt - chunkOffset;
   copy.writeUInt8(copy.readUInt8(index) ^ 0xff, index);

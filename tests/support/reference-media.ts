@@ -97,7 +97,8 @@ export async function createCanary(dir: string, name = 'canary.ts'): Promise<Can
   };
 }
 
-export type ReferenceKind = 'hls-media' | 'hls-master' | 'hls-audio-group' | 'hls-live' | 'dash' | 'ffconcat' | 'image-sequence' | 'mov-dref';
+export type ReferenceKind =
+  'hls-media' | 'hls-master' | 'hls-audio-group' | 'hls-live' | 'dash' | 'ffconcat' | 'image-sequence' | 'mov-dref';
 
 export interface ReferenceFile {
   kind: ReferenceKind;
@@ -122,28 +123,69 @@ export async function referenceFiles(targets: ReferenceTargets): Promise<Referen
   const text = (lines: string[]): Buffer => Buffer.from(`${lines.join('\n')}\n`);
   return [
     {
-      kind: 'hls-media', fileName: 'playlist.m3u8', format: 'hls', namesListener: true,
-      body: text(['#EXTM3U', '#EXT-X-VERSION:3', '#EXT-X-TARGETDURATION:4', '#EXT-X-MEDIA-SEQUENCE:0',
-        '#EXTINF:4.0,', listener.url('/latest/meta-data/iam/security-credentials/?x=.ts'), '#EXTINF:4.0,', canary.path, '#EXT-X-ENDLIST']),
+      kind: 'hls-media',
+      fileName: 'playlist.m3u8',
+      format: 'hls',
+      namesListener: true,
+      body: text([
+        '#EXTM3U',
+        '#EXT-X-VERSION:3',
+        '#EXT-X-TARGETDURATION:4',
+        '#EXT-X-MEDIA-SEQUENCE:0',
+        '#EXTINF:4.0,',
+        listener.url('/latest/meta-data/iam/security-credentials/?x=.ts'),
+        '#EXTINF:4.0,',
+        canary.path,
+        '#EXT-X-ENDLIST',
+      ]),
     },
     {
-      kind: 'hls-master', fileName: 'master.m3u8', format: 'hls', namesListener: true,
-      body: text(['#EXTM3U', '#EXT-X-STREAM-INF:BANDWIDTH=1280000,RESOLUTION=640x360', listener.url('/variant-360p.m3u8'),
-        '#EXT-X-STREAM-INF:BANDWIDTH=2560000,RESOLUTION=1280x720', canary.path]),
+      kind: 'hls-master',
+      fileName: 'master.m3u8',
+      format: 'hls',
+      namesListener: true,
+      body: text([
+        '#EXTM3U',
+        '#EXT-X-STREAM-INF:BANDWIDTH=1280000,RESOLUTION=640x360',
+        listener.url('/variant-360p.m3u8'),
+        '#EXT-X-STREAM-INF:BANDWIDTH=2560000,RESOLUTION=1280x720',
+        canary.path,
+      ]),
     },
     {
-      kind: 'hls-audio-group', fileName: 'audio-group.m3u8', format: 'hls', namesListener: true,
-      body: text(['#EXTM3U', `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="main",DEFAULT=YES,AUTOSELECT=YES,URI="${listener.url('/audio.m3u8')}"`,
-        '#EXT-X-STREAM-INF:BANDWIDTH=1280000,AUDIO="aud"', canary.path]),
+      kind: 'hls-audio-group',
+      fileName: 'audio-group.m3u8',
+      format: 'hls',
+      namesListener: true,
+      body: text([
+        '#EXTM3U',
+        `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="main",DEFAULT=YES,AUTOSELECT=YES,URI="${listener.url('/audio.m3u8')}"`,
+        '#EXT-X-STREAM-INF:BANDWIDTH=1280000,AUDIO="aud"',
+        canary.path,
+      ]),
     },
     {
-      kind: 'hls-live', fileName: 'live.m3u8', format: 'hls', namesListener: true,
+      kind: 'hls-live',
+      fileName: 'live.m3u8',
+      format: 'hls',
+      namesListener: true,
       // No EXT-X-ENDLIST and a ten-hour target duration: a reader would wait for the next segment.
-      body: text(['#EXTM3U', '#EXT-X-VERSION:3', '#EXT-X-TARGETDURATION:36000', '#EXT-X-MEDIA-SEQUENCE:0',
-        '#EXTINF:36000.0,', listener.url('/live-0.ts'), '#EXTINF:36000.0,', canary.path]),
+      body: text([
+        '#EXTM3U',
+        '#EXT-X-VERSION:3',
+        '#EXT-X-TARGETDURATION:36000',
+        '#EXT-X-MEDIA-SEQUENCE:0',
+        '#EXTINF:36000.0,',
+        listener.url('/live-0.ts'),
+        '#EXTINF:36000.0,',
+        canary.path,
+      ]),
     },
     {
-      kind: 'dash', fileName: 'manifest.mpd', format: 'dash', namesListener: true,
+      kind: 'dash',
+      fileName: 'manifest.mpd',
+      format: 'dash',
+      namesListener: true,
       body: text([
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT8S" minBufferTime="PT2S" profiles="urn:mpeg:dash:profile:isoff-live:2011">',
@@ -164,17 +206,26 @@ export async function referenceFiles(targets: ReferenceTargets): Promise<Referen
       ]),
     },
     {
-      kind: 'ffconcat', fileName: 'list.ffconcat', format: 'concat', namesListener: true,
+      kind: 'ffconcat',
+      fileName: 'list.ffconcat',
+      format: 'concat',
+      namesListener: true,
       body: text(['ffconcat version 1.0', `file '${listener.url('/part-1.mp4')}'`, `file '${canary.path}'`]),
     },
     {
       // A name an image2 demuxer reads as a pattern (frame-001.png, frame-002.png, ...): Reelin
       // never hands ffmpeg a user's file name, and the content is a still image (png_pipe).
-      kind: 'image-sequence', fileName: 'frame-%03d.png', format: 'png_pipe', namesListener: false,
+      kind: 'image-sequence',
+      fileName: 'frame-%03d.png',
+      format: 'png_pipe',
+      namesListener: false,
       body: await pngImage(),
     },
     {
-      kind: 'mov-dref', fileName: 'reference.mov', format: 'mov', namesListener: false,
+      kind: 'mov-dref',
+      fileName: 'reference.mov',
+      format: 'mov',
+      namesListener: false,
       body: await movWithExternalReference(canary.path),
     },
   ];
@@ -182,9 +233,26 @@ export async function referenceFiles(targets: ReferenceTargets): Promise<Referen
 
 /** A 64x64 PNG, made by ffmpeg. */
 async function pngImage(): Promise<Buffer> {
-  const { stdout } = await execFileAsync(process.env.REELIN_FFMPEG_PATH ?? 'ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=64x64', '-frames:v', '1', '-c:v', 'png', '-f', 'image2pipe', '-',
-  ], { encoding: 'buffer', maxBuffer: 1 << 20 });
+  const { stdout } = await execFileAsync(
+    process.env.REELIN_FFMPEG_PATH ?? 'ffmpeg',
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=64x64',
+      '-frames:v',
+      '1',
+      '-c:v',
+      'png',
+      '-f',
+      'image2pipe',
+      '-',
+    ],
+    { encoding: 'buffer', maxBuffer: 1 << 20 },
+  );
   return stdout;
 }
 

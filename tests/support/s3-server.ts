@@ -35,11 +35,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { addBucket, createBucket, deleteBucket, deleteObjects, getBucketLocation, headBucket, listBuckets, listObjects } from './s3-server/bucket-handlers.js';
+import {
+  addBucket,
+  createBucket,
+  deleteBucket,
+  deleteObjects,
+  getBucketLocation,
+  headBucket,
+  listBuckets,
+  listObjects,
+} from './s3-server/bucket-handlers.js';
 import type { RequestContext } from './s3-server/context.js';
 import { S3Error } from './s3-server/errors.js';
 import {
-  abortMultipartUpload, completeMultipartUpload, createMultipartUpload, listMultipartUploads, listParts, uploadPart,
+  abortMultipartUpload,
+  completeMultipartUpload,
+  createMultipartUpload,
+  listMultipartUploads,
+  listParts,
+  uploadPart,
 } from './s3-server/multipart-handlers.js';
 import { deleteObject, getObject, headObject, putObject } from './s3-server/object-handlers.js';
 import { routeRequest } from './s3-server/routing.js';
@@ -47,7 +61,10 @@ import { parseRawQuery, verifySignature } from './s3-server/sigv4.js';
 import { S3State } from './s3-server/state.js';
 import { xmlDocument } from './s3-server/xml.js';
 
-export interface S3TestCredentials { accessKeyId: string; secretAccessKey: string }
+export interface S3TestCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
 
 export interface S3TestServerOptions {
   /** Default: one key pair { accessKeyId: 'reelin-test-key', secretAccessKey: 'reelin-test-secret' }. */
@@ -79,7 +96,9 @@ export interface S3TestServer {
   /** Creates the bucket; does nothing when it exists already. */
   createBucket(name: string): Promise<void>;
   /** Snapshot of multipart uploads in progress, oldest first. */
-  listUploads(bucket?: string): Array<{ bucket: string; key: string; uploadId: string; initiated: Date; partNumbers: number[] }>;
+  listUploads(
+    bucket?: string,
+  ): Array<{ bucket: string; key: string; uploadId: string; initiated: Date; partNumbers: number[] }>;
   /** Counts of requests by operation name ('UploadPart', 'PutObject', 'GetObject', ...), faulted ones included. */
   requestCounts(): Record<string, number>;
   /**
@@ -139,7 +158,9 @@ class S3TestServerImpl implements S3TestServer {
     this.credentials = credentials[0]!;
     this.secrets = new Map(credentials.map((pair) => [pair.accessKeyId, pair.secretAccessKey]));
     const listener = (request: IncomingMessage, response: ServerResponse) => void this.handle(request, response);
-    this.server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, listener) : createHttpServer(listener);
+    this.server = options.tls
+      ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, listener)
+      : createHttpServer(listener);
     // Large parts on a busy machine may take minutes; S3 itself has no such short limit.
     this.server.requestTimeout = 0;
     this.server.keepAliveTimeout = 30_000;
@@ -186,7 +207,8 @@ class S3TestServerImpl implements S3TestServer {
   }
 
   injectFault(operation: string, fault: S3Fault, count = 1): void {
-    if (!Number.isInteger(count) || count < 1) throw new RangeError(`injectFault: count must be a positive integer, got ${count}`);
+    if (!Number.isInteger(count) || count < 1)
+      throw new RangeError(`injectFault: count must be a positive integer, got ${count}`);
     const queue = this.faults.get(operation) ?? [];
     queue.push({ fault, remaining: count });
     this.faults.set(operation, queue);
@@ -231,7 +253,8 @@ class S3TestServerImpl implements S3TestServer {
     let resource = rawPath;
     try {
       const query = new Map<string, string>();
-      for (const [name, value] of parseRawQuery(questionMark === -1 ? '' : url.slice(questionMark + 1))) if (!query.has(name)) query.set(name, value);
+      for (const [name, value] of parseRawQuery(questionMark === -1 ? '' : url.slice(questionMark + 1)))
+        if (!query.has(name)) query.set(name, value);
       const route = routeRequest(request.method ?? 'GET', rawPath, query);
       resource = route.bucket === undefined ? '/' : `/${route.bucket}${route.key ? `/${route.key}` : ''}`;
       if (route.bucket !== undefined) response.setHeader('x-amz-bucket-region', region);
@@ -243,8 +266,16 @@ class S3TestServerImpl implements S3TestServer {
         { region, findSecret: (accessKeyId) => this.secrets.get(accessKeyId), now: () => this.now() },
       );
       const context: RequestContext = {
-        request, response, query, payloadHash: verified.payloadHash, state: this.state, now: () => this.now(), region,
-        bucketName: route.bucket ?? '', key: route.key ?? '', minPartSizeBytes: this.options.minPartSizeBytes ?? 5 * 1024 * 1024,
+        request,
+        response,
+        query,
+        payloadHash: verified.payloadHash,
+        state: this.state,
+        now: () => this.now(),
+        region,
+        bucketName: route.bucket ?? '',
+        key: route.key ?? '',
+        minPartSizeBytes: this.options.minPartSizeBytes ?? 5 * 1024 * 1024,
       };
       const fault = this.takeFault(route.operation);
       if (fault === 'reset') {
@@ -275,14 +306,25 @@ class S3TestServerImpl implements S3TestServer {
     context.request.resume();
   }
 
-  private answerError(request: IncomingMessage, response: ServerResponse, error: unknown, resource: string, requestId: string): void {
+  private answerError(
+    request: IncomingMessage,
+    response: ServerResponse,
+    error: unknown,
+    resource: string,
+    requestId: string,
+  ): void {
     if (response.headersSent || response.destroyed) {
       response.destroy();
       return;
     }
-    const s3Error = error instanceof S3Error
-      ? error
-      : new S3Error(500, 'InternalError', `We encountered an internal error. Please try again. (${error instanceof Error ? error.message : String(error)})`);
+    const s3Error =
+      error instanceof S3Error
+        ? error
+        : new S3Error(
+            500,
+            'InternalError',
+            `We encountered an internal error. Please try again. (${error instanceof Error ? error.message : String(error)})`,
+          );
     // A body that was not read to its end would otherwise be parsed as the next request.
     if (!request.readableEnded) response.setHeader('connection', 'close');
     if (request.method === 'HEAD' || s3Error.status === 304) {
@@ -290,9 +332,19 @@ class S3TestServerImpl implements S3TestServer {
       response.end();
       return;
     }
-    const body = Buffer.from(xmlDocument('Error', {
-      Code: s3Error.code, Message: s3Error.message, ...s3Error.details, Resource: resource, RequestId: requestId,
-    }, false));
+    const body = Buffer.from(
+      xmlDocument(
+        'Error',
+        {
+          Code: s3Error.code,
+          Message: s3Error.message,
+          ...s3Error.details,
+          Resource: resource,
+          RequestId: requestId,
+        },
+        false,
+      ),
+    );
     response.writeHead(s3Error.status, { 'content-type': 'application/xml', 'content-length': body.length });
     response.end(body);
   }
@@ -326,9 +378,10 @@ async function runStandalone(): Promise<void> {
   const env = process.env;
   const port = Number(values.port ?? env.S3_TEST_PORT ?? '0');
   const buckets = values.bucket ?? (env.S3_TEST_BUCKETS ?? '').split(',').filter((name) => name !== '');
-  const tls = values['tls-key'] && values['tls-cert']
-    ? { key: await readFile(values['tls-key'], 'utf8'), cert: await readFile(values['tls-cert'], 'utf8') }
-    : undefined;
+  const tls =
+    values['tls-key'] && values['tls-cert']
+      ? { key: await readFile(values['tls-key'], 'utf8'), cert: await readFile(values['tls-cert'], 'utf8') }
+      : undefined;
   const dataDir = values['data-dir'] ?? env.S3_TEST_DATA_DIR;
   const server = await startS3TestServer({
     host: values.host ?? env.S3_TEST_HOST ?? '127.0.0.1',

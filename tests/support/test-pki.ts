@@ -67,7 +67,14 @@ export async function createTestPki(): Promise<TestPki> {
     const [caCertPem, serverCertPem, serverKeyPem] = await Promise.all(
       ['ca.crt', 'server.crt', 'server.key'].map((name) => readFile(join(dir, name), 'utf8')),
     );
-    return { dir, caCertPem: caCertPem!, caCertPath: join(dir, 'ca.crt'), serverCertPem: serverCertPem!, serverKeyPem: serverKeyPem!, cleanup };
+    return {
+      dir,
+      caCertPem: caCertPem!,
+      caCertPath: join(dir, 'ca.crt'),
+      serverCertPem: serverCertPem!,
+      serverKeyPem: serverKeyPem!,
+      cleanup,
+    };
   } catch (error) {
     await cleanup();
     throw error;
@@ -83,15 +90,59 @@ async function generate(dir: string): Promise<void> {
     openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', file('server.key')]),
   ]);
   await Promise.all([
-    openssl(['req', '-new', '-x509', '-config', file('openssl.cnf'), '-extensions', 'ca_ext', '-key', file('ca.key'),
-      '-sha256', '-days', validityDays, '-subj', '/CN=reelin test CA', '-out', file('ca.crt')]),
-    openssl(['req', '-new', '-config', file('openssl.cnf'), '-key', file('server.key'),
-      '-subj', '/CN=localhost', '-out', file('server.csr')]),
+    openssl([
+      'req',
+      '-new',
+      '-x509',
+      '-config',
+      file('openssl.cnf'),
+      '-extensions',
+      'ca_ext',
+      '-key',
+      file('ca.key'),
+      '-sha256',
+      '-days',
+      validityDays,
+      '-subj',
+      '/CN=reelin test CA',
+      '-out',
+      file('ca.crt'),
+    ]),
+    openssl([
+      'req',
+      '-new',
+      '-config',
+      file('openssl.cnf'),
+      '-key',
+      file('server.key'),
+      '-subj',
+      '/CN=localhost',
+      '-out',
+      file('server.csr'),
+    ]),
   ]);
-  await openssl(['x509', '-req', '-in', file('server.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'),
+  await openssl([
+    'x509',
+    '-req',
+    '-in',
+    file('server.csr'),
+    '-CA',
+    file('ca.crt'),
+    '-CAkey',
+    file('ca.key'),
     // A random serial, so two runs never issue two certificates with the same issuer and serial.
-    '-set_serial', `0x${randomBytes(8).toString('hex')}`, '-sha256', '-days', validityDays,
-    '-extfile', file('openssl.cnf'), '-extensions', 'leaf_ext', '-out', file('server.crt')]);
+    '-set_serial',
+    `0x${randomBytes(8).toString('hex')}`,
+    '-sha256',
+    '-days',
+    validityDays,
+    '-extfile',
+    file('openssl.cnf'),
+    '-extensions',
+    'leaf_ext',
+    '-out',
+    file('server.crt'),
+  ]);
 }
 
 async function openssl(args: string[]): Promise<void> {
@@ -99,6 +150,8 @@ async function openssl(args: string[]): Promise<void> {
     await execFileAsync('openssl', args);
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr?.trim() ?? '';
-    throw new Error(`openssl ${args[0]} failed while creating the test PKI: ${stderr || String(error)}`, { cause: error });
+    throw new Error(`openssl ${args[0]} failed while creating the test PKI: ${stderr || String(error)}`, {
+      cause: error,
+    });
   }
 }

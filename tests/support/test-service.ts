@@ -39,7 +39,11 @@ export interface TestService {
   app: RunningApp;
   url: string;
   dataDir: string;
-  api<T = any>(method: string, apiPath: string, options?: { body?: unknown; rawBody?: string; headers?: Record<string, string>; apiKey?: string | null }): Promise<ApiResponse<T>>;
+  api<T = any>(
+    method: string,
+    apiPath: string,
+    options?: { body?: unknown; rawBody?: string; headers?: Record<string, string>; apiKey?: string | null },
+  ): Promise<ApiResponse<T>>;
   /** Polls the import status until it is `status` (or any of them), failing after `timeoutMs`. */
   waitForUpload(videoId: string, status: string | string[], timeoutMs?: number): Promise<any>;
   /** Polls a video until `ready` holds for it, failing after `timeoutMs` with the last state seen. */
@@ -98,7 +102,11 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
         body = JSON.stringify(requestOptions.body);
         headers['content-type'] ??= 'application/json';
       }
-      const response = await request(`${url}${apiPath}`, { method: method as 'GET', headers, ...(body === undefined ? {} : { body }) });
+      const response = await request(`${url}${apiPath}`, {
+        method: method as 'GET',
+        headers,
+        ...(body === undefined ? {} : { body }),
+      });
       const text = await response.body.text();
       let parsed: unknown = text;
       try {
@@ -115,10 +123,13 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
       while (Date.now() < deadline) {
         const response = await service.api<any>('GET', `/api/v1/videos/${videoId}/in/status`);
         last = response.body;
-        if (response.status === 200 && wanted.includes(response.body.upload.uploadState.uploadStatus)) return response.body;
+        if (response.status === 200 && wanted.includes(response.body.upload.uploadState.uploadStatus))
+          return response.body;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      throw new Error(`import ${videoId} did not reach ${wanted.join('/')} within ${timeoutMs} ms; last status: ${JSON.stringify(last)}`);
+      throw new Error(
+        `import ${videoId} did not reach ${wanted.join('/')} within ${timeoutMs} ms; last status: ${JSON.stringify(last)}`,
+      );
     },
     async waitForVideo(videoId, ready, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
@@ -129,7 +140,9 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
         if (response.status === 200 && ready(response.body)) return response.body;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      throw new Error(`video ${videoId} did not become ready within ${timeoutMs} ms; last state: ${JSON.stringify(last)}`);
+      throw new Error(
+        `video ${videoId} did not become ready within ${timeoutMs} ms; last state: ${JSON.stringify(last)}`,
+      );
     },
     async stop() {
       await app.stop();

@@ -31,7 +31,11 @@ export interface WebhookReceiver {
   answer: (request: ReceivedRequest) => Answer;
   url(path: string, host?: string): string;
   /** Resolves once `count` requests matching `filter` arrived, failing after `timeoutMs`. */
-  waitFor(count: number, filter?: (request: ReceivedRequest) => boolean, timeoutMs?: number): Promise<ReceivedRequest[]>;
+  waitFor(
+    count: number,
+    filter?: (request: ReceivedRequest) => boolean,
+    timeoutMs?: number,
+  ): Promise<ReceivedRequest[]>;
   /** Closes the listening socket (connections are refused) until `start` again on the same port. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -50,36 +54,48 @@ export async function startWebhookReceiver(pki: TestPki, port = 0): Promise<Webh
       for (;;) {
         const matching = receiver.requests.filter(filter);
         if (matching.length >= count) return matching;
-        if (Date.now() > deadline) throw new Error(`the receiver got ${matching.length} of ${count} expected requests within ${timeoutMs} ms`);
+        if (Date.now() > deadline)
+          throw new Error(`the receiver got ${matching.length} of ${count} expected requests within ${timeoutMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     },
     async start() {
-      const created = https.createServer({ cert: pki.serverCertPem, key: pki.serverKeyPem, keepAliveTimeout: 60_000 }, (request, response) => {
-        const chunks: Buffer[] = [];
-        request.on('data', (chunk: Buffer) => chunks.push(chunk));
-        request.on('end', () => {
-          const rawBody = Buffer.concat(chunks).toString('utf8');
-          const headers: Record<string, string> = {};
-          for (const [name, value] of Object.entries(request.headers)) if (typeof value === 'string') headers[name] = value;
-          let body: unknown = null;
-          try {
-            body = JSON.parse(rawBody);
-          } catch {
-            body = null;
-          }
-          const received: ReceivedRequest = { arrivedAtMs: Date.now(), method: request.method ?? '', path: request.url ?? '', headers, rawBody, body };
-          receiver.requests.push(received);
-          const answer = receiver.answer(received);
-          const send = () => {
-            if (response.destroyed) return;
-            response.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers });
-            response.end(answer.body ?? '');
-          };
-          if (answer.delayMs) setTimeout(send, answer.delayMs);
-          else send();
-        });
-      });
+      const created = https.createServer(
+        { cert: pki.serverCertPem, key: pki.serverKeyPem, keepAliveTimeout: 60_000 },
+        (request, response) => {
+          const chunks: Buffer[] = [];
+          request.on('data', (chunk: Buffer) => chunks.push(chunk));
+          request.on('end', () => {
+            const rawBody = Buffer.concat(chunks).toString('utf8');
+            const headers: Record<string, string> = {};
+            for (const [name, value] of Object.entries(request.headers))
+              if (typeof value === 'string') headers[name] = value;
+            let body: unknown = null;
+            try {
+              body = JSON.parse(rawBody);
+            } catch {
+              body = null;
+            }
+            const received: ReceivedRequest = {
+              arrivedAtMs: Date.now(),
+              method: request.method ?? '',
+              path: request.url ?? '',
+              headers,
+              rawBody,
+              body,
+            };
+            receiver.requests.push(received);
+            const answer = receiver.answer(received);
+            const send = () => {
+              if (response.destroyed) return;
+              response.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers });
+              response.end(answer.body ?? '');
+            };
+            if (answer.delayMs) setTimeout(send, answer.delayMs);
+            else send();
+          });
+        },
+      );
       await new Promise<void>((resolve, reject) => {
         created.once('error', reject);
         created.listen(receiver.port, '127.0.0.1', () => resolve());

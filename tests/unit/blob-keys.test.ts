@@ -17,16 +17,12 @@ function keyOfLength(length: number): string {
 }
 
 describe('toBlobKey', () => {
-  it.each([
-    'source',
-    'teams/a/videos/b/source',
-    'a.b-c_d/E9',
-    '0/1/2',
-    'v..2',
-    `${'s'.repeat(128)}/x`,
-  ])('accepts the safe key %j unchanged', (text) => {
-    expect(toBlobKey(text)).toBe(text);
-  });
+  it.each(['source', 'teams/a/videos/b/source', 'a.b-c_d/E9', '0/1/2', 'v..2', `${'s'.repeat(128)}/x`])(
+    'accepts the safe key %j unchanged',
+    (text) => {
+      expect(toBlobKey(text)).toBe(text);
+    },
+  );
 
   it('accepts a key of exactly 1024 characters', () => {
     const key = keyOfLength(1024);
@@ -63,7 +59,9 @@ describe('toBlobKey', () => {
     ['a non-ASCII letter', 'caf\u00e9', 'caf\u00e9'],
     ['a segment of 129 characters', 'x'.repeat(129), 'x'.repeat(129)],
   ])('rejects %s', (_label, text, segment) => {
-    expect(() => toBlobKey(text)).toThrow(new TypeError(`unsafe storage key segment ${JSON.stringify(segment)} in ${JSON.stringify(text)}`));
+    expect(() => toBlobKey(text)).toThrow(
+      new TypeError(`unsafe storage key segment ${JSON.stringify(segment)} in ${JSON.stringify(text)}`),
+    );
   });
 });
 
@@ -83,7 +81,9 @@ describe('videoSourceKey', () => {
     ['a team id with a trailing newline', `${teamId}\n`, videoId, 'teamId'],
   ])('rejects %s', (_label, team, video, name) => {
     const bad = name === 'teamId' ? team : video;
-    expect(() => videoSourceKey(team, video)).toThrow(new TypeError(`${name} must be a lower-case UUID, got ${JSON.stringify(bad)}`));
+    expect(() => videoSourceKey(team, video)).toThrow(
+      new TypeError(`${name} must be a lower-case UUID, got ${JSON.stringify(bad)}`),
+    );
   });
 });
 

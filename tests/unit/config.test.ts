@@ -57,7 +57,13 @@ describe('loadConfig defaults', () => {
         thumbnailCount: 10,
         progressIntervalMs: 1_000,
         jobsPerTeam: 2,
-        limits: { floorMs: 60_000, scale: 1, cpuCount: 4, addressSpaceBytes: (2048 + 4 * 256) * MEBIBYTE, maxDurationMs: 48 * 3_600_000 },
+        limits: {
+          floorMs: 60_000,
+          scale: 1,
+          cpuCount: 4,
+          addressSpaceBytes: (2048 + 4 * 256) * MEBIBYTE,
+          maxDurationMs: 48 * 3_600_000,
+        },
       },
       queue: { superviseIntervalSeconds: 10, pollIntervalSeconds: 2 },
       sweep: { intervalSeconds: 3_600, failedImportRetentionMs: 7 * 86_400_000 },
@@ -98,7 +104,11 @@ describe('loadConfig paths and database', () => {
     ['0', false],
     ['TRUE', true],
   ])('reads REELIN_FS_DIRECT_IO=%s as %s', (value, directIo) => {
-    expect(loadConfig({ REELIN_FS_DIRECT_IO: value }, cwd).storage).toEqual({ kind: 'fs', rootDir: '/srv/reelin/data/storage', directIo });
+    expect(loadConfig({ REELIN_FS_DIRECT_IO: value }, cwd).storage).toEqual({
+      kind: 'fs',
+      rootDir: '/srv/reelin/data/storage',
+      directIo,
+    });
   });
 
   it('refuses a REELIN_FS_DIRECT_IO that is not a boolean', () => {
@@ -111,20 +121,41 @@ describe('loadConfig paths and database', () => {
     expect(config.database).toEqual({ kind: 'pglite', dataDir: '/var/lib/reelin/db' });
   });
 
-  it.each(['postgres://reelin:secret@db:5432/reelin', 'postgresql://db/reelin?sslmode=require'])('switches to PostgreSQL for DATABASE_URL=%s', (url) => {
-    const config = loadConfig({ DATABASE_URL: url }, cwd);
-    expect(config.database).toEqual({ kind: 'postgres', url });
-    expect(config.storage).toEqual({ kind: 'fs', rootDir: '/srv/reelin/data/storage', directIo: true });
-  });
+  it.each(['postgres://reelin:secret@db:5432/reelin', 'postgresql://db/reelin?sslmode=require'])(
+    'switches to PostgreSQL for DATABASE_URL=%s',
+    (url) => {
+      const config = loadConfig({ DATABASE_URL: url }, cwd);
+      expect(config.database).toEqual({ kind: 'postgres', url });
+      expect(config.storage).toEqual({ kind: 'fs', rootDir: '/srv/reelin/data/storage', directIo: true });
+    },
+  );
 
   it('reads the HTTP settings', () => {
-    const config = loadConfig({ PORT: '3000', HOST: '127.0.0.1', REELIN_PUBLIC_URL: 'https://video.example.com/base//', REELIN_BODY_LIMIT_BYTES: '1048576', REELIN_RATE_LIMIT_PER_MINUTE: '0' }, cwd);
-    expect(config.http).toEqual({ port: 3000, host: '127.0.0.1', publicUrl: 'https://video.example.com/base', bodyLimitBytes: 1_048_576, rateLimitPerMinute: 0 });
+    const config = loadConfig(
+      {
+        PORT: '3000',
+        HOST: '127.0.0.1',
+        REELIN_PUBLIC_URL: 'https://video.example.com/base//',
+        REELIN_BODY_LIMIT_BYTES: '1048576',
+        REELIN_RATE_LIMIT_PER_MINUTE: '0',
+      },
+      cwd,
+    );
+    expect(config.http).toEqual({
+      port: 3000,
+      host: '127.0.0.1',
+      publicUrl: 'https://video.example.com/base',
+      bodyLimitBytes: 1_048_576,
+      rateLimitPerMinute: 0,
+    });
   });
 
   it('reads the admin key and e-mail', () => {
     const apiKey = 'k'.repeat(24);
-    expect(loadConfig({ REELIN_ADMIN_API_KEY: apiKey, REELIN_ADMIN_EMAIL: 'ops@example.com' }, cwd).admin).toEqual({ apiKey, email: 'ops@example.com' });
+    expect(loadConfig({ REELIN_ADMIN_API_KEY: apiKey, REELIN_ADMIN_EMAIL: 'ops@example.com' }, cwd).admin).toEqual({
+      apiKey,
+      email: 'ops@example.com',
+    });
   });
 });
 
@@ -153,8 +184,12 @@ describe('loadConfig validation', () => {
     ]);
     expect(error.problems).toContain('PORT: must be a whole number');
     expect(error.problems).toContain('DATABASE_URL: must be a postgres:// or postgresql:// URL');
-    expect(error.problems).toContain('REELIN_ALLOWED_PORTS: must be a comma-separated list of ports 1..65535 (bad: 0, 70000)');
-    expect(error.message).toBe(`invalid configuration:\n${error.problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    expect(error.problems).toContain(
+      'REELIN_ALLOWED_PORTS: must be a comma-separated list of ports 1..65535 (bad: 0, 70000)',
+    );
+    expect(error.message).toBe(
+      `invalid configuration:\n${error.problems.map((problem) => `  - ${problem}`).join('\n')}`,
+    );
   });
 
   it.each([
@@ -180,7 +215,9 @@ describe('loadConfig validation', () => {
   });
 
   it('rejects an admin key with a space', () => {
-    expect(configErrorOf({ REELIN_ADMIN_API_KEY: `${'k'.repeat(24)} x` }).problems).toEqual(['REELIN_ADMIN_API_KEY: must be printable ASCII without spaces']);
+    expect(configErrorOf({ REELIN_ADMIN_API_KEY: `${'k'.repeat(24)} x` }).problems).toEqual([
+      'REELIN_ADMIN_API_KEY: must be printable ASCII without spaces',
+    ]);
   });
 });
 
@@ -203,8 +240,14 @@ describe('REELIN_ALLOW_PRIVATE_NETWORKS', () => {
     const config = loadConfig({ REELIN_ALLOW_PRIVATE_NETWORKS: '10.0.0.0/8, FD00::/8,127.0.0.1' }, cwd);
     const allowance = config.outbound.allowance;
     expect(Array.isArray(allowance)).toBe(true);
-    expect((allowance as readonly { text: string }[]).map((range) => range.text)).toEqual(['10.0.0.0/8', 'fd00::/8', '127.0.0.1/32']);
-    expect(config.warnings).toEqual(['REELIN_ALLOW_PRIVATE_NETWORKS allows these non-public networks: 10.0.0.0/8, fd00::/8, 127.0.0.1/32']);
+    expect((allowance as readonly { text: string }[]).map((range) => range.text)).toEqual([
+      '10.0.0.0/8',
+      'fd00::/8',
+      '127.0.0.1/32',
+    ]);
+    expect(config.warnings).toEqual([
+      'REELIN_ALLOW_PRIVATE_NETWORKS allows these non-public networks: 10.0.0.0/8, fd00::/8, 127.0.0.1/32',
+    ]);
   });
 
   it.each([
@@ -215,7 +258,9 @@ describe('REELIN_ALLOW_PRIVATE_NETWORKS', () => {
   ])('rejects %s', (_label, value, detail) => {
     const error = configErrorOf({ REELIN_ALLOW_PRIVATE_NETWORKS: value });
     expect(error.problems).toHaveLength(1);
-    expect(error.problems[0]).toMatch(/^REELIN_ALLOW_PRIVATE_NETWORKS: must be true, false or a comma-separated CIDR list: /);
+    expect(error.problems[0]).toMatch(
+      /^REELIN_ALLOW_PRIVATE_NETWORKS: must be true, false or a comma-separated CIDR list: /,
+    );
     expect(error.problems[0]).toContain(detail);
   });
 });
@@ -269,7 +314,10 @@ describe('warnings', () => {
   });
 
   it('gives no warning for settings that do not loosen the outbound policy', () => {
-    const config = loadConfig({ PORT: '9000', DATABASE_URL: 'postgres://db/x', REELIN_LOG_LEVEL: 'debug', REELIN_COPY_PART_ATTEMPTS: '10' }, cwd);
+    const config = loadConfig(
+      { PORT: '9000', DATABASE_URL: 'postgres://db/x', REELIN_LOG_LEVEL: 'debug', REELIN_COPY_PART_ATTEMPTS: '10' },
+      cwd,
+    );
     expect(config.warnings).toEqual([]);
   });
 });
@@ -278,7 +326,17 @@ describe('the returned configuration', () => {
   it('is frozen, nested objects and lists included', () => {
     const config = loadConfig({ REELIN_ALLOW_PRIVATE_NETWORKS: '10.0.0.0/8', REELIN_ALLOWED_PORTS: '8443' }, cwd);
     expect(Object.isFrozen(config)).toBe(true);
-    for (const part of [config.http, config.database, config.storage, config.admin, config.log, config.outbound, config.copy, config.queue, config.warnings]) {
+    for (const part of [
+      config.http,
+      config.database,
+      config.storage,
+      config.admin,
+      config.log,
+      config.outbound,
+      config.copy,
+      config.queue,
+      config.warnings,
+    ]) {
       expect(Object.isFrozen(part)).toBe(true);
     }
     expect(Object.isFrozen(config.outbound.allowance)).toBe(true);
@@ -321,7 +379,9 @@ describe('loadConfig webhook settings', () => {
   });
 
   it('refuses a key-encryption key that is not 32 bytes of base64, without echoing it', () => {
-    expect(() => loadConfig({ REELIN_WEBHOOK_KEY_ENCRYPTION_KEY: 'not-a-key-but-secret-text' }, cwd)).toThrow(/REELIN_WEBHOOK_KEY_ENCRYPTION_KEY: must be 32 random bytes in base64/);
+    expect(() => loadConfig({ REELIN_WEBHOOK_KEY_ENCRYPTION_KEY: 'not-a-key-but-secret-text' }, cwd)).toThrow(
+      /REELIN_WEBHOOK_KEY_ENCRYPTION_KEY: must be 32 random bytes in base64/,
+    );
     try {
       loadConfig({ REELIN_WEBHOOK_KEY_ENCRYPTION_KEY: Buffer.alloc(16, 1).toString('base64') }, cwd);
       expect.unreachable();
@@ -331,22 +391,45 @@ describe('loadConfig webhook settings', () => {
   });
 
   it('reads rotation days, overlap hours and delivery timings in their units', () => {
-    const config = loadConfig({ REELIN_WEBHOOK_KEY_ROTATION_DAYS: '0', REELIN_WEBHOOK_KEY_OVERLAP_HOURS: '2', REELIN_WEBHOOK_TIMEOUT_MS: '1500', REELIN_WEBHOOK_POLL_INTERVAL_MS: '50' }, cwd);
-    expect(config.webhooks).toMatchObject({ keyRotationIntervalMs: 0, keyOverlapMs: 7_200_000, timeoutMs: 1500, pollIntervalMs: 50 });
+    const config = loadConfig(
+      {
+        REELIN_WEBHOOK_KEY_ROTATION_DAYS: '0',
+        REELIN_WEBHOOK_KEY_OVERLAP_HOURS: '2',
+        REELIN_WEBHOOK_TIMEOUT_MS: '1500',
+        REELIN_WEBHOOK_POLL_INTERVAL_MS: '50',
+      },
+      cwd,
+    );
+    expect(config.webhooks).toMatchObject({
+      keyRotationIntervalMs: 0,
+      keyOverlapMs: 7_200_000,
+      timeoutMs: 1500,
+      pollIntervalMs: 50,
+    });
   });
 });
 
 describe('loadConfig media containment settings', () => {
   it('reads the per-team ceiling, the time limits, the longest full ingestion and the memory limit in their units', () => {
-    const media = loadConfig({
-      REELIN_MEDIA_JOBS_PER_TEAM: '3',
-      REELIN_MEDIA_TIME_LIMIT_FLOOR_SECONDS: '5',
-      REELIN_MEDIA_TIME_LIMIT_PERCENT: '250',
-      REELIN_MEDIA_MAX_DURATION_SECONDS: '3600',
-      REELIN_MEDIA_MEMORY_LIMIT_MB: '1024',
-    }, cwd, 8).media;
+    const media = loadConfig(
+      {
+        REELIN_MEDIA_JOBS_PER_TEAM: '3',
+        REELIN_MEDIA_TIME_LIMIT_FLOOR_SECONDS: '5',
+        REELIN_MEDIA_TIME_LIMIT_PERCENT: '250',
+        REELIN_MEDIA_MAX_DURATION_SECONDS: '3600',
+        REELIN_MEDIA_MEMORY_LIMIT_MB: '1024',
+      },
+      cwd,
+      8,
+    ).media;
     expect(media.jobsPerTeam).toBe(3);
-    expect(media.limits).toEqual({ floorMs: 5_000, scale: 2.5, cpuCount: 8, addressSpaceBytes: 1024 * MEBIBYTE, maxDurationMs: 3_600_000 });
+    expect(media.limits).toEqual({
+      floorMs: 5_000,
+      scale: 2.5,
+      cpuCount: 8,
+      addressSpaceBytes: 1024 * MEBIBYTE,
+      maxDurationMs: 3_600_000,
+    });
   });
 
   it('turns the ceiling and the memory limit off with 0, and grows the default memory limit with the CPUs', () => {

@@ -40,7 +40,11 @@ describe('parseContentRange', () => {
   });
 
   it('parses Number.MAX_SAFE_INTEGER as the total', () => {
-    expect(parseContentRange(`bytes 0-0/${Number.MAX_SAFE_INTEGER}`)).toEqual({ start: 0, end: 0, totalBytes: Number.MAX_SAFE_INTEGER });
+    expect(parseContentRange(`bytes 0-0/${Number.MAX_SAFE_INTEGER}`)).toEqual({
+      start: 0,
+      end: 0,
+      totalBytes: Number.MAX_SAFE_INTEGER,
+    });
   });
 
   it.each([

@@ -65,7 +65,8 @@ describe('combineCrc32c', () => {
       const b = whole.subarray(split);
       const combined = combineCrc32c(crc32c(a), crc32c(b), b.length);
       const expected = crc32c(whole);
-      if (combined !== expected) mismatches.push(`round ${round}: length ${whole.length}, split ${split}: ${combined} !== ${expected}`);
+      if (combined !== expected)
+        mismatches.push(`round ${round}: length ${whole.length}, split ${split}: ${combined} !== ${expected}`);
     }
     expect(mismatches).toEqual([]);
   });
@@ -115,7 +116,9 @@ describe('combineCrc32c', () => {
     const [a, b, c] = [0x0102_0304, 0xa5a5_5a5a, 0xffff_fffe];
     const lengthB = 2 ** 32 + 3;
     const lengthC = 400_000_000_007;
-    expect(combineCrc32c(combineCrc32c(a, b, lengthB), c, lengthC)).toBe(combineCrc32c(a, combineCrc32c(b, c, lengthC), lengthB + lengthC));
+    expect(combineCrc32c(combineCrc32c(a, b, lengthB), c, lengthC)).toBe(
+      combineCrc32c(a, combineCrc32c(b, c, lengthC), lengthB + lengthC),
+    );
   });
 
   it.each([
@@ -124,7 +127,9 @@ describe('combineCrc32c', () => {
     ['NaN', Number.NaN],
     ['a length past Number.MAX_SAFE_INTEGER', 2 ** 53],
   ])('rejects %s', (_label, length) => {
-    expect(() => combineCrc32c(1, 2, length)).toThrow(new RangeError(`lengthB must be a non-negative integer, got ${length}`));
+    expect(() => combineCrc32c(1, 2, length)).toThrow(
+      new RangeError(`lengthB must be a non-negative integer, got ${length}`),
+    );
   });
 });
 
@@ -157,7 +162,10 @@ describe('combinePartChecksums', () => {
   });
 
   it('handles the 9,935 parts of a 500 GB plan without throwing', () => {
-    const parts = planParts(500_000_000_000, 48 * 1024 * 1024).map((part) => ({ crc32c: (part.index * 2_654_435_761) >>> 0, lengthBytes: part.lengthBytes }));
+    const parts = planParts(500_000_000_000, 48 * 1024 * 1024).map((part) => ({
+      crc32c: (part.index * 2_654_435_761) >>> 0,
+      lengthBytes: part.lengthBytes,
+    }));
     const whole = combinePartChecksums(parts);
     expect(Number.isInteger(whole) && whole >= 0 && whole <= 0xffff_ffff).toBe(true);
   });

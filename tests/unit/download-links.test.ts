@@ -11,7 +11,10 @@ const before = new Date('2026-11-28T10:00:00.000Z');
 
 function queryOf(link: string): { expires: string | undefined; signature: string | undefined } {
   const url = new URL(link, 'https://reelin.example.com');
-  return { expires: url.searchParams.get('expires') ?? undefined, signature: url.searchParams.get('signature') ?? undefined };
+  return {
+    expires: url.searchParams.get('expires') ?? undefined,
+    signature: url.searchParams.get('signature') ?? undefined,
+  };
 }
 
 /** Flips one character of a base64url string to another valid one. */
@@ -23,8 +26,12 @@ describe('DownloadLinkSigner.sign', () => {
   const signer = new DownloadLinkSigner(key);
 
   it('builds the download path with the expiry in whole seconds and an HMAC-SHA256 signature', () => {
-    const expectedSignature = createHmac('sha256', key).update(`download:${videoId}:clip.mp4:${expiresSeconds}`).digest('base64url');
-    expect(signer.sign(videoId, 'clip.mp4', expiresAt)).toBe(`/api/downloads/${videoId}/clip.mp4?expires=1795860900&signature=${expectedSignature}`);
+    const expectedSignature = createHmac('sha256', key)
+      .update(`download:${videoId}:clip.mp4:${expiresSeconds}`)
+      .digest('base64url');
+    expect(signer.sign(videoId, 'clip.mp4', expiresAt)).toBe(
+      `/api/downloads/${videoId}/clip.mp4?expires=1795860900&signature=${expectedSignature}`,
+    );
     expect(expectedSignature).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
@@ -39,11 +46,15 @@ describe('DownloadLinkSigner.sign', () => {
   });
 
   it('covers the file name: links to one file under two names have different signatures', () => {
-    expect(queryOf(signer.sign(videoId, 'a.mp4', expiresAt)).signature).not.toBe(queryOf(signer.sign(videoId, 'b.mov', expiresAt)).signature);
+    expect(queryOf(signer.sign(videoId, 'a.mp4', expiresAt)).signature).not.toBe(
+      queryOf(signer.sign(videoId, 'b.mov', expiresAt)).signature,
+    );
   });
 
   it('signs the percent-encoded file name, so a name cannot pass for another subject', () => {
-    const expectedSignature = createHmac('sha256', key).update(`download:${videoId}:a%3A1.mp4:${expiresSeconds}`).digest('base64url');
+    const expectedSignature = createHmac('sha256', key)
+      .update(`download:${videoId}:a%3A1.mp4:${expiresSeconds}`)
+      .digest('base64url');
     expect(queryOf(signer.sign(videoId, 'a:1.mp4', expiresAt)).signature).toBe(expectedSignature);
   });
 });
@@ -63,7 +74,9 @@ describe('DownloadLinkSigner.verify', () => {
   });
 
   it('accepts a link signed by another signer with the same key', () => {
-    expect(new DownloadLinkSigner(Buffer.from(key)).verify({ videoId, fileName: 'clip.mp4' }, expires, signature, before)).toBe('valid');
+    expect(
+      new DownloadLinkSigner(Buffer.from(key)).verify({ videoId, fileName: 'clip.mp4' }, expires, signature, before),
+    ).toBe('valid');
   });
 
   it('rejects a link signed with another key', () => {
@@ -84,7 +97,9 @@ describe('DownloadLinkSigner.verify', () => {
   });
 
   it('rejects a tampered signature', () => {
-    expect(signer.verify({ videoId, fileName: 'clip.mp4' }, expires, flipFirstCharacter(signature ?? ''), before)).toBe('invalid');
+    expect(signer.verify({ videoId, fileName: 'clip.mp4' }, expires, flipFirstCharacter(signature ?? ''), before)).toBe(
+      'invalid',
+    );
   });
 
   it('rejects a truncated or extended signature', () => {
@@ -93,11 +108,20 @@ describe('DownloadLinkSigner.verify', () => {
   });
 
   it('rejects an extended expiry, even when the link would still be valid then', () => {
-    expect(signer.verify({ videoId, fileName: 'clip.mp4' }, String(Number(expires) + 3600), signature, before)).toBe('invalid');
+    expect(signer.verify({ videoId, fileName: 'clip.mp4' }, String(Number(expires) + 3600), signature, before)).toBe(
+      'invalid',
+    );
   });
 
   it('rejects a tampered expiry rather than calling the link expired', () => {
-    expect(signer.verify({ videoId, fileName: 'clip.mp4' }, String(Number(expires) - 3600), signature, new Date(expiresAt.getTime() + 1))).toBe('invalid');
+    expect(
+      signer.verify(
+        { videoId, fileName: 'clip.mp4' },
+        String(Number(expires) - 3600),
+        signature,
+        new Date(expiresAt.getTime() + 1),
+      ),
+    ).toBe('invalid');
   });
 
   it.each([
@@ -121,7 +145,9 @@ describe('DownloadLinkSigner.verify', () => {
 
 describe('DownloadLinkSigner key', () => {
   it('rejects a key shorter than 32 bytes', () => {
-    expect(() => new DownloadLinkSigner(Buffer.alloc(31))).toThrow(new RangeError('the download signing key must have at least 32 bytes'));
+    expect(() => new DownloadLinkSigner(Buffer.alloc(31))).toThrow(
+      new RangeError('the download signing key must have at least 32 bytes'),
+    );
     expect(() => new DownloadLinkSigner(Buffer.alloc(0))).toThrow(RangeError);
   });
 
@@ -137,10 +163,28 @@ describe('DownloadLinkSigner artifacts', () => {
   const { expires, signature } = queryOf(signer.signArtifact(videoId, artifactId, 'thumbnail-01.webp', expiresAt));
 
   it('accepts its own artifact link and refuses it under another name, artifact or video', () => {
-    expect(signer.verifyArtifact({ videoId, artifactId, fileName: 'thumbnail-01.webp' }, expires, signature, before)).toBe('valid');
-    expect(signer.verifyArtifact({ videoId, artifactId, fileName: 'thumbnail-01.html' }, expires, signature, before)).toBe('invalid');
-    expect(signer.verifyArtifact({ videoId, artifactId: otherVideoId, fileName: 'thumbnail-01.webp' }, expires, signature, before)).toBe('invalid');
-    expect(signer.verifyArtifact({ videoId: otherVideoId, artifactId, fileName: 'thumbnail-01.webp' }, expires, signature, before)).toBe('invalid');
+    expect(
+      signer.verifyArtifact({ videoId, artifactId, fileName: 'thumbnail-01.webp' }, expires, signature, before),
+    ).toBe('valid');
+    expect(
+      signer.verifyArtifact({ videoId, artifactId, fileName: 'thumbnail-01.html' }, expires, signature, before),
+    ).toBe('invalid');
+    expect(
+      signer.verifyArtifact(
+        { videoId, artifactId: otherVideoId, fileName: 'thumbnail-01.webp' },
+        expires,
+        signature,
+        before,
+      ),
+    ).toBe('invalid');
+    expect(
+      signer.verifyArtifact(
+        { videoId: otherVideoId, artifactId, fileName: 'thumbnail-01.webp' },
+        expires,
+        signature,
+        before,
+      ),
+    ).toBe('invalid');
     expect(signer.verify({ videoId, fileName: 'thumbnail-01.webp' }, expires, signature, before)).toBe('invalid');
   });
 });

@@ -60,7 +60,13 @@ describe('httpStatusOf', () => {
 
   it('keeps 5xx for the server-side failures only', () => {
     const serverSide = allCodes.filter((code) => httpStatusOf[code] >= 500).sort();
-    expect(serverSide).toEqual(['COPY_INTERRUPTED', 'INTERNAL_SERVER_ERROR', 'MEDIA_JOB_INTERRUPTED', 'MEDIA_PROCESSING_FAILED', 'SERVICE_UNAVAILABLE']);
+    expect(serverSide).toEqual([
+      'COPY_INTERRUPTED',
+      'INTERNAL_SERVER_ERROR',
+      'MEDIA_JOB_INTERRUPTED',
+      'MEDIA_PROCESSING_FAILED',
+      'SERVICE_UNAVAILABLE',
+    ]);
   });
 });
 
@@ -80,14 +86,26 @@ describe('registerErrorHandling', () => {
     registerErrorHandling(typed);
 
     typed.post('/api/v1/videos/:videoId/in/restart', async () => {
-      throw new AppError('VIDEO_IN_OPERATION_NOT_FAILED', 'the copy is IN_PROGRESS; only a FAILED copy can be restarted', { uploadStatus: 'IN_PROGRESS' });
+      throw new AppError(
+        'VIDEO_IN_OPERATION_NOT_FAILED',
+        'the copy is IN_PROGRESS; only a FAILED copy can be restarted',
+        { uploadStatus: 'IN_PROGRESS' },
+      );
     });
     typed.get('/api/v1/teams/:teamId', async () => {
       throw new AppError('TEAM_NOT_FOUND', 'there is no team with this id among yours');
     });
     typed.post(
       '/api/v1/videos/in/https',
-      { schema: { body: z.object({ name: z.string().min(1).max(255), url: z.string().startsWith('https://'), description: z.string().max(511).optional() }) } },
+      {
+        schema: {
+          body: z.object({
+            name: z.string().min(1).max(255),
+            url: z.string().startsWith('https://'),
+            description: z.string().max(511).optional(),
+          }),
+        },
+      },
       async (request) => ({ ok: true, name: request.body.name }),
     );
     typed.get(
@@ -121,7 +139,10 @@ describe('registerErrorHandling', () => {
   });
 
   it('answers an AppError with its status and the contract body', async () => {
-    const response = await app.inject({ method: 'POST', url: '/api/v1/videos/abc/in/restart?skipChecksumValidation=true' });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/v1/videos/abc/in/restart?skipChecksumValidation=true',
+    });
     expect(response.statusCode).toBe(409);
     expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(response.json()).toEqual({
@@ -139,7 +160,12 @@ describe('registerErrorHandling', () => {
   it('answers an AppError without details with errorDetails null', async () => {
     const response = await app.inject({ method: 'GET', url: '/api/v1/teams/42' });
     expect(response.statusCode).toBe(404);
-    expect(response.json()).toMatchObject({ statusCode: 404, errorCode: 'TEAM_NOT_FOUND', validationErrors: [], errorDetails: null });
+    expect(response.json()).toMatchObject({
+      statusCode: 404,
+      errorCode: 'TEAM_NOT_FOUND',
+      validationErrors: [],
+      errorDetails: null,
+    });
   });
 
   it('answers a body that fails the schema with VALIDATION_ERROR and one entry per bad field', async () => {
@@ -150,7 +176,12 @@ describe('registerErrorHandling', () => {
     });
     expect(response.statusCode).toBe(400);
     const body = response.json();
-    expect(body).toMatchObject({ statusCode: 400, errorCode: 'VALIDATION_ERROR', requestPath: '/api/v1/videos/in/https', errorDetails: null });
+    expect(body).toMatchObject({
+      statusCode: 400,
+      errorCode: 'VALIDATION_ERROR',
+      requestPath: '/api/v1/videos/in/https',
+      errorDetails: null,
+    });
     expect(body.validationErrors).toHaveLength(2);
     expect(body.validationErrors.map((item: { field: string }) => item.field).sort()).toEqual(['name', 'url']);
     const byField = Object.fromEntries(body.validationErrors.map((item: { field: string }) => [item.field, item]));
@@ -183,18 +214,33 @@ describe('registerErrorHandling', () => {
   it('answers a POST without a body with MISSING_REQUEST_BODY', async () => {
     const response = await app.inject({ method: 'POST', url: '/api/v1/videos/in/https' });
     expect(response.statusCode).toBe(400);
-    expect(response.json()).toMatchObject({ statusCode: 400, errorCode: 'MISSING_REQUEST_BODY', message: 'the request needs a JSON body', validationErrors: [] });
+    expect(response.json()).toMatchObject({
+      statusCode: 400,
+      errorCode: 'MISSING_REQUEST_BODY',
+      message: 'the request needs a JSON body',
+      validationErrors: [],
+    });
   });
 
   it('answers malformed JSON with INVALID_REQUEST_BODY', async () => {
-    const response = await app.inject({ method: 'POST', url: '/api/v1/videos/in/https', headers: { 'content-type': 'application/json' }, payload: '{"name": ' });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/v1/videos/in/https',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"name": ',
+    });
     expect(response.statusCode).toBe(400);
     expect(response.json()).toMatchObject({ statusCode: 400, errorCode: 'INVALID_REQUEST_BODY', validationErrors: [] });
     expect(response.json().message).toMatch(/^the request body is not valid JSON: /);
   });
 
   it('answers a body that is not JSON with 415 UNSUPPORTED_CONTENT_TYPE', async () => {
-    const response = await app.inject({ method: 'POST', url: '/api/v1/videos/in/https', headers: { 'content-type': 'application/xml' }, payload: '<video name="clip"/>' });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/v1/videos/in/https',
+      headers: { 'content-type': 'application/xml' },
+      payload: '<video name="clip"/>',
+    });
     expect(response.statusCode).toBe(415);
     expect(response.json()).toMatchObject({
       statusCode: 415,
@@ -222,17 +268,22 @@ describe('registerErrorHandling', () => {
     expect(response.body).not.toContain('stack');
   });
 
-  it.each(['/api/v1/parse-crash', '/api/v1/status-crash'])('answers a route\'s own SyntaxError or 400-flavoured error (%s) with 500, not as a client error', async (url) => {
-    const response = await app.inject({ method: 'GET', url });
-    expect(response.statusCode).toBe(500);
-    expect(response.json().errorCode).toBe('INTERNAL_SERVER_ERROR');
-    expect(response.body).not.toContain('secret');
-    expect(response.body).not.toContain('row 17');
-  });
+  it.each(['/api/v1/parse-crash', '/api/v1/status-crash'])(
+    "answers a route's own SyntaxError or 400-flavoured error (%s) with 500, not as a client error",
+    async (url) => {
+      const response = await app.inject({ method: 'GET', url });
+      expect(response.statusCode).toBe(500);
+      expect(response.json().errorCode).toBe('INTERNAL_SERVER_ERROR');
+      expect(response.body).not.toContain('secret');
+      expect(response.body).not.toContain('row 17');
+    },
+  );
 
   it('logs the unknown error with the request id', async () => {
     await app.inject({ method: 'GET', url: '/api/v1/crash' });
-    const lines = logged.map((line) => JSON.parse(String(line)) as { reqId?: string; msg?: string; err?: { message?: string } });
+    const lines = logged.map(
+      (line) => JSON.parse(String(line)) as { reqId?: string; msg?: string; err?: { message?: string } },
+    );
     const entry = lines.find((line) => line.msg === 'unexpected error');
     expect(entry?.reqId).toBe(requestId);
     expect(entry?.err?.message).toContain('ECONNREFUSED');
@@ -256,6 +307,9 @@ describe('registerErrorHandling', () => {
   it('answers a known path with an unknown method with 404 NOT_FOUND', async () => {
     const response = await app.inject({ method: 'DELETE', url: '/api/v1/videos' });
     expect(response.statusCode).toBe(404);
-    expect(response.json()).toMatchObject({ errorCode: 'NOT_FOUND', message: 'there is no endpoint DELETE /api/v1/videos' });
+    expect(response.json()).toMatchObject({
+      errorCode: 'NOT_FOUND',
+      message: 'there is no endpoint DELETE /api/v1/videos',
+    });
   });
 });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { grantableConnections, HOST_LEASE_RENEW_INTERVAL_MS, HOST_LEASE_TTL_MS, leaseWaitDelayMs, sourceHostKey } from '../../src/copy/host-leases.js';
+import {
+  grantableConnections,
+  HOST_LEASE_RENEW_INTERVAL_MS,
+  HOST_LEASE_TTL_MS,
+  leaseWaitDelayMs,
+  sourceHostKey,
+} from '../../src/copy/host-leases.js';
 
 describe('grantableConnections', () => {
   it.each([
@@ -26,7 +32,9 @@ describe('leaseWaitDelayMs', () => {
   const options = { baseDelayMs: 200, maxDelayMs: 5_000 };
 
   it('doubles from the base up to the maximum without jitter', () => {
-    expect([0, 1, 2, 3, 4, 5, 6, 40].map((attempt) => leaseWaitDelayMs(attempt, options, () => 0))).toEqual([200, 400, 800, 1_600, 3_200, 5_000, 5_000, 5_000]);
+    expect([0, 1, 2, 3, 4, 5, 6, 40].map((attempt) => leaseWaitDelayMs(attempt, options, () => 0))).toEqual([
+      200, 400, 800, 1_600, 3_200, 5_000, 5_000, 5_000,
+    ]);
   });
 
   it('jitters down by at most half', () => {
@@ -47,6 +55,6 @@ describe('sourceHostKey', () => {
   });
 });
 
-it('lets a dead holder\'s lease expire after three missed renewals', () => {
+it("lets a dead holder's lease expire after three missed renewals", () => {
   expect(HOST_LEASE_TTL_MS).toBe(3 * HOST_LEASE_RENEW_INTERVAL_MS);
 });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { estimateRemainingSeconds, fractionDone, planIngestion, toPercentage } from '../../src/domain/ingestion-plan.js';
+import {
+  estimateRemainingSeconds,
+  fractionDone,
+  planIngestion,
+  toPercentage,
+} from '../../src/domain/ingestion-plan.js';
 
 const none = new Map<string, string>();
 
@@ -10,15 +15,30 @@ describe('planIngestion', () => {
 
   it('plans every stage of a full ingestion, scan type before the stages that deinterlace, with shares adding up to 1', () => {
     const plan = planIngestion(true, none);
-    expect(plan.stages.map((planned) => planned.stage)).toEqual(['metadata', 'scanType', 'qualityAssessment', 'stills', 'webVideo']);
+    expect(plan.stages.map((planned) => planned.stage)).toEqual([
+      'metadata',
+      'scanType',
+      'qualityAssessment',
+      'stills',
+      'webVideo',
+    ]);
     expect(plan.stages.reduce((sum, planned) => sum + planned.share, 0)).toBeCloseTo(1, 12);
     expect(plan.skipped).toEqual([]);
   });
 
   it('skips a stage whose feature is unavailable and says why, never faking it', () => {
-    const plan = planIngestion(true, new Map([['qualityAssessment', 'the quality assessment needs the blurdetect filter, which ffmpeg 4.1 lacks']]));
+    const plan = planIngestion(
+      true,
+      new Map([['qualityAssessment', 'the quality assessment needs the blurdetect filter, which ffmpeg 4.1 lacks']]),
+    );
     expect(plan.stages.map((planned) => planned.stage)).toEqual(['metadata', 'scanType', 'stills', 'webVideo']);
-    expect(plan.skipped).toEqual([{ stage: 'qualityAssessment', feature: 'qualityAssessment', reason: 'the quality assessment needs the blurdetect filter, which ffmpeg 4.1 lacks' }]);
+    expect(plan.skipped).toEqual([
+      {
+        stage: 'qualityAssessment',
+        feature: 'qualityAssessment',
+        reason: 'the quality assessment needs the blurdetect filter, which ffmpeg 4.1 lacks',
+      },
+    ]);
     expect(plan.stages.reduce((sum, planned) => sum + planned.share, 0)).toBeCloseTo(1, 12);
   });
 

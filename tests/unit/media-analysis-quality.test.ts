@@ -10,19 +10,48 @@ import {
   type FrameMeasures,
   type QualityMetric,
 } from '../../src/domain/quality-scoring.js';
-import { chooseDeinterlaceFilter, formatSeconds, parseMetadataPrint, requireFilters } from '../../src/media/filter-graph.js';
+import {
+  chooseDeinterlaceFilter,
+  formatSeconds,
+  parseMetadataPrint,
+  requireFilters,
+} from '../../src/media/filter-graph.js';
 import { buildQualityArgs, parseQualityFrames, qualityAnalysisSize } from '../../src/media/quality.js';
 
 /** A stored file after its probe found the QuickTime / MP4 demuxer. */
 const stored = (location: string) => withDemuxer(mediaInputOf(location), 'mov,mp4,m4a,3gp,3g2,mj2');
 /** What goes before `-i` of such a file on the filesystem store. */
-const movOnDisk = ['-f', 'mov', '-format_whitelist', FORMAT_WHITELIST, '-protocol_whitelist', 'file', '-enable_drefs', '0'];
+const movOnDisk = [
+  '-f',
+  'mov',
+  '-format_whitelist',
+  FORMAT_WHITELIST,
+  '-protocol_whitelist',
+  'file',
+  '-enable_drefs',
+  '0',
+];
 
-const frame = (measures: Partial<FrameMeasures>): FrameMeasures => ({ noiseMse: null, blurWidth: null, saturation: null, blockiness: null, ...measures });
-const metric = (name: QualityMetric['name'], subjectiveScore: number): QualityMetric => ({ name, sampleMean: 0, subjectiveLabel: labelForScore(subjectiveScore), subjectiveScore });
+const frame = (measures: Partial<FrameMeasures>): FrameMeasures => ({
+  noiseMse: null,
+  blurWidth: null,
+  saturation: null,
+  blockiness: null,
+  ...measures,
+});
+const metric = (name: QualityMetric['name'], subjectiveScore: number): QualityMetric => ({
+  name,
+  sampleMean: 0,
+  subjectiveLabel: labelForScore(subjectiveScore),
+  subjectiveScore,
+});
 
 describe('scoreFromPoints', () => {
-  const points = [[1, 5], [3, 3], [5, 0]] as const;
+  const points = [
+    [1, 5],
+    [3, 3],
+    [5, 0],
+  ] as const;
   it.each([
     [0, 5],
     [1, 5],
@@ -38,7 +67,15 @@ describe('scoreFromPoints', () => {
   });
 
   it('rounds to one decimal', () => {
-    expect(scoreFromPoints([[0, 0], [3, 1]], 1)).toBe(0.3);
+    expect(
+      scoreFromPoints(
+        [
+          [0, 0],
+          [3, 1],
+        ],
+        1,
+      ),
+    ).toBe(0.3);
   });
 
   it('rejects an empty scale', () => {
@@ -89,15 +126,21 @@ describe('sampleMeans', () => {
 describe('overallScore', () => {
   it('is the weighted mean when no defect is far below it', () => {
     // (0.25*4 + 0.35*4 + 0.15*2 + 0.25*4) / 1 = 3.7
-    expect(overallScore([metric('noise', 4), metric('details', 4), metric('colors', 2), metric('compression', 4)])).toBe(3.7);
+    expect(
+      overallScore([metric('noise', 4), metric('details', 4), metric('colors', 2), metric('compression', 4)]),
+    ).toBe(3.7);
   });
 
   it('is capped at the worst defect + 1.5', () => {
-    expect(overallScore([metric('noise', 0.5), metric('details', 5), metric('colors', 5), metric('compression', 5)])).toBe(2);
+    expect(
+      overallScore([metric('noise', 0.5), metric('details', 5), metric('colors', 5), metric('compression', 5)]),
+    ).toBe(2);
   });
 
   it('does not let colourfulness cap the score (greyscale is not a defect)', () => {
-    expect(overallScore([metric('noise', 5), metric('details', 5), metric('colors', 0), metric('compression', 5)])).toBe(4.3);
+    expect(
+      overallScore([metric('noise', 5), metric('details', 5), metric('colors', 0), metric('compression', 5)]),
+    ).toBe(4.3);
   });
 
   it('uses only the metrics present, and 0 for none', () => {
@@ -117,8 +160,15 @@ describe('scoreQuality', () => {
     ]);
     expect(good.overallSubjectiveScore).toBe(4.7);
     const bad = scoreQuality([frame({ noiseMse: 64, blurWidth: 15, saturation: 60, blockiness: 1.5 })]);
-    expect(bad.metrics.find((m) => m.name === 'noise')).toMatchObject({ sampleMean: 8, subjectiveScore: 1, subjectiveLabel: 'poor' });
-    expect(bad.metrics.find((m) => m.name === 'details')).toMatchObject({ subjectiveScore: 0.5, subjectiveLabel: 'untenable' });
+    expect(bad.metrics.find((m) => m.name === 'noise')).toMatchObject({
+      sampleMean: 8,
+      subjectiveScore: 1,
+      subjectiveLabel: 'poor',
+    });
+    expect(bad.metrics.find((m) => m.name === 'details')).toMatchObject({
+      subjectiveScore: 0.5,
+      subjectiveLabel: 'untenable',
+    });
     expect(bad.overallSubjectiveScore).toBe(2);
   });
 
@@ -154,21 +204,56 @@ describe('formatSeconds', () => {
 
 describe('buildQualityArgs', () => {
   it('seeks each sample to its keyframe, measures on 8-bit 540p frames and prints to stdout', () => {
-    const args = buildQualityArgs({ input: stored('/v/in.mp4'), instantsMs: [1000, 3000], framesPerSample: 3, analysisWidth: 960, analysisHeight: 540, bitDepth: 8, deinterlaceFilter: null });
+    const args = buildQualityArgs({
+      input: stored('/v/in.mp4'),
+      instantsMs: [1000, 3000],
+      framesPerSample: 3,
+      analysisWidth: 960,
+      analysisHeight: 540,
+      bitDepth: 8,
+      deinterlaceFilter: null,
+    });
     expect(args).toEqual([
-      '-hide_banner', '-nostdin', '-loglevel', 'error',
-      ...movOnDisk, '-noaccurate_seek', '-ss', '1.000000', '-noautorotate', '-i', '/v/in.mp4',
-      ...movOnDisk, '-noaccurate_seek', '-ss', '3.000000', '-noautorotate', '-i', '/v/in.mp4',
+      '-hide_banner',
+      '-nostdin',
+      '-loglevel',
+      'error',
+      ...movOnDisk,
+      '-noaccurate_seek',
+      '-ss',
+      '1.000000',
+      '-noautorotate',
+      '-i',
+      '/v/in.mp4',
+      ...movOnDisk,
+      '-noaccurate_seek',
+      '-ss',
+      '3.000000',
+      '-noautorotate',
+      '-i',
+      '/v/in.mp4',
       '-filter_complex',
       '[0:v:0]trim=end_frame=3,setpts=PTS-STARTPTS[s0];[1:v:0]trim=end_frame=3,setpts=PTS-STARTPTS[s1];' +
         '[s0][s1]concat=n=2:v=1:a=0,scale=960:540:flags=bicubic,format=yuv420p,blockdetect,blurdetect,split[frame][copy];' +
         '[copy]removegrain=m0=4:m1=0:m2=0[median];[median][frame]psnr,signalstats,metadata=mode=print:file=-[out]',
-      '-map', '[out]', '-f', 'null', '-',
+      '-map',
+      '[out]',
+      '-f',
+      'null',
+      '-',
     ]);
   });
 
   it('turns dithering off for deep sources and deinterlaces each sample on its own', () => {
-    const args = buildQualityArgs({ input: stored('in.mov'), instantsMs: [0], framesPerSample: 3, analysisWidth: 960, analysisHeight: 540, bitDepth: 10, deinterlaceFilter: 'bwdif' });
+    const args = buildQualityArgs({
+      input: stored('in.mov'),
+      instantsMs: [0],
+      framesPerSample: 3,
+      analysisWidth: 960,
+      analysisHeight: 540,
+      bitDepth: 10,
+      deinterlaceFilter: 'bwdif',
+    });
     const graph = args[args.indexOf('-filter_complex') + 1];
     expect(graph).toContain('[0:v:0]trim=end_frame=3,bwdif,setpts=PTS-STARTPTS[s0]');
     expect(graph).toContain('scale=960:540:flags=bicubic:sws_dither=none,format=yuv420p');
@@ -192,7 +277,10 @@ describe('parseMetadataPrint and parseQualityFrames', () => {
 
   it('reads frame headers and tags', () => {
     const frames = parseMetadataPrint(stdout);
-    expect(frames.map((f) => [f.frame, f.ptsTime, f.tags.size])).toEqual([[0, 0, 4], [1, 0.04, 4]]);
+    expect(frames.map((f) => [f.frame, f.ptsTime, f.tags.size])).toEqual([
+      [0, 0, 4],
+      [1, 0.04, 4],
+    ]);
   });
 
   it('turns nan into null', () => {
@@ -210,9 +298,9 @@ describe('parseMetadataPrint and parseQualityFrames', () => {
 
 describe('requireFilters and chooseDeinterlaceFilter', () => {
   it('names every missing filter', () => {
-    expect(() => requireFilters({ filters: new Set(['psnr']) }, ['psnr', 'blurdetect', 'idet'], 'the quality assessment')).toThrow(
-      'the quality assessment needs the ffmpeg filters blurdetect, idet, which this ffmpeg lacks',
-    );
+    expect(() =>
+      requireFilters({ filters: new Set(['psnr']) }, ['psnr', 'blurdetect', 'idet'], 'the quality assessment'),
+    ).toThrow('the quality assessment needs the ffmpeg filters blurdetect, idet, which this ffmpeg lacks');
     expect(() => requireFilters({ filters: new Set(['psnr']) }, ['psnr'], 'x')).not.toThrow();
   });
 

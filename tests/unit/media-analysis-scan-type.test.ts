@@ -6,9 +6,23 @@ import { buildScanTypeArgs, parseIdetCounts, planScanSegments } from '../../src/
 /** A stored file after its probe found the QuickTime / MP4 demuxer. */
 const stored = (location: string) => withDemuxer(mediaInputOf(location), 'mov,mp4,m4a,3gp,3g2,mj2');
 /** What goes before `-i` of such a file on the filesystem store. */
-const movOnDisk = ['-f', 'mov', '-format_whitelist', FORMAT_WHITELIST, '-protocol_whitelist', 'file', '-enable_drefs', '0'];
+const movOnDisk = [
+  '-f',
+  'mov',
+  '-format_whitelist',
+  FORMAT_WHITELIST,
+  '-protocol_whitelist',
+  'file',
+  '-enable_drefs',
+  '0',
+];
 
-const counts = (tff: number, bff: number, progressive: number, undetermined: number): IdetCounts => ({ tff, bff, progressive, undetermined });
+const counts = (tff: number, bff: number, progressive: number, undetermined: number): IdetCounts => ({
+  tff,
+  bff,
+  progressive,
+  undetermined,
+});
 
 describe('decideScanType', () => {
   it.each<[string, IdetCounts, ScanType]>([
@@ -33,7 +47,14 @@ describe('decideScanType', () => {
   });
 
   it('honours custom thresholds', () => {
-    expect(decideScanType(counts(55, 0, 45, 0), { minDecidedFrames: 1, minDecidedShare: 0, minInterlacedShare: 0.5, minOrderDominance: 2 })).toBe('INTERLACED_TOP_FIRST');
+    expect(
+      decideScanType(counts(55, 0, 45, 0), {
+        minDecidedFrames: 1,
+        minDecidedShare: 0,
+        minInterlacedShare: 0.5,
+        minOrderDominance: 2,
+      }),
+    ).toBe('INTERLACED_TOP_FIRST');
   });
 });
 
@@ -58,17 +79,37 @@ describe('planScanSegments', () => {
 
 describe('buildScanTypeArgs', () => {
   it('runs idet over concatenated keyframe-seeked segments without deinterlacing, scaling, re-tagging or rotating', () => {
-    const args = buildScanTypeArgs(stored('/v/in.mp4'), [{ startMs: 0, frames: 100 }, { startMs: 5000, frames: 100 }]);
+    const args = buildScanTypeArgs(stored('/v/in.mp4'), [
+      { startMs: 0, frames: 100 },
+      { startMs: 5000, frames: 100 },
+    ]);
     expect(args).toEqual([
-      '-hide_banner', '-nostdin', '-loglevel', 'error',
-      ...movOnDisk, '-noautorotate', '-i', '/v/in.mp4',
-      ...movOnDisk, '-noaccurate_seek', '-ss', '5.000000', '-noautorotate', '-i', '/v/in.mp4',
+      '-hide_banner',
+      '-nostdin',
+      '-loglevel',
+      'error',
+      ...movOnDisk,
+      '-noautorotate',
+      '-i',
+      '/v/in.mp4',
+      ...movOnDisk,
+      '-noaccurate_seek',
+      '-ss',
+      '5.000000',
+      '-noautorotate',
+      '-i',
+      '/v/in.mp4',
       '-filter_complex',
       '[0:v:0]trim=end_frame=100,setpts=PTS-STARTPTS[s0];[1:v:0]trim=end_frame=100,setpts=PTS-STARTPTS[s1];[s0][s1]concat=n=2:v=1:a=0,idet,metadata=mode=print:file=-[out]',
-      '-map', '[out]', '-f', 'null', '-',
+      '-map',
+      '[out]',
+      '-f',
+      'null',
+      '-',
     ]);
     const graph = args.join(' ');
-    for (const forbidden of ['setfield', 'yadif', 'bwdif', 'scale', 'fieldorder', '-deinterlace']) expect(graph).not.toContain(forbidden);
+    for (const forbidden of ['setfield', 'yadif', 'bwdif', 'scale', 'fieldorder', '-deinterlace'])
+      expect(graph).not.toContain(forbidden);
   });
 });
 

@@ -7,7 +7,17 @@ describe('FfmpegProgressParser', () => {
   it.each([
     {
       name: 'reads out_time_us, frame and speed from a continue block',
-      chunks: [block(['frame=250', 'fps=37.58', 'out_time_us=10000000', 'out_time_ms=10000000', 'out_time=00:00:10.000000', 'speed= 1.5x', 'progress=continue'])],
+      chunks: [
+        block([
+          'frame=250',
+          'fps=37.58',
+          'out_time_us=10000000',
+          'out_time_ms=10000000',
+          'out_time=00:00:10.000000',
+          'speed= 1.5x',
+          'progress=continue',
+        ]),
+      ],
       expected: [{ outTimeMs: 10_000, frame: 250, speed: 1.5, done: false }],
     },
     {
@@ -27,7 +37,12 @@ describe('FfmpegProgressParser', () => {
     },
     {
       name: 'joins lines split across chunks and handles CRLF',
-      chunks: ['frame=1', '0\r\nout_time_us=4', '00000\r\nspeed=1x\r\nprogr', 'ess=continue\r\nframe=20\nout_time_us=800000\nprogress=end\n'],
+      chunks: [
+        'frame=1',
+        '0\r\nout_time_us=4',
+        '00000\r\nspeed=1x\r\nprogr',
+        'ess=continue\r\nframe=20\nout_time_us=800000\nprogress=end\n',
+      ],
       expected: [
         { outTimeMs: 400, frame: 10, speed: 1, done: false },
         { outTimeMs: 800, frame: 20, speed: null, done: true },
@@ -46,14 +61,29 @@ describe('FfmpegProgressParser', () => {
   it('starts each block afresh so values do not leak into the next one', () => {
     const parser = new FfmpegProgressParser();
     parser.push(block(['frame=9', 'speed=3x', 'out_time_us=1000', 'progress=continue']));
-    expect(parser.push(block(['out_time_us=2000', 'progress=continue']))).toEqual([{ outTimeMs: 2, frame: null, speed: null, done: false }]);
+    expect(parser.push(block(['out_time_us=2000', 'progress=continue']))).toEqual([
+      { outTimeMs: 2, frame: null, speed: null, done: false },
+    ]);
   });
 });
 
 describe('MediaProcessError', () => {
   it('carries the exit details and the cause', () => {
     const cause = new Error('spawn ENOENT');
-    const error = new MediaProcessError('ffprobe could not be started', { binary: '/x/ffprobe', exitCode: null, signal: null, stderrTail: '', cause });
-    expect(error).toMatchObject({ name: 'MediaProcessError', binary: '/x/ffprobe', exitCode: null, signal: null, stderrTail: '', cause });
+    const error = new MediaProcessError('ffprobe could not be started', {
+      binary: '/x/ffprobe',
+      exitCode: null,
+      signal: null,
+      stderrTail: '',
+      cause,
+    });
+    expect(error).toMatchObject({
+      name: 'MediaProcessError',
+      binary: '/x/ffprobe',
+      exitCode: null,
+      signal: null,
+      stderrTail: '',
+      cause,
+    });
   });
 });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
-  discoverMediaTools, fileArgument, findConfinement, findOnPath, findUnavailableFeatures, parseEncoderList, parseFilterList, parseToolVersion,
+  discoverMediaTools,
+  fileArgument,
+  findConfinement,
+  findOnPath,
+  findUnavailableFeatures,
+  parseEncoderList,
+  parseFilterList,
+  parseToolVersion,
 } from '../../src/media/ffmpeg-tools.js';
 import type { ProcessRunner, RunResult } from '../../src/media/process-runner.js';
 import { MediaProcessError } from '../../src/media/process-runner.js';
@@ -62,9 +69,28 @@ const versionText = (first: string, libavcodec: string): string =>
 
 describe('parseFilterList', () => {
   it('reads filter names and skips the legend', () => {
-    expect([...parseFilterList(filtersText)].sort()).toEqual(
-      ['abench', 'amix', 'blockdetect', 'blurdetect', 'bwdif', 'concat', 'entropy', 'idet', 'metadata', 'nullsink', 'psnr', 'removegrain', 'scale', 'scale2ref', 'setsar', 'signalstats', 'split', 'testsrc2', 'trim', 'yadif'],
-    );
+    expect([...parseFilterList(filtersText)].sort()).toEqual([
+      'abench',
+      'amix',
+      'blockdetect',
+      'blurdetect',
+      'bwdif',
+      'concat',
+      'entropy',
+      'idet',
+      'metadata',
+      'nullsink',
+      'psnr',
+      'removegrain',
+      'scale',
+      'scale2ref',
+      'setsar',
+      'signalstats',
+      'split',
+      'testsrc2',
+      'trim',
+      'yadif',
+    ]);
   });
 
   it('reads the older three-flag layout of ffmpeg 4', () => {
@@ -74,18 +100,40 @@ describe('parseFilterList', () => {
 
 describe('parseEncoderList', () => {
   it('reads encoder names after the separator and skips the legend', () => {
-    expect([...parseEncoderList(encodersText)].sort()).toEqual(['aac', 'ass', 'ffv1', 'libwebp', 'libx264', 'mjpeg', 'pcm_s16le', 'png', 'prores_ks']);
+    expect([...parseEncoderList(encodersText)].sort()).toEqual([
+      'aac',
+      'ass',
+      'ffv1',
+      'libwebp',
+      'libx264',
+      'mjpeg',
+      'pcm_s16le',
+      'png',
+      'prores_ks',
+    ]);
   });
 });
 
 describe('parseToolVersion', () => {
   it.each([
-    { text: versionText('ffmpeg version 5.1.9-0+deb12u1', '59. 37.100'), expected: { version: '5.1.9-0+deb12u1', major: 5 } },
+    {
+      text: versionText('ffmpeg version 5.1.9-0+deb12u1', '59. 37.100'),
+      expected: { version: '5.1.9-0+deb12u1', major: 5 },
+    },
     { text: versionText('ffprobe version n7.1', '61. 19.100'), expected: { version: 'n7.1', major: 7 } },
-    { text: versionText('ffmpeg version 4.4.2-0ubuntu0.22.04.1', '58.134.100'), expected: { version: '4.4.2-0ubuntu0.22.04.1', major: 4 } },
+    {
+      text: versionText('ffmpeg version 4.4.2-0ubuntu0.22.04.1', '58.134.100'),
+      expected: { version: '4.4.2-0ubuntu0.22.04.1', major: 4 },
+    },
     // Git builds: the release follows from libavcodec's major version.
-    { text: versionText('ffmpeg version N-47683-g0e8eb07980-static', '58. 42.100'), expected: { version: 'N-47683-g0e8eb07980-static', major: 4 } },
-    { text: versionText('ffmpeg version N-112233-gabc-static', '60. 31.102'), expected: { version: 'N-112233-gabc-static', major: 6 } },
+    {
+      text: versionText('ffmpeg version N-47683-g0e8eb07980-static', '58. 42.100'),
+      expected: { version: 'N-47683-g0e8eb07980-static', major: 4 },
+    },
+    {
+      text: versionText('ffmpeg version N-112233-gabc-static', '60. 31.102'),
+      expected: { version: 'N-112233-gabc-static', major: 6 },
+    },
     { text: 'ffmpeg version N-1-gabc\n', expected: { version: 'N-1-gabc', major: null } },
     { text: 'not ffmpeg at all', expected: null },
   ])('reads $expected.version', ({ text, expected }) => {
@@ -101,12 +149,40 @@ describe('findUnavailableFeatures', () => {
   });
 
   it.each([
-    { drop: { filters: ['blurdetect'] }, feature: 'qualityAssessment', reason: 'the quality assessment needs the blurdetect filter, which ffmpeg 5.1 lacks; install an ffmpeg build that has it' },
-    { drop: { filters: ['idet'] }, feature: 'scanTypeAnalysis', reason: 'scan-type analysis needs the idet filter, which ffmpeg 5.1 lacks; install an ffmpeg build that has it' },
-    { drop: { filters: ['bwdif', 'yadif'], encoders: ['libx264'] }, feature: 'webVideo', reason: 'the web video needs the bwdif or yadif filter, the libx264 encoder, which ffmpeg 5.1 lacks; install an ffmpeg build that has them' },
-    { drop: { encoders: ['mjpeg', 'libwebp'] }, feature: 'thumbnails', reason: 'thumbnails needs the mjpeg or libwebp encoder, which ffmpeg 5.1 lacks; install an ffmpeg build that has it' },
-    { drop: { encoders: ['png'] }, feature: 'fullFrames', reason: 'full frames needs the png encoder, which ffmpeg 5.1 lacks; install an ffmpeg build that has it' },
-    { drop: { encoders: ['prores_ks', 'ffv1'] }, feature: 'clip', reason: 'the clip needs the prores_ks or ffv1 encoder, which ffmpeg 5.1 lacks; install an ffmpeg build that has it' },
+    {
+      drop: { filters: ['blurdetect'] },
+      feature: 'qualityAssessment',
+      reason:
+        'the quality assessment needs the blurdetect filter, which ffmpeg 5.1 lacks; install an ffmpeg build that has it',
+    },
+    {
+      drop: { filters: ['idet'] },
+      feature: 'scanTypeAnalysis',
+      reason: 'scan-type analysis needs the idet filter, which ffmpeg 5.1 lacks; install an ffmpeg build that has it',
+    },
+    {
+      drop: { filters: ['bwdif', 'yadif'], encoders: ['libx264'] },
+      feature: 'webVideo',
+      reason:
+        'the web video needs the bwdif or yadif filter, the libx264 encoder, which ffmpeg 5.1 lacks; install an ffmpeg build that has them',
+    },
+    {
+      drop: { encoders: ['mjpeg', 'libwebp'] },
+      feature: 'thumbnails',
+      reason:
+        'thumbnails needs the mjpeg or libwebp encoder, which ffmpeg 5.1 lacks; install an ffmpeg build that has it',
+    },
+    {
+      drop: { encoders: ['png'] },
+      feature: 'fullFrames',
+      reason: 'full frames needs the png encoder, which ffmpeg 5.1 lacks; install an ffmpeg build that has it',
+    },
+    {
+      drop: { encoders: ['prores_ks', 'ffv1'] },
+      feature: 'clip',
+      reason:
+        'the clip needs the prores_ks or ffv1 encoder, which ffmpeg 5.1 lacks; install an ffmpeg build that has it',
+    },
   ])('reports $feature when $drop is missing', ({ drop, feature, reason }) => {
     const filters = new Set([...all.filters].filter((name) => !(drop.filters ?? []).includes(name)));
     const encoders = new Set([...all.encoders].filter((name) => !(drop.encoders ?? []).includes(name)));
@@ -123,7 +199,11 @@ describe('findUnavailableFeatures', () => {
 describe('findOnPath', () => {
   it('returns the first executable match and skips empty and relative entries', async () => {
     const executables = new Set(['/opt/b/ffmpeg', '/usr/bin/ffmpeg']);
-    const found = await findOnPath('ffmpeg', ['', 'relative/bin', '/opt/a', '/opt/b', '/usr/bin'].join(':'), async (file) => executables.has(file));
+    const found = await findOnPath(
+      'ffmpeg',
+      ['', 'relative/bin', '/opt/a', '/opt/b', '/usr/bin'].join(':'),
+      async (file) => executables.has(file),
+    );
     expect(found).toBe('/opt/b/ffmpeg');
   });
 
@@ -146,7 +226,9 @@ describe('fileArgument', () => {
 });
 
 /** A runner that answers from a table of binary -> behaviour. */
-function fakeRunner(binaries: Record<string, { version?: string; fails?: boolean }>): ProcessRunner & { calls: string[][] } {
+function fakeRunner(
+  binaries: Record<string, { version?: string; fails?: boolean }>,
+): ProcessRunner & { calls: string[][] } {
   const calls: string[][] = [];
   return {
     calls,
@@ -154,7 +236,12 @@ function fakeRunner(binaries: Record<string, { version?: string; fails?: boolean
       calls.push([binary, ...args]);
       const entry = binaries[binary];
       if (entry === undefined || entry.fails === true) {
-        throw new MediaProcessError(`${binary} could not be started: ENOENT`, { binary, exitCode: null, signal: null, stderrTail: '' });
+        throw new MediaProcessError(`${binary} could not be started: ENOENT`, {
+          binary,
+          exitCode: null,
+          signal: null,
+          stderrTail: '',
+        });
       }
       if (args.includes('-filters')) return { stdout: filtersText, stderrTail: '' };
       if (args.includes('-encoders')) return { stdout: encodersText, stderrTail: '' };
@@ -171,8 +258,21 @@ describe('discoverMediaTools', () => {
 
   it('uses configured paths as given', async () => {
     const runner = fakeRunner({ '/cfg/ffmpeg': { version: v5 }, '/cfg/ffprobe': { version: probe5 } });
-    const tools = await discoverMediaTools({ ffmpegPath: '/cfg/ffmpeg', ffprobePath: '/cfg/ffprobe', pathEnv: '/usr/bin', runner, loadBundled: noBundle, isExecutable: async () => true });
-    expect(tools).toMatchObject({ ffmpegPath: '/cfg/ffmpeg', ffprobePath: '/cfg/ffprobe', ffmpegVersion: '5.1.9', source: 'configured', ffprobeSource: 'configured' });
+    const tools = await discoverMediaTools({
+      ffmpegPath: '/cfg/ffmpeg',
+      ffprobePath: '/cfg/ffprobe',
+      pathEnv: '/usr/bin',
+      runner,
+      loadBundled: noBundle,
+      isExecutable: async () => true,
+    });
+    expect(tools).toMatchObject({
+      ffmpegPath: '/cfg/ffmpeg',
+      ffprobePath: '/cfg/ffprobe',
+      ffmpegVersion: '5.1.9',
+      source: 'configured',
+      ffprobeSource: 'configured',
+    });
     expect(tools.filters.has('idet')).toBe(true);
     expect(tools.encoders.has('libx264')).toBe(true);
     expect(tools.unavailable.size).toBe(0);
@@ -180,40 +280,90 @@ describe('discoverMediaTools', () => {
 
   it('fails with one sentence when a configured path does not work, without falling back', async () => {
     const runner = fakeRunner({ '/usr/bin/ffmpeg': { version: v5 } });
-    await expect(discoverMediaTools({ ffmpegPath: '/nope/ffmpeg', pathEnv: '/usr/bin', runner, loadBundled: noBundle, isExecutable: async () => true }))
-      .rejects.toThrow('REELIN_FFMPEG_PATH is /nope/ffmpeg, which is not a working ffmpeg: point it at an ffmpeg binary or unset it');
+    await expect(
+      discoverMediaTools({
+        ffmpegPath: '/nope/ffmpeg',
+        pathEnv: '/usr/bin',
+        runner,
+        loadBundled: noBundle,
+        isExecutable: async () => true,
+      }),
+    ).rejects.toThrow(
+      'REELIN_FFMPEG_PATH is /nope/ffmpeg, which is not a working ffmpeg: point it at an ffmpeg binary or unset it',
+    );
   });
 
   it('finds both binaries on PATH', async () => {
     const runner = fakeRunner({ '/usr/bin/ffmpeg': { version: v5 }, '/usr/bin/ffprobe': { version: probe5 } });
-    const tools = await discoverMediaTools({ pathEnv: '/usr/local/bin:/usr/bin', runner, loadBundled: noBundle, isExecutable: async (file) => file.startsWith('/usr/bin/') });
-    expect(tools).toMatchObject({ ffmpegPath: '/usr/bin/ffmpeg', ffprobePath: '/usr/bin/ffprobe', source: 'path', ffprobeSource: 'path' });
+    const tools = await discoverMediaTools({
+      pathEnv: '/usr/local/bin:/usr/bin',
+      runner,
+      loadBundled: noBundle,
+      isExecutable: async (file) => file.startsWith('/usr/bin/'),
+    });
+    expect(tools).toMatchObject({
+      ffmpegPath: '/usr/bin/ffmpeg',
+      ffprobePath: '/usr/bin/ffprobe',
+      source: 'path',
+      ffprobeSource: 'path',
+    });
   });
 
   it('passes over a system ffmpeg older than 5 for the bundled one, whatever its version', async () => {
-    const runner = fakeRunner({ '/usr/bin/ffmpeg': { version: v4 }, '/usr/bin/ffprobe': { version: probe5 }, '/nm/ffmpeg': { version: v4 } });
+    const runner = fakeRunner({
+      '/usr/bin/ffmpeg': { version: v4 },
+      '/usr/bin/ffprobe': { version: probe5 },
+      '/nm/ffmpeg': { version: v4 },
+    });
     const loadBundled = async (name: string) => (name === '@ffmpeg-installer/ffmpeg' ? { path: '/nm/ffmpeg' } : null);
-    const tools = await discoverMediaTools({ pathEnv: '/usr/bin', runner, loadBundled, isExecutable: async () => true });
-    expect(tools).toMatchObject({ ffmpegPath: '/nm/ffmpeg', ffmpegVersion: '4.4.2', source: 'bundled', ffprobePath: '/usr/bin/ffprobe', ffprobeSource: 'path' });
+    const tools = await discoverMediaTools({
+      pathEnv: '/usr/bin',
+      runner,
+      loadBundled,
+      isExecutable: async () => true,
+    });
+    expect(tools).toMatchObject({
+      ffmpegPath: '/nm/ffmpeg',
+      ffmpegVersion: '4.4.2',
+      source: 'bundled',
+      ffprobePath: '/usr/bin/ffprobe',
+      ffprobeSource: 'path',
+    });
   });
 
   it('says what to do when nothing usable is found', async () => {
     const runner = fakeRunner({ '/usr/bin/ffmpeg': { version: v4 } });
-    await expect(discoverMediaTools({ pathEnv: '/usr/bin', runner, loadBundled: noBundle, isExecutable: async (file) => file === '/usr/bin/ffmpeg' })).rejects.toThrow(
+    await expect(
+      discoverMediaTools({
+        pathEnv: '/usr/bin',
+        runner,
+        loadBundled: noBundle,
+        isExecutable: async (file) => file === '/usr/bin/ffmpeg',
+      }),
+    ).rejects.toThrow(
       'no usable ffmpeg was found (/usr/bin/ffmpeg is version 4.4.2, not 5 or newer): install ffmpeg 5 or newer (for example `apt-get install ffmpeg`), set REELIN_FFMPEG_PATH, or install the optional package @ffmpeg-installer/ffmpeg',
     );
   });
 });
 
 describe('findConfinement', () => {
-  const only = (...present: string[]) => async (file: string) => present.includes(file);
+  const only =
+    (...present: string[]) =>
+    async (file: string) =>
+      present.includes(file);
 
   it('finds prlimit and setpriv on PATH', async () => {
-    expect(await findConfinement('/usr/local/bin:/usr/bin', only('/usr/bin/prlimit', '/usr/bin/setpriv'))).toEqual({ prlimitPath: '/usr/bin/prlimit', setprivPath: '/usr/bin/setpriv' });
+    expect(await findConfinement('/usr/local/bin:/usr/bin', only('/usr/bin/prlimit', '/usr/bin/setpriv'))).toEqual({
+      prlimitPath: '/usr/bin/prlimit',
+      setprivPath: '/usr/bin/setpriv',
+    });
   });
 
   it('does without setpriv', async () => {
-    expect(await findConfinement('/usr/bin', only('/usr/bin/prlimit'))).toEqual({ prlimitPath: '/usr/bin/prlimit', setprivPath: null });
+    expect(await findConfinement('/usr/bin', only('/usr/bin/prlimit'))).toEqual({
+      prlimitPath: '/usr/bin/prlimit',
+      setprivPath: null,
+    });
   });
 
   it('refuses to go on without prlimit, in one sentence', async () => {

@@ -1,10 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { defaultAddressSpaceBytes, refuseDuration, runLimits, wallClockLimitMs, workBudgets, type MediaLimitPolicy } from '../../src/domain/media-limits.js';
+import {
+  defaultAddressSpaceBytes,
+  refuseDuration,
+  runLimits,
+  wallClockLimitMs,
+  workBudgets,
+  type MediaLimitPolicy,
+} from '../../src/domain/media-limits.js';
 import { deferralDelaySeconds } from '../../src/jobs/media-slots.js';
 import { confinedCommand, limitExplaining } from '../../src/media/process-runner.js';
 
 const MEBIBYTE = 1024 * 1024;
-const policy: MediaLimitPolicy = { floorMs: 60_000, scale: 1, cpuCount: 4, addressSpaceBytes: 3072 * MEBIBYTE, maxDurationMs: 48 * 3_600_000 };
+const policy: MediaLimitPolicy = {
+  floorMs: 60_000,
+  scale: 1,
+  cpuCount: 4,
+  addressSpaceBytes: 3072 * MEBIBYTE,
+  maxDurationMs: 48 * 3_600_000,
+};
 
 describe('wallClockLimitMs', () => {
   it.each([
@@ -31,14 +44,21 @@ describe('wallClockLimitMs', () => {
   });
 
   it('counts nothing for items that are not a positive number', () => {
-    for (const items of [Number.NaN, -5, Number.POSITIVE_INFINITY]) expect(wallClockLimitMs('webVideo', items, policy)).toBe(workBudgets.webVideo.fixedMs);
+    for (const items of [Number.NaN, -5, Number.POSITIVE_INFINITY])
+      expect(wallClockLimitMs('webVideo', items, policy)).toBe(workBudgets.webVideo.fixedMs);
   });
 });
 
 describe('runLimits', () => {
   it('gives a run its wall-clock limit, that much CPU time on every CPU, and the address-space limit', () => {
-    expect(runLimits('webVideo', 12, policy)).toEqual({ timeoutMs: 108_000, resources: { cpuSeconds: 432, addressSpaceBytes: 3072 * MEBIBYTE } });
-    expect(runLimits('probe', 0, { ...policy, cpuCount: 0, addressSpaceBytes: null })).toEqual({ timeoutMs: 60_000, resources: { cpuSeconds: 60, addressSpaceBytes: null } });
+    expect(runLimits('webVideo', 12, policy)).toEqual({
+      timeoutMs: 108_000,
+      resources: { cpuSeconds: 432, addressSpaceBytes: 3072 * MEBIBYTE },
+    });
+    expect(runLimits('probe', 0, { ...policy, cpuCount: 0, addressSpaceBytes: null })).toEqual({
+      timeoutMs: 60_000,
+      resources: { cpuSeconds: 60, addressSpaceBytes: null },
+    });
   });
 
   it('defaults the address space to 2 GiB and 256 MiB per CPU', () => {
@@ -49,12 +69,18 @@ describe('runLimits', () => {
 
 describe('refuseDuration', () => {
   it.each([null, 0, -40, Number.NaN])('refuses an unknown duration (%s)', (durationMs) => {
-    expect(refuseDuration(durationMs, policy.maxDurationMs)).toMatch(/^the video's duration is unknown \(a live stream, a raw stream without an index, or a damaged file\)/);
+    expect(refuseDuration(durationMs, policy.maxDurationMs)).toMatch(
+      /^the video's duration is unknown \(a live stream, a raw stream without an index, or a damaged file\)/,
+    );
   });
 
   it('refuses a duration past the maximum and names both', () => {
-    expect(refuseDuration(49 * 3_600_000, policy.maxDurationMs)).toBe('the video lasts 49 h, longer than the 48 h this service ingests fully: only its metadata was read');
-    expect(refuseDuration(12_000, 5_000)).toBe('the video lasts 12 s, longer than the 5 s this service ingests fully: only its metadata was read');
+    expect(refuseDuration(49 * 3_600_000, policy.maxDurationMs)).toBe(
+      'the video lasts 49 h, longer than the 48 h this service ingests fully: only its metadata was read',
+    );
+    expect(refuseDuration(12_000, 5_000)).toBe(
+      'the video lasts 12 s, longer than the 5 s this service ingests fully: only its metadata was read',
+    );
   });
 
   it('lets a duration up to the maximum through', () => {
@@ -65,15 +91,41 @@ describe('refuseDuration', () => {
 
 describe('confinedCommand', () => {
   it('runs the binary through prlimit (CPU time, address space) and setpriv (dies with its parent), execing into it', () => {
-    expect(confinedCommand('/usr/bin/ffmpeg', ['-i', 'x'], { cpuSeconds: 432.2, addressSpaceBytes: 3072 * MEBIBYTE }, { prlimitPath: '/usr/bin/prlimit', setprivPath: '/usr/bin/setpriv' })).toEqual({
+    expect(
+      confinedCommand(
+        '/usr/bin/ffmpeg',
+        ['-i', 'x'],
+        { cpuSeconds: 432.2, addressSpaceBytes: 3072 * MEBIBYTE },
+        { prlimitPath: '/usr/bin/prlimit', setprivPath: '/usr/bin/setpriv' },
+      ),
+    ).toEqual({
       file: '/usr/bin/prlimit',
-      args: ['--cpu=433', `--as=${3072 * MEBIBYTE}`, '--', '/usr/bin/setpriv', '--pdeathsig', 'KILL', '--', '/usr/bin/ffmpeg', '-i', 'x'],
+      args: [
+        '--cpu=433',
+        `--as=${3072 * MEBIBYTE}`,
+        '--',
+        '/usr/bin/setpriv',
+        '--pdeathsig',
+        'KILL',
+        '--',
+        '/usr/bin/ffmpeg',
+        '-i',
+        'x',
+      ],
     });
   });
 
   it('leaves out what is not there: no memory limit, no setpriv', () => {
-    expect(confinedCommand('ffprobe', ['-v'], { cpuSeconds: 0, addressSpaceBytes: null }, { prlimitPath: '/bin/prlimit', setprivPath: null })).toEqual({
-      file: '/bin/prlimit', args: ['--cpu=1', '--', 'ffprobe', '-v'],
+    expect(
+      confinedCommand(
+        'ffprobe',
+        ['-v'],
+        { cpuSeconds: 0, addressSpaceBytes: null },
+        { prlimitPath: '/bin/prlimit', setprivPath: null },
+      ),
+    ).toEqual({
+      file: '/bin/prlimit',
+      args: ['--cpu=1', '--', 'ffprobe', '-v'],
     });
   });
 });
@@ -93,17 +145,24 @@ describe('limitExplaining', () => {
     'x264 [error]: malloc of size 1048576 failed',
   ])('blames the memory limit for "%s"', (stderrTail) => {
     expect(limitExplaining({ code: 1, signal: null, stderrTail }, resources)).toBe('memory');
-    expect(limitExplaining({ code: 1, signal: null, stderrTail }, { ...resources, addressSpaceBytes: null })).toBeNull();
+    expect(
+      limitExplaining({ code: 1, signal: null, stderrTail }, { ...resources, addressSpaceBytes: null }),
+    ).toBeNull();
   });
 
   it('blames nothing for an ordinary failure, or for a run without limits', () => {
-    expect(limitExplaining({ code: 1, signal: null, stderrTail: 'source: Invalid data found when processing input' }, resources)).toBeNull();
+    expect(
+      limitExplaining(
+        { code: 1, signal: null, stderrTail: 'source: Invalid data found when processing input' },
+        resources,
+      ),
+    ).toBeNull();
     expect(limitExplaining({ code: null, signal: 'SIGKILL', stderrTail: '' }, undefined)).toBeNull();
   });
 });
 
 describe('deferralDelaySeconds', () => {
-  it('spreads the jobs a team\'s ceiling holds back over 2 to 4 seconds', () => {
+  it("spreads the jobs a team's ceiling holds back over 2 to 4 seconds", () => {
     expect([0, 0.34, 0.67, 0.999].map((value) => deferralDelaySeconds(() => value))).toEqual([2, 3, 4, 4]);
   });
 });

@@ -10,7 +10,16 @@ import { AppError } from '../../src/domain/errors.js';
 import { planParts, type PartSpec } from '../../src/domain/part-plan.js';
 import type { OutboundRequest, PinnedPool } from '../../src/net/outbound-client.js';
 import type { BlobKey } from '../../src/storage/blob-keys.js';
-import { PartLengthError, RetryablePartStoreError, type BlobUpload, type CompletedPart, type PartReceipt, type PartWriter, type PartWriterOptions, type UploadPart } from '../../src/storage/blob-store.js';
+import {
+  PartLengthError,
+  RetryablePartStoreError,
+  type BlobUpload,
+  type CompletedPart,
+  type PartReceipt,
+  type PartWriter,
+  type PartWriterOptions,
+  type UploadPart,
+} from '../../src/storage/blob-store.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fakes: a source file, a pool that answers part requests from it (or as a test scripts), and an
@@ -61,7 +70,12 @@ function partial(start: number, end: number, headers: Record<string, string> = {
   const middle = Math.ceil(bytes.length / 2);
   return {
     statusCode: 206,
-    headers: { 'content-range': `bytes ${start}-${end}/${TOTAL_BYTES}`, etag: ETAG, 'last-modified': LAST_MODIFIED, ...headers },
+    headers: {
+      'content-range': `bytes ${start}-${end}/${TOTAL_BYTES}`,
+      etag: ETAG,
+      'last-modified': LAST_MODIFIED,
+      ...headers,
+    },
     chunks: [bytes.subarray(0, middle), bytes.subarray(middle)],
   };
 }
@@ -88,13 +102,20 @@ function fakePool(responder: Responder = serveFile): FakePool {
   let inFlight = 0;
   const waiters: { count: number; resolve: () => void }[] = [];
   const pool: FakePool = {
-    target: { url: new URL('https://origin.example.com/video.mp4'), hostname: 'origin.example.com', port: 443, addresses: ['93.184.216.34'] },
+    target: {
+      url: new URL('https://origin.example.com/video.mp4'),
+      hostname: 'origin.example.com',
+      port: 443,
+      addresses: ['93.184.216.34'],
+    },
     requests: [],
     requestedStarts: [],
     bodies: [],
     maxInFlight: 0,
     requestsReached(count) {
-      return pool.requests.length >= count ? Promise.resolve() : new Promise((resolve) => waiters.push({ count, resolve }));
+      return pool.requests.length >= count
+        ? Promise.resolve()
+        : new Promise((resolve) => waiters.push({ count, resolve }));
     },
     async request() {
       throw new Error('the copier streams parts; it must not call request()');
@@ -198,7 +219,11 @@ interface Harness {
   options: PartCopyOptions;
 }
 
-function harness(responder?: Responder, overrides: Partial<PartCopyOptions> = {}, source: Partial<SourceValidators> = {}): Harness {
+function harness(
+  responder?: Responder,
+  overrides: Partial<PartCopyOptions> = {},
+  source: Partial<SourceValidators> = {},
+): Harness {
   const pool = fakePool(responder);
   const upload = fakeUpload();
   const sleeps: number[] = [];
@@ -217,7 +242,8 @@ function harness(responder?: Responder, overrides: Partial<PartCopyOptions> = {}
     random: () => 0,
     now: () => NOW_MS,
     onBytes: (delta) => deltas.push(delta),
-    onRetry: ({ part, attempt, delayMs, error }) => retries.push({ index: part.index, attempt, delayMs, code: error.code }),
+    onRetry: ({ part, attempt, delayMs, error }) =>
+      retries.push({ index: part.index, attempt, delayMs, code: error.code }),
     ...overrides,
   };
   return { pool, upload, sleeps, deltas, retries, options };
@@ -258,7 +284,13 @@ describe('copyPart on a correct answer', () => {
     const h = harness();
     const completed = await copyPart(part1, h.options, never);
     const expectedBytes = FILE.subarray(10, 20);
-    expect(completed).toEqual({ index: 1, offsetBytes: 10, lengthBytes: 10, crc32c: crc32c(expectedBytes), receipt: { receipt: 'part-1' } });
+    expect(completed).toEqual({
+      index: 1,
+      offsetBytes: 10,
+      lengthBytes: 10,
+      crc32c: crc32c(expectedBytes),
+      receipt: { receipt: 'part-1' },
+    });
     expect(h.upload.written.get(1)).toEqual(expectedBytes);
     expect(h.pool.requests).toHaveLength(1);
     expect(h.sleeps).toEqual([]);
@@ -267,9 +299,19 @@ describe('copyPart on a correct answer', () => {
 
   it('copies a short last part', async () => {
     const last: PartSpec = { index: 9, offsetBytes: 90, lengthBytes: 5 };
-    const h = harness((_request, { start, end }) => partial(start, end, { 'content-range': `bytes ${start}-${end}/95` }), {}, { totalBytes: 95 });
+    const h = harness(
+      (_request, { start, end }) => partial(start, end, { 'content-range': `bytes ${start}-${end}/95` }),
+      {},
+      { totalBytes: 95 },
+    );
     const completed = await copyPart(last, h.options, never);
-    expect(completed).toEqual({ index: 9, offsetBytes: 90, lengthBytes: 5, crc32c: crc32c(FILE.subarray(90, 95)), receipt: { receipt: 'part-9' } });
+    expect(completed).toEqual({
+      index: 9,
+      offsetBytes: 90,
+      lengthBytes: 5,
+      crc32c: crc32c(FILE.subarray(90, 95)),
+      receipt: { receipt: 'part-9' },
+    });
     expect(h.upload.written.get(9)).toEqual(FILE.subarray(90, 95));
     expect(h.pool.requests[0]?.headers['range']).toBe('bytes=90-94');
   });
@@ -291,12 +333,16 @@ describe('copyPart on a correct answer', () => {
     ['the ETag is weak', 'W/"v1"'],
     ['there is no ETag', null],
   ])('sends Last-Modified in If-Range when %s', async (_label, etag) => {
-    const h = harness((_request, { start, end }) => {
-      const answer = partial(start, end);
-      if (etag === null) delete answer.headers?.['etag'];
-      else if (answer.headers) answer.headers['etag'] = etag;
-      return answer;
-    }, {}, { etag });
+    const h = harness(
+      (_request, { start, end }) => {
+        const answer = partial(start, end);
+        if (etag === null) delete answer.headers?.['etag'];
+        else if (answer.headers) answer.headers['etag'] = etag;
+        return answer;
+      },
+      {},
+      { etag },
+    );
     await copyPart(part1, h.options, never);
     expect(h.pool.requests[0]?.headers['if-range']).toBe(LAST_MODIFIED);
   });
@@ -304,7 +350,11 @@ describe('copyPart on a correct answer', () => {
   it('sends no If-Range when there is no usable validator', async () => {
     const h = harness(undefined, {}, { etag: 'W/"v1"', lastModified: null });
     await copyPart(part1, h.options, never);
-    expect(h.pool.requests[0]?.headers).toEqual({ range: 'bytes=10-19', 'accept-encoding': 'identity', 'user-agent': 'reelin-video-intake' });
+    expect(h.pool.requests[0]?.headers).toEqual({
+      range: 'bytes=10-19',
+      'accept-encoding': 'identity',
+      'user-agent': 'reelin-video-intake',
+    });
   });
 
   it('accepts Content-Encoding identity and a 206 without ETag', async () => {
@@ -328,13 +378,18 @@ describe('copyPart retries', () => {
   });
 
   it('honours a Retry-After HTTP-date relative to the injected clock', async () => {
-    const h = harness(failingFirst(1, () => ({ statusCode: 503, headers: { 'retry-after': 'Sat, 28 Nov 2026 10:00:30 GMT' } })));
+    const h = harness(
+      failingFirst(1, () => ({ statusCode: 503, headers: { 'retry-after': 'Sat, 28 Nov 2026 10:00:30 GMT' } })),
+    );
     await copyPart(part1, h.options, never);
     expect(h.sleeps).toEqual([30_000]);
   });
 
   it('caps Retry-After at retryAfterMaxMs', async () => {
-    const h = harness(failingFirst(1, () => ({ statusCode: 503, headers: { 'retry-after': '86400' } })), { retryAfterMaxMs: 60_000 });
+    const h = harness(
+      failingFirst(1, () => ({ statusCode: 503, headers: { 'retry-after': '86400' } })),
+      { retryAfterMaxMs: 60_000 },
+    );
     await copyPart(part1, h.options, never);
     expect(h.sleeps).toEqual([60_000]);
   });
@@ -348,14 +403,19 @@ describe('copyPart retries', () => {
   });
 
   it('grows the backoff with each attempt', async () => {
-    const h = harness(failingFirst(3, () => ({ statusCode: 500 })), { attempts: 4 });
+    const h = harness(
+      failingFirst(3, () => ({ statusCode: 500 })),
+      { attempts: 4 },
+    );
     await copyPart(part1, h.options, never);
     expect(h.sleeps).toEqual([50, 100, 200]);
     expect(h.retries.map((retry) => retry.attempt)).toEqual([1, 2, 3]);
   });
 
   it('retries a body shorter than asked for', async () => {
-    const h = harness(failingFirst(1, ({ start, end }) => ({ ...partial(start, end), chunks: [FILE.subarray(start, start + 4)] })));
+    const h = harness(
+      failingFirst(1, ({ start, end }) => ({ ...partial(start, end), chunks: [FILE.subarray(start, start + 4)] })),
+    );
     const completed = await copyPart(part1, h.options, never);
     expect(completed.crc32c).toBe(crc32c(FILE.subarray(10, 20)));
     expect(h.upload.written.get(1)).toEqual(FILE.subarray(10, 20));
@@ -364,7 +424,12 @@ describe('copyPart retries', () => {
   });
 
   it('takes back the bytes of a failed attempt, so onBytes sums to exactly the part length', async () => {
-    const h = harness(failingFirst(1, ({ start, end }) => ({ ...partial(start, end), chunks: [FILE.subarray(start, start + 3), FILE.subarray(start + 3, start + 7)] })));
+    const h = harness(
+      failingFirst(1, ({ start, end }) => ({
+        ...partial(start, end),
+        chunks: [FILE.subarray(start, start + 3), FILE.subarray(start + 3, start + 7)],
+      })),
+    );
     await copyPart(part1, h.options, never);
     expect(h.deltas).toEqual([3, 4, -7, 5, 5]);
     expect(h.deltas.reduce((sum, delta) => sum + delta, 0)).toBe(10);
@@ -372,7 +437,13 @@ describe('copyPart retries', () => {
 
   it('retries a connection that breaks off mid-body', async () => {
     const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-    const h = harness(failingFirst(1, ({ start, end }) => ({ ...partial(start, end), chunks: [FILE.subarray(start, start + 2)], breaksWith: reset })));
+    const h = harness(
+      failingFirst(1, ({ start, end }) => ({
+        ...partial(start, end),
+        chunks: [FILE.subarray(start, start + 2)],
+        breaksWith: reset,
+      })),
+    );
     await copyPart(part1, h.options, never);
     expect(h.retries).toEqual([{ index: 1, attempt: 1, delayMs: 50, code: 'SOURCE_UNREACHABLE' }]);
     expect(h.deltas.reduce((sum, delta) => sum + delta, 0)).toBe(10);
@@ -387,7 +458,9 @@ describe('copyPart retries', () => {
 
   it('does not retry a certificate failure', async () => {
     const cause = Object.assign(new Error('certificate has expired'), { code: 'CERT_HAS_EXPIRED' });
-    const h = harness(() => new AppError('SOURCE_UNREACHABLE', 'the TLS certificate of the origin is not valid', null, { cause }));
+    const h = harness(
+      () => new AppError('SOURCE_UNREACHABLE', 'the TLS certificate of the origin is not valid', null, { cause }),
+    );
     const error = await appErrorOf(copyPart(part1, h.options, never));
     expect(error.code).toBe('SOURCE_UNREACHABLE');
     expect(error.message).toBe('the TLS certificate of the origin is not valid');
@@ -414,7 +487,10 @@ describe('copyPart retries', () => {
     h.options.upload.createPartWriter = async (part, options) => {
       writers += 1;
       if (writers > 1) return real(part, options);
-      const busy = new RetryablePartStoreError(part, 'storing part 2 in S3 failed (SlowDown, HTTP 503): Please reduce your request rate.');
+      const busy = new RetryablePartStoreError(
+        part,
+        'storing part 2 in S3 failed (SlowDown, HTTP 503): Please reduce your request rate.',
+      );
       const writable = new Writable({ write: (_chunk, _encoding, callback) => callback(busy) });
       const done = finished(writable).then(() => null);
       done.catch(() => undefined);
@@ -427,11 +503,14 @@ describe('copyPart retries', () => {
     expect(h.retries).toEqual([{ index: 1, attempt: 1, delayMs: 50, code: 'SERVICE_UNAVAILABLE' }]);
   });
 
-  it('hands a store that stays busy back as the store\'s error, not as a failure of the import', async () => {
+  it("hands a store that stays busy back as the store's error, not as a failure of the import", async () => {
     const h = harness();
     const busyErrors: RetryablePartStoreError[] = [];
     h.options.upload.createPartWriter = async (part) => {
-      const busy = new RetryablePartStoreError(part, `storing part 2 in S3 failed (InternalError, HTTP 500), attempt ${busyErrors.length + 1}`);
+      const busy = new RetryablePartStoreError(
+        part,
+        `storing part 2 in S3 failed (InternalError, HTTP 500), attempt ${busyErrors.length + 1}`,
+      );
       busyErrors.push(busy);
       const writable = new Writable({ write: (_chunk, _encoding, callback) => callback(busy) });
       const done = finished(writable).then(() => null);
@@ -456,10 +535,15 @@ describe('copyPart retries', () => {
 
   it('reports the code of the last failure when failures differ', async () => {
     let calls = 0;
-    const h = harness((_request, { start, end }) => {
-      calls += 1;
-      return calls === 1 ? { statusCode: 503 } : { ...partial(start, end), chunks: [FILE.subarray(start, start + 1)] };
-    }, { attempts: 2 });
+    const h = harness(
+      (_request, { start, end }) => {
+        calls += 1;
+        return calls === 1
+          ? { statusCode: 503 }
+          : { ...partial(start, end), chunks: [FILE.subarray(start, start + 1)] };
+      },
+      { attempts: 2 },
+    );
     const error = await appErrorOf(copyPart(part1, h.options, never));
     expect(error.code).toBe('SOURCE_UNREACHABLE');
     expect(error.message).toBe('the connection ended after 1 of the 10 bytes of part 2 (part 2, after 2 attempts)');
@@ -474,7 +558,10 @@ describe('copyPart retries', () => {
 });
 
 describe('copyPart permanent failures', () => {
-  async function failureOf(responder: Responder, source: Partial<SourceValidators> = {}): Promise<{ error: AppError; h: Harness }> {
+  async function failureOf(
+    responder: Responder,
+    source: Partial<SourceValidators> = {},
+  ): Promise<{ error: AppError; h: Harness }> {
     const h = harness(responder, {}, source);
     const error = await appErrorOf(copyPart(part1, h.options, never));
     return { error, h };
@@ -490,9 +577,14 @@ describe('copyPart permanent failures', () => {
   });
 
   it('fails with CONTENT_NOT_PARTIAL_ERROR when a request without If-Range gets 200', async () => {
-    const { error, h } = await failureOf(() => ({ statusCode: 200, chunks: [FILE] }), { etag: null, lastModified: null });
+    const { error, h } = await failureOf(() => ({ statusCode: 200, chunks: [FILE] }), {
+      etag: null,
+      lastModified: null,
+    });
     expect(error.code).toBe('CONTENT_NOT_PARTIAL_ERROR');
-    expect(error.message).toBe('the server answered 200 to the range request of part 2: it stopped honouring range requests');
+    expect(error.message).toBe(
+      'the server answered 200 to the range request of part 2: it stopped honouring range requests',
+    );
     expect(h.pool.requests).toHaveLength(1);
   });
 
@@ -501,14 +593,18 @@ describe('copyPart permanent failures', () => {
     ['end', 'bytes 10-20/100'],
     ['whole range', 'bytes 0-9/100'],
   ])('fails with UNEXPECTED_CONTENT_RANGE when the %s differs from the request', async (_label, contentRange) => {
-    const { error, h } = await failureOf((_request, { start, end }) => partial(start, end, { 'content-range': contentRange }));
+    const { error, h } = await failureOf((_request, { start, end }) =>
+      partial(start, end, { 'content-range': contentRange }),
+    );
     expect(error.code).toBe('UNEXPECTED_CONTENT_RANGE');
     expect(error.message).toBe(`the server answered the request for bytes 10-19 with ${contentRange}`);
     expect(h.pool.requests).toHaveLength(1);
   });
 
   it('fails with UNEXPECTED_CONTENT_RANGE when the total is unknown', async () => {
-    const { error } = await failureOf((_request, { start, end }) => partial(start, end, { 'content-range': 'bytes 10-19/*' }));
+    const { error } = await failureOf((_request, { start, end }) =>
+      partial(start, end, { 'content-range': 'bytes 10-19/*' }),
+    );
     expect(error.code).toBe('UNEXPECTED_CONTENT_RANGE');
   });
 
@@ -516,7 +612,9 @@ describe('copyPart permanent failures', () => {
     ['an invalid Content-Range', 'bytes=10-19/100'],
     ['an empty Content-Range', ''],
   ])('fails with CONTENT_RANGE_HEADER_INVALID for %s', async (_label, contentRange) => {
-    const { error } = await failureOf((_request, { start, end }) => partial(start, end, { 'content-range': contentRange }));
+    const { error } = await failureOf((_request, { start, end }) =>
+      partial(start, end, { 'content-range': contentRange }),
+    );
     expect(error.code).toBe('CONTENT_RANGE_HEADER_INVALID');
   });
 
@@ -530,17 +628,24 @@ describe('copyPart permanent failures', () => {
   });
 
   it('fails with SOURCE_CHANGED when the total size differs', async () => {
-    const { error } = await failureOf((_request, { start, end }) => partial(start, end, { 'content-range': `bytes ${start}-${end}/101` }));
+    const { error } = await failureOf((_request, { start, end }) =>
+      partial(start, end, { 'content-range': `bytes ${start}-${end}/101` }),
+    );
     expect(error.code).toBe('SOURCE_CHANGED');
     expect(error.details).toEqual({ part: 1, totalBytes: 101, expectedTotalBytes: 100 });
   });
 
-  it.each(['gzip', 'br', 'gzip, identity'])('fails with CONTENT_ENCODING_NOT_IDENTITY for Content-Encoding %s', async (encoding) => {
-    const { error, h } = await failureOf((_request, { start, end }) => partial(start, end, { 'content-encoding': encoding }));
-    expect(error.code).toBe('CONTENT_ENCODING_NOT_IDENTITY');
-    expect(error.details).toEqual({ part: 1, contentEncoding: encoding });
-    expect(h.pool.requests).toHaveLength(1);
-  });
+  it.each(['gzip', 'br', 'gzip, identity'])(
+    'fails with CONTENT_ENCODING_NOT_IDENTITY for Content-Encoding %s',
+    async (encoding) => {
+      const { error, h } = await failureOf((_request, { start, end }) =>
+        partial(start, end, { 'content-encoding': encoding }),
+      );
+      expect(error.code).toBe('CONTENT_ENCODING_NOT_IDENTITY');
+      expect(error.details).toEqual({ part: 1, contentEncoding: encoding });
+      expect(h.pool.requests).toHaveLength(1);
+    },
+  );
 
   it('fails with SOURCE_CHANGED when a 206 carries another strong ETag', async () => {
     const { error } = await failureOf((_request, { start, end }) => partial(start, end, { etag: '"v2"' }));
@@ -549,7 +654,11 @@ describe('copyPart permanent failures', () => {
   });
 
   it('fails with SOURCE_CHANGED when Last-Modified changes and the ETag cannot tell', async () => {
-    const { error } = await failureOf((_request, { start, end }) => partial(start, end, { etag: 'W/"v1"', 'last-modified': 'Thu, 22 Oct 2015 07:28:00 GMT' }), { etag: 'W/"v1"' });
+    const { error } = await failureOf(
+      (_request, { start, end }) =>
+        partial(start, end, { etag: 'W/"v1"', 'last-modified': 'Thu, 22 Oct 2015 07:28:00 GMT' }),
+      { etag: 'W/"v1"' },
+    );
     expect(error.code).toBe('SOURCE_CHANGED');
   });
 
@@ -574,7 +683,10 @@ describe('copyPart permanent failures', () => {
   });
 
   it('fails with UNEXPECTED_CONTENT_RANGE when the body is longer than asked', async () => {
-    const { error, h } = await failureOf((_request, { start, end }) => ({ ...partial(start, end), chunks: [FILE.subarray(start, end + 1), Buffer.from([1])] }));
+    const { error, h } = await failureOf((_request, { start, end }) => ({
+      ...partial(start, end),
+      chunks: [FILE.subarray(start, end + 1), Buffer.from([1])],
+    }));
     expect(error.code).toBe('UNEXPECTED_CONTENT_RANGE');
     expect(error.message).toBe('the server sent more than the 10 bytes asked for in part 2');
     expect(h.pool.requests).toHaveLength(1);
@@ -584,17 +696,26 @@ describe('copyPart permanent failures', () => {
 });
 
 describe('copyPart abort', () => {
-  it('rejects with the abort reason and does not retry', async () => {
-    const controller = new AbortController();
-    const reason = new Error('shutting down');
-    const h = harness((_request, { start }) => ({ statusCode: 206, headers: { 'content-range': `bytes ${start}-${start + 9}/100` }, chunks: [FILE.subarray(start, start + 2)], hangs: true }));
-    const copying = copyPart(part1, h.options, controller.signal);
-    await h.pool.requestsReached(1);
-    controller.abort(reason);
-    expect(await rejectionOf(copying)).toBe(reason);
-    expect(h.pool.requests).toHaveLength(1);
-    expect(h.sleeps).toEqual([]);
-  }, HANG_GUARD_MS);
+  it(
+    'rejects with the abort reason and does not retry',
+    async () => {
+      const controller = new AbortController();
+      const reason = new Error('shutting down');
+      const h = harness((_request, { start }) => ({
+        statusCode: 206,
+        headers: { 'content-range': `bytes ${start}-${start + 9}/100` },
+        chunks: [FILE.subarray(start, start + 2)],
+        hangs: true,
+      }));
+      const copying = copyPart(part1, h.options, controller.signal);
+      await h.pool.requestsReached(1);
+      controller.abort(reason);
+      expect(await rejectionOf(copying)).toBe(reason);
+      expect(h.pool.requests).toHaveLength(1);
+      expect(h.sleeps).toEqual([]);
+    },
+    HANG_GUARD_MS,
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -605,7 +726,13 @@ interface LaneConnections {
   closed: number;
 }
 
-function engineOptions(h: Harness, connections: number, copied: CompletedPart[], lanes: LaneConnections = { opened: 0, closed: 0 }, overrides: Partial<CopyEngineOptions> = {}): CopyEngineOptions {
+function engineOptions(
+  h: Harness,
+  connections: number,
+  copied: CompletedPart[],
+  lanes: LaneConnections = { opened: 0, closed: 0 },
+  overrides: Partial<CopyEngineOptions> = {},
+): CopyEngineOptions {
   const { pool: _shared, ...partOptions } = h.options;
   return {
     ...partOptions,
@@ -620,7 +747,11 @@ function engineOptions(h: Harness, connections: number, copied: CompletedPart[],
 }
 
 /** Grants a test hands out by hand, like a host lease that grows. */
-function manualGrants(): { grants: NonNullable<CopyEngineOptions['grants']>; grow(total: number): void; listeners(): number } {
+function manualGrants(): {
+  grants: NonNullable<CopyEngineOptions['grants']>;
+  grow(total: number): void;
+  listeners(): number;
+} {
   const listeners = new Set<(connections: number) => void>();
   return {
     grants: {
@@ -642,20 +773,31 @@ describe('copyParts', () => {
     expect(h.pool.maxInFlight).toBe(3);
     expect([...h.pool.requestedStarts].sort((a, b) => a - b)).toEqual(parts.map((part) => part.offsetBytes));
     expect(copied.map((part) => part.index).sort((a, b) => a - b)).toEqual(parts.map((part) => part.index));
-    for (const part of parts) expect(h.upload.written.get(part.index)).toEqual(FILE.subarray(part.offsetBytes, part.offsetBytes + part.lengthBytes));
-    const inOrder = [...copied].sort((a, b) => a.index - b.index).map((part) => ({ crc32c: part.crc32c, lengthBytes: part.lengthBytes }));
+    for (const part of parts)
+      expect(h.upload.written.get(part.index)).toEqual(
+        FILE.subarray(part.offsetBytes, part.offsetBytes + part.lengthBytes),
+      );
+    const inOrder = [...copied]
+      .sort((a, b) => a.index - b.index)
+      .map((part) => ({ crc32c: part.crc32c, lengthBytes: part.lengthBytes }));
     expect(combinePartChecksums(inOrder)).toBe(crc32c(FILE));
     expect(h.deltas.reduce((sum, delta) => sum + delta, 0)).toBe(TOTAL_BYTES);
   });
 
-  it.each([1, 2, 5, 20])('keeps at most %d requests in flight, one connection per lane, each closed at the end', async (connections) => {
-    const h = harness();
-    const lanes = { opened: 0, closed: 0 };
-    await copyParts(parts, engineOptions(h, connections, [], lanes), never);
-    expect(h.pool.maxInFlight).toBe(Math.min(connections, parts.length));
-    expect(h.pool.requests).toHaveLength(parts.length);
-    expect(lanes).toEqual({ opened: Math.min(connections, parts.length), closed: Math.min(connections, parts.length) });
-  });
+  it.each([1, 2, 5, 20])(
+    'keeps at most %d requests in flight, one connection per lane, each closed at the end',
+    async (connections) => {
+      const h = harness();
+      const lanes = { opened: 0, closed: 0 };
+      await copyParts(parts, engineOptions(h, connections, [], lanes), never);
+      expect(h.pool.maxInFlight).toBe(Math.min(connections, parts.length));
+      expect(h.pool.requests).toHaveLength(parts.length);
+      expect(lanes).toEqual({
+        opened: Math.min(connections, parts.length),
+        closed: Math.min(connections, parts.length),
+      });
+    },
+  );
 
   it('adds lanes when more connections are granted, up to the new total and never past it', async () => {
     const manual = manualGrants();
@@ -719,19 +861,27 @@ describe('copyParts', () => {
     expect(copied.map((part) => part.index).sort((a, b) => a - b)).toEqual(parts.map((part) => part.index));
   });
 
-  it('opens no lane for a grant once every part is taken', async () => {
-    const manual = manualGrants();
-    const lanes = { opened: 0, closed: 0 };
-    const h = harness((_request, range) => (range.start === parts.at(-1)!.offsetBytes ? { ...partial(range.start, range.end), hangs: true } : serveFile(_request, range)));
-    const controller = new AbortController();
-    const copying = copyParts(parts, engineOptions(h, 1, [], lanes, { grants: manual.grants }), controller.signal);
-    await h.pool.requestsReached(parts.length);
-    manual.grow(5);
-    expect(lanes.opened).toBe(1);
-    controller.abort(new Error('stop'));
-    await rejectionOf(copying);
-    expect(lanes).toEqual({ opened: 1, closed: 1 });
-  }, HANG_GUARD_MS);
+  it(
+    'opens no lane for a grant once every part is taken',
+    async () => {
+      const manual = manualGrants();
+      const lanes = { opened: 0, closed: 0 };
+      const h = harness((_request, range) =>
+        range.start === parts.at(-1)!.offsetBytes
+          ? { ...partial(range.start, range.end), hangs: true }
+          : serveFile(_request, range),
+      );
+      const controller = new AbortController();
+      const copying = copyParts(parts, engineOptions(h, 1, [], lanes, { grants: manual.grants }), controller.signal);
+      await h.pool.requestsReached(parts.length);
+      manual.grow(5);
+      expect(lanes.opened).toBe(1);
+      controller.abort(new Error('stop'));
+      await rejectionOf(copying);
+      expect(lanes).toEqual({ opened: 1, closed: 1 });
+    },
+    HANG_GUARD_MS,
+  );
 
   it('retries a transient failure of one part and still copies every part once', async () => {
     let failed = false;
@@ -749,31 +899,41 @@ describe('copyParts', () => {
     expect(h.sleeps).toEqual([50]);
   });
 
-  it('stops at the first permanent failure and never requests the parts not yet started', async () => {
-    const h = harness((_request, { start, end }) => (start === 10 ? { statusCode: 404 } : { ...partial(start, end), chunks: [], hangs: true }));
-    const copied: CompletedPart[] = [];
-    const lanes = { opened: 0, closed: 0 };
-    const error = await appErrorOf(copyParts(parts, engineOptions(h, 2, copied, lanes), never));
-    expect(lanes).toEqual({ opened: 2, closed: 2 });
-    expect(error.code).toBe('SOURCE_HTTP_ERROR');
-    expect(error.details).toEqual({ part: 1, status: 404 });
-    expect([...h.pool.requestedStarts].sort((a, b) => a - b)).toEqual([0, 10]);
-    expect(copied).toEqual([]);
-    expect(h.sleeps).toEqual([]);
-  }, HANG_GUARD_MS);
+  it(
+    'stops at the first permanent failure and never requests the parts not yet started',
+    async () => {
+      const h = harness((_request, { start, end }) =>
+        start === 10 ? { statusCode: 404 } : { ...partial(start, end), chunks: [], hangs: true },
+      );
+      const copied: CompletedPart[] = [];
+      const lanes = { opened: 0, closed: 0 };
+      const error = await appErrorOf(copyParts(parts, engineOptions(h, 2, copied, lanes), never));
+      expect(lanes).toEqual({ opened: 2, closed: 2 });
+      expect(error.code).toBe('SOURCE_HTTP_ERROR');
+      expect(error.details).toEqual({ part: 1, status: 404 });
+      expect([...h.pool.requestedStarts].sort((a, b) => a - b)).toEqual([0, 10]);
+      expect(copied).toEqual([]);
+      expect(h.sleeps).toEqual([]);
+    },
+    HANG_GUARD_MS,
+  );
 
-  it('rejects with the outer abort reason and requests nothing more', async () => {
-    const controller = new AbortController();
-    const reason = new Error('worker shutting down');
-    const h = harness((_request, { start, end }) => ({ ...partial(start, end), chunks: [], hangs: true }));
-    const copied: CompletedPart[] = [];
-    const copying = copyParts(parts, engineOptions(h, 3, copied), controller.signal);
-    await h.pool.requestsReached(3);
-    controller.abort(reason);
-    expect(await rejectionOf(copying)).toBe(reason);
-    expect(h.pool.requests).toHaveLength(3);
-    expect(copied).toEqual([]);
-  }, HANG_GUARD_MS);
+  it(
+    'rejects with the outer abort reason and requests nothing more',
+    async () => {
+      const controller = new AbortController();
+      const reason = new Error('worker shutting down');
+      const h = harness((_request, { start, end }) => ({ ...partial(start, end), chunks: [], hangs: true }));
+      const copied: CompletedPart[] = [];
+      const copying = copyParts(parts, engineOptions(h, 3, copied), controller.signal);
+      await h.pool.requestsReached(3);
+      controller.abort(reason);
+      expect(await rejectionOf(copying)).toBe(reason);
+      expect(h.pool.requests).toHaveLength(3);
+      expect(copied).toEqual([]);
+    },
+    HANG_GUARD_MS,
+  );
 
   it('rejects with the reason of an already aborted signal without any request', async () => {
     const reason = new Error('aborted before start');

@@ -20,7 +20,8 @@ function expectContiguousCover(parts: readonly PartSpec[], totalBytes: number, p
   let offsetBytes = 0;
   parts.forEach((part, index) => {
     if (part.index !== index) problems.push(`part ${index} has index ${part.index}`);
-    if (part.offsetBytes !== offsetBytes) problems.push(`part ${index} starts at ${part.offsetBytes}, not ${offsetBytes}`);
+    if (part.offsetBytes !== offsetBytes)
+      problems.push(`part ${index} starts at ${part.offsetBytes}, not ${offsetBytes}`);
     const isLast = index === parts.length - 1;
     if (part.lengthBytes <= 0 || part.lengthBytes > partSizeBytes || (!isLast && part.lengthBytes !== partSizeBytes)) {
       problems.push(`part ${index} has length ${part.lengthBytes}`);
@@ -57,11 +58,14 @@ describe('choosePartSizeBytes', () => {
     ['10,000 × 48 MiB', MAX_PARTS * 48 * MEBIBYTE, 48 * MEBIBYTE, 10_000],
     ['10,000 × 48 MiB + 1', MAX_PARTS * 48 * MEBIBYTE + 1, 49 * MEBIBYTE, 9_796],
     ['1 TB', 1_000_000_000_000, 96 * MEBIBYTE, 9_935],
-  ])('chooses the part size for %s so that at most 10,000 parts are needed', (_label, totalBytes, partSizeBytes, parts) => {
-    const chosen = choosePartSizeBytes(totalBytes);
-    expect(chosen).toBe(partSizeBytes);
-    expect(countParts(totalBytes, chosen)).toBe(parts);
-  });
+  ])(
+    'chooses the part size for %s so that at most 10,000 parts are needed',
+    (_label, totalBytes, partSizeBytes, parts) => {
+      const chosen = choosePartSizeBytes(totalBytes);
+      expect(chosen).toBe(partSizeBytes);
+      expect(countParts(totalBytes, chosen)).toBe(parts);
+    },
+  );
 
   it('grows in whole MiB from a minimum that is not a whole MiB', () => {
     const min = 5 * MEBIBYTE + 1;
@@ -93,7 +97,9 @@ describe('choosePartSizeBytes', () => {
     ['Infinity', Number.POSITIVE_INFINITY],
     ['a size past Number.MAX_SAFE_INTEGER', 2 ** 53],
   ])('rejects %s as total size', (_label, totalBytes) => {
-    expect(() => choosePartSizeBytes(totalBytes)).toThrow(new RangeError(`totalBytes must be a positive integer, got ${totalBytes}`));
+    expect(() => choosePartSizeBytes(totalBytes)).toThrow(
+      new RangeError(`totalBytes must be a positive integer, got ${totalBytes}`),
+    );
   });
 
   it.each([
@@ -186,7 +192,11 @@ describe('planParts', () => {
     const totalBytes = MAX_PARTS * MIN + 1;
     const parts = planParts(totalBytes, 9 * MEBIBYTE);
     expect(parts).toHaveLength(8_889);
-    expect(parts.at(-1)).toEqual({ index: 8_888, offsetBytes: 8_888 * 9 * MEBIBYTE, lengthBytes: totalBytes - 8_888 * 9 * MEBIBYTE });
+    expect(parts.at(-1)).toEqual({
+      index: 8_888,
+      offsetBytes: 8_888 * 9 * MEBIBYTE,
+      lengthBytes: totalBytes - 8_888 * 9 * MEBIBYTE,
+    });
     expect(parts.at(-1)?.lengthBytes).toBe(8 * MEBIBYTE + 1);
   });
 

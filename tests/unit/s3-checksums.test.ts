@@ -2,7 +2,10 @@ import { crc32c } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
 import { NativeCrc32c } from '../../src/storage/s3-checksums.js';
 
-async function digestOf(checksum: { update(data: Uint8Array | string): void; digest(): Promise<Uint8Array> }, chunks: Array<Uint8Array | string>): Promise<string> {
+async function digestOf(
+  checksum: { update(data: Uint8Array | string): void; digest(): Promise<Uint8Array> },
+  chunks: Array<Uint8Array | string>,
+): Promise<string> {
   for (const chunk of chunks) checksum.update(chunk);
   return Buffer.from(await checksum.digest()).toString('hex');
 }
@@ -12,7 +15,7 @@ describe('the native CRC32C the S3 client uses for part trailers', () => {
     expect(await digestOf(new NativeCrc32c(), ['123456789'])).toBe('e3069283');
   });
 
-  it('gives the whole input\'s CRC32C over chunked input, including views into larger buffers', async () => {
+  it("gives the whole input's CRC32C over chunked input, including views into larger buffers", async () => {
     const whole = Buffer.alloc(300_001);
     for (let i = 0; i < whole.length; i += 1) whole[i] = (i * 7919) & 0xff;
     const backing = new Uint8Array(whole.length + 10);

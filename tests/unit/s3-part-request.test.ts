@@ -16,14 +16,24 @@ const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEM
 
 type Answer = { statusCode: number; headers?: Record<string, string> };
 
-function fakePool(answer: (request: OutboundRequest, index: number) => Answer): PinnedPool & { requests: OutboundRequest[] } {
+function fakePool(
+  answer: (request: OutboundRequest, index: number) => Answer,
+): PinnedPool & { requests: OutboundRequest[] } {
   const pool = {
-    target: { url: new URL('https://media.s3.eu-west-1.amazonaws.com/a.mov'), hostname: 'media.s3.eu-west-1.amazonaws.com', port: 443, addresses: ['52.218.1.1'] },
+    target: {
+      url: new URL('https://media.s3.eu-west-1.amazonaws.com/a.mov'),
+      hostname: 'media.s3.eu-west-1.amazonaws.com',
+      port: 443,
+      addresses: ['52.218.1.1'],
+    },
     requests: [] as OutboundRequest[],
     async request(): Promise<never> {
       throw new Error('parts are streamed');
     },
-    async stream(request: OutboundRequest, sink: (head: { statusCode: number; headers: Record<string, string> }) => Writable) {
+    async stream(
+      request: OutboundRequest,
+      sink: (head: { statusCode: number; headers: Record<string, string> }) => Writable,
+    ) {
       pool.requests.push(request);
       const { statusCode, headers = {} } = answer(request, pool.requests.length - 1);
       const writable = sink({ statusCode, headers });
@@ -87,7 +97,9 @@ describe('part requests of an S3 copy', () => {
     expect(headers['if-range']).toBeUndefined();
     expect(headers.range).toBe('bytes=20-29');
     expect(headers.host).toBe('media.s3.eu-west-1.amazonaws.com');
-    expect(headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/s3\/aws4_request, SignedHeaders=accept-encoding;host;if-match;range;x-amz-content-sha256;x-amz-date, Signature=[0-9a-f]{64}$/);
+    expect(headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/s3\/aws4_request, SignedHeaders=accept-encoding;host;if-match;range;x-amz-content-sha256;x-amz-date, Signature=[0-9a-f]{64}$/,
+    );
     expect(JSON.stringify(headers)).not.toContain(credentials.secretAccessKey);
   });
 
@@ -101,18 +113,26 @@ describe('part requests of an S3 copy', () => {
     };
     await copyPart(part, options(pool, { authorize }), new AbortController().signal);
     expect(pool.requests).toHaveLength(2);
-    expect(pool.requests.map((request) => request.headers['x-test-signed-at'])).toEqual([String(Date.parse('2026-11-28T10:00:01Z')), String(Date.parse('2026-11-28T10:00:02Z'))]);
+    expect(pool.requests.map((request) => request.headers['x-test-signed-at'])).toEqual([
+      String(Date.parse('2026-11-28T10:00:01Z')),
+      String(Date.parse('2026-11-28T10:00:02Z')),
+    ]);
   });
 
   it('fail with SOURCE_CHANGED when S3 answers 412 (the object was replaced)', async () => {
     const pool = fakePool(() => ({ statusCode: 412 }));
-    await expect(copyPart(part, options(pool), new AbortController().signal)).rejects.toMatchObject({ code: 'SOURCE_CHANGED', details: { part: 2, status: 412 } });
+    await expect(copyPart(part, options(pool), new AbortController().signal)).rejects.toMatchObject({
+      code: 'SOURCE_CHANGED',
+      details: { part: 2, status: 412 },
+    });
     expect(pool.requests).toHaveLength(1);
   });
 
   it('fail with CONTENT_NOT_PARTIAL_ERROR when a 200 comes back, since If-Match never turns a range into the whole file', async () => {
     const pool = fakePool(() => ({ statusCode: 200, headers: { etag: ETAG } }));
-    await expect(copyPart(part, options(pool), new AbortController().signal)).rejects.toMatchObject({ code: 'CONTENT_NOT_PARTIAL_ERROR' });
+    await expect(copyPart(part, options(pool), new AbortController().signal)).rejects.toMatchObject({
+      code: 'CONTENT_NOT_PARTIAL_ERROR',
+    });
   });
 
   it('keep If-Range and send no signature for an HTTPS source', async () => {

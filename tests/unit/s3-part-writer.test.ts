@@ -42,7 +42,7 @@ describe('crc32cToBase64', () => {
 });
 
 describe('S3PartSink', () => {
-  it('passes every byte to UploadPart, observed first, and keeps S3\'s ETag and CRC32C as the receipt', async () => {
+  it("passes every byte to UploadPart, observed first, and keeps S3's ETag and CRC32C as the receipt", async () => {
     const { send, received } = reading();
     const seen: number[] = [];
     const sink = new S3PartSink(part, (chunk) => seen.push(chunk.byteLength), send);
@@ -63,12 +63,14 @@ describe('S3PartSink', () => {
     expect(sink.receipt).toEqual({ etag: '"etag-1"', crc32c: null });
   });
 
-  it('fails the part when S3\'s CRC32C differs from the bytes sent', async () => {
+  it("fails the part when S3's CRC32C differs from the bytes sent", async () => {
     const { send } = reading({ ChecksumCRC32C: 'AAAAAA==' });
     const sink = new S3PartSink(part, undefined, send);
     sink.end(Buffer.alloc(part.lengthBytes, 1));
     const error = await settle(sink);
-    expect((error as Error).message).toBe(`part 2: S3 stored a part whose CRC32C is AAAAAA==, but the bytes sent have ${crc32cToBase64(crc32c(Buffer.alloc(part.lengthBytes, 1)) >>> 0)}: the part was corrupted on its way; write it again`);
+    expect((error as Error).message).toBe(
+      `part 2: S3 stored a part whose CRC32C is AAAAAA==, but the bytes sent have ${crc32cToBase64(crc32c(Buffer.alloc(part.lengthBytes, 1)) >>> 0)}: the part was corrupted on its way; write it again`,
+    );
     expect(sink.receipt).toBeNull();
   });
 
@@ -120,7 +122,7 @@ describe('S3PartSink', () => {
     sink.destroy();
   });
 
-  it('ends with S3\'s error when UploadPart fails mid-part', async () => {
+  it("ends with S3's error when UploadPart fails mid-part", async () => {
     const refusal = Object.assign(new Error('Reduce your request rate.'), { name: 'SlowDown' });
     const sink = new S3PartSink(part, undefined, async () => {
       throw refusal;
@@ -130,23 +132,34 @@ describe('S3PartSink', () => {
   });
 
   const noDelay = { attempts: 3, delayMs: () => 0 };
-  const refusal = (name: string, status: number) => new S3ServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message: `refused: ${name}` });
+  const refusal = (name: string, status: number) =>
+    new S3ServiceException({
+      name,
+      $fault: status >= 500 ? 'server' : 'client',
+      $metadata: { httpStatusCode: status },
+      message: `refused: ${name}`,
+    });
 
   it('sends the part again in a fresh body when S3 refused it (503 SlowDown) before reading any byte', async () => {
     const bodies: Readable[] = [];
     const received: Buffer[] = [];
     let unreadAtRefusal = 0;
-    const sink = new S3PartSink(part, undefined, async (body) => {
-      bodies.push(body);
-      if (bodies.length === 1) {
-        // Refused once the writer has filled the body's buffer: those bytes must all go out again.
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        unreadAtRefusal = body.readableLength;
-        throw refusal('SlowDown', 503);
-      }
-      for await (const chunk of body) received.push(chunk as Buffer);
-      return answer({ ETag: '"again"' });
-    }, noDelay);
+    const sink = new S3PartSink(
+      part,
+      undefined,
+      async (body) => {
+        bodies.push(body);
+        if (bodies.length === 1) {
+          // Refused once the writer has filled the body's buffer: those bytes must all go out again.
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          unreadAtRefusal = body.readableLength;
+          throw refusal('SlowDown', 503);
+        }
+        for await (const chunk of body) received.push(chunk as Buffer);
+        return answer({ ETag: '"again"' });
+      },
+      noDelay,
+    );
     const bytes = Buffer.from(Array.from({ length: part.lengthBytes }, (_, index) => index % 251));
     for (let offset = 0; offset < bytes.length; offset += 100_000) sink.write(bytes.subarray(offset, offset + 100_000));
     sink.end();
@@ -158,18 +171,25 @@ describe('S3PartSink', () => {
     expect(sink.receipt).toEqual({ etag: '"again"', crc32c: null });
   });
 
-  it('gives up after the policy\'s attempts, with S3\'s last refusal, marked as one the caller may write again', async () => {
+  it("gives up after the policy's attempts, with S3's last refusal, marked as one the caller may write again", async () => {
     let calls = 0;
     const last = refusal('InternalError', 500);
-    const sink = new S3PartSink(part, undefined, async () => {
-      calls += 1;
-      throw calls === 3 ? last : refusal('SlowDown', 503);
-    }, noDelay);
+    const sink = new S3PartSink(
+      part,
+      undefined,
+      async () => {
+        calls += 1;
+        throw calls === 3 ? last : refusal('SlowDown', 503);
+      },
+      noDelay,
+    );
     sink.write(Buffer.alloc(1000, 1));
     const error = await settle(sink);
     expect(error).toBeInstanceOf(RetryablePartStoreError);
     expect((error as RetryablePartStoreError).cause).toBe(last);
-    expect((error as Error).message).toBe('storing part 3 in S3 failed (InternalError, HTTP 500): refused: InternalError');
+    expect((error as Error).message).toBe(
+      'storing part 3 in S3 failed (InternalError, HTTP 500): refused: InternalError',
+    );
     expect(calls).toBe(3);
   });
 
@@ -178,11 +198,16 @@ describe('S3PartSink', () => {
     ['the refusal will not pass (403 AccessDenied)', 'AccessDenied', 403, false, false],
   ])('fails the part at once when %s', async (_label, name, status, readsFirst, retryable) => {
     let calls = 0;
-    const sink = new S3PartSink(part, undefined, async (body) => {
-      calls += 1;
-      if (readsFirst) await new Promise((resolve) => body.once('data', resolve));
-      throw refusal(name, status);
-    }, noDelay);
+    const sink = new S3PartSink(
+      part,
+      undefined,
+      async (body) => {
+        calls += 1;
+        if (readsFirst) await new Promise((resolve) => body.once('data', resolve));
+        throw refusal(name, status);
+      },
+      noDelay,
+    );
     sink.write(Buffer.alloc(1000, 1));
     sink.write(Buffer.alloc(1000, 2));
     const error = await settle(sink);
@@ -192,4 +217,3 @@ describe('S3PartSink', () => {
     expect(calls).toBe(1);
   });
 });
-

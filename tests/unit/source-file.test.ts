@@ -15,11 +15,15 @@ function fromUrl(url: string, name = 'My Clip'): string {
 
 describe('chooseFileName', () => {
   it('keeps an explicit fileName as given', () => {
-    expect(chooseFileName({ fileName: 'given name.MOV', url: new URL('https://cdn.example.com/clip.mp4'), name: 'My Clip' })).toBe('given name.MOV');
+    expect(
+      chooseFileName({ fileName: 'given name.MOV', url: new URL('https://cdn.example.com/clip.mp4'), name: 'My Clip' }),
+    ).toBe('given name.MOV');
   });
 
   it('uses the explicit fileName even when the URL has none', () => {
-    expect(chooseFileName({ fileName: 'a.mxf', url: new URL('https://cdn.example.com/'), name: 'My Clip' })).toBe('a.mxf');
+    expect(chooseFileName({ fileName: 'a.mxf', url: new URL('https://cdn.example.com/'), name: 'My Clip' })).toBe(
+      'a.mxf',
+    );
   });
 
   it.each([
@@ -86,7 +90,9 @@ describe('chooseFileName', () => {
   });
 
   it('names a segment that is only an extension after the video', () => {
-    expect(chooseFileName({ url: new URL('https://cdn.example.com/%20.mp4'), name: 'My Holiday' })).toBe('My_Holiday.mp4');
+    expect(chooseFileName({ url: new URL('https://cdn.example.com/%20.mp4'), name: 'My Holiday' })).toBe(
+      'My_Holiday.mp4',
+    );
   });
 
   it('cuts a long name between characters, never inside a surrogate pair', () => {
@@ -175,7 +181,10 @@ describe('describeFileType', () => {
 
   it('prefers the extension over the Content-Type', () => {
     expect(describeFileType('a.mp4', 'video/quicktime')).toEqual({ mimeType: 'video/mp4', containerName: 'MPEG-4' });
-    expect(describeFileType('a.mkv', 'application/octet-stream')).toEqual({ mimeType: 'video/x-matroska', containerName: 'Matroska' });
+    expect(describeFileType('a.mkv', 'application/octet-stream')).toEqual({
+      mimeType: 'video/x-matroska',
+      containerName: 'Matroska',
+    });
   });
 
   it.each([
@@ -198,7 +207,10 @@ describe('describeFileType', () => {
     ['markup', '<script>alert(1)</script>'],
     ['a wildcard', 'video/*'],
   ])('answers application/octet-stream for %s', (_label, contentType) => {
-    expect(describeFileType('download', contentType)).toEqual({ mimeType: 'application/octet-stream', containerName: null });
+    expect(describeFileType('download', contentType)).toEqual({
+      mimeType: 'application/octet-stream',
+      containerName: null,
+    });
   });
 });
 

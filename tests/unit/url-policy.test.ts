@@ -72,7 +72,9 @@ describe('checkUrlSyntax with a literal IP host', () => {
 
   it('tells the user which addresses can be imported from', () => {
     const error = expectRefusal(() => checkUrlSyntax('https://10.0.0.1', publicOnly), 'ADDRESS_NOT_ALLOWED');
-    expect(error.message).toBe("the URL's host 10.0.0.1 is a private address (RFC 1918): only public addresses can be imported from");
+    expect(error.message).toBe(
+      "the URL's host 10.0.0.1 is a private address (RFC 1918): only public addresses can be imported from",
+    );
   });
 
   it('refuses a link-local IPv6 literal with a zone id', () => {
@@ -125,7 +127,11 @@ describe('checkUrlSyntax with a literal IP host', () => {
 
 describe('checkUrlSyntax with a host name', () => {
   it('accepts https://localhost as a name, leaving the address check to resolution', () => {
-    expect(checkUrlSyntax('https://localhost', publicOnly)).toMatchObject({ hostname: 'localhost', port: 443, literalAddress: null });
+    expect(checkUrlSyntax('https://localhost', publicOnly)).toMatchObject({
+      hostname: 'localhost',
+      port: 443,
+      literalAddress: null,
+    });
   });
 
   it('accepts an upper-case scheme and lower-cases the host', () => {
@@ -148,10 +154,13 @@ describe('checkUrlSyntax with a host name', () => {
     expect(checked.url.hash).toBe('');
   });
 
-  it.each(['https://../video.mp4', 'https://a..example.com/', 'https://1.2.3.4../'])('refuses %s, whose host has an empty label', (input) => {
-    const error = expectRefusal(() => checkUrlSyntax(input, publicOnly), 'INVALID_URL');
-    expect(error.message).toContain('it has an empty label between dots');
-  });
+  it.each(['https://../video.mp4', 'https://a..example.com/', 'https://1.2.3.4../'])(
+    'refuses %s, whose host has an empty label',
+    (input) => {
+      const error = expectRefusal(() => checkUrlSyntax(input, publicOnly), 'INVALID_URL');
+      expect(error.message).toContain('it has an empty label between dots');
+    },
+  );
 
   it('refuses a host that is only a dot', () => {
     const error = expectRefusal(() => checkUrlSyntax('https://./video.mp4', publicOnly), 'MISSING_HOST');
@@ -174,23 +183,35 @@ describe('checkUrlSyntax scheme, credentials and syntax', () => {
   });
 
   it.each([
-    '', 'example.com/video.mp4', '/video.mp4', 'http://', 'https://', 'https:', 'https://exa mple.com', 'https://999.1.1.1',
-    'https://1.2.3.4.5', 'https://example.com:65536', 'https://[::1', 'https://[::ffff:0x7f.0.0.1]',
+    '',
+    'example.com/video.mp4',
+    '/video.mp4',
+    'http://',
+    'https://',
+    'https:',
+    'https://exa mple.com',
+    'https://999.1.1.1',
+    'https://1.2.3.4.5',
+    'https://example.com:65536',
+    'https://[::1',
+    'https://[::ffff:0x7f.0.0.1]',
   ])('refuses %j as not a URL', (input) => {
     const error = expectRefusal(() => checkUrlSyntax(input, publicOnly), 'INVALID_URL');
     expect(error.message).toContain('the URL is not a valid absolute URL');
     expect(error.cause).toBeInstanceOf(TypeError);
   });
 
-  it.each(['https://user:pw@example.com', 'https://user@example.com', 'https://:pw@example.com', 'https://user:pw@127.0.0.1'])(
-    'refuses %s because it carries credentials',
-    (input) => {
-      const error = expectRefusal(() => checkUrlSyntax(input, publicOnly), 'USER_INFO_NOT_ALLOWED');
-      expect(error.message).toContain('the URL must not contain a user name or password');
-      expect(error.message).not.toContain('pw');
-      expect(JSON.stringify(error.details)).not.toContain('pw');
-    },
-  );
+  it.each([
+    'https://user:pw@example.com',
+    'https://user@example.com',
+    'https://:pw@example.com',
+    'https://user:pw@127.0.0.1',
+  ])('refuses %s because it carries credentials', (input) => {
+    const error = expectRefusal(() => checkUrlSyntax(input, publicOnly), 'USER_INFO_NOT_ALLOWED');
+    expect(error.message).toContain('the URL must not contain a user name or password');
+    expect(error.message).not.toContain('pw');
+    expect(JSON.stringify(error.details)).not.toContain('pw');
+  });
 
   it('reports the scheme before the port', () => {
     expectRefusal(() => checkUrlSyntax('http://example.com:8443', publicOnly), 'SCHEME_NOT_HTTPS');
@@ -245,11 +266,16 @@ describe('checkResolvedAddresses', () => {
   const checked = checkUrlSyntax('https://files.example.com/video.mp4', publicOnly);
 
   it('accepts a host whose every address is public', () => {
-    expect(() => checkResolvedAddresses(checked, ['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946'], publicOnly)).not.toThrow();
+    expect(() =>
+      checkResolvedAddresses(checked, ['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946'], publicOnly),
+    ).not.toThrow();
   });
 
   it('refuses a host with one private address among public ones', () => {
-    const error = expectRefusal(() => checkResolvedAddresses(checked, ['93.184.216.34', '10.0.0.5', '8.8.8.8'], publicOnly), 'ADDRESS_NOT_ALLOWED');
+    const error = expectRefusal(
+      () => checkResolvedAddresses(checked, ['93.184.216.34', '10.0.0.5', '8.8.8.8'], publicOnly),
+      'ADDRESS_NOT_ALLOWED',
+    );
     expect(error.message).toBe(
       'the host files.example.com resolves to a private address (RFC 1918): only hosts whose every address is public can be imported from',
     );
@@ -265,7 +291,10 @@ describe('checkResolvedAddresses', () => {
     ['::ffff:10.1.2.3', 'ipv4Mapped', '10.1.2.3'],
     ['64:ff9b::a9fe:a9fe', 'nat64', '169.254.169.254'],
   ])('refuses a name resolving to %s as %s without revealing the address', (address, range, revealing) => {
-    const error = expectRefusal(() => checkResolvedAddresses(checked, ['2606:4700::1', address], publicOnly), 'ADDRESS_NOT_ALLOWED');
+    const error = expectRefusal(
+      () => checkResolvedAddresses(checked, ['2606:4700::1', address], publicOnly),
+      'ADDRESS_NOT_ALLOWED',
+    );
     expect(error.details).toStrictEqual({ reason: 'ADDRESS_NOT_ALLOWED', host: 'files.example.com', range });
     expect(error.message).not.toContain(revealing);
     expect(JSON.stringify(error.details)).not.toContain(revealing);
@@ -279,7 +308,10 @@ describe('checkResolvedAddresses', () => {
 
   it('names the address when the host is itself an IP literal', () => {
     const literal = checkUrlSyntax('https://127.0.0.1', development);
-    const error = expectRefusal(() => checkResolvedAddresses(literal, ['127.0.0.1'], publicOnly), 'ADDRESS_NOT_ALLOWED');
+    const error = expectRefusal(
+      () => checkResolvedAddresses(literal, ['127.0.0.1'], publicOnly),
+      'ADDRESS_NOT_ALLOWED',
+    );
     expect(error.message).toContain('127.0.0.1 is a loopback address');
   });
 
@@ -288,14 +320,20 @@ describe('checkResolvedAddresses', () => {
   });
 
   it('refuses a multicast address when local networks are allowed', () => {
-    const error = expectRefusal(() => checkResolvedAddresses(checked, ['127.0.0.1', '224.0.0.1'], development), 'ADDRESS_NOT_ALLOWED');
+    const error = expectRefusal(
+      () => checkResolvedAddresses(checked, ['127.0.0.1', '224.0.0.1'], development),
+      'ADDRESS_NOT_ALLOWED',
+    );
     expect(error.details).toMatchObject({ range: 'multicast' });
   });
 
   it('accepts only the addresses inside the listed networks', () => {
     const options: UrlPolicyOptions = { allowedPorts: new Set([443]), allowance: parseCidrList('10.0.0.0/8') };
     expect(() => checkResolvedAddresses(checked, ['10.1.2.3', '8.8.8.8'], options)).not.toThrow();
-    const error = expectRefusal(() => checkResolvedAddresses(checked, ['10.1.2.3', '192.168.0.1'], options), 'ADDRESS_NOT_ALLOWED');
+    const error = expectRefusal(
+      () => checkResolvedAddresses(checked, ['10.1.2.3', '192.168.0.1'], options),
+      'ADDRESS_NOT_ALLOWED',
+    );
     expect(error.message).toContain('public or in the configured private networks');
   });
 });

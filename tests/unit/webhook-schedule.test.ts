@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  isSuccessfulStatus, planNextAttempt, requestedRetryAtMs, reserveSlots, retryWindowEndMs, slotIntervalMs, slotLatenessToleranceMs,
+  isSuccessfulStatus,
+  planNextAttempt,
+  requestedRetryAtMs,
+  reserveSlots,
+  retryWindowEndMs,
+  slotIntervalMs,
+  slotLatenessToleranceMs,
 } from '../../src/domain/webhook-schedule.js';
 
 const policy = { baseDelayMs: 10_000, maxDelayMs: 3_600_000 };
@@ -14,7 +20,14 @@ function simulate(windowMinutes: number, random: () => number, outcome = failure
   let now = start;
   for (let attempt = 1; attempt < 10_000; attempt += 1) {
     attempts.push(now);
-    const plan = planNextAttempt({ attemptCount: attempt, outcome, retryUntilMs, nowMs: now, random: random(), policy });
+    const plan = planNextAttempt({
+      attemptCount: attempt,
+      outcome,
+      retryUntilMs,
+      nowMs: now,
+      random: random(),
+      policy,
+    });
     if (plan.nextAttemptAtMs === null) return attempts;
     expect(plan.nextAttemptAtMs).toBeGreaterThan(now);
     now = plan.nextAttemptAtMs;
@@ -23,14 +36,17 @@ function simulate(windowMinutes: number, random: () => number, outcome = failure
 }
 
 describe('the retry schedule', () => {
-  it.each([1, 5, 30, 180, 1440])('keeps every attempt of a %i-minute window inside it and makes the last one at its end', (minutes) => {
-    for (const random of [() => 0, () => 0.999_999, () => 0.5]) {
-      const attempts = simulate(minutes, random);
-      const end = retryWindowEndMs(start, minutes);
-      expect(Math.max(...attempts)).toBe(end);
-      expect(attempts.every((at) => at >= start && at <= end)).toBe(true);
-    }
-  });
+  it.each([1, 5, 30, 180, 1440])(
+    'keeps every attempt of a %i-minute window inside it and makes the last one at its end',
+    (minutes) => {
+      for (const random of [() => 0, () => 0.999_999, () => 0.5]) {
+        const attempts = simulate(minutes, random);
+        const end = retryWindowEndMs(start, minutes);
+        expect(Math.max(...attempts)).toBe(end);
+        expect(attempts.every((at) => at >= start && at <= end)).toBe(true);
+      }
+    },
+  );
 
   it('backs off exponentially with equal jitter, capped at the maximum step', () => {
     const gaps = (random: number) => {
@@ -38,7 +54,11 @@ describe('the retry schedule', () => {
       return attempts.slice(1, 12).map((at, index) => at - (attempts[index] ?? 0));
     };
     expect(gaps(0).slice(0, 5)).toEqual([5_000, 10_000, 20_000, 40_000, 80_000]);
-    expect(gaps(0.999_999).slice(0, 3).map((gap) => Math.round(gap / 1000))).toEqual([10, 20, 40]);
+    expect(
+      gaps(0.999_999)
+        .slice(0, 3)
+        .map((gap) => Math.round(gap / 1000)),
+    ).toEqual([10, 20, 40]);
     expect(Math.max(...gaps(0.999_999))).toBeLessThanOrEqual(policy.maxDelayMs);
   });
 
@@ -54,21 +74,49 @@ describe('the retry schedule', () => {
 
   it('waits at least as long as Retry-After asks on 429 and 503', () => {
     for (const statusCode of [429, 503]) {
-      const plan = planNextAttempt({ attemptCount: 1, outcome: { statusCode, retryAfter: '120' }, retryUntilMs: start + 3_600_000, nowMs: start, random: 0, policy });
+      const plan = planNextAttempt({
+        attemptCount: 1,
+        outcome: { statusCode, retryAfter: '120' },
+        retryUntilMs: start + 3_600_000,
+        nowMs: start,
+        random: 0,
+        policy,
+      });
       expect(plan).toEqual({ nextAttemptAtMs: start + 120_000, responseRetryAtMs: start + 120_000 });
     }
     const date = new Date(start + 300_000).toUTCString();
-    const byDate = planNextAttempt({ attemptCount: 1, outcome: { statusCode: 429, retryAfter: date }, retryUntilMs: start + 3_600_000, nowMs: start, random: 0, policy });
+    const byDate = planNextAttempt({
+      attemptCount: 1,
+      outcome: { statusCode: 429, retryAfter: date },
+      retryUntilMs: start + 3_600_000,
+      nowMs: start,
+      random: 0,
+      policy,
+    });
     expect(byDate.nextAttemptAtMs).toBe(start + 300_000);
   });
 
   it('keeps the backoff when Retry-After asks for less', () => {
-    const plan = planNextAttempt({ attemptCount: 3, outcome: { statusCode: 503, retryAfter: '1' }, retryUntilMs: start + 3_600_000, nowMs: start, random: 0, policy });
+    const plan = planNextAttempt({
+      attemptCount: 3,
+      outcome: { statusCode: 503, retryAfter: '1' },
+      retryUntilMs: start + 3_600_000,
+      nowMs: start,
+      random: 0,
+      policy,
+    });
     expect(plan.nextAttemptAtMs).toBe(start + 20_000);
   });
 
   it('gives up when Retry-After points past the window instead of retrying early', () => {
-    const plan = planNextAttempt({ attemptCount: 1, outcome: { statusCode: 429, retryAfter: '7200' }, retryUntilMs: start + 3_600_000, nowMs: start, random: 0, policy });
+    const plan = planNextAttempt({
+      attemptCount: 1,
+      outcome: { statusCode: 429, retryAfter: '7200' },
+      retryUntilMs: start + 3_600_000,
+      nowMs: start,
+      random: 0,
+      policy,
+    });
     expect(plan).toEqual({ nextAttemptAtMs: null, responseRetryAtMs: start + 7_200_000 });
   });
 
@@ -80,7 +128,16 @@ describe('the retry schedule', () => {
   });
 
   it('counts only 2xx as delivered', () => {
-    expect([199, 200, 204, 299, 300, 302, 404, 500].map(isSuccessfulStatus)).toEqual([false, true, true, true, false, false, false, false]);
+    expect([199, 200, 204, 299, 300, 302, 404, 500].map(isSuccessfulStatus)).toEqual([
+      false,
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+      false,
+    ]);
     expect(isSuccessfulStatus(null)).toBe(false);
   });
 });
@@ -100,7 +157,8 @@ describe('send slots', () => {
       for (let index = 0; index < count; index += 1) slots.push(reserved.firstSlotAtMs + (index * 1000) / 20);
       next = reserved.nextSlotAtMs;
     }
-    for (const slot of slots) expect(slots.filter((other) => other >= slot && other < slot + 1000).length).toBeLessThanOrEqual(20);
+    for (const slot of slots)
+      expect(slots.filter((other) => other >= slot && other < slot + 1000).length).toBeLessThanOrEqual(20);
   });
 });
 

@@ -1,12 +1,21 @@
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
-import { decryptPrivateKey, encryptPrivateKey, generateSigningKey, keyEncryptionKeyId, signatureHeaders } from '../../src/webhooks/signing.js';
+import {
+  decryptPrivateKey,
+  encryptPrivateKey,
+  generateSigningKey,
+  keyEncryptionKeyId,
+  signatureHeaders,
+} from '../../src/webhooks/signing.js';
 
 describe('webhook signing', () => {
   const generated = generateSigningKey();
   const kek = randomBytes(32);
-  const key = { id: '3f1c7c51-5f0c-4bb4-9d37-8d1b0d3d1e11', privateKey: decryptPrivateKey(encryptPrivateKey(generated.privateKeyDer, kek), kek) };
+  const key = {
+    id: '3f1c7c51-5f0c-4bb4-9d37-8d1b0d3d1e11',
+    privateKey: decryptPrivateKey(encryptPrivateKey(generated.privateKeyDer, kek), kek),
+  };
   const body = JSON.stringify({ id: 'a4c1d2e3-0000-4000-8000-000000000001', eventType: 'video_in.done' });
   const publicKey = createPublicKey({ key: Buffer.from(generated.publicKey, 'base64'), format: 'der', type: 'spki' });
 
@@ -19,9 +28,15 @@ describe('webhook signing', () => {
     const signature = Buffer.from(headers['x-pixop-signature'] ?? '', 'base64');
     expect(signature[0]).toBe(0x30);
     expect(publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
-    expect(verify('sha256', Buffer.from(`1767000000.${body}`), { key: publicKey, dsaEncoding: 'der' }, signature)).toBe(true);
-    expect(verify('sha256', Buffer.from(`1767000001.${body}`), { key: publicKey, dsaEncoding: 'der' }, signature)).toBe(false);
-    expect(verify('sha256', Buffer.from(`1767000000.${body} `), { key: publicKey, dsaEncoding: 'der' }, signature)).toBe(false);
+    expect(verify('sha256', Buffer.from(`1767000000.${body}`), { key: publicKey, dsaEncoding: 'der' }, signature)).toBe(
+      true,
+    );
+    expect(verify('sha256', Buffer.from(`1767000001.${body}`), { key: publicKey, dsaEncoding: 'der' }, signature)).toBe(
+      false,
+    );
+    expect(
+      verify('sha256', Buffer.from(`1767000000.${body} `), { key: publicKey, dsaEncoding: 'der' }, signature),
+    ).toBe(false);
   });
 
   it('adds Standard Webhooks headers that the standardwebhooks package verifies when there is a secret', () => {

@@ -30,21 +30,28 @@ export interface NewFreeClip {
 /** Creates the master's free clip and its processing; null when the master already has one. */
 export async function createFreeClip(tx: Database, clip: NewFreeClip): Promise<string | null> {
   const { master } = clip;
-  const [existing] = await tx.select({ videoId: clipProcessings.videoId }).from(clipProcessings).where(eq(clipProcessings.sourceVideoId, master.id)).limit(1);
+  const [existing] = await tx
+    .select({ videoId: clipProcessings.videoId })
+    .from(clipProcessings)
+    .where(eq(clipProcessings.sourceVideoId, master.id))
+    .limit(1);
   if (existing) return null;
-  const [video] = await tx.insert(videos).values({
-    teamId: master.teamId,
-    userId: master.userId,
-    projectId: master.projectId,
-    masterVideoId: master.id,
-    isClip: true,
-    isSample: master.isSample,
-    name: clip.name,
-    description: master.description,
-    fileName: clip.fileName,
-    mimeType: clip.mimeType,
-    containerName: clip.containerName,
-  }).returning({ id: videos.id });
+  const [video] = await tx
+    .insert(videos)
+    .values({
+      teamId: master.teamId,
+      userId: master.userId,
+      projectId: master.projectId,
+      masterVideoId: master.id,
+      isClip: true,
+      isSample: master.isSample,
+      name: clip.name,
+      description: master.description,
+      fileName: clip.fileName,
+      mimeType: clip.mimeType,
+      containerName: clip.containerName,
+    })
+    .returning({ id: videos.id });
   if (!video) throw new Error('insert into videos returned no row');
   await tx.insert(clipProcessings).values({
     videoId: video.id,
@@ -76,7 +83,12 @@ export async function markClipStarted(tx: Database, clipVideoId: string, now: Da
   return rows.length > 0;
 }
 
-export async function saveClipProgress(db: Database, clipVideoId: string, progress: { progressPercentage: number; etaSeconds: number | null }, now: Date): Promise<boolean> {
+export async function saveClipProgress(
+  db: Database,
+  clipVideoId: string,
+  progress: { progressPercentage: number; etaSeconds: number | null },
+  now: Date,
+): Promise<boolean> {
   const rows = await db
     .update(clipProcessings)
     .set({ ...progress, updatedAt: now })
@@ -86,7 +98,12 @@ export async function saveClipProgress(db: Database, clipVideoId: string, progre
 }
 
 /** IN_PROGRESS → DONE, and the clip's video row gets its stored file. */
-export async function markClipDone(tx: Database, clipVideoId: string, file: { storageKey: string; sizeBytes: number; crc32c: number }, now: Date): Promise<boolean> {
+export async function markClipDone(
+  tx: Database,
+  clipVideoId: string,
+  file: { storageKey: string; sizeBytes: number; crc32c: number },
+  now: Date,
+): Promise<boolean> {
   const rows = await tx
     .update(clipProcessings)
     .set({ status: 'DONE', progressPercentage: 100, etaSeconds: 0, finishedAt: now, updatedAt: now })
@@ -95,15 +112,34 @@ export async function markClipDone(tx: Database, clipVideoId: string, file: { st
   if (rows.length === 0) return false;
   await tx
     .update(videos)
-    .set({ storageKey: file.storageKey, fileSizeBytes: file.sizeBytes, crc32c: file.crc32c, fileLastModified: now, updatedAt: now })
+    .set({
+      storageKey: file.storageKey,
+      fileSizeBytes: file.sizeBytes,
+      crc32c: file.crc32c,
+      fileLastModified: now,
+      updatedAt: now,
+    })
     .where(eq(videos.id, clipVideoId));
   return true;
 }
 
-export async function markClipFailed(tx: Database, clipVideoId: string, error: OperationError, now: Date): Promise<boolean> {
+export async function markClipFailed(
+  tx: Database,
+  clipVideoId: string,
+  error: OperationError,
+  now: Date,
+): Promise<boolean> {
   const rows = await tx
     .update(clipProcessings)
-    .set({ status: 'FAILED', etaSeconds: null, errorCode: error.code, errorMessage: error.message, errorDetails: error.details, finishedAt: now, updatedAt: now })
+    .set({
+      status: 'FAILED',
+      etaSeconds: null,
+      errorCode: error.code,
+      errorMessage: error.message,
+      errorDetails: error.details,
+      finishedAt: now,
+      updatedAt: now,
+    })
     .where(and(eq(clipProcessings.videoId, clipVideoId), inArray(clipProcessings.status, ['INITIAL', 'IN_PROGRESS'])))
     .returning({ videoId: clipProcessings.videoId });
   return rows.length > 0;

@@ -13,7 +13,9 @@ export interface NewEvent {
 
 /** Records a stage transition; call it in the transaction that makes the transition (it rings the event bell). */
 export async function recordEvent(tx: Database, event: NewEvent): Promise<void> {
-  await tx.insert(events).values({ teamId: event.teamId, videoId: event.videoId, type: event.type, data: event.data ?? {} });
+  await tx
+    .insert(events)
+    .values({ teamId: event.teamId, videoId: event.videoId, type: event.type, data: event.data ?? {} });
   await ringEventBell(tx, 'events');
 }
 

@@ -31,7 +31,10 @@ export async function sumLiveHostConnections(tx: Database, host: string): Promis
 
 /** Removes leases of dead holders on `host` (past their expiry). */
 export async function deleteExpiredHostLeases(tx: Database, host: string): Promise<number> {
-  const deleted = await tx.delete(hostLeases).where(and(eq(hostLeases.host, host), lte(hostLeases.expiresAt, sql`clock_timestamp()`))).returning({ id: hostLeases.id });
+  const deleted = await tx
+    .delete(hostLeases)
+    .where(and(eq(hostLeases.host, host), lte(hostLeases.expiresAt, sql`clock_timestamp()`)))
+    .returning({ id: hostLeases.id });
   return deleted.length;
 }
 
@@ -47,7 +50,13 @@ export interface NewHostLease {
 export async function insertHostLease(tx: Database, lease: NewHostLease): Promise<string> {
   const [row] = await tx
     .insert(hostLeases)
-    .values({ host: lease.host, videoId: lease.videoId, holder: lease.holder, connections: lease.connections, expiresAt: sql`clock_timestamp() + ${lease.ttlMs} * interval '1 millisecond'` })
+    .values({
+      host: lease.host,
+      videoId: lease.videoId,
+      holder: lease.holder,
+      connections: lease.connections,
+      expiresAt: sql`clock_timestamp() + ${lease.ttlMs} * interval '1 millisecond'`,
+    })
     .returning({ id: hostLeases.id });
   if (!row) throw new Error('inserting a host lease returned no row');
   return row.id;
@@ -57,10 +66,18 @@ export async function insertHostLease(tx: Database, lease: NewHostLease): Promis
  * Extends a live lease to `ttlMs` from now, setting its connections too when given (a lease that
  * grew); false when it expired (and may have been removed).
  */
-export async function renewHostLease(db: Database, leaseId: string, ttlMs: number, connections?: number): Promise<boolean> {
+export async function renewHostLease(
+  db: Database,
+  leaseId: string,
+  ttlMs: number,
+  connections?: number,
+): Promise<boolean> {
   const renewed = await db
     .update(hostLeases)
-    .set({ expiresAt: sql`clock_timestamp() + ${ttlMs} * interval '1 millisecond'`, ...(connections === undefined ? {} : { connections }) })
+    .set({
+      expiresAt: sql`clock_timestamp() + ${ttlMs} * interval '1 millisecond'`,
+      ...(connections === undefined ? {} : { connections }),
+    })
     .where(and(eq(hostLeases.id, leaseId), gt(hostLeases.expiresAt, sql`clock_timestamp()`)))
     .returning({ id: hostLeases.id });
   return renewed.length === 1;

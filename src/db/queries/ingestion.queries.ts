@@ -35,7 +35,12 @@ export async function findIngestionWork(db: Database, videoId: string): Promise<
 }
 
 /** INITIAL → IN_PROGRESS; false when it had already started (a retried job) or ended. */
-export async function markIngestionStarted(tx: Database, videoId: string, now: Date, unavailableFeatures: IngestionRow['unavailableFeatures']): Promise<boolean> {
+export async function markIngestionStarted(
+  tx: Database,
+  videoId: string,
+  now: Date,
+  unavailableFeatures: IngestionRow['unavailableFeatures'],
+): Promise<boolean> {
   const rows = await tx
     .update(videoIngestions)
     .set({ status: 'IN_PROGRESS', startedAt: now, updatedAt: now, unavailableFeatures })
@@ -44,11 +49,27 @@ export async function markIngestionStarted(tx: Database, videoId: string, now: D
   return rows.length > 0;
 }
 
-export type IngestionResults = Partial<Pick<IngestionRow,
-  'progressPercentage' | 'etaSeconds' | 'metadata' | 'qualityAssessment' | 'webVideoAvailable' | 'thumbnailsAvailable' | 'fullFramesAvailable' | 'videoMetadataAvailable'>>;
+export type IngestionResults = Partial<
+  Pick<
+    IngestionRow,
+    | 'progressPercentage'
+    | 'etaSeconds'
+    | 'metadata'
+    | 'qualityAssessment'
+    | 'webVideoAvailable'
+    | 'thumbnailsAvailable'
+    | 'fullFramesAvailable'
+    | 'videoMetadataAvailable'
+  >
+>;
 
 /** Saves progress or a stage's results while the ingestion runs; false when it is no longer running. */
-export async function saveIngestionProgress(db: Database, videoId: string, results: IngestionResults, now: Date): Promise<boolean> {
+export async function saveIngestionProgress(
+  db: Database,
+  videoId: string,
+  results: IngestionResults,
+  now: Date,
+): Promise<boolean> {
   const rows = await db
     .update(videoIngestions)
     .set({ ...results, updatedAt: now })
@@ -66,22 +87,45 @@ export async function markIngestionDone(tx: Database, videoId: string, now: Date
   return rows.length > 0;
 }
 
-export async function markIngestionFailed(tx: Database, videoId: string, error: OperationError, now: Date): Promise<boolean> {
+export async function markIngestionFailed(
+  tx: Database,
+  videoId: string,
+  error: OperationError,
+  now: Date,
+): Promise<boolean> {
   const rows = await tx
     .update(videoIngestions)
-    .set({ status: 'FAILED', etaSeconds: null, errorCode: error.code, errorMessage: error.message, errorDetails: error.details, finishedAt: now, updatedAt: now })
+    .set({
+      status: 'FAILED',
+      etaSeconds: null,
+      errorCode: error.code,
+      errorMessage: error.message,
+      errorDetails: error.details,
+      finishedAt: now,
+      updatedAt: now,
+    })
     .where(and(eq(videoIngestions.videoId, videoId), inArray(videoIngestions.status, ['INITIAL', 'IN_PROGRESS'])))
     .returning({ videoId: videoIngestions.videoId });
   return rows.length > 0;
 }
 
 /** Replaces the artifacts of one kind (a retried stage writes the same keys again). */
-export async function replaceArtifacts(tx: Database, videoId: string, kind: ArtifactKind, artifacts: readonly NewArtifact[]): Promise<void> {
+export async function replaceArtifacts(
+  tx: Database,
+  videoId: string,
+  kind: ArtifactKind,
+  artifacts: readonly NewArtifact[],
+): Promise<void> {
   await tx.delete(videoArtifacts).where(and(eq(videoArtifacts.videoId, videoId), eq(videoArtifacts.kind, kind)));
-  if (artifacts.length > 0) await tx.insert(videoArtifacts).values(artifacts.map((artifact) => ({ ...artifact, videoId, kind })));
+  if (artifacts.length > 0)
+    await tx.insert(videoArtifacts).values(artifacts.map((artifact) => ({ ...artifact, videoId, kind })));
 }
 
-export async function listArtifacts(db: Database, videoId: string, kinds: readonly ArtifactKind[]): Promise<ArtifactRow[]> {
+export async function listArtifacts(
+  db: Database,
+  videoId: string,
+  kinds: readonly ArtifactKind[],
+): Promise<ArtifactRow[]> {
   return db
     .select()
     .from(videoArtifacts)
@@ -90,6 +134,10 @@ export async function listArtifacts(db: Database, videoId: string, kinds: readon
 }
 
 export async function findArtifact(db: Database, videoId: string, artifactId: string): Promise<ArtifactRow | null> {
-  const [row] = await db.select().from(videoArtifacts).where(and(eq(videoArtifacts.videoId, videoId), eq(videoArtifacts.id, artifactId))).limit(1);
+  const [row] = await db
+    .select()
+    .from(videoArtifacts)
+    .where(and(eq(videoArtifacts.videoId, videoId), eq(videoArtifacts.id, artifactId)))
+    .limit(1);
   return row ?? null;
 }

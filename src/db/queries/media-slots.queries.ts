@@ -25,7 +25,9 @@ export async function countLiveMediaSlots(tx: Database, teamId: string): Promise
 
 /** Removes the slots of dead holders of `teamId` (past their expiry). */
 export async function deleteExpiredMediaSlots(tx: Database, teamId: string): Promise<void> {
-  await tx.delete(mediaSlotLeases).where(and(eq(mediaSlotLeases.teamId, teamId), lte(mediaSlotLeases.expiresAt, sql`clock_timestamp()`)));
+  await tx
+    .delete(mediaSlotLeases)
+    .where(and(eq(mediaSlotLeases.teamId, teamId), lte(mediaSlotLeases.expiresAt, sql`clock_timestamp()`)));
 }
 
 export interface NewMediaSlot {
@@ -40,7 +42,13 @@ export interface NewMediaSlot {
 export async function insertMediaSlot(tx: Database, slot: NewMediaSlot): Promise<string> {
   const [row] = await tx
     .insert(mediaSlotLeases)
-    .values({ teamId: slot.teamId, videoId: slot.videoId, kind: slot.kind, holder: slot.holder, expiresAt: sql`clock_timestamp() + ${slot.ttlMs} * interval '1 millisecond'` })
+    .values({
+      teamId: slot.teamId,
+      videoId: slot.videoId,
+      kind: slot.kind,
+      holder: slot.holder,
+      expiresAt: sql`clock_timestamp() + ${slot.ttlMs} * interval '1 millisecond'`,
+    })
     .returning({ id: mediaSlotLeases.id });
   if (!row) throw new Error('inserting a media slot returned no row');
   return row.id;

@@ -12,12 +12,20 @@ export async function insertProject(db: Database, teamId: string, name: string):
 }
 
 export async function findProject(db: Database, teamId: string, projectId: string): Promise<ProjectRow | null> {
-  const [row] = await db.select().from(projects).where(and(eq(projects.teamId, teamId), eq(projects.id, projectId))).limit(1);
+  const [row] = await db
+    .select()
+    .from(projects)
+    .where(and(eq(projects.teamId, teamId), eq(projects.id, projectId)))
+    .limit(1);
   return row ?? null;
 }
 
 export async function findDefaultProject(db: Database, teamId: string): Promise<ProjectRow | null> {
-  const [row] = await db.select().from(projects).where(and(eq(projects.teamId, teamId), eq(projects.isDefault, true))).limit(1);
+  const [row] = await db
+    .select()
+    .from(projects)
+    .where(and(eq(projects.teamId, teamId), eq(projects.isDefault, true)))
+    .limit(1);
   return row ?? null;
 }
 
@@ -25,13 +33,24 @@ export async function listProjects(db: Database, teamId: string, request: PageRe
   const order = pageOrder(request, projects);
   const where = eq(projects.teamId, teamId);
   const [items, [total]] = await Promise.all([
-    db.select().from(projects).where(where).orderBy(...order).limit(request.pageSize).offset(pageOffset(request)),
+    db
+      .select()
+      .from(projects)
+      .where(where)
+      .orderBy(...order)
+      .limit(request.pageSize)
+      .offset(pageOffset(request)),
     db.select({ value: count() }).from(projects).where(where),
   ]);
   return toPage(request, items, total?.value ?? 0);
 }
 
-export async function renameProject(db: Database, teamId: string, projectId: string, name: string): Promise<ProjectRow | null> {
+export async function renameProject(
+  db: Database,
+  teamId: string,
+  projectId: string,
+  name: string,
+): Promise<ProjectRow | null> {
   const [row] = await db
     .update(projects)
     .set({ name, updatedAt: new Date() })
@@ -46,6 +65,9 @@ export async function countVideosInProject(db: Database, projectId: string): Pro
 }
 
 export async function deleteProject(db: Database, teamId: string, projectId: string): Promise<boolean> {
-  const rows = await db.delete(projects).where(and(eq(projects.teamId, teamId), eq(projects.id, projectId))).returning({ id: projects.id });
+  const rows = await db
+    .delete(projects)
+    .where(and(eq(projects.teamId, teamId), eq(projects.id, projectId)))
+    .returning({ id: projects.id });
   return rows.length > 0;
 }

@@ -23,7 +23,11 @@ export async function findActiveApiKeyOwner(db: Database, keyHash: string): Prom
 
 /** Activates the key with this hash; false when there is none. */
 export async function activateApiKeyByHash(db: Database, keyHash: string): Promise<boolean> {
-  const rows = await db.update(apiKeys).set({ active: true, updatedAt: new Date() }).where(eq(apiKeys.keyHash, keyHash)).returning({ id: apiKeys.id });
+  const rows = await db
+    .update(apiKeys)
+    .set({ active: true, updatedAt: new Date() })
+    .where(eq(apiKeys.keyHash, keyHash))
+    .returning({ id: apiKeys.id });
   return rows.length > 0;
 }
 
@@ -38,7 +42,11 @@ export async function findUser(db: Database, userId: string): Promise<UserRow | 
 }
 
 export async function findUserByEmail(db: Database, email: string): Promise<UserRow | null> {
-  const [row] = await db.select().from(users).where(sql`lower(${users.email}) = lower(${email})`).limit(1);
+  const [row] = await db
+    .select()
+    .from(users)
+    .where(sql`lower(${users.email}) = lower(${email})`)
+    .limit(1);
   return row ?? null;
 }
 
@@ -74,11 +82,25 @@ export async function listMemberTeams(db: Database, userId: string, request: Pag
   const membership = and(eq(teamMembers.userId, userId));
   const order = pageOrder(request, teams);
   const [items, [total]] = await Promise.all([
-    db.select({ team: teams }).from(teams).innerJoin(teamMembers, eq(teamMembers.teamId, teams.id)).where(membership)
-      .orderBy(...order).limit(request.pageSize).offset(pageOffset(request)),
-    db.select({ value: count() }).from(teams).innerJoin(teamMembers, eq(teamMembers.teamId, teams.id)).where(membership),
+    db
+      .select({ team: teams })
+      .from(teams)
+      .innerJoin(teamMembers, eq(teamMembers.teamId, teams.id))
+      .where(membership)
+      .orderBy(...order)
+      .limit(request.pageSize)
+      .offset(pageOffset(request)),
+    db
+      .select({ value: count() })
+      .from(teams)
+      .innerJoin(teamMembers, eq(teamMembers.teamId, teams.id))
+      .where(membership),
   ]);
-  return toPage(request, items.map((row) => row.team), total?.value ?? 0);
+  return toPage(
+    request,
+    items.map((row) => row.team),
+    total?.value ?? 0,
+  );
 }
 
 export interface NewApiKey {
@@ -90,7 +112,10 @@ export interface NewApiKey {
 }
 
 export async function insertApiKey(db: Database, key: NewApiKey): Promise<string> {
-  const [row] = await db.insert(apiKeys).values({ ...key, active: true }).returning({ id: apiKeys.id });
+  const [row] = await db
+    .insert(apiKeys)
+    .values({ ...key, active: true })
+    .returning({ id: apiKeys.id });
   if (!row) throw new Error('insert into api_keys returned no row');
   return row.id;
 }
@@ -103,18 +128,38 @@ export interface NewAccount {
 }
 
 /** A user with their own team (owner) and that team's default project. */
-export async function insertAccount(tx: Database, account: NewAccount): Promise<{ userId: string; teamId: string; projectId: string }> {
-  const [user] = await tx.insert(users).values({ email: account.email, name: account.userName, hasConfirmedEmail: true }).returning({ id: users.id });
-  const [team] = await tx.insert(teams).values({ name: account.teamName, apiEnabled: true }).returning({ id: teams.id });
+export async function insertAccount(
+  tx: Database,
+  account: NewAccount,
+): Promise<{ userId: string; teamId: string; projectId: string }> {
+  const [user] = await tx
+    .insert(users)
+    .values({ email: account.email, name: account.userName, hasConfirmedEmail: true })
+    .returning({ id: users.id });
+  const [team] = await tx
+    .insert(teams)
+    .values({ name: account.teamName, apiEnabled: true })
+    .returning({ id: teams.id });
   if (!user || !team) throw new Error('account insert returned no row');
   await tx.insert(teamMembers).values({ teamId: team.id, userId: user.id, role: 'OWNER' });
-  const [project] = await tx.insert(projects).values({ teamId: team.id, name: account.projectName, isDefault: true }).returning({ id: projects.id });
+  const [project] = await tx
+    .insert(projects)
+    .values({ teamId: team.id, name: account.projectName, isDefault: true })
+    .returning({ id: projects.id });
   if (!project) throw new Error('project insert returned no row');
   return { userId: user.id, teamId: team.id, projectId: project.id };
 }
 
 /** Changes a team's own settings; the updated team, or null when it does not exist. */
-export async function updateTeamSettings(db: Database, teamId: string, settings: { freeClipEnabled?: boolean | undefined }): Promise<TeamRow | null> {
-  const [row] = await db.update(teams).set({ ...settings, updatedAt: new Date() }).where(eq(teams.id, teamId)).returning();
+export async function updateTeamSettings(
+  db: Database,
+  teamId: string,
+  settings: { freeClipEnabled?: boolean | undefined },
+): Promise<TeamRow | null> {
+  const [row] = await db
+    .update(teams)
+    .set({ ...settings, updatedAt: new Date() })
+    .where(eq(teams.id, teamId))
+    .returning();
   return row ?? null;
 }

@@ -20,7 +20,12 @@ const recordedUploadId = sql<string>`${videoImports.uploadState}->>'uploadId'`;
 export async function findUploadOwners(db: Database, uploadIds: readonly string[]): Promise<UploadOwner[]> {
   if (uploadIds.length === 0) return [];
   return db
-    .select({ videoId: videoImports.videoId, uploadId: recordedUploadId, status: videoImports.status, finishedAt: videoImports.finishedAt })
+    .select({
+      videoId: videoImports.videoId,
+      uploadId: recordedUploadId,
+      status: videoImports.status,
+      finishedAt: videoImports.finishedAt,
+    })
     .from(videoImports)
     .where(inArray(recordedUploadId, [...uploadIds]));
 }
@@ -49,7 +54,13 @@ export async function clearExpiredFailedImportCredentials(db: Database, failedBe
   const rows = await db
     .update(videoImports)
     .set({ sourceCredentials: null })
-    .where(and(eq(videoImports.status, 'FAILED'), isNotNull(videoImports.sourceCredentials), lt(videoImports.finishedAt, failedBefore)))
+    .where(
+      and(
+        eq(videoImports.status, 'FAILED'),
+        isNotNull(videoImports.sourceCredentials),
+        lt(videoImports.finishedAt, failedBefore),
+      ),
+    )
     .returning({ videoId: videoImports.videoId });
   return rows.map((row) => row.videoId);
 }

@@ -22,7 +22,6 @@ export interface VideoView {
 export type IngestionRow = typeof videoIngestions.$inferSelect;
 export type ClipProcessingRow = typeof clipProcessings.$inferSelect;
 
-
 export interface VideoFilter {
   teamId: string;
   projectId?: string | undefined;
@@ -35,7 +34,14 @@ const freeClips = aliasedTable(clipProcessings, 'free_clip');
 
 function selectViews(db: Database) {
   return db
-    .select({ video: videos, videoImport: videoImports, master: masters, ingestion: videoIngestions, processing: clipProcessings, freeClipId: freeClips.videoId })
+    .select({
+      video: videos,
+      videoImport: videoImports,
+      master: masters,
+      ingestion: videoIngestions,
+      processing: clipProcessings,
+      freeClipId: freeClips.videoId,
+    })
     .from(videos)
     .leftJoin(videoImports, eq(videoImports.videoId, videos.id))
     .leftJoin(masters, eq(masters.id, videos.masterVideoId))
@@ -51,7 +57,9 @@ export async function insertVideo(tx: Database, video: NewVideo): Promise<VideoR
 }
 
 export async function findVideoView(db: Database, teamId: string, videoId: string): Promise<VideoView | null> {
-  const [row] = await selectViews(db).where(and(eq(videos.teamId, teamId), eq(videos.id, videoId))).limit(1);
+  const [row] = await selectViews(db)
+    .where(and(eq(videos.teamId, teamId), eq(videos.id, videoId)))
+    .limit(1);
   return row ?? null;
 }
 
@@ -64,17 +72,30 @@ function filterConditions(filter: VideoFilter): SQL[] {
   return conditions;
 }
 
-export async function listVideoViews(db: Database, filter: VideoFilter, request: PageRequest): Promise<Page<VideoView>> {
+export async function listVideoViews(
+  db: Database,
+  filter: VideoFilter,
+  request: PageRequest,
+): Promise<Page<VideoView>> {
   const where = and(...filterConditions(filter));
   const order = pageOrder(request, videos);
   const [items, [total]] = await Promise.all([
-    selectViews(db).where(where).orderBy(...order).limit(request.pageSize).offset(pageOffset(request)),
+    selectViews(db)
+      .where(where)
+      .orderBy(...order)
+      .limit(request.pageSize)
+      .offset(pageOffset(request)),
     db.select({ value: count() }).from(videos).where(where),
   ]);
   return toPage(request, items, total?.value ?? 0);
 }
 
-export async function updateVideoText(db: Database, teamId: string, videoId: string, changes: { name?: string | undefined; description?: string | null | undefined }): Promise<boolean> {
+export async function updateVideoText(
+  db: Database,
+  teamId: string,
+  videoId: string,
+  changes: { name?: string | undefined; description?: string | null | undefined },
+): Promise<boolean> {
   const rows = await db
     .update(videos)
     .set({ ...changes, updatedAt: new Date() })
@@ -85,7 +106,11 @@ export async function updateVideoText(db: Database, teamId: string, videoId: str
 
 /** The ids of the videos derived from a video (its clips), oldest first. */
 export async function listDerivedVideoIds(db: Database, videoId: string): Promise<string[]> {
-  const rows = await db.select({ id: videos.id }).from(videos).where(eq(videos.masterVideoId, videoId)).orderBy(asc(videos.createdAt), asc(videos.id));
+  const rows = await db
+    .select({ id: videos.id })
+    .from(videos)
+    .where(eq(videos.masterVideoId, videoId))
+    .orderBy(asc(videos.createdAt), asc(videos.id));
   return rows.map((row) => row.id);
 }
 
@@ -101,7 +126,13 @@ export interface DeletedVideo {
 export async function deleteVideos(tx: Database, videoIds: string[]): Promise<DeletedVideo[]> {
   if (videoIds.length === 0) return [];
   const held = await tx
-    .select({ id: videos.id, teamId: videos.teamId, storageKey: videos.storageKey, uploadState: videoImports.uploadState, importStatus: videoImports.status })
+    .select({
+      id: videos.id,
+      teamId: videos.teamId,
+      storageKey: videos.storageKey,
+      uploadState: videoImports.uploadState,
+      importStatus: videoImports.status,
+    })
     .from(videos)
     .leftJoin(videoImports, eq(videoImports.videoId, videos.id))
     .where(inArray(videos.id, videoIds));
@@ -115,7 +146,6 @@ export async function deleteVideos(tx: Database, videoIds: string[]): Promise<De
   }));
 }
 
-
 /** A video by id alone: only for requests whose credential is a signed link to that video. */
 export async function findVideoById(db: Database, videoId: string): Promise<VideoRow | null> {
   const [row] = await db.select().from(videos).where(eq(videos.id, videoId)).limit(1);
@@ -125,6 +155,9 @@ export async function findVideoById(db: Database, videoId: string): Promise<Vide
 /** Which of `videoIds` still exist. */
 export async function findExistingVideoIds(db: Database, videoIds: readonly string[]): Promise<Set<string>> {
   if (videoIds.length === 0) return new Set();
-  const rows = await db.select({ id: videos.id }).from(videos).where(inArray(videos.id, [...videoIds]));
+  const rows = await db
+    .select({ id: videos.id })
+    .from(videos)
+    .where(inArray(videos.id, [...videoIds]));
   return new Set(rows.map((row) => row.id));
 }

@@ -52,8 +52,19 @@ export async function listWebhooksWithDueDeliveries(db: Database, limit: number)
   const due = db
     .select({ one: sql`1` })
     .from(d)
-    .where(and(eq(d.webhookId, webhooks.id), eq(d.status, 'PENDING'), lte(d.nextAttemptAt, sql`clock_timestamp()`), or(isNull(d.leaseUntil), lt(d.leaseUntil, sql`clock_timestamp()`))));
-  const rows = await db.select({ webhookId: webhooks.id }).from(webhooks).where(and(eq(webhooks.active, true), exists(due))).limit(limit);
+    .where(
+      and(
+        eq(d.webhookId, webhooks.id),
+        eq(d.status, 'PENDING'),
+        lte(d.nextAttemptAt, sql`clock_timestamp()`),
+        or(isNull(d.leaseUntil), lt(d.leaseUntil, sql`clock_timestamp()`)),
+      ),
+    );
+  const rows = await db
+    .select({ webhookId: webhooks.id })
+    .from(webhooks)
+    .where(and(eq(webhooks.active, true), exists(due)))
+    .limit(limit);
   return rows.map((row) => row.webhookId);
 }
 
@@ -61,21 +72,39 @@ export async function listWebhooksWithDueDeliveries(db: Database, limit: number)
  * Claims up to `limit` due deliveries of one webhook for `leaseMs` and counts the attempt; the
  * returned `attemptCount` fences the result (see recordAttemptResults).
  */
-export async function claimDueDeliveries(db: Database, webhookId: string, limit: number, leaseMs: number): Promise<DeliveryRow[]> {
+export async function claimDueDeliveries(
+  db: Database,
+  webhookId: string,
+  limit: number,
+  leaseMs: number,
+): Promise<DeliveryRow[]> {
   const d = webhookDeliveries;
   const due = db
     .select({ id: d.id })
     .from(d)
-    .where(and(eq(d.webhookId, webhookId), eq(d.status, 'PENDING'), lte(d.nextAttemptAt, sql`clock_timestamp()`), or(isNull(d.leaseUntil), lt(d.leaseUntil, sql`clock_timestamp()`))))
+    .where(
+      and(
+        eq(d.webhookId, webhookId),
+        eq(d.status, 'PENDING'),
+        lte(d.nextAttemptAt, sql`clock_timestamp()`),
+        or(isNull(d.leaseUntil), lt(d.leaseUntil, sql`clock_timestamp()`)),
+      ),
+    )
     .orderBy(asc(d.nextAttemptAt), asc(d.createdAt))
     .limit(limit)
     .for('update', { skipLocked: true });
   const rows = await db
     .update(d)
-    .set({ leaseUntil: sql`clock_timestamp() + ${leaseMs} * interval '1 millisecond'`, attemptCount: sql`${d.attemptCount} + 1`, updatedAt: sql`now()` })
+    .set({
+      leaseUntil: sql`clock_timestamp() + ${leaseMs} * interval '1 millisecond'`,
+      attemptCount: sql`${d.attemptCount} + 1`,
+      updatedAt: sql`now()`,
+    })
     .where(inArray(d.id, due))
     .returning();
-  return rows.sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime() || a.createdAt.getTime() - b.createdAt.getTime());
+  return rows.sort(
+    (a, b) => a.occurredAt.getTime() - b.occurredAt.getTime() || a.createdAt.getTime() - b.createdAt.getTime(),
+  );
 }
 
 /**
@@ -84,7 +113,12 @@ export async function claimDueDeliveries(db: Database, webhookId: string, limit:
  * Returns how many milliseconds from now the first slot starts (by the database's clock, so the
  * processes' clocks need not agree).
  */
-export async function reserveSendSlots(db: Database, webhookId: string, slotCount: number, intervalMs: number): Promise<number> {
+export async function reserveSendSlots(
+  db: Database,
+  webhookId: string,
+  slotCount: number,
+  intervalMs: number,
+): Promise<number> {
   const spanMs = slotCount * intervalMs;
   const result = (await db.execute(sql`
     insert into webhook_send_slots as s (webhook_id, next_slot_at)
@@ -107,9 +141,20 @@ export interface AttemptResult {
 /** Records attempts and their deliveries' new state, in one transaction. */
 export async function recordAttemptResults(db: Database, results: AttemptResult[]): Promise<void> {
   if (results.length === 0) return;
-  const values = results.map((result) => sql`(${result.deliveryId}::uuid, ${result.attemptCount}::int, ${result.status}::text, ${result.nextAttemptAt?.toISOString() ?? null}::timestamptz)`);
+  const values = results.map(
+    (result) =>
+      sql`(${result.deliveryId}::uuid, ${result.attemptCount}::int, ${result.status}::text, ${result.nextAttemptAt?.toISOString() ?? null}::timestamptz)`,
+  );
   await db.transaction(async (tx) => {
-    await tx.insert(webhookDeliveryAttempts).values(results.map((result) => ({ ...result.attempt, deliveryId: result.deliveryId, attemptNumber: result.attemptCount })));
+    await tx
+      .insert(webhookDeliveryAttempts)
+      .values(
+        results.map((result) => ({
+          ...result.attempt,
+          deliveryId: result.deliveryId,
+          attemptNumber: result.attemptCount,
+        })),
+      );
     await tx.execute(sql`
       update webhook_deliveries d
       set status = v.status, next_attempt_at = v.next_at, lease_until = null, updated_at = now()
@@ -120,7 +165,10 @@ export async function recordAttemptResults(db: Database, results: AttemptResult[
 }
 
 /** Gives back claimed deliveries that were not attempted (shutdown, slot too late), undoing the claim. */
-export async function releaseDeliveries(db: Database, claims: { deliveryId: string; attemptCount: number }[]): Promise<void> {
+export async function releaseDeliveries(
+  db: Database,
+  claims: { deliveryId: string; attemptCount: number }[],
+): Promise<void> {
   if (claims.length === 0) return;
   const values = claims.map((claim) => sql`(${claim.deliveryId}::uuid, ${claim.attemptCount}::int)`);
   await db.execute(sql`
@@ -132,21 +180,36 @@ export async function releaseDeliveries(db: Database, claims: { deliveryId: stri
 
 /** Releases every claim: only for the embedded database, whose single process just started, so no claim can be live. */
 export async function releaseAllLeases(db: Database): Promise<void> {
-  await db.update(webhookDeliveries).set({ leaseUntil: null }).where(sql`${webhookDeliveries.leaseUntil} is not null`);
+  await db
+    .update(webhookDeliveries)
+    .set({ leaseUntil: null })
+    .where(sql`${webhookDeliveries.leaseUntil} is not null`);
 }
 
-export async function insertTestDelivery(tx: Database, delivery: { webhookId: string; teamId: string; eventType: string; videoId: string; maxTotalRetryDelayMinutes: number }): Promise<DeliveryRow> {
-  const [row] = await tx.insert(webhookDeliveries).values({
-    webhookId: delivery.webhookId,
-    teamId: delivery.teamId,
-    eventId: null,
-    eventType: delivery.eventType,
-    videoId: delivery.videoId,
-    occurredAt: sql`now()`,
-    test: true,
-    nextAttemptAt: sql`now()`,
-    retryUntil: sql`now() + ${delivery.maxTotalRetryDelayMinutes} * interval '1 minute'`,
-  }).returning();
+export async function insertTestDelivery(
+  tx: Database,
+  delivery: {
+    webhookId: string;
+    teamId: string;
+    eventType: string;
+    videoId: string;
+    maxTotalRetryDelayMinutes: number;
+  },
+): Promise<DeliveryRow> {
+  const [row] = await tx
+    .insert(webhookDeliveries)
+    .values({
+      webhookId: delivery.webhookId,
+      teamId: delivery.teamId,
+      eventId: null,
+      eventType: delivery.eventType,
+      videoId: delivery.videoId,
+      occurredAt: sql`now()`,
+      test: true,
+      nextAttemptAt: sql`now()`,
+      retryUntil: sql`now() + ${delivery.maxTotalRetryDelayMinutes} * interval '1 minute'`,
+    })
+    .returning();
   if (!row) throw new Error('insert into webhook_deliveries returned no row');
   await ringEventBell(tx, 'deliveries');
   return row;
@@ -154,10 +217,12 @@ export async function insertTestDelivery(tx: Database, delivery: { webhookId: st
 
 export async function countTestDeliveriesSince(db: Database, teamId: string, since: Date): Promise<number> {
   const d = webhookDeliveries;
-  const [row] = await db.select({ total: count() }).from(d).where(and(eq(d.teamId, teamId), eq(d.test, true), gte(d.createdAt, since)));
+  const [row] = await db
+    .select({ total: count() })
+    .from(d)
+    .where(and(eq(d.teamId, teamId), eq(d.test, true), gte(d.createdAt, since)));
   return row?.total ?? 0;
 }
-
 
 export interface DeliveryFilter {
   teamId: string;
@@ -191,28 +256,56 @@ async function withAttempts(db: Database, deliveries: DeliveryRow[]): Promise<De
   const attempts = await db
     .select()
     .from(webhookDeliveryAttempts)
-    .where(inArray(webhookDeliveryAttempts.deliveryId, deliveries.map((delivery) => delivery.id)))
+    .where(
+      inArray(
+        webhookDeliveryAttempts.deliveryId,
+        deliveries.map((delivery) => delivery.id),
+      ),
+    )
     .orderBy(asc(webhookDeliveryAttempts.requestedAt), asc(webhookDeliveryAttempts.attemptNumber));
-  return deliveries.map((delivery) => ({ delivery, attempts: attempts.filter((attempt) => attempt.deliveryId === delivery.id) }));
+  return deliveries.map((delivery) => ({
+    delivery,
+    attempts: attempts.filter((attempt) => attempt.deliveryId === delivery.id),
+  }));
 }
 
-export async function listDeliveryViews(db: Database, filter: DeliveryFilter, request: PageRequest): Promise<Page<DeliveryView>> {
+export async function listDeliveryViews(
+  db: Database,
+  filter: DeliveryFilter,
+  request: PageRequest,
+): Promise<Page<DeliveryView>> {
   const d = webhookDeliveries;
   const where = and(...filterConditions(filter));
   const order = pageOrder(request, d);
   // One snapshot: a delivery and its attempts are recorded together, and must be read together.
-  return db.transaction(async (tx) => {
-    const rows = await tx.select().from(d).where(where).orderBy(...order).limit(request.pageSize).offset(pageOffset(request));
-    const [total] = await tx.select({ total: count() }).from(d).where(where);
-    return toPage(request, await withAttempts(tx, rows), total?.total ?? 0);
-  }, { isolationLevel: 'repeatable read', accessMode: 'read only' });
+  return db.transaction(
+    async (tx) => {
+      const rows = await tx
+        .select()
+        .from(d)
+        .where(where)
+        .orderBy(...order)
+        .limit(request.pageSize)
+        .offset(pageOffset(request));
+      const [total] = await tx.select({ total: count() }).from(d).where(where);
+      return toPage(request, await withAttempts(tx, rows), total?.total ?? 0);
+    },
+    { isolationLevel: 'repeatable read', accessMode: 'read only' },
+  );
 }
 
 export async function findDeliveryView(db: Database, teamId: string, deliveryId: string): Promise<DeliveryView | null> {
-  return db.transaction(async (tx) => {
-    const [row] = await tx.select().from(webhookDeliveries).where(and(eq(webhookDeliveries.teamId, teamId), eq(webhookDeliveries.id, deliveryId))).limit(1);
-    if (!row) return null;
-    const [view] = await withAttempts(tx, [row]);
-    return view ?? null;
-  }, { isolationLevel: 'repeatable read', accessMode: 'read only' });
+  return db.transaction(
+    async (tx) => {
+      const [row] = await tx
+        .select()
+        .from(webhookDeliveries)
+        .where(and(eq(webhookDeliveries.teamId, teamId), eq(webhookDeliveries.id, deliveryId)))
+        .limit(1);
+      if (!row) return null;
+      const [view] = await withAttempts(tx, [row]);
+      return view ?? null;
+    },
+    { isolationLevel: 'repeatable read', accessMode: 'read only' },
+  );
 }

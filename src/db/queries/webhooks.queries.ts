@@ -5,7 +5,19 @@ import { teams, webhooks } from '../schema.js';
 
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type NewWebhook = typeof webhooks.$inferInsert;
-export type WebhookChanges = Partial<Pick<NewWebhook, 'name' | 'description' | 'url' | 'rateLimitPerSecond' | 'maxTotalRetryDelayMinutes' | 'eventTypes' | 'sealedSecret' | 'active'>>;
+export type WebhookChanges = Partial<
+  Pick<
+    NewWebhook,
+    | 'name'
+    | 'description'
+    | 'url'
+    | 'rateLimitPerSecond'
+    | 'maxTotalRetryDelayMinutes'
+    | 'eventTypes'
+    | 'sealedSecret'
+    | 'active'
+  >
+>;
 
 /** Locks the team's row: webhook changes that depend on counts (active webhooks, test events) run one at a time per team. */
 export async function lockTeamForWebhooks(tx: Database, teamId: string): Promise<void> {
@@ -13,7 +25,10 @@ export async function lockTeamForWebhooks(tx: Database, teamId: string): Promise
 }
 
 export async function countActiveWebhooks(db: Database, teamId: string): Promise<number> {
-  const [row] = await db.select({ total: count() }).from(webhooks).where(and(eq(webhooks.teamId, teamId), eq(webhooks.active, true)));
+  const [row] = await db
+    .select({ total: count() })
+    .from(webhooks)
+    .where(and(eq(webhooks.teamId, teamId), eq(webhooks.active, true)));
   return row?.total ?? 0;
 }
 
@@ -24,7 +39,11 @@ export async function insertWebhook(tx: Database, webhook: NewWebhook): Promise<
 }
 
 export async function findWebhook(db: Database, teamId: string, webhookId: string): Promise<WebhookRow | null> {
-  const [row] = await db.select().from(webhooks).where(and(eq(webhooks.teamId, teamId), eq(webhooks.id, webhookId))).limit(1);
+  const [row] = await db
+    .select()
+    .from(webhooks)
+    .where(and(eq(webhooks.teamId, teamId), eq(webhooks.id, webhookId)))
+    .limit(1);
   return row ?? null;
 }
 
@@ -38,19 +57,37 @@ export async function listWebhooks(db: Database, teamId: string, request: PageRe
   const order = pageOrder(request, webhooks);
   const where = eq(webhooks.teamId, teamId);
   const [items, [total]] = await Promise.all([
-    db.select().from(webhooks).where(where).orderBy(...order).limit(request.pageSize).offset(pageOffset(request)),
+    db
+      .select()
+      .from(webhooks)
+      .where(where)
+      .orderBy(...order)
+      .limit(request.pageSize)
+      .offset(pageOffset(request)),
     db.select({ total: count() }).from(webhooks).where(where),
   ]);
   return toPage(request, items, total?.total ?? 0);
 }
 
-export async function updateWebhook(tx: Database, teamId: string, webhookId: string, changes: WebhookChanges): Promise<WebhookRow | null> {
-  const [row] = await tx.update(webhooks).set({ ...changes, updatedAt: sql`now()` }).where(and(eq(webhooks.teamId, teamId), eq(webhooks.id, webhookId))).returning();
+export async function updateWebhook(
+  tx: Database,
+  teamId: string,
+  webhookId: string,
+  changes: WebhookChanges,
+): Promise<WebhookRow | null> {
+  const [row] = await tx
+    .update(webhooks)
+    .set({ ...changes, updatedAt: sql`now()` })
+    .where(and(eq(webhooks.teamId, teamId), eq(webhooks.id, webhookId)))
+    .returning();
   return row ?? null;
 }
 
 export async function deleteWebhook(db: Database, teamId: string, webhookId: string): Promise<boolean> {
-  const rows = await db.delete(webhooks).where(and(eq(webhooks.teamId, teamId), eq(webhooks.id, webhookId))).returning({ id: webhooks.id });
+  const rows = await db
+    .delete(webhooks)
+    .where(and(eq(webhooks.teamId, teamId), eq(webhooks.id, webhookId)))
+    .returning({ id: webhooks.id });
   return rows.length > 0;
 }
 
@@ -64,7 +101,12 @@ export async function listPlaintextWebhookSecrets(db: Database): Promise<{ id: s
 }
 
 /** Replaces a plaintext secret with its sealed form, unless another process changed it meanwhile. */
-export async function replacePlaintextWebhookSecret(db: Database, webhookId: string, plaintext: string, sealed: string): Promise<boolean> {
+export async function replacePlaintextWebhookSecret(
+  db: Database,
+  webhookId: string,
+  plaintext: string,
+  sealed: string,
+): Promise<boolean> {
   const rows = await db
     .update(webhooks)
     .set({ sealedSecret: sealed })

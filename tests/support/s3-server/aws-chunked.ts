@@ -33,7 +33,11 @@ export class AwsChunkedDecoder extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    callback(this.state === 'done' ? null : new S3Error(400, 'IncompleteBody', 'The aws-chunked body ended before its final chunk and trailers.'));
+    callback(
+      this.state === 'done'
+        ? null
+        : new S3Error(400, 'IncompleteBody', 'The aws-chunked body ended before its final chunk and trailers.'),
+    );
   }
 
   private consume(chunk: Buffer): void {

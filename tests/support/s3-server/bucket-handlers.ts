@@ -16,13 +16,19 @@ export function isValidBucketName(name: string): boolean {
 }
 
 export function addBucket(state: S3State, name: string, now: number): void {
-  if (!isValidBucketName(name)) throw new S3Error(400, 'InvalidBucketName', 'The specified bucket is not valid.', { BucketName: name });
+  if (!isValidBucketName(name))
+    throw new S3Error(400, 'InvalidBucketName', 'The specified bucket is not valid.', { BucketName: name });
   if (!state.buckets.has(name)) state.buckets.set(name, { name, created: new Date(now), objects: new Map() });
 }
 
 export function createBucket(context: RequestContext): void {
   if (context.state.buckets.has(context.bucketName)) {
-    throw new S3Error(409, 'BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', { BucketName: context.bucketName });
+    throw new S3Error(
+      409,
+      'BucketAlreadyOwnedByYou',
+      'Your previous request to create the named bucket succeeded and you already own it.',
+      { BucketName: context.bucketName },
+    );
   }
   addBucket(context.state, context.bucketName, context.now());
   sendEmpty(context, 200, { location: `/${context.bucketName}` });
@@ -36,7 +42,10 @@ export function headBucket(context: RequestContext): void {
 export function deleteBucket(context: RequestContext): void {
   const bucket = requireBucket(context);
   const hasUploads = [...context.state.uploads.values()].some((upload) => upload.bucket === bucket.name);
-  if (bucket.objects.size > 0 || hasUploads) throw new S3Error(409, 'BucketNotEmpty', 'The bucket you tried to delete is not empty', { BucketName: bucket.name });
+  if (bucket.objects.size > 0 || hasUploads)
+    throw new S3Error(409, 'BucketNotEmpty', 'The bucket you tried to delete is not empty', {
+      BucketName: bucket.name,
+    });
   context.state.buckets.delete(bucket.name);
   sendEmpty(context, 204);
 }
@@ -59,7 +68,8 @@ function maxKeysFrom(context: RequestContext): number {
   const text = context.query.get('max-keys');
   if (text === undefined) return 1000;
   const value = Number(text);
-  if (!/^\d+$/.test(text)) throw s3Errors.invalidArgument('Provided max-keys not an integer or within integer range', 'max-keys', text);
+  if (!/^\d+$/.test(text))
+    throw s3Errors.invalidArgument('Provided max-keys not an integer or within integer range', 'max-keys', text);
   return Math.min(value, 1000);
 }
 
@@ -129,19 +139,34 @@ export function listObjects(context: RequestContext, isV2: boolean): void {
       ...tail,
     });
   } else {
-    sendXml(context, 'ListBucketResult', { ...common, Marker: after, NextMarker: isTruncated ? encode(lastKey) : undefined, ...tail });
+    sendXml(context, 'ListBucketResult', {
+      ...common,
+      Marker: after,
+      NextMarker: isTruncated ? encode(lastKey) : undefined,
+      ...tail,
+    });
   }
 }
 
 export async function deleteObjects(context: RequestContext): Promise<void> {
   requireBucket(context);
-  if (header(context, 'content-md5') === undefined && !Object.keys(context.request.headers).some((name) => name.startsWith('x-amz-checksum-') || name === 'x-amz-sdk-checksum-algorithm')) {
+  if (
+    header(context, 'content-md5') === undefined &&
+    !Object.keys(context.request.headers).some(
+      (name) => name.startsWith('x-amz-checksum-') || name === 'x-amz-sdk-checksum-algorithm',
+    )
+  ) {
     throw s3Errors.invalidRequest('Missing required header for this request: Content-MD5 or x-amz-checksum-*');
   }
   const sink = new MemorySink(2 * 1024 * 1024);
   await receiveBody(context.request, context.payloadHash, sink);
   const parsed = readFlatList(sink.text(), 'Delete', 'Object');
-  if (!parsed || parsed.items.length === 0 || parsed.items.length > 1000 || parsed.items.some((item) => item.Key === undefined)) {
+  if (
+    !parsed ||
+    parsed.items.length === 0 ||
+    parsed.items.length > 1000 ||
+    parsed.items.some((item) => item.Key === undefined)
+  ) {
     throw s3Errors.malformedXml();
   }
   const bucket = requireBucket(context);

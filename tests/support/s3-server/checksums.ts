@@ -46,7 +46,8 @@ export class BodyDigests {
 
   /** SHA digests cost real CPU, so they run only when the request carries one to check. */
   constructor(shaAlgorithms: Iterable<'SHA1' | 'SHA256'> = []) {
-    for (const algorithm of shaAlgorithms) this.digests.set(algorithm, createHash(algorithm === 'SHA1' ? 'sha1' : 'sha256'));
+    for (const algorithm of shaAlgorithms)
+      this.digests.set(algorithm, createHash(algorithm === 'SHA1' ? 'sha1' : 'sha256'));
   }
 
   update(chunk: Buffer): void {
@@ -115,6 +116,9 @@ export function compositeChecksum(algorithm: ChecksumAlgorithm, partChecksumsBas
   let digest: string;
   if (algorithm === 'CRC32') digest = crcToBase64(crc32(raw));
   else if (algorithm === 'CRC32C') digest = crcToBase64(crc32c(raw));
-  else digest = createHash(algorithm === 'SHA1' ? 'sha1' : 'sha256').update(raw).digest('base64');
+  else
+    digest = createHash(algorithm === 'SHA1' ? 'sha1' : 'sha256')
+      .update(raw)
+      .digest('base64');
   return `${digest}-${partChecksumsBase64.length}`;
 }

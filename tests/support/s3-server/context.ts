@@ -35,7 +35,12 @@ export function requireBucket(context: RequestContext): Bucket {
   return bucket;
 }
 
-export function sendXml(context: RequestContext, root: string, elements: XmlElements, headers: OutgoingHttpHeaders = {}): void {
+export function sendXml(
+  context: RequestContext,
+  root: string,
+  elements: XmlElements,
+  headers: OutgoingHttpHeaders = {},
+): void {
   const body = Buffer.from(xmlDocument(root, elements));
   context.response.writeHead(200, { ...headers, 'content-type': 'application/xml', 'content-length': body.length });
   context.response.end(body);
@@ -53,10 +58,14 @@ export function storedHeaders(context: RequestContext): Record<string, string> {
   const stored: Record<string, string> = {};
   for (const [name, value] of Object.entries(context.request.headers)) {
     if (value === undefined) continue;
-    if (storedHeaderNames.includes(name) || name.startsWith('x-amz-meta-')) stored[name] = Array.isArray(value) ? value.join(',') : value;
+    if (storedHeaderNames.includes(name) || name.startsWith('x-amz-meta-'))
+      stored[name] = Array.isArray(value) ? value.join(',') : value;
   }
   // aws-chunked is a transfer detail, not part of the object's own Content-Encoding.
-  const encoding = (header(context, 'content-encoding') ?? '').split(',').map((token) => token.trim()).filter((token) => token && token !== 'aws-chunked');
+  const encoding = (header(context, 'content-encoding') ?? '')
+    .split(',')
+    .map((token) => token.trim())
+    .filter((token) => token && token !== 'aws-chunked');
   if (encoding.length > 0) stored['content-encoding'] = encoding.join(',');
   stored['content-type'] ??= 'binary/octet-stream';
   return stored;
@@ -66,7 +75,11 @@ export function storedHeaders(context: RequestContext): Record<string, string> {
 export async function receiveToFile(context: RequestContext): Promise<{ path: string; body: ReceivedBody }> {
   const path = context.state.newDataPath();
   try {
-    const body = await receiveBody(context.request, context.payloadHash, createWriteStream(path, { highWaterMark: 8 * 1024 * 1024 }));
+    const body = await receiveBody(
+      context.request,
+      context.payloadHash,
+      createWriteStream(path, { highWaterMark: 8 * 1024 * 1024 }),
+    );
     return { path, body };
   } catch (error) {
     await rm(path, { force: true });

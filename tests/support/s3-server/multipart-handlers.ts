@@ -9,9 +9,24 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import {
-  checksumElement, checksumHeader, combineCrc, compositeChecksum, crcToBase64, parseChecksumAlgorithm, type ChecksumType,
+  checksumElement,
+  checksumHeader,
+  combineCrc,
+  compositeChecksum,
+  crcToBase64,
+  parseChecksumAlgorithm,
+  type ChecksumType,
 } from './checksums.js';
-import { header, receiveToFile, requireBucket, sendEmpty, sendXml, storedHeaders, wholeSecond, type RequestContext } from './context.js';
+import {
+  header,
+  receiveToFile,
+  requireBucket,
+  sendEmpty,
+  sendXml,
+  storedHeaders,
+  wholeSecond,
+  type RequestContext,
+} from './context.js';
 import { s3Errors, S3Error } from './errors.js';
 import { receiveBody, MemorySink } from './body.js';
 import { DataFiles, type MultipartUpload, type StoredPart } from './state.js';
@@ -29,10 +44,15 @@ export function createMultipartUpload(context: RequestContext): void {
   if (typeText !== undefined && typeText !== 'FULL_OBJECT' && typeText !== 'COMPOSITE') {
     throw s3Errors.invalidRequest(`Value for x-amz-checksum-type header is invalid: ${typeText}`);
   }
-  if (typeText !== undefined && algorithm === undefined) throw s3Errors.invalidRequest('The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.');
+  if (typeText !== undefined && algorithm === undefined)
+    throw s3Errors.invalidRequest(
+      'The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.',
+    );
   const type: ChecksumType = (typeText as ChecksumType | undefined) ?? 'COMPOSITE';
   if (type === 'FULL_OBJECT' && algorithm !== 'CRC32' && algorithm !== 'CRC32C') {
-    throw s3Errors.invalidRequest(`The FULL_OBJECT checksum type cannot be used with the ${algorithm} checksum algorithm.`);
+    throw s3Errors.invalidRequest(
+      `The FULL_OBJECT checksum type cannot be used with the ${algorithm} checksum algorithm.`,
+    );
   }
   const uploadId = randomBytes(24).toString('base64url');
   const upload: MultipartUpload = {
@@ -46,14 +66,20 @@ export function createMultipartUpload(context: RequestContext): void {
   };
   context.state.uploads.set(uploadId, upload);
   const headers = algorithm ? { 'x-amz-checksum-algorithm': algorithm, 'x-amz-checksum-type': type } : {};
-  sendXml(context, 'InitiateMultipartUploadResult', { Bucket: context.bucketName, Key: context.key, UploadId: uploadId }, headers);
+  sendXml(
+    context,
+    'InitiateMultipartUploadResult',
+    { Bucket: context.bucketName, Key: context.key, UploadId: uploadId },
+    headers,
+  );
 }
 
 function requireUpload(context: RequestContext): MultipartUpload {
   requireBucket(context);
   const uploadId = context.query.get('uploadId') ?? '';
   const upload = context.state.uploads.get(uploadId);
-  if (!upload || upload.bucket !== context.bucketName || upload.key !== context.key) throw s3Errors.noSuchUpload(uploadId);
+  if (!upload || upload.bucket !== context.bucketName || upload.key !== context.key)
+    throw s3Errors.noSuchUpload(uploadId);
   return upload;
 }
 
@@ -61,9 +87,14 @@ export async function uploadPart(context: RequestContext): Promise<void> {
   const partNumberText = context.query.get('partNumber') ?? '';
   const partNumber = Number(partNumberText);
   if (!/^\d+$/.test(partNumberText) || partNumber < 1 || partNumber > maxPartNumber) {
-    throw s3Errors.invalidArgument(`Part number must be an integer between 1 and ${maxPartNumber}, inclusive`, 'partNumber', partNumberText);
+    throw s3Errors.invalidArgument(
+      `Part number must be an integer between 1 and ${maxPartNumber}, inclusive`,
+      'partNumber',
+      partNumberText,
+    );
   }
-  if (header(context, 'x-amz-copy-source') !== undefined) throw s3Errors.notImplemented('x-amz-copy-source (UploadPartCopy)');
+  if (header(context, 'x-amz-copy-source') !== undefined)
+    throw s3Errors.notImplemented('x-amz-copy-source (UploadPartCopy)');
   const before = requireUpload(context);
   const { path, body } = await receiveToFile(context);
   const upload = context.state.uploads.get(before.uploadId);
@@ -75,7 +106,9 @@ export async function uploadPart(context: RequestContext): Promise<void> {
   const expected = upload.checksum?.algorithm;
   if (expected && body.clientChecksum && body.clientChecksum.algorithm !== expected) {
     discard();
-    throw s3Errors.invalidRequest(`Checksum Type mismatch occurred, expected checksum Type: ${expected.toLowerCase()}, actual checksum Type: ${body.clientChecksum.algorithm.toLowerCase()}`);
+    throw s3Errors.invalidRequest(
+      `Checksum Type mismatch occurred, expected checksum Type: ${expected.toLowerCase()}, actual checksum Type: ${body.clientChecksum.algorithm.toLowerCase()}`,
+    );
   }
   const checksums = { ...body.digests.base64 };
   const part: StoredPart = {
@@ -99,7 +132,12 @@ export async function uploadPart(context: RequestContext): Promise<void> {
 }
 
 function partElements(upload: MultipartUpload, part: StoredPart): XmlElements {
-  const elements: XmlElements = { PartNumber: part.partNumber, LastModified: part.lastModified, ETag: part.etag, Size: part.lengthBytes };
+  const elements: XmlElements = {
+    PartNumber: part.partNumber,
+    LastModified: part.lastModified,
+    ETag: part.etag,
+    Size: part.lengthBytes,
+  };
   const algorithm = upload.checksum?.algorithm;
   if (algorithm && part.checksums[algorithm]) elements[checksumElement(algorithm)] = part.checksums[algorithm];
   return elements;
@@ -109,7 +147,9 @@ export function listParts(context: RequestContext): void {
   const upload = requireUpload(context);
   const marker = Number(context.query.get('part-number-marker') ?? '0') || 0;
   const maxParts = Math.min(1000, Number(context.query.get('max-parts') ?? '1000') || 1000);
-  const all = [...upload.parts.values()].filter((part) => part.partNumber > marker).sort((a, b) => a.partNumber - b.partNumber);
+  const all = [...upload.parts.values()]
+    .filter((part) => part.partNumber > marker)
+    .sort((a, b) => a.partNumber - b.partNumber);
   const page = all.slice(0, maxParts);
   const isTruncated = all.length > page.length;
   sendXml(context, 'ListPartsResult', {
@@ -129,7 +169,11 @@ export function listParts(context: RequestContext): void {
   });
 }
 
-interface RequestedPart { partNumber: number; etag: string; checksums: Record<string, string> }
+interface RequestedPart {
+  partNumber: number;
+  etag: string;
+  checksums: Record<string, string>;
+}
 
 async function readCompleteRequest(context: RequestContext): Promise<RequestedPart[]> {
   const sink = new MemorySink(1024 * 1024);
@@ -155,39 +199,62 @@ export async function completeMultipartUpload(context: RequestContext): Promise<
   const bucket = requireBucket(context);
   const parts = requested.map((entry, index) => {
     if (index > 0 && entry.partNumber <= requested[index - 1]!.partNumber) {
-      throw new S3Error(400, 'InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.');
+      throw new S3Error(
+        400,
+        'InvalidPartOrder',
+        'The list of parts was not in ascending order. Parts must be ordered by part number.',
+      );
     }
     const part = upload.parts.get(entry.partNumber);
-    const invalidPart = (why: string) => new S3Error(400, 'InvalidPart',
-      `One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not have matched the part's entity tag. (${why})`,
-      { UploadId: upload.uploadId, PartNumber: String(entry.partNumber), ETag: entry.etag });
+    const invalidPart = (why: string) =>
+      new S3Error(
+        400,
+        'InvalidPart',
+        `One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not have matched the part's entity tag. (${why})`,
+        { UploadId: upload.uploadId, PartNumber: String(entry.partNumber), ETag: entry.etag },
+      );
     if (!part) throw invalidPart('part not uploaded');
     if (normaliseEtag(entry.etag) !== normaliseEtag(part.etag)) throw invalidPart('ETag differs');
     const algorithm = upload.checksum?.algorithm;
     const claimed = algorithm ? entry.checksums[checksumElement(algorithm)] : undefined;
-    if (algorithm && claimed !== undefined && claimed !== part.checksums[algorithm]) throw invalidPart(`${algorithm} differs`);
+    if (algorithm && claimed !== undefined && claimed !== part.checksums[algorithm])
+      throw invalidPart(`${algorithm} differs`);
     return part;
   });
   parts.slice(0, -1).forEach((part) => {
     if (part.lengthBytes < context.minPartSizeBytes) {
-      throw new S3Error(400, 'EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', {
-        ProposedSize: String(part.lengthBytes), MinSizeAllowed: String(context.minPartSizeBytes), PartNumber: String(part.partNumber), ETag: part.etag,
-      });
+      throw new S3Error(
+        400,
+        'EntityTooSmall',
+        'Your proposed upload is smaller than the minimum allowed object size.',
+        {
+          ProposedSize: String(part.lengthBytes),
+          MinSizeAllowed: String(context.minPartSizeBytes),
+          PartNumber: String(part.partNumber),
+          ETag: part.etag,
+        },
+      );
     }
   });
   const lengthBytes = parts.reduce((sum, part) => sum + part.lengthBytes, 0);
   const declaredSize = header(context, 'x-amz-mp-object-size');
   if (declaredSize !== undefined && Number(declaredSize) !== lengthBytes) {
-    throw s3Errors.invalidRequest(`The provided x-amz-mp-object-size ${declaredSize} does not match the object's size ${lengthBytes}.`);
+    throw s3Errors.invalidRequest(
+      `The provided x-amz-mp-object-size ${declaredSize} does not match the object's size ${lengthBytes}.`,
+    );
   }
   const checksum = wholeChecksum(upload, parts);
   if (checksum) {
     const claimed = header(context, checksumHeader(checksum.algorithm));
     if (claimed !== undefined && claimed !== checksum.base64) {
-      throw s3Errors.badDigest(`The ${checksum.algorithm} you specified for the full object is invalid (calculated ${checksum.base64}).`);
+      throw s3Errors.badDigest(
+        `The ${checksum.algorithm} you specified for the full object is invalid (calculated ${checksum.base64}).`,
+      );
     }
   }
-  const etag = `"${createHash('md5').update(Buffer.concat(parts.map((part) => part.md5))).digest('hex')}-${parts.length}"`;
+  const etag = `"${createHash('md5')
+    .update(Buffer.concat(parts.map((part) => part.md5)))
+    .digest('hex')}-${parts.length}"`;
   context.state.putObject(bucket, {
     key: upload.key,
     lengthBytes,
@@ -201,13 +268,18 @@ export async function completeMultipartUpload(context: RequestContext): Promise<
   context.state.endUpload(upload, new Set(parts.map((part) => part.partNumber)));
   const headers: Record<string, string> = {};
   if (checksum) headers['x-amz-checksum-type'] = checksum.type;
-  sendXml(context, 'CompleteMultipartUploadResult', {
-    Location: `/${encodeURIComponent(upload.bucket)}/${upload.key.split('/').map(encodeURIComponent).join('/')}`,
-    Bucket: upload.bucket,
-    Key: upload.key,
-    ETag: etag,
-    ...(checksum ? { [checksumElement(checksum.algorithm)]: checksum.base64, ChecksumType: checksum.type } : {}),
-  }, headers);
+  sendXml(
+    context,
+    'CompleteMultipartUploadResult',
+    {
+      Location: `/${encodeURIComponent(upload.bucket)}/${upload.key.split('/').map(encodeURIComponent).join('/')}`,
+      Bucket: upload.bucket,
+      Key: upload.key,
+      ETag: etag,
+      ...(checksum ? { [checksumElement(checksum.algorithm)]: checksum.base64, ChecksumType: checksum.type } : {}),
+    },
+    headers,
+  );
 }
 
 /** The object's checksum from its parts: combined CRC (FULL_OBJECT) or checksum of checksums (COMPOSITE). */
@@ -216,10 +288,20 @@ function wholeChecksum(upload: MultipartUpload, parts: readonly StoredPart[]) {
   if (!spec) return undefined;
   if (spec.type === 'FULL_OBJECT') {
     const algorithm = spec.algorithm as 'CRC32' | 'CRC32C';
-    const crc = parts.reduce((whole, part) => combineCrc(algorithm, whole, algorithm === 'CRC32' ? part.crc32 : part.crc32c, part.lengthBytes), 0);
+    const crc = parts.reduce(
+      (whole, part) => combineCrc(algorithm, whole, algorithm === 'CRC32' ? part.crc32 : part.crc32c, part.lengthBytes),
+      0,
+    );
     return { algorithm: spec.algorithm, base64: crcToBase64(crc), type: spec.type };
   }
-  return { algorithm: spec.algorithm, base64: compositeChecksum(spec.algorithm, parts.map((part) => part.checksums[spec.algorithm] ?? '')), type: spec.type };
+  return {
+    algorithm: spec.algorithm,
+    base64: compositeChecksum(
+      spec.algorithm,
+      parts.map((part) => part.checksums[spec.algorithm] ?? ''),
+    ),
+    type: spec.type,
+  };
 }
 
 export function abortMultipartUpload(context: RequestContext): void {

@@ -9,7 +9,16 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checksumHeader } from './checksums.js';
-import { header, httpDate, receiveToFile, requireBucket, sendEmpty, storedHeaders, wholeSecond, type RequestContext } from './context.js';
+import {
+  header,
+  httpDate,
+  receiveToFile,
+  requireBucket,
+  sendEmpty,
+  storedHeaders,
+  wholeSecond,
+  type RequestContext,
+} from './context.js';
 import { s3Errors, S3Error } from './errors.js';
 import { DataFiles, type StoredObject } from './state.js';
 
@@ -17,13 +26,16 @@ const readChunkBytes = 1024 * 1024;
 
 export async function putObject(context: RequestContext): Promise<void> {
   requireBucket(context);
-  if (header(context, 'x-amz-copy-source') !== undefined) throw s3Errors.notImplemented('x-amz-copy-source (CopyObject)');
+  if (header(context, 'x-amz-copy-source') !== undefined)
+    throw s3Errors.notImplemented('x-amz-copy-source (CopyObject)');
   const { path, body } = await receiveToFile(context);
   // Checked again after the body arrived: the bucket may have gone, or the key appeared meanwhile.
   const bucket = requireBucket(context);
   if (header(context, 'if-none-match') === '*' && bucket.objects.has(context.key)) {
     new DataFiles([{ path, lengthBytes: 0 }]).drop();
-    throw new S3Error(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-None-Match' });
+    throw new S3Error(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
+      Condition: 'If-None-Match',
+    });
   }
   const etag = `"${body.digests.md5.toString('hex')}"`;
   const checksum = body.clientChecksum ?? { algorithm: 'CRC32C' as const, base64: body.digests.base64.CRC32C! };
@@ -63,7 +75,14 @@ function objectHeaders(context: RequestContext, object: StoredObject, isWholeObj
     headers[checksumHeader(object.checksum.algorithm)] = object.checksum.base64;
     headers['x-amz-checksum-type'] = object.checksum.type;
   }
-  for (const name of ['content-type', 'content-disposition', 'content-language', 'cache-control', 'expires', 'content-encoding']) {
+  for (const name of [
+    'content-type',
+    'content-disposition',
+    'content-language',
+    'cache-control',
+    'expires',
+    'content-encoding',
+  ]) {
     const override = context.query.get(`response-${name}`);
     if (override !== undefined) headers[name] = override;
   }
@@ -74,10 +93,13 @@ function objectHeaders(context: RequestContext, object: StoredObject, isWholeObj
 function checkConditions(context: RequestContext, object: StoredObject): void {
   const ifMatch = header(context, 'if-match');
   if (ifMatch !== undefined && !matchesEtag(ifMatch, object.etag)) {
-    throw new S3Error(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-Match' });
+    throw new S3Error(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
+      Condition: 'If-Match',
+    });
   }
   const ifNoneMatch = header(context, 'if-none-match');
-  if (ifNoneMatch !== undefined && matchesEtag(ifNoneMatch, object.etag)) throw new S3Error(304, 'NotModified', 'Not Modified');
+  if (ifNoneMatch !== undefined && matchesEtag(ifNoneMatch, object.etag))
+    throw new S3Error(304, 'NotModified', 'Not Modified');
 }
 
 function matchesEtag(condition: string, etag: string): boolean {
@@ -91,9 +113,11 @@ function matchesEtag(condition: string, etag: string): boolean {
 function parseRange(rangeHeader: string | undefined, lengthBytes: number): { start: number; end: number } | null {
   const match = rangeHeader === undefined ? null : /^bytes=(\d*)-(\d*)$/.exec(rangeHeader.trim());
   if (!match || (match[1] === '' && match[2] === '')) return null;
-  const unsatisfiable = () => new S3Error(416, 'InvalidRange', 'The requested range is not satisfiable', {
-    RangeRequested: rangeHeader!, ActualObjectSize: String(lengthBytes),
-  });
+  const unsatisfiable = () =>
+    new S3Error(416, 'InvalidRange', 'The requested range is not satisfiable', {
+      RangeRequested: rangeHeader!,
+      ActualObjectSize: String(lengthBytes),
+    });
   if (match[1] === '') {
     const suffix = Number(match[2]);
     if (suffix === 0 || lengthBytes === 0) throw unsatisfiable();
@@ -144,7 +168,8 @@ export async function getObject(context: RequestContext, options: GetObjectOptio
       return;
     }
     let source = Readable.from(readSegments(object, start, end));
-    if (options.resetAfterBytes !== undefined) source = Readable.from(cutAfter(source, options.resetAfterBytes, () => context.request.socket.destroy()));
+    if (options.resetAfterBytes !== undefined)
+      source = Readable.from(cutAfter(source, options.resetAfterBytes, () => context.request.socket.destroy()));
     await pipeline(source, context.response);
   } finally {
     release();

@@ -28,21 +28,35 @@ export function routeRequest(method: string, rawPath: string, query: ReadonlyMap
 
   if (bucket === '') return { operation: method === 'GET' ? 'ListBuckets' : `Unsupported${method}Service` };
   if (key === '') {
-    const bucketOperation = ({
-      PUT: 'CreateBucket',
-      HEAD: 'HeadBucket',
-      DELETE: 'DeleteBucket',
-      GET: has('uploads') ? 'ListMultipartUploads' : has('location') ? 'GetBucketLocation' : has('list-type') ? 'ListObjectsV2' : 'ListObjects',
-      POST: has('delete') ? 'DeleteObjects' : 'UnsupportedPostBucket',
-    } as Record<string, string>)[method];
+    const bucketOperation = (
+      {
+        PUT: 'CreateBucket',
+        HEAD: 'HeadBucket',
+        DELETE: 'DeleteBucket',
+        GET: has('uploads')
+          ? 'ListMultipartUploads'
+          : has('location')
+            ? 'GetBucketLocation'
+            : has('list-type')
+              ? 'ListObjectsV2'
+              : 'ListObjects',
+        POST: has('delete') ? 'DeleteObjects' : 'UnsupportedPostBucket',
+      } as Record<string, string>
+    )[method];
     return { operation: bucketOperation ?? `Unsupported${method}Bucket`, bucket };
   }
-  const objectOperation = ({
-    PUT: has('uploadId') ? 'UploadPart' : 'PutObject',
-    GET: has('uploadId') ? 'ListParts' : 'GetObject',
-    HEAD: 'HeadObject',
-    DELETE: has('uploadId') ? 'AbortMultipartUpload' : 'DeleteObject',
-    POST: has('uploads') ? 'CreateMultipartUpload' : has('uploadId') ? 'CompleteMultipartUpload' : 'UnsupportedPostObject',
-  } as Record<string, string>)[method];
+  const objectOperation = (
+    {
+      PUT: has('uploadId') ? 'UploadPart' : 'PutObject',
+      GET: has('uploadId') ? 'ListParts' : 'GetObject',
+      HEAD: 'HeadObject',
+      DELETE: has('uploadId') ? 'AbortMultipartUpload' : 'DeleteObject',
+      POST: has('uploads')
+        ? 'CreateMultipartUpload'
+        : has('uploadId')
+          ? 'CompleteMultipartUpload'
+          : 'UnsupportedPostObject',
+    } as Record<string, string>
+  )[method];
   return { operation: objectOperation ?? `Unsupported${method}Object`, bucket, key };
 }

@@ -12,7 +12,10 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { s3Errors, S3Error } from './errors.js';
 
-export interface SigningCredentials { accessKeyId: string; secretAccessKey: string }
+export interface SigningCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
 
 export interface SignedRequest {
   method: string;
@@ -46,20 +49,30 @@ function decodeComponent(text: string): string {
 
 /** Splits the raw query into decoded [name, value] pairs, in order. */
 export function parseRawQuery(rawQuery: string): Array<[string, string]> {
-  return rawQuery.split('&').filter((part) => part !== '').map((part) => {
-    const equals = part.indexOf('=');
-    return equals === -1 ? [decodeComponent(part), ''] : [decodeComponent(part.slice(0, equals)), decodeComponent(part.slice(equals + 1))];
-  });
+  return rawQuery
+    .split('&')
+    .filter((part) => part !== '')
+    .map((part) => {
+      const equals = part.indexOf('=');
+      return equals === -1
+        ? [decodeComponent(part), '']
+        : [decodeComponent(part.slice(0, equals)), decodeComponent(part.slice(equals + 1))];
+    });
 }
 
 function canonicalUri(rawPath: string): string {
-  return rawPath.split('/').map((segment) => encodeRfc3986(decodeComponent(segment))).join('/');
+  return rawPath
+    .split('/')
+    .map((segment) => encodeRfc3986(decodeComponent(segment)))
+    .join('/');
 }
 
 function canonicalQuery(pairs: Array<[string, string]>): string {
   return pairs
     .map(([name, value]) => [encodeRfc3986(name), encodeRfc3986(value)] as const)
-    .sort(([nameA, valueA], [nameB, valueB]) => (nameA < nameB ? -1 : nameA > nameB ? 1 : valueA < valueB ? -1 : valueA > valueB ? 1 : 0))
+    .sort(([nameA, valueA], [nameB, valueB]) =>
+      nameA < nameB ? -1 : nameA > nameB ? 1 : valueA < valueB ? -1 : valueA > valueB ? 1 : 0,
+    )
     .map(([name, value]) => `${name}=${value}`)
     .join('&');
 }
@@ -89,28 +102,45 @@ interface SignatureParts {
   amzDate: string;
 }
 
-function parseCredential(credential: string): Pick<SignatureParts, 'accessKeyId' | 'scope' | 'scopeDate' | 'region' | 'service'> {
+function parseCredential(
+  credential: string,
+): Pick<SignatureParts, 'accessKeyId' | 'scope' | 'scopeDate' | 'region' | 'service'> {
   const [accessKeyId, scopeDate, region, service, terminator, ...rest] = credential.split('/');
   if (!accessKeyId || !scopeDate || !region || !service || terminator !== 'aws4_request' || rest.length > 0) {
-    throw new S3Error(400, 'AuthorizationHeaderMalformed', `The authorization credential is malformed: "${credential}"`);
+    throw new S3Error(
+      400,
+      'AuthorizationHeaderMalformed',
+      `The authorization credential is malformed: "${credential}"`,
+    );
   }
   return { accessKeyId, scope: `${scopeDate}/${region}/${service}/aws4_request`, scopeDate, region, service };
 }
 
 function parseAuthorizationHeader(header: string, amzDate: string | undefined): SignatureParts {
   if (!header.startsWith(`${algorithm} `)) {
-    throw s3Errors.invalidRequest('The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.');
+    throw s3Errors.invalidRequest(
+      'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
+    );
   }
-  const fields = new Map(header.slice(algorithm.length + 1).split(',').map((field) => {
-    const trimmed = field.trim();
-    const equals = trimmed.indexOf('=');
-    return [trimmed.slice(0, equals), trimmed.slice(equals + 1)] as const;
-  }));
+  const fields = new Map(
+    header
+      .slice(algorithm.length + 1)
+      .split(',')
+      .map((field) => {
+        const trimmed = field.trim();
+        const equals = trimmed.indexOf('=');
+        return [trimmed.slice(0, equals), trimmed.slice(equals + 1)] as const;
+      }),
+  );
   const credential = fields.get('Credential');
   const signedHeaders = fields.get('SignedHeaders');
   const signature = fields.get('Signature');
   if (!credential || !signedHeaders || !signature) {
-    throw new S3Error(400, 'AuthorizationHeaderMalformed', 'The authorization header is malformed; it needs Credential, SignedHeaders and Signature.');
+    throw new S3Error(
+      400,
+      'AuthorizationHeaderMalformed',
+      'The authorization header is malformed; it needs Credential, SignedHeaders and Signature.',
+    );
   }
   if (!amzDate) throw s3Errors.accessDenied('AWS authentication requires a valid Date or x-amz-date header');
   return { ...parseCredential(credential), signedHeaders: signedHeaders.split(';'), signature, amzDate };
@@ -148,22 +178,31 @@ export function verifySignature(request: SignedRequest, options: VerifyOptions):
     payloadHash = request.headers['x-amz-content-sha256']?.[0] ?? '';
     if (!payloadHash) throw s3Errors.invalidRequest('Missing required header for this request: x-amz-content-sha256');
   } else if (isPresigned) {
-    if (queryValue('X-Amz-Algorithm') !== algorithm) throw s3Errors.invalidRequest('X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"');
+    if (queryValue('X-Amz-Algorithm') !== algorithm)
+      throw s3Errors.invalidRequest('X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"');
     const credential = queryValue('X-Amz-Credential');
     const amzDate = queryValue('X-Amz-Date');
     const signedHeaders = queryValue('X-Amz-SignedHeaders');
     const signature = queryValue('X-Amz-Signature');
     const expires = Number(queryValue('X-Amz-Expires'));
     if (!credential || !amzDate || !signedHeaders || !signature || !Number.isInteger(expires)) {
-      throw new S3Error(400, 'AuthorizationQueryParametersError',
-        'Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.');
+      throw new S3Error(
+        400,
+        'AuthorizationQueryParametersError',
+        'Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.',
+      );
     }
     if (expires < 1 || expires > 604_800) {
       throw new S3Error(400, 'AuthorizationQueryParametersError', 'X-Amz-Expires must be between 1 and 604800 seconds');
     }
     parts = { ...parseCredential(credential), signedHeaders: signedHeaders.split(';'), signature, amzDate };
     const signedAt = parseAmzDate(amzDate);
-    if (Number.isNaN(signedAt)) throw new S3Error(400, 'AuthorizationQueryParametersError', `X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd'T'HHmmss'Z'", got ${amzDate}`);
+    if (Number.isNaN(signedAt))
+      throw new S3Error(
+        400,
+        'AuthorizationQueryParametersError',
+        `X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd'T'HHmmss'Z'", got ${amzDate}`,
+      );
     if (options.now() > signedAt + expires * 1000) {
       throw new S3Error(403, 'AccessDenied', 'Request has expired', {
         'X-Amz-Expires': String(expires),
@@ -178,11 +217,19 @@ export function verifySignature(request: SignedRequest, options: VerifyOptions):
   }
 
   if (parts.region !== options.region) {
-    throw new S3Error(400, 'AuthorizationHeaderMalformed',
-      `The authorization header is malformed; the region '${parts.region}' is wrong; expecting '${options.region}'`, { Region: options.region });
+    throw new S3Error(
+      400,
+      'AuthorizationHeaderMalformed',
+      `The authorization header is malformed; the region '${parts.region}' is wrong; expecting '${options.region}'`,
+      { Region: options.region },
+    );
   }
   if (parts.service !== 's3') {
-    throw new S3Error(400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; incorrect service "${parts.service}". This endpoint belongs to "s3".`);
+    throw new S3Error(
+      400,
+      'AuthorizationHeaderMalformed',
+      `The authorization header is malformed; incorrect service "${parts.service}". This endpoint belongs to "s3".`,
+    );
   }
   const secret = options.findSecret(parts.accessKeyId);
   if (secret === undefined) throw s3Errors.invalidAccessKeyId();

@@ -41,7 +41,11 @@ export class DataFiles {
   }
 }
 
-export interface StoredChecksum { algorithm: ChecksumAlgorithm; base64: string; type: ChecksumType }
+export interface StoredChecksum {
+  algorithm: ChecksumAlgorithm;
+  base64: string;
+  type: ChecksumType;
+}
 
 export interface StoredObject {
   key: string;

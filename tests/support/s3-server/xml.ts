@@ -9,10 +9,15 @@ const namespace = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
 /** A value of an element: text, a nested element map, or a list repeating the element. */
 export type XmlValue = string | number | boolean | Date | undefined | XmlElements | XmlValue[];
-export interface XmlElements { [name: string]: XmlValue }
+export interface XmlElements {
+  [name: string]: XmlValue;
+}
 
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!,
+  );
 }
 
 function renderValue(name: string, value: XmlValue): string {
@@ -24,7 +29,9 @@ function renderValue(name: string, value: XmlValue): string {
 }
 
 function renderElements(elements: XmlElements): string {
-  return Object.entries(elements).map(([name, value]) => renderValue(name, value)).join('');
+  return Object.entries(elements)
+    .map(([name, value]) => renderValue(name, value))
+    .join('');
 }
 
 /** A whole document: `<root xmlns="...">...</root>` with the XML declaration. */
@@ -46,7 +53,11 @@ function decodeEntities(text: string): string {
  * elements (text only) become a map. Returns null when the document does not have `root` as its
  * root element, so callers answer MalformedXML.
  */
-export function readFlatList(xml: string, root: string, item: string): { items: Record<string, string>[]; rootFields: Record<string, string> } | null {
+export function readFlatList(
+  xml: string,
+  root: string,
+  item: string,
+): { items: Record<string, string>[]; rootFields: Record<string, string> } | null {
   const body = xml.replace(/^\s*<\?xml[^>]*\?>/, '').trim();
   const rootMatch = new RegExp(`^<${root}(\\s[^>]*)?>([\\s\\S]*)</${root}>$`).exec(body);
   if (!rootMatch) return null;
@@ -60,7 +71,8 @@ export function readFlatList(xml: string, root: string, item: string): { items: 
 
 function readFields(xml: string): Record<string, string> {
   const fields: Record<string, string> = {};
-  for (const match of xml.matchAll(/<([A-Za-z0-9]+)(?:\s[^>]*)?>([^<]*)<\/\1>/g)) fields[match[1]!] = decodeEntities(match[2] ?? '');
+  for (const match of xml.matchAll(/<([A-Za-z0-9]+)(?:\s[^>]*)?>([^<]*)<\/\1>/g))
+    fields[match[1]!] = decodeEntities(match[2] ?? '');
   for (const match of xml.matchAll(/<([A-Za-z0-9]+)(?:\s[^>]*)?\/>/g)) fields[match[1]!] = '';
   return fields;
 }
