@@ -146,15 +146,13 @@ export async function recordAttemptResults(db: Database, results: AttemptResult[
       sql`(${result.deliveryId}::uuid, ${result.attemptCount}::int, ${result.status}::text, ${result.nextAttemptAt?.toISOString() ?? null}::timestamptz)`,
   );
   await db.transaction(async (tx) => {
-    await tx
-      .insert(webhookDeliveryAttempts)
-      .values(
-        results.map((result) => ({
-          ...result.attempt,
-          deliveryId: result.deliveryId,
-          attemptNumber: result.attemptCount,
-        })),
-      );
+    await tx.insert(webhookDeliveryAttempts).values(
+      results.map((result) => ({
+        ...result.attempt,
+        deliveryId: result.deliveryId,
+        attemptNumber: result.attemptCount,
+      })),
+    );
     await tx.execute(sql`
       update webhook_deliveries d
       set status = v.status, next_attempt_at = v.next_at, lease_until = null, updated_at = now()
