@@ -4,6 +4,7 @@
  * `migrate` (apply database migrations and exit), or `rotate-webhook-keys`. Configuration comes
  * from the environment.
  */
+import { readFile } from 'node:fs/promises';
 import { ConfigError, loadConfig } from './config/config.js';
 import { rotateWebhookKeys, startApp, type Role } from './app.js';
 import { PROCESS_UMASK } from './storage/data-dir-permissions.js';
@@ -11,11 +12,14 @@ import { PROCESS_UMASK } from './storage/data-dir-permissions.js';
 const roles: readonly Role[] = ['serve', 'api', 'worker', 'migrate'];
 
 const usage = `usage: reelin [serve | api | worker | migrate | rotate-webhook-keys]
+       reelin --version | --help
 
-  serve    run the API and a worker in one process (default)
-  api      run the API only
-  worker   run a worker only (copies files)
-  migrate  apply database migrations, then exit
+  serve    run the API and a worker in one process (default); migrates the database first
+  api      run the HTTP API only
+  worker   run a worker only: it copies imported files into storage, ingests them with
+           ffmpeg (metadata, thumbnails, frames, web video, quality, scan type), cuts the
+           free clips and sends the webhooks
+  migrate  apply database migrations and create the admin account, then exit
   rotate-webhook-keys
            make a new webhook signing key; the previous one stays valid for
            REELIN_WEBHOOK_KEY_OVERLAP_HOURS (embedded database: stop the service first)
@@ -23,12 +27,24 @@ const usage = `usage: reelin [serve | api | worker | migrate | rotate-webhook-ke
 Configuration comes from environment variables: PORT, HOST, REELIN_DATA_DIR, DATABASE_URL,
 REELIN_ADMIN_API_KEY, ... (see README.md).`;
 
+/** The version of the installed package, from the package.json beside dist/. */
+async function readVersion(): Promise<string> {
+  const manifest = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return manifest.version;
+}
+
 async function main(argv: string[]): Promise<number> {
   // Before anything is created: the data folder and everything in it is the service user's alone.
   process.umask(PROCESS_UMASK);
   const [command = 'serve', ...rest] = argv;
   if (command === '--help' || command === '-h' || command === 'help') {
     console.log(usage);
+    return 0;
+  }
+  if (command === '--version' || command === '-V') {
+    console.log(`reelin ${await readVersion()}`);
     return 0;
   }
   const isRotation = command === 'rotate-webhook-keys';

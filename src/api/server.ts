@@ -114,6 +114,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
+  // Until the web application is served at /, a browser opening the service lands on the API reference.
+  app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/api/docs', 302));
 
   await app.register(healthRoutes({ checks: deps.readinessChecks }));
   await app.register(downloadRoutes({ db: deps.db, store: deps.store, signer: deps.signer }), { prefix: '/api' });

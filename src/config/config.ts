@@ -102,7 +102,7 @@ const keyPrefix = z.string().transform((text, ctx) => {
 
 const envSchema = z.object({
   PORT: integer(8080, 0, 65535),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  HOST: z.string().min(1).default('127.0.0.1'),
   REELIN_DATA_DIR: z.string().min(1).default('./data'),
   REELIN_STORAGE: z.enum(['fs', 's3']).default('fs'),
   REELIN_FS_DIRECT_IO: booleanFlag.default(true),

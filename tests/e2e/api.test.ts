@@ -333,6 +333,10 @@ describe.each(backends)('the API contract (%s)', (backend) => {
       expect(openapi.body.paths['/healthz'].get.responses['200'].headers).toBeUndefined();
       const ui = await fx.service.api('GET', '/api/docs', { apiKey: null });
       expect([200, 302]).toContain(ui.status);
+      // A browser opening the service's root lands on the API reference.
+      const root = await fx.service.api('GET', '/', { apiKey: null });
+      expect(root.status).toBe(302);
+      expect(root.headers.location).toBe('/api/docs');
     });
   });
 });

@@ -22,7 +22,7 @@ function problemNames(error: ConfigError): string[] {
 describe('loadConfig defaults', () => {
   it('builds the whole default configuration from an empty environment', () => {
     expect(loadConfig({}, cwd, 4)).toEqual({
-      http: { port: 8080, host: '0.0.0.0', publicUrl: null, bodyLimitBytes: 65_536, rateLimitPerMinute: 600 },
+      http: { port: 8080, host: '127.0.0.1', publicUrl: null, bodyLimitBytes: 65_536, rateLimitPerMinute: 600 },
       dataDir: '/srv/reelin/data',
       database: { kind: 'pglite', dataDir: '/srv/reelin/data/db' },
       storage: { kind: 'fs', rootDir: '/srv/reelin/data/storage', directIo: true },
