@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
+import process from 'node:process';
 
 const buildInfo = 'dist/.tsbuildinfo';
 const inputs = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
