@@ -7,7 +7,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ArtifactLink, ArtifactService } from '../services/artifact.service.js';
 import type { ArtifactKind } from '../db/queries/ingestion.queries.js';
-import type { Principal, TenancyService } from '../services/tenancy.service.js';
+import type { TeamRow } from '../services/tenancy.service.js';
+import { teamFrom } from './team-selection.js';
 import { commonErrors, dateTime, errorResponse, queryInteger, selectTeamQuery, uuid } from './schemas.js';
 
 const artifact = z
@@ -32,29 +33,22 @@ const params = z.object({ videoId: uuid });
 
 /** The parts of a request the artifact routes read. */
 interface LinkRequest {
-  principal: Principal;
-  protocol: string;
-  host: string;
+  team: TeamRow;
   params: { videoId: string };
-  query: { selectTeamId?: string | undefined; durationMinutes: number };
+  query: { durationMinutes: number };
 }
 
 function present(link: ArtifactLink): z.input<typeof artifact> {
   return { ...link, expiresAt: link.expiresAt.toISOString() };
 }
 
-export function artifactRoutes(deps: {
-  tenancy: TenancyService;
-  artifacts: ArtifactService;
-  publicUrl: string | null;
-}): FastifyPluginAsyncZod {
+export function artifactRoutes(deps: { artifacts: ArtifactService; publicUrl: string | null }): FastifyPluginAsyncZod {
   return async (app) => {
     const conflict = { 409: errorResponse, ...commonErrors };
     const linksFor = async (request: LinkRequest, kinds: readonly ArtifactKind[]): Promise<ArtifactLink[]> => {
-      const team = await deps.tenancy.resolveTeam(request.principal, request.query.selectTeamId);
       // Never the request's Host header, which the caller chooses: the configured origin, else a relative link.
       const baseUrl = deps.publicUrl ?? '';
-      return deps.artifacts.links(team, request.params.videoId, kinds, {
+      return deps.artifacts.links(request.team, request.params.videoId, kinds, {
         durationMinutes: request.query.durationMinutes,
         baseUrl,
       });
@@ -65,6 +59,7 @@ export function artifactRoutes(deps: {
       app.get(
         url,
         {
+          config: { team: teamFrom.selectTeamId },
           schema: {
             summary,
             description,
@@ -97,6 +92,7 @@ export function artifactRoutes(deps: {
     app.post(
       '/videos/:videoId/web-video/out/https',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'Get a pre-signed URL for the web video',
           description:

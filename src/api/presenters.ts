@@ -4,7 +4,8 @@
  */
 import type { z } from 'zod';
 import type { ProjectRow } from '../db/queries/projects.queries.js';
-import type { TeamRow, UserRow } from '../db/queries/tenancy.queries.js';
+import type { TeamRow } from '../db/queries/tenancy.queries.js';
+import type { AccountView } from '../services/tenancy.service.js';
 import type { ClipProcessingRow, ImportRow, IngestionRow, VideoRow, VideoView } from '../db/queries/videos.queries.js';
 import type {
   account,
@@ -174,7 +175,7 @@ export function presentProject(row: ProjectRow): z.input<typeof project> {
   };
 }
 
-export function presentAccount(user: UserRow, defaultTeam: TeamRow | null): z.input<typeof account> {
+export function presentAccount({ user, defaultTeam }: AccountView): z.input<typeof account> {
   return {
     user: {
       id: user.id,

@@ -33,6 +33,7 @@ import { registerErrorHandling, sendError } from './errors.js';
 import { refuseNulCharacters } from './input-guards.js';
 import { AppError } from '../domain/errors.js';
 import { healthRoutes, type ReadinessCheck } from './health.routes.js';
+import { selectTeam } from './team-selection.js';
 import { tenancyRoutes } from './tenancy.routes.js';
 import { videosInRoutes } from './videos-in.routes.js';
 import { videosRoutes } from './videos.routes.js';
@@ -123,13 +124,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     async (v1) => {
       requireApiKey(v1, deps.tenancy);
       if (deps.rateLimit !== null) limitRequestsPerApiKey(v1, { db: deps.db, policy: deps.rateLimit });
-      await v1.register(tenancyRoutes({ db: deps.db, tenancy: deps.tenancy, projects: deps.projects }));
-      await v1.register(videosInRoutes({ tenancy: deps.tenancy, imports: deps.imports }));
-      await v1.register(videosRoutes({ tenancy: deps.tenancy, videos: deps.videos, publicUrl: deps.publicUrl }));
-      await v1.register(
-        artifactRoutes({ tenancy: deps.tenancy, artifacts: deps.artifacts, publicUrl: deps.publicUrl }),
-      );
-      await v1.register(webhooksRoutes({ tenancy: deps.tenancy, webhooks: deps.webhooks }));
+      selectTeam(v1, deps.tenancy);
+      await v1.register(tenancyRoutes({ tenancy: deps.tenancy, projects: deps.projects }));
+      await v1.register(videosInRoutes({ imports: deps.imports }));
+      await v1.register(videosRoutes({ videos: deps.videos, publicUrl: deps.publicUrl }));
+      await v1.register(artifactRoutes({ artifacts: deps.artifacts, publicUrl: deps.publicUrl }));
+      await v1.register(webhooksRoutes({ webhooks: deps.webhooks }));
     },
     { prefix: '/api/v1' },
   );

@@ -3,19 +3,11 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../domain/errors.js';
-import type { Database } from '../db/database.js';
 import { mapPage } from '../db/paging.js';
-import {
-  findDefaultTeam,
-  findMemberTeam,
-  findUser,
-  listMemberTeams,
-  updateTeamSettings,
-} from '../db/queries/tenancy.queries.js';
 import type { ProjectService } from '../services/project.service.js';
 import type { TenancyService } from '../services/tenancy.service.js';
 import { presentAccount, presentProject, presentTeam } from './presenters.js';
+import { teamFrom } from './team-selection.js';
 import {
   account,
   boundedString,
@@ -31,12 +23,8 @@ import {
 
 const projectName = boundedString(1, 47);
 
-export function tenancyRoutes(deps: {
-  db: Database;
-  tenancy: TenancyService;
-  projects: ProjectService;
-}): FastifyPluginAsyncZod {
-  const { db, tenancy, projects } = deps;
+export function tenancyRoutes(deps: { tenancy: TenancyService; projects: ProjectService }): FastifyPluginAsyncZod {
+  const { tenancy, projects } = deps;
   return async (app) => {
     app.get(
       '/account',
@@ -47,11 +35,7 @@ export function tenancyRoutes(deps: {
           response: { 200: account, ...commonErrors },
         },
       },
-      async (request) => {
-        const user = await findUser(db, request.principal.userId);
-        if (user === null) throw new AppError('INVALID_API_KEY', "the API key's user no longer exists");
-        return presentAccount(user, await findDefaultTeam(db, user.id));
-      },
+      async (request) => presentAccount(await tenancy.account(request.principal)),
     );
 
     app.get(
@@ -64,7 +48,7 @@ export function tenancyRoutes(deps: {
           response: { 200: pageOf(team), ...commonErrors },
         },
       },
-      async (request) => mapPage(await listMemberTeams(db, request.principal.userId, request.query), presentTeam),
+      async (request) => mapPage(await tenancy.listTeams(request.principal, request.query), presentTeam),
     );
 
     app.get(
@@ -77,16 +61,14 @@ export function tenancyRoutes(deps: {
           response: { 200: team, ...commonErrors },
         },
       },
-      async (request) => {
-        const row = await findMemberTeam(db, request.principal.userId, request.params.teamId);
-        if (row === null) throw new AppError('TEAM_NOT_FOUND', `team ${request.params.teamId} was not found`);
-        return presentTeam(row);
-      },
+      async (request) => presentTeam(await tenancy.getTeam(request.principal, request.params.teamId)),
     );
 
     app.patch(
       '/teams/:teamId',
       {
+        // Changing a team is using it through the API: a team without API access is 403, as on every route.
+        config: { team: teamFrom.teamIdParam },
         schema: {
           summary: "Change a team's settings",
           description:
@@ -97,19 +79,13 @@ export function tenancyRoutes(deps: {
           response: { 200: team, ...commonErrors },
         },
       },
-      async (request) => {
-        // Changing a team is using it through the API: a team without API access is 403, as on every route.
-        const member = await tenancy.resolveTeam(request.principal, request.params.teamId);
-        if (request.body.freeClipEnabled === undefined) return presentTeam(member);
-        const row = await updateTeamSettings(db, member.id, request.body);
-        if (row === null) throw new AppError('TEAM_NOT_FOUND', `team ${request.params.teamId} was not found`);
-        return presentTeam(row);
-      },
+      async (request) => presentTeam(await tenancy.updateSettings(request.team, request.body)),
     );
 
     app.post(
       '/projects',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'Create a project',
           tags: ['Projects'],
@@ -119,8 +95,7 @@ export function tenancyRoutes(deps: {
         },
       },
       async (request, reply) => {
-        const selected = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-        const row = await projects.create(selected.id, request.body.name);
+        const row = await projects.create(request.team.id, request.body.name);
         return reply.code(201).header('location', `/api/v1/projects/${row.id}`).send(presentProject(row));
       },
     );
@@ -128,6 +103,7 @@ export function tenancyRoutes(deps: {
     app.get(
       '/projects',
       {
+        config: { team: teamFrom.teamId },
         schema: {
           summary: 'List projects',
           tags: ['Projects'],
@@ -136,15 +112,15 @@ export function tenancyRoutes(deps: {
         },
       },
       async (request) => {
-        const { teamId, ...page } = request.query;
-        const selected = await tenancy.resolveTeam(request.principal, teamId);
-        return mapPage(await projects.list(selected.id, page), presentProject);
+        const { teamId: _teamId, ...page } = request.query;
+        return mapPage(await projects.list(request.team.id, page), presentProject);
       },
     );
 
     app.get(
       '/projects/default',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: "The team's default project",
           tags: ['Projects'],
@@ -153,8 +129,7 @@ export function tenancyRoutes(deps: {
         },
       },
       async (request) => {
-        const selected = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-        return presentProject(await projects.getDefault(selected.id));
+        return presentProject(await projects.getDefault(request.team.id));
       },
     );
 
@@ -162,6 +137,7 @@ export function tenancyRoutes(deps: {
     app.get(
       '/projects/:projectId',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'Get a project',
           tags: ['Projects'],
@@ -171,14 +147,14 @@ export function tenancyRoutes(deps: {
         },
       },
       async (request) => {
-        const selected = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-        return presentProject(await projects.get(selected.id, request.params.projectId));
+        return presentProject(await projects.get(request.team.id, request.params.projectId));
       },
     );
 
     app.patch(
       '/projects/:projectId',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'Rename a project',
           description: 'Without `name` (or without a body) nothing changes and the project is returned as it is.',
@@ -190,12 +166,11 @@ export function tenancyRoutes(deps: {
         },
       },
       async (request) => {
-        const selected = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
         const { name } = request.body;
         return presentProject(
           name === undefined
-            ? await projects.get(selected.id, request.params.projectId)
-            : await projects.rename(selected.id, request.params.projectId, name),
+            ? await projects.get(request.team.id, request.params.projectId)
+            : await projects.rename(request.team.id, request.params.projectId, name),
         );
       },
     );
@@ -203,6 +178,7 @@ export function tenancyRoutes(deps: {
     app.delete(
       '/projects/:projectId',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'Delete a project without videos',
           tags: ['Projects'],
@@ -212,8 +188,7 @@ export function tenancyRoutes(deps: {
         },
       },
       async (request, reply) => {
-        const selected = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-        await projects.delete(selected.id, request.params.projectId);
+        await projects.delete(request.team.id, request.params.projectId);
         return reply.code(204).send(null);
       },
     );

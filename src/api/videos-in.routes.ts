@@ -5,9 +5,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DOT_SEGMENT_MESSAGE, hasDotSegment } from '../domain/s3-object.js';
-import type { TenancyService } from '../services/tenancy.service.js';
 import type { VideoImportService } from '../services/video-import.service.js';
 import { presentVideoInStatus } from './presenters.js';
+import { teamFrom } from './team-selection.js';
 import {
   boundedString,
   commonErrors,
@@ -49,12 +49,13 @@ const importQuery = selectTeamQuery.extend({
 
 const videoParams = z.object({ videoId: uuid });
 
-export function videosInRoutes(deps: { tenancy: TenancyService; imports: VideoImportService }): FastifyPluginAsyncZod {
-  const { tenancy, imports } = deps;
+export function videosInRoutes(deps: { imports: VideoImportService }): FastifyPluginAsyncZod {
+  const { imports } = deps;
   return async (app) => {
     app.post(
       '/videos/in/https',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'Import a video from an HTTPS URL',
           description:
@@ -66,8 +67,7 @@ export function videosInRoutes(deps: { tenancy: TenancyService; imports: VideoIm
         },
       },
       async (request, reply) => {
-        const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-        const view = await imports.createHttpsImport(request.principal, team, {
+        const view = await imports.createHttpsImport(request.principal, request.team, {
           ...request.body,
           fullIngestion: request.query.fullIngestion,
           crc32c: request.query.crc32c,
@@ -80,6 +80,7 @@ export function videosInRoutes(deps: { tenancy: TenancyService; imports: VideoIm
     app.post(
       '/videos/in/s3',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'Import a video from an S3 bucket',
           description:
@@ -91,8 +92,7 @@ export function videosInRoutes(deps: { tenancy: TenancyService; imports: VideoIm
         },
       },
       async (request, reply) => {
-        const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-        const view = await imports.createS3Import(request.principal, team, {
+        const view = await imports.createS3Import(request.principal, request.team, {
           ...request.body,
           fullIngestion: request.query.fullIngestion,
         });
@@ -103,6 +103,7 @@ export function videosInRoutes(deps: { tenancy: TenancyService; imports: VideoIm
     app.get(
       '/videos/:videoId/in/status',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'Status of a video import',
           tags: ['Video in'],
@@ -112,14 +113,14 @@ export function videosInRoutes(deps: { tenancy: TenancyService; imports: VideoIm
         },
       },
       async (request) => {
-        const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-        return presentVideoInStatus(await imports.requireImportView(team.id, request.params.videoId));
+        return presentVideoInStatus(await imports.requireImportView(request.team.id, request.params.videoId));
       },
     );
 
     app.post(
       '/videos/:videoId/in/restart',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'Resume a failed import',
           description:
@@ -131,9 +132,8 @@ export function videosInRoutes(deps: { tenancy: TenancyService; imports: VideoIm
         },
       },
       async (request) => {
-        const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
         return presentVideoInStatus(
-          await imports.restart(team, request.params.videoId, {
+          await imports.restart(request.team, request.params.videoId, {
             skipChecksumValidation: request.query.skipChecksumValidation,
           }),
         );
@@ -143,6 +143,7 @@ export function videosInRoutes(deps: { tenancy: TenancyService; imports: VideoIm
     app.delete(
       '/videos/:videoId/in/abandon',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'Abandon a failed import',
           description: 'Deletes a FAILED import, its video record and its data.',
@@ -153,8 +154,7 @@ export function videosInRoutes(deps: { tenancy: TenancyService; imports: VideoIm
         },
       },
       async (request, reply) => {
-        const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-        await imports.abandon(team, request.params.videoId);
+        await imports.abandon(request.team, request.params.videoId);
         return reply.code(204).send(null);
       },
     );

@@ -4,9 +4,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { mapPage } from '../db/paging.js';
-import type { TenancyService } from '../services/tenancy.service.js';
 import type { VideoService } from '../services/video.service.js';
 import { presentVideo } from './presenters.js';
+import { teamFrom } from './team-selection.js';
 import {
   boundedString,
   commonErrors,
@@ -37,18 +37,18 @@ const downloadLink = z
   .meta({ id: 'VideoDownloadLink' });
 
 export interface VideosRoutesDeps {
-  tenancy: TenancyService;
   videos: VideoService;
   /** The scheme and host download links start with (REELIN_PUBLIC_URL); null: links are relative (`/api/downloads/...`). */
   publicUrl: string | null;
 }
 
 export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
-  const { tenancy, videos } = deps;
+  const { videos } = deps;
   return async (app) => {
     app.get(
       '/videos',
       {
+        config: { team: teamFrom.teamId },
         schema: {
           summary: 'List videos',
           tags: ['Videos'],
@@ -62,15 +62,18 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const { teamId, projectId, masterVideoId, clipMode, ...page } = request.query;
-        const team = await tenancy.resolveTeam(request.principal, teamId);
-        return mapPage(await videos.list({ teamId: team.id, projectId, masterVideoId, clipMode }, page), presentVideo);
+        const { teamId: _teamId, projectId, masterVideoId, clipMode, ...page } = request.query;
+        return mapPage(
+          await videos.list({ teamId: request.team.id, projectId, masterVideoId, clipMode }, page),
+          presentVideo,
+        );
       },
     );
 
     app.get(
       '/videos/:videoId',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'Get a video',
           tags: ['Videos'],
@@ -80,14 +83,14 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-        return presentVideo(await videos.get(team, request.params.videoId));
+        return presentVideo(await videos.get(request.team, request.params.videoId));
       },
     );
 
     app.patch(
       '/videos/:videoId',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'Rename or describe a video',
           tags: ['Videos'],
@@ -101,14 +104,14 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-        return presentVideo(await videos.update(team, request.params.videoId, request.body));
+        return presentVideo(await videos.update(request.team, request.params.videoId, request.body));
       },
     );
 
     app.delete(
       '/videos/:videoId',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'Delete a video and everything derived from it',
           description:
@@ -121,14 +124,14 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-        return videos.delete(team, request.params.videoId, request.body ?? undefined);
+        return videos.delete(request.team, request.params.videoId, request.body ?? undefined);
       },
     );
 
     app.get(
       '/videos/:videoId/derived',
       {
+        config: { team: teamFrom.selectTeamIdOrTeamId },
         schema: {
           summary: 'List the videos derived from a video',
           tags: ['Videos'],
@@ -138,15 +141,15 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const { selectTeamId, teamId, ...page } = request.query;
-        const team = await tenancy.resolveTeam(request.principal, selectTeamId ?? teamId);
-        return mapPage(await videos.listDerived(team, request.params.videoId, page), presentVideo);
+        const { selectTeamId: _selectTeamId, teamId: _teamId, ...page } = request.query;
+        return mapPage(await videos.listDerived(request.team, request.params.videoId, page), presentVideo);
       },
     );
 
     app.post(
       '/videos/:videoId/out/https',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'Get a pre-signed download URL for the video file',
           description:
@@ -158,10 +161,9 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
         // Never the request's Host header, which the caller chooses: the configured origin, else a relative link.
         const baseUrl = deps.publicUrl ?? '';
-        const link = await videos.createDownloadLink(team, request.params.videoId, {
+        const link = await videos.createDownloadLink(request.team, request.params.videoId, {
           durationMinutes: request.query.durationMinutes,
           baseUrl,
         });

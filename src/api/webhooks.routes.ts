@@ -9,8 +9,8 @@ import type { SigningKeyRow } from '../db/queries/webhook-keys.queries.js';
 import type { WebhookRow } from '../db/queries/webhooks.queries.js';
 import { eventTypes, type EventType } from '../domain/events.js';
 import { buildPayload, standardWebhooksSecretPattern } from '../domain/webhooks.js';
-import type { TenancyService } from '../services/tenancy.service.js';
 import type { WebhookService } from '../services/webhook.service.js';
+import { teamFrom } from './team-selection.js';
 import {
   boundedString,
   commonErrors,
@@ -192,12 +192,13 @@ function presentPublicKey(row: SigningKeyRow): z.input<typeof publicKey> {
 const webhookParams = z.object({ webhookId: uuid });
 const tags = ['Webhooks'];
 
-export function webhooksRoutes(deps: { tenancy: TenancyService; webhooks: WebhookService }): FastifyPluginAsyncZod {
-  const { tenancy, webhooks } = deps;
+export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPluginAsyncZod {
+  const { webhooks } = deps;
   return async (app) => {
     app.post(
       '/webhooks',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'Create a webhook',
           description:
@@ -218,8 +219,7 @@ export function webhooksRoutes(deps: { tenancy: TenancyService; webhooks: Webhoo
         },
       },
       async (request, reply) => {
-        const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-        const row = await webhooks.create(team.id, request.body);
+        const row = await webhooks.create(request.team.id, request.body);
         return reply.code(201).header('location', `/api/v1/webhooks/${row.id}`).send(presentWebhook(row));
       },
     );
@@ -227,6 +227,7 @@ export function webhooksRoutes(deps: { tenancy: TenancyService; webhooks: Webhoo
     app.get(
       '/webhooks',
       {
+        config: { team: teamFrom.teamId },
         schema: {
           summary: 'List webhooks',
           tags,
@@ -235,9 +236,8 @@ export function webhooksRoutes(deps: { tenancy: TenancyService; webhooks: Webhoo
         },
       },
       async (request) => {
-        const { teamId, ...page } = request.query;
-        const team = await tenancy.resolveTeam(request.principal, teamId);
-        return mapPage(await webhooks.list(team.id, page), presentWebhook);
+        const { teamId: _teamId, ...page } = request.query;
+        return mapPage(await webhooks.list(request.team.id, page), presentWebhook);
       },
     );
 
@@ -270,6 +270,7 @@ export function webhooksRoutes(deps: { tenancy: TenancyService; webhooks: Webhoo
     app.get(
       '/webhooks/events',
       {
+        config: { team: teamFrom.teamId },
         schema: {
           summary: 'The delivery log',
           description:
@@ -287,10 +288,17 @@ export function webhooksRoutes(deps: { tenancy: TenancyService; webhooks: Webhoo
         },
       },
       async (request) => {
-        const { teamId, webhookId, successfulMode, testMode, occurredAtFrom, occurredAtUntil, ...page } = request.query;
-        const team = await tenancy.resolveTeam(request.principal, teamId);
+        const {
+          teamId: _teamId,
+          webhookId,
+          successfulMode,
+          testMode,
+          occurredAtFrom,
+          occurredAtUntil,
+          ...page
+        } = request.query;
         const filter = {
-          teamId: team.id,
+          teamId: request.team.id,
           webhookId,
           successfulMode,
           testMode,
@@ -304,6 +312,7 @@ export function webhooksRoutes(deps: { tenancy: TenancyService; webhooks: Webhoo
     app.get(
       '/webhooks/events/:webhookEventId',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'One delivery with its attempts',
           tags,
@@ -313,14 +322,14 @@ export function webhooksRoutes(deps: { tenancy: TenancyService; webhooks: Webhoo
         },
       },
       async (request) => {
-        const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-        return presentWebhookEvent(await webhooks.getDelivery(team.id, request.params.webhookEventId));
+        return presentWebhookEvent(await webhooks.getDelivery(request.team.id, request.params.webhookEventId));
       },
     );
 
     app.get(
       '/webhooks/:webhookId',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'Get a webhook',
           tags,
@@ -330,14 +339,14 @@ export function webhooksRoutes(deps: { tenancy: TenancyService; webhooks: Webhoo
         },
       },
       async (request) => {
-        const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-        return presentWebhook(await webhooks.get(team.id, request.params.webhookId));
+        return presentWebhook(await webhooks.get(request.team.id, request.params.webhookId));
       },
     );
 
     app.patch(
       '/webhooks/:webhookId',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'Change a webhook',
           description:
@@ -358,14 +367,14 @@ export function webhooksRoutes(deps: { tenancy: TenancyService; webhooks: Webhoo
         },
       },
       async (request) => {
-        const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-        return presentWebhook(await webhooks.update(team.id, request.params.webhookId, request.body));
+        return presentWebhook(await webhooks.update(request.team.id, request.params.webhookId, request.body));
       },
     );
 
     app.delete(
       '/webhooks/:webhookId',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'Delete a webhook and its delivery log',
           tags,
@@ -375,8 +384,7 @@ export function webhooksRoutes(deps: { tenancy: TenancyService; webhooks: Webhoo
         },
       },
       async (request, reply) => {
-        const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-        await webhooks.delete(team.id, request.params.webhookId);
+        await webhooks.delete(request.team.id, request.params.webhookId);
         return reply.code(204).send(null);
       },
     );
@@ -388,6 +396,7 @@ export function webhooksRoutes(deps: { tenancy: TenancyService; webhooks: Webhoo
       app.post(
         `/webhooks/:webhookId/${action}`,
         {
+          config: { team: teamFrom.selectTeamId },
           schema: {
             summary: active ? 'Activate a webhook' : 'Deactivate a webhook',
             description: active
@@ -400,8 +409,7 @@ export function webhooksRoutes(deps: { tenancy: TenancyService; webhooks: Webhoo
           },
         },
         async (request) => {
-          const team = await tenancy.resolveTeam(request.principal, request.query.selectTeamId);
-          return presentWebhook(await webhooks.setActive(team.id, request.params.webhookId, active));
+          return presentWebhook(await webhooks.setActive(request.team.id, request.params.webhookId, active));
         },
       );
     }
@@ -409,6 +417,7 @@ export function webhooksRoutes(deps: { tenancy: TenancyService; webhooks: Webhoo
     app.post(
       '/webhooks/:webhookId/test',
       {
+        config: { team: teamFrom.selectTeamId },
         schema: {
           summary: 'Send a test event',
           description:
@@ -421,9 +430,8 @@ export function webhooksRoutes(deps: { tenancy: TenancyService; webhooks: Webhoo
         },
       },
       async (request, reply) => {
-        const { selectTeamId, videoId, eventType: type } = request.query;
-        const team = await tenancy.resolveTeam(request.principal, selectTeamId);
-        const view = await webhooks.sendTest(team.id, request.params.webhookId, { videoId, eventType: type });
+        const { videoId, eventType: type } = request.query;
+        const view = await webhooks.sendTest(request.team.id, request.params.webhookId, { videoId, eventType: type });
         return reply.code(201).send(presentWebhookEvent(view));
       },
     );

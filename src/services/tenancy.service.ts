@@ -5,7 +5,25 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AppError } from '../domain/errors.js';
 import type { Database } from '../db/database.js';
-import { findActiveApiKeyOwner, findDefaultTeam, findMemberTeam, type TeamRow } from '../db/queries/tenancy.queries.js';
+import type { Page, PageRequest } from '../db/paging.js';
+import {
+  findActiveApiKeyOwner,
+  findDefaultTeam,
+  findMemberTeam,
+  findUser,
+  listMemberTeams,
+  updateTeamSettings,
+  type TeamRow,
+  type UserRow,
+} from '../db/queries/tenancy.queries.js';
+
+export type { TeamRow, UserRow };
+
+/** The caller's account: their user and the team requests act for when they name none. */
+export interface AccountView {
+  user: UserRow;
+  defaultTeam: TeamRow | null;
+}
 
 export interface Principal {
   userId: string;
@@ -51,5 +69,32 @@ export class TenancyService {
       );
     }
     return team;
+  }
+
+  /** The user behind the caller's key, with their default team. */
+  async account(principal: Principal): Promise<AccountView> {
+    const user = await findUser(this.db, principal.userId);
+    if (user === null) throw new AppError('INVALID_API_KEY', "the API key's user no longer exists");
+    return { user, defaultTeam: await findDefaultTeam(this.db, user.id) };
+  }
+
+  /** A page of the caller's teams, with or without API access. */
+  async listTeams(principal: Principal, page: PageRequest): Promise<Page<TeamRow>> {
+    return listMemberTeams(this.db, principal.userId, page);
+  }
+
+  /** A team of the caller's, with or without API access (reading it is not using it). */
+  async getTeam(principal: Principal, teamId: string): Promise<TeamRow> {
+    const team = await findMemberTeam(this.db, principal.userId, teamId);
+    if (team === null) throw new AppError('TEAM_NOT_FOUND', `team ${teamId} was not found`);
+    return team;
+  }
+
+  /** Changes a team's settings (a team `resolveTeam` returned); no setting given: the team as it is. */
+  async updateSettings(team: TeamRow, settings: { freeClipEnabled?: boolean | undefined }): Promise<TeamRow> {
+    if (settings.freeClipEnabled === undefined) return team;
+    const row = await updateTeamSettings(this.db, team.id, settings);
+    if (row === null) throw new AppError('TEAM_NOT_FOUND', `team ${team.id} was not found`);
+    return row;
   }
 }
