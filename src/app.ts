@@ -22,6 +22,7 @@ import { discoverMediaTools, findConfinement } from './media/ffmpeg-tools.js';
 import { FfmpegIngestionMedia } from './media/media-toolkit.js';
 import { ChildProcessRunner, type ProcessRunner } from './media/process-runner.js';
 import { ArtifactService } from './services/artifact.service.js';
+import { DownloadService } from './services/download.service.js';
 import { PgBossJobQueue } from './jobs/job-queue.js';
 import { OutboundClient, warmHttpParser } from './net/outbound-client.js';
 import { SystemResolver, type HostResolver } from './net/resolver.js';
@@ -357,6 +358,7 @@ export async function startApp(
         }),
         videos,
         artifacts: new ArtifactService({ db: connection.db, videos, store, signer }),
+        downloads: new DownloadService(connection.db),
         webhooks: new WebhookService({ db: connection.db, client, kek }),
         readinessChecks: {
           database: () => pingDatabase(connection.db),

@@ -10,17 +10,14 @@ import rangeParser from 'range-parser';
 import { z } from 'zod';
 import { formatCrc32c } from '../domain/crc32c-combine.js';
 import { AppError } from '../domain/errors.js';
-import type { Database } from '../db/database.js';
-import { findVideoById } from '../db/queries/videos.queries.js';
 import { toBlobKey } from '../storage/blob-keys.js';
 import type { BlobStore, ByteRange } from '../storage/blob-store.js';
 import type { DownloadLinkSigner, LinkVerdict } from '../storage/download-links.js';
-import { findArtifact } from '../db/queries/ingestion.queries.js';
-import { requireStoredFile } from '../services/video.service.js';
+import type { DownloadService } from '../services/download.service.js';
 import { uuid } from './schemas.js';
 
 export interface DownloadRoutesDeps {
-  db: Database;
+  downloads: DownloadService;
   store: BlobStore;
   signer: DownloadLinkSigner;
   now?: () => Date;
@@ -115,16 +112,14 @@ export function downloadRoutes(deps: DownloadRoutesDeps): FastifyPluginAsyncZod 
           deps.signer.verify({ videoId, fileName }, request.query.expires, request.query.signature, now()),
           'POST /api/v1/videos/{videoId}/out/https',
         );
-        const video = await findVideoById(deps.db, videoId);
-        if (video === null) throw new AppError('RESOURCE_NOT_FOUND', `video ${videoId} was not found`);
-        const file = requireStoredFile(video);
+        const file = await deps.downloads.videoFile(videoId);
         return serveFile(deps, request, reply, {
           key: file.storageKey,
           sizeBytes: file.sizeBytes,
           etag: `"${formatCrc32c(file.crc32c)}-${file.sizeBytes}"`,
-          mimeType: video.mimeType,
-          fileName: video.fileName,
-          lastModified: video.createdAt,
+          mimeType: file.mimeType,
+          fileName: file.fileName,
+          lastModified: file.createdAt,
           crc32c: file.crc32c,
         });
       },
@@ -150,12 +145,7 @@ export function downloadRoutes(deps: DownloadRoutesDeps): FastifyPluginAsyncZod 
           ),
           "the video's thumbnails, full-frames or web-video endpoint",
         );
-        const artifact = await findArtifact(deps.db, videoId, artifactId);
-        if (artifact === null)
-          throw new AppError(
-            'RESOURCE_NOT_FOUND',
-            `artifact ${artifactId} of video ${videoId} was not found (ingestion may have replaced it): request a new link`,
-          );
+        const artifact = await deps.downloads.artifactFile(videoId, artifactId);
         return serveFile(deps, request, reply, {
           key: artifact.storageKey,
           sizeBytes: artifact.sizeBytes,

@@ -25,6 +25,7 @@ import type { WebhookService } from '../services/webhook.service.js';
 import { requireApiKey } from './auth.js';
 import { documentRateLimitHeaders, limitRequestsPerApiKey, type RateLimitPolicy } from './rate-limit.js';
 import type { ArtifactService } from '../services/artifact.service.js';
+import type { DownloadService } from '../services/download.service.js';
 import { artifactRoutes } from './artifacts.routes.js';
 import { downloadRoutes } from './downloads.routes.js';
 import { registerBodyParsing } from './body-parsing.js';
@@ -53,6 +54,7 @@ export interface ServerDeps {
   imports: VideoImportService;
   videos: VideoService;
   artifacts: ArtifactService;
+  downloads: DownloadService;
   webhooks: WebhookService;
   readinessChecks: Record<string, ReadinessCheck>;
 }
@@ -119,7 +121,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/api/docs', 302));
 
   await app.register(healthRoutes({ checks: deps.readinessChecks }));
-  await app.register(downloadRoutes({ db: deps.db, store: deps.store, signer: deps.signer }), { prefix: '/api' });
+  await app.register(downloadRoutes({ downloads: deps.downloads, store: deps.store, signer: deps.signer }), {
+    prefix: '/api',
+  });
   await app.register(
     async (v1) => {
       requireApiKey(v1, deps.tenancy);
