@@ -1,11 +1,13 @@
 /**
- * Database rows to wire objects, in the contract's shapes. A video without an ingestion yet (its
+ * Service views to wire objects, in the contract's shapes. A video without an ingestion yet (its
  * copy is still running) shows ingestion INITIAL with nothing available.
  */
 import type { z } from 'zod';
 import type { ProjectRow } from '../db/queries/projects.queries.js';
 import type { TeamRow } from '../db/queries/tenancy.queries.js';
+import { buildPayload } from '../domain/webhooks.js';
 import type { AccountView } from '../services/tenancy.service.js';
+import type { DeliveryView, SigningKeyRow, WebhookRow } from '../services/webhook.service.js';
 import type { ClipProcessingRow, ImportRow, IngestionRow, VideoRow, VideoView } from '../db/queries/videos.queries.js';
 import type {
   account,
@@ -19,9 +21,13 @@ import type {
   videoProcessing,
   videoUpload,
   qualityAssessment,
+  webhook,
+  webhookEvent,
+  webhookPublicKey,
 } from './schemas.js';
 
 const iso = (date: Date): string => date.toISOString();
+const isoOrNull = (date: Date | null): string | null => (date === null ? null : iso(date));
 
 function presentFile(row: VideoRow): z.input<typeof videoFile> {
   return {
@@ -186,5 +192,56 @@ export function presentAccount({ user, defaultTeam }: AccountView): z.input<type
       hasConfirmedEmail: user.hasConfirmedEmail,
     },
     defaultTeam: defaultTeam ? presentTeam(defaultTeam) : null,
+  };
+}
+
+export function presentWebhook(row: WebhookRow): z.input<typeof webhook> {
+  return {
+    id: row.id,
+    createdAt: iso(row.createdAt),
+    updatedAt: iso(row.updatedAt),
+    teamId: row.teamId,
+    name: row.name,
+    description: row.description,
+    url: row.url,
+    rateLimitPerSecond: row.rateLimitPerSecond,
+    maxTotalRetryDelayMinutes: row.maxTotalRetryDelayMinutes,
+    eventTypes: row.eventTypes,
+    active: row.active,
+    hasSecret: row.sealedSecret !== null,
+  };
+}
+
+export function presentWebhookEvent(view: DeliveryView): z.input<typeof webhookEvent> {
+  const { delivery } = view;
+  return {
+    id: delivery.id,
+    createdAt: iso(delivery.createdAt),
+    updatedAt: iso(delivery.updatedAt),
+    teamId: delivery.teamId,
+    payload: buildPayload(delivery, Math.max(1, delivery.attemptCount)),
+    nextAttemptEarliestAt: delivery.status === 'PENDING' ? isoOrNull(delivery.nextAttemptAt) : null,
+    successful: delivery.status === 'SUCCEEDED',
+    responses: view.attempts.map((attempt) => ({
+      requestedAt: iso(attempt.requestedAt),
+      responseTimeMillis: attempt.responseTimeMillis,
+      statusCode: attempt.statusCode,
+      responseBody: attempt.responseBody,
+      errorCode: attempt.errorCode,
+      errorMessage: attempt.errorMessage,
+      responseRetryAt: isoOrNull(attempt.responseRetryAt),
+      responseHeaders: attempt.responseHeaders,
+    })),
+  };
+}
+
+export function presentWebhookPublicKey(row: SigningKeyRow): z.input<typeof webhookPublicKey> {
+  return {
+    id: row.id,
+    createdAt: iso(row.createdAt),
+    updatedAt: iso(row.updatedAt),
+    algorithm: 'EC',
+    publicKey: row.publicKey,
+    expiresAt: isoOrNull(row.expiresAt),
   };
 }

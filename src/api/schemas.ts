@@ -3,6 +3,8 @@
  * OpenAPI document. Field names and limits follow the contract (docs/API.md).
  */
 import { z } from 'zod';
+import { eventTypes, type EventType } from '../domain/events.js';
+import { standardWebhooksSecretPattern } from '../domain/webhooks.js';
 
 export const uuid = z.uuid({ message: 'must be a UUID' });
 
@@ -321,3 +323,116 @@ export const s3BucketAccess = z
     { error: (issue) => (issue.input === undefined ? 'is required' : 'must be an object') },
   )
   .meta({ id: 'S3Bucket' });
+
+/** One of the contract's event types, as a subscription or a test event names it. */
+export const webhookEventType = z.enum(eventTypes as [EventType, ...EventType[]], {
+  message: `must be one of ${eventTypes.join(', ')}`,
+});
+
+function boundedInteger(min: number, max: number) {
+  return z
+    .number({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a number') })
+    .int({ message: 'must be a whole number' })
+    .min(min, { message: `must be ${min} to ${max}` })
+    .max(max, { message: `must be ${min} to ${max}` });
+}
+
+const secretDescription =
+  "This service's extension: a Standard Webhooks secret (`whsec_` followed by the base64 of 24 to 64 random bytes). When set, " +
+  'every delivery also carries `webhook-id`, `webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>`, ' +
+  'so receivers can verify with the Standard Webhooks libraries. Write-only: responses show only `hasSecret`.';
+
+/** The fields of a webhook as create and change requests give them, with the rules each obeys. */
+export const webhookFields = {
+  name: boundedString(1, 47),
+  description: boundedString(1, 255),
+  url: boundedString(1, 4096).describe(
+    'HTTPS URL the events are POSTed to; the same rules as the import URL (https, allowed port, every address of the host public), checked now and again before every delivery.',
+  ),
+  rateLimitPerSecond: boundedInteger(1, 1000).describe(
+    "At most this many requests per second to the URL, across all of the service's worker processes together.",
+  ),
+  maxTotalRetryDelayMinutes: boundedInteger(0, 1440).describe(
+    'Failed deliveries are retried with exponential backoff and jitter until this many minutes after the event was dispatched; 0: no retry.',
+  ),
+  eventTypes: z
+    .array(webhookEventType)
+    .min(1, { message: 'must name 1 to 22 event types' })
+    .max(22, { message: 'must name 1 to 22 event types' }),
+  secret: z
+    .string()
+    .regex(standardWebhooksSecretPattern, { message: 'must be whsec_ followed by the base64 of 24 to 64 bytes' })
+    .describe(secretDescription),
+};
+
+export const webhook = z
+  .object({
+    id: uuid,
+    createdAt: dateTime,
+    updatedAt: dateTime,
+    teamId: uuid,
+    name: z.string(),
+    description: z.string().nullable(),
+    url: z.string(),
+    rateLimitPerSecond: z.number().int(),
+    maxTotalRetryDelayMinutes: z.number().int(),
+    eventTypes: z.array(z.string()),
+    active: z.boolean(),
+    hasSecret: z
+      .boolean()
+      .describe(
+        "This service's extension: whether deliveries also carry a Standard Webhooks signature (see `secret`).",
+      ),
+  })
+  .meta({ id: 'Webhook' });
+
+const webhookPayload = z
+  .object({
+    id: uuid,
+    webhookId: uuid,
+    eventType: z.string(),
+    occurredAt: dateTime,
+    test: z.boolean(),
+    attemptCount: z.number().int(),
+    data: z.object({ type: z.literal('VIDEO'), videoId: uuid }),
+  })
+  .meta({ id: 'WebhookPayload' });
+
+export const webhookEvent = z
+  .object({
+    id: uuid,
+    createdAt: dateTime,
+    updatedAt: dateTime,
+    teamId: uuid,
+    payload: webhookPayload,
+    nextAttemptEarliestAt: dateTime
+      .nullable()
+      .describe('When the next attempt may start; null once the delivery succeeded or gave up.'),
+    successful: z.boolean(),
+    responses: z.array(
+      z.object({
+        requestedAt: dateTime,
+        responseTimeMillis: z.number().int(),
+        statusCode: z.number().int().nullable(),
+        responseBody: z.string().nullable().describe('The first 100 characters of the response body.'),
+        errorCode: z.string().nullable(),
+        errorMessage: z.string().nullable(),
+        responseRetryAt: dateTime.nullable().describe('The time a 429 or 503 response asked for with Retry-After.'),
+        responseHeaders: z.record(z.string(), z.string()).nullable().describe('The headers of a failed response.'),
+      }),
+    ),
+  })
+  .meta({ id: 'WebhookEvent' });
+
+export const webhookPublicKey = z
+  .object({
+    id: uuid,
+    createdAt: dateTime,
+    updatedAt: dateTime,
+    algorithm: z.literal('EC'),
+    publicKey: z.string().describe('Base64 DER SubjectPublicKeyInfo of an ECDSA P-256 key.'),
+    expiresAt: dateTime
+      .nullable()
+      .describe('Null for the active key; set on a key replaced by a rotation, which stays valid until then.'),
+  })
+  .meta({ id: 'WebhookPublicKey' });

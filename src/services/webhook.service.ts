@@ -32,6 +32,8 @@ import { MAX_ACTIVE_WEBHOOKS_PER_TEAM, MAX_TEST_EVENTS_PER_DAY } from '../domain
 import type { OutboundClient } from '../net/outbound-client.js';
 import { sealWebhookSecret } from '../webhooks/signing.js';
 
+export type { DeliveryView, SigningKeyRow, WebhookRow };
+
 export interface NewWebhookInput {
   name: string;
   description?: string | undefined;
