@@ -1,6 +1,7 @@
 // Lint rules that hold the architecture in place (see STYLE.md "Seams and wiring"):
 // only config/ reads the environment, only net/ talks to the outside world, only the media
-// runner spawns processes, and domain/ stays free of I/O.
+// runner spawns processes, domain/ stays free of I/O, and api/ reaches the database only
+// through services/.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -36,6 +37,10 @@ const ioModules = [
   'fastify',
   'pino',
 ];
+
+const dbModules = ['**/db', '**/db/**'];
+const apiImportsNoDbMessage =
+  'Routes reach the database only through a service (src/services); take its view types too.';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.node/**', 'data/**', 'coverage/**', 'drizzle/**'] },
@@ -103,6 +108,32 @@ export default tseslint.config(
       ],
       'no-restricted-globals': ['error', 'fetch', 'setTimeout', 'setInterval'],
     },
+  },
+  {
+    // Routes validate, resolve the caller's team, call a service and present: the database is the
+    // services' business, so src/api imports nothing from src/db, not even its row types.
+    files: ['src/api/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: dbModules, message: apiImportsNoDbMessage }] },
+      ],
+    },
+  },
+  {
+    // Until the rate limit's counting moves behind a service, the API plugin that counts requests
+    // imports its query, and server.ts passes it the database handle (a type import only).
+    files: ['src/api/server.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: dbModules, message: apiImportsNoDbMessage, allowTypeImports: true }] },
+      ],
+    },
+  },
+  {
+    files: ['src/api/rate-limit.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': 'off' },
   },
   {
     files: ['src/main.ts', 'scripts/**/*.ts', 'tests/**/*.ts'],

@@ -5,8 +5,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { ArtifactLink, ArtifactService } from '../services/artifact.service.js';
-import type { ArtifactKind } from '../db/queries/ingestion.queries.js';
+import type { ArtifactKind, ArtifactLink, ArtifactService } from '../services/artifact.service.js';
 import type { TeamRow } from '../services/tenancy.service.js';
 import { teamFrom } from './team-selection.js';
 import { commonErrors, dateTime, errorResponse, queryInteger, selectTeamQuery, uuid } from './schemas.js';

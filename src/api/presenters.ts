@@ -3,12 +3,12 @@
  * copy is still running) shows ingestion INITIAL with nothing available.
  */
 import type { z } from 'zod';
-import type { ProjectRow } from '../db/queries/projects.queries.js';
-import type { TeamRow } from '../db/queries/tenancy.queries.js';
 import { buildPayload } from '../domain/webhooks.js';
-import type { AccountView } from '../services/tenancy.service.js';
+import type { ProjectRow } from '../services/project.service.js';
+import type { AccountView, TeamRow } from '../services/tenancy.service.js';
+import type { ImportView } from '../services/video-import.service.js';
+import type { ClipProcessingRow, ImportRow, IngestionRow, VideoRow, VideoView } from '../services/video.service.js';
 import type { DeliveryView, SigningKeyRow, WebhookRow } from '../services/webhook.service.js';
-import type { ClipProcessingRow, ImportRow, IngestionRow, VideoRow, VideoView } from '../db/queries/videos.queries.js';
 import type {
   account,
   project,
@@ -116,7 +116,7 @@ function presentProcessing(processing: ClipProcessingRow): z.input<typeof videoP
   };
 }
 
-export function presentVideoInStatus(view: VideoView & { videoImport: ImportRow }): z.input<typeof videoInStatus> {
+export function presentVideoInStatus(view: ImportView): z.input<typeof videoInStatus> {
   return {
     videoId: view.video.id,
     upload: presentUpload(view.video, view.videoImport),

@@ -3,7 +3,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { mapPage } from '../db/paging.js';
+import { mapPage } from '../domain/paging.js';
 import type { ProjectService } from '../services/project.service.js';
 import type { TenancyService } from '../services/tenancy.service.js';
 import { presentAccount, presentProject, presentTeam } from './presenters.js';

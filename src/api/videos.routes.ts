@@ -3,7 +3,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { mapPage } from '../db/paging.js';
+import { mapPage } from '../domain/paging.js';
 import type { VideoService } from '../services/video.service.js';
 import { presentVideo } from './presenters.js';
 import { teamFrom } from './team-selection.js';

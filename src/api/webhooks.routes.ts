@@ -3,7 +3,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { mapPage } from '../db/paging.js';
+import { mapPage } from '../domain/paging.js';
 import type { WebhookService } from '../services/webhook.service.js';
 import { presentWebhook, presentWebhookEvent, presentWebhookPublicKey } from './presenters.js';
 import {

@@ -1,23 +1,8 @@
-/** The contract's pagination: requests, the order they ask for, and the page envelope every list answers with. */
+/** Pages in SQL: the order and offset a page request asks for, and the envelope around the rows it got. */
 import { asc, desc, type AnyColumn, type SQL } from 'drizzle-orm';
-export interface PageRequest {
-  pageNumber: number;
-  pageSize: number;
-  sortDirection: 'ASC' | 'DESC';
-  sortBy: 'createdAt' | 'updatedAt';
-}
+import type { Page, PageRequest } from '../domain/paging.js';
 
-export interface Page<T> {
-  pageNumber: number;
-  pageSize: number;
-  numberOfElements: number;
-  totalPages: number;
-  totalElements: number;
-  items: T[];
-}
-
-/** The tri-state filters of the contract (`clipMode`, `successfulMode`, `testMode`). */
-export type TriState = 'INCLUDE' | 'EXCLUDE' | 'ONLY';
+export type { Page, PageRequest, TriState } from '../domain/paging.js';
 
 /** ORDER BY for a page: the requested timestamp in the requested direction, then the id to break ties. */
 export function pageOrder(
@@ -41,8 +26,4 @@ export function toPage<T>(request: PageRequest, items: T[], totalElements: numbe
     totalElements,
     items,
   };
-}
-
-export function mapPage<T, U>(page: Page<T>, map: (item: T) => U): Page<U> {
-  return { ...page, items: page.items.map(map) };
 }

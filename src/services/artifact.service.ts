@@ -12,6 +12,8 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { storePresignedUrl, type DownloadLinkSigner } from '../storage/download-links.js';
 import type { VideoService } from './video.service.js';
 
+export type { ArtifactKind };
+
 export interface ArtifactLink {
   id: string;
   kind: ArtifactKind;

@@ -4,7 +4,7 @@
  */
 import { AppError } from '../domain/errors.js';
 import type { Database } from '../db/database.js';
-import type { Page, PageRequest } from '../db/paging.js';
+import type { Page, PageRequest } from '../domain/paging.js';
 import {
   countVideosInProject,
   deleteProject,
@@ -15,6 +15,8 @@ import {
   renameProject,
   type ProjectRow,
 } from '../db/queries/projects.queries.js';
+
+export type { ProjectRow };
 
 export class ProjectService {
   constructor(private readonly db: Database) {}

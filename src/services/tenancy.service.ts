@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AppError } from '../domain/errors.js';
 import type { Database } from '../db/database.js';
-import type { Page, PageRequest } from '../db/paging.js';
+import type { Page, PageRequest } from '../domain/paging.js';
 import {
   findActiveApiKeyOwner,
   findDefaultTeam,

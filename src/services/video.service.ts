@@ -5,13 +5,16 @@ import type { Logger } from 'pino';
 import { AppError } from '../domain/errors.js';
 import { fileExtension } from '../domain/source-file.js';
 import type { Database } from '../db/database.js';
-import type { Page, PageRequest } from '../db/paging.js';
+import type { Page, PageRequest } from '../domain/paging.js';
 import type { TeamRow } from '../db/queries/tenancy.queries.js';
 import {
   findVideoView,
   listDerivedVideoIds,
   listVideoViews,
   updateVideoText,
+  type ClipProcessingRow,
+  type ImportRow,
+  type IngestionRow,
   type VideoFilter,
   type VideoRow,
   type VideoView,
@@ -21,6 +24,9 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { toBlobKey } from '../storage/blob-keys.js';
 import { storePresignedUrl, type DownloadLinkSigner } from '../storage/download-links.js';
 import { deleteVideosWithData } from './video-deletion.js';
+
+/** What the video use cases return: a video with its import, ingestion, processing and master. */
+export type { ClipProcessingRow, ImportRow, IngestionRow, VideoRow, VideoView };
 
 export interface DownloadLink {
   videoId: string;

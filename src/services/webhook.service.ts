@@ -4,7 +4,7 @@
  * and update time and again by the workers before every batch of sends.
  */
 import type { Database } from '../db/database.js';
-import type { Page, PageRequest } from '../db/paging.js';
+import type { Page, PageRequest } from '../domain/paging.js';
 import {
   countTestDeliveriesSince,
   findDeliveryView,
