@@ -8,24 +8,16 @@ import { z } from 'zod';
 import type { ArtifactKind, ArtifactLink, ArtifactService } from '../services/artifact.service.js';
 import type { TeamRow } from '../services/tenancy.service.js';
 import { teamFrom } from './team-selection.js';
-import { commonErrors, dateTime, errorResponse, queryInteger, selectTeamQuery, uuid } from './schemas.js';
-
-const artifact = z
-  .object({
-    id: uuid,
-    kind: z.enum(['THUMBNAIL', 'POSTER', 'FULL_FRAME', 'WEB_VIDEO']),
-    position: z.number().int().describe('Order within its kind, from 0.'),
-    timestampMillis: z.number().int().nullable().describe('Where in the video the picture was taken.'),
-    width: z.number().int(),
-    height: z.number().int(),
-    sizeBytes: z.number().int(),
-    mimeType: z.string(),
-    presignedUrl: z.string(),
-    expiresAt: dateTime,
-  })
-  .meta({ id: 'VideoArtifact' });
-
-const artifactList = z.object({ videoId: uuid, items: z.array(artifact) }).meta({ id: 'VideoArtifactList' });
+import { presentArtifactLink } from './presenters.js';
+import {
+  commonErrors,
+  errorResponse,
+  queryInteger,
+  selectTeamQuery,
+  uuid,
+  videoArtifact,
+  videoArtifactList,
+} from './schemas.js';
 
 const linkQuery = selectTeamQuery.extend({ durationMinutes: queryInteger(1, 60).default(15) });
 const params = z.object({ videoId: uuid });
@@ -35,10 +27,6 @@ interface LinkRequest {
   team: TeamRow;
   params: { videoId: string };
   query: { durationMinutes: number };
-}
-
-function present(link: ArtifactLink): z.input<typeof artifact> {
-  return { ...link, expiresAt: link.expiresAt.toISOString() };
 }
 
 export function artifactRoutes(deps: { artifacts: ArtifactService; publicUrl: string | null }): FastifyPluginAsyncZod {
@@ -65,12 +53,12 @@ export function artifactRoutes(deps: { artifacts: ArtifactService; publicUrl: st
             tags: ['Ingestion'],
             params,
             querystring: linkQuery,
-            response: { 200: artifactList, ...conflict },
+            response: { 200: videoArtifactList, ...conflict },
           },
         },
         async (request) => {
           const links = await linksFor(request, kinds);
-          return { videoId: request.params.videoId, items: links.map(present) };
+          return { videoId: request.params.videoId, items: links.map(presentArtifactLink) };
         },
       );
     };
@@ -99,12 +87,12 @@ export function artifactRoutes(deps: { artifacts: ArtifactService; publicUrl: st
           tags: ['Ingestion'],
           params,
           querystring: linkQuery,
-          response: { 200: artifact, ...conflict },
+          response: { 200: videoArtifact, ...conflict },
         },
       },
       async (request) => {
         const [link] = await linksFor(request, ['WEB_VIDEO']);
-        return present(link as ArtifactLink);
+        return presentArtifactLink(link as ArtifactLink);
       },
     );
   };

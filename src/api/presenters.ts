@@ -4,10 +4,18 @@
  */
 import type { z } from 'zod';
 import { buildPayload } from '../domain/webhooks.js';
+import type { ArtifactLink } from '../services/artifact.service.js';
 import type { ProjectRow } from '../services/project.service.js';
 import type { AccountView, TeamRow } from '../services/tenancy.service.js';
 import type { ImportView } from '../services/video-import.service.js';
-import type { ClipProcessingRow, ImportRow, IngestionRow, VideoRow, VideoView } from '../services/video.service.js';
+import type {
+  ClipProcessingRow,
+  DownloadLink,
+  ImportRow,
+  IngestionRow,
+  VideoRow,
+  VideoView,
+} from '../services/video.service.js';
 import type { DeliveryView, SigningKeyRow, WebhookRow } from '../services/webhook.service.js';
 import type {
   account,
@@ -21,6 +29,8 @@ import type {
   videoProcessing,
   videoUpload,
   qualityAssessment,
+  videoArtifact,
+  videoDownloadLink,
   webhook,
   webhookEvent,
   webhookPublicKey,
@@ -193,6 +203,14 @@ export function presentAccount({ user, defaultTeam }: AccountView): z.input<type
     },
     defaultTeam: defaultTeam ? presentTeam(defaultTeam) : null,
   };
+}
+
+export function presentDownloadLink(link: DownloadLink): z.input<typeof videoDownloadLink> {
+  return { ...link, expiresAt: iso(link.expiresAt) };
+}
+
+export function presentArtifactLink(link: ArtifactLink): z.input<typeof videoArtifact> {
+  return { ...link, expiresAt: iso(link.expiresAt) };
 }
 
 export function presentWebhook(row: WebhookRow): z.input<typeof webhook> {

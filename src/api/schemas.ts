@@ -324,6 +324,40 @@ export const s3BucketAccess = z
   )
   .meta({ id: 'S3Bucket' });
 
+/** An ingestion artifact as a pre-signed link (this service's extension). */
+export const videoArtifact = z
+  .object({
+    id: uuid,
+    kind: z.enum(['THUMBNAIL', 'POSTER', 'FULL_FRAME', 'WEB_VIDEO']),
+    position: z.number().int().describe('Order within its kind, from 0.'),
+    timestampMillis: z.number().int().nullable().describe('Where in the video the picture was taken.'),
+    width: z.number().int(),
+    height: z.number().int(),
+    sizeBytes: z.number().int(),
+    mimeType: z.string(),
+    presignedUrl: z.string(),
+    expiresAt: dateTime,
+  })
+  .meta({ id: 'VideoArtifact' });
+
+export const videoArtifactList = z
+  .object({ videoId: uuid, items: z.array(videoArtifact) })
+  .meta({ id: 'VideoArtifactList' });
+
+/** A pre-signed link to a video's file, with what a download needs to know beforehand. */
+export const videoDownloadLink = z
+  .object({
+    videoId: uuid,
+    presignedUrl: z.string(),
+    expiresAt: dateTime,
+    fileSize: z.number().int(),
+    mimeType: z.string(),
+    fileExtension: z.string(),
+    suggestedFileName: z.string(),
+    crc32cChecksum: z.number().int(),
+  })
+  .meta({ id: 'VideoDownloadLink' });
+
 /** One of the contract's event types, as a subscription or a test event names it. */
 export const webhookEventType = z.enum(eventTypes as [EventType, ...EventType[]], {
   message: `must be one of ${eventTypes.join(', ')}`,

@@ -5,12 +5,11 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { mapPage } from '../domain/paging.js';
 import type { VideoService } from '../services/video.service.js';
-import { presentVideo } from './presenters.js';
+import { presentDownloadLink, presentVideo } from './presenters.js';
 import { teamFrom } from './team-selection.js';
 import {
   boundedString,
   commonErrors,
-  dateTime,
   errorResponse,
   pageOf,
   pageQuery,
@@ -19,22 +18,10 @@ import {
   triState,
   uuid,
   video,
+  videoDownloadLink,
 } from './schemas.js';
 
 const videoParams = z.object({ videoId: uuid });
-
-const downloadLink = z
-  .object({
-    videoId: uuid,
-    presignedUrl: z.string(),
-    expiresAt: dateTime,
-    fileSize: z.number().int(),
-    mimeType: z.string(),
-    fileExtension: z.string(),
-    suggestedFileName: z.string(),
-    crc32cChecksum: z.number().int(),
-  })
-  .meta({ id: 'VideoDownloadLink' });
 
 export interface VideosRoutesDeps {
   videos: VideoService;
@@ -157,7 +144,7 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
           tags: ['Videos'],
           params: videoParams,
           querystring: selectTeamQuery.extend({ durationMinutes: queryInteger(1, 60).default(15) }),
-          response: { 200: downloadLink, 409: errorResponse, ...commonErrors },
+          response: { 200: videoDownloadLink, 409: errorResponse, ...commonErrors },
         },
       },
       async (request) => {
@@ -167,7 +154,7 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
           durationMinutes: request.query.durationMinutes,
           baseUrl,
         });
-        return { ...link, expiresAt: link.expiresAt.toISOString() };
+        return presentDownloadLink(link);
       },
     );
   };
