@@ -98,6 +98,16 @@ export default tseslint.config(
     },
   },
   {
+    // The copy reaches the database only through its ports (copy-run.ts, host-leases.ts, checkpointer.ts).
+    files: ['src/copy/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: dbModules, message: 'src/copy talks to the database through its ports.' }] },
+      ],
+    },
+  },
+  {
     files: ['src/domain/**/*.ts'],
     rules: {
       'no-restricted-imports': [

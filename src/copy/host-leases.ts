@@ -17,16 +17,6 @@
  * competes for freed ones on equal terms.
  */
 import type { Logger } from 'pino';
-import type { Database } from '../db/database.js';
-import {
-  deleteExpiredHostLeases,
-  deleteHostLease,
-  insertHostLease,
-  liveHostLeaseConnections,
-  lockHostForLeases,
-  renewHostLease,
-  sumLiveHostConnections,
-} from '../db/queries/host-leases.queries.js';
 import { backoffDelayMs, type BackoffPolicy } from '../domain/retry.js';
 
 /** How often a holder renews its lease. */
@@ -65,8 +55,40 @@ export interface HostLease {
   release(): Promise<void>;
 }
 
+/** A lease row as the ledger inserts it. */
+export interface NewHostLease {
+  host: string;
+  videoId: string;
+  holder: string;
+  connections: number;
+  ttlMs: number;
+}
+
+/**
+ * The leases as every worker sees them (the database, whose clock decides expiry). Each call on
+ * its own is one statement; `underHostLock` runs several in one transaction holding the host's lock.
+ */
+export interface HostLeaseEntries {
+  /** Connections held by unexpired leases on `host`. */
+  sumLiveConnections(host: string): Promise<number>;
+  /** Removes leases of dead holders on `host` (past their expiry); resolves with how many. */
+  deleteExpired(host: string): Promise<number>;
+  /** Inserts a lease valid for `ttlMs` from now; resolves with its id. */
+  insert(lease: NewHostLease): Promise<string>;
+  /** Extends a live lease to `ttlMs` from now (with new connections when given); false when it expired. */
+  renew(leaseId: string, ttlMs: number, connections?: number): Promise<boolean>;
+  /** The connections of a live lease, or null when it expired or is gone. */
+  liveConnections(leaseId: string): Promise<number | null>;
+  delete(leaseId: string): Promise<void>;
+}
+
+export interface HostLeaseLedger extends HostLeaseEntries {
+  /** Runs `work` in one transaction holding `host`'s lease lock, so its reads and writes see no other copy's. */
+  underHostLock<T>(host: string, work: (entries: HostLeaseEntries) => Promise<T>): Promise<T>;
+}
+
 export interface HostLeaseOptions {
-  db: Database;
+  ledger: HostLeaseLedger;
   /** Connections all copies together may hold per host; 0: no ceiling (no lease is taken). */
   ceiling: number;
   log: Logger;
@@ -103,7 +125,7 @@ export async function acquireHostLease(
   const log = options.log.child({ sourceHost: host });
   for (let attempt = 0; ; attempt += 1) {
     signal.throwIfAborted();
-    const granted = await tryTakeLease(options.db, {
+    const granted = await tryTakeLease(options.ledger, {
       host,
       videoId: request.videoId,
       holder: request.holder,
@@ -153,17 +175,19 @@ interface TakeRequest {
 }
 
 /** One try, in one transaction under the host's lock: the lease taken, or null when nothing is free. */
-async function tryTakeLease(db: Database, request: TakeRequest): Promise<{ id: string; connections: number } | null> {
-  return db.transaction(async (tx) => {
-    await lockHostForLeases(tx, request.host);
-    await deleteExpiredHostLeases(tx, request.host);
+async function tryTakeLease(
+  ledger: HostLeaseLedger,
+  request: TakeRequest,
+): Promise<{ id: string; connections: number } | null> {
+  return ledger.underHostLock(request.host, async (entries) => {
+    await entries.deleteExpired(request.host);
     const connections = grantableConnections(
       request.wanted,
       request.ceiling,
-      await sumLiveHostConnections(tx, request.host),
+      await entries.sumLiveConnections(request.host),
     );
     if (connections === 0) return null;
-    const id = await insertHostLease(tx, {
+    const id = await entries.insert({
       host: request.host,
       videoId: request.videoId,
       holder: request.holder,
@@ -183,15 +207,14 @@ interface HeldLease extends TakeRequest {
  * One try to grow a lease, in one transaction under the host's lock: its connections after (the
  * same when nothing was free), or null when it had expired.
  */
-async function tryGrowLease(db: Database, lease: HeldLease): Promise<number | null> {
-  return db.transaction(async (tx) => {
-    await lockHostForLeases(tx, lease.host);
-    await deleteExpiredHostLeases(tx, lease.host);
-    const mine = await liveHostLeaseConnections(tx, lease.id);
+async function tryGrowLease(ledger: HostLeaseLedger, lease: HeldLease): Promise<number | null> {
+  return ledger.underHostLock(lease.host, async (entries) => {
+    await entries.deleteExpired(lease.host);
+    const mine = await entries.liveConnections(lease.id);
     if (mine === null) return null;
-    const heldByOthers = (await sumLiveHostConnections(tx, lease.host)) - mine;
+    const heldByOthers = (await entries.sumLiveConnections(lease.host)) - mine;
     const connections = Math.max(mine, grantableConnections(lease.wanted, lease.ceiling, heldByOthers));
-    return (await renewHostLease(tx, lease.id, lease.ttlMs, connections)) ? connections : null;
+    return (await entries.renew(lease.id, lease.ttlMs, connections)) ? connections : null;
   });
 }
 
@@ -202,7 +225,7 @@ function startRenewing(options: HostLeaseOptions, taken: HeldLease, log: Logger)
   let renewing: Promise<void> = Promise.resolve();
   const renew = async (): Promise<void> => {
     if (held.connections < held.wanted) {
-      const grown = await tryGrowLease(options.db, held);
+      const grown = await tryGrowLease(options.ledger, held);
       if (grown !== null) {
         if (grown > held.connections && !released) {
           log.info(
@@ -214,14 +237,14 @@ function startRenewing(options: HostLeaseOptions, taken: HeldLease, log: Logger)
         }
         return;
       }
-    } else if (await renewHostLease(options.db, held.id, held.ttlMs)) {
+    } else if (await options.ledger.renew(held.id, held.ttlMs)) {
       return;
     }
     if (released) return;
     // Only a process stalled for a whole TTL gets here; its pool is open, so it takes its
     // connections back at once, over the ceiling for a moment rather than starving its copy.
     log.warn({ connections: held.connections }, 'the source host lease expired before it was renewed; taking it again');
-    held.id = await insertHostLease(options.db, {
+    held.id = await options.ledger.insert({
       host: held.host,
       videoId: held.videoId,
       holder: held.holder,
@@ -251,7 +274,7 @@ function startRenewing(options: HostLeaseOptions, taken: HeldLease, log: Logger)
       listeners.clear();
       clearInterval(timer);
       await renewing;
-      await deleteHostLease(options.db, held.id);
+      await options.ledger.delete(held.id);
     },
   };
 }

@@ -22,6 +22,15 @@ export interface PartSpec {
   lengthBytes: number;
 }
 
+/** A copied part as the import records it: durable in storage before the record exists. */
+export interface RecordedPart {
+  partIndex: number;
+  offsetBytes: number;
+  lengthBytes: number;
+  crc32c: number;
+  receipt: Record<string, unknown> | null;
+}
+
 /**
  * The part size for a file: the minimum, grown (in whole MiB) so that no copy needs more than
  * MAX_PARTS parts; a 500 GB file gets 48 MiB parts.

@@ -2,29 +2,24 @@
  * Deleting videos: the records (imports and parts cascade), a `video.deleted` event each, and the
  * cancellation of their queued ingestion and clip jobs, in one transaction that also rings the
  * event bell (`videos`), so every worker stops media work it runs on them at once; then their
- * stored data. Data that cannot be removed is logged, not fatal: the records are already gone.
+ * stored data (storage/video-data.ts, which the copy uses too). Data that cannot be removed is logged, not fatal: the records are already gone.
  */
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import { ringEventBell } from '../db/event-bell.js';
 import { recordEvent } from '../db/queries/events.queries.js';
-import type { JobQueue } from '../jobs/job-queue.js';
 import { deleteVideos } from '../db/queries/videos.queries.js';
-import { videoPrefix, videoSourceKey } from '../storage/blob-keys.js';
-import type { BlobStore, UploadState } from '../storage/blob-store.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { deleteVideoData } from '../storage/video-data.js';
 
-/** Removes everything stored for a video, including an unfinished upload. Idempotent. */
-export async function deleteVideoData(
-  store: BlobStore,
-  video: { teamId: string; videoId: string; uploadState: UploadState | null },
-): Promise<void> {
-  await store.abortUpload(videoSourceKey(video.teamId, video.videoId), video.uploadState);
-  await store.deletePrefix(videoPrefix(video.teamId, video.videoId));
+/** Cancels, in `tx`, a video's queued media jobs (the job queue's part this needs). */
+export interface QueuedMediaJobs {
+  cancelQueued(tx: Database, name: 'ingest-video' | 'cut-clip', videoId: string): Promise<number>;
 }
 
 /** Deletes the videos and their data; resolves with the ids that were deleted. */
 export async function deleteVideosWithData(
-  deps: { db: Database; store: BlobStore; queue: Pick<JobQueue, 'cancelQueued'>; log: Logger },
+  deps: { db: Database; store: BlobStore; queue: QueuedMediaJobs; log: Logger },
   videoIds: string[],
 ): Promise<string[]> {
   const deleted = await deps.db.transaction(async (tx) => {

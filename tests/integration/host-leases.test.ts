@@ -8,6 +8,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireHostLease, type HostLeaseOptions, type LeaseRequest } from '../../src/copy/host-leases.js';
 import { migrateDatabase, openDatabase, type Database, type DatabaseConnection } from '../../src/db/database.js';
+import { databaseHostLeaseLedger } from '../../src/db/host-lease-ledger.js';
 import { hostLeases } from '../../src/db/schema.js';
 import { backends, createTestDatabase } from '../support/test-database.js';
 
@@ -47,7 +48,7 @@ describe.each(backends)('source host leases (%s)', (backend) => {
 
   function options(db: Database, overrides: Partial<HostLeaseOptions> = {}): HostLeaseOptions {
     return {
-      db,
+      ledger: databaseHostLeaseLedger(db),
       ceiling: 24,
       log,
       sleep: (ms, signal) => sleep(ms, undefined, { signal }),

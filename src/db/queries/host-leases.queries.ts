@@ -3,6 +3,7 @@
  * from the database's clock, so workers on machines whose clocks disagree still agree on expiry.
  */
 import { and, eq, gt, lte, sql, sum } from 'drizzle-orm';
+import type { NewHostLease } from '../../copy/host-leases.js';
 import type { Database } from '../database.js';
 import { hostLeases } from '../schema.js';
 
@@ -36,14 +37,6 @@ export async function deleteExpiredHostLeases(tx: Database, host: string): Promi
     .where(and(eq(hostLeases.host, host), lte(hostLeases.expiresAt, sql`clock_timestamp()`)))
     .returning({ id: hostLeases.id });
   return deleted.length;
-}
-
-export interface NewHostLease {
-  host: string;
-  videoId: string;
-  holder: string;
-  connections: number;
-  ttlMs: number;
 }
 
 /** Inserts a lease valid for `ttlMs` from now; returns its id. */

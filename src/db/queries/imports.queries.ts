@@ -1,5 +1,6 @@
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { OperationError } from '../../domain/errors.js';
+import type { RecordedPart } from '../../domain/part-plan.js';
 import type { Database } from '../database.js';
 import { importParts, videoImports, videos } from '../schema.js';
 import type { ImportRow } from './videos.queries.js';
@@ -9,14 +10,6 @@ export type NewImport = typeof videoImports.$inferInsert;
 export interface ImportForCopy {
   videoImport: ImportRow;
   teamId: string;
-}
-
-export interface RecordedPart {
-  partIndex: number;
-  offsetBytes: number;
-  lengthBytes: number;
-  crc32c: number;
-  receipt: Record<string, unknown> | null;
 }
 
 export async function insertImport(tx: Database, values: NewImport): Promise<void> {
