@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
-import type { BellRing, EventBell } from '../db/event-bell.js';
+import type { BellRing, EventBell } from '../webhooks/event-bell.js';
 import { findExistingVideoIds } from '../db/queries/videos.queries.js';
 
 /** The reason a media job's signal aborts with when its video was deleted. */

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
-import { ringEventBell } from '../db/event-bell.js';
+import { ringEventBell } from '../db/queries/event-bell.queries.js';
 import { recordEvent } from '../db/queries/events.queries.js';
 import { deleteVideos } from '../db/queries/videos.queries.js';
 import type { BlobStore } from '../storage/blob-store.js';

@@ -43,7 +43,7 @@ export class SigningKeyRing {
       await lockSigningKeys(tx);
       return (await findActiveSigningKey(tx)) ?? this.insertNewKey(tx);
     });
-    this.cached = { key: this.unlock(row), loadedAtMs: Date.now() };
+    this.cached = { key: this.unlock(row), loadedAtMs: this.now().getTime() };
     return row;
   }
 
@@ -54,7 +54,7 @@ export class SigningKeyRing {
       await expireActiveSigningKeys(tx, new Date(this.now().getTime() + overlapMs));
       return this.insertNewKey(tx);
     });
-    this.cached = { key: this.unlock(row), loadedAtMs: Date.now() };
+    this.cached = { key: this.unlock(row), loadedAtMs: this.now().getTime() };
     return row;
   }
 
@@ -70,17 +70,17 @@ export class SigningKeyRing {
       return this.insertNewKey(tx);
     });
     if (rotated === null) return false;
-    this.cached = { key: this.unlock(rotated), loadedAtMs: Date.now() };
+    this.cached = { key: this.unlock(rotated), loadedAtMs: this.now().getTime() };
     return true;
   }
 
   /** The key to sign with now (cached for a short while; a rotation elsewhere is seen within CACHE_MS). */
   async current(): Promise<SigningKey> {
-    if (this.cached !== null && Date.now() - this.cached.loadedAtMs < CACHE_MS) return this.cached.key;
+    if (this.cached !== null && this.now().getTime() - this.cached.loadedAtMs < CACHE_MS) return this.cached.key;
     const row = (await findActiveSigningKey(this.deps.db)) ?? (await this.ensureActiveKey());
     // Decrypting is only needed when the active key changed (a rotation); else the check is renewed.
     const key = this.cached !== null && this.cached.key.id === row.id ? this.cached.key : this.unlock(row);
-    this.cached = { key, loadedAtMs: Date.now() };
+    this.cached = { key, loadedAtMs: this.now().getTime() };
     return key;
   }
 

@@ -34,6 +34,7 @@ export class WebhookConnection {
   constructor(
     private readonly client: OutboundClient,
     private readonly timeoutMs: number,
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   /** Checks and pins `url` again; throws AppError INVALID_HTTPS_URL when the policy refuses it now. */
@@ -50,7 +51,7 @@ export class WebhookConnection {
   async post(body: string, headers: Record<string, string>, stopSignal: AbortSignal): Promise<SendOutcome> {
     const pool = this.pool;
     if (pool === null) throw new Error('WebhookConnection.post before prepare');
-    const requestedAt = new Date();
+    const requestedAt = this.now();
     const started = performance.now();
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const elapsed = () => Math.round(performance.now() - started);
@@ -113,8 +114,8 @@ export class WebhookConnection {
 }
 
 /** The outcome of an attempt that could not be made because the URL is refused now. */
-export function refusedOutcome(error: AppError): SendOutcome {
-  return failure(new Date(), 0, error.code, error.message);
+export function refusedOutcome(error: AppError, requestedAt: Date): SendOutcome {
+  return failure(requestedAt, 0, error.code, error.message);
 }
 
 function failure(

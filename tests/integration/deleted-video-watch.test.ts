@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateDatabase, openDatabase, type DatabaseConnection } from '../../src/db/database.js';
-import { listenForEvents, type BellRing, type EventBell } from '../../src/db/event-bell.js';
+import { listenForEvents, type BellRing, type EventBell } from '../../src/webhooks/event-bell.js';
 import { insertAccount } from '../../src/db/queries/tenancy.queries.js';
 import { insertVideo } from '../../src/db/queries/videos.queries.js';
 import { DeletedVideoWatch, VideoDeletedError } from '../../src/jobs/deleted-video-watch.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateDatabase, openDatabase, type DatabaseConnection } from '../../src/db/database.js';
-import { listenForEvents, type EventBell } from '../../src/db/event-bell.js';
+import { listenForEvents, type EventBell } from '../../src/webhooks/event-bell.js';
 import { recordEvent } from '../../src/db/queries/events.queries.js';
 import { insertAccount } from '../../src/db/queries/tenancy.queries.js';
 import { backends, createTestDatabase, type TestDatabase } from '../support/test-database.js';

@@ -1,7 +1,7 @@
 import { asc, eq } from 'drizzle-orm';
 import type { EventType } from '../../domain/events.js';
 import type { Database } from '../database.js';
-import { ringEventBell } from '../event-bell.js';
+import { ringEventBell } from './event-bell.queries.js';
 import { events } from '../schema.js';
 
 export interface NewEvent {

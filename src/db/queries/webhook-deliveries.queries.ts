@@ -4,7 +4,7 @@
  */
 import { and, asc, count, eq, exists, gte, inArray, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../database.js';
-import { ringEventBell } from '../event-bell.js';
+import { ringEventBell } from './event-bell.queries.js';
 import { pageOffset, pageOrder, toPage, type Page, type PageRequest, type TriState } from '../paging.js';
 import { webhookDeliveries, webhookDeliveryAttempts, webhooks } from '../schema.js';
 

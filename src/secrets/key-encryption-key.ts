@@ -1,6 +1,9 @@
 /**
- * Where the key that encrypts the webhook signing keys comes from when the operator did not set
- * REELIN_WEBHOOK_KEY_ENCRYPTION_KEY:
+ * The service's key-encryption key: every secret kept at rest is sealed under it (domain/secret-box.ts),
+ * the webhook signing keys and secrets, the S3 key pairs of imports and the download-link key
+ * (secrets-at-rest.ts). The webhook worker and the S3 copy take it from here, through app.ts.
+ *
+ * Where it comes from when the operator did not set REELIN_WEBHOOK_KEY_ENCRYPTION_KEY:
  * - embedded database: a random key in a file of the data folder (mode 0600), outside the database
  *   folder, so a copy of the database alone does not reveal the signing keys;
  * - PostgreSQL: a random key in `server_secrets`, shared by every process. That protects nothing

@@ -1,7 +1,7 @@
 /**
  * The doorbell of the webhook outbox. `recordEvent` (and a queued test event) rings it with a
- * NOTIFY in the transaction that records the event, so it rings when (and only if) that
- * transaction commits, in every process listening on the database. Webhook workers listen, so a
+ * NOTIFY in the transaction that records the event (db/queries/event-bell.queries.ts), so it rings
+ * when (and only if) that transaction commits, in every process listening on the database. Webhook workers listen, so a
  * new event is dispatched and sent at once rather than at the next poll; the poll stays as the
  * backstop for a ring missed while a listening connection was down, and for retries that fall due.
  * Deleting videos rings it too, so workers stop the media work of a deleted video at once.
@@ -10,26 +10,12 @@
  * needs a connection of its own for as long as it listens (a pooled one would drop the
  * subscription when handed back), so the bell keeps one client and reconnects it when it breaks.
  */
-import { sql } from 'drizzle-orm';
 import pg from 'pg';
-import type { Database, DatabaseConnection } from './database.js';
+import type { DatabaseConnection } from '../db/database.js';
+import { EVENTS_CHANNEL, type RungBell } from '../db/queries/event-bell.queries.js';
 
-export const EVENTS_CHANNEL = 'reelin_events';
-
-/**
- * What a ring announces: new events (for the dispatcher), new due deliveries (test events, for the
- * scheduler), deleted videos (for workers running media jobs, jobs/deleted-video-watch.ts), or,
- * after a broken listening connection was restored, possibly missed rings of all three.
- */
-export type BellRing = 'events' | 'deliveries' | 'videos' | 'missed';
-
-/**
- * Rings the bell from inside `tx`: listeners hear it when `tx` commits, never if it rolls back
- * (PostgreSQL folds equal rings of one transaction into one).
- */
-export async function ringEventBell(tx: Database, ring: Exclude<BellRing, 'missed'>): Promise<void> {
-  await tx.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${ring})`);
-}
+/** A ring as listeners hear it: what was rung, or, after a broken listening connection was restored, `missed` (possibly any). */
+export type BellRing = RungBell | 'missed';
 
 /** How long a broken PostgreSQL listening connection waits before it connects again. */
 const RECONNECT_DELAY_MS = 1_000;
