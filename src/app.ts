@@ -36,7 +36,7 @@ import { DownloadLinkSigner } from './storage/download-links.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { tightenDataDir } from './storage/data-dir-permissions.js';
 import { FsBlobStore } from './storage/fs-blob-store.js';
-import type { S3Credentials } from './storage/s3-client.js';
+import type { S3Credentials } from './domain/s3-object.js';
 import { releaseAllLeases } from './db/queries/webhook-deliveries.queries.js';
 import { WebhookService } from './services/webhook.service.js';
 import { resolveKeyEncryptionKey } from './secrets/key-encryption-key.js';

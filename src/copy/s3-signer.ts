@@ -7,11 +7,7 @@
  */
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
-
-export interface S3Credentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-}
+import type { S3Credentials } from '../domain/s3-object.js';
 
 /** SHA-256 of the empty body, hex. */
 export const EMPTY_BODY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -34,7 +30,11 @@ export function createS3RequestSigner(options: {
   const signer = new SignatureV4({
     service: 's3',
     region: options.region,
-    credentials: { accessKeyId: options.credentials.accessKeyId, secretAccessKey: options.credentials.secretAccessKey },
+    credentials: {
+      accessKeyId: options.credentials.accessKeyId,
+      secretAccessKey: options.credentials.secretAccessKey,
+      ...(options.credentials.sessionToken === undefined ? {} : { sessionToken: options.credentials.sessionToken }),
+    },
     sha256: Sha256,
     // S3 signs the path as sent (encoded once), unlike the other AWS services.
     uriEscapePath: false,

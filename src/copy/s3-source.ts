@@ -18,12 +18,13 @@ import {
   parseS3Error,
   s3ErrorToAppError,
   s3ObjectUrl,
+  type S3Credentials,
   type S3ObjectLocation,
 } from '../domain/s3-object.js';
 import { describeHttpStatus } from '../net/http-status.js';
 import { headerValue, type OutboundClient, type OutboundResponse, type PinnedPool } from '../net/outbound-client.js';
 import { describeSource, foreignContentEncoding, identityHeaders, USER_AGENT, type SourceInfo } from './probe.js';
-import { createS3RequestSigner, type S3Credentials } from './s3-signer.js';
+import { createS3RequestSigner } from './s3-signer.js';
 
 /** What the request names: the endpoint (null: AWS) and region (null: looked up, or the default for an endpoint). */
 export interface S3ObjectRequest {

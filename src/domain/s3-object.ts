@@ -11,6 +11,14 @@ import { storableText } from './stored-text.js';
 
 export type S3Addressing = 'virtual-hosted' | 'path';
 
+/** An S3 key pair: the service's own storage's (when not from the SDK's provider chain) or an import's. */
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** Present with temporary credentials only; an import's key pair never has one. */
+  sessionToken?: string;
+}
+
 /** An object in a bucket, with the endpoint, region and style its requests are made and signed with. */
 export interface S3ObjectLocation {
   /** Base URL of the S3 service, without the bucket (`https://s3.eu-west-1.amazonaws.com`). */

@@ -6,14 +6,9 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
 import type { S3StorageConfig } from '../config/config.js';
+import type { S3Credentials } from '../domain/s3-object.js';
 import { createS3HttpHandler } from '../net/s3-http-handler.js';
 import { S3BlobStore, s3ClientDefaults } from './s3-blob-store.js';
-
-export interface S3Credentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string;
-}
 
 export interface S3StoreOptions {
   connectTimeoutMs: number;
