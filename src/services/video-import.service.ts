@@ -34,12 +34,11 @@ import {
 import { findDefaultProject, findProject } from '../db/queries/projects.queries.js';
 import type { TeamRow } from '../db/queries/tenancy.queries.js';
 import { findVideoView, insertVideo, type VideoView } from '../db/queries/videos.queries.js';
-import type { JobQueue } from '../jobs/job-queue.js';
 import type { OutboundClient } from '../net/outbound-client.js';
 import { videoSourceKey } from '../storage/blob-keys.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Principal } from './tenancy.service.js';
-import { deleteVideosWithData } from './video-deletion.js';
+import { deleteVideosWithData, type QueuedMediaJobs } from './video-deletion.js';
 
 /** A video imported from a URL, with its import. */
 export type ImportView = VideoView & { videoImport: NonNullable<VideoView['videoImport']> };
@@ -75,9 +74,14 @@ export interface NewS3Import {
 /** Connections an S3 copy opens (the HTTPS import's default; the S3 route has no such parameter). */
 const S3_CONNECTIONS = 10;
 
+/** The job queue as importing uses it: each import's copy job, sent in the transaction that creates or restarts it. */
+export interface ImportJobs extends QueuedMediaJobs {
+  send(tx: Database, name: 'copy-video', payload: { videoId: string }): Promise<void>;
+}
+
 export interface VideoImportDeps {
   db: Database;
-  queue: JobQueue;
+  queue: ImportJobs;
   client: OutboundClient;
   store: BlobStore;
   minPartSizeBytes: number;

@@ -19,11 +19,10 @@ import {
   type VideoRow,
   type VideoView,
 } from '../db/queries/videos.queries.js';
-import type { JobQueue } from '../jobs/job-queue.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { toBlobKey } from '../storage/blob-keys.js';
 import { storePresignedUrl, type DownloadLinkSigner } from '../storage/download-links.js';
-import { deleteVideosWithData } from './video-deletion.js';
+import { deleteVideosWithData, type QueuedMediaJobs } from './video-deletion.js';
 
 /** What the video use cases return: a video with its import, ingestion, processing and master. */
 export type { ClipProcessingRow, ImportRow, IngestionRow, VideoRow, VideoView };
@@ -43,7 +42,7 @@ export interface VideoServiceDeps {
   db: Database;
   store: BlobStore;
   /** Deleting a video cancels its queued ingestion and clip jobs. */
-  queue: Pick<JobQueue, 'cancelQueued'>;
+  queue: QueuedMediaJobs;
   signer: DownloadLinkSigner;
   log: Logger;
   now?: () => Date;

@@ -7,9 +7,8 @@ import type { Database } from '../../src/db/database.js';
 import type { TeamRow } from '../../src/db/queries/tenancy.queries.js';
 import type { ImportRow, VideoView } from '../../src/db/queries/videos.queries.js';
 import { MEBIBYTE, type RecordedPart } from '../../src/domain/part-plan.js';
-import type { JobQueue } from '../../src/jobs/job-queue.js';
 import type { OutboundClient } from '../../src/net/outbound-client.js';
-import { VideoImportService } from '../../src/services/video-import.service.js';
+import { VideoImportService, type ImportJobs } from '../../src/services/video-import.service.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
 
 // The restart's database queries and source probes are replaced by fakes; the service's own
@@ -124,7 +123,7 @@ function harness(current: ImportRow) {
     send: async (t: unknown, name: string, payload: unknown) => {
       sent.push([t, name, payload]);
     },
-  } as unknown as JobQueue;
+  } as unknown as ImportJobs;
   const service = new VideoImportService({
     db,
     queue,
