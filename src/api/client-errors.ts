@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ErrorCode } from '../domain/errors.js';
-import { httpStatusOf, type ErrorBody } from './errors.js';
+import { buildErrorBody, httpStatusOf } from './errors.js';
 
 /** The reason phrases of the statuses written here. */
 const reasonPhrases: Record<number, string> = {
@@ -63,16 +63,16 @@ export function clientErrorResponse(
 ): { status: number; code: ErrorCode; response: string } {
   const { code, message } = describe(error);
   const status = httpStatusOf[code];
-  const body: ErrorBody = {
-    timestamp: now.toISOString(),
+  const body = buildErrorBody({
+    now,
     requestId,
     requestPath: requestPathOf(error.rawPacket),
+    code,
     statusCode: status,
-    errorCode: code,
     message,
     validationErrors: [],
-    errorDetails: null,
-  };
+    details: null,
+  });
   const json = JSON.stringify(body);
   const head = [
     `HTTP/1.1 ${status} ${reasonPhrases[status] ?? 'Error'}`,

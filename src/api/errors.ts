@@ -6,7 +6,14 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { AppError, isAppError, type ErrorCode, type FieldError } from '../domain/errors.js';
+import {
+  AppError,
+  errorCodeEnumOf,
+  isAppError,
+  type ErrorCode,
+  type FieldError,
+  type ReportedPixopErrorCode,
+} from '../domain/errors.js';
 
 export const httpStatusOf = {
   MISSING_API_KEY: 401,
@@ -67,15 +74,70 @@ export const httpStatusOf = {
   REQUEST_TIMEOUT: 408,
 } as const satisfies Record<ErrorCode, number>;
 
+/** A `validationErrors` item as sent: Pixop's clients type `value` as a string. */
+export interface WireFieldError {
+  field: string;
+  value: string;
+  message: string;
+}
+
 export interface ErrorBody {
   timestamp: string;
   requestId: string;
   requestPath: string;
   statusCode: number;
   errorCode: ErrorCode;
+  /** `errorCode` again when Pixop documents it (clients switch on it); absent for this service's own codes. */
+  errorCodeEnum?: ReportedPixopErrorCode;
   message: string;
-  validationErrors: FieldError[];
+  validationErrors: WireFieldError[];
   errorDetails: Record<string, unknown> | null;
+}
+
+/** The longest `validationErrors[].value` sent, in UTF-16 code units; a longer one is cut and ends in `…`. */
+export const MAX_QUOTED_VALUE_LENGTH = 200;
+
+/**
+ * A field's offending value as the string `validationErrors[].value` carries: a string as it is,
+ * anything else JSON-encoded (a missing value is `null`), cut to MAX_QUOTED_VALUE_LENGTH.
+ */
+export function quoteValue(value: unknown): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? 'null');
+  if (text.length <= MAX_QUOTED_VALUE_LENGTH) return text;
+  let end = MAX_QUOTED_VALUE_LENGTH;
+  // Never split a surrogate pair: the cut string must stay valid UTF-16.
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return `${text.slice(0, end)}…`;
+}
+
+/** The contract's error body; the one place that decides `errorCodeEnum` and the quoted values. */
+export function buildErrorBody(fields: {
+  now: Date;
+  requestId: string;
+  requestPath: string;
+  code: ErrorCode;
+  statusCode: number;
+  message: string;
+  validationErrors: readonly FieldError[];
+  details: Record<string, unknown> | null;
+}): ErrorBody {
+  const errorCodeEnum = errorCodeEnumOf(fields.code);
+  return {
+    timestamp: fields.now.toISOString(),
+    requestId: fields.requestId,
+    requestPath: fields.requestPath,
+    statusCode: fields.statusCode,
+    errorCode: fields.code,
+    ...(errorCodeEnum === undefined ? {} : { errorCodeEnum }),
+    message: fields.message,
+    validationErrors: fields.validationErrors.map((item) => ({
+      field: item.field,
+      value: quoteValue(item.value),
+      message: item.message,
+    })),
+    errorDetails: fields.details,
+  };
 }
 
 /** The status an error is answered with: a source's refused credentials are the request's fault (400), not the caller's (401/403). */
@@ -85,16 +147,16 @@ export function httpStatusOfError(error: AppError): number {
 }
 
 function errorBody(request: FastifyRequest, error: AppError): ErrorBody {
-  return {
-    timestamp: new Date().toISOString(),
+  return buildErrorBody({
+    now: new Date(),
     requestId: request.id,
     requestPath: request.url.split('?')[0] ?? request.url,
+    code: error.code,
     statusCode: httpStatusOfError(error),
-    errorCode: error.code,
     message: error.message,
     validationErrors: error.validationErrors,
-    errorDetails: error.details,
-  };
+    details: error.details,
+  });
 }
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
@@ -112,7 +174,7 @@ function valueAt(source: unknown, path: string[]): unknown {
 
 const secretField = /secret|password/i;
 
-/** A value quoted back in a validation error, with secrets (an S3 secret key) left out. */
+/** A value quoted back in a validation error, with secrets (an S3 secret key) left out; `quoteValue` then makes it a string. */
 export function withoutSecrets(path: string[], value: unknown): unknown {
   if (path.some((key) => secretField.test(key))) return '[redacted]';
   if (value === null || typeof value !== 'object') return value;

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { eventTypes, type EventType } from '../domain/events.js';
 import { standardWebhooksSecretPattern } from '../domain/webhooks.js';
+import { MAX_QUOTED_VALUE_LENGTH } from './errors.js';
 
 export const uuid = z.uuid({ message: 'must be a UUID' });
 
@@ -90,8 +91,23 @@ export const errorResponse = z
     requestPath: z.string(),
     statusCode: z.number().int(),
     errorCode: z.string(),
+    errorCodeEnum: z
+      .string()
+      .optional()
+      .meta({
+        description:
+          "`errorCode` again when it is one of Pixop's documented codes; absent for this service's own codes.",
+      }),
     message: z.string(),
-    validationErrors: z.array(z.object({ field: z.string(), value: z.unknown(), message: z.string() })),
+    validationErrors: z.array(
+      z.object({
+        field: z.string(),
+        value: z.string().meta({
+          description: `The offending value: a string as sent, anything else JSON-encoded (\`null\` when missing), secrets as \`[redacted]\`, cut to ${MAX_QUOTED_VALUE_LENGTH} characters followed by \`…\`.`,
+        }),
+        message: z.string(),
+      }),
+    ),
     errorDetails: z.record(z.string(), z.unknown()).nullable(),
   })
   .meta({ id: 'Error' });

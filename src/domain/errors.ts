@@ -91,6 +91,86 @@ export const serviceErrorCodes = [
 
 export type ErrorCode = (typeof contractErrorCodes)[number] | (typeof serviceErrorCodes)[number];
 
+/**
+ * Every error code Pixop documents, whether this service reports it or not. An error body whose
+ * `errorCode` is one of these repeats it in `errorCodeEnum`, which Pixop's clients switch on; this
+ * service's own codes are not among them and go without it.
+ */
+export const pixopErrorCodes = [
+  'UNKNOWN',
+  'TOO_MANY_REQUESTS',
+  'INVALID_CREDENTIALS',
+  'ACCOUNT_LOCKED',
+  'ACCOUNT_DISABLED',
+  'ACCOUNT_EXPIRED',
+  'MISSING_API_KEY',
+  'INVALID_API_KEY',
+  'ACCESS_DENIED',
+  'FORBIDDEN',
+  'RESOURCE_NOT_FOUND',
+  'TEAM_NOT_FOUND',
+  'DEFAULT_TEAM_NOT_API_ENABLED',
+  'INVALID_INPUT',
+  'VALIDATION_ERROR',
+  'INVALID_REQUEST_BODY',
+  'MISSING_REQUEST_BODY',
+  'UNSUPPORTED_CONTENT_TYPE',
+  'VIDEO_IN_OPERATION_NOT_FAILED',
+  'CHECKSUM_MISMATCH',
+  'VIDEO_IN_RESTART_CHECKSUM_MISMATCH',
+  'INVALID_HTTPS_URL',
+  'UNEXPECTED_CONTENT_RANGE',
+  'CONTENT_RANGE_HEADER_INVALID',
+  'CONTENT_NOT_PARTIAL_ERROR',
+  'PARSE_CONTENT_TYPE_ERROR',
+  'NO_CONTENT',
+  'RESOLVE_OBJECT_METADATA_ERROR',
+  'BUCKET_NOT_FOUND',
+  'KEY_NOT_FOUND',
+  'HEAD_BUCKET_ERROR',
+  'HEAD_OBJECT_ERROR',
+  'OBJECT_ALREADY_EXISTS',
+  'VIDEO_OUT_OPERATION_NOT_FAILED',
+  'VIDEO_ALREADY_BEING_COPIED_TO_OUTPUT_LOCATION',
+  'ONGOING_COPY_TO_OUTPUT_NEEDS_TO_BE_RESTARTED_OR_ABANDONED',
+  'VIDEO_PROCESSING_NOT_DONE',
+  'CONFLICTING_DERIVED_VIDEO_IDS',
+  'VIDEO_NOT_FULLY_INGESTED',
+  'VIDEO_COMPARISON_CONFLICT',
+  'WEBHOOK_NOT_ACTIVE',
+  'TOO_MANY_WEBHOOK_TEST_EVENTS',
+  'WEBHOOK_RATE_LIMIT_EXCEEDED',
+  'MAXIMUM_AMOUNT_OF_ACTIVE_WEBHOOKS_REACHED',
+  'MAXIMUM_AMOUNT_OF_ACTIVE_API_KEYS_REACHED',
+  'ACTIVE_API_KEY_CANNOT_BE_DELETED',
+  'PROJECT_WITH_VIDEOS_CANNOT_BE_DELETED',
+  'INVALID_DATE_TIME_RANGE',
+  'BAD_REQUEST',
+  'UNAUTHORIZED',
+  'NOT_FOUND',
+  'CONFLICT',
+  'INTERNAL_SERVER_ERROR',
+] as const;
+
+export type PixopErrorCode = (typeof pixopErrorCodes)[number];
+
+/** The codes this service reports that Pixop documents: exactly the contract's codes. */
+export type ReportedPixopErrorCode = Extract<ErrorCode, PixopErrorCode>;
+
+// Checked by the compiler: every contract code is one Pixop documents, and none of this service's own is.
+const contractCodesArePixops: readonly PixopErrorCode[] = contractErrorCodes;
+type ServiceCodeInPixops = Extract<(typeof serviceErrorCodes)[number], PixopErrorCode>;
+const noServiceCodeIsPixops: [ServiceCodeInPixops] extends [never] ? true : ServiceCodeInPixops = true;
+void contractCodesArePixops;
+void noServiceCodeIsPixops;
+
+const pixopCodes: ReadonlySet<string> = new Set(pixopErrorCodes);
+
+/** The `errorCodeEnum` of an error body: the code when Pixop documents it, else undefined. */
+export function errorCodeEnumOf(code: ErrorCode): ReportedPixopErrorCode | undefined {
+  return pixopCodes.has(code) ? (code as ReportedPixopErrorCode) : undefined;
+}
+
 /** One problem with one input field, as the contract's `validationErrors` items. */
 export interface FieldError {
   field: string;

@@ -38,6 +38,8 @@ function expectError(response: Pick<ApiResponse<any>, 'status' | 'body' | 'heade
     requestPath: expected.path,
     statusCode: expected.status,
     errorCode: expected.code,
+    // Every code these tests expect is one Pixop documents, so the body repeats it for Pixop's clients.
+    errorCodeEnum: expected.code,
     message: expected.message,
     validationErrors: expected.validationErrors ?? [],
     errorDetails: expected.errorDetails ?? null,
@@ -427,6 +429,7 @@ describe.each(backends)('closed input holes (%s)', (backend) => {
         requestPath,
         statusCode: 400,
         errorCode: 'BAD_REQUEST',
+        errorCodeEnum: 'BAD_REQUEST',
         message: `the request is not valid HTTP/1.1 (${parserCode}): check the request line and headers`,
         validationErrors: [],
         errorDetails: null,

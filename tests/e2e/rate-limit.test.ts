@@ -146,6 +146,7 @@ describe.each(backends)('API rate limiting (%s)', (backend) => {
       requestPath: '/api/v1/account',
       statusCode: 429,
       errorCode: 'TOO_MANY_REQUESTS',
+      errorCodeEnum: 'TOO_MANY_REQUESTS',
       message: `this API key has made more than 5 requests per minute: retry in ${reset} s`,
       validationErrors: [],
       errorDetails: { limit: 5, retryAfterSeconds: reset },

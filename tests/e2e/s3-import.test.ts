@@ -463,7 +463,7 @@ describe.each(backends)('importing from S3 (%s)', (backend: Backend) => {
     ]);
 
     const missing = await service.api('POST', '/api/v1/videos/in/s3', { name: 'x', objectKey: 'a' });
-    expect(missing.body.validationErrors).toEqual([{ field: 's3Bucket', value: null, message: 'is required' }]);
+    expect(missing.body.validationErrors).toEqual([{ field: 's3Bucket', value: 'null', message: 'is required' }]);
   });
 
   it('documents the route and its limits in the OpenAPI document', async () => {

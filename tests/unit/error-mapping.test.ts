@@ -2,8 +2,15 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { httpStatusOf, registerErrorHandling } from '../../src/api/errors.js';
-import { AppError, contractErrorCodes, serviceErrorCodes, type ErrorCode } from '../../src/domain/errors.js';
+import { buildErrorBody, httpStatusOf, quoteValue, registerErrorHandling } from '../../src/api/errors.js';
+import {
+  AppError,
+  contractErrorCodes,
+  errorCodeEnumOf,
+  pixopErrorCodes,
+  serviceErrorCodes,
+  type ErrorCode,
+} from '../../src/domain/errors.js';
 
 const allCodes: readonly ErrorCode[] = [...contractErrorCodes, ...serviceErrorCodes];
 
@@ -70,6 +77,59 @@ describe('httpStatusOf', () => {
   });
 });
 
+describe('errorCodeEnum', () => {
+  it('is the code itself for every contract code, all of which Pixop documents', () => {
+    for (const code of contractErrorCodes) expect(errorCodeEnumOf(code)).toBe(code);
+    expect(contractErrorCodes.filter((code) => !(pixopErrorCodes as readonly string[]).includes(code))).toEqual([]);
+  });
+
+  it("is absent for every one of this service's own codes", () => {
+    for (const code of serviceErrorCodes) expect(errorCodeEnumOf(code)).toBeUndefined();
+    expect(serviceErrorCodes.filter((code) => (pixopErrorCodes as readonly string[]).includes(code))).toEqual([]);
+  });
+
+  it.each(allCodes)('is in the error body of %s exactly when Pixop documents the code', (code) => {
+    const body = buildErrorBody({
+      now: new Date('2026-11-28T10:07:50.123Z'),
+      requestId: 'r',
+      requestPath: '/api/v1/x',
+      code,
+      statusCode: httpStatusOf[code],
+      message: 'm',
+      validationErrors: [],
+      details: null,
+    });
+    const documented = (contractErrorCodes as readonly string[]).includes(code);
+    expect('errorCodeEnum' in body).toBe(documented);
+    expect(body.errorCodeEnum).toBe(documented ? code : undefined);
+  });
+});
+
+describe('quoteValue', () => {
+  it('sends a string as it is and JSON-encodes anything else', () => {
+    expect(quoteValue('http://x')).toBe('http://x');
+    expect(quoteValue('')).toBe('');
+    expect(quoteValue([])).toBe('[]');
+    expect(quoteValue(['video_in.done', 7])).toBe('["video_in.done",7]');
+    expect(quoteValue({ a: { b: null } })).toBe('{"a":{"b":null}}');
+    expect(quoteValue(42.5)).toBe('42.5');
+    expect(quoteValue(false)).toBe('false');
+    expect(quoteValue(null)).toBe('null');
+    expect(quoteValue(undefined)).toBe('null');
+  });
+
+  it('cuts a value longer than 200 characters to 200 followed by an ellipsis', () => {
+    expect(quoteValue('a'.repeat(200))).toBe('a'.repeat(200));
+    expect(quoteValue('a'.repeat(201))).toBe(`${'a'.repeat(200)}…`);
+    expect(quoteValue(['b'.repeat(300)])).toBe(`["${'b'.repeat(198)}…`);
+  });
+
+  it('never splits a surrogate pair when it cuts', () => {
+    const quoted = quoteValue(`${'a'.repeat(199)}😀tail`);
+    expect(quoted).toBe(`${'a'.repeat(199)}…`);
+  });
+});
+
 describe('registerErrorHandling', () => {
   const requestId = '7d8e2f4a-1b3c-4d5e-8f9a-0b1c2d3e4f5a';
   const now = new Date('2026-11-28T10:07:50.123Z');
@@ -107,6 +167,19 @@ describe('registerErrorHandling', () => {
         },
       },
       async (request) => ({ ok: true, name: request.body.name }),
+    );
+    typed.post(
+      '/api/v1/quoted',
+      {
+        schema: {
+          body: z.object({
+            name: z.string().max(255),
+            secretKey: z.string().optional(),
+            s3: z.object({ accessKey: z.string() }).strict().optional(),
+          }),
+        },
+      },
+      async () => ({ ok: true }),
     );
     typed.get(
       '/api/v1/videos',
@@ -151,6 +224,7 @@ describe('registerErrorHandling', () => {
       requestPath: '/api/v1/videos/abc/in/restart',
       statusCode: 409,
       errorCode: 'VIDEO_IN_OPERATION_NOT_FAILED',
+      errorCodeEnum: 'VIDEO_IN_OPERATION_NOT_FAILED',
       message: 'the copy is IN_PROGRESS; only a FAILED copy can be restarted',
       validationErrors: [],
       errorDetails: { uploadStatus: 'IN_PROGRESS' },
@@ -196,10 +270,39 @@ describe('registerErrorHandling', () => {
     expect(body.message).toContain('url: ');
   });
 
-  it('reports a missing required field with the value null', async () => {
+  it('reports a missing required field with the value "null"', async () => {
     const response = await app.inject({ method: 'POST', url: '/api/v1/videos/in/https', payload: { name: 'clip' } });
     expect(response.statusCode).toBe(400);
-    expect(response.json().validationErrors).toEqual([{ field: 'url', value: null, message: expect.any(String) }]);
+    expect(response.json().validationErrors).toEqual([{ field: 'url', value: 'null', message: expect.any(String) }]);
+  });
+
+  it.each<[string, unknown, string]>([
+    ['an array', [], '[]'],
+    ['an object', { nested: [1, 'two'] }, '{"nested":[1,"two"]}'],
+    ['a number', 12.5, '12.5'],
+    ['a long string', 'x'.repeat(300), `${'x'.repeat(200)}…`],
+  ])('quotes %s given for a field as a JSON-encoded string', async (_kind, value, quoted) => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/v1/quoted',
+      payload: { name: value },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().validationErrors).toEqual([{ field: 'name', value: quoted, message: expect.any(String) }]);
+  });
+
+  it('redacts a secret field whatever its type, and secrets nested in a quoted object', async () => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/v1/quoted',
+      payload: { name: 'ok', secretKey: ['hunter2'], s3: { accessKey: 'AKIA', secretAccessKey: 'hunter3' } },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().validationErrors).toEqual([
+      { field: 'secretKey', value: '[redacted]', message: expect.any(String) },
+      { field: 's3', value: '{"accessKey":"AKIA","secretAccessKey":"[redacted]"}', message: expect.any(String) },
+    ]);
+    expect(response.body).not.toContain('hunter');
   });
 
   it('names the query field that fails the schema, with the value as sent', async () => {
@@ -259,6 +362,7 @@ describe('registerErrorHandling', () => {
       requestPath: '/api/v1/crash',
       statusCode: 500,
       errorCode: 'INTERNAL_SERVER_ERROR',
+      errorCodeEnum: 'INTERNAL_SERVER_ERROR',
       message: `an unexpected error occurred; quote request id ${requestId} when reporting it`,
       validationErrors: [],
       errorDetails: null,
@@ -298,6 +402,7 @@ describe('registerErrorHandling', () => {
       requestPath: '/api/v1/nothing-here',
       statusCode: 404,
       errorCode: 'NOT_FOUND',
+      errorCodeEnum: 'NOT_FOUND',
       message: 'there is no endpoint GET /api/v1/nothing-here',
       validationErrors: [],
       errorDetails: null,

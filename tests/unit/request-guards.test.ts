@@ -165,6 +165,8 @@ describe('clientErrorResponse', () => {
       requestPath,
       statusCode: status,
       errorCode: code,
+      // BAD_REQUEST is Pixop's code; HEADERS_TOO_LARGE and REQUEST_TIMEOUT are this service's own.
+      ...(code === 'BAD_REQUEST' ? { errorCodeEnum: code } : {}),
       message,
       validationErrors: [],
       errorDetails: null,
