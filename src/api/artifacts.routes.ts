@@ -6,7 +6,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ArtifactKind, ArtifactLink, ArtifactService } from '../services/artifact.service.js';
-import type { TeamRow } from '../services/tenancy.service.js';
+import type { TeamScope } from '../services/tenancy.service.js';
 import { teamFrom } from './team-selection.js';
 import { presentArtifactLink } from './presenters.js';
 import {
@@ -24,7 +24,7 @@ const params = z.object({ videoId: uuid });
 
 /** The parts of a request the artifact routes read. */
 interface LinkRequest {
-  team: TeamRow;
+  teamScope: TeamScope;
   params: { videoId: string };
   query: { durationMinutes: number };
 }
@@ -35,7 +35,7 @@ export function artifactRoutes(deps: { artifacts: ArtifactService; publicUrl: st
     const linksFor = async (request: LinkRequest, kinds: readonly ArtifactKind[]): Promise<ArtifactLink[]> => {
       // Never the request's Host header, which the caller chooses: the configured origin, else a relative link.
       const baseUrl = deps.publicUrl ?? '';
-      return deps.artifacts.links(request.team, request.params.videoId, kinds, {
+      return deps.artifacts.links(request.teamScope, request.params.videoId, kinds, {
         durationMinutes: request.query.durationMinutes,
         baseUrl,
       });
@@ -46,7 +46,7 @@ export function artifactRoutes(deps: { artifacts: ArtifactService; publicUrl: st
       app.get(
         url,
         {
-          config: { team: teamFrom.selectTeamId },
+          config: { team: teamFrom.objectScope },
           schema: {
             summary,
             description,
@@ -79,7 +79,7 @@ export function artifactRoutes(deps: { artifacts: ArtifactService; publicUrl: st
     app.post(
       '/videos/:videoId/web-video/out/https',
       {
-        config: { team: teamFrom.selectTeamId },
+        config: { team: teamFrom.objectScope },
         schema: {
           summary: 'Get a pre-signed URL for the web video',
           description:

@@ -137,7 +137,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
     app.get(
       '/projects/:projectId',
       {
-        config: { team: teamFrom.selectTeamId },
+        config: { team: teamFrom.objectScope },
         schema: {
           summary: 'Get a project',
           tags: ['Projects'],
@@ -147,14 +147,14 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
         },
       },
       async (request) => {
-        return presentProject(await projects.get(request.team.id, request.params.projectId));
+        return presentProject(await projects.get(request.teamScope, request.params.projectId));
       },
     );
 
     app.patch(
       '/projects/:projectId',
       {
-        config: { team: teamFrom.selectTeamId },
+        config: { team: teamFrom.objectScope },
         schema: {
           summary: 'Rename a project',
           description: 'Without `name` (or without a body) nothing changes and the project is returned as it is.',
@@ -169,8 +169,8 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
         const { name } = request.body;
         return presentProject(
           name === undefined
-            ? await projects.get(request.team.id, request.params.projectId)
-            : await projects.rename(request.team.id, request.params.projectId, name),
+            ? await projects.get(request.teamScope, request.params.projectId)
+            : await projects.rename(request.teamScope, request.params.projectId, name),
         );
       },
     );
@@ -178,7 +178,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
     app.delete(
       '/projects/:projectId',
       {
-        config: { team: teamFrom.selectTeamId },
+        config: { team: teamFrom.objectScope },
         schema: {
           summary: 'Delete a project without videos',
           tags: ['Projects'],
@@ -188,7 +188,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
         },
       },
       async (request, reply) => {
-        await projects.delete(request.team.id, request.params.projectId);
+        await projects.delete(request.teamScope, request.params.projectId);
         return reply.code(204).send(null);
       },
     );

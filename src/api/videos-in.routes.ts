@@ -103,7 +103,7 @@ export function videosInRoutes(deps: { imports: VideoImportService }): FastifyPl
     app.get(
       '/videos/:videoId/in/status',
       {
-        config: { team: teamFrom.selectTeamId },
+        config: { team: teamFrom.objectScope },
         schema: {
           summary: 'Status of a video import',
           tags: ['Video in'],
@@ -113,14 +113,14 @@ export function videosInRoutes(deps: { imports: VideoImportService }): FastifyPl
         },
       },
       async (request) => {
-        return presentVideoInStatus(await imports.requireImportView(request.team.id, request.params.videoId));
+        return presentVideoInStatus(await imports.requireImportView(request.teamScope, request.params.videoId));
       },
     );
 
     app.post(
       '/videos/:videoId/in/restart',
       {
-        config: { team: teamFrom.selectTeamId },
+        config: { team: teamFrom.objectScope },
         schema: {
           summary: 'Resume a failed import',
           description:
@@ -133,7 +133,7 @@ export function videosInRoutes(deps: { imports: VideoImportService }): FastifyPl
       },
       async (request) => {
         return presentVideoInStatus(
-          await imports.restart(request.team, request.params.videoId, {
+          await imports.restart(request.teamScope, request.params.videoId, {
             skipChecksumValidation: request.query.skipChecksumValidation,
           }),
         );
@@ -143,7 +143,7 @@ export function videosInRoutes(deps: { imports: VideoImportService }): FastifyPl
     app.delete(
       '/videos/:videoId/in/abandon',
       {
-        config: { team: teamFrom.selectTeamId },
+        config: { team: teamFrom.objectScope },
         schema: {
           summary: 'Abandon a failed import',
           description: 'Deletes a FAILED import, its video record and its data.',
@@ -154,7 +154,7 @@ export function videosInRoutes(deps: { imports: VideoImportService }): FastifyPl
         },
       },
       async (request, reply) => {
-        await imports.abandon(request.team, request.params.videoId);
+        await imports.abandon(request.teamScope, request.params.videoId);
         return reply.code(204).send(null);
       },
     );

@@ -60,7 +60,7 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
     app.get(
       '/videos/:videoId',
       {
-        config: { team: teamFrom.selectTeamId },
+        config: { team: teamFrom.objectScope },
         schema: {
           summary: 'Get a video',
           tags: ['Videos'],
@@ -70,14 +70,14 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        return presentVideo(await videos.get(request.team, request.params.videoId));
+        return presentVideo(await videos.get(request.teamScope, request.params.videoId));
       },
     );
 
     app.patch(
       '/videos/:videoId',
       {
-        config: { team: teamFrom.selectTeamId },
+        config: { team: teamFrom.objectScope },
         schema: {
           summary: 'Rename or describe a video',
           tags: ['Videos'],
@@ -91,14 +91,14 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        return presentVideo(await videos.update(request.team, request.params.videoId, request.body));
+        return presentVideo(await videos.update(request.teamScope, request.params.videoId, request.body));
       },
     );
 
     app.delete(
       '/videos/:videoId',
       {
-        config: { team: teamFrom.selectTeamId },
+        config: { team: teamFrom.objectScope },
         schema: {
           summary: 'Delete a video and everything derived from it',
           description:
@@ -111,14 +111,14 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        return videos.delete(request.team, request.params.videoId, request.body ?? undefined);
+        return videos.delete(request.teamScope, request.params.videoId, request.body ?? undefined);
       },
     );
 
     app.get(
       '/videos/:videoId/derived',
       {
-        config: { team: teamFrom.selectTeamIdOrTeamId },
+        config: { team: teamFrom.objectScopeSelectTeamIdOrTeamId },
         schema: {
           summary: 'List the videos derived from a video',
           tags: ['Videos'],
@@ -129,14 +129,14 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
       },
       async (request) => {
         const { selectTeamId: _selectTeamId, teamId: _teamId, ...page } = request.query;
-        return mapPage(await videos.listDerived(request.team, request.params.videoId, page), presentVideo);
+        return mapPage(await videos.listDerived(request.teamScope, request.params.videoId, page), presentVideo);
       },
     );
 
     app.post(
       '/videos/:videoId/out/https',
       {
-        config: { team: teamFrom.selectTeamId },
+        config: { team: teamFrom.objectScope },
         schema: {
           summary: 'Get a pre-signed download URL for the video file',
           description:
@@ -150,7 +150,7 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
       async (request) => {
         // Never the request's Host header, which the caller chooses: the configured origin, else a relative link.
         const baseUrl = deps.publicUrl ?? '';
-        const link = await videos.createDownloadLink(request.team, request.params.videoId, {
+        const link = await videos.createDownloadLink(request.teamScope, request.params.videoId, {
           durationMinutes: request.query.durationMinutes,
           baseUrl,
         });

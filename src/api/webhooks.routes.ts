@@ -146,7 +146,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
     app.get(
       '/webhooks/events/:webhookEventId',
       {
-        config: { team: teamFrom.selectTeamId },
+        config: { team: teamFrom.objectScope },
         schema: {
           summary: 'One delivery with its attempts',
           tags,
@@ -156,14 +156,14 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
         },
       },
       async (request) => {
-        return presentWebhookEvent(await webhooks.getDelivery(request.team.id, request.params.webhookEventId));
+        return presentWebhookEvent(await webhooks.getDelivery(request.teamScope, request.params.webhookEventId));
       },
     );
 
     app.get(
       '/webhooks/:webhookId',
       {
-        config: { team: teamFrom.selectTeamId },
+        config: { team: teamFrom.objectScope },
         schema: {
           summary: 'Get a webhook',
           tags,
@@ -173,14 +173,14 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
         },
       },
       async (request) => {
-        return presentWebhook(await webhooks.get(request.team.id, request.params.webhookId));
+        return presentWebhook(await webhooks.get(request.teamScope, request.params.webhookId));
       },
     );
 
     app.patch(
       '/webhooks/:webhookId',
       {
-        config: { team: teamFrom.selectTeamId },
+        config: { team: teamFrom.objectScope },
         schema: {
           summary: 'Change a webhook',
           description:
@@ -201,14 +201,14 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
         },
       },
       async (request) => {
-        return presentWebhook(await webhooks.update(request.team.id, request.params.webhookId, request.body));
+        return presentWebhook(await webhooks.update(request.teamScope, request.params.webhookId, request.body));
       },
     );
 
     app.delete(
       '/webhooks/:webhookId',
       {
-        config: { team: teamFrom.selectTeamId },
+        config: { team: teamFrom.objectScope },
         schema: {
           summary: 'Delete a webhook and its delivery log',
           tags,
@@ -218,7 +218,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
         },
       },
       async (request, reply) => {
-        await webhooks.delete(request.team.id, request.params.webhookId);
+        await webhooks.delete(request.teamScope, request.params.webhookId);
         return reply.code(204).send(null);
       },
     );
@@ -230,7 +230,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
       app.post(
         `/webhooks/:webhookId/${action}`,
         {
-          config: { team: teamFrom.selectTeamId },
+          config: { team: teamFrom.objectScope },
           schema: {
             summary: active ? 'Activate a webhook' : 'Deactivate a webhook',
             description: active
@@ -243,7 +243,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
           },
         },
         async (request) => {
-          return presentWebhook(await webhooks.setActive(request.team.id, request.params.webhookId, active));
+          return presentWebhook(await webhooks.setActive(request.teamScope, request.params.webhookId, active));
         },
       );
     }
@@ -251,7 +251,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
     app.post(
       '/webhooks/:webhookId/test',
       {
-        config: { team: teamFrom.selectTeamId },
+        config: { team: teamFrom.objectScope },
         schema: {
           summary: 'Send a test event',
           description:
@@ -265,7 +265,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
       },
       async (request, reply) => {
         const { videoId, eventType: type } = request.query;
-        const view = await webhooks.sendTest(request.team.id, request.params.webhookId, { videoId, eventType: type });
+        const view = await webhooks.sendTest(request.teamScope, request.params.webhookId, { videoId, eventType: type });
         return reply.code(201).send(presentWebhookEvent(view));
       },
     );

@@ -6,7 +6,7 @@ import { AppError } from '../domain/errors.js';
 import { fileStem } from '../domain/source-file.js';
 import type { Database } from '../db/database.js';
 import { listArtifacts, type ArtifactKind, type ArtifactRow } from '../db/queries/ingestion.queries.js';
-import type { TeamRow } from '../db/queries/tenancy.queries.js';
+import type { TeamScope } from './tenancy.service.js';
 import { toBlobKey } from '../storage/blob-keys.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { storePresignedUrl, type DownloadLinkSigner } from '../storage/download-links.js';
@@ -47,12 +47,12 @@ export class ArtifactService {
 
   /** Links to the artifacts of the given kinds; 409 VIDEO_NOT_FULLY_INGESTED when there are none yet. */
   async links(
-    team: TeamRow,
+    scope: TeamScope,
     videoId: string,
     kinds: readonly ArtifactKind[],
     options: { durationMinutes: number; baseUrl: string },
   ): Promise<ArtifactLink[]> {
-    const view = await this.deps.videos.get(team, videoId);
+    const view = await this.deps.videos.get(scope, videoId);
     const rows = await listArtifacts(this.deps.db, videoId, kinds);
     if (rows.length === 0) {
       const status = view.ingestion?.status ?? 'INITIAL';

@@ -16,6 +16,8 @@ import {
   type ProjectRow,
 } from '../db/queries/projects.queries.js';
 
+import { ownerTeam, teamIdsOf, type TeamScope } from './tenancy.service.js';
+
 export type { ProjectRow };
 
 export class ProjectService {
@@ -29,9 +31,11 @@ export class ProjectService {
     return listProjects(this.db, teamId, page);
   }
 
-  async get(teamId: string, projectId: string): Promise<ProjectRow> {
-    const row = await findProject(this.db, teamId, projectId);
+  /** A project of a team in `scope`; 404 elsewhere, 403 in a team of the caller's without API access. */
+  async get(scope: TeamScope, projectId: string): Promise<ProjectRow> {
+    const row = await findProject(this.db, teamIdsOf(scope), projectId);
     if (row === null) throw new AppError('RESOURCE_NOT_FOUND', `project ${projectId} was not found`, { projectId });
+    ownerTeam(scope, row.teamId);
     return row;
   }
 
@@ -41,14 +45,15 @@ export class ProjectService {
     return row;
   }
 
-  async rename(teamId: string, projectId: string, name: string): Promise<ProjectRow> {
+  async rename(scope: TeamScope, projectId: string, name: string): Promise<ProjectRow> {
+    const { teamId } = await this.get(scope, projectId);
     const row = await renameProject(this.db, teamId, projectId, name);
     if (row === null) throw new AppError('RESOURCE_NOT_FOUND', `project ${projectId} was not found`, { projectId });
     return row;
   }
 
-  async delete(teamId: string, projectId: string): Promise<void> {
-    const row = await this.get(teamId, projectId);
+  async delete(scope: TeamScope, projectId: string): Promise<void> {
+    const row = await this.get(scope, projectId);
     if (row.isDefault) throw new AppError('CONFLICT', 'the default project of a team cannot be deleted', { projectId });
     const videoCount = await countVideosInProject(this.db, projectId);
     if (videoCount > 0) {
@@ -58,6 +63,6 @@ export class ProjectService {
         { projectId, videoCount },
       );
     }
-    await deleteProject(this.db, teamId, projectId);
+    await deleteProject(this.db, row.teamId, projectId);
   }
 }

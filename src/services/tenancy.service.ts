@@ -11,6 +11,7 @@ import {
   findDefaultTeam,
   findMemberTeam,
   findUser,
+  listAllMemberTeams,
   listMemberTeams,
   updateTeamSettings,
   type TeamRow,
@@ -23,6 +24,39 @@ export type { TeamRow, UserRow };
 export interface AccountView {
   user: UserRow;
   defaultTeam: TeamRow | null;
+}
+
+/**
+ * The teams an operation on one object by id may find it in: every team of the caller's (Pixop's
+ * clients send no team with such operations), or only the one they selected with `selectTeamId`.
+ */
+export interface TeamScope {
+  readonly teams: readonly TeamRow[];
+}
+
+/** A scope of exactly one team, for a use case that already acts for it. */
+export function scopeOf(team: TeamRow): TeamScope {
+  return { teams: [team] };
+}
+
+/** The ids of a scope's teams, for a lookup in one query. */
+export function teamIdsOf(scope: TeamScope): string[] {
+  return scope.teams.map((team) => team.id);
+}
+
+/**
+ * The team of an object found in `scope`: a team without API access is 403 FORBIDDEN, as when a
+ * request names it with `selectTeamId`.
+ */
+export function ownerTeam(scope: TeamScope, teamId: string): TeamRow {
+  const team = scope.teams.find((candidate) => candidate.id === teamId);
+  if (team === undefined) throw new Error(`team ${teamId} is not in the scope the object was looked up in`);
+  if (!team.apiEnabled) throw forbiddenTeam(teamId);
+  return team;
+}
+
+function forbiddenTeam(teamId: string): AppError {
+  return new AppError('FORBIDDEN', `team ${teamId} does not have API access enabled`, { teamId });
 }
 
 export interface Principal {
@@ -57,8 +91,7 @@ export class TenancyService {
     if (teamId !== undefined) {
       const team = await findMemberTeam(this.db, principal.userId, teamId);
       if (team === null) throw new AppError('TEAM_NOT_FOUND', `team ${teamId} was not found`, { teamId });
-      if (!team.apiEnabled)
-        throw new AppError('FORBIDDEN', `team ${teamId} does not have API access enabled`, { teamId });
+      if (!team.apiEnabled) throw forbiddenTeam(teamId);
       return team;
     }
     const team = await findDefaultTeam(this.db, principal.userId);
@@ -69,6 +102,15 @@ export class TenancyService {
       );
     }
     return team;
+  }
+
+  /**
+   * Where an operation on one object by id looks for it: the team `teamId` names (checked as
+   * `resolveTeam` does), else every team the caller belongs to, in one query.
+   */
+  async resolveScope(principal: Principal, teamId: string | undefined): Promise<TeamScope> {
+    if (teamId !== undefined) return scopeOf(await this.resolveTeam(principal, teamId));
+    return { teams: await listAllMemberTeams(this.db, principal.userId) };
   }
 
   /** The user behind the caller's key, with their default team. */

@@ -37,7 +37,7 @@ import { findVideoView, insertVideo, type VideoView } from '../db/queries/videos
 import type { OutboundClient } from '../net/outbound-client.js';
 import { videoSourceKey } from '../storage/blob-keys.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import type { Principal } from './tenancy.service.js';
+import { ownerTeam, scopeOf, teamIdsOf, type Principal, type TeamScope } from './tenancy.service.js';
 import { deleteVideosWithData, type QueuedMediaJobs } from './video-deletion.js';
 
 /** A video imported from a URL, with its import. */
@@ -226,13 +226,13 @@ export class VideoImportService {
       },
       'import created',
     );
-    return this.requireImportView(team.id, videoId);
+    return this.requireImportView(scopeOf(team), videoId);
   }
 
   private async requireProject(team: TeamRow, projectId: string | undefined) {
     const { db } = this.deps;
     const project =
-      projectId === undefined ? await findDefaultProject(db, team.id) : await findProject(db, team.id, projectId);
+      projectId === undefined ? await findDefaultProject(db, team.id) : await findProject(db, [team.id], projectId);
     if (project === null) {
       throw new AppError(
         'RESOURCE_NOT_FOUND',
@@ -282,9 +282,10 @@ export class VideoImportService {
   }
 
   /** Resumes a FAILED import from its recorded parts; the source is checked again first. */
-  async restart(team: TeamRow, videoId: string, options: { skipChecksumValidation: boolean }): Promise<ImportView> {
+  async restart(scope: TeamScope, videoId: string, options: { skipChecksumValidation: boolean }): Promise<ImportView> {
     const { db } = this.deps;
-    const view = await this.requireImportView(team.id, videoId);
+    const view = await this.requireImportView(scope, videoId);
+    const team = ownerTeam(scope, view.video.teamId);
     const current = view.videoImport;
     if (current.status !== 'FAILED') {
       throw new AppError(
@@ -344,12 +345,12 @@ export class VideoImportService {
       { videoId, sourceChanged: changed, recordedParts: changed ? 0 : recorded.length },
       'import restarted',
     );
-    return this.requireImportView(team.id, videoId);
+    return this.requireImportView(scopeOf(team), videoId);
   }
 
   /** Deletes a FAILED import with its video record and its data. */
-  async abandon(team: TeamRow, videoId: string): Promise<void> {
-    const view = await this.requireImportView(team.id, videoId);
+  async abandon(scope: TeamScope, videoId: string): Promise<void> {
+    const view = await this.requireImportView(scope, videoId);
     if (view.videoImport.status !== 'FAILED') {
       throw new AppError(
         'VIDEO_IN_OPERATION_NOT_FAILED',
@@ -360,9 +361,11 @@ export class VideoImportService {
     await deleteVideosWithData(this.deps, [videoId]);
   }
 
-  async requireImportView(teamId: string, videoId: string): Promise<ImportView> {
-    const view = await findVideoView(this.deps.db, teamId, videoId);
+  /** A video imported from a URL, of a team in `scope`; 404 elsewhere, 403 in a team of the caller's without API access. */
+  async requireImportView(scope: TeamScope, videoId: string): Promise<ImportView> {
+    const view = await findVideoView(this.deps.db, teamIdsOf(scope), videoId);
     if (view === null) throw new AppError('RESOURCE_NOT_FOUND', `video ${videoId} was not found`, { videoId });
+    ownerTeam(scope, view.video.teamId);
     if (view.videoImport === null)
       throw new AppError('RESOURCE_NOT_FOUND', `video ${videoId} was not imported from a URL`, { videoId });
     return { ...view, videoImport: view.videoImport };

@@ -6,7 +6,6 @@ import { AppError } from '../domain/errors.js';
 import { fileExtension } from '../domain/source-file.js';
 import type { Database } from '../db/database.js';
 import type { Page, PageRequest } from '../domain/paging.js';
-import type { TeamRow } from '../db/queries/tenancy.queries.js';
 import {
   findVideoView,
   listDerivedVideoIds,
@@ -22,6 +21,7 @@ import {
 import type { BlobStore } from '../storage/blob-store.js';
 import { toBlobKey } from '../storage/blob-keys.js';
 import { storePresignedUrl, type DownloadLinkSigner } from '../storage/download-links.js';
+import { ownerTeam, teamIdsOf, type TeamScope } from './tenancy.service.js';
 import { deleteVideosWithData, type QueuedMediaJobs } from './video-deletion.js';
 
 /** What the video use cases return: a video with its import, ingestion, processing and master. */
@@ -55,9 +55,11 @@ export class VideoService {
     this.now = deps.now ?? (() => new Date());
   }
 
-  async get(team: TeamRow, videoId: string): Promise<VideoView> {
-    const view = await findVideoView(this.deps.db, team.id, videoId);
+  /** A video of a team in `scope`; 404 elsewhere, 403 in a team of the caller's without API access. */
+  async get(scope: TeamScope, videoId: string): Promise<VideoView> {
+    const view = await findVideoView(this.deps.db, teamIdsOf(scope), videoId);
     if (view === null) throw new AppError('RESOURCE_NOT_FOUND', `video ${videoId} was not found`, { videoId });
+    ownerTeam(scope, view.video.teamId);
     return view;
   }
 
@@ -65,30 +67,31 @@ export class VideoService {
     return listVideoViews(this.deps.db, filter, page);
   }
 
-  async listDerived(team: TeamRow, videoId: string, page: PageRequest): Promise<Page<VideoView>> {
-    await this.get(team, videoId);
-    return listVideoViews(this.deps.db, { teamId: team.id, masterVideoId: videoId }, page);
+  async listDerived(scope: TeamScope, videoId: string, page: PageRequest): Promise<Page<VideoView>> {
+    const { video } = await this.get(scope, videoId);
+    return listVideoViews(this.deps.db, { teamId: video.teamId, masterVideoId: videoId }, page);
   }
 
   async update(
-    team: TeamRow,
+    scope: TeamScope,
     videoId: string,
     changes: { name?: string | undefined; description?: string | undefined },
   ): Promise<VideoView> {
+    const current = await this.get(scope, videoId);
     // An empty PATCH changes nothing, not even updatedAt.
-    if (changes.name === undefined && changes.description === undefined) return this.get(team, videoId);
-    if (!(await updateVideoText(this.deps.db, team.id, videoId, changes))) {
+    if (changes.name === undefined && changes.description === undefined) return current;
+    if (!(await updateVideoText(this.deps.db, current.video.teamId, videoId, changes))) {
       throw new AppError('RESOURCE_NOT_FOUND', `video ${videoId} was not found`, { videoId });
     }
-    return this.get(team, videoId);
+    return this.get(scope, videoId);
   }
 
   /**
    * Deletes a video and everything derived from it, with their files. When the caller lists the
    * derived ids it expects to go, a different list is a conflict (something was derived meanwhile).
    */
-  async delete(team: TeamRow, videoId: string, expectedDerivedIds: string[] | undefined): Promise<string[]> {
-    await this.get(team, videoId);
+  async delete(scope: TeamScope, videoId: string, expectedDerivedIds: string[] | undefined): Promise<string[]> {
+    await this.get(scope, videoId);
     const derivedIds = await listDerivedVideoIds(this.deps.db, videoId);
     if (expectedDerivedIds !== undefined && !sameIds(expectedDerivedIds, derivedIds)) {
       throw new AppError(
@@ -102,11 +105,11 @@ export class VideoService {
 
   /** A pre-signed, expiring download link for the video's stored file (the store's own URL when it signs them, as S3 does). */
   async createDownloadLink(
-    team: TeamRow,
+    scope: TeamScope,
     videoId: string,
     options: { durationMinutes: number; baseUrl: string },
   ): Promise<DownloadLink> {
-    const { video } = await this.get(team, videoId);
+    const { video } = await this.get(scope, videoId);
     const file = requireStoredFile(video);
     const signedAt = this.now();
     const expiresAt = new Date(signedAt.getTime() + options.durationMinutes * 60_000);

@@ -27,6 +27,7 @@ import {
 } from '../db/queries/webhooks.queries.js';
 import { findVideoView } from '../db/queries/videos.queries.js';
 import { AppError } from '../domain/errors.js';
+import { ownerTeam, teamIdsOf, type TeamScope } from './tenancy.service.js';
 import type { EventType } from '../domain/events.js';
 import { MAX_ACTIVE_WEBHOOKS_PER_TEAM, MAX_TEST_EVENTS_PER_DAY } from '../domain/webhooks.js';
 import type { OutboundClient } from '../net/outbound-client.js';
@@ -95,14 +96,17 @@ export class WebhookService {
     return listWebhooks(this.deps.db, teamId, page);
   }
 
-  async get(teamId: string, webhookId: string): Promise<WebhookRow> {
-    const row = await findWebhook(this.deps.db, teamId, webhookId);
+  /** A webhook of a team in `scope`; 404 elsewhere, 403 in a team of the caller's without API access. */
+  async get(scope: TeamScope, webhookId: string): Promise<WebhookRow> {
+    const row = await findWebhook(this.deps.db, teamIdsOf(scope), webhookId);
     if (row === null) throw notFound(webhookId);
+    ownerTeam(scope, row.teamId);
     return row;
   }
 
-  async update(teamId: string, webhookId: string, update: WebhookUpdate): Promise<WebhookRow> {
+  async update(scope: TeamScope, webhookId: string, update: WebhookUpdate): Promise<WebhookRow> {
     if (update.url !== undefined) await this.deps.client.pin(update.url);
+    const { teamId } = await this.get(scope, webhookId);
     const changes: WebhookChanges = {};
     if (update.name !== undefined) changes.name = update.name;
     if (update.description !== undefined) changes.description = update.description;
@@ -114,21 +118,23 @@ export class WebhookService {
     if (update.secret !== undefined)
       changes.sealedSecret = update.secret === null ? null : sealWebhookSecret(update.secret, this.deps.kek);
     // An empty PATCH changes nothing, not even updatedAt.
-    if (Object.keys(changes).length === 0) return this.get(teamId, webhookId);
+    if (Object.keys(changes).length === 0) return this.get(scope, webhookId);
     const row = await updateWebhook(this.deps.db, teamId, webhookId, changes);
     if (row === null) throw notFound(webhookId);
     return row;
   }
 
-  async delete(teamId: string, webhookId: string): Promise<void> {
+  async delete(scope: TeamScope, webhookId: string): Promise<void> {
+    const { teamId } = await this.get(scope, webhookId);
     if (!(await deleteWebhook(this.deps.db, teamId, webhookId))) throw notFound(webhookId);
   }
 
   /** Activates or deactivates; activating checks the team's limit of active webhooks. */
-  async setActive(teamId: string, webhookId: string, active: boolean): Promise<WebhookRow> {
+  async setActive(scope: TeamScope, webhookId: string, active: boolean): Promise<WebhookRow> {
+    const { teamId } = await this.get(scope, webhookId);
     return this.deps.db.transaction(async (tx) => {
       await lockTeamForWebhooks(tx, teamId);
-      const row = await findWebhook(tx, teamId, webhookId);
+      const row = await findWebhook(tx, [teamId], webhookId);
       if (row === null) throw notFound(webhookId);
       if (row.active === active) return row;
       if (active && (await countActiveWebhooks(tx, teamId)) >= MAX_ACTIVE_WEBHOOKS_PER_TEAM) throw tooManyActive();
@@ -140,16 +146,18 @@ export class WebhookService {
 
   /** Queues a test event for the webhook (delivered like any other, with `test: true`). */
   async sendTest(
-    teamId: string,
+    scope: TeamScope,
     webhookId: string,
     options: { videoId?: string | undefined; eventType?: EventType | undefined },
   ): Promise<DeliveryView> {
-    if (options.videoId !== undefined && (await findVideoView(this.deps.db, teamId, options.videoId)) === null) {
+    const { teamId } = await this.get(scope, webhookId);
+    // The event's video must be one of the webhook's team, whichever teams the caller has.
+    if (options.videoId !== undefined && (await findVideoView(this.deps.db, [teamId], options.videoId)) === null) {
       throw new AppError('RESOURCE_NOT_FOUND', `video ${options.videoId} was not found`, { videoId: options.videoId });
     }
     const delivery = await this.deps.db.transaction(async (tx) => {
       await lockTeamForWebhooks(tx, teamId);
-      const webhook = await findWebhook(tx, teamId, webhookId);
+      const webhook = await findWebhook(tx, [teamId], webhookId);
       if (webhook === null) throw notFound(webhookId);
       if (!webhook.active)
         throw new AppError(
@@ -188,12 +196,13 @@ export class WebhookService {
     return listDeliveryViews(this.deps.db, filter, page);
   }
 
-  async getDelivery(teamId: string, deliveryId: string): Promise<DeliveryView> {
-    const view = await findDeliveryView(this.deps.db, teamId, deliveryId);
+  async getDelivery(scope: TeamScope, deliveryId: string): Promise<DeliveryView> {
+    const view = await findDeliveryView(this.deps.db, teamIdsOf(scope), deliveryId);
     if (view === null)
       throw new AppError('RESOURCE_NOT_FOUND', `webhook event ${deliveryId} was not found`, {
         webhookEventId: deliveryId,
       });
+    ownerTeam(scope, view.delivery.teamId);
     return view;
   }
 

@@ -1,11 +1,16 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertAccount, insertApiKey } from '../../src/db/queries/tenancy.queries.js';
+import { projects, teamMembers, teams } from '../../src/db/schema.js';
 import { hashApiKey } from '../../src/services/tenancy.service.js';
 import { startE2eFixture, type E2eFixture } from '../support/e2e-fixture.js';
 import { backends } from '../support/test-database.js';
 
 const OTHER_KEY = 'rln_other_team_key_abcdefghijklmnopqrstuvwxyz012345';
+const MULTI_KEY = 'rln_multi_team_key_abcdefghijklmnopqrstuvwxyz012345';
+const anyRequestId = expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+const anyTimestamp = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
 
 describe.each(backends)('the API contract (%s)', (backend) => {
   let fx: E2eFixture;
@@ -98,7 +103,10 @@ describe.each(backends)('the API contract (%s)', (backend) => {
       expect(response.body.errorCode).toBe('VALIDATION_ERROR');
       expect(response.body.validationErrors.map((error: { field: string }) => error.field).sort()).toEqual(fields);
       for (const error of response.body.validationErrors) {
-        expect(error.value).toEqual((body as Record<string, unknown>)[error.field] ?? null);
+        // The value as sent (every one here is a string), cut to 200 characters; a missing one JSON-encoded.
+        const sent = (body as Record<string, string | undefined>)[error.field];
+        const quoted = sent === undefined ? 'null' : sent.length > 200 ? `${sent.slice(0, 200)}…` : sent;
+        expect(error.value).toBe(quoted);
         expect(error.message.length).toBeGreaterThan(3);
       }
     });
@@ -232,6 +240,188 @@ describe.each(backends)('the API contract (%s)', (backend) => {
       });
       expect(response.status).toBe(404);
       expect(response.body.errorCode).toBe('RESOURCE_NOT_FOUND');
+    });
+  });
+
+  describe('objects of a second team, by id', () => {
+    const asMulti = { apiKey: MULTI_KEY };
+    let multiUserId: string;
+    let firstTeamId: string;
+    let secondTeamId: string;
+
+    beforeAll(async () => {
+      const db = fx.service.app.connection.db;
+      const multi = await insertAccount(db, {
+        email: 'multi@example.com',
+        userName: 'Multi',
+        teamName: 'First team',
+        projectName: 'First default',
+      });
+      multiUserId = multi.userId;
+      firstTeamId = multi.teamId;
+      await insertApiKey(db, {
+        userId: multi.userId,
+        name: 'multi',
+        description: null,
+        keyHash: hashApiKey(MULTI_KEY),
+        keyHint: MULTI_KEY.slice(-3),
+      });
+      const second = await insertAccount(db, {
+        email: 'second-owner@example.com',
+        userName: 'Second owner',
+        teamName: 'Second team',
+        projectName: 'Second default',
+      });
+      secondTeamId = second.teamId;
+      await db.insert(teamMembers).values({ teamId: secondTeamId, userId: multiUserId, role: 'MEMBER' });
+    });
+
+    it('creates in the second team with selectTeamId, then reaches every object by id without it', async () => {
+      const select = `?selectTeamId=${secondTeamId}`;
+      const project = await fx.service.api('POST', `/api/v1/projects${select}`, {
+        ...asMulti,
+        body: { name: 'Second project' },
+      });
+      expect(project.status).toBe(201);
+      expect(project.body.teamId).toBe(secondTeamId);
+      const projectId: string = project.body.id;
+
+      const created = await fx.service.api('POST', `/api/v1/videos/in/https${select}`, {
+        ...asMulti,
+        body: { name: 'Second team video', projectId, url: fx.url('/a.mp4') },
+      });
+      expect(created.status).toBe(201);
+      const id: string = created.body.videoId;
+
+      // Polled with the multi-team key and no team: the status call Pixop's client makes.
+      const deadline = Date.now() + 30_000;
+      let status = await fx.service.api('GET', `/api/v1/videos/${id}/in/status`, asMulti);
+      while (status.body.upload?.uploadState.uploadStatus !== 'DONE') {
+        expect(status.status, JSON.stringify(status.body)).toBe(200);
+        expect(Date.now()).toBeLessThan(deadline);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        status = await fx.service.api('GET', `/api/v1/videos/${id}/in/status`, asMulti);
+      }
+      expect(status.body.videoId).toBe(id);
+
+      const video = await fx.service.api('GET', `/api/v1/videos/${id}`, asMulti);
+      expect([video.status, video.body.teamId, video.body.projectId]).toEqual([200, secondTeamId, projectId]);
+      const renamed = await fx.service.api('PATCH', `/api/v1/videos/${id}`, { ...asMulti, body: { name: 'Renamed' } });
+      expect([renamed.status, renamed.body.name]).toEqual([200, 'Renamed']);
+      const derived = await fx.service.api('GET', `/api/v1/videos/${id}/derived`, asMulti);
+      expect(derived.status).toBe(200);
+      expect(derived.body.totalElements).toBe(0);
+      const link = await fx.service.api('POST', `/api/v1/videos/${id}/out/https`, asMulti);
+      expect([link.status, link.body.videoId, link.body.fileSize]).toEqual([200, id, 100_000]);
+      // Found, and refused for what the import is, not for where it lives: restart and abandon need a FAILED copy.
+      for (const [method, path] of [
+        ['POST', `/api/v1/videos/${id}/in/restart`],
+        ['DELETE', `/api/v1/videos/${id}/in/abandon`],
+      ] as const) {
+        const response = await fx.service.api(method, path, asMulti);
+        expect([response.status, response.body.errorCode], `${method} ${path}`).toEqual([
+          409,
+          'VIDEO_IN_OPERATION_NOT_FAILED',
+        ]);
+      }
+      const thumbnails = await fx.service.api('GET', `/api/v1/videos/${id}/thumbnails`, asMulti);
+      expect([thumbnails.status, thumbnails.body.errorCode]).toEqual([409, 'VIDEO_NOT_FULLY_INGESTED']);
+
+      // Lists still default to the default team (the first one) when no team is named.
+      expect((await fx.service.api('GET', '/api/v1/videos', asMulti)).body.totalElements).toBe(0);
+      const listed = await fx.service.api('GET', `/api/v1/videos?teamId=${secondTeamId}`, asMulti);
+      expect(listed.body.items.map((item: { id: string }) => item.id)).toEqual([id]);
+      expect((await fx.service.api('GET', '/api/v1/projects/default', asMulti)).body.teamId).toBe(firstTeamId);
+
+      const readProject = await fx.service.api('GET', `/api/v1/projects/${projectId}`, asMulti);
+      expect([readProject.status, readProject.body.teamId]).toEqual([200, secondTeamId]);
+      const renamedProject = await fx.service.api('PATCH', `/api/v1/projects/${projectId}`, {
+        ...asMulti,
+        body: { name: 'Second renamed' },
+      });
+      expect([renamedProject.status, renamedProject.body.name]).toEqual([200, 'Second renamed']);
+
+      const hook = await fx.service.api('POST', `/api/v1/webhooks${select}`, {
+        ...asMulti,
+        body: { name: 'second', url: fx.url('/hook'), eventTypes: ['video.deleted'] },
+      });
+      expect([hook.status, hook.body.teamId]).toEqual([201, secondTeamId]);
+      const hookId: string = hook.body.id;
+      expect((await fx.service.api('GET', `/api/v1/webhooks/${hookId}`, asMulti)).status).toBe(200);
+      const patchedHook = await fx.service.api('PATCH', `/api/v1/webhooks/${hookId}`, {
+        ...asMulti,
+        body: { name: 'second hook' },
+      });
+      expect([patchedHook.status, patchedHook.body.name]).toEqual([200, 'second hook']);
+      const off = await fx.service.api('POST', `/api/v1/webhooks/${hookId}/deactivate`, asMulti);
+      expect([off.status, off.body.active]).toEqual([200, false]);
+      const on = await fx.service.api('POST', `/api/v1/webhooks/${hookId}/activate`, asMulti);
+      expect([on.status, on.body.active]).toEqual([200, true]);
+      const test = await fx.service.api('POST', `/api/v1/webhooks/${hookId}/test?videoId=${id}`, asMulti);
+      expect([test.status, test.body.teamId, test.body.payload.data.videoId]).toEqual([201, secondTeamId, id]);
+      const event = await fx.service.api('GET', `/api/v1/webhooks/events/${test.body.id}`, asMulti);
+      expect([event.status, event.body.id]).toEqual([200, test.body.id]);
+      expect((await fx.service.api('DELETE', `/api/v1/webhooks/${hookId}`, asMulti)).status).toBe(204);
+
+      const deleted = await fx.service.api('DELETE', `/api/v1/videos/${id}`, asMulti);
+      expect([deleted.status, deleted.body]).toEqual([200, [id]]);
+      expect((await fx.service.api('DELETE', `/api/v1/projects/${projectId}`, asMulti)).status).toBe(204);
+    });
+
+    it("answers 404 with the exact contract body for another user's video, project and webhook", async () => {
+      const project = (await fx.service.api('GET', '/api/v1/projects/default')).body;
+      const hook = await fx.service.api('POST', '/api/v1/webhooks', {
+        body: { name: 'main', url: fx.url('/hook'), eventTypes: ['video.deleted'], active: false },
+      });
+      expect(hook.status).toBe(201);
+      for (const [path, message, errorDetails] of [
+        [`/api/v1/videos/${videoId}`, `video ${videoId} was not found`, { videoId }],
+        [`/api/v1/videos/${videoId}/in/status`, `video ${videoId} was not found`, { videoId }],
+        [`/api/v1/projects/${project.id}`, `project ${project.id} was not found`, { projectId: project.id }],
+        [`/api/v1/webhooks/${hook.body.id}`, `webhook ${hook.body.id} was not found`, { webhookId: hook.body.id }],
+      ] as const) {
+        const response = await fx.service.api('GET', path, asMulti);
+        expect(response.status, path).toBe(404);
+        expect(response.body).toEqual({
+          timestamp: anyTimestamp,
+          requestId: anyRequestId,
+          requestPath: path,
+          statusCode: 404,
+          errorCode: 'RESOURCE_NOT_FOUND',
+          errorCodeEnum: 'RESOURCE_NOT_FOUND',
+          message,
+          validationErrors: [],
+          errorDetails,
+        });
+      }
+      expect((await fx.service.api('DELETE', `/api/v1/webhooks/${hook.body.id}`)).status).toBe(204);
+    });
+
+    it("answers 403 FORBIDDEN for an object in a team of the caller's without API access, as naming the team does", async () => {
+      const db = fx.service.app.connection.db;
+      const [closed] = await db.insert(teams).values({ name: 'No API', apiEnabled: false }).returning();
+      await db.insert(teamMembers).values({ teamId: closed!.id, userId: multiUserId, role: 'MEMBER' });
+      const [project] = await db.insert(projects).values({ teamId: closed!.id, name: 'Closed' }).returning();
+      const path = `/api/v1/projects/${project!.id}`;
+      const forbidden = {
+        timestamp: anyTimestamp,
+        requestId: anyRequestId,
+        requestPath: path,
+        statusCode: 403,
+        errorCode: 'FORBIDDEN',
+        errorCodeEnum: 'FORBIDDEN',
+        message: `team ${closed!.id} does not have API access enabled`,
+        validationErrors: [],
+        errorDetails: { teamId: closed!.id },
+      };
+      const byId = await fx.service.api('GET', path, asMulti);
+      expect([byId.status, byId.body]).toEqual([403, forbidden]);
+      const named = await fx.service.api('GET', `${path}?selectTeamId=${closed!.id}`, asMulti);
+      expect([named.status, named.body]).toEqual([403, forbidden]);
+      const renamed = await fx.service.api('PATCH', path, { ...asMulti, body: { name: 'Opened' } });
+      expect(renamed.status).toBe(403);
+      const [unchanged] = await db.select().from(projects).where(eq(projects.id, project!.id));
+      expect(unchanged?.name).toBe('Closed');
     });
   });
 

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { registerErrorHandling } from '../../src/api/errors.js';
 import { selectTeam, teamFrom } from '../../src/api/team-selection.js';
 import { AppError } from '../../src/domain/errors.js';
-import type { Principal, TeamRow, TenancyService } from '../../src/services/tenancy.service.js';
+import type { Principal, TeamRow, TeamScope, TenancyService } from '../../src/services/tenancy.service.js';
 
 const principal: Principal = { userId: '00000000-0000-4000-8000-00000000000a', apiKeyId: 'key-1' };
 const defaultTeamId = '11111111-1111-4111-8111-111111111111';
@@ -24,6 +24,12 @@ function fakeTenancy(calls: { principal: Principal; teamId: string | undefined }
       calls.push({ principal: caller, teamId });
       if (teamId === undefined) return teamRow(defaultTeamId);
       if (teamId === otherTeamId) return teamRow(otherTeamId);
+      throw new AppError('TEAM_NOT_FOUND', `team ${teamId} was not found`, { teamId });
+    },
+    resolveScope: async (caller: Principal, teamId: string | undefined): Promise<TeamScope> => {
+      calls.push({ principal: caller, teamId });
+      if (teamId === undefined) return { teams: [teamRow(defaultTeamId), teamRow(otherTeamId)] };
+      if (teamId === otherTeamId) return { teams: [teamRow(otherTeamId)] };
       throw new AppError('TEAM_NOT_FOUND', `team ${teamId} was not found`, { teamId });
     },
   } as unknown as TenancyService;
@@ -59,12 +65,17 @@ async function buildApp(calls: { principal: Principal; teamId: string | undefine
       async (request) => ({ teamId: request.team.id }),
     );
     routes.get(
+      '/object',
+      { config: { team: teamFrom.objectScope }, schema: { querystring: z.object({ selectTeamId: uuid.optional() }) } },
+      async (request) => ({ teamIds: request.teamScope.teams.map((team) => team.id), team: request.team }),
+    );
+    routes.get(
       '/either',
       {
-        config: { team: teamFrom.selectTeamIdOrTeamId },
+        config: { team: teamFrom.objectScopeSelectTeamIdOrTeamId },
         schema: { querystring: z.object({ selectTeamId: uuid.optional(), teamId: uuid.optional() }) },
       },
-      async (request) => ({ teamId: request.team.id }),
+      async (request) => ({ teamIds: request.teamScope.teams.map((team) => team.id) }),
     );
     routes.patch(
       '/teams/:teamId',
@@ -108,10 +119,31 @@ describe('selecting the team of a request', () => {
     const server = await buildApp(calls);
 
     expect((await server.inject({ url: `/list?teamId=${otherTeamId}` })).json()).toEqual({ teamId: otherTeamId });
-    expect((await server.inject({ url: `/either?teamId=${otherTeamId}` })).json()).toEqual({ teamId: otherTeamId });
+    expect((await server.inject({ url: `/either?teamId=${otherTeamId}` })).json()).toEqual({ teamIds: [otherTeamId] });
     const both = await server.inject({ url: `/either?selectTeamId=${foreignTeamId}&teamId=${otherTeamId}` });
     expect(both.statusCode).toBe(404);
     expect(calls.map((call) => call.teamId)).toEqual([otherTeamId, otherTeamId, foreignTeamId]);
+  });
+
+  it('scopes an operation by id to every team of the caller, or to the one ?selectTeamId= names', async () => {
+    const calls: { principal: Principal; teamId: string | undefined }[] = [];
+    const server = await buildApp(calls);
+
+    const every = await server.inject({ url: '/object' });
+    expect(every.statusCode).toBe(200);
+    expect(every.json()).toEqual({ teamIds: [defaultTeamId, otherTeamId], team: null });
+    expect((await server.inject({ url: `/object?selectTeamId=${otherTeamId}` })).json()).toEqual({
+      teamIds: [otherTeamId],
+      team: null,
+    });
+    const foreign = await server.inject({ url: `/object?selectTeamId=${foreignTeamId}` });
+    expect(foreign.statusCode).toBe(404);
+    expect(foreign.json()).toMatchObject({ errorCode: 'TEAM_NOT_FOUND', errorDetails: { teamId: foreignTeamId } });
+    expect(calls).toEqual([
+      { principal, teamId: undefined },
+      { principal, teamId: otherTeamId },
+      { principal, teamId: foreignTeamId },
+    ]);
   });
 
   it('answers the resolution error without running the handler', async () => {

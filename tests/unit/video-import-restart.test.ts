@@ -134,7 +134,10 @@ function harness(current: ImportRow) {
     log: pino({ level: 'silent' }),
     now: () => NOW,
   });
-  const restart = () => service.restart({ id: TEAM_ID } as TeamRow, VIDEO_ID, { skipChecksumValidation: false });
+  const restart = () =>
+    service.restart({ teams: [{ id: TEAM_ID, apiEnabled: true } as TeamRow] }, VIDEO_ID, {
+      skipChecksumValidation: false,
+    });
   return { service, restart, aborted, sent };
 }
 
@@ -272,7 +275,9 @@ describe('restarting a failed import whose source may have changed', () => {
     fakes.listRecordedParts.mockResolvedValue(
       [0, 1, 2, 3, 4].map((index) => ({ ...recordedParts[0]!, partIndex: index, offsetBytes: index * 8 * MEBIBYTE })),
     );
-    await h.service.restart({ id: TEAM_ID } as TeamRow, VIDEO_ID, { skipChecksumValidation: true });
+    await h.service.restart({ teams: [{ id: TEAM_ID, apiEnabled: true } as TeamRow] }, VIDEO_ID, {
+      skipChecksumValidation: true,
+    });
 
     expect(fakes.probeSource).not.toHaveBeenCalled();
     expect(h.aborted).toEqual([]);

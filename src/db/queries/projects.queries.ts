@@ -1,4 +1,4 @@
-import { and, count, eq } from 'drizzle-orm';
+import { and, count, eq, inArray } from 'drizzle-orm';
 import type { Database } from '../database.js';
 import { pageOffset, pageOrder, toPage, type Page, type PageRequest } from '../paging.js';
 import { projects, videos } from '../schema.js';
@@ -11,11 +11,17 @@ export async function insertProject(db: Database, teamId: string, name: string):
   return row;
 }
 
-export async function findProject(db: Database, teamId: string, projectId: string): Promise<ProjectRow | null> {
+/** A project of any of the teams `teamIds`, found in one query. */
+export async function findProject(
+  db: Database,
+  teamIds: readonly string[],
+  projectId: string,
+): Promise<ProjectRow | null> {
+  if (teamIds.length === 0) return null;
   const [row] = await db
     .select()
     .from(projects)
-    .where(and(eq(projects.teamId, teamId), eq(projects.id, projectId)))
+    .where(and(inArray(projects.teamId, [...teamIds]), eq(projects.id, projectId)))
     .limit(1);
   return row ?? null;
 }

@@ -78,6 +78,17 @@ export async function findMemberTeam(db: Database, userId: string, teamId: strin
   return row?.team ?? null;
 }
 
+/** Every team the user is a member of, with or without API access, oldest first. */
+export async function listAllMemberTeams(db: Database, userId: string): Promise<TeamRow[]> {
+  const rows = await db
+    .select({ team: teams })
+    .from(teams)
+    .innerJoin(teamMembers, eq(teamMembers.teamId, teams.id))
+    .where(eq(teamMembers.userId, userId))
+    .orderBy(asc(teams.createdAt), asc(teams.id));
+  return rows.map((row) => row.team);
+}
+
 export async function listMemberTeams(db: Database, userId: string, request: PageRequest): Promise<Page<TeamRow>> {
   const membership = and(eq(teamMembers.userId, userId));
   const order = pageOrder(request, teams);

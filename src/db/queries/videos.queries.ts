@@ -56,9 +56,15 @@ export async function insertVideo(tx: Database, video: NewVideo): Promise<VideoR
   return row;
 }
 
-export async function findVideoView(db: Database, teamId: string, videoId: string): Promise<VideoView | null> {
+/** A video of any of the teams `teamIds`, found in one query. */
+export async function findVideoView(
+  db: Database,
+  teamIds: readonly string[],
+  videoId: string,
+): Promise<VideoView | null> {
+  if (teamIds.length === 0) return null;
   const [row] = await selectViews(db)
-    .where(and(eq(videos.teamId, teamId), eq(videos.id, videoId)))
+    .where(and(inArray(videos.teamId, [...teamIds]), eq(videos.id, videoId)))
     .limit(1);
   return row ?? null;
 }

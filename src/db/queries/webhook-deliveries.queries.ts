@@ -292,13 +292,19 @@ export async function listDeliveryViews(
   );
 }
 
-export async function findDeliveryView(db: Database, teamId: string, deliveryId: string): Promise<DeliveryView | null> {
+/** A delivery of any of the teams `teamIds`, with its attempts. */
+export async function findDeliveryView(
+  db: Database,
+  teamIds: readonly string[],
+  deliveryId: string,
+): Promise<DeliveryView | null> {
+  if (teamIds.length === 0) return null;
   return db.transaction(
     async (tx) => {
       const [row] = await tx
         .select()
         .from(webhookDeliveries)
-        .where(and(eq(webhookDeliveries.teamId, teamId), eq(webhookDeliveries.id, deliveryId)))
+        .where(and(inArray(webhookDeliveries.teamId, [...teamIds]), eq(webhookDeliveries.id, deliveryId)))
         .limit(1);
       if (!row) return null;
       const [view] = await withAttempts(tx, [row]);

@@ -1,4 +1,4 @@
-import { and, count, eq, isNotNull, notLike, sql } from 'drizzle-orm';
+import { and, count, eq, inArray, isNotNull, notLike, sql } from 'drizzle-orm';
 import type { Database } from '../database.js';
 import { pageOffset, pageOrder, toPage, type Page, type PageRequest } from '../paging.js';
 import { teams, webhooks } from '../schema.js';
@@ -38,11 +38,17 @@ export async function insertWebhook(tx: Database, webhook: NewWebhook): Promise<
   return row;
 }
 
-export async function findWebhook(db: Database, teamId: string, webhookId: string): Promise<WebhookRow | null> {
+/** A webhook of any of the teams `teamIds`, found in one query. */
+export async function findWebhook(
+  db: Database,
+  teamIds: readonly string[],
+  webhookId: string,
+): Promise<WebhookRow | null> {
+  if (teamIds.length === 0) return null;
   const [row] = await db
     .select()
     .from(webhooks)
-    .where(and(eq(webhooks.teamId, teamId), eq(webhooks.id, webhookId)))
+    .where(and(inArray(webhooks.teamId, [...teamIds]), eq(webhooks.id, webhookId)))
     .limit(1);
   return row ?? null;
 }
