@@ -11,7 +11,7 @@
 import { DrizzleQueryError } from 'drizzle-orm/errors';
 import { pino, stdSerializers, stdTimeFunctions, type Logger } from 'pino';
 
-const sensitiveQueryName = /key|token|signature|secret|password|passwd|credential|auth|^sig$|^x-amz-/i;
+export const sensitiveQueryName = /key|token|signature|secret|password|passwd|credential|auth|^sig$|^x-amz-/i;
 
 /** A request URL (path and query) with the values of sensitive query parameters replaced. */
 export function redactUrl(url: string): string {

@@ -5,9 +5,12 @@
  * - No text may contain U+0000. PostgreSQL's text and jsonb cannot store it, so such a value used
  *   to fail at the database (a 500) instead of being refused as the bad input it is. Every string
  *   of the body, the query and the path is checked, object keys included.
+ * - No API operation takes a query parameter it does not declare: a misspelt or unsupported filter
+ *   silently ignored would answer with the wrong data, so it is a 400 naming the parameter.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, preValidationAsyncHookHandler } from 'fastify';
 import { AppError, type FieldError } from '../domain/errors.js';
+import { sensitiveQueryName } from '../logging.js';
 import { withoutSecrets } from './errors.js';
 
 const NUL_MESSAGE = 'must not contain the NUL character (U+0000)';
@@ -61,5 +64,45 @@ export function refuseNulCharacters(app: FastifyInstance): void {
   app.addHook('preValidation', async (request) => {
     const error = nulCharacterError(request);
     if (error !== null) throw error;
+  });
+}
+
+const UNKNOWN_PARAMETER_MESSAGE = 'is not a query parameter of this operation';
+
+/** The query parameters a route's schema declares (none when it has no query schema). */
+function declaredQueryParameters(schema: unknown): ReadonlySet<string> {
+  const querystring = (schema as { querystring?: { shape?: Record<string, unknown> } } | undefined)?.querystring;
+  return new Set(Object.keys(querystring?.shape ?? {}));
+}
+
+/** The VALIDATION_ERROR for the query parameters not in `declared`, or null when there are none. */
+export function unknownQueryParameterError(query: unknown, declared: ReadonlySet<string>): AppError | null {
+  const unknown = Object.entries((query ?? {}) as Record<string, unknown>).filter(([name]) => !declared.has(name));
+  if (unknown.length === 0) return null;
+  const validationErrors: FieldError[] = unknown.map(([name, value]) => ({
+    field: name,
+    // The caller's own value, but a key or token does not belong in a response any more than in a log.
+    value: sensitiveQueryName.test(name) ? '[redacted]' : withoutSecrets([name], value),
+    message: UNKNOWN_PARAMETER_MESSAGE,
+  }));
+  const names = unknown.map(([name]) => name).join(', ');
+  return new AppError('VALIDATION_ERROR', `the request is not valid: ${names}: ${UNKNOWN_PARAMETER_MESSAGE}`, null, {
+    validationErrors,
+  });
+}
+
+/**
+ * Refuses, on every route registered after this call, the query parameters its schema does not
+ * declare. Runs before the schema's own validation, which would drop them without a word.
+ */
+export function refuseUnknownQueryParameters(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    const declared = declaredQueryParameters(route.schema);
+    const refuse: preValidationAsyncHookHandler = async (request) => {
+      const error = unknownQueryParameterError(request.query, declared);
+      if (error !== null) throw error;
+    };
+    const own = route.preValidation === undefined ? [] : [route.preValidation].flat();
+    route.preValidation = [refuse, ...own];
   });
 }

@@ -91,13 +91,9 @@ export const errorResponse = z
     requestPath: z.string(),
     statusCode: z.number().int(),
     errorCode: z.string(),
-    errorCodeEnum: z
-      .string()
-      .optional()
-      .meta({
-        description:
-          "`errorCode` again when it is one of Pixop's documented codes; absent for this service's own codes.",
-      }),
+    errorCodeEnum: z.string().optional().meta({
+      description: "`errorCode` again when it is one of Pixop's documented codes; absent for this service's own codes.",
+    }),
     message: z.string(),
     validationErrors: z.array(
       z.object({

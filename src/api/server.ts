@@ -31,7 +31,7 @@ import { downloadRoutes } from './downloads.routes.js';
 import { registerBodyParsing } from './body-parsing.js';
 import { createClientErrorHandler } from './client-errors.js';
 import { registerErrorHandling, sendError } from './errors.js';
-import { refuseNulCharacters } from './input-guards.js';
+import { refuseNulCharacters, refuseUnknownQueryParameters } from './input-guards.js';
 import { AppError } from '../domain/errors.js';
 import { healthRoutes, type ReadinessCheck } from './health.routes.js';
 import { selectTeam } from './team-selection.js';
@@ -129,6 +129,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       requireApiKey(v1, deps.tenancy);
       if (deps.rateLimit !== null) limitRequestsPerApiKey(v1, { db: deps.db, policy: deps.rateLimit });
       selectTeam(v1, deps.tenancy);
+      refuseUnknownQueryParameters(v1);
       await v1.register(tenancyRoutes({ tenancy: deps.tenancy, projects: deps.projects }));
       await v1.register(videosInRoutes({ imports: deps.imports }));
       await v1.register(videosRoutes({ videos: deps.videos, publicUrl: deps.publicUrl }));

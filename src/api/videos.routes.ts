@@ -43,15 +43,16 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
             teamId: uuid.optional(),
             projectId: uuid.optional(),
             masterVideoId: uuid.optional(),
+            clipId: uuid.optional().meta({ description: 'Only the master video this video is a clip of.' }),
             clipMode: triState.default('INCLUDE'),
           }),
           response: { 200: pageOf(video), ...commonErrors },
         },
       },
       async (request) => {
-        const { teamId: _teamId, projectId, masterVideoId, clipMode, ...page } = request.query;
+        const { teamId: _teamId, projectId, masterVideoId, clipId, clipMode, ...page } = request.query;
         return mapPage(
-          await videos.list({ teamId: request.team.id, projectId, masterVideoId, clipMode }, page),
+          await videos.list({ teamId: request.team.id, projectId, masterVideoId, clipId, clipMode }, page),
           presentVideo,
         );
       },

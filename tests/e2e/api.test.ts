@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertAccount, insertApiKey } from '../../src/db/queries/tenancy.queries.js';
-import { projects, teamMembers, teams } from '../../src/db/schema.js';
+import { projects, teamMembers, teams, videos as videosTable } from '../../src/db/schema.js';
 import { hashApiKey } from '../../src/services/tenancy.service.js';
 import { startE2eFixture, type E2eFixture } from '../support/e2e-fixture.js';
 import { backends } from '../support/test-database.js';
@@ -127,6 +127,78 @@ describe.each(backends)('the API contract (%s)', (backend) => {
       expect(response.status).toBe(400);
       expect(response.body.errorCode).toBe('VALIDATION_ERROR');
       expect(response.body.validationErrors).toEqual([expect.objectContaining({ field, value: query.split('=')[1] })]);
+    });
+
+    it('refuses, on every operation of the document, a query parameter it does not declare', async () => {
+      const paths = (await fx.service.api('GET', '/api/docs/json', { apiKey: null })).body.paths as Record<
+        string,
+        Record<string, unknown>
+      >;
+      const operations = Object.entries(paths)
+        .filter(([path]) => path.startsWith('/api/v1/'))
+        .flatMap(([path, methods]) => Object.keys(methods).map((method) => [method.toUpperCase(), path] as const));
+      expect(operations.length).toBeGreaterThanOrEqual(35);
+      for (const [method, template] of operations) {
+        const path = template.replace(/\{[^}]+\}/g, randomUUID());
+        const response = await fx.service.api(method as 'GET', `${path}?orderBy=name`, {
+          ...(['POST', 'PATCH'].includes(method) ? { body: {} } : {}),
+        });
+        expect(response.status, `${method} ${template}`).toBe(400);
+        expect(response.body).toEqual({
+          timestamp: anyTimestamp,
+          requestId: anyRequestId,
+          requestPath: path,
+          statusCode: 400,
+          errorCode: 'VALIDATION_ERROR',
+          errorCodeEnum: 'VALIDATION_ERROR',
+          message: 'the request is not valid: orderBy: is not a query parameter of this operation',
+          validationErrors: [
+            { field: 'orderBy', value: 'name', message: 'is not a query parameter of this operation' },
+          ],
+          errorDetails: null,
+        });
+      }
+    });
+
+    it('quotes an unknown parameter named like a secret as [redacted], and a repeated one as a JSON array', async () => {
+      const response = await fx.service.api('GET', '/api/v1/account?access_token=abc123&tag=a&tag=b');
+      expect(response.status).toBe(400);
+      expect(response.body.validationErrors).toEqual([
+        { field: 'access_token', value: '[redacted]', message: 'is not a query parameter of this operation' },
+        { field: 'tag', value: '["a","b"]', message: 'is not a query parameter of this operation' },
+      ]);
+      expect(JSON.stringify(response.body)).not.toContain('abc123');
+    });
+
+    it.each([
+      ['GET', '/api/v1/videos', 'teamId={team}&projectId={uuid}&masterVideoId={uuid}&clipId={uuid}&clipMode=EXCLUDE'],
+      ['GET', '/api/v1/videos/{video}/derived', 'selectTeamId={team}&teamId={team}'],
+      ['GET', '/api/v1/projects', 'teamId={team}'],
+      ['GET', '/api/v1/teams', ''],
+      ['GET', '/api/v1/webhooks', 'teamId={team}'],
+      [
+        'GET',
+        '/api/v1/webhooks/events',
+        'teamId={team}&webhookId={uuid}&successfulMode=ONLY&testMode=EXCLUDE&occurredAtFrom=2026-01-01T00:00:00Z&occurredAtUntil=2027-01-01T00:00:00Z',
+      ],
+    ])('still accepts every documented parameter of %s %s', async (method, template, filters) => {
+      const query = `pageNumber=0&pageSize=5&sortDirection=DESC&sortBy=updatedAt${filters === '' ? '' : `&${filters}`}`;
+      const url = `${template}?${query}`
+        .replaceAll('{team}', teamId)
+        .replaceAll('{video}', videoId)
+        .replaceAll('{uuid}', randomUUID());
+      const response = await fx.service.api(method as 'GET', url);
+      expect(response.status, JSON.stringify(response.body)).toBe(200);
+      expect(response.body.pageSize).toBe(5);
+    });
+
+    it('still accepts the documented parameters of the single-object operations', async () => {
+      const link = await fx.service.api('POST', `/api/v1/videos/${videoId}/out/https?durationMinutes=5`);
+      expect(link.status).toBe(200);
+      const restart = await fx.service.api('POST', `/api/v1/videos/${videoId}/in/restart?skipChecksumValidation=true`);
+      expect([restart.status, restart.body.errorCode]).toEqual([409, 'VIDEO_IN_OPERATION_NOT_FAILED']);
+      const status = await fx.service.api('GET', `/api/v1/videos/${videoId}/in/status?selectTeamId=${teamId}`);
+      expect(status.status).toBe(200);
     });
 
     it('answers 400 MISSING_REQUEST_BODY to an import without a body', async () => {
@@ -422,6 +494,41 @@ describe.each(backends)('the API contract (%s)', (backend) => {
       expect(renamed.status).toBe(403);
       const [unchanged] = await db.select().from(projects).where(eq(projects.id, project!.id));
       expect(unchanged?.name).toBe('Closed');
+    });
+  });
+
+  describe('GET /v1/videos?clipId=', () => {
+    it('answers the master whose clip it is, and nothing for a master or an unknown id', async () => {
+      const db = fx.service.app.connection.db;
+      const [master] = await db.select().from(videosTable).where(eq(videosTable.id, videoId));
+      const [clip] = await db
+        .insert(videosTable)
+        .values({
+          teamId: master!.teamId,
+          userId: master!.userId,
+          projectId: master!.projectId,
+          masterVideoId: videoId,
+          isClip: true,
+          name: 'clip',
+          fileName: 'clip.mp4',
+          mimeType: 'video/mp4',
+        })
+        .returning();
+      try {
+        const found = await fx.service.api('GET', `/api/v1/videos?clipId=${clip!.id}`);
+        expect(found.status).toBe(200);
+        expect(found.body).toMatchObject({ totalElements: 1, numberOfElements: 1 });
+        expect(found.body.items.map((item: { id: string }) => item.id)).toEqual([videoId]);
+        for (const other of [videoId, randomUUID()]) {
+          const none = await fx.service.api('GET', `/api/v1/videos?clipId=${other}`);
+          expect([none.status, none.body.totalElements, none.body.items]).toEqual([200, 0, []]);
+        }
+        // Another team's clip id finds nothing of theirs.
+        const asOther = await fx.service.api('GET', `/api/v1/videos?clipId=${clip!.id}`, { apiKey: OTHER_KEY });
+        expect(asOther.body.totalElements).toBe(0);
+      } finally {
+        await db.delete(videosTable).where(eq(videosTable.id, clip!.id));
+      }
     });
   });
 

@@ -246,6 +246,8 @@ describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
     expect(Math.abs(clip.ingestion.metadata.durationInMillis - 10_000)).toBeLessThanOrEqual(40);
     const derived = await fx.service.api('GET', `/api/v1/videos/${masterId}/derived`);
     expect(derived.body.items.map((item: any) => item.id)).toEqual([clipId]);
+    const masterOfClip = await fx.service.api('GET', `/api/v1/videos?clipId=${clipId}`);
+    expect(masterOfClip.body.items.map((item: any) => item.id)).toEqual([masterId]);
 
     expect(await eventTypes(masterId)).toEqual([
       'video_in.started',

@@ -26,11 +26,14 @@ export interface VideoFilter {
   teamId: string;
   projectId?: string | undefined;
   masterVideoId?: string | undefined;
+  /** Only the master this video is a clip of. */
+  clipId?: string | undefined;
   clipMode?: TriState | undefined;
 }
 
 const masters = aliasedTable(videos, 'master');
 const freeClips = aliasedTable(clipProcessings, 'free_clip');
+const clips = aliasedTable(videos, 'clip');
 
 function selectViews(db: Database) {
   return db
@@ -69,10 +72,14 @@ export async function findVideoView(
   return row ?? null;
 }
 
-function filterConditions(filter: VideoFilter): SQL[] {
+function filterConditions(db: Database, filter: VideoFilter): SQL[] {
   const conditions: SQL[] = [eq(videos.teamId, filter.teamId)];
   if (filter.projectId) conditions.push(eq(videos.projectId, filter.projectId));
   if (filter.masterVideoId) conditions.push(eq(videos.masterVideoId, filter.masterVideoId));
+  if (filter.clipId) {
+    const masterOfClip = db.select({ id: clips.masterVideoId }).from(clips).where(eq(clips.id, filter.clipId));
+    conditions.push(inArray(videos.id, masterOfClip));
+  }
   if (filter.clipMode === 'EXCLUDE') conditions.push(eq(videos.isClip, false));
   if (filter.clipMode === 'ONLY') conditions.push(eq(videos.isClip, true));
   return conditions;
@@ -83,7 +90,7 @@ export async function listVideoViews(
   filter: VideoFilter,
   request: PageRequest,
 ): Promise<Page<VideoView>> {
-  const where = and(...filterConditions(filter));
+  const where = and(...filterConditions(db, filter));
   const order = pageOrder(request, videos);
   const [items, [total]] = await Promise.all([
     selectViews(db)
