@@ -131,21 +131,6 @@ export default tseslint.config(
     },
   },
   {
-    // Until the rate limit's counting moves behind a service, the API plugin that counts requests
-    // imports its query, and server.ts passes it the database handle (a type import only).
-    files: ['src/api/server.ts'],
-    rules: {
-      '@typescript-eslint/no-restricted-imports': [
-        'error',
-        { patterns: [{ group: dbModules, message: apiImportsNoDbMessage, allowTypeImports: true }] },
-      ],
-    },
-  },
-  {
-    files: ['src/api/rate-limit.ts'],
-    rules: { '@typescript-eslint/no-restricted-imports': 'off' },
-  },
-  {
     files: ['src/main.ts', 'scripts/**/*.ts', 'tests/**/*.ts'],
     rules: { 'no-console': 'off' },
   },

@@ -7,9 +7,17 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/config.js';
+import type { RateLimit } from './api/rate-limit.js';
 import { buildServer } from './api/server.js';
 import { createLogger } from './logging.js';
-import { assertMigrated, migrateDatabase, openDatabase, pingDatabase, type DatabaseConnection } from './db/database.js';
+import {
+  assertMigrated,
+  migrateDatabase,
+  openDatabase,
+  pingDatabase,
+  type Database,
+  type DatabaseConnection,
+} from './db/database.js';
 import { listenForEvents } from './webhooks/event-bell.js';
 import { createCopyVideoExhaustedHandler } from './jobs/copy-video-exhausted.job.js';
 import { createCopyVideoHandler } from './jobs/copy-video.job.js';
@@ -21,6 +29,7 @@ import { DeletedVideoWatch } from './jobs/deleted-video-watch.js';
 import { discoverMediaTools, findConfinement } from './media/ffmpeg-tools.js';
 import { FfmpegIngestionMedia } from './media/media-toolkit.js';
 import { ChildProcessRunner, type ProcessRunner } from './media/process-runner.js';
+import { createApiRequestCounter } from './services/api-request-counter.js';
 import { ArtifactService } from './services/artifact.service.js';
 import { DownloadService } from './services/download.service.js';
 import { PgBossJobQueue } from './jobs/job-queue.js';
@@ -114,6 +123,15 @@ async function secureDataDir(config: Readonly<Config>, log: Logger): Promise<voi
       { dataDir, ...failure },
       'could not tighten the mode of an entry of the data folder: it belongs to another user',
     );
+}
+
+/** The API rate limit of `requestsPerMinute` (0: none), counted in the database. */
+function rateLimitOf(db: Database, requestsPerMinute: number, windowSeconds: number): RateLimit | null {
+  if (requestsPerMinute === 0) return null;
+  return {
+    policy: { requestsPerWindow: requestsPerMinute, windowSeconds },
+    counter: createApiRequestCounter(db, windowSeconds),
+  };
 }
 
 function sweepPolicy(config: Readonly<Config>): SweepPolicy {
@@ -334,15 +352,8 @@ export async function startApp(
       server = await buildServer({
         log,
         bodyLimitBytes: config.http.bodyLimitBytes,
-        rateLimit:
-          config.http.rateLimitPerMinute === 0
-            ? null
-            : {
-                requestsPerWindow: config.http.rateLimitPerMinute,
-                windowSeconds: overrides.rateLimitWindowSeconds ?? 60,
-              },
+        rateLimit: rateLimitOf(connection.db, config.http.rateLimitPerMinute, overrides.rateLimitWindowSeconds ?? 60),
         publicUrl: config.http.publicUrl,
-        db: connection.db,
         store,
         signer,
         tenancy,

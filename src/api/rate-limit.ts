@@ -8,19 +8,25 @@
  * Hand-written rather than @fastify/rate-limit: that plugin is not a dependency here, and using it
  * would mean a custom store (its `incr` and `child` contract) plus overriding its key, header and
  * error shaping to get the contract's names and body; the hook below is the whole of it, with the
- * counting in one SQL statement (src/db/queries/rate-limit.queries.ts).
+ * counting behind a port (src/services/api-request-counter.ts: one SQL statement counts the requests
+ * of a key that arrived together).
  */
 import type { SwaggerTransformObject } from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
-import type { Database } from '../db/database.js';
-import { countApiRequest } from '../db/queries/rate-limit.queries.js';
 import { AppError } from '../domain/errors.js';
+import type { ApiRequestCounter } from '../services/api-request-counter.js';
 
 export interface RateLimitPolicy {
   /** Requests one API key may make per window (the configured per-minute limit). */
   requestsPerWindow: number;
   /** The window's length: 60 in service; tests shorten it to see windows change. */
   windowSeconds: number;
+}
+
+/** The policy and the counter that counts against it (in windows of the policy's length). */
+export interface RateLimit {
+  policy: RateLimitPolicy;
+  counter: ApiRequestCounter;
 }
 
 export interface RateLimitState {
@@ -50,10 +56,10 @@ function describeWindow(windowSeconds: number): string {
  * Counts every request of `app`'s routes against its API key. Register after `requireApiKey`:
  * hooks run in order, so a request without a valid key gets its 401 and is not counted.
  */
-export function limitRequestsPerApiKey(app: FastifyInstance, deps: { db: Database; policy: RateLimitPolicy }): void {
-  const { db, policy } = deps;
+export function limitRequestsPerApiKey(app: FastifyInstance, rateLimit: RateLimit): void {
+  const { policy, counter } = rateLimit;
   app.addHook('onRequest', async (request, reply) => {
-    const { count, secondsLeft } = await countApiRequest(db, request.principal.apiKeyId, policy.windowSeconds);
+    const { count, secondsLeft } = await counter.count(request.principal.apiKeyId);
     const state = rateLimitState(policy, count, secondsLeft);
     reply
       .header('x-ratelimit-limit', state.limit)

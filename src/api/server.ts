@@ -14,7 +14,6 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
-import type { Database } from '../db/database.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { DownloadLinkSigner } from '../storage/download-links.js';
 import type { ProjectService } from '../services/project.service.js';
@@ -23,7 +22,7 @@ import type { VideoImportService } from '../services/video-import.service.js';
 import type { VideoService } from '../services/video.service.js';
 import type { WebhookService } from '../services/webhook.service.js';
 import { requireApiKey } from './auth.js';
-import { documentRateLimitHeaders, limitRequestsPerApiKey, type RateLimitPolicy } from './rate-limit.js';
+import { documentRateLimitHeaders, limitRequestsPerApiKey, type RateLimit } from './rate-limit.js';
 import type { ArtifactService } from '../services/artifact.service.js';
 import type { DownloadService } from '../services/download.service.js';
 import { artifactRoutes } from './artifacts.routes.js';
@@ -43,10 +42,9 @@ import { webhooksRoutes } from './webhooks.routes.js';
 export interface ServerDeps {
   log: Logger;
   bodyLimitBytes: number;
-  /** Requests per API key and window, shared by every API process; null: no limit. */
-  rateLimit: RateLimitPolicy | null;
+  /** Requests per API key and window, counted through every API process; null: no limit. */
+  rateLimit: RateLimit | null;
   publicUrl: string | null;
-  db: Database;
   store: BlobStore;
   signer: DownloadLinkSigner;
   tenancy: TenancyService;
@@ -127,7 +125,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(
     async (v1) => {
       requireApiKey(v1, deps.tenancy);
-      if (deps.rateLimit !== null) limitRequestsPerApiKey(v1, { db: deps.db, policy: deps.rateLimit });
+      if (deps.rateLimit !== null) limitRequestsPerApiKey(v1, deps.rateLimit);
       selectTeam(v1, deps.tenancy);
       refuseUnknownQueryParameters(v1);
       await v1.register(tenancyRoutes({ tenancy: deps.tenancy, projects: deps.projects }));

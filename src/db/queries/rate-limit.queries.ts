@@ -9,19 +9,25 @@ import type { Database } from '../database.js';
 type Rows<T> = { rows: T[] };
 
 export interface RateWindowCount {
-  /** Requests the key made in the current window, this one included. */
+  /** Requests the key made in the current window, the ones just counted included. */
   count: number;
   /** Seconds until the current window ends (fractional, > 0). */
   secondsLeft: number;
 }
 
 /**
- * Counts one request of `apiKeyId` in the current window of `windowSeconds` and returns the
- * window's count, in one statement: the upsert is atomic, so concurrent requests through any
- * number of processes each get their own number. The same statement deletes the key's earlier
+ * Counts `requests` requests (at least 1) of `apiKeyId` in the current window of `windowSeconds`
+ * and returns the window's count after them, in one statement: the upsert is atomic, so concurrent
+ * statements through any number of processes each get their own numbers (this statement's requests
+ * are the last `requests` of the returned count). The same statement deletes the key's earlier
  * windows, which keeps the table at about one row per key that has been used, without a sweeper.
  */
-export async function countApiRequest(db: Database, apiKeyId: string, windowSeconds: number): Promise<RateWindowCount> {
+export async function countApiRequests(
+  db: Database,
+  apiKeyId: string,
+  windowSeconds: number,
+  requests: number,
+): Promise<RateWindowCount> {
   const result = (await db.execute(sql`
     with clock as (
       select extract(epoch from clock_timestamp())::float8 as now_s, ${windowSeconds}::float8 as size_s
@@ -32,8 +38,8 @@ export async function countApiRequest(db: Database, apiKeyId: string, windowSeco
       delete from api_rate_windows where api_key_id = ${apiKeyId}::uuid and window_start < (select start from win)
     )
     insert into api_rate_windows (api_key_id, window_start, count)
-    select ${apiKeyId}::uuid, start, 1 from win
-    on conflict (api_key_id, window_start) do update set count = api_rate_windows.count + 1
+    select ${apiKeyId}::uuid, start, ${requests}::int from win
+    on conflict (api_key_id, window_start) do update set count = api_rate_windows.count + excluded.count
     returning count, (select seconds_left from win) as seconds_left
   `)) as unknown as Rows<{ count: number; seconds_left: number }>;
   const row = result.rows[0];
