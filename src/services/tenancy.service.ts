@@ -73,16 +73,46 @@ export function generateApiKey(): string {
   return `rln_${randomBytes(32).toString('base64url')}`;
 }
 
+/**
+ * How long the owner of a valid API key is remembered: the key-to-owner lookup was one database
+ * round trip of every request. Only active keys are remembered (an unknown key is looked up each
+ * time, so a key created or re-activated by any process works at once), by the key's hash (the
+ * key itself is not kept). Nothing in this service deactivates a key today; a key deactivated
+ * outside it (by hand in the database) stops working in every process within this time.
+ */
+export const API_KEY_CACHE_TTL_MS = 5_000;
+/** Keys remembered at most; the oldest remembered is forgotten first. */
+export const API_KEY_CACHE_SIZE = 10_000;
+
+interface RememberedOwner {
+  principal: Principal;
+  expiresAt: number;
+}
+
 export class TenancyService {
-  constructor(private readonly db: Database) {}
+  private readonly owners = new Map<string, RememberedOwner>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** The principal behind an `X-API-Key` header value. */
   async authenticate(apiKey: string | undefined): Promise<Principal> {
     if (apiKey === undefined || apiKey.trim() === '') {
       throw new AppError('MISSING_API_KEY', 'the request has no X-API-Key header: send your API key in it');
     }
-    const owner = await findActiveApiKeyOwner(this.db, hashApiKey(apiKey.trim()));
+    const keyHash = hashApiKey(apiKey.trim());
+    const remembered = this.owners.get(keyHash);
+    if (remembered !== undefined && remembered.expiresAt > this.now()) return remembered.principal;
+    this.owners.delete(keyHash);
+    const owner = await findActiveApiKeyOwner(this.db, keyHash);
     if (owner === null) throw new AppError('INVALID_API_KEY', 'the API key is not valid or not active');
+    if (this.owners.size >= API_KEY_CACHE_SIZE) {
+      const oldest = this.owners.keys().next();
+      if (oldest.done !== true) this.owners.delete(oldest.value);
+    }
+    this.owners.set(keyHash, { principal: owner, expiresAt: this.now() + API_KEY_CACHE_TTL_MS });
     return owner;
   }
 
