@@ -33,15 +33,15 @@ import {
 } from '../db/queries/imports.queries.js';
 import { findDefaultProject, findProject } from '../db/queries/projects.queries.js';
 import type { TeamRow } from '../db/queries/tenancy.queries.js';
-import { findVideoView, insertVideo, type VideoView } from '../db/queries/videos.queries.js';
+import { findImportStatusView, insertVideo, type ImportStatusView } from '../db/queries/videos.queries.js';
 import type { OutboundClient } from '../net/outbound-client.js';
 import { videoSourceKey } from '../storage/blob-keys.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { ownerTeam, scopeOf, teamIdsOf, type Principal, type TeamScope } from './tenancy.service.js';
 import { deleteVideosWithData, type QueuedMediaJobs } from './video-deletion.js';
 
-/** A video imported from a URL, with its import. */
-export type ImportView = VideoView & { videoImport: NonNullable<VideoView['videoImport']> };
+/** A video imported from a URL, with its import and its ingestion. */
+export type ImportView = ImportStatusView & { videoImport: NonNullable<ImportStatusView['videoImport']> };
 
 export interface NewHttpsImport {
   name: string;
@@ -363,7 +363,7 @@ export class VideoImportService {
 
   /** A video imported from a URL, of a team in `scope`; 404 elsewhere, 403 in a team of the caller's without API access. */
   async requireImportView(scope: TeamScope, videoId: string): Promise<ImportView> {
-    const view = await findVideoView(this.deps.db, teamIdsOf(scope), videoId);
+    const view = await findImportStatusView(this.deps.db, teamIdsOf(scope), videoId);
     if (view === null) throw new AppError('RESOURCE_NOT_FOUND', `video ${videoId} was not found`, { videoId });
     ownerTeam(scope, view.video.teamId);
     if (view.videoImport === null)

@@ -1,5 +1,6 @@
 import { and, asc, count, eq, sql } from 'drizzle-orm';
 import type { Database } from '../database.js';
+import { preparedPerDatabase } from '../prepared.js';
 import { pageOffset, pageOrder, toPage, type Page, type PageRequest } from '../paging.js';
 import { apiKeys, projects, teamMembers, teams, users } from '../schema.js';
 
@@ -11,13 +12,18 @@ export interface ApiKeyOwner {
   userId: string;
 }
 
-/** The owner of an active API key, by the key's hash. */
-export async function findActiveApiKeyOwner(db: Database, keyHash: string): Promise<ApiKeyOwner | null> {
-  const [row] = await db
+const activeApiKeyOwnerStatement = preparedPerDatabase((db) =>
+  db
     .select({ apiKeyId: apiKeys.id, userId: apiKeys.userId })
     .from(apiKeys)
-    .where(and(eq(apiKeys.keyHash, keyHash), eq(apiKeys.active, true)))
-    .limit(1);
+    .where(and(eq(apiKeys.keyHash, sql.placeholder('keyHash')), eq(apiKeys.active, true)))
+    .limit(1)
+    .prepare('find_active_api_key_owner'),
+);
+
+/** The owner of an active API key, by the key's hash. */
+export async function findActiveApiKeyOwner(db: Database, keyHash: string): Promise<ApiKeyOwner | null> {
+  const [row] = await activeApiKeyOwnerStatement(db).execute({ keyHash });
   return row ?? null;
 }
 
@@ -55,37 +61,52 @@ export async function countUsers(db: Database): Promise<number> {
   return row?.value ?? 0;
 }
 
-/** The user's default team: the oldest team of theirs with the API enabled. */
-export async function findDefaultTeam(db: Database, userId: string): Promise<TeamRow | null> {
-  const [row] = await db
+const defaultTeamStatement = preparedPerDatabase((db) =>
+  db
     .select({ team: teams })
     .from(teams)
     .innerJoin(teamMembers, eq(teamMembers.teamId, teams.id))
-    .where(and(eq(teamMembers.userId, userId), eq(teams.apiEnabled, true)))
+    .where(and(eq(teamMembers.userId, sql.placeholder('userId')), eq(teams.apiEnabled, true)))
     .orderBy(asc(teams.createdAt), asc(teams.id))
-    .limit(1);
+    .limit(1)
+    .prepare('find_default_team'),
+);
+
+/** The user's default team: the oldest team of theirs with the API enabled. */
+export async function findDefaultTeam(db: Database, userId: string): Promise<TeamRow | null> {
+  const [row] = await defaultTeamStatement(db).execute({ userId });
   return row?.team ?? null;
 }
+
+const memberTeamStatement = preparedPerDatabase((db) =>
+  db
+    .select({ team: teams })
+    .from(teams)
+    .innerJoin(teamMembers, eq(teamMembers.teamId, teams.id))
+    .where(and(eq(teamMembers.userId, sql.placeholder('userId')), eq(teams.id, sql.placeholder('teamId'))))
+    .limit(1)
+    .prepare('find_member_team'),
+);
 
 /** A team the user is a member of, or null (whether or not the team exists). */
 export async function findMemberTeam(db: Database, userId: string, teamId: string): Promise<TeamRow | null> {
-  const [row] = await db
-    .select({ team: teams })
-    .from(teams)
-    .innerJoin(teamMembers, eq(teamMembers.teamId, teams.id))
-    .where(and(eq(teamMembers.userId, userId), eq(teams.id, teamId)))
-    .limit(1);
+  const [row] = await memberTeamStatement(db).execute({ userId, teamId });
   return row?.team ?? null;
 }
 
-/** Every team the user is a member of, with or without API access, oldest first. */
-export async function listAllMemberTeams(db: Database, userId: string): Promise<TeamRow[]> {
-  const rows = await db
+const allMemberTeamsStatement = preparedPerDatabase((db) =>
+  db
     .select({ team: teams })
     .from(teams)
     .innerJoin(teamMembers, eq(teamMembers.teamId, teams.id))
-    .where(eq(teamMembers.userId, userId))
-    .orderBy(asc(teams.createdAt), asc(teams.id));
+    .where(eq(teamMembers.userId, sql.placeholder('userId')))
+    .orderBy(asc(teams.createdAt), asc(teams.id))
+    .prepare('list_all_member_teams'),
+);
+
+/** Every team the user is a member of, with or without API access, oldest first. */
+export async function listAllMemberTeams(db: Database, userId: string): Promise<TeamRow[]> {
+  const rows = await allMemberTeamsStatement(db).execute({ userId });
   return rows.map((row) => row.team);
 }
 
