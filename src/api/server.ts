@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import {
   jsonSchemaTransform,
   jsonSchemaTransformObject,
@@ -22,6 +22,7 @@ import type { VideoImportService } from '../services/video-import.service.js';
 import type { VideoService } from '../services/video.service.js';
 import type { WebhookService } from '../services/webhook.service.js';
 import { requireApiKey } from './auth.js';
+import { OneLinePerRequest } from './request-log.js';
 import { documentRateLimitHeaders, limitRequestsPerApiKey, type RateLimit } from './rate-limit.js';
 import type { ArtifactService } from '../services/artifact.service.js';
 import type { DownloadService } from '../services/download.service.js';
@@ -75,7 +76,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && uuidPattern.test(given) ? given.toLowerCase() : randomUUID();
     },
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    logController: new OneLinePerRequest({ requestIdLogLabel: 'requestId' }),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     return503OnClosing: true,
     clientErrorHandler: createClientErrorHandler(deps.log),

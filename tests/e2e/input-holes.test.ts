@@ -6,7 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import net from 'node:net';
 import contentDisposition from 'content-disposition';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { teamMembers, teams } from '../../src/db/schema.js';
 import { createLogger } from '../../src/logging.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
@@ -598,6 +598,9 @@ describe.each(backends)('closed input holes (%s)', (backend) => {
       const signature = new URL(link, service.url).searchParams.get('signature') ?? '';
       const expires = new URL(link, service.url).searchParams.get('expires') ?? '';
       expect((await service.api('GET', link, { apiKey: null })).status).toBe(200);
+      // A request is logged once answered (its response finished), which may be just after the client has read it.
+      const downloadPath = `${link.split('?')[0]}?`;
+      await vi.waitFor(() => expect(logLines.some((line) => line.includes(downloadPath))).toBe(true));
 
       const urls = logLines
         .map((line) => JSON.parse(line) as { req?: { url?: string } })
