@@ -1,5 +1,6 @@
-import { aliasedTable, and, asc, count, eq, inArray, type SQL } from 'drizzle-orm';
+import { aliasedTable, and, asc, count, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../database.js';
+import { preparedPerDatabase } from '../prepared.js';
 import { pageOffset, pageOrder, toPage, type Page, type PageRequest, type TriState } from '../paging.js';
 import { clipProcessings, videoImports, videoIngestions, videos } from '../schema.js';
 
@@ -75,9 +76,27 @@ export async function findVideoView(
 /** A video with what its import status shows: its import (null: not imported) and its ingestion. */
 export type ImportStatusView = Pick<VideoView, 'video' | 'videoImport' | 'ingestion'>;
 
+const importStatusViewStatement = preparedPerDatabase((db) =>
+  db
+    .select({ video: videos, videoImport: videoImports, ingestion: videoIngestions })
+    .from(videos)
+    .leftJoin(videoImports, eq(videoImports.videoId, videos.id))
+    .leftJoin(videoIngestions, eq(videoIngestions.videoId, videos.id))
+    // One array parameter, not inArray: Drizzle spreads an array into one parameter per element,
+    // which a prepared statement's fixed text cannot hold.
+    .where(
+      and(
+        eq(videos.id, sql.placeholder('videoId')),
+        sql`${videos.teamId} = any(${sql.placeholder('teamIds')}::uuid[])`,
+      ),
+    )
+    .limit(1)
+    .prepare('find_import_status_view'),
+);
+
 /**
- * A video of any of the teams `teamIds` with its import and ingestion, found in one query, or
- * null: three tables of the six a whole view joins, as an import's status needs no more.
+ * A video of any of the teams `teamIds` with its import and ingestion, found in one prepared query,
+ * or null: three tables of the six a whole view joins, as an import's status needs no more.
  */
 export async function findImportStatusView(
   db: Database,
@@ -85,13 +104,7 @@ export async function findImportStatusView(
   videoId: string,
 ): Promise<ImportStatusView | null> {
   if (teamIds.length === 0) return null;
-  const [row] = await db
-    .select({ video: videos, videoImport: videoImports, ingestion: videoIngestions })
-    .from(videos)
-    .leftJoin(videoImports, eq(videoImports.videoId, videos.id))
-    .leftJoin(videoIngestions, eq(videoIngestions.videoId, videos.id))
-    .where(and(eq(videos.id, videoId), inArray(videos.teamId, [...teamIds])))
-    .limit(1);
+  const [row] = await importStatusViewStatement(db).execute({ videoId, teamIds: [...teamIds] });
   return row ?? null;
 }
 
