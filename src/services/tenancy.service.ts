@@ -3,6 +3,7 @@
  * them: every miss is a 404, never a 403 that would confirm the team exists.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { AppError } from '../domain/errors.js';
 import type { Database } from '../db/database.js';
 import type { Page, PageRequest } from '../domain/paging.js';
@@ -74,28 +75,31 @@ export function generateApiKey(): string {
 }
 
 /**
- * How long the owner of a valid API key is remembered: the key-to-owner lookup was one database
- * round trip of every request. Only active keys are remembered (an unknown key is looked up each
- * time, so a key created or re-activated by any process works at once), by the key's hash (the
- * key itself is not kept). Nothing in this service deactivates a key today; a key deactivated
- * outside it (by hand in the database) stops working in every process within this time.
+ * How long the owner of a valid API key, and the teams of a caller, are remembered: the key-to-owner
+ * lookup was one database round trip of every request, and the caller's teams one more of every
+ * operation on an object by id. Only active keys are remembered (an unknown key is looked up each
+ * time, so a key created or re-activated by any process works at once), by the key's hash (the key
+ * itself is not kept). Nothing in this service deactivates a key or changes a membership or a team's
+ * API access today; one changed outside it (by hand in the database) takes effect in every process
+ * within this time. A team's settings changed through this process forget its remembered teams at once.
  */
 export const API_KEY_CACHE_TTL_MS = 5_000;
-/** Keys remembered at most; the oldest remembered is forgotten first. */
+/** Keys (and callers' team lists) remembered at most; the least recently used is forgotten first. */
 export const API_KEY_CACHE_SIZE = 10_000;
 
-interface RememberedOwner {
-  principal: Principal;
-  expiresAt: number;
-}
-
 export class TenancyService {
-  private readonly owners = new Map<string, RememberedOwner>();
+  private readonly owners: LRUCache<string, Principal>;
+  private readonly memberTeams: LRUCache<string, readonly TeamRow[]>;
 
   constructor(
     private readonly db: Database,
-    private readonly now: () => number = Date.now,
-  ) {}
+    now: () => number = Date.now,
+  ) {
+    // ttlResolution 0: read the clock on every check (a positive resolution sets a timer per read).
+    const options = { max: API_KEY_CACHE_SIZE, ttl: API_KEY_CACHE_TTL_MS, ttlResolution: 0, perf: { now } };
+    this.owners = new LRUCache(options);
+    this.memberTeams = new LRUCache(options);
+  }
 
   /** The principal behind an `X-API-Key` header value. */
   async authenticate(apiKey: string | undefined): Promise<Principal> {
@@ -104,15 +108,10 @@ export class TenancyService {
     }
     const keyHash = hashApiKey(apiKey.trim());
     const remembered = this.owners.get(keyHash);
-    if (remembered !== undefined && remembered.expiresAt > this.now()) return remembered.principal;
-    this.owners.delete(keyHash);
+    if (remembered !== undefined) return remembered;
     const owner = await findActiveApiKeyOwner(this.db, keyHash);
     if (owner === null) throw new AppError('INVALID_API_KEY', 'the API key is not valid or not active');
-    if (this.owners.size >= API_KEY_CACHE_SIZE) {
-      const oldest = this.owners.keys().next();
-      if (oldest.done !== true) this.owners.delete(oldest.value);
-    }
-    this.owners.set(keyHash, { principal: owner, expiresAt: this.now() + API_KEY_CACHE_TTL_MS });
+    this.owners.set(keyHash, owner);
     return owner;
   }
 
@@ -140,7 +139,12 @@ export class TenancyService {
    */
   async resolveScope(principal: Principal, teamId: string | undefined): Promise<TeamScope> {
     if (teamId !== undefined) return scopeOf(await this.resolveTeam(principal, teamId));
-    return { teams: await listAllMemberTeams(this.db, principal.userId) };
+    let teams = this.memberTeams.get(principal.userId);
+    if (teams === undefined) {
+      teams = await listAllMemberTeams(this.db, principal.userId);
+      this.memberTeams.set(principal.userId, teams);
+    }
+    return { teams };
   }
 
   /** The user behind the caller's key, with their default team. */
@@ -166,6 +170,7 @@ export class TenancyService {
   async updateSettings(team: TeamRow, settings: { freeClipEnabled?: boolean | undefined }): Promise<TeamRow> {
     if (settings.freeClipEnabled === undefined) return team;
     const row = await updateTeamSettings(this.db, team.id, settings);
+    this.memberTeams.clear();
     if (row === null) throw new AppError('TEAM_NOT_FOUND', `team ${team.id} was not found`);
     return row;
   }

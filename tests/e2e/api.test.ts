@@ -320,6 +320,7 @@ describe.each(backends)('the API contract (%s)', (backend) => {
     let multiUserId: string;
     let firstTeamId: string;
     let secondTeamId: string;
+    let closedTeamId: string;
 
     beforeAll(async () => {
       const db = fx.service.app.connection.db;
@@ -346,6 +347,11 @@ describe.each(backends)('the API contract (%s)', (backend) => {
       });
       secondTeamId = second.teamId;
       await db.insert(teamMembers).values({ teamId: secondTeamId, userId: multiUserId, role: 'MEMBER' });
+      // A third team of theirs without API access. Memberships are set up before the user's first
+      // request: the service remembers a caller's teams for API_KEY_CACHE_TTL_MS.
+      const [closed] = await db.insert(teams).values({ name: 'No API', apiEnabled: false }).returning();
+      closedTeamId = closed!.id;
+      await db.insert(teamMembers).values({ teamId: closedTeamId, userId: multiUserId, role: 'MEMBER' });
     });
 
     it('creates in the second team with selectTeamId, then reaches every object by id without it', async () => {
@@ -471,9 +477,8 @@ describe.each(backends)('the API contract (%s)', (backend) => {
 
     it("answers 403 FORBIDDEN for an object in a team of the caller's without API access, as naming the team does", async () => {
       const db = fx.service.app.connection.db;
-      const [closed] = await db.insert(teams).values({ name: 'No API', apiEnabled: false }).returning();
-      await db.insert(teamMembers).values({ teamId: closed!.id, userId: multiUserId, role: 'MEMBER' });
-      const [project] = await db.insert(projects).values({ teamId: closed!.id, name: 'Closed' }).returning();
+      const closed = { id: closedTeamId };
+      const [project] = await db.insert(projects).values({ teamId: closed.id, name: 'Closed' }).returning();
       const path = `/api/v1/projects/${project!.id}`;
       const forbidden = {
         timestamp: anyTimestamp,
@@ -482,13 +487,13 @@ describe.each(backends)('the API contract (%s)', (backend) => {
         statusCode: 403,
         errorCode: 'FORBIDDEN',
         errorCodeEnum: 'FORBIDDEN',
-        message: `team ${closed!.id} does not have API access enabled`,
+        message: `team ${closed.id} does not have API access enabled`,
         validationErrors: [],
-        errorDetails: { teamId: closed!.id },
+        errorDetails: { teamId: closed.id },
       };
       const byId = await fx.service.api('GET', path, asMulti);
       expect([byId.status, byId.body]).toEqual([403, forbidden]);
-      const named = await fx.service.api('GET', `${path}?selectTeamId=${closed!.id}`, asMulti);
+      const named = await fx.service.api('GET', `${path}?selectTeamId=${closed.id}`, asMulti);
       expect([named.status, named.body]).toEqual([403, forbidden]);
       const renamed = await fx.service.api('PATCH', path, { ...asMulti, body: { name: 'Opened' } });
       expect(renamed.status).toBe(403);

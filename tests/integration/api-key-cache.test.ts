@@ -10,7 +10,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateDatabase, openDatabase, type DatabaseConnection } from '../../src/db/database.js';
 import { findActiveApiKeyOwner, insertApiKey } from '../../src/db/queries/tenancy.queries.js';
-import { apiKeys } from '../../src/db/schema.js';
+import { apiKeys, teams } from '../../src/db/schema.js';
 import { bootstrapAdmin } from '../../src/services/bootstrap.service.js';
 import {
   API_KEY_CACHE_TTL_MS,
@@ -82,7 +82,7 @@ describe.each(backends)('API key cache on %s', (backend: Backend) => {
     const { key, id } = await newKey();
     expect(await outcome(tenancy, key)).toBe(`${userId}/${id}`);
     await setActive(id, false);
-    now += API_KEY_CACHE_TTL_MS - 1;
+    now += API_KEY_CACHE_TTL_MS;
     expect(await outcome(tenancy, key)).toBe(`${userId}/${id}`);
     now += 1;
     expect(await outcome(tenancy, key)).toBe('INVALID_API_KEY');
@@ -122,5 +122,29 @@ describe.each(backends)('API key cache on %s', (backend: Backend) => {
   it('refuses a missing key before any lookup', async () => {
     const tenancy = new TenancyService(connection.db);
     expect([await outcome(tenancy, ''), await outcome(tenancy, '   ')]).toEqual(['MISSING_API_KEY', 'MISSING_API_KEY']);
+  });
+
+  it("remembers a caller's teams for an operation by id until the time is up, and forgets them when a team's settings change", async () => {
+    let now = 1_000_000;
+    const tenancy = new TenancyService(connection.db, () => now);
+    const principal = { userId, apiKeyId: 'unused' };
+    const [team] = (await tenancy.resolveScope(principal, undefined)).teams;
+    expect(team?.apiEnabled).toBe(true);
+    const apiEnabled = async () =>
+      (await tenancy.resolveScope(principal, undefined)).teams.map((row) => row.apiEnabled);
+    try {
+      await connection.db.update(teams).set({ apiEnabled: false }).where(eq(teams.id, team!.id));
+      now += API_KEY_CACHE_TTL_MS;
+      expect(await apiEnabled()).toEqual([true]);
+      now += 1;
+      expect(await apiEnabled()).toEqual([false]);
+
+      await connection.db.update(teams).set({ apiEnabled: true }).where(eq(teams.id, team!.id));
+      expect(await apiEnabled()).toEqual([false]);
+      await tenancy.updateSettings(team!, { freeClipEnabled: team!.freeClipEnabled });
+      expect(await apiEnabled()).toEqual([true]);
+    } finally {
+      await connection.db.update(teams).set({ apiEnabled: true }).where(eq(teams.id, team!.id));
+    }
   });
 });
