@@ -185,8 +185,18 @@ export class S3PartSink extends Writable {
           );
           return;
         }
+        // Without its ETag a part cannot be named when the upload is completed, so it is never
+        // recorded as stored. Writing the part again replaces it and may get a whole answer (a
+        // proxy or store that failed once); a store that never answers one uses up the part's
+        // attempts and then the job's, which are bounded, rather than failing the import for a
+        // fault that is the service's storage, not the source's.
         if (!output.ETag) {
-          callback(new Error(`part ${this.part.index}: S3 answered UploadPart without an ETag`));
+          callback(
+            new RetryablePartStoreError(
+              this.part,
+              `part ${this.part.index}: S3 answered UploadPart without an ETag, so the part cannot be completed; write it again`,
+            ),
+          );
           return;
         }
         this.receipt = { etag: output.ETag, crc32c: answered };

@@ -171,6 +171,59 @@ describe('S3PartSink', () => {
     expect(sink.receipt).toEqual({ etag: '"again"', crc32c: null });
   });
 
+  it('ends the fresh body too when S3 refused (503) a small part that had already ended, before reading any byte', async () => {
+    const small = { index: 0, offsetBytes: 0, lengthBytes: 1000 };
+    const bytes = Buffer.from(Array.from({ length: small.lengthBytes }, (_, index) => (index * 7) % 256));
+    const outcomes: string[] = [];
+    const received: Buffer[] = [];
+    let refuse: ((error: Error) => void) | undefined;
+    const sink = new S3PartSink(
+      small,
+      undefined,
+      async (body) => {
+        if (refuse === undefined) {
+          // Refused only once the whole part was written and ended, with none of it read.
+          return new Promise((_resolve, reject) => {
+            refuse = reject;
+          });
+        }
+        // Every chunk and the end of the resent body are pushed before it is sent, so reading it out
+        // takes only ticks: an end that never comes shows as "open" at the next turn, not as a hang.
+        const ended = new Promise<string>((resolve) => body.once('end', () => resolve('ended')));
+        body.on('data', (chunk: Buffer) => received.push(chunk));
+        outcomes.push(await Promise.race([ended, new Promise<string>((resolve) => setImmediate(resolve, 'open'))]));
+        if (outcomes.at(-1) !== 'ended') throw new Error('the resent body never ended');
+        return answer({ ETag: '"small"', ChecksumCRC32C: crc32cToBase64(crc32c(Buffer.concat(received)) >>> 0) });
+      },
+      noDelay,
+    );
+    const settled = settle(sink);
+    sink.write(bytes.subarray(0, 400));
+    sink.end(bytes.subarray(400));
+    // The writer ends the part's body in _final, a tick after end().
+    await new Promise((resolve) => setImmediate(resolve));
+    refuse?.(refusal('SlowDown', 503));
+    expect(await settled).toBeNull();
+    expect(outcomes).toEqual(['ended']);
+    expect(Buffer.concat(received).equals(bytes)).toBe(true);
+    expect(sink.receipt).toEqual({ etag: '"small"', crc32c: crc32cToBase64(crc32c(bytes) >>> 0) });
+  });
+
+  it('fails the part as one to write again when S3 answers UploadPart without an ETag, and keeps no receipt', async () => {
+    const { send, received } = reading({ ETag: undefined });
+    const sink = new S3PartSink(part, undefined, send);
+    const bytes = Buffer.alloc(part.lengthBytes, 3);
+    sink.end(bytes);
+    const error = await settle(sink);
+    expect(error).toBeInstanceOf(RetryablePartStoreError);
+    expect((error as RetryablePartStoreError).part).toBe(part);
+    expect((error as Error).message).toBe(
+      'part 2: S3 answered UploadPart without an ETag, so the part cannot be completed; write it again',
+    );
+    expect(Buffer.concat(received).equals(bytes)).toBe(true);
+    expect(sink.receipt).toBeNull();
+  });
+
   it("gives up after the policy's attempts, with S3's last refusal, marked as one the caller may write again", async () => {
     let calls = 0;
     const last = refusal('InternalError', 500);
