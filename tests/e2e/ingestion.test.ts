@@ -68,6 +68,73 @@ describe('ingestion with an ffmpeg that lacks a filter', () => {
     expect(video.ingestion.qualityAssessment).toBeNull();
     expect(video.ingestion.metadata.scanning.heuristics).toBe('PROGRESSIVE');
   }, 120_000);
+
+  it("opens an artifact only through its own link: not another artifact's, nor the video's, nor the reverse", async () => {
+    const body = await fs.readFile(await mediaFixture('short-4s'));
+    fx.origin.setFile('/media/links.mp4', { body });
+    const created = await fx.service.api('POST', '/api/v1/videos/in/https?fullIngestion=true', {
+      body: { name: 'Links', url: fx.url('/media/links.mp4') },
+    });
+    expect(created.status, created.text).toBe(201);
+    const videoId = created.body.videoId as string;
+    const video = await fx.service.waitForVideo(videoId, ingestionEnded, 90_000);
+    expect(video.ingestion.ingestionState.ingestionStatus).toBe('DONE');
+    const thumbnails = await fx.service.api('GET', `/api/v1/videos/${videoId}/thumbnails?durationMinutes=5`);
+    const [thumbnail, poster] = ['THUMBNAIL', 'POSTER'].map(
+      (kind) => new URL(thumbnails.body.items.find((item: any) => item.kind === kind).presignedUrl, fx.service.url),
+    ) as [URL, URL];
+    const videoLink = new URL(
+      (await fx.service.api('POST', `/api/v1/videos/${videoId}/out/https`)).body.presignedUrl,
+      fx.service.url,
+    );
+    const [, thumbnailId, thumbnailName] =
+      new RegExp(`^/api/downloads/${videoId}/artifacts/([0-9a-f-]{36})/([^/]+)$`).exec(thumbnail.pathname) ?? [];
+    const posterId = /\/artifacts\/([0-9a-f-]{36})\//.exec(poster.pathname)?.[1];
+    const videoName = videoLink.pathname.split('/').at(-1);
+    expect([thumbnailId, posterId, videoName].every((part) => part !== undefined && part !== '')).toBe(true);
+    expect(posterId).not.toBe(thumbnailId);
+
+    const get = async (pathname: string, search: string) => {
+      const response = await request(new URL(`${pathname}${search}`, fx.service.url));
+      return { status: response.statusCode, body: Buffer.from(await response.body.arrayBuffer()) };
+    };
+    const refusal = (renewWith: string) => ({
+      status: 403,
+      body: expect.objectContaining({
+        errorCode: 'ACCESS_DENIED',
+        message: `the download link is not valid: request a new one with ${renewWith}`,
+      }),
+    });
+    const asJson = async (answer: Promise<{ status: number; body: Buffer }>) => {
+      const { status, body } = await answer;
+      return { status, body: JSON.parse(body.toString('utf8')) as unknown };
+    };
+    const artifactRenewal = "the video's thumbnails, full-frames or web-video endpoint";
+    const videoRenewal = 'POST /api/v1/videos/{videoId}/out/https';
+
+    // Each link opens what it was signed for.
+    expect((await get(thumbnail.pathname, thumbnail.search)).status).toBe(200);
+    expect((await get(videoLink.pathname, videoLink.search)).body.equals(body)).toBe(true);
+    // The thumbnail's signature on the poster's artifact id (its name kept), and the reverse.
+    expect(
+      await asJson(get(`/api/downloads/${videoId}/artifacts/${posterId}/${thumbnailName}`, thumbnail.search)),
+    ).toEqual(refusal(artifactRenewal));
+    expect(
+      await asJson(get(`/api/downloads/${videoId}/artifacts/${thumbnailId}/${thumbnailName}`, poster.search)),
+    ).toEqual(refusal(artifactRenewal));
+    // The thumbnail's signature on the video's own path, under the thumbnail's or the video's name.
+    expect(await asJson(get(`/api/downloads/${videoId}/${thumbnailName}`, thumbnail.search))).toEqual(
+      refusal(videoRenewal),
+    );
+    expect(await asJson(get(videoLink.pathname, thumbnail.search))).toEqual(refusal(videoRenewal));
+    // The video's signature on the thumbnail's path, under the thumbnail's or the video's name.
+    expect(
+      await asJson(get(`/api/downloads/${videoId}/artifacts/${thumbnailId}/${thumbnailName}`, videoLink.search)),
+    ).toEqual(refusal(artifactRenewal));
+    expect(
+      await asJson(get(`/api/downloads/${videoId}/artifacts/${thumbnailId}/${videoName}`, videoLink.search)),
+    ).toEqual(refusal(artifactRenewal));
+  }, 120_000);
 });
 
 describe.each(backends)('ingestion and the free clip (%s)', (backend) => {

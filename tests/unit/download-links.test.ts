@@ -162,6 +162,38 @@ describe('DownloadLinkSigner artifacts', () => {
   const artifactId = '6d1f0a3e-2b4c-4d5e-8f60-718293a4b5c6';
   const { expires, signature } = queryOf(signer.signArtifact(videoId, artifactId, 'thumbnail-01.webp', expiresAt));
 
+  it('signs the exact subject video/artifacts/artifact, name and expiry (known answer)', () => {
+    // HMAC-SHA256 under 32 bytes of 7 of the string below; pinned so the signed subject cannot change unnoticed.
+    expect(
+      createHmac('sha256', key)
+        .update(`download:${videoId}/artifacts/${artifactId}:thumbnail-01.webp:1795860900`)
+        .digest('base64url'),
+    ).toBe('8fV6sbb6Qm4DIWzy1ZAjXw58NZkMPIg6fLS3o6gXOJs');
+    expect(signer.signArtifact(videoId, artifactId, 'thumbnail-01.webp', expiresAt)).toBe(
+      `/api/downloads/${videoId}/artifacts/${artifactId}/thumbnail-01.webp?expires=1795860900&signature=8fV6sbb6Qm4DIWzy1ZAjXw58NZkMPIg6fLS3o6gXOJs`,
+    );
+    expect(signer.sign(videoId, 'clip.mp4', expiresAt)).toBe(
+      `/api/downloads/${videoId}/clip.mp4?expires=1795860900&signature=ExK9qoUfwv-AZoDPYEXC9qipoiikrttxqGBanVvNXiw`,
+    );
+  });
+
+  it("refuses a video's link on any artifact path of that video, its own name kept", () => {
+    const video = queryOf(signer.sign(videoId, 'thumbnail-01.webp', expiresAt));
+    expect(signer.verify({ videoId, fileName: 'thumbnail-01.webp' }, video.expires, video.signature, before)).toBe(
+      'valid',
+    );
+    for (const otherArtifact of [artifactId, videoId, '']) {
+      expect(
+        signer.verifyArtifact(
+          { videoId, artifactId: otherArtifact, fileName: 'thumbnail-01.webp' },
+          video.expires,
+          video.signature,
+          before,
+        ),
+      ).toBe('invalid');
+    }
+  });
+
   it('accepts its own artifact link and refuses it under another name, artifact or video', () => {
     expect(
       signer.verifyArtifact({ videoId, artifactId, fileName: 'thumbnail-01.webp' }, expires, signature, before),
