@@ -60,4 +60,10 @@ describe('webhook signing', () => {
     expect(() => decryptPrivateKey(tampered, kek)).toThrow();
     expect(keyEncryptionKeyId(kek)).toMatch(/^[0-9a-f]{16}$/);
   });
+
+  it('names a key-encryption key by the first 16 hex digits of its SHA-256 (known answers)', () => {
+    // Stored with every signing key: a change here makes every stored key unreadable after an upgrade.
+    expect(keyEncryptionKeyId(Buffer.alloc(32, 0))).toBe('66687aadf862bd77');
+    expect(keyEncryptionKeyId(Buffer.from(Array.from({ length: 32 }, (_, index) => index)))).toBe('630dcd2966c43366');
+  });
 });
