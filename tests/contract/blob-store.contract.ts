@@ -49,13 +49,47 @@ function shuffled<T>(items: readonly T[], seed: number): T[] {
   return result;
 }
 
+/** Where each chunk of bodyOf's body of `length` bytes ends: uneven sizes, as a network stream delivers them. */
+function chunkEnds(length: number): number[] {
+  const ends: number[] = [];
+  for (let offset = 0, size = 1; offset < length; offset += size, size = Math.min(size * 3 + 7, 48 * 1024)) {
+    ends.push(Math.min(offset + size, length));
+  }
+  return ends;
+}
+
 /** A body made of several Buffers of uneven sizes, as a network stream delivers them. */
 function bodyOf(bytes: Buffer): Readable {
-  const chunks: Buffer[] = [];
-  for (let offset = 0, size = 1; offset < bytes.length; offset += size, size = Math.min(size * 3 + 7, 48 * 1024)) {
-    chunks.push(bytes.subarray(offset, offset + size));
-  }
-  return Readable.from(chunks);
+  let start = 0;
+  return Readable.from(
+    chunkEnds(bytes.length).map((end) => {
+      const chunk = bytes.subarray(start, end);
+      start = end;
+      return chunk;
+    }),
+  );
+}
+
+/** The PartLengthError a part writer refuses a body of `bodyBytes` with (a longer one at its first chunk past the part). */
+function lengthRefusal(part: UploadPart, bodyBytes: number): PartLengthError {
+  if (bodyBytes < part.lengthBytes) return new PartLengthError(part, bodyBytes, false);
+  const end = chunkEnds(bodyBytes).find((chunkEnd) => chunkEnd > part.lengthBytes) as number;
+  return new PartLengthError(part, end, true);
+}
+
+/** Checks that `promise` rejects with exactly `expected`: its class, message, part, receivedBytes and isLonger. */
+async function expectLengthRefusal(promise: Promise<unknown>, expected: PartLengthError): Promise<void> {
+  const error = await promise.then(
+    () => null,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(PartLengthError);
+  expect(error).toMatchObject({
+    message: expected.message,
+    part: expected.part,
+    receivedBytes: expected.receivedBytes,
+    isLonger: expected.isLonger,
+  });
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -262,7 +296,10 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
       const upload = await open(file);
       const part = file.parts[1] as UploadPart;
       const short = partBytes(file, part).subarray(0, part.lengthBytes - 1);
-      await expect(writePartFrom(upload, part, bodyOf(short), new AbortController().signal)).rejects.toThrow();
+      await expectLengthRefusal(
+        writePartFrom(upload, part, bodyOf(short), new AbortController().signal),
+        new PartLengthError(part, part.lengthBytes - 1, false),
+      );
     });
 
     it('rejects a part whose body is longer than the part length', async () => {
@@ -270,7 +307,10 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
       const upload = await open(file);
       const part = file.parts[0] as UploadPart;
       const long = file.content.subarray(part.offsetBytes, part.offsetBytes + part.lengthBytes + 1);
-      await expect(writePartFrom(upload, part, bodyOf(long), new AbortController().signal)).rejects.toThrow();
+      await expectLengthRefusal(
+        writePartFrom(upload, part, bodyOf(long), new AbortController().signal),
+        new PartLengthError(part, part.lengthBytes + 1, true),
+      );
     });
 
     it('keeps the neighbouring part intact when a too-long body is rejected and the part is written again', async () => {
@@ -279,7 +319,10 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
       const [first, second] = file.parts as [UploadPart, UploadPart];
       const [secondCompleted] = await writeParts(upload, file, [second], 1);
       const overlong = Buffer.concat([partBytes(file, first), Buffer.alloc(1024, 0xee)]);
-      await expect(writePartFrom(upload, first, bodyOf(overlong), new AbortController().signal)).rejects.toThrow();
+      await expectLengthRefusal(
+        writePartFrom(upload, first, bodyOf(overlong), new AbortController().signal),
+        lengthRefusal(first, overlong.length),
+      );
       const [firstCompleted] = await writeParts(upload, file, [first], 2);
       await upload.complete([firstCompleted as CompletedPart, secondCompleted as CompletedPart], file.crc32c);
 
@@ -298,10 +341,11 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
         { index: 0, offsetBytes: -1, lengthBytes: 1 },
       ];
       for (const part of outside) {
-        await expect(
-          writePartFrom(upload, part, bodyOf(Buffer.alloc(part.lengthBytes, 1)), signal),
-          `part at ${part.offsetBytes}+${part.lengthBytes}`,
-        ).rejects.toThrow();
+        await expect(writePartFrom(upload, part, bodyOf(Buffer.alloc(part.lengthBytes, 1)), signal)).rejects.toThrow(
+          new RangeError(
+            `part ${part.index} (${part.offsetBytes}+${part.lengthBytes}) lies outside the file of ${size} bytes`,
+          ),
+        );
       }
     });
 
@@ -336,7 +380,7 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
           (reason: unknown) => reason,
         );
         expect(error).toBeInstanceOf(PartLengthError);
-        expect((error as PartLengthError).isLonger).toBe(isLonger);
+        expect(error).toMatchObject({ part, receivedBytes: part.lengthBytes + extra, isLonger });
       },
     );
 
@@ -349,8 +393,9 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
       const writing = writePartFrom(upload, part, body, controller.signal);
       body.write(partBytes(file, part).subarray(0, 1000));
       await new Promise((resolve) => setTimeout(resolve, 50));
-      controller.abort(new Error('stopped by the test'));
-      await expect(writing).rejects.toThrow();
+      const reason = new Error('stopped by the test');
+      controller.abort(reason);
+      await expect(writing).rejects.toMatchObject({ name: 'AbortError', cause: reason });
       body.destroy();
     });
 

@@ -83,8 +83,12 @@ export interface S3TestServerOptions {
   minPartSizeBytes?: number;
 }
 
-/** A fault for the next requests of one operation: an S3 error answer, or a connection reset. */
-export type S3Fault = { status: number; code: string } | 'reset';
+/**
+ * A fault for the next requests of one operation: an S3 error answer, or a connection reset. An
+ * error answer with `afterBodyStarts` waits until the first bytes of the request body arrived
+ * (so the client has read some of it); without, it may come before or after them.
+ */
+export type S3Fault = { status: number; code: string; afterBodyStarts?: boolean } | 'reset';
 
 export interface S3TestServer {
   /** e.g. `http://127.0.0.1:40123` (`https://` with `tls`). */
@@ -282,6 +286,11 @@ class S3TestServerImpl implements S3TestServer {
         await this.reset(context, route.operation);
         return;
       }
+      if (fault?.afterBodyStarts === true && !request.readableEnded)
+        await new Promise((resolve) => {
+          request.once('readable', resolve);
+          request.once('end', resolve);
+        });
       if (fault) throw new S3Error(fault.status, fault.code, `Injected fault: ${fault.code}`);
       await handler(context);
     } catch (error) {
