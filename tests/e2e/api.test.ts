@@ -76,38 +76,50 @@ describe.each(backends)('the API contract (%s)', (backend) => {
 
   describe('request validation', () => {
     const longText = (length: number) => 'x'.repeat(length);
+    const length255 = 'must be 1 to 255 characters';
     it.each([
-      ['an empty name', { name: '', url: 'https://example.com/a.mp4' }, ['name']],
-      ['a 256-character name', { name: longText(256), url: 'https://example.com/a.mp4' }, ['name']],
+      ['an empty name', { name: '', url: 'https://example.com/a.mp4' }, [['name', length255]]],
+      ['a 256-character name', { name: longText(256), url: 'https://example.com/a.mp4' }, [['name', length255]]],
       [
         'a 512-character description',
         { name: 'n', description: longText(512), url: 'https://example.com/a.mp4' },
-        ['description'],
+        [['description', 'must be at most 511 characters']],
       ],
-      ['an empty file name', { name: 'n', fileName: '', url: 'https://example.com/a.mp4' }, ['fileName']],
+      ['an empty file name', { name: 'n', fileName: '', url: 'https://example.com/a.mp4' }, [['fileName', length255]]],
       [
         'a file name with a path separator',
         { name: 'n', fileName: '../etc/passwd', url: 'https://example.com/a.mp4' },
-        ['fileName'],
+        [['fileName', 'must not contain /, \\ or control characters']],
       ],
-      ['a 4097-character URL', { name: 'n', url: `https://example.com/${longText(4077)}` }, ['url']],
+      [
+        'a 4097-character URL',
+        { name: 'n', url: `https://example.com/${longText(4077)}` },
+        [['url', 'must be 1 to 4096 characters']],
+      ],
       [
         'a project id that is not a UUID',
         { name: 'n', projectId: 'abc', url: 'https://example.com/a.mp4' },
-        ['projectId'],
+        [['projectId', 'must be a UUID']],
       ],
-      ['neither name nor url', {}, ['name', 'url']],
-    ])('refuses a body with %s, naming every bad field', async (_label, body, fields) => {
+      [
+        'neither name nor url',
+        {},
+        [
+          ['name', 'is required'],
+          ['url', 'is required'],
+        ],
+      ],
+    ])('refuses a body with %s, naming every bad field and why', async (_label, body, expected) => {
       const response = await fx.service.api('POST', '/api/v1/videos/in/https', { body });
       expect(response.status).toBe(400);
       expect(response.body.errorCode).toBe('VALIDATION_ERROR');
-      expect(response.body.validationErrors.map((error: { field: string }) => error.field).sort()).toEqual(fields);
-      for (const error of response.body.validationErrors) {
+      const errors = response.body.validationErrors as { field: string; message: string; value: unknown }[];
+      expect(errors.map((error) => [error.field, error.message]).sort()).toEqual(expected);
+      for (const error of errors) {
         // The value as sent (every one here is a string), cut to 200 characters; a missing one JSON-encoded.
         const sent = (body as Record<string, string | undefined>)[error.field];
         const quoted = sent === undefined ? 'null' : sent.length > 200 ? `${sent.slice(0, 200)}…` : sent;
         expect(error.value).toBe(quoted);
-        expect(error.message.length).toBeGreaterThan(3);
       }
     });
 
