@@ -6,10 +6,13 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
+import { openDatabase } from '../../src/db/database.js';
 import { callApi, type ApiAnswer } from '../support/child-service.js';
+import { isRunning } from '../support/fake-media-tool.js';
 import { mediaFixture } from '../support/media-fixtures.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { ScriptedResolver } from '../support/scripted-resolver.js';
@@ -18,6 +21,18 @@ import { createTestPki, type TestPki } from '../support/test-pki.js';
 import { TEST_API_KEY, testEnvironment } from '../support/test-service.js';
 
 const ORIGIN_HOST = 'origin.reelin.test';
+
+/** Pids of the live ffmpeg runs (not ffprobe) whose arguments mention `text` (the video's id is in its file's path). */
+async function ffmpegRunsAbout(text: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const args = (await fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (args.some((arg) => path.basename(arg) === 'ffmpeg') && args.some((arg) => arg.includes(text)))
+      if (await isRunning(Number(entry))) found.push(Number(entry));
+  }
+  return found;
+}
 
 describe.each(backends)('stopping a worker in the middle of an ingestion (%s)', (backend) => {
   let pki: TestPki;
@@ -28,7 +43,10 @@ describe.each(backends)('stopping a worker in the middle of an ingestion (%s)', 
 
   async function start(dataDir: string): Promise<RunningApp> {
     const resolver = new ScriptedResolver().set(ORIGIN_HOST, ['127.0.0.1']);
-    const config = loadConfig(testEnvironment(dataDir, { REELIN_ALLOWED_PORTS: String(origin.port) }));
+    // A long grace period: a job that ignored the stop would hold it far longer than one stopped at once.
+    const config = loadConfig(
+      testEnvironment(dataDir, { REELIN_ALLOWED_PORTS: String(origin.port), REELIN_SHUTDOWN_TIMEOUT_MS: '60000' }),
+    );
     const app = await startApp({ ...config, database: database.config }, 'serve', {
       extraCaCertificates: [pki.caCertPem],
       resolver,
@@ -83,14 +101,32 @@ describe.each(backends)('stopping a worker in the middle of an ingestion (%s)', 
     });
     expect(created.status).toBe(201);
     const videoId = created.body.videoId as string;
-    // Metadata is the first stage: once it is shown, ffmpeg is busy with the later ones.
-    await waitFor(first, videoId, (video) => video.ingestion.ingestionState.videoMetadataAvailable === true, 60_000);
+    // Stopped while ffmpeg works on this video (the metadata stage runs ffprobe, the later ones ffmpeg).
+    await expect.poll(() => ffmpegRunsAbout(videoId), { timeout: 60_000, interval: 20 }).not.toEqual([]);
+    const running = await ffmpegRunsAbout(videoId);
 
     const stopStarted = Date.now();
     await first.stop();
     apps.splice(apps.indexOf(first), 1);
-    // The grace period is 2 s here: a job that ignored the shutdown would hold the stop until then.
-    expect(Date.now() - stopStarted).toBeLessThan(1_000);
+    const stopMs = Date.now() - stopStarted;
+    for (const pid of running) expect(await isRunning(pid), `ffmpeg ${pid} after the stop`).toBe(false);
+    // Well inside the 60 s grace period, which a job that ignored the stop would use up.
+    expect(stopMs).toBeLessThan(30_000);
+
+    // The interrupted job ended and a new one waits, with none of its retries used.
+    const connection = await openDatabase(database.config);
+    try {
+      const jobs = (await connection.db.execute(
+        sql`select state, retry_count as "retryCount" from pgboss.job
+            where name = 'ingest-video' and data->>'videoId' = ${videoId} order by created_on`,
+      )) as unknown as { rows: { state: string; retryCount: number }[] };
+      expect(jobs.rows).toEqual([
+        { state: 'completed', retryCount: 0 },
+        { state: 'created', retryCount: 0 },
+      ]);
+    } finally {
+      await connection.close();
+    }
 
     const second = await start(workDir);
     const video = await waitFor(

@@ -196,6 +196,11 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
       const videoId = randomUUID();
       await connection.db.transaction((tx) => sender.send(tx, 'copy-video-exhausted', { videoId }));
       await waitFor(() => handledOf(videoId).length === 1, 5_000, 'the job');
+      // The job the new queue sent reached the first one's worker, once, and completed there.
+      expect(handledOf(videoId)).toEqual([
+        { name: 'copy-video-exhausted', videoId, jobId: expect.any(String), startedAtMs: expect.any(Number) },
+      ]);
+      await expect.poll(() => jobStates(connection, videoId), { timeout: 5_000 }).toEqual(['completed']);
       await sender.stop(1_000);
     });
   });
