@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { ScriptedResolver } from '../support/scripted-resolver.js';
@@ -18,6 +18,7 @@ describe('the outbound address policy end to end', () => {
   let service: TestService;
   let proxy: net.Server;
   let proxyConnections = 0;
+  let proxyUrl = '';
   const resolver = new ScriptedResolver();
   const file = randomBytes(40 * 64 * 1024 + 11);
   const savedProxyEnv = {
@@ -37,7 +38,7 @@ describe('the outbound address policy end to end', () => {
       socket.destroy();
     });
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const proxyUrl = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+    proxyUrl = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
     process.env.HTTPS_PROXY = proxyUrl;
     process.env.https_proxy = proxyUrl;
     service = await startTestService({
@@ -73,6 +74,8 @@ describe('the outbound address policy end to end', () => {
 
   it('connects only to the first DNS answer, for every part and retry, even when later answers point inside', async () => {
     resolver.set('rebind.reelin.test', ['127.0.0.1'], ['127.0.0.2']);
+    origin.resetStats();
+    const internalBefore = internal.stats.connectionsOpened;
     origin.setBehaviour('/file.mp4', { dropAfterBytes: { first: 3, afterBytes: 5_000 } });
     const created = await service.api('POST', '/api/v1/videos/in/https?maxConcurrentConnections=5', {
       body: { name: 'rebind', url: `https://rebind.reelin.test:${origin.port}/file.mp4` },
@@ -81,7 +84,7 @@ describe('the outbound address policy end to end', () => {
     const done = await service.waitForUpload(created.body.videoId, ['DONE', 'FAILED']);
     expect(done.upload.uploadState.uploadStatus).toBe('DONE');
     expect(resolver.callsFor('rebind.reelin.test')).toBe(1);
-    expect(internal.stats.connectionsOpened).toBe(0);
+    expect(internal.stats.connectionsOpened).toBe(internalBefore);
     // The probe, 41 parts, and 2 parts fetched again after their connection dropped (the probe
     // used up the third drop without noticing: its one byte came before the cut).
     expect(origin.stats.requests.filter((entry) => entry.status === 206).length).toBe(44);
@@ -92,7 +95,18 @@ describe('the outbound address policy end to end', () => {
     origin.setBehaviour('/file.mp4', {});
   });
 
-  it('never uses proxy environment variables', () => {
+  it('never uses proxy environment variables', async () => {
+    expect(process.env.HTTPS_PROXY).toBe(proxyUrl);
+    origin.setBehaviour('/file.mp4', {});
+    origin.resetStats();
+    const created = await service.api('POST', '/api/v1/videos/in/https', {
+      body: { name: 'direct', url: origin.url('/file.mp4', '127.0.0.1') },
+    });
+    expect(created.status, created.text).toBe(201);
+    const done = await service.waitForUpload(created.body.videoId, ['DONE', 'FAILED']);
+    expect(done.upload.uploadState.uploadStatus).toBe('DONE');
+    // The probe and 41 parts, all straight to the origin; the proxy saw nothing.
+    expect(origin.stats.requests.filter((entry) => entry.status === 206)).toHaveLength(42);
     expect(proxyConnections).toBe(0);
   });
 
@@ -101,9 +115,10 @@ describe('the outbound address policy end to end', () => {
       redirect: { status: 302, location: `https://127.0.0.2:${origin.port}/file.mp4` },
     });
     origin.setFile('/to-internal', { body: Buffer.alloc(1) });
+    const internalBefore = internal.stats.connectionsOpened;
     const refused = await expectRefused(origin.url('/to-internal', '127.0.0.1'), 'ADDRESS_NOT_ALLOWED');
     expect(refused.message).toContain('127.0.0.2');
-    expect(internal.stats.connectionsOpened).toBe(0);
+    expect(internal.stats.connectionsOpened).toBe(internalBefore);
   });
 
   it('refuses a redirect to a name that resolves to a private address, without naming the address', async () => {
@@ -184,7 +199,25 @@ describe('the outbound address policy end to end', () => {
     await expectRefused(`https://nowhere.reelin.test:${origin.port}/file.mp4`, 'UNRESOLVABLE_HOST');
   });
 
-  it('never connected to the internal server', () => {
-    expect(internal.stats.connectionsOpened).toBe(0);
+  it('never connects to the internal server, by its address, a name for it or a redirect to it', async () => {
+    const before = internal.stats.connectionsOpened;
+    resolver.set('inside.reelin.test', ['127.0.0.2']);
+    origin.setFile('/to-inside', { body: Buffer.alloc(1) });
+    origin.setBehaviour('/to-inside', {
+      redirect: { status: 302, location: `https://inside.reelin.test:${origin.port}/file.mp4` },
+    });
+    await expectRefused(internal.url('/file.mp4', '127.0.0.2'), 'ADDRESS_NOT_ALLOWED');
+    await expectRefused(`https://inside.reelin.test:${origin.port}/file.mp4`, 'ADDRESS_NOT_ALLOWED');
+    await expectRefused(origin.url('/to-inside', '127.0.0.1'), 'ADDRESS_NOT_ALLOWED');
+    expect(internal.stats.connectionsOpened).toBe(before);
+    // The count is live: a connection from the test itself shows in it.
+    const agent = new Agent({ connect: { rejectUnauthorized: false } });
+    try {
+      const reached = await request(internal.url('/file.mp4', '127.0.0.2'), { dispatcher: agent });
+      await reached.body.dump();
+    } finally {
+      await agent.close();
+    }
+    expect(internal.stats.connectionsOpened).toBe(before + 1);
   });
 });
