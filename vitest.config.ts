@@ -9,6 +9,7 @@ export default defineConfig({
     teardownTimeout: 30_000,
     restoreMocks: true,
     unstubEnvs: true,
-    reporters: ['default'],
+    // The second says loudly when PostgreSQL was not tested (TEST_DATABASE_URL unset).
+    reporters: ['default', './tests/support/postgres-skip-reporter.ts'],
   },
 });
