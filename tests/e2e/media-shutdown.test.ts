@@ -8,17 +8,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type RunningApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config/config.js';
+import type { RunningApp } from '../../src/app.js';
 import { openDatabase } from '../../src/db/database.js';
-import { callApi, type ApiAnswer } from '../support/child-service.js';
 import { isRunning } from '../support/fake-media-tool.js';
 import { mediaFixture } from '../support/media-fixtures.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { ScriptedResolver } from '../support/scripted-resolver.js';
 import { backends, createTestDatabase, type TestDatabase } from '../support/test-database.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { TEST_API_KEY, testEnvironment } from '../support/test-service.js';
+import { serviceClient, startServiceApp } from '../support/test-service.js';
+import { until } from '../support/wait.js';
 
 const ORIGIN_HOST = 'origin.reelin.test';
 
@@ -42,38 +41,20 @@ describe.each(backends)('stopping a worker in the middle of an ingestion (%s)', 
   const apps: RunningApp[] = [];
 
   async function start(dataDir: string): Promise<RunningApp> {
-    const resolver = new ScriptedResolver().set(ORIGIN_HOST, ['127.0.0.1']);
     // A long grace period: a job that ignored the stop would hold it far longer than one stopped at once.
-    const config = loadConfig(
-      testEnvironment(dataDir, { REELIN_ALLOWED_PORTS: String(origin.port), REELIN_SHUTDOWN_TIMEOUT_MS: '60000' }),
-    );
-    const app = await startApp({ ...config, database: database.config }, 'serve', {
+    const app = await startServiceApp({
+      dataDir,
+      database: database.config,
+      env: { REELIN_ALLOWED_PORTS: String(origin.port), REELIN_SHUTDOWN_TIMEOUT_MS: '60000' },
       extraCaCertificates: [pki.caCertPem],
-      resolver,
+      resolver: new ScriptedResolver().set(ORIGIN_HOST, ['127.0.0.1']),
     });
     apps.push(app);
     return app;
   }
 
-  const api = (app: RunningApp, method: string, apiPath: string, body?: unknown): Promise<ApiAnswer> =>
-    callApi(app.url ?? '', TEST_API_KEY, method, apiPath, body);
-
-  async function waitFor(
-    app: RunningApp,
-    videoId: string,
-    ready: (video: any) => boolean,
-    timeoutMs: number,
-  ): Promise<any> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown = null;
-    while (Date.now() < deadline) {
-      const response = await api(app, 'GET', `/api/v1/videos/${videoId}`);
-      last = response.body;
-      if (response.status === 200 && ready(response.body)) return response.body;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`video ${videoId} not ready within ${timeoutMs} ms: ${JSON.stringify(last)}`);
-  }
+  const api = (app: RunningApp, method: string, apiPath: string, body?: unknown) =>
+    serviceClient(app.url ?? '').api(method, apiPath, body === undefined ? {} : { body });
 
   beforeAll(async () => {
     pki = await createTestPki();
@@ -102,8 +83,12 @@ describe.each(backends)('stopping a worker in the middle of an ingestion (%s)', 
     expect(created.status).toBe(201);
     const videoId = created.body.videoId as string;
     // Stopped while ffmpeg works on this video (the metadata stage runs ffprobe, the later ones ffmpeg).
-    await expect.poll(() => ffmpegRunsAbout(videoId), { timeout: 60_000, interval: 20 }).not.toEqual([]);
-    const running = await ffmpegRunsAbout(videoId);
+    const running = await until(
+      `an ffmpeg run on ${videoId}`,
+      () => ffmpegRunsAbout(videoId),
+      (pids) => pids.length > 0,
+      { timeoutMs: 60_000 },
+    );
 
     const stopStarted = Date.now();
     await first.stop();
@@ -129,8 +114,7 @@ describe.each(backends)('stopping a worker in the middle of an ingestion (%s)', 
     }
 
     const second = await start(workDir);
-    const video = await waitFor(
-      second,
+    const video = await serviceClient(second.url ?? '').waitForVideo(
       videoId,
       (state) => ['DONE', 'FAILED'].includes(state.ingestion.ingestionState.ingestionStatus),
       120_000,

@@ -18,15 +18,15 @@ import { sql } from 'drizzle-orm';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type RunningApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config/config.js';
+import type { RunningApp } from '../../src/app.js';
 import { openDatabase } from '../../src/db/database.js';
 import { listEventsOfVideo } from '../../src/db/queries/events.queries.js';
 import { findImportForCopy, listRecordedParts } from '../../src/db/queries/imports.queries.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-server.js';
 import { backends, createTestDatabase, type Backend, type TestDatabase } from '../support/test-database.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { TEST_API_KEY, testEnvironment } from '../support/test-service.js';
+import { serviceClient, startServiceApp } from '../support/test-service.js';
+import { until } from '../support/wait.js';
 
 const PART_SIZE = 64 * 1024;
 const ACCESS_KEY = 'reelin-import-key';
@@ -53,39 +53,31 @@ async function startService(
   env: Record<string, string>,
   pki: TestPki,
 ): Promise<Service> {
-  const config = loadConfig(testEnvironment(dataDir, env));
   const logger = pino({ level: 'trace' }, { write: (line: string) => void logLines.push(line) });
-  const app = await startApp({ ...config, database: database.config }, 'serve', {
+  const app = await startServiceApp({
+    dataDir,
+    database: database.config,
+    env,
     extraCaCertificates: [pki.caCertPem],
     logger,
   });
+  const client = serviceClient(app.url ?? '');
   return {
     app,
     async api(method, apiPath, body) {
-      const headers: Record<string, string> = { accept: 'application/json', 'x-api-key': TEST_API_KEY };
-      if (body !== undefined) headers['content-type'] = 'application/json';
-      const response = await request(`${app.url}${apiPath}`, {
-        method: method as 'GET',
-        headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      const text = await response.body.text();
+      const { status, body: parsed, text } = await client.api(method, apiPath, body === undefined ? {} : { body });
       responseTexts.push(text);
-      return { status: response.statusCode, body: text === '' ? null : JSON.parse(text), text };
+      return { status, body: parsed, text };
     },
   };
 }
 
 async function waitForUpload(service: Service, videoId: string, statuses: string[], timeoutMs = 30_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  let last: any = null;
-  while (Date.now() < deadline) {
-    last = (await service.api('GET', `/api/v1/videos/${videoId}/in/status`)).body;
-    if (statuses.includes(last?.upload?.uploadState?.uploadStatus)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(
-    `import ${videoId} did not reach ${statuses.join('/')} in ${timeoutMs} ms; last: ${JSON.stringify(last)}`,
+  return until(
+    `import ${videoId} to reach ${statuses.join('/')}`,
+    async () => (await service.api('GET', `/api/v1/videos/${videoId}/in/status`)).body,
+    (status) => statuses.includes(status?.upload?.uploadState?.uploadStatus),
+    { timeoutMs, intervalMs: 50 },
   );
 }
 
@@ -94,14 +86,13 @@ async function waitForUpload(service: Service, videoId: string, statuses: string
  * second): stopping the service in the middle of one would hold its shutdown up.
  */
 async function waitForIngestionEnd(service: Service, videoId: string): Promise<string> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const status = (await service.api('GET', `/api/v1/videos/${videoId}`)).body?.ingestion?.ingestionState
-      ?.ingestionStatus;
-    if (status === 'DONE' || status === 'FAILED') return status;
-    if (Date.now() > deadline) throw new Error(`the ingestion of ${videoId} did not end within 30 s`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  return until(
+    `the ingestion of ${videoId} to end`,
+    async () =>
+      (await service.api('GET', `/api/v1/videos/${videoId}`)).body?.ingestion?.ingestionState?.ingestionStatus,
+    (status) => status === 'DONE' || status === 'FAILED',
+    { timeoutMs: 30_000, intervalMs: 100 },
+  );
 }
 
 async function download(service: Service, videoId: string): Promise<{ bytes: Buffer; link: any }> {

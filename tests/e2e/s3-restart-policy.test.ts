@@ -10,15 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type RunningApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config/config.js';
+import type { RunningApp } from '../../src/app.js';
 import { findImportForCopy } from '../../src/db/queries/imports.queries.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-server.js';
 import { backends, createTestDatabase, type Backend, type TestDatabase } from '../support/test-database.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { TEST_API_KEY, testEnvironment } from '../support/test-service.js';
+import { serviceClient, startServiceApp } from '../support/test-service.js';
 
 const ACCESS_KEY = 'reelin-restart-key';
 const SECRET = 'Restart/Secret+Key_0123456789abcdef';
@@ -35,10 +33,12 @@ describe.each(backends)('restarting a failed S3 import (%s)', (backend: Backend)
   const object = randomBytes(40_000);
 
   async function start(env: Record<string, string>): Promise<RunningApp> {
-    const config = loadConfig(
-      testEnvironment(dir, { REELIN_ALLOWED_PORTS: new URL(s3.endpoint).port, REELIN_COPY_PART_ATTEMPTS: '1', ...env }),
-    );
-    app = await startApp({ ...config, database: database.config }, 'serve', { extraCaCertificates: [pki.caCertPem] });
+    app = await startServiceApp({
+      dataDir: dir,
+      database: database.config,
+      env: { REELIN_ALLOWED_PORTS: new URL(s3.endpoint).port, REELIN_COPY_PART_ATTEMPTS: '1', ...env },
+      extraCaCertificates: [pki.caCertPem],
+    });
     return app;
   }
 
@@ -47,26 +47,12 @@ describe.each(backends)('restarting a failed S3 import (%s)', (backend: Backend)
     app = null;
   }
 
+  const client = () => serviceClient(app?.url ?? '');
   async function api(method: string, apiPath: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const response = await request(`${app?.url}${apiPath}`, {
-      method: method as 'GET',
-      headers: { 'x-api-key': TEST_API_KEY, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.body.text();
-    return { status: response.statusCode, body: text === '' ? null : JSON.parse(text) };
+    const answer = await client().api(method, apiPath, body === undefined ? {} : { body });
+    return { status: answer.status, body: answer.body };
   }
-
-  async function waitForUpload(videoId: string, statuses: string[]): Promise<any> {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const status = (await api('GET', `/api/v1/videos/${videoId}/in/status`)).body;
-      if (statuses.includes(status.upload.uploadState.uploadStatus)) return status;
-      if (Date.now() > deadline)
-        throw new Error(`import ${videoId} did not reach ${statuses.join('/')}: ${JSON.stringify(status)}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  const waitForUpload = (videoId: string, statuses: string[]) => client().waitForUpload(videoId, statuses);
 
   /** An import whose one part S3 answers with 500 (one attempt per part): it ends FAILED. */
   async function failedImport(): Promise<string> {

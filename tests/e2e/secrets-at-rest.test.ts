@@ -11,15 +11,14 @@ import { sql } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type RunningApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config/config.js';
+import type { RunningApp } from '../../src/app.js';
 import { createLogger } from '../../src/logging.js';
 import { DownloadLinkSigner } from '../../src/storage/download-links.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { ScriptedResolver } from '../support/scripted-resolver.js';
 import { backends, createTestDatabase, type Backend, type TestDatabase } from '../support/test-database.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
-import { TEST_API_KEY, testEnvironment } from '../support/test-service.js';
+import { serviceClient, startServiceApp } from '../support/test-service.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
 const HOOK_HOST = 'hooks.reelin.test';
@@ -39,13 +38,10 @@ describe.each(backends)('secrets at rest (%s)', (backend: Backend) => {
   const resolver = new ScriptedResolver().set(HOOK_HOST, ['127.0.0.1']).set(ORIGIN_HOST, ['127.0.0.1']);
 
   async function start(): Promise<RunningApp> {
-    const config = loadConfig(
-      testEnvironment(dataDir, {
-        REELIN_ALLOWED_PORTS: `${origin.port},${receiver.port}`,
-        REELIN_WEBHOOK_POLL_INTERVAL_MS: '50',
-      }),
-    );
-    app = await startApp({ ...config, database: database.config }, 'serve', {
+    app = await startServiceApp({
+      dataDir,
+      database: database.config,
+      env: { REELIN_ALLOWED_PORTS: `${origin.port},${receiver.port}`, REELIN_WEBHOOK_POLL_INTERVAL_MS: '50' },
       extraCaCertificates: [pki.caCertPem],
       resolver,
       logger: createLogger({
@@ -62,15 +58,8 @@ describe.each(backends)('secrets at rest (%s)', (backend: Backend) => {
     app = null;
   }
 
-  async function api(method: string, apiPath: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const response = await request(`${app?.url}${apiPath}`, {
-      method: method as 'GET',
-      headers: { 'x-api-key': TEST_API_KEY, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.body.text();
-    return { status: response.statusCode, body: text === '' ? null : JSON.parse(text) };
-  }
+  const api = (method: string, apiPath: string, body?: unknown) =>
+    serviceClient(app?.url ?? '').api(method, apiPath, body === undefined ? {} : { body });
 
   async function storedSecrets(): Promise<{ webhook: string; linkKey: string }> {
     const db = app!.connection.db;
@@ -122,11 +111,8 @@ describe.each(backends)('secrets at rest (%s)', (backend: Backend) => {
     });
     expect(imported.status).toBe(201);
     const videoId = imported.body.videoId as string;
-    for (let status = ''; status !== 'DONE';) {
-      status = (await api('GET', `/api/v1/videos/${videoId}/in/status`)).body.upload.uploadState.uploadStatus;
-      expect(status).not.toBe('FAILED');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const copied = await serviceClient(app?.url ?? '').waitForUpload(videoId, ['DONE', 'FAILED']);
+    expect(copied.upload.uploadState.uploadStatus).toBe('DONE');
     // What an earlier version left: the secret and the link key in plaintext.
     const db = app!.connection.db;
     await db.execute(sql`update webhooks set secret = ${SECRET}`);

@@ -7,11 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { request } from 'undici';
-import { startApp, type RunningApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config/config.js';
+import { startApp, type AppOverrides, type Role, type RunningApp } from '../../src/app.js';
+import { loadConfig, type DatabaseConfig } from '../../src/config/config.js';
 import type { ProcessRunner } from '../../src/media/process-runner.js';
 import type { HostResolver } from '../../src/net/resolver.js';
 import { createTestDatabase, type Backend, type TestDatabase } from './test-database.js';
+import { until } from './wait.js';
 
 export const TEST_API_KEY = 'rln_test_key_0123456789abcdefghijklmnopqrstuvwxyz';
 
@@ -35,10 +36,8 @@ export interface ApiResponse<T = unknown> {
   text: string;
 }
 
-export interface TestService {
-  app: RunningApp;
-  url: string;
-  dataDir: string;
+/** Calls to one service's API with the test key, and waits on what it reports. */
+export interface ServiceClient {
   api<T = any>(
     method: string,
     apiPath: string,
@@ -48,6 +47,12 @@ export interface TestService {
   waitForUpload(videoId: string, status: string | string[], timeoutMs?: number): Promise<any>;
   /** Polls a video until `ready` holds for it, failing after `timeoutMs` with the last state seen. */
   waitForVideo(videoId: string, ready: (video: any) => boolean, timeoutMs?: number): Promise<any>;
+}
+
+export interface TestService extends ServiceClient {
+  app: RunningApp;
+  url: string;
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -78,21 +83,25 @@ export function testEnvironment(dataDir: string, extra: Record<string, string> =
   };
 }
 
-export async function startTestService(options: TestServiceOptions): Promise<TestService> {
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-e2e-'));
-  const database: TestDatabase = await createTestDatabase(options.backend, path.join(dataDir, 'db'));
-  const config = loadConfig(testEnvironment(dataDir, options.env));
-  const app = await startApp({ ...config, database: database.config }, 'serve', {
-    extraCaCertificates: options.caCertificates,
-    ...(options.resolver ? { resolver: options.resolver } : {}),
-    ...(options.mediaRunner ? { mediaRunner: options.mediaRunner } : {}),
-    ...(options.logger ? { logger: options.logger } : {}),
-  });
-  const url = app.url ?? '';
-  const service: TestService = {
-    app,
-    url,
-    dataDir,
+export interface ServiceAppOptions extends AppOverrides {
+  dataDir: string;
+  database: DatabaseConfig;
+  /** Extra environment on top of the test defaults (testEnvironment). */
+  env?: Record<string, string>;
+  /** Default `serve`. */
+  role?: Role;
+}
+
+/** The service in this process on the test environment: the one way tests build its configuration and start it. */
+export async function startServiceApp(options: ServiceAppOptions): Promise<RunningApp> {
+  const { dataDir, database, env, role, ...overrides } = options;
+  const config = loadConfig(testEnvironment(dataDir, env));
+  return startApp({ ...config, database }, role ?? 'serve', overrides);
+}
+
+/** A client of the API at `url` (`http://host:port`), with the test key unless a call names another. */
+export function serviceClient(url: string): ServiceClient {
+  const client: ServiceClient = {
     async api(method, apiPath, requestOptions = {}) {
       const headers: Record<string, string> = { accept: 'application/json', ...requestOptions.headers };
       const apiKey = requestOptions.apiKey === undefined ? TEST_API_KEY : requestOptions.apiKey;
@@ -118,37 +127,55 @@ export async function startTestService(options: TestServiceOptions): Promise<Tes
     },
     async waitForUpload(videoId, status, timeoutMs = 30_000) {
       const wanted = Array.isArray(status) ? status : [status];
-      const deadline = Date.now() + timeoutMs;
-      let last: unknown = null;
-      while (Date.now() < deadline) {
-        const response = await service.api<any>('GET', `/api/v1/videos/${videoId}/in/status`);
-        last = response.body;
-        if (response.status === 200 && wanted.includes(response.body.upload.uploadState.uploadStatus))
-          return response.body;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      throw new Error(
-        `import ${videoId} did not reach ${wanted.join('/')} within ${timeoutMs} ms; last status: ${JSON.stringify(last)}`,
+      const answer = await until(
+        `import ${videoId} to reach ${wanted.join('/')}`,
+        () => statusAndBody(client.api<any>('GET', `/api/v1/videos/${videoId}/in/status`)),
+        (response) => response.status === 200 && wanted.includes(response.body.upload.uploadState.uploadStatus),
+        { timeoutMs, intervalMs: 50 },
       );
+      return answer.body;
     },
     async waitForVideo(videoId, ready, timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      let last: unknown = null;
-      while (Date.now() < deadline) {
-        const response = await service.api<any>('GET', `/api/v1/videos/${videoId}`);
-        last = response.body;
-        if (response.status === 200 && ready(response.body)) return response.body;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      throw new Error(
-        `video ${videoId} did not become ready within ${timeoutMs} ms; last state: ${JSON.stringify(last)}`,
+      const answer = await until(
+        `video ${videoId} to become ready`,
+        () => statusAndBody(client.api<any>('GET', `/api/v1/videos/${videoId}`)),
+        (response) => response.status === 200 && ready(response.body),
+        { timeoutMs, intervalMs: 100 },
       );
+      return answer.body;
     },
+  };
+  return client;
+}
+
+/** An answer without its headers and text, as a failed wait shows it. */
+async function statusAndBody(answer: Promise<ApiResponse<any>>): Promise<{ status: number; body: any }> {
+  const { status, body } = await answer;
+  return { status, body };
+}
+
+export async function startTestService(options: TestServiceOptions): Promise<TestService> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-e2e-'));
+  const database: TestDatabase = await createTestDatabase(options.backend, path.join(dataDir, 'db'));
+  const app = await startServiceApp({
+    dataDir,
+    database: database.config,
+    ...(options.env ? { env: options.env } : {}),
+    extraCaCertificates: options.caCertificates,
+    ...(options.resolver ? { resolver: options.resolver } : {}),
+    ...(options.mediaRunner ? { mediaRunner: options.mediaRunner } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  const url = app.url ?? '';
+  return {
+    ...serviceClient(url),
+    app,
+    url,
+    dataDir,
     async stop() {
       await app.stop();
       await database.drop();
       await fs.rm(dataDir, { recursive: true, force: true });
     },
   };
-  return service;
 }
