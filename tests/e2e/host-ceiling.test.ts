@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChildService, type ChildService, callApi, type ApiAnswer } from '../support/child-service.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { createPostgresTestDatabase, type PostgresTestDatabase } from '../support/test-database.js';
+import { until } from '../support/wait.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 
 const API_KEY = 'rln_ceiling_test_key_abcdefghijklmnopqrstuvwxyz01';
@@ -26,14 +27,13 @@ const api = (baseUrl: string, method: string, apiPath: string, body?: unknown): 
   callApi(baseUrl, API_KEY, method, apiPath, body);
 
 async function waitUntilEnded(baseUrl: string, videoId: string, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const status = (await api(baseUrl, 'GET', `/api/v1/videos/${videoId}/in/status`)).body?.upload?.uploadState
-      ?.uploadStatus;
-    if (status === 'DONE' || status === 'FAILED') return status;
-    await sleep(100);
-  }
-  throw new Error(`import ${videoId} did not end in ${timeoutMs} ms`);
+  return until(
+    `import ${videoId} to end`,
+    async () =>
+      (await api(baseUrl, 'GET', `/api/v1/videos/${videoId}/in/status`)).body?.upload?.uploadState?.uploadStatus,
+    (status) => status === 'DONE' || status === 'FAILED',
+    { timeoutMs, intervalMs: 100 },
+  );
 }
 
 describe('the per-source-host connection ceiling', () => {

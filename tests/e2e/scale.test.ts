@@ -13,7 +13,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +21,7 @@ import { mediaFixture } from '../support/media-fixtures.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-server.js';
 import { createPostgresTestDatabase, type PostgresTestDatabase } from '../support/test-database.js';
+import { until } from '../support/wait.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 
 const API_KEY = 'rln_scale_test_key_abcdefghijklmnopqrstuvwxyz0123';
@@ -48,14 +48,9 @@ async function downloadSha256(url: string): Promise<string> {
   return hash.digest('hex');
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(250);
-  }
+/** Polls every 250 ms until `probe` answers a value (not null), and returns it. */
+async function untilFound<T>(what: string, timeoutMs: number, probe: () => Promise<T | null>): Promise<T> {
+  return (await until(what, probe, (value) => value !== null, { timeoutMs, intervalMs: 250 })) as T;
 }
 
 describe.skipIf(!process.env.TEST_DATABASE_URL)(
@@ -181,7 +176,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)(
 
       // Kill the worker running the most copies once every random copy is well under way (some
       // parts recorded) and none is finished.
-      await until('every random copy to record a part', 60_000, async () => {
+      await untilFound('every random copy to record a part', 60_000, async () => {
         const { rows } = await sql.query<{ recorded: number }>(
           'select count(distinct video_id)::int as recorded from import_parts where video_id = any($1)',
           [randomIds],
@@ -194,7 +189,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)(
       expect(await victim.worker.kill('SIGKILL')).toBe('SIGKILL');
 
       // Every import ends DONE, with the source's bytes.
-      await until('every import to end', 150_000, async () => {
+      await untilFound('every import to end', 150_000, async () => {
         const { rows } = await sql.query<{ status: string }>(
           'select status from video_imports where video_id = any($1)',
           [videoIds],
@@ -223,7 +218,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)(
         expect(survivorsLog).toMatch(new RegExp(`"videoId":"${videoId}"[^\\n]*"copy done"`));
 
       // Each full-ingestion master gets one clip, cut and ingested once.
-      const clips = await until('every clip to be cut and ingested', 150_000, async () => {
+      const clips = await untilFound('every clip to be cut and ingested', 150_000, async () => {
         const { rows } = await sql.query<{ id: string; master_video_id: string; cut: string; ingested: string | null }>(
           `select v.id, v.master_video_id, c.status as cut, i.status as ingested
            from videos v join clip_processings c on c.video_id = v.id left join video_ingestions i on i.video_id = v.id
@@ -238,7 +233,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)(
       expect(clips.map((clip) => clip.master_video_id).sort()).toEqual([...mediaIds].sort());
       expect(clips.map((clip) => [clip.cut, clip.ingested])).toEqual(clips.map(() => ['DONE', 'DONE']));
       const clipIds = clips.map((clip) => clip.id);
-      await until('every master ingestion to end', 60_000, async () => {
+      await untilFound('every master ingestion to end', 60_000, async () => {
         const { rows } = await sql.query<{ status: string }>(
           'select status from video_ingestions where video_id = any($1)',
           [videoIds],
@@ -275,7 +270,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)(
       );
       expect(unfinished[0]!.count).toBe(0);
       // Every copy let go of its source host connections (the killed worker's lease expired).
-      await until("the killed worker's lease to expire", 30_000, async () => {
+      await untilFound("the killed worker's lease to expire", 30_000, async () => {
         const { rows } = await sql.query<{ count: number }>(
           'select count(*)::int as count from host_leases where expires_at > now()',
         );
@@ -300,7 +295,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)(
       });
       expect(created.status).toBe(201);
       const videoId = created.body.videoId as string;
-      await until('the import to end', 60_000, async () => {
+      await untilFound('the import to end', 60_000, async () => {
         const status = (await api(b, 'GET', `/api/v1/videos/${videoId}/in/status`)).body?.upload?.uploadState
           ?.uploadStatus;
         return status === 'DONE' || status === 'FAILED' ? status : null;

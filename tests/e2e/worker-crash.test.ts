@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startChildService, type ChildService, callApi, type ApiAnswer } from '../support/child-service.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { createPostgresTestDatabase, type PostgresTestDatabase } from '../support/test-database.js';
+import { until } from '../support/wait.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 
 const API_KEY = 'rln_crash_test_key_abcdefghijklmnopqrstuvwxyz0123';
@@ -20,18 +21,14 @@ const api = (baseUrl: string, method: string, apiPath: string, body?: unknown): 
 async function waitForStatus(
   baseUrl: string,
   videoId: string,
-  until: (state: any) => boolean,
+  reached: (state: any) => boolean,
   timeoutMs: number,
 ): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  let last: any = null;
-  while (Date.now() < deadline) {
-    last = (await api(baseUrl, 'GET', `/api/v1/videos/${videoId}/in/status`)).body?.upload?.uploadState;
-    if (last && until(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(
-    `import ${videoId} did not reach the expected state in ${timeoutMs} ms; last: ${JSON.stringify(last)}`,
+  return until(
+    `import ${videoId} to reach the expected state`,
+    async () => (await api(baseUrl, 'GET', `/api/v1/videos/${videoId}/in/status`)).body?.upload?.uploadState,
+    (state) => Boolean(state) && reached(state),
+    { timeoutMs, intervalMs: 100 },
   );
 }
 

@@ -11,6 +11,7 @@ import { migrateDatabase, openDatabase, type Database, type DatabaseConnection }
 import { databaseHostLeaseLedger } from '../../src/db/host-lease-ledger.js';
 import { hostLeases } from '../../src/db/schema.js';
 import { backends, createTestDatabase } from '../support/test-database.js';
+import { until } from '../support/wait.js';
 
 let tempDir: string;
 beforeAll(async () => {
@@ -144,14 +145,6 @@ describe.each(backends)('source host leases (%s)', (backend) => {
     expect(await rowsFor(host)).toEqual([]);
   });
 
-  async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms`);
-      await sleep(10);
-    }
-  }
-
   it('grows a partly granted lease when others free connections, never past the ceiling or what it wanted', async () => {
     const host = `grow-${randomUUID()}.example`;
     const sumOfRows = async () => (await rowsFor(host)).reduce((sum, row) => sum + row.connections, 0);
@@ -170,7 +163,7 @@ describe.each(backends)('source host leases (%s)', (backend) => {
     expect(await sumOfRows()).toBe(24);
 
     await first.release();
-    await until(() => second.connections === 20, 3_000);
+    await until('the second lease to grow to 20', () => second.connections === 20, Boolean, { timeoutMs: 3_000 });
     expect(grew).toEqual([20]);
     expect(await rowsFor(host)).toEqual([{ connections: 20 }]);
 
@@ -182,7 +175,7 @@ describe.each(backends)('source host leases (%s)', (backend) => {
     expect(third.connections).toBe(4);
     expect(await sumOfRows()).toBe(24);
     await second.release();
-    await until(() => third.connections === 10, 3_000);
+    await until('the third lease to grow to 10', () => third.connections === 10, Boolean, { timeoutMs: 3_000 });
     await sleep(100);
     expect(third.connections).toBe(10);
     expect(await rowsFor(host)).toEqual([{ connections: 10 }]);

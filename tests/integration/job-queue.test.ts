@@ -11,6 +11,7 @@ import { migrateDatabase, openDatabase, type DatabaseConnection } from '../../sr
 import { jobNames, type JobContext, type JobHandlers, type JobName } from '../../src/jobs/catalog.js';
 import { PgBossJobQueue, type QueueOptions } from '../../src/jobs/job-queue.js';
 import { backends, createTestDatabase, type Backend, type TestDatabase } from '../support/test-database.js';
+import { until } from '../support/wait.js';
 
 const log = pino({ level: 'silent' });
 const queueOptions: QueueOptions = { supervise: true, superviseIntervalSeconds: 1, pollIntervalSeconds: 1 };
@@ -33,11 +34,7 @@ afterAll(async () => {
 });
 
 async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(5);
-  }
+  await until(what, condition, Boolean, { timeoutMs, intervalMs: 5 });
 }
 
 describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {

@@ -6,6 +6,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startOriginServer, type OriginRequestRecord, type OriginServer } from '../support/origin-server.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
+import { until } from '../support/wait.js';
 
 const fileSize = 1_000_000;
 const content = randomBytes(fileSize);
@@ -66,11 +67,7 @@ async function readUntilError(body: AsyncIterable<Buffer>): Promise<{ received: 
 }
 
 async function waitFor(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await until('the condition', condition, Boolean, { timeoutMs, intervalMs: 10 });
 }
 
 function recordsFor(requestPath: string): OriginRequestRecord[] {
