@@ -12,7 +12,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChildService, type ChildService, callApi, type ApiAnswer } from '../support/child-service.js';
+import { ChildServices, callApi, childEnvironment, type ApiAnswer } from '../support/child-service.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { createPostgresTestDatabase, type PostgresTestDatabase } from '../support/test-database.js';
 import { until } from '../support/wait.js';
@@ -41,7 +41,7 @@ describe('the per-source-host connection ceiling', () => {
   let origin: OriginServer;
   let workDir: string;
   let database: PostgresTestDatabase | null = null;
-  const children: ChildService[] = [];
+  const children = new ChildServices(() => workDir);
   const files = [0, 1, 2].map(() => randomBytes(FILE_SIZE));
 
   beforeAll(async () => {
@@ -56,36 +56,32 @@ describe('the per-source-host connection ceiling', () => {
     if (process.env.TEST_DATABASE_URL) database = await createPostgresTestDatabase();
   });
   afterAll(async () => {
-    for (const child of children) await child.kill('SIGKILL');
+    await children.killAll();
     await origin?.close();
     await database?.drop();
     await pki?.cleanup();
     if (!process.env.KEEP_LOGS) await fs.rm(workDir, { recursive: true, force: true });
   });
 
-  async function start(
-    role: 'serve' | 'api' | 'worker' | 'migrate',
-    env: Record<string, string>,
-  ): Promise<ChildService> {
-    const child = await startChildService(role, env, workDir);
-    children.push(child);
-    return child;
-  }
+  const start = (role: 'serve' | 'api' | 'worker' | 'migrate', env: Record<string, string>) =>
+    children.start(role, env);
 
   it(`keeps three copies asking for 20 connections each under ${CEILING} connections at the origin, and each ends with identical bytes`, async () => {
-    const env: Record<string, string> = {
-      REELIN_DATA_DIR: path.join(workDir, 'data'),
-      REELIN_ADMIN_API_KEY: API_KEY,
-      REELIN_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
-      REELIN_ALLOWED_PORTS: String(origin.port),
-      NODE_EXTRA_CA_CERTS: pki.caCertPath,
-      REELIN_QUEUE_POLL_INTERVAL_SECONDS: '1',
-      REELIN_COPY_MIN_PART_SIZE_BYTES: String(PART_SIZE),
-      REELIN_COPY_JOBS_PER_WORKER: '3',
-      REELIN_SOURCE_HOST_MAX_CONNECTIONS: String(CEILING),
-      REELIN_SHUTDOWN_TIMEOUT_MS: '3000',
-      ...(database ? { DATABASE_URL: database.url } : {}),
-    };
+    const env = childEnvironment(
+      {
+        dataDir: path.join(workDir, 'data'),
+        apiKey: API_KEY,
+        caCertPath: pki.caCertPath,
+        allowedPorts: [origin.port],
+        ...(database ? { databaseUrl: database.url } : {}),
+      },
+      {
+        REELIN_COPY_MIN_PART_SIZE_BYTES: String(PART_SIZE),
+        REELIN_COPY_JOBS_PER_WORKER: '3',
+        REELIN_SOURCE_HOST_MAX_CONNECTIONS: String(CEILING),
+        REELIN_SHUTDOWN_TIMEOUT_MS: '3000',
+      },
+    );
     // The origin's counts restart once every import is created (and its source probed): on
     // PostgreSQL before any worker runs, on the embedded process while the first copies run, so
     // from then on every connection the origin sees is a copy's.
@@ -122,7 +118,7 @@ describe('the per-source-host connection ceiling', () => {
       expect(copied.equals(files[index]!)).toBe(true);
     }
     // The logs name the grants: 20 to the first copy, the 4 left to the next.
-    const logs = (await Promise.all(children.map((child) => fs.readFile(child.logPath, 'utf8')))).join('\n');
+    const logs = (await Promise.all(children.started.map((child) => fs.readFile(child.logPath, 'utf8')))).join('\n');
     const grants = [
       ...logs.matchAll(/"connections":(\d+),"wanted":20,"ceiling":24[^\n]*source host connections leased/g),
     ].map((match) => Number(match[1]));

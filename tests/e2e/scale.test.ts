@@ -16,7 +16,13 @@ import path from 'node:path';
 import pg from 'pg';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChildService, type ChildService, callApi, type ApiAnswer } from '../support/child-service.js';
+import {
+  ChildServices,
+  callApi,
+  childEnvironment,
+  type ApiAnswer,
+  type ChildService,
+} from '../support/child-service.js';
 import { mediaFixture } from '../support/media-fixtures.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-server.js';
@@ -62,7 +68,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)(
     let workDir: string;
     const databases: PostgresTestDatabase[] = [];
     const clients: pg.Client[] = [];
-    const children: ChildService[] = [];
+    const children = new ChildServices(() => workDir);
 
     beforeAll(async () => {
       pki = await createTestPki();
@@ -70,7 +76,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)(
       workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-scale-'));
     });
     afterAll(async () => {
-      await Promise.all(children.map((child) => child.kill('SIGKILL')));
+      await children.killAll();
       for (const client of clients) await client.end();
       for (const database of databases) await database.drop();
       await s3?.close();
@@ -93,29 +99,21 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)(
       dataDir: string,
       extra: Record<string, string> = {},
     ): Record<string, string> {
-      return {
-        DATABASE_URL: databaseUrl,
-        REELIN_DATA_DIR: dataDir,
-        REELIN_ADMIN_API_KEY: API_KEY,
-        REELIN_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
-        REELIN_ALLOWED_PORTS: String(origin.port),
-        NODE_EXTRA_CA_CERTS: pki.caCertPath,
-        REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS: '1',
-        REELIN_QUEUE_POLL_INTERVAL_SECONDS: '1',
-        REELIN_COPY_MIN_PART_SIZE_BYTES: String(PART_SIZE),
-        REELIN_COPY_PROGRESS_INTERVAL_MS: '200',
-        REELIN_COPY_CHECKPOINT_INTERVAL_MS: '500',
-        REELIN_THUMBNAIL_COUNT: '2',
-        REELIN_SHUTDOWN_TIMEOUT_MS: '3000',
-        ...extra,
-      };
+      return childEnvironment(
+        { dataDir, apiKey: API_KEY, caCertPath: pki.caCertPath, allowedPorts: [origin.port], databaseUrl },
+        {
+          REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS: '1',
+          REELIN_COPY_MIN_PART_SIZE_BYTES: String(PART_SIZE),
+          REELIN_COPY_PROGRESS_INTERVAL_MS: '200',
+          REELIN_COPY_CHECKPOINT_INTERVAL_MS: '500',
+          REELIN_THUMBNAIL_COUNT: '2',
+          REELIN_SHUTDOWN_TIMEOUT_MS: '3000',
+          ...extra,
+        },
+      );
     }
 
-    async function start(role: 'api' | 'worker' | 'migrate', env: Record<string, string>): Promise<ChildService> {
-      const child = await startChildService(role, env, workDir);
-      children.push(child);
-      return child;
-    }
+    const start = (role: 'api' | 'worker' | 'migrate', env: Record<string, string>) => children.start(role, env);
 
     it(`copies 10 concurrent imports through 2 API and 3 worker processes (${storageKind} store), survives a worker killed with SIGKILL, and runs every job to completion once`, async () => {
       const { url: databaseUrl, sql } = await freshDatabase();

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPglite } from '../../src/db/database.js';
 import { recordEvent } from '../../src/db/queries/events.queries.js';
 import { listValidSigningKeys } from '../../src/db/queries/webhook-keys.queries.js';
-import { startChildService, type ChildService, callApi, type ApiAnswer } from '../support/child-service.js';
+import { ChildServices, callApi, childEnvironment, type ApiAnswer } from '../support/child-service.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { createPostgresTestDatabase, type PostgresTestDatabase } from '../support/test-database.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
@@ -31,7 +31,7 @@ describe('webhooks across processes', () => {
   let origin: OriginServer;
   let receiver: WebhookReceiver;
   let workDir: string;
-  const children: ChildService[] = [];
+  const children = new ChildServices(() => workDir);
 
   beforeAll(async () => {
     pki = await createTestPki();
@@ -41,7 +41,7 @@ describe('webhooks across processes', () => {
     workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-webhook-workers-'));
   });
   afterAll(async () => {
-    for (const child of children) await child.kill('SIGKILL');
+    await children.killAll();
     await receiver?.close();
     await origin?.close();
     await pki?.cleanup();
@@ -49,31 +49,22 @@ describe('webhooks across processes', () => {
   });
 
   function environment(dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
-    return {
-      REELIN_DATA_DIR: dataDir,
-      REELIN_ADMIN_API_KEY: API_KEY,
-      REELIN_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
-      REELIN_ALLOWED_PORTS: `${origin.port},${receiver.port}`,
-      NODE_EXTRA_CA_CERTS: pki.caCertPath,
-      REELIN_LOG_LEVEL: 'info',
-      REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS: '1',
-      REELIN_QUEUE_POLL_INTERVAL_SECONDS: '1',
-      REELIN_WEBHOOK_POLL_INTERVAL_MS: '50',
-      REELIN_WEBHOOK_RETRY_BASE_DELAY_MS: '200',
-      REELIN_WEBHOOK_RETRY_MAX_DELAY_MS: '500',
-      REELIN_SHUTDOWN_TIMEOUT_MS: '2000',
-      ...extra,
-    };
+    return childEnvironment(
+      { dataDir, apiKey: API_KEY, caCertPath: pki.caCertPath, allowedPorts: [origin.port, receiver.port] },
+      {
+        REELIN_LOG_LEVEL: 'info',
+        REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS: '1',
+        REELIN_WEBHOOK_POLL_INTERVAL_MS: '50',
+        REELIN_WEBHOOK_RETRY_BASE_DELAY_MS: '200',
+        REELIN_WEBHOOK_RETRY_MAX_DELAY_MS: '500',
+        REELIN_SHUTDOWN_TIMEOUT_MS: '2000',
+        ...extra,
+      },
+    );
   }
 
-  async function start(
-    role: 'serve' | 'api' | 'worker' | 'migrate',
-    env: Record<string, string>,
-  ): Promise<ChildService> {
-    const child = await startChildService(role, env, workDir);
-    children.push(child);
-    return child;
-  }
+  const start = (role: 'serve' | 'api' | 'worker' | 'migrate', env: Record<string, string>) =>
+    children.start(role, env);
 
   const onPath = (pathName: string) => (received: ReceivedRequest) => received.path === pathName;
 
@@ -141,7 +132,7 @@ describe('webhooks across processes', () => {
     // `reelin rotate-webhook-keys` (service stopped: the embedded database has one process) makes a new
     // active key and keeps the one that signed these deliveries listed until its expiry.
     const signedWith = redelivered[0]?.headers['x-pixop-public-key-id'];
-    expect(await children.at(-1)!.kill('SIGTERM')).toBe(0);
+    expect(await children.started.at(-1)!.kill('SIGTERM')).toBe(0);
     const rotation = await execFileAsync(
       process.execPath,
       ['--import', 'tsx', path.join(repoRoot, 'src/main.ts'), 'rotate-webhook-keys'],
@@ -169,7 +160,7 @@ describe('webhooks across processes', () => {
       database = await createPostgresTestDatabase();
     });
     afterAll(async () => {
-      for (const child of children) await child.kill('SIGKILL');
+      await children.killAll();
       await database?.drop();
     });
 

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChildService, type ChildService, callApi, type ApiAnswer } from '../support/child-service.js';
+import { ChildServices, callApi, childEnvironment, type ApiAnswer } from '../support/child-service.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { createPostgresTestDatabase, type PostgresTestDatabase } from '../support/test-database.js';
 import { until } from '../support/wait.js';
@@ -41,7 +41,7 @@ describe('a worker that dies or stops in the middle of a copy', () => {
   let pki: TestPki;
   let origin: OriginServer;
   let workDir: string;
-  const children: ChildService[] = [];
+  const children = new ChildServices(() => workDir);
   const file = randomBytes(FILE_SIZE);
 
   beforeAll(async () => {
@@ -52,38 +52,29 @@ describe('a worker that dies or stops in the middle of a copy', () => {
     workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'reelin-crash-'));
   });
   afterAll(async () => {
-    for (const child of children) await child.kill('SIGKILL');
+    await children.killAll();
     await origin?.close();
     await pki?.cleanup();
     if (!process.env.KEEP_LOGS) await fs.rm(workDir, { recursive: true, force: true });
   });
 
   function environment(dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
-    return {
-      REELIN_DATA_DIR: dataDir,
-      REELIN_ADMIN_API_KEY: API_KEY,
-      REELIN_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
-      REELIN_ALLOWED_PORTS: String(origin.port),
-      NODE_EXTRA_CA_CERTS: pki.caCertPath,
-      REELIN_LOG_LEVEL: 'info',
-      REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS: '1',
-      REELIN_QUEUE_POLL_INTERVAL_SECONDS: '1',
-      REELIN_COPY_MIN_PART_SIZE_BYTES: String(PART_SIZE),
-      REELIN_COPY_PROGRESS_INTERVAL_MS: '200',
-      REELIN_COPY_CHECKPOINT_INTERVAL_MS: '200',
-      REELIN_SHUTDOWN_TIMEOUT_MS: '3000',
-      ...extra,
-    };
+    return childEnvironment(
+      { dataDir, apiKey: API_KEY, caCertPath: pki.caCertPath, allowedPorts: [origin.port] },
+      {
+        REELIN_LOG_LEVEL: 'info',
+        REELIN_QUEUE_SUPERVISE_INTERVAL_SECONDS: '1',
+        REELIN_COPY_MIN_PART_SIZE_BYTES: String(PART_SIZE),
+        REELIN_COPY_PROGRESS_INTERVAL_MS: '200',
+        REELIN_COPY_CHECKPOINT_INTERVAL_MS: '200',
+        REELIN_SHUTDOWN_TIMEOUT_MS: '3000',
+        ...extra,
+      },
+    );
   }
 
-  async function start(
-    role: 'serve' | 'api' | 'worker' | 'migrate',
-    env: Record<string, string>,
-  ): Promise<ChildService> {
-    const child = await startChildService(role, env, workDir);
-    children.push(child);
-    return child;
-  }
+  const start = (role: 'serve' | 'api' | 'worker' | 'migrate', env: Record<string, string>) =>
+    children.start(role, env);
 
   async function startImport(baseUrl: string): Promise<string> {
     origin.resetStats();
@@ -172,7 +163,7 @@ describe('a worker that dies or stops in the middle of a copy', () => {
       database = await createPostgresTestDatabase();
     });
     afterAll(async () => {
-      for (const child of children) await child.kill('SIGKILL');
+      await children.killAll();
       await database?.drop();
     });
 

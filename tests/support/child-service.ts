@@ -125,3 +125,49 @@ async function waitUntilReady(service: ChildService): Promise<void> {
     `reelin did not become ready (exit: ${done ? String(await service.exited) : 'still running'}): ${fs.readFileSync(service.logPath, 'utf8').slice(-3000)}`,
   );
 }
+
+export interface ChildEnvironmentOptions {
+  dataDir: string;
+  apiKey: string;
+  /** The test CA's certificate file, trusted through NODE_EXTRA_CA_CERTS. */
+  caCertPath: string;
+  /** Ports on 127.0.0.1 the service may reach (the test's origin, receiver, ...). */
+  allowedPorts: readonly number[];
+  /** A PostgreSQL database shared by the processes; the embedded one in `dataDir` when absent. */
+  databaseUrl?: string;
+}
+
+/** The environment the child services of a test share: its data folder, key, CA, reachable ports and database, then `extra`. */
+export function childEnvironment(
+  options: ChildEnvironmentOptions,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    REELIN_DATA_DIR: options.dataDir,
+    REELIN_ADMIN_API_KEY: options.apiKey,
+    REELIN_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
+    REELIN_ALLOWED_PORTS: options.allowedPorts.join(','),
+    NODE_EXTRA_CA_CERTS: options.caCertPath,
+    REELIN_QUEUE_POLL_INTERVAL_SECONDS: '1',
+    ...(options.databaseUrl === undefined ? {} : { DATABASE_URL: options.databaseUrl }),
+    ...extra,
+  };
+}
+
+/** The child services a test started, logging into `logDir`, so its teardown kills every one. */
+export class ChildServices {
+  readonly started: ChildService[] = [];
+
+  constructor(private readonly logDir: () => string) {}
+
+  async start(role: 'serve' | 'api' | 'worker' | 'migrate', env: Record<string, string>): Promise<ChildService> {
+    const child = await startChildService(role, env, this.logDir());
+    this.started.push(child);
+    return child;
+  }
+
+  /** SIGKILLs every process still running and forgets them. */
+  async killAll(): Promise<void> {
+    await Promise.all(this.started.splice(0).map((child) => child.kill('SIGKILL')));
+  }
+}
