@@ -98,17 +98,18 @@ describe.each(backends)('source host leases (%s)', (backend) => {
 
   it("frees a dead holder's connections once its lease expires", async () => {
     const host = `dead-${randomUUID()}.example`;
-    // A holder that never renews and never releases: a worker killed with SIGKILL.
+    // A holder that never renews and never releases: a worker killed with SIGKILL. Its lease runs
+    // 400 ms from its grant, which comes after `startedAt`, so the next holder waits at least that long.
+    const startedAt = Date.now();
     const dead = await acquireHostLease(
       options(workers[0]!, { ttlMs: 400, renewIntervalMs: 3_600_000 }),
       request(host, 24),
       AbortSignal.timeout(5_000),
     );
     expect(dead.connections).toBe(24);
-    const startedAt = Date.now();
     const next = await acquireHostLease(options(workers.at(-1)!), request(host, 20), AbortSignal.timeout(10_000));
     expect(next.connections).toBe(20);
-    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(300);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(400);
     expect(await rowsFor(host)).toEqual([{ connections: 20 }]);
     await next.release();
     await dead.release();
