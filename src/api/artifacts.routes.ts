@@ -42,12 +42,19 @@ export function artifactRoutes(deps: { artifacts: ArtifactService; publicUrl: st
     };
 
     /** Lists the artifacts of some kinds as links: the shared body of the two list routes. */
-    const listRoute = (url: string, kinds: readonly ArtifactKind[], summary: string, description: string) => {
+    const listRoute = (
+      url: string,
+      kinds: readonly ArtifactKind[],
+      operationId: string,
+      summary: string,
+      description: string,
+    ) => {
       app.get(
         url,
         {
           config: { team: teamFrom.objectScope },
           schema: {
+            operationId,
             summary,
             description,
             tags: ['Ingestion'],
@@ -66,12 +73,14 @@ export function artifactRoutes(deps: { artifacts: ArtifactService; publicUrl: st
     listRoute(
       '/videos/:videoId/thumbnails',
       ['THUMBNAIL', 'POSTER'],
+      'getVideoThumbnails',
       "List a video's thumbnails and poster",
       'Made by a full ingestion: evenly spaced pictures (black and fade frames skipped) as small images, and one larger poster. 409 VIDEO_NOT_FULLY_INGESTED until they exist.',
     );
     listRoute(
       '/videos/:videoId/full-frames',
       ['FULL_FRAME'],
+      'getVideoFullFrames',
       "List a video's full frames",
       "The thumbnails' instants at full resolution, lossless (PNG). 409 VIDEO_NOT_FULLY_INGESTED until they exist.",
     );
@@ -81,6 +90,7 @@ export function artifactRoutes(deps: { artifacts: ArtifactService; publicUrl: st
       {
         config: { team: teamFrom.objectScope },
         schema: {
+          operationId: 'generateWebVideoDownloadUrl',
           summary: 'Get a pre-signed URL for the web video',
           description:
             'H.264/AAC MP4 with faststart, at most 1080p, square pixels, progressive. The link answers HTTP range requests, so a browser can seek. 409 VIDEO_NOT_FULLY_INGESTED until it exists.',

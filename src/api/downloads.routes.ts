@@ -14,7 +14,7 @@ import { toBlobKey } from '../storage/blob-keys.js';
 import type { BlobStore, ByteRange } from '../storage/blob-store.js';
 import type { DownloadLinkSigner, LinkVerdict } from '../storage/download-links.js';
 import type { DownloadService } from '../services/download.service.js';
-import { uuid } from './schemas.js';
+import { errorResponse, uuid } from './schemas.js';
 
 export interface DownloadRoutesDeps {
   downloads: DownloadService;
@@ -92,70 +92,123 @@ function checkVerdict(verdict: LinkVerdict, renewWith: string): void {
     throw new AppError('ACCESS_DENIED', `the download link has expired: request a new one with ${renewWith}`);
 }
 
-const signedQuery = z.object({ expires: z.string().optional(), signature: z.string().optional() });
+const signedQuery = z.object({
+  expires: z.string().optional().describe("The link's expiry, as the API answered it in the link."),
+  signature: z.string().optional().describe("The link's signature, as the API answered it in the link."),
+});
+type SignedQuery = z.infer<typeof signedQuery>;
+
+const videoIdParameter = uuid.describe('The video, as in the link the API answered.');
+const fileNameParameter = z.string().describe('The file name, as in the link the API answered.');
+
+const downloadDescription =
+  'The signed link is the credential: no API key is needed. One byte range (`Range`, with `If-Range`) is answered 206; an unsatisfiable one 416. A link that is not valid or has expired is answered 403 ACCESS_DENIED, a file that no longer exists 404.';
+
+/** The errors of a download link, for the OpenAPI document (its 2xx and 416 are added by documentDownloads). */
+const downloadErrors = { 400: errorResponse, 403: errorResponse, 404: errorResponse };
 
 export function downloadRoutes(deps: DownloadRoutesDeps): FastifyPluginAsyncZod {
   const now = deps.now ?? (() => new Date());
   return async (app) => {
-    app.route({
-      method: ['GET', 'HEAD'],
-      url: '/downloads/:videoId/:fileName',
-      schema: {
-        summary: 'Download a video file through a pre-signed link',
-        tags: ['Downloads'],
-        params: z.object({ videoId: uuid, fileName: z.string() }),
-        querystring: signedQuery,
-      },
-      handler: async (request, reply) => {
-        const { videoId, fileName } = request.params;
-        checkVerdict(
-          deps.signer.verify({ videoId, fileName }, request.query.expires, request.query.signature, now()),
-          'POST /api/v1/videos/{videoId}/out/https',
-        );
-        const file = await deps.downloads.videoFile(videoId);
-        return serveFile(deps, request, reply, {
-          key: file.storageKey,
-          sizeBytes: file.sizeBytes,
-          etag: `"${formatCrc32c(file.crc32c)}-${file.sizeBytes}"`,
-          mimeType: file.mimeType,
-          fileName: file.fileName,
-          lastModified: file.createdAt,
-          crc32c: file.crc32c,
-        });
-      },
-    });
+    const videoFileHandler = async (
+      request: FastifyRequest<{ Params: { videoId: string; fileName: string }; Querystring: SignedQuery }>,
+      reply: FastifyReply,
+    ) => {
+      const { videoId, fileName } = request.params;
+      checkVerdict(
+        deps.signer.verify({ videoId, fileName }, request.query.expires, request.query.signature, now()),
+        'POST /api/v1/videos/{videoId}/out/https',
+      );
+      const file = await deps.downloads.videoFile(videoId);
+      return serveFile(deps, request, reply, {
+        key: file.storageKey,
+        sizeBytes: file.sizeBytes,
+        etag: `"${formatCrc32c(file.crc32c)}-${file.sizeBytes}"`,
+        mimeType: file.mimeType,
+        fileName: file.fileName,
+        lastModified: file.createdAt,
+        crc32c: file.crc32c,
+      });
+    };
+    const artifactFileHandler = async (
+      request: FastifyRequest<{
+        Params: { videoId: string; artifactId: string; fileName: string };
+        Querystring: SignedQuery;
+      }>,
+      reply: FastifyReply,
+    ) => {
+      const { videoId, artifactId, fileName } = request.params;
+      checkVerdict(
+        deps.signer.verifyArtifact(
+          { videoId, artifactId, fileName },
+          request.query.expires,
+          request.query.signature,
+          now(),
+        ),
+        "the video's thumbnails, full-frames or web-video endpoint",
+      );
+      const artifact = await deps.downloads.artifactFile(videoId, artifactId);
+      return serveFile(deps, request, reply, {
+        key: artifact.storageKey,
+        sizeBytes: artifact.sizeBytes,
+        etag: `"${artifact.id}-${artifact.sizeBytes}"`,
+        mimeType: artifact.mimeType,
+        fileName,
+        lastModified: artifact.createdAt,
+        crc32c: null,
+      });
+    };
 
-    app.route({
-      method: ['GET', 'HEAD'],
-      url: '/downloads/:videoId/artifacts/:artifactId/:fileName',
-      schema: {
-        summary: 'Download a thumbnail, full frame, poster or web video through a pre-signed link',
-        tags: ['Downloads'],
-        params: z.object({ videoId: uuid, artifactId: uuid, fileName: z.string() }),
-        querystring: signedQuery,
-      },
-      handler: async (request, reply) => {
-        const { videoId, artifactId, fileName } = request.params;
-        checkVerdict(
-          deps.signer.verifyArtifact(
-            { videoId, artifactId, fileName },
-            request.query.expires,
-            request.query.signature,
-            now(),
-          ),
-          "the video's thumbnails, full-frames or web-video endpoint",
-        );
-        const artifact = await deps.downloads.artifactFile(videoId, artifactId);
-        return serveFile(deps, request, reply, {
-          key: artifact.storageKey,
-          sizeBytes: artifact.sizeBytes,
-          etag: `"${artifact.id}-${artifact.sizeBytes}"`,
-          mimeType: artifact.mimeType,
-          fileName,
-          lastModified: artifact.createdAt,
-          crc32c: null,
-        });
-      },
-    });
+    // HEAD and GET are declared apart so that each has its own operationId; HEAD comes first, as
+    // Fastify would otherwise add its own HEAD route for the GET.
+    for (const method of ['HEAD', 'GET'] as const) {
+      const head = method === 'HEAD';
+      app.route({
+        method,
+        // @fastify/swagger leaves HEAD routes out of the document unless asked.
+        config: { swagger: { exposeHeadRoute: head } },
+        url: '/downloads/:videoId/:fileName',
+        schema: {
+          operationId: head ? 'getVideoFileHeaders' : 'downloadVideoFile',
+          summary: head
+            ? "A video file's headers through a pre-signed link"
+            : 'Download a video file through a pre-signed link',
+          description: `${head ? 'Answers as GET would, without the body' : 'Serves the file'}. ${downloadDescription}`,
+          tags: ['Downloads'],
+          security: [],
+          params: z.object({ videoId: videoIdParameter, fileName: fileNameParameter }),
+          querystring: signedQuery,
+          response: downloadErrors,
+        },
+        handler: videoFileHandler,
+      });
+    }
+
+    for (const method of ['HEAD', 'GET'] as const) {
+      const head = method === 'HEAD';
+      app.route({
+        method,
+        // @fastify/swagger leaves HEAD routes out of the document unless asked.
+        config: { swagger: { exposeHeadRoute: head } },
+        url: '/downloads/:videoId/artifacts/:artifactId/:fileName',
+        schema: {
+          operationId: head ? 'getVideoArtifactFileHeaders' : 'downloadVideoArtifactFile',
+          summary: head
+            ? "A thumbnail's, full frame's, poster's or web video's headers through a pre-signed link"
+            : 'Download a thumbnail, full frame, poster or web video through a pre-signed link',
+          description: `${head ? 'Answers as GET would, without the body' : 'Serves the file'}. ${downloadDescription}`,
+          tags: ['Downloads'],
+          security: [],
+          params: z.object({
+            videoId: videoIdParameter,
+            artifactId: uuid.describe('The artifact, as in the link the API answered.'),
+            fileName: fileNameParameter,
+          }),
+          querystring: signedQuery,
+          response: downloadErrors,
+        },
+        handler: artifactFileHandler,
+      });
+    }
   };
 }

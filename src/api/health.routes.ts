@@ -38,6 +38,7 @@ export function healthRoutes(deps: { checks: Record<string, ReadinessCheck> }): 
       {
         logLevel: 'warn',
         schema: {
+          operationId: 'getLiveness',
           summary: 'Liveness',
           tags: ['Operations'],
           security: [],
@@ -52,6 +53,7 @@ export function healthRoutes(deps: { checks: Record<string, ReadinessCheck> }): 
       {
         logLevel: 'warn',
         schema: {
+          operationId: 'getReadiness',
           summary: 'Readiness: database, queue and storage reachable',
           tags: ['Operations'],
           security: [],

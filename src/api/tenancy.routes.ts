@@ -30,6 +30,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
       '/account',
       {
         schema: {
+          operationId: 'getAccount',
           summary: "The API key owner's account",
           tags: ['Account'],
           response: { 200: account, ...commonErrors },
@@ -42,6 +43,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
       '/teams',
       {
         schema: {
+          operationId: 'getTeams',
           summary: 'List your teams',
           tags: ['Teams'],
           querystring: pageQuery,
@@ -55,6 +57,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
       '/teams/:teamId',
       {
         schema: {
+          operationId: 'getTeamById',
           summary: 'Get a team',
           tags: ['Teams'],
           params: z.object({ teamId: uuid }),
@@ -70,6 +73,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
         // Changing a team is using it through the API: a team without API access is 403, as on every route.
         config: { team: teamFrom.teamIdParam },
         schema: {
+          operationId: 'updateTeamById',
           summary: "Change a team's settings",
           description:
             "This service's extension: `freeClipEnabled` turns the free 10-second clip of every ingested master on or off for the team.",
@@ -87,6 +91,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
       {
         config: { team: teamFrom.selectTeamId },
         schema: {
+          operationId: 'createProject',
           summary: 'Create a project',
           tags: ['Projects'],
           querystring: selectTeamQuery,
@@ -105,6 +110,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
       {
         config: { team: teamFrom.teamId },
         schema: {
+          operationId: 'getProjects',
           summary: 'List projects',
           tags: ['Projects'],
           querystring: pageQuery.extend({ teamId: uuid.optional() }),
@@ -122,6 +128,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
       {
         config: { team: teamFrom.selectTeamId },
         schema: {
+          operationId: 'getDefaultProject',
           summary: "The team's default project",
           tags: ['Projects'],
           querystring: selectTeamQuery,
@@ -139,6 +146,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
       {
         config: { team: teamFrom.objectScope },
         schema: {
+          operationId: 'getProjectById',
           summary: 'Get a project',
           tags: ['Projects'],
           params: projectParams,
@@ -156,6 +164,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
       {
         config: { team: teamFrom.objectScope },
         schema: {
+          operationId: 'updateProjectById',
           summary: 'Rename a project',
           description: 'Without `name` (or without a body) nothing changes and the project is returned as it is.',
           tags: ['Projects'],
@@ -180,6 +189,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
       {
         config: { team: teamFrom.objectScope },
         schema: {
+          operationId: 'deleteProjectById',
           summary: 'Delete a project without videos',
           tags: ['Projects'],
           params: projectParams,

@@ -57,6 +57,7 @@ export function videosInRoutes(deps: { imports: VideoImportService }): FastifyPl
       {
         config: { team: teamFrom.selectTeamId },
         schema: {
+          operationId: 'createMasterVideoFromHttps',
           summary: 'Import a video from an HTTPS URL',
           description:
             'Creates a master video and starts an asynchronous copy of the file at `url` with parallel HTTP range requests. The URL is checked (https, port, public addresses) and probed with a range request before anything is created.',
@@ -82,6 +83,7 @@ export function videosInRoutes(deps: { imports: VideoImportService }): FastifyPl
       {
         config: { team: teamFrom.selectTeamId },
         schema: {
+          operationId: 'createMasterVideoFromS3',
           summary: 'Import a video from an S3 bucket',
           description:
             "Creates a master video and starts an asynchronous copy of the object `objectKey` in `s3Bucket.bucket` with parallel signed range requests. The object is located (an AWS bucket's region is looked up) and probed with the key pair before anything is created; the key pair is stored encrypted until the copy is DONE and never returned. When S3 keeps a full-object CRC32C for the object, the copy is checked against it.",
@@ -105,6 +107,7 @@ export function videosInRoutes(deps: { imports: VideoImportService }): FastifyPl
       {
         config: { team: teamFrom.objectScope },
         schema: {
+          operationId: 'getVideoInStatus',
           summary: 'Status of a video import',
           tags: ['Video in'],
           params: videoParams,
@@ -122,6 +125,7 @@ export function videosInRoutes(deps: { imports: VideoImportService }): FastifyPl
       {
         config: { team: teamFrom.objectScope },
         schema: {
+          operationId: 'restartVideoIn',
           summary: 'Resume a failed import',
           description:
             'Resumes a FAILED copy from the parts already copied. After a CRC32C mismatch, `skipChecksumValidation=true` accepts the copied bytes.',
@@ -145,6 +149,7 @@ export function videosInRoutes(deps: { imports: VideoImportService }): FastifyPl
       {
         config: { team: teamFrom.objectScope },
         schema: {
+          operationId: 'abandonVideoIn',
           summary: 'Abandon a failed import',
           description: 'Deletes a FAILED import, its video record and its data.',
           tags: ['Video in'],

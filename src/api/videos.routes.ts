@@ -37,6 +37,7 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
       {
         config: { team: teamFrom.teamId },
         schema: {
+          operationId: 'getVideos',
           summary: 'List videos',
           tags: ['Videos'],
           querystring: pageQuery.extend({
@@ -63,6 +64,7 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
       {
         config: { team: teamFrom.objectScope },
         schema: {
+          operationId: 'getVideoById',
           summary: 'Get a video',
           tags: ['Videos'],
           params: videoParams,
@@ -80,6 +82,7 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
       {
         config: { team: teamFrom.objectScope },
         schema: {
+          operationId: 'updateVideoById',
           summary: 'Rename or describe a video',
           tags: ['Videos'],
           params: videoParams,
@@ -101,6 +104,7 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
       {
         config: { team: teamFrom.objectScope },
         schema: {
+          operationId: 'deleteVideoById',
           summary: 'Delete a video and everything derived from it',
           description:
             'Optional body: the array of derived video ids the caller expects to be deleted with it; a different list answers 409 CONFLICTING_DERIVED_VIDEO_IDS. Returns the ids of the deleted videos.',
@@ -121,6 +125,7 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
       {
         config: { team: teamFrom.objectScopeSelectTeamIdOrTeamId },
         schema: {
+          operationId: 'getDerivedVideos',
           summary: 'List the videos derived from a video',
           tags: ['Videos'],
           params: videoParams,
@@ -139,6 +144,7 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
       {
         config: { team: teamFrom.objectScope },
         schema: {
+          operationId: 'generateVideoDownloadUrl',
           summary: 'Get a pre-signed download URL for the video file',
           description:
             "The URL is served by this service, supports HTTP range requests, and expires after `durationMinutes`. The response carries the file's CRC32C.",

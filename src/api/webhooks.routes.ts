@@ -34,6 +34,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
       {
         config: { team: teamFrom.selectTeamId },
         schema: {
+          operationId: 'createVideoWebhook',
           summary: 'Create a webhook',
           description:
             'At most 10 active webhooks per team (409 MAXIMUM_AMOUNT_OF_ACTIVE_WEBHOOKS_REACHED). Deliveries are signed with ECDSA (X-Pixop-* headers) and, with a `secret`, also with Standard Webhooks headers.',
@@ -63,6 +64,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
       {
         config: { team: teamFrom.teamId },
         schema: {
+          operationId: 'getVideoWebhooks',
           summary: 'List webhooks',
           tags,
           querystring: pageQuery.extend({ teamId: uuid.optional() }),
@@ -79,6 +81,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
       '/webhooks/public-keys',
       {
         schema: {
+          operationId: 'getWebhookPublicKeys',
           summary: 'The public keys that verify delivery signatures',
           description: 'The active key and, during a rotation, the previous one with its `expiresAt`.',
           tags,
@@ -92,6 +95,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
       '/webhooks/public-keys/:publicKeyId',
       {
         schema: {
+          operationId: 'getWebhookPublicKeyById',
           summary: 'One public key, by the X-Pixop-Public-Key-Id of a delivery',
           tags,
           params: z.object({ publicKeyId: uuid }),
@@ -106,6 +110,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
       {
         config: { team: teamFrom.teamId },
         schema: {
+          operationId: 'getVideoWebhookEvents',
           summary: 'The delivery log',
           description:
             "Every delivery of an event to a webhook, with every attempt. `webhookId` is this service's extension.",
@@ -148,6 +153,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
       {
         config: { team: teamFrom.objectScope },
         schema: {
+          operationId: 'getVideoWebhookEventById',
           summary: 'One delivery with its attempts',
           tags,
           params: z.object({ webhookEventId: uuid }),
@@ -165,6 +171,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
       {
         config: { team: teamFrom.objectScope },
         schema: {
+          operationId: 'getVideoWebhookById',
           summary: 'Get a webhook',
           tags,
           params: webhookParams,
@@ -182,6 +189,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
       {
         config: { team: teamFrom.objectScope },
         schema: {
+          operationId: 'updateVideoWebhookById',
           summary: 'Change a webhook',
           description:
             'Every field is optional; `secret: null` removes the Standard Webhooks secret. Use activate/deactivate to change `active`.',
@@ -210,6 +218,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
       {
         config: { team: teamFrom.objectScope },
         schema: {
+          operationId: 'deleteVideoWebhookById',
           summary: 'Delete a webhook and its delivery log',
           tags,
           params: webhookParams,
@@ -232,6 +241,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
         {
           config: { team: teamFrom.objectScope },
           schema: {
+            operationId: active ? 'activateVideoWebhookById' : 'deactivateVideoWebhookById',
             summary: active ? 'Activate a webhook' : 'Deactivate a webhook',
             description: active
               ? 'At most 10 active webhooks per team (409 MAXIMUM_AMOUNT_OF_ACTIVE_WEBHOOKS_REACHED).'
@@ -253,6 +263,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
       {
         config: { team: teamFrom.objectScope },
         schema: {
+          operationId: 'testVideoWebhookById',
           summary: 'Send a test event',
           description:
             "Queues a delivery with `test: true`. `eventType` defaults to the webhook's first event type; `videoId` (a video of the team) defaults to the nil UUID. " +

@@ -1,0 +1,90 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildOpenApiDocument } from '../../src/api/openapi-document.js';
+
+interface Parameter {
+  name: string;
+  in: string;
+  description?: string;
+  schema: Record<string, unknown>;
+}
+interface Operation {
+  operationId?: string;
+  description?: string;
+  summary?: string;
+  tags?: string[];
+  security?: unknown[];
+  parameters?: Parameter[];
+  responses: Record<string, unknown>;
+}
+interface Document {
+  info: { version: string; license: { name: string }; contact: { name: string } };
+  servers: unknown[];
+  tags: { name: string; description: string }[];
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, unknown> };
+}
+
+let document: Document;
+let operations: { method: string; path: string; operation: Operation }[];
+
+beforeAll(async () => {
+  document = (await buildOpenApiDocument()) as Document;
+  operations = Object.entries(document.paths).flatMap(([path, byMethod]) =>
+    Object.entries(byMethod).map(([method, operation]) => ({ method: method.toUpperCase(), path, operation })),
+  );
+});
+
+describe('the OpenAPI document', () => {
+  it("names every operation as Pixop's SDK does, each name once", () => {
+    const names = Object.fromEntries(
+      operations.map(({ method, path, operation }) => [`${method} ${path}`, operation.operationId]),
+    );
+    expect(names).toEqual({
+      'GET /healthz': 'getLiveness',
+      'GET /readyz': 'getReadiness',
+      'HEAD /api/downloads/{videoId}/{fileName}': 'getVideoFileHeaders',
+      'GET /api/downloads/{videoId}/{fileName}': 'downloadVideoFile',
+      'HEAD /api/downloads/{videoId}/artifacts/{artifactId}/{fileName}': 'getVideoArtifactFileHeaders',
+      'GET /api/downloads/{videoId}/artifacts/{artifactId}/{fileName}': 'downloadVideoArtifactFile',
+      'GET /api/v1/account': 'getAccount',
+      'GET /api/v1/teams': 'getTeams',
+      'GET /api/v1/teams/{teamId}': 'getTeamById',
+      'PATCH /api/v1/teams/{teamId}': 'updateTeamById',
+      'POST /api/v1/projects': 'createProject',
+      'GET /api/v1/projects': 'getProjects',
+      'GET /api/v1/projects/default': 'getDefaultProject',
+      'GET /api/v1/projects/{projectId}': 'getProjectById',
+      'PATCH /api/v1/projects/{projectId}': 'updateProjectById',
+      'DELETE /api/v1/projects/{projectId}': 'deleteProjectById',
+      'POST /api/v1/videos/in/https': 'createMasterVideoFromHttps',
+      'POST /api/v1/videos/in/s3': 'createMasterVideoFromS3',
+      'GET /api/v1/videos/{videoId}/in/status': 'getVideoInStatus',
+      'POST /api/v1/videos/{videoId}/in/restart': 'restartVideoIn',
+      'DELETE /api/v1/videos/{videoId}/in/abandon': 'abandonVideoIn',
+      'GET /api/v1/videos': 'getVideos',
+      'GET /api/v1/videos/{videoId}': 'getVideoById',
+      'PATCH /api/v1/videos/{videoId}': 'updateVideoById',
+      'DELETE /api/v1/videos/{videoId}': 'deleteVideoById',
+      'GET /api/v1/videos/{videoId}/derived': 'getDerivedVideos',
+      'POST /api/v1/videos/{videoId}/out/https': 'generateVideoDownloadUrl',
+      'GET /api/v1/videos/{videoId}/thumbnails': 'getVideoThumbnails',
+      'GET /api/v1/videos/{videoId}/full-frames': 'getVideoFullFrames',
+      'POST /api/v1/videos/{videoId}/web-video/out/https': 'generateWebVideoDownloadUrl',
+      'POST /api/v1/webhooks': 'createVideoWebhook',
+      'GET /api/v1/webhooks': 'getVideoWebhooks',
+      'GET /api/v1/webhooks/public-keys': 'getWebhookPublicKeys',
+      'GET /api/v1/webhooks/public-keys/{publicKeyId}': 'getWebhookPublicKeyById',
+      'GET /api/v1/webhooks/events': 'getVideoWebhookEvents',
+      'GET /api/v1/webhooks/events/{webhookEventId}': 'getVideoWebhookEventById',
+      'GET /api/v1/webhooks/{webhookId}': 'getVideoWebhookById',
+      'PATCH /api/v1/webhooks/{webhookId}': 'updateVideoWebhookById',
+      'DELETE /api/v1/webhooks/{webhookId}': 'deleteVideoWebhookById',
+      'POST /api/v1/webhooks/{webhookId}/activate': 'activateVideoWebhookById',
+      'POST /api/v1/webhooks/{webhookId}/deactivate': 'deactivateVideoWebhookById',
+      'POST /api/v1/webhooks/{webhookId}/test': 'testVideoWebhookById',
+    });
+    const ids = operations.map(({ operation }) => operation.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^[a-z]+(?:[A-Z0-9][a-z0-9]*)*$/);
+  });
+});
