@@ -34,6 +34,7 @@ import { registerErrorHandling, sendError } from './errors.js';
 import { refuseNulCharacters, refuseUnknownQueryParameters } from './input-guards.js';
 import { AppError } from '../domain/errors.js';
 import { healthRoutes, type ReadinessCheck } from './health.routes.js';
+import { documentDownloads, openApiBase, withoutUnusedSchemas } from './openapi.js';
 import { selectTeam } from './team-selection.js';
 import { tenancyRoutes } from './tenancy.routes.js';
 import { videosInRoutes } from './videos-in.routes.js';
@@ -98,20 +99,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   refuseNulCharacters(app);
 
   await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Reelin API',
-        version: '1.0.0',
-        description:
-          'A self-hostable video intake service speaking the Pixop Platform REST API v1. See docs/API.md for the choices this service made where the contract is silent.',
-      },
-      components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } },
-      security: [{ apiKey: [] }],
-    },
+    openapi: openApiBase(),
     transform: jsonSchemaTransform,
     transformObject: (input) => {
-      const document = documentOptionalBodies(jsonSchemaTransformObject(input));
+      const document = documentDownloads(
+        withoutUnusedSchemas(documentOptionalBodies(jsonSchemaTransformObject(input))),
+      );
       return deps.rateLimit === null ? document : documentRateLimitHeaders(document);
     },
   });

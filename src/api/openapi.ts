@@ -1,0 +1,168 @@
+/**
+ * What the OpenAPI document says beyond the route schemas: `info` (the version is the package's),
+ * `servers`, the tags with their descriptions, the download links' bodies, and no schema component
+ * that nothing refers to. The document itself is generated from the routes by @fastify/swagger.
+ */
+import { readFileSync } from 'node:fs';
+import type { SwaggerOptions, SwaggerTransformObject } from '@fastify/swagger';
+
+type OpenApiDocument = ReturnType<SwaggerTransformObject>;
+
+/** The version of this package, from the package.json above src/ (or dist/). */
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return manifest.version;
+}
+
+/** Every tag an operation uses, in the order a reader meets them, with what it groups. */
+export const openApiTags = [
+  { name: 'Account', description: 'The account that owns the API key, and its default team.' },
+  { name: 'Teams', description: "The caller's teams and their settings." },
+  { name: 'Projects', description: 'Projects group the videos of a team; every team has a default project.' },
+  {
+    name: 'Video in',
+    description:
+      'Importing a master video from an HTTPS URL or an S3 bucket, following the copy and the ingestion, and restarting or abandoning a failed import.',
+  },
+  {
+    name: 'Videos',
+    description: 'Masters, their clips and derived videos: reading, renaming, deleting and downloading them.',
+  },
+  {
+    name: 'Ingestion',
+    description:
+      "This service's extension: what a full ingestion makes of a master (thumbnails, poster, full frames, web video), as pre-signed links.",
+  },
+  {
+    name: 'Webhooks',
+    description: 'Subscriptions to video events, their delivery log, test events and the keys that verify signatures.',
+  },
+  {
+    name: 'Downloads',
+    description:
+      'The pre-signed links the API answers with. The signature in the link is the credential: these need no API key.',
+  },
+  { name: 'Operations', description: 'Liveness and readiness for operators and load balancers; no credentials.' },
+];
+
+/** The top of the document: everything but the paths and components the routes make. */
+export function openApiBase(): NonNullable<Extract<SwaggerOptions, { openapi?: unknown }>['openapi']> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Reelin API',
+      version: packageVersion(),
+      description:
+        'A self-hostable video intake service speaking the Pixop Platform REST API v1. See docs/API.md for the choices this service made where the contract is silent. Fields, parameters and operations marked "This service\'s extension" are not part of the Pixop API.',
+      license: { name: 'MIT', identifier: 'MIT' },
+      contact: { name: 'Reelin maintainers' },
+    },
+    servers: [
+      {
+        url: '{scheme}://{host}:{port}',
+        description: 'A Reelin instance (paths include the /api prefix); the defaults are one on this machine.',
+        variables: {
+          scheme: {
+            enum: ['http', 'https'],
+            default: 'http',
+            description: 'https when TLS is set up or a proxy ends it.',
+          },
+          host: { default: 'localhost', description: 'The host name of the instance (REELIN_HOST).' },
+          port: { default: '8080', description: 'The port of the instance (REELIN_PORT).' },
+        },
+      },
+    ],
+    tags: openApiTags,
+    components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } },
+    security: [{ apiKey: [] }],
+  };
+}
+
+interface Operation {
+  operationId?: string;
+  responses?: Record<string, unknown>;
+}
+
+const fileHeaders = {
+  'Accept-Ranges': { description: 'Always `bytes`.', schema: { type: 'string', enum: ['bytes'] } },
+  ETag: { description: "The file's entity tag, for `If-Range`.", schema: { type: 'string' } },
+  'Last-Modified': { description: 'When the file was stored.', schema: { type: 'string' } },
+  'Content-Disposition': { description: 'The file name to save the file under.', schema: { type: 'string' } },
+  'Content-Length': { description: 'The length of the body in bytes.', schema: { type: 'integer', minimum: 0 } },
+  'X-Checksum-CRC32C': {
+    description: "A video file's CRC32C as an unsigned decimal integer (not sent for artifacts).",
+    schema: { type: 'string', pattern: '^[0-9]+$' },
+  },
+};
+
+/** The answers of a download link that carry (part of) the file, or tell that the range cannot be served. */
+function downloadResponses(head: boolean) {
+  const body = head
+    ? {}
+    : { content: { '*/*': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } };
+  return {
+    200: { description: head ? "The whole file's headers." : 'The whole file.', headers: fileHeaders, ...body },
+    206: {
+      description: head ? 'The headers of the range asked for.' : 'The range asked for.',
+      headers: {
+        ...fileHeaders,
+        'Content-Range': { description: '`bytes start-end/size`.', schema: { type: 'string' } },
+      },
+      ...body,
+    },
+    416: {
+      description: 'The range lies outside the file; `Content-Range: bytes */size` says its size. No body.',
+      headers: { 'Content-Range': { description: '`bytes */size`.', schema: { type: 'string' } } },
+    },
+  };
+}
+
+/** Documents the file answers of the download routes, which are streams rather than schema-checked bodies. */
+export function documentDownloads(document: OpenApiDocument): OpenApiDocument {
+  const paths = (document as { paths?: Record<string, Record<string, Operation>> }).paths ?? {};
+  for (const [path, operations] of Object.entries(paths)) {
+    if (!path.startsWith('/api/downloads/')) continue;
+    for (const [method, operation] of Object.entries(operations)) {
+      // @fastify/swagger appends `-head` to a HEAD route's operationId; these are named for themselves.
+      if (method === 'head') operation.operationId = operation.operationId?.replace(/-head$/, '');
+      const { 200: _unused, ...errors } = operation.responses ?? {};
+      operation.responses = { ...downloadResponses(method === 'head'), ...errors };
+    }
+  }
+  return document;
+}
+
+/** Every `#/components/schemas/...` name referred to anywhere in `value`. */
+function referencedSchemas(value: unknown, found: Set<string>): Set<string> {
+  if (Array.isArray(value)) {
+    for (const item of value) referencedSchemas(item, found);
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      if (key === '$ref' && typeof item === 'string' && item.startsWith('#/components/schemas/'))
+        found.add(item.slice('#/components/schemas/'.length));
+      else referencedSchemas(item, found);
+    }
+  }
+  return found;
+}
+
+/**
+ * Drops the schema components no operation reaches. The zod type provider registers an `...Input`
+ * twin of every named schema, though request bodies are written inline and only responses refer to
+ * components.
+ */
+export function withoutUnusedSchemas(document: OpenApiDocument): OpenApiDocument {
+  const openapi = document as { paths?: unknown; components?: { schemas?: Record<string, unknown> } };
+  const schemas = openapi.components?.schemas;
+  if (schemas === undefined) return document;
+  const used = referencedSchemas(openapi.paths, new Set());
+  // Components refer to one another: follow the references until no new one turns up.
+  for (let size = -1; size !== used.size;) {
+    size = used.size;
+    for (const name of [...used]) referencedSchemas(schemas[name], used);
+  }
+  for (const name of Object.keys(schemas)) if (!used.has(name)) delete schemas[name];
+  return document;
+}
