@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildOpenApiDocument } from '../../src/api/openapi-document.js';
 
@@ -35,6 +36,11 @@ beforeAll(async () => {
 });
 
 describe('the OpenAPI document', () => {
+  it('is the one committed as openapi.json (run `npm run openapi` after changing the contract)', async () => {
+    const committed: unknown = JSON.parse(await readFile(new URL('../../openapi.json', import.meta.url), 'utf8'));
+    expect(committed, 'openapi.json is out of date: run `npm run openapi` and commit the result').toEqual(document);
+  });
+
   it("names every operation as Pixop's SDK does, each name once", () => {
     const names = Object.fromEntries(
       operations.map(({ method, path, operation }) => [`${method} ${path}`, operation.operationId]),
