@@ -19,8 +19,10 @@ import {
   videoArtifactList,
 } from './schemas.js';
 
-const linkQuery = selectTeamQuery.extend({ durationMinutes: queryInteger(1, 60).default(15) });
-const params = z.object({ videoId: uuid });
+const linkQuery = selectTeamQuery.extend({
+  durationMinutes: queryInteger(1, 60).default(15).describe('Minutes until the links expire (default 15).'),
+});
+const params = z.object({ videoId: uuid.describe('The video.') });
 
 /** The parts of a request the artifact routes read. */
 interface LinkRequest {

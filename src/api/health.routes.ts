@@ -40,6 +40,7 @@ export function healthRoutes(deps: { checks: Record<string, ReadinessCheck> }): 
         schema: {
           operationId: 'getLiveness',
           summary: 'Liveness',
+          description: 'Answers 200 while the process runs; it checks nothing else. Needs no credentials.',
           tags: ['Operations'],
           security: [],
           response: { 200: z.object({ status: z.literal('ok') }) },
@@ -55,6 +56,8 @@ export function healthRoutes(deps: { checks: Record<string, ReadinessCheck> }): 
         schema: {
           operationId: 'getReadiness',
           summary: 'Readiness: database, queue and storage reachable',
+          description:
+            'Answers 200 when the database, the job queue and the storage each answer within 3 seconds, else 503 with each check up or down (why one failed goes to the log). Needs no credentials.',
           tags: ['Operations'],
           security: [],
           response: { 200: readiness, 503: readiness },

@@ -42,12 +42,28 @@ export const queryDateTime = z.iso
     },
   );
 
-/** `true` / `false` in a query string (zod's coercion would read "false" as true). */
+/**
+ * What the OpenAPI document says of a query parameter that is read from its text: its type as a
+ * client should send it (`pattern` and `enum` of the text are dropped, as the type says it all).
+ */
+type QueryParameterDoc = { type: 'integer'; minimum: number; maximum: number } | { type: 'boolean' };
+function documentedAs(doc: QueryParameterDoc): Record<string, unknown> {
+  return { ...doc, pattern: undefined, enum: undefined };
+}
+
+/**
+ * `true` / `false` in a query string (zod's coercion would read "false" as true); documented as a
+ * boolean, which generated clients send as these words.
+ */
 export const queryBoolean = z
   .enum(['true', 'false'], { message: 'must be true or false' })
-  .transform((value) => value === 'true');
+  .transform((value) => value === 'true')
+  .meta(documentedAs({ type: 'boolean' }));
 
-/** A whole number in a query string, within bounds. */
+/**
+ * A whole number in a query string, within bounds. Read from its text (so a non-number is the same
+ * 400 with the same message as ever) and documented as an integer with its range.
+ */
 export function queryInteger(min: number, max: number) {
   return z
     .string()
@@ -59,17 +75,23 @@ export function queryInteger(min: number, max: number) {
         .int()
         .min(min, { message: `must be at least ${min}` })
         .max(max, { message: `must be at most ${max}` }),
-    );
+    )
+    .meta(documentedAs({ type: 'integer', minimum: min, maximum: max }));
 }
 
 export const triState = z.enum(['INCLUDE', 'EXCLUDE', 'ONLY']);
 
 export const pageQuery = z.object({
-  pageNumber: queryInteger(0, 1_000_000).default(0),
-  pageSize: queryInteger(1, 100).default(10),
-  sortDirection: z.enum(['ASC', 'DESC']).default('ASC'),
-  sortBy: z.enum(['createdAt', 'updatedAt']).default('createdAt'),
+  pageNumber: queryInteger(0, 1_000_000).default(0).describe('The page to answer, from 0 (default 0).'),
+  pageSize: queryInteger(1, 100).default(10).describe('Items per page (default 10).'),
+  sortDirection: z.enum(['ASC', 'DESC']).default('ASC').describe('The order of the items.'),
+  sortBy: z.enum(['createdAt', 'updatedAt']).default('createdAt').describe('The field the items are ordered by.'),
 });
+
+/** A list's `teamId`: the team whose objects are listed. */
+export const teamIdQuery = uuid
+  .optional()
+  .describe("One of the caller's teams, whose objects are listed; absent: the caller's default team.");
 
 export function pageOf<T extends z.ZodType>(item: T) {
   return z.object({
@@ -82,7 +104,13 @@ export function pageOf<T extends z.ZodType>(item: T) {
   });
 }
 
-export const selectTeamQuery = z.object({ selectTeamId: uuid.optional() });
+export const selectTeamQuery = z.object({
+  selectTeamId: uuid
+    .optional()
+    .describe(
+      "One of the caller's teams. Creating an object (and the default project): the team it belongs to, absent: the caller's default team. An operation on one object by id: only that team is searched, absent: every team of the caller.",
+    ),
+});
 
 export const errorResponse = z
   .object({

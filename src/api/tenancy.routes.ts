@@ -17,6 +17,7 @@ import {
   pageQuery,
   project,
   selectTeamQuery,
+  teamIdQuery,
   team,
   uuid,
 } from './schemas.js';
@@ -32,6 +33,8 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
         schema: {
           operationId: 'getAccount',
           summary: "The API key owner's account",
+          description:
+            'The user the API key belongs to, with their default team (the oldest of their teams with the API enabled; null when none is).',
           tags: ['Account'],
           response: { 200: account, ...commonErrors },
         },
@@ -45,6 +48,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
         schema: {
           operationId: 'getTeams',
           summary: 'List your teams',
+          description: "Every team the API key's user belongs to, a page at a time.",
           tags: ['Teams'],
           querystring: pageQuery,
           response: { 200: pageOf(team), ...commonErrors },
@@ -59,8 +63,9 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
         schema: {
           operationId: 'getTeamById',
           summary: 'Get a team',
+          description: "One of the caller's teams; another team is 404 TEAM_NOT_FOUND.",
           tags: ['Teams'],
-          params: z.object({ teamId: uuid }),
+          params: z.object({ teamId: uuid.describe("One of the caller's teams.") }),
           response: { 200: team, ...commonErrors },
         },
       },
@@ -78,7 +83,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
           description:
             "This service's extension: `freeClipEnabled` turns the free 10-second clip of every ingested master on or off for the team.",
           tags: ['Teams'],
-          params: z.object({ teamId: uuid }),
+          params: z.object({ teamId: uuid.describe("One of the caller's teams.") }),
           body: z.object({ freeClipEnabled: z.boolean({ error: 'must be true or false' }).optional() }).strict(),
           response: { 200: team, ...commonErrors },
         },
@@ -93,6 +98,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
         schema: {
           operationId: 'createProject',
           summary: 'Create a project',
+          description: 'Creates a project in the selected team (`selectTeamId`, else the default team).',
           tags: ['Projects'],
           querystring: selectTeamQuery,
           body: z.object({ name: projectName }),
@@ -112,8 +118,9 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
         schema: {
           operationId: 'getProjects',
           summary: 'List projects',
+          description: 'The projects of one team (`teamId`, else the default team), a page at a time.',
           tags: ['Projects'],
-          querystring: pageQuery.extend({ teamId: uuid.optional() }),
+          querystring: pageQuery.extend({ teamId: teamIdQuery }),
           response: { 200: pageOf(project), ...commonErrors },
         },
       },
@@ -130,6 +137,8 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
         schema: {
           operationId: 'getDefaultProject',
           summary: "The team's default project",
+          description:
+            'The project a video goes to when its import names none, in the selected team (`selectTeamId`, else the default team).',
           tags: ['Projects'],
           querystring: selectTeamQuery,
           response: { 200: project, ...commonErrors },
@@ -140,7 +149,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
       },
     );
 
-    const projectParams = z.object({ projectId: uuid });
+    const projectParams = z.object({ projectId: uuid.describe('The project.') });
     app.get(
       '/projects/:projectId',
       {
@@ -148,6 +157,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
         schema: {
           operationId: 'getProjectById',
           summary: 'Get a project',
+          description: "A project of any of the caller's teams.",
           tags: ['Projects'],
           params: projectParams,
           querystring: selectTeamQuery,
@@ -191,6 +201,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
         schema: {
           operationId: 'deleteProjectById',
           summary: 'Delete a project without videos',
+          description: 'Deletes a project that has no videos (409 otherwise); the default project cannot be deleted.',
           tags: ['Projects'],
           params: projectParams,
           querystring: selectTeamQuery,

@@ -39,15 +39,25 @@ const s3ImportBody = videoFields.extend({
   s3Bucket: s3BucketAccess,
 });
 
-const s3ImportQuery = selectTeamQuery.extend({ fullIngestion: queryBoolean.default(false) });
+const fullIngestion = queryBoolean
+  .default(false)
+  .describe(
+    'Also make thumbnails, a poster, full frames, a web video and a quality assessment once the copy is done (default false).',
+  );
+
+const s3ImportQuery = selectTeamQuery.extend({ fullIngestion });
 
 const importQuery = selectTeamQuery.extend({
-  fullIngestion: queryBoolean.default(false),
-  crc32c: queryInteger(0, 4_294_967_295).optional(),
-  maxConcurrentConnections: queryInteger(1, 20).default(10),
+  fullIngestion,
+  crc32c: queryInteger(0, 4_294_967_295)
+    .optional()
+    .describe("The file's CRC32C as an unsigned integer: the copy is checked against it and FAILED on a mismatch."),
+  maxConcurrentConnections: queryInteger(1, 20)
+    .default(10)
+    .describe('At most this many range requests to the source at once (default 10).'),
 });
 
-const videoParams = z.object({ videoId: uuid });
+const videoParams = z.object({ videoId: uuid.describe('The imported video.') });
 
 export function videosInRoutes(deps: { imports: VideoImportService }): FastifyPluginAsyncZod {
   const { imports } = deps;
@@ -109,6 +119,8 @@ export function videosInRoutes(deps: { imports: VideoImportService }): FastifyPl
         schema: {
           operationId: 'getVideoInStatus',
           summary: 'Status of a video import',
+          description:
+            "The import's copy (`upload`) and ingestion state; poll it until both are DONE or one is FAILED.",
           tags: ['Video in'],
           params: videoParams,
           querystring: selectTeamQuery,
@@ -131,7 +143,11 @@ export function videosInRoutes(deps: { imports: VideoImportService }): FastifyPl
             'Resumes a FAILED copy from the parts already copied. After a CRC32C mismatch, `skipChecksumValidation=true` accepts the copied bytes.',
           tags: ['Video in'],
           params: videoParams,
-          querystring: selectTeamQuery.extend({ skipChecksumValidation: queryBoolean.default(false) }),
+          querystring: selectTeamQuery.extend({
+            skipChecksumValidation: queryBoolean
+              .default(false)
+              .describe('After a CRC32C mismatch: accept the copied bytes as they are (default false).'),
+          }),
           response: { 200: videoInStatus, 409: errorResponse, ...commonErrors },
         },
       },

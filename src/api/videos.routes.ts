@@ -15,13 +15,14 @@ import {
   pageQuery,
   queryInteger,
   selectTeamQuery,
+  teamIdQuery,
   triState,
   uuid,
   video,
   videoDownloadLink,
 } from './schemas.js';
 
-const videoParams = z.object({ videoId: uuid });
+const videoParams = z.object({ videoId: uuid.describe('The video.') });
 
 export interface VideosRoutesDeps {
   videos: VideoService;
@@ -39,13 +40,17 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
         schema: {
           operationId: 'getVideos',
           summary: 'List videos',
+          description:
+            'The videos of one team (`teamId`, else the default team), a page at a time, optionally of one project, derived from one master, or the master of one clip.',
           tags: ['Videos'],
           querystring: pageQuery.extend({
-            teamId: uuid.optional(),
-            projectId: uuid.optional(),
-            masterVideoId: uuid.optional(),
+            teamId: teamIdQuery,
+            projectId: uuid.optional().describe('Only the videos of this project.'),
+            masterVideoId: uuid.optional().describe('Only the videos derived from this master (its clips).'),
             clipId: uuid.optional().meta({ description: 'Only the master video this video is a clip of.' }),
-            clipMode: triState.default('INCLUDE'),
+            clipMode: triState
+              .default('INCLUDE')
+              .describe('Clips: listed with the rest (INCLUDE), left out (EXCLUDE) or alone (ONLY).'),
           }),
           response: { 200: pageOf(video), ...commonErrors },
         },
@@ -66,6 +71,7 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
         schema: {
           operationId: 'getVideoById',
           summary: 'Get a video',
+          description: "A video of any of the caller's teams, with its copy, ingestion and processing state.",
           tags: ['Videos'],
           params: videoParams,
           querystring: selectTeamQuery,
@@ -84,6 +90,8 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
         schema: {
           operationId: 'updateVideoById',
           summary: 'Rename or describe a video',
+          description:
+            'Changes the name and description given; fields left out stay as they are, and an empty body changes nothing.',
           tags: ['Videos'],
           params: videoParams,
           querystring: selectTeamQuery,
@@ -127,9 +135,10 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
         schema: {
           operationId: 'getDerivedVideos',
           summary: 'List the videos derived from a video',
+          description: 'The videos made from this video (its free clip, for a master), a page at a time.',
           tags: ['Videos'],
           params: videoParams,
-          querystring: pageQuery.extend({ selectTeamId: uuid.optional(), teamId: uuid.optional() }),
+          querystring: pageQuery.extend({ selectTeamId: selectTeamQuery.shape.selectTeamId, teamId: teamIdQuery }),
           response: { 200: pageOf(video), ...commonErrors },
         },
       },
@@ -150,7 +159,9 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
             "The URL is served by this service, supports HTTP range requests, and expires after `durationMinutes`. The response carries the file's CRC32C.",
           tags: ['Videos'],
           params: videoParams,
-          querystring: selectTeamQuery.extend({ durationMinutes: queryInteger(1, 60).default(15) }),
+          querystring: selectTeamQuery.extend({
+            durationMinutes: queryInteger(1, 60).default(15).describe('Minutes until the link expires (default 15).'),
+          }),
           response: { 200: videoDownloadLink, 409: errorResponse, ...commonErrors },
         },
       },

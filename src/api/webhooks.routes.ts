@@ -13,6 +13,7 @@ import {
   pageQuery,
   queryDateTime,
   selectTeamQuery,
+  teamIdQuery,
   triState,
   uuid,
   webhook,
@@ -23,7 +24,7 @@ import {
 } from './schemas.js';
 import { teamFrom } from './team-selection.js';
 
-const webhookParams = z.object({ webhookId: uuid });
+const webhookParams = z.object({ webhookId: uuid.describe('The webhook.') });
 const tags = ['Webhooks'];
 
 export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPluginAsyncZod {
@@ -66,8 +67,9 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
         schema: {
           operationId: 'getVideoWebhooks',
           summary: 'List webhooks',
+          description: 'The webhooks of one team (`teamId`, else the default team), a page at a time.',
           tags,
-          querystring: pageQuery.extend({ teamId: uuid.optional() }),
+          querystring: pageQuery.extend({ teamId: teamIdQuery }),
           response: { 200: pageOf(webhook), ...commonErrors },
         },
       },
@@ -97,8 +99,10 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
         schema: {
           operationId: 'getWebhookPublicKeyById',
           summary: 'One public key, by the X-Pixop-Public-Key-Id of a delivery',
+          description:
+            "The public key a delivery's `X-Pixop-Public-Key-Id` names, also after a rotation replaced it, until it expires.",
           tags,
-          params: z.object({ publicKeyId: uuid }),
+          params: z.object({ publicKeyId: uuid.describe('The key, as a delivery names it in X-Pixop-Public-Key-Id.') }),
           response: { 200: webhookPublicKey, ...commonErrors },
         },
       },
@@ -116,12 +120,16 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
             "Every delivery of an event to a webhook, with every attempt. `webhookId` is this service's extension.",
           tags,
           querystring: pageQuery.extend({
-            teamId: uuid.optional(),
-            webhookId: uuid.optional(),
-            successfulMode: triState.default('INCLUDE'),
-            testMode: triState.default('INCLUDE'),
-            occurredAtFrom: queryDateTime.optional(),
-            occurredAtUntil: queryDateTime.optional(),
+            teamId: teamIdQuery,
+            webhookId: uuid.optional().describe("This service's extension: only the deliveries to this webhook."),
+            successfulMode: triState
+              .default('INCLUDE')
+              .describe('Successful deliveries: listed with the rest (INCLUDE), left out (EXCLUDE) or alone (ONLY).'),
+            testMode: triState
+              .default('INCLUDE')
+              .describe('Test events: listed with the rest (INCLUDE), left out (EXCLUDE) or alone (ONLY).'),
+            occurredAtFrom: queryDateTime.optional().describe('Only events that occurred at or after this instant.'),
+            occurredAtUntil: queryDateTime.optional().describe('Only events that occurred before this instant.'),
           }),
           response: { 200: pageOf(webhookEvent), ...commonErrors },
         },
@@ -155,8 +163,9 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
         schema: {
           operationId: 'getVideoWebhookEventById',
           summary: 'One delivery with its attempts',
+          description: "One delivery of an event to a webhook of any of the caller's teams, with every attempt.",
           tags,
-          params: z.object({ webhookEventId: uuid }),
+          params: z.object({ webhookEventId: uuid.describe('The delivery.') }),
           querystring: selectTeamQuery,
           response: { 200: webhookEvent, ...commonErrors },
         },
@@ -173,6 +182,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
         schema: {
           operationId: 'getVideoWebhookById',
           summary: 'Get a webhook',
+          description: "A webhook of any of the caller's teams.",
           tags,
           params: webhookParams,
           querystring: selectTeamQuery,
@@ -220,6 +230,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
         schema: {
           operationId: 'deleteVideoWebhookById',
           summary: 'Delete a webhook and its delivery log',
+          description: 'Deletes the webhook together with its delivery log.',
           tags,
           params: webhookParams,
           querystring: selectTeamQuery,
@@ -270,7 +281,12 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
             'At most 1000 per team per 24 h (409 TOO_MANY_WEBHOOK_TEST_EVENTS); 409 WEBHOOK_NOT_ACTIVE for an inactive webhook or a type it is not subscribed to.',
           tags,
           params: webhookParams,
-          querystring: selectTeamQuery.extend({ videoId: uuid.optional(), eventType: webhookEventType.optional() }),
+          querystring: selectTeamQuery.extend({
+            videoId: uuid
+              .optional()
+              .describe('The video the test event names (a video of the team); absent: the nil UUID.'),
+            eventType: webhookEventType.optional().describe("The event type; absent: the webhook's first event type."),
+          }),
           response: { 201: webhookEvent, 409: errorResponse, ...commonErrors },
         },
       },

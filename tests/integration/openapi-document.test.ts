@@ -6,7 +6,7 @@ interface Parameter {
   name: string;
   in: string;
   description?: string;
-  schema: Record<string, unknown>;
+  schema: { type?: string; pattern?: string; enum?: unknown[]; minimum?: number; maximum?: number };
 }
 interface Operation {
   operationId?: string;
@@ -92,5 +92,68 @@ describe('the OpenAPI document', () => {
     const ids = operations.map(({ operation }) => operation.operationId);
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) expect(id).toMatch(/^[a-z]+(?:[A-Z0-9][a-z0-9]*)*$/);
+  });
+
+  it('describes every operation and every parameter, and types numbers and flags in the query as such', () => {
+    const undescribed = operations.flatMap(({ method, path, operation }) => [
+      ...(operation.description === undefined ? [`${method} ${path}`] : []),
+      ...(operation.parameters ?? [])
+        .filter((parameter) => parameter.description === undefined)
+        .map((parameter) => `${method} ${path} ${parameter.in} ${parameter.name}`),
+    ]);
+    expect(undescribed).toEqual([]);
+    const parameters = (method: string, path: string) =>
+      Object.fromEntries(
+        (document.paths[path]?.[method]?.parameters ?? []).map((parameter) => [parameter.name, parameter.schema]),
+      );
+    expect(parameters('post', '/api/v1/videos/in/https')).toMatchObject({
+      fullIngestion: { type: 'boolean' },
+      crc32c: { type: 'integer', minimum: 0, maximum: 4_294_967_295 },
+      maxConcurrentConnections: { type: 'integer', minimum: 1, maximum: 20 },
+    });
+    expect(parameters('get', '/api/v1/videos')).toMatchObject({
+      pageNumber: { type: 'integer', minimum: 0, maximum: 1_000_000 },
+      pageSize: { type: 'integer', minimum: 1, maximum: 100 },
+    });
+    const textual = operations.flatMap(({ method, path, operation }) =>
+      (operation.parameters ?? [])
+        .filter(
+          (parameter) =>
+            parameter.schema.pattern === '^-?[0-9]+$' || parameter.schema.enum?.toString() === 'true,false',
+        )
+        .map((parameter) => `${method} ${path} ${parameter.name}`),
+    );
+    expect(textual).toEqual([]);
+  });
+
+  it('has info, servers and described tags, and only components something refers to', async () => {
+    const manifest = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    expect(document.info).toMatchObject({
+      version: manifest.version,
+      license: { name: 'MIT' },
+      contact: { name: 'Reelin maintainers' },
+    });
+    expect(document.servers).toHaveLength(1);
+    const used = new Set(operations.flatMap(({ operation }) => operation.tags ?? []));
+    expect(document.tags.map((tag) => tag.name).sort()).toEqual([...used].sort());
+    for (const tag of document.tags) expect(tag.description.length).toBeGreaterThan(20);
+    expect(
+      Object.keys(document.components.schemas).filter((name) => name.endsWith('Input') && name !== 'S3BucketInput'),
+    ).toEqual([]);
+    expect(Object.keys(document.components.schemas)).not.toContain('S3Bucket');
+  });
+
+  it('asks no API key of download links and documents what they answer', () => {
+    const downloads = operations.filter(({ path }) => path.startsWith('/api/downloads/'));
+    expect(downloads).toHaveLength(4);
+    for (const { method, operation } of downloads) {
+      expect(operation.security).toEqual([]);
+      expect(Object.keys(operation.responses).sort()).toEqual(['200', '206', '400', '403', '404', '416']);
+      expect(Object.keys((operation.responses['200'] as { content?: object }).content ?? {})).toEqual(
+        method === 'HEAD' ? [] : ['*/*'],
+      );
+    }
   });
 });
