@@ -6,6 +6,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { errorResponse } from './schemas.js';
 
 export type ReadinessCheck = () => Promise<void>;
 
@@ -31,6 +32,10 @@ async function runCheck(check: ReadinessCheck): Promise<string | null> {
 const checkResult = z.object({ status: z.enum(['up', 'down']) });
 const readiness = z.object({ status: z.enum(['ready', 'not ready']), checks: z.record(z.string(), checkResult) });
 
+/**
+ * The 400 is documented because it can happen: a NUL character anywhere in the request is refused
+ * before any route (input-guards.ts), these included.
+ */
 export function healthRoutes(deps: { checks: Record<string, ReadinessCheck> }): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
@@ -43,7 +48,7 @@ export function healthRoutes(deps: { checks: Record<string, ReadinessCheck> }): 
           description: 'Answers 200 while the process runs; it checks nothing else. Needs no credentials.',
           tags: ['Operations'],
           security: [],
-          response: { 200: z.object({ status: z.literal('ok') }) },
+          response: { 200: z.object({ status: z.literal('ok') }), 400: errorResponse },
         },
       },
       async () => ({ status: 'ok' as const }),
@@ -60,7 +65,7 @@ export function healthRoutes(deps: { checks: Record<string, ReadinessCheck> }): 
             'Answers 200 when the database, the job queue and the storage each answer within 3 seconds, else 503 with each check up or down (why one failed goes to the log). Needs no credentials.',
           tags: ['Operations'],
           security: [],
-          response: { 200: readiness, 503: readiness },
+          response: { 200: readiness, 400: errorResponse, 503: readiness },
         },
       },
       async (request, reply) => {
