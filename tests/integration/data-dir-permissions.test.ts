@@ -16,13 +16,19 @@ import { createTestPki, type TestPki } from '../support/test-pki.js';
 
 const API_KEY = 'rln_permissions_key_abcdefghijklmnopqrstuvwxyz012';
 
-/** Every entry under `dir` (the folder itself as '.') with its permission bits, symbolic links left out. */
+/**
+ * Every entry under `dir` (the folder itself as '.') with its permission bits, symbolic links left
+ * out, and entries a running service removed between the listing and the look (its work folders) too.
+ */
 async function modesUnder(dir: string): Promise<Map<string, number>> {
   const modes = new Map<string, number>([['.', (await fs.stat(dir)).mode & 0o777]]);
   for (const entry of await fs.readdir(dir, { recursive: true, withFileTypes: true })) {
     const full = path.join(entry.parentPath, entry.name);
-    const stat = await fs.lstat(full);
-    if (!stat.isSymbolicLink()) modes.set(path.relative(dir, full), stat.mode & 0o777);
+    const stat = await fs.lstat(full).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return null;
+      throw error;
+    });
+    if (stat !== null && !stat.isSymbolicLink()) modes.set(path.relative(dir, full), stat.mode & 0o777);
   }
   return modes;
 }
