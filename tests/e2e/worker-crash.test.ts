@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChildServices, callApi, childEnvironment, type ApiAnswer } from '../support/child-service.js';
@@ -86,28 +88,79 @@ describe('a worker that dies or stops in the middle of a copy', () => {
     return created.body.videoId;
   }
 
-  /** Part requests answered in full before `time`, and part requests started after it. */
-  function partsAround(time: number): { finishedBefore: Set<string>; startedAfter: string[] } {
+  /**
+   * Waits until the origin has seen every connection of the stopped process close, and returns how
+   * many requests it had received by then: those before are the stopped process's, those after the
+   * next one's (started after this). Splitting by arrival rather than by a clock reading keeps parts
+   * that ended while the signal was on its way on the side of the process that copied them.
+   */
+  async function requestsOfStoppedProcess(): Promise<number> {
+    await until(
+      'the origin to see every connection of the stopped process close',
+      () => ({
+        open: origin.stats.currentConnections,
+        unfinished: origin.stats.requests.filter((entry) => entry.endedAt === null).length,
+      }),
+      ({ open, unfinished }) => open === 0 && unfinished === 0,
+    );
+    return origin.stats.requests.length;
+  }
+
+  /** The ranges of the parts the database records as copied (their bytes durable in storage). */
+  async function recordedRanges(database: { dataDir: string } | { url: string }, videoId: string): Promise<string[]> {
+    const sql = 'select offset_bytes, length_bytes from import_parts where video_id = $1 order by part_index';
+    let rows: Array<{ offset_bytes: string | number; length_bytes: string | number }>;
+    if ('url' in database) {
+      const client = new pg.Client({ connectionString: database.url });
+      await client.connect();
+      try {
+        rows = (await client.query(sql, [videoId])).rows;
+      } finally {
+        await client.end();
+      }
+    } else {
+      // The stopped process no longer holds the embedded database, and the next one is not started yet.
+      const pglite = await PGlite.create(path.join(database.dataDir, 'db'), {
+        postgresqlconf: 'shared_buffers = 16MB',
+      });
+      try {
+        rows = (await pglite.query<(typeof rows)[number]>(sql, [videoId])).rows;
+      } finally {
+        await pglite.close();
+      }
+    }
+    return rows.map(
+      (row) => `bytes=${Number(row.offset_bytes)}-${Number(row.offset_bytes) + Number(row.length_bytes) - 1}`,
+    );
+  }
+
+  const rangeLength = (range: string): number => {
+    const [first, last] = range.replace('bytes=', '').split('-').map(Number);
+    return (last ?? 0) - (first ?? 0) + 1;
+  };
+
+  /**
+   * The next process copied exactly the parts the database did not record when the first one
+   * stopped (each once), every recorded part had been sent in full to the first process, and the
+   * two together copied every part.
+   */
+  function expectOnlyMissingPartsCopiedAgain(boundary: number, recorded: string[]): void {
     const parts = origin.stats.requests.filter((entry) => entry.range !== 'bytes=0-0');
-    const finishedBefore = new Set(
+    const sentInFull = new Set(
       parts
         .filter(
-          (entry) => entry.endedAt !== null && entry.endedAt < time && entry.status === 206 && entry.bytesSent > 0,
+          (entry) =>
+            entry.index < boundary && entry.status === 206 && entry.bytesSent === rangeLength(entry.range ?? ''),
         )
         .map((entry) => entry.range ?? ''),
     );
-    const startedAfter = parts.filter((entry) => entry.startedAt > time).map((entry) => entry.range ?? '');
-    return { finishedBefore, startedAfter };
-  }
-
-  function expectOnlyMissingPartsCopiedAgain(killedAt: number): void {
-    const { finishedBefore, startedAfter } = partsAround(killedAt);
-    expect(finishedBefore.size).toBeGreaterThan(4);
+    const startedAfter = parts.filter((entry) => entry.index >= boundary).map((entry) => entry.range ?? '');
+    expect(recorded.length).toBeGreaterThan(4);
+    expect(recorded.filter((range) => !sentInFull.has(range))).toEqual([]);
     expect(new Set(startedAfter).size).toBe(startedAfter.length);
-    expect(new Set([...finishedBefore, ...startedAfter]).size).toBe(PARTS);
-    // At most the parts of the last checkpoint interval (one per connection) are copied twice.
-    expect(startedAfter.length).toBeLessThanOrEqual(PARTS - finishedBefore.size + 4);
-    expect(startedAfter.length).toBeLessThan(PARTS);
+    expect(startedAfter.filter((range) => recorded.includes(range))).toEqual([]);
+    expect(new Set([...recorded, ...startedAfter]).size).toBe(PARTS);
+    expect(startedAfter.length).toBe(PARTS - recorded.length);
   }
 
   it('on the embedded database: a process killed with SIGKILL is replaced and the copy resumes from its recorded parts', async () => {
@@ -115,8 +168,9 @@ describe('a worker that dies or stops in the middle of a copy', () => {
     const first = await start('serve', environment(dataDir));
     const videoId = await startImport(first.url ?? '');
     await waitForStatus(first.url ?? '', videoId, (state) => state.progressPercentage >= 35, 30_000);
-    const killedAt = Date.now();
     expect(await first.kill('SIGKILL')).toBe('SIGKILL');
+    const boundary = await requestsOfStoppedProcess();
+    const recorded = await recordedRanges({ dataDir }, videoId);
 
     const second = await start('serve', environment(dataDir));
     const done = await waitForStatus(
@@ -127,7 +181,7 @@ describe('a worker that dies or stops in the middle of a copy', () => {
     );
     expect(done.uploadStatus).toBe('DONE');
     expect((await download(second.url ?? '', videoId)).equals(file)).toBe(true);
-    expectOnlyMissingPartsCopiedAgain(killedAt);
+    expectOnlyMissingPartsCopiedAgain(boundary, recorded);
     await second.kill('SIGTERM');
   }, 120_000);
 
@@ -138,8 +192,13 @@ describe('a worker that dies or stops in the middle of a copy', () => {
     await waitForStatus(first.url ?? '', videoId, (state) => state.progressPercentage >= 35, 30_000);
     const stoppedAt = Date.now();
     expect(await first.kill('SIGTERM')).toBe(0);
-    expect(Date.now() - stoppedAt).toBeLessThan(5_000);
+    // The behaviour under test: a stop ends within its grace period (REELIN_SHUTDOWN_TIMEOUT_MS, 3 s
+    // here) with exit code 0. The bound gives a busy machine 4 s on top of it to exit; a stop that
+    // outlived its grace period by more than that (a hang) fails it.
+    expect(Date.now() - stoppedAt).toBeLessThan(3_000 + 4_000);
     expect(await fs.readFile(first.logPath, 'utf8')).toContain('queued again');
+    const boundary = await requestsOfStoppedProcess();
+    const recorded = await recordedRanges({ dataDir }, videoId);
 
     const second = await start('serve', environment(dataDir));
     const restartedAt = Date.now();
@@ -150,10 +209,13 @@ describe('a worker that dies or stops in the middle of a copy', () => {
       30_000,
     );
     expect(done.uploadStatus).toBe('DONE');
-    // Requeued, not left for the heartbeat timeout (10 s) to notice.
-    expect(Date.now() - restartedAt).toBeLessThan(8_000);
+    // Queued again at the stop, so the new process takes the job as soon as it is ready; a job left
+    // for the heartbeat timeout would wait until 10 s after the last heartbeat. The first part request
+    // after the restart is what marks the pickup (the rest is copy speed, which a busy machine varies).
+    const pickedUpAt = origin.stats.requests[boundary]?.startedAt ?? Number.POSITIVE_INFINITY;
+    expect(pickedUpAt - restartedAt).toBeLessThan(8_000);
     expect((await download(second.url ?? '', videoId)).equals(file)).toBe(true);
-    expectOnlyMissingPartsCopiedAgain(stoppedAt);
+    expectOnlyMissingPartsCopiedAgain(boundary, recorded);
     await second.kill('SIGTERM');
   }, 120_000);
 
@@ -174,8 +236,9 @@ describe('a worker that dies or stops in the middle of a copy', () => {
       const firstWorker = await start('worker', env);
       const videoId = await startImport(apiProcess.url ?? '');
       await waitForStatus(apiProcess.url ?? '', videoId, (state) => state.progressPercentage >= 35, 30_000);
-      const killedAt = Date.now();
       await firstWorker.kill('SIGKILL');
+      const boundary = await requestsOfStoppedProcess();
+      const recorded = await recordedRanges({ url: database.url }, videoId);
 
       await start('worker', env);
       const done = await waitForStatus(
@@ -186,7 +249,7 @@ describe('a worker that dies or stops in the middle of a copy', () => {
       );
       expect(done.uploadStatus).toBe('DONE');
       expect((await download(apiProcess.url ?? '', videoId)).equals(file)).toBe(true);
-      expectOnlyMissingPartsCopiedAgain(killedAt);
+      expectOnlyMissingPartsCopiedAgain(boundary, recorded);
     }, 120_000);
   });
 });
