@@ -121,10 +121,14 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
         await queue.send(tx, 'copy-video-exhausted', { videoId: exhaustedId });
       });
       await waitFor(() => handledOf(copyId).length > 0 && handledOf(exhaustedId).length > 0, 10_000, 'both jobs');
-      await sleep(1_000);
+      // Once each job's one row is completed, nothing can hand it to a worker again.
+      await until(
+        'both jobs to complete',
+        async () => [await jobStates(connection, copyId), await jobStates(connection, exhaustedId)],
+        (states) => states.every((each) => each.join() === 'completed'),
+      );
       expect(handledOf(copyId).map((job) => job.name)).toEqual(['copy-video']);
       expect(handledOf(exhaustedId).map((job) => job.name)).toEqual(['copy-video-exhausted']);
-      expect(await jobStates(connection, copyId)).toEqual(['completed']);
     });
 
     it('never handles a job sent in a transaction that rolled back', async () => {
@@ -135,8 +139,7 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
           throw new Error('roll back');
         }),
       ).rejects.toThrow('roll back');
-      await sleep(2_000);
-      expect(handledOf(videoId)).toEqual([]);
+      // No row: there is nothing a worker could ever take, now or later.
       expect(await jobStates(connection, videoId)).toEqual([]);
 
       // The worker was alive all along: a committed job is handled.
@@ -156,10 +159,14 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
         await queue.send(tx, 'copy-video', { videoId: otherId });
       });
       await waitFor(() => handledOf(videoId).length > 0 && handledOf(otherId).length > 0, 10_000, 'the jobs');
-      await sleep(1_000);
+      // One row, completed: the second send was dropped, and the kept job cannot be handed out again.
+      await until(
+        'the jobs to complete',
+        async () => [await jobStates(connection, videoId), await jobStates(connection, otherId)],
+        (states) => states.every((each) => each.join() === 'completed'),
+      );
       expect(handledOf(videoId)).toHaveLength(1);
       expect(handledOf(otherId)).toHaveLength(1);
-      expect(await jobStates(connection, videoId)).toEqual(['completed']);
     });
 
     it('keeps one waiting copy-video job of a video while another of it runs', async () => {
@@ -176,6 +183,8 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
 
       await connection.db.transaction((tx) => queue.send(tx, 'copy-video', { videoId }));
       await connection.db.transaction((tx) => queue.send(tx, 'copy-video', { videoId }));
+      // A window to show an absence (the worker polls every second): a slow machine can only make it
+      // miss a waiting job started too early, never fail a correct queue.
       await sleep(1_000);
       expect(handledOf(videoId)).toHaveLength(1);
       expect(await jobStates(connection, videoId)).toEqual(['active', 'created']);
@@ -183,7 +192,11 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
       release();
 
       await waitFor(() => handledOf(videoId).length === 2, 5_000, 'the waiting job');
-      await sleep(1_000);
+      await until(
+        'both jobs to complete',
+        () => jobStates(connection, videoId),
+        (states) => states.join() === 'completed,completed',
+      );
       expect(handledOf(videoId)).toHaveLength(2);
       expect(new Set(handledOf(videoId).map((job) => job.jobId)).size).toBe(2);
     });
@@ -238,6 +251,8 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
         });
         await waitFor(() => handledOf(b1).length === 1, 10_000, "team B's job");
         // Three workers poll every second; give each a poll in which it could wrongly take A's second job.
+        // (A window to show an absence: a slow machine can only make it miss a fault, never fail a
+        // correct queue.)
         await sleep(2_500);
         expect(handledOf(a2)).toEqual([]);
         expect(await jobStates(connection, a2)).toEqual(['created']);
@@ -286,11 +301,11 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
         )) as unknown as { rows: { id: string; state: string; retry_count: number }[] };
         return result.rows;
       };
-      let rows = await states();
-      for (let attempt = 0; attempt < 100 && rows.at(-1)?.state !== 'completed'; attempt += 1) {
-        await sleep(20);
-        rows = await states();
-      }
+      const rows = await until(
+        'the job queued again to complete',
+        states,
+        (each) => each.at(-1)?.state === 'completed',
+      );
       expect(rows.map((row) => [row.id === first.jobId, row.state, row.retry_count])).toEqual([
         [true, 'cancelled', 0],
         [false, 'completed', 0],
@@ -326,16 +341,26 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
     // Polling every 30 s, so only LISTEN/NOTIFY can deliver a job within the bound.
     const queue = await startWorker(connection, { ...queueOptions, pollIntervalSeconds: 30 });
     const latenciesMs: number[] = [];
+    let previous: string | null = null;
     for (let round = 0; round < 5; round += 1) {
-      await sleep(1_000);
+      // Idle: the previous job is completed, and the worker is back to waiting for a notification.
+      if (previous !== null)
+        await until(
+          `job ${round} to complete`,
+          () => jobStates(connection, previous ?? ''),
+          (states) => states.join() === 'completed',
+        );
       const videoId = randomUUID();
+      previous = videoId;
       const sentAtMs = performance.now();
       await connection.db.transaction((tx) => queue.send(tx, 'copy-video', { videoId }));
-      await waitFor(() => handledOf(videoId).length === 1, 5_000, `job ${round + 1}`);
+      await waitFor(() => handledOf(videoId).length === 1, 15_000, `job ${round + 1}`);
       latenciesMs.push(Math.round((handledOf(videoId)[0] as HandledJob).startedAtMs - sentAtMs));
     }
     console.log(`[${backend}] send -> handler start latencies (ms): ${latenciesMs.join(', ')}`);
-    for (const latencyMs of latenciesMs) expect(latencyMs).toBeLessThan(1_000);
+    // The bound is the behaviour under test: a notified worker starts the job at once, a polling one
+    // only at its next poll (30 s). 5 s leaves a busy machine room and still fails a worker that polls.
+    for (const latencyMs of latenciesMs) expect(latencyMs).toBeLessThan(5_000);
   });
 
   it('stops, after which it handles nothing further', async () => {
@@ -346,7 +371,8 @@ describe.each(backends)('PgBossJobQueue on %s', (backend: Backend) => {
     const videoId = randomUUID();
     await connection.db.transaction((tx) => queue.send(tx, 'copy-video-exhausted', { videoId }));
     expect(await jobStates(connection, videoId)).toEqual(['created']);
-    // A live worker polling every second would have taken it by now.
+    // A live worker polling every second would have taken it by now. (A window to show an absence: a
+    // slow machine can only make it miss a fault, never fail a correct queue.)
     await sleep(1_500);
     expect(handledOf(videoId)).toEqual([]);
     expect(await jobStates(connection, videoId)).toEqual(['created']);
