@@ -13,6 +13,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateDatabase, openDatabase, type DatabaseConnection } from '../../src/db/database.js';
 import { listenForEvents, type BellRing, type EventBell } from '../../src/webhooks/event-bell.js';
+import { ringEventBell } from '../../src/db/queries/event-bell.queries.js';
 import { insertAccount } from '../../src/db/queries/tenancy.queries.js';
 import { insertVideo } from '../../src/db/queries/videos.queries.js';
 import { DeletedVideoWatch, VideoDeletedError } from '../../src/jobs/deleted-video-watch.js';
@@ -20,6 +21,7 @@ import type { JobName } from '../../src/jobs/catalog.js';
 import { deleteVideosWithData } from '../../src/services/video-deletion.js';
 import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
 import { backends, createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { until } from '../support/wait.js';
 
 const log = pino({ level: 'silent' });
 let tempDir: string;
@@ -108,7 +110,9 @@ describe.each(backends)('the deleted-video watch (%s)', (backend) => {
         `[${backend}] media jobs of a deleted video aborted ${Math.round(first.afterMs)} and ${Math.round(second.afterMs)} ms after the deletion began`,
       );
       expect(first.reason).toBeInstanceOf(VideoDeletedError);
-      expect(first.afterMs).toBeLessThan(1_000);
+      // The bound is the behaviour under test: the bell aborts at once, the poll only within a minute.
+      // 10 s is generous for a busy machine and still fails a watch that waits for its poll.
+      expect(first.afterMs).toBeLessThan(10_000);
       expect(rings).toContain('videos');
       await watch.settled();
       expect(other.signal.aborted).toBe(false);
@@ -144,9 +148,11 @@ describe.each(backends)('the deleted-video watch (%s)', (backend) => {
     const stopCounting = bell.onRing((ring) => rings.push(ring));
     try {
       expect(await deleteVideosWithData({ db: api.db, store: store(), queue, log }, [randomUUID()])).toEqual([]);
-      // A ring would arrive within milliseconds (the test above measures it); allow far more.
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(rings).toEqual([]);
+      // Rings arrive in the order their transactions committed: once a later transaction's ring is
+      // here, a ring of the deletion would be too. The later one rings what no deletion rings.
+      await api.db.transaction((tx) => ringEventBell(tx, 'deliveries'));
+      await until('the later ring', () => rings.includes('deliveries'));
+      expect(rings).toEqual(['deliveries']);
     } finally {
       stopCounting();
     }
