@@ -8,6 +8,7 @@ import { listEventsOfVideo } from '../../src/db/queries/events.queries.js';
 import { listRecordedParts } from '../../src/db/queries/imports.queries.js';
 import { startE2eFixture, type E2eFixture } from '../support/e2e-fixture.js';
 import type { OriginBehaviour } from '../support/origin-server.js';
+import { until } from '../support/wait.js';
 import { backends } from '../support/test-database.js';
 
 const PART_SIZE = 64 * 1024;
@@ -155,7 +156,11 @@ describe.each(backends)('a copy from a misbehaving origin (%s)', (backend) => {
   it('fails with SOURCE_HTTP_ERROR when parts are refused, then resumes only the missing parts on restart', async () => {
     const { path: filePath, body } = serve({ throttleBytesPerSecondPerConnection: 1_000_000 });
     const videoId = await startImport(filePath);
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await until(
+      'a part to be recorded',
+      () => listRecordedParts(fx.service.app.connection.db, videoId),
+      (parts) => parts.length > 0,
+    );
     fx.origin.setBehaviour(filePath, { status: 403 });
     const failed = await fx.service.waitForUpload(videoId, ['DONE', 'FAILED']);
     expect(failed.upload.uploadState.uploadStatus).toBe('FAILED');
@@ -198,7 +203,11 @@ describe.each(backends)('a copy from a misbehaving origin (%s)', (backend) => {
   it('abandons a failed import with its record and its data, and refuses to abandon others', async () => {
     const { path: filePath } = serve({ throttleBytesPerSecondPerConnection: 1_000_000 });
     const videoId = await startImport(filePath);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await until(
+      'a part to be recorded',
+      () => listRecordedParts(fx.service.app.connection.db, videoId),
+      (parts) => parts.length > 0,
+    );
     fx.origin.setBehaviour(filePath, { status: 410 });
     const failed = await fx.service.waitForUpload(videoId, ['DONE', 'FAILED']);
     expect(failed.upload.uploadState.uploadStatus).toBe('FAILED');
@@ -227,13 +236,29 @@ describe.each(backends)('a copy from a misbehaving origin (%s)', (backend) => {
     await fx.service.waitForUpload(videoId, 'IN_PROGRESS');
     const teamId = (await fx.service.api('GET', `/api/v1/videos/${videoId}`)).body.teamId as string;
     const videoDir = path.join(fx.service.dataDir, 'storage', 'teams', teamId, 'videos', videoId);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await until(
+      'a part to be recorded',
+      () => listRecordedParts(fx.service.app.connection.db, videoId),
+      (parts) => parts.length > 0,
+    );
     const deleted = await fx.service.api('DELETE', `/api/v1/videos/${videoId}`);
     expect(deleted.status).toBe(200);
     expect(deleted.body).toEqual([videoId]);
     // The copy notices at its next checkpoint, stops its requests and removes what it wrote.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await until(
+      'the copy to stop its requests and remove its data',
+      async () => ({
+        unfinished: partRequests(filePath).filter((entry) => entry.endedAt === null).length,
+        dataLeft: await fs.stat(videoDir).then(
+          () => true,
+          () => false,
+        ),
+      }),
+      ({ unfinished, dataLeft }) => unfinished === 0 && !dataLeft,
+    );
     const requestsAfterStop = partRequests(filePath).length;
+    // A window to show an absence (no request after the stop): a slow machine can only make it miss
+    // a late request, never fail a copy that stopped.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(partRequests(filePath).length).toBe(requestsAfterStop);
     expect(requestsAfterStop).toBeLessThan(PARTS);
