@@ -5,10 +5,12 @@ import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateDatabase, openDatabase, type DatabaseConnection } from '../../src/db/database.js';
-import { listenForEvents, type EventBell } from '../../src/webhooks/event-bell.js';
+import { listenForEvents, type BellRing, type EventBell } from '../../src/webhooks/event-bell.js';
+import { ringEventBell } from '../../src/db/queries/event-bell.queries.js';
 import { recordEvent } from '../../src/db/queries/events.queries.js';
 import { insertAccount } from '../../src/db/queries/tenancy.queries.js';
 import { backends, createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { until } from '../support/wait.js';
 
 let tempDir: string;
 beforeAll(async () => {
@@ -18,18 +20,22 @@ afterAll(async () => {
   await fs.rm(tempDir, { recursive: true, force: true });
 });
 
-/** Counts the rings of a bell and lets a test wait for the next ones. */
+/** Counts the rings of a bell (`heard` keeps what each rang) and lets a test wait for the next ones. */
 function ringCounter(bell: EventBell): {
   count: () => number;
+  heard: BellRing[];
   waitFor: (count: number, timeoutMs?: number) => Promise<void>;
   stop: () => void;
 } {
   let rings = 0;
-  const stop = bell.onRing(() => {
+  const heard: BellRing[] = [];
+  const stop = bell.onRing((ring) => {
     rings += 1;
+    heard.push(ring);
   });
   return {
     count: () => rings,
+    heard,
     stop,
     waitFor: async (count, timeoutMs = 5_000) => {
       const deadline = Date.now() + timeoutMs;
@@ -41,7 +47,15 @@ function ringCounter(bell: EventBell): {
   };
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+/**
+ * Rings what no recorded event rings, in a transaction of its own, and waits for it: rings arrive in
+ * the order their transactions committed, so every ring of an earlier commit has arrived by then.
+ */
+async function ringMarker(connection: DatabaseConnection, rings: ReturnType<typeof ringCounter>): Promise<void> {
+  const before = rings.heard.filter((ring) => ring === 'deliveries').length;
+  await connection.db.transaction((tx) => ringEventBell(tx, 'deliveries'));
+  await until('the marker ring', () => rings.heard.filter((ring) => ring === 'deliveries').length > before);
+}
 
 describe.each(backends)('event bell (%s)', (backend) => {
   let database: TestDatabase;
@@ -81,8 +95,8 @@ describe.each(backends)('event bell (%s)', (backend) => {
         await recordEvent(tx, { teamId, videoId: randomUUID(), type: 'video_in.done' });
       });
       await rings.waitFor(2);
-      await settle();
-      expect(rings.count()).toBe(2);
+      await ringMarker(connection, rings);
+      expect(rings.heard).toEqual(['events', 'events', 'deliveries']);
 
       await expect(
         connection.db.transaction(async (tx) => {
@@ -90,8 +104,8 @@ describe.each(backends)('event bell (%s)', (backend) => {
           throw new Error('roll back');
         }),
       ).rejects.toThrow('roll back');
-      await settle();
-      expect(rings.count()).toBe(2);
+      await ringMarker(connection, rings);
+      expect(rings.heard).toEqual(['events', 'events', 'deliveries', 'deliveries']);
     } finally {
       rings.stop();
       await bell.close();
@@ -105,11 +119,13 @@ describe.each(backends)('event bell (%s)', (backend) => {
     dropped.stop();
     await record();
     await kept.waitFor(1);
-    await settle();
+    // One ring reaches every listener in the same turn, so the dropped one would have it by now.
     expect(dropped.count()).toBe(0);
     await bell.close();
     await record();
-    await settle();
+    // A closed bell has no listener left to hear a marker: this is a window to show an absence, which
+    // a slow machine can only make miss a ring, never fail a bell that stopped.
+    await new Promise((resolve) => setTimeout(resolve, 300));
     expect(kept.count()).toBe(1);
   });
 

@@ -158,7 +158,8 @@ describe.each(backends)('source host leases (%s)', (backend) => {
     const grew: number[] = [];
     second.onGrow((connections) => grew.push(connections));
     expect([first.connections, second.connections]).toEqual([16, 8]);
-    // Several renewals with nothing free: no growth.
+    // Several renewals (every 30 ms) with nothing free: no growth. A window to show an absence: a
+    // slow machine can only make it miss a wrong growth, never fail a correct lease.
     await sleep(200);
     expect(second.connections).toBe(8);
     expect(await sumOfRows()).toBe(24);
@@ -177,6 +178,7 @@ describe.each(backends)('source host leases (%s)', (backend) => {
     expect(await sumOfRows()).toBe(24);
     await second.release();
     await until('the third lease to grow to 10', () => third.connections === 10, Boolean, { timeoutMs: 3_000 });
+    // A window to show it grows no further (an absence, so a slow machine cannot fail it).
     await sleep(100);
     expect(third.connections).toBe(10);
     expect(await rowsFor(host)).toEqual([{ connections: 10 }]);
