@@ -14,7 +14,7 @@ import type { BlobStore } from '../../src/storage/blob-store.js';
 // The restart's database queries and source probes are replaced by fakes; the service's own
 // decisions (has the source changed, what is reset, what is aborted) run for real.
 const fakes = vi.hoisted(() => ({
-  findVideoView: vi.fn(),
+  findImportStatusView: vi.fn(),
   listRecordedParts: vi.fn(),
   markImportRestarted: vi.fn(),
   resetImportForNewSource: vi.fn(),
@@ -23,7 +23,7 @@ const fakes = vi.hoisted(() => ({
 }));
 vi.mock('../../src/db/queries/videos.queries.js', async (importOriginal) => ({
   ...(await importOriginal<object>()),
-  findVideoView: fakes.findVideoView,
+  findImportStatusView: fakes.findImportStatusView,
 }));
 vi.mock('../../src/db/queries/imports.queries.js', async (importOriginal) => ({
   ...(await importOriginal<object>()),
@@ -106,7 +106,7 @@ const recordedParts: RecordedPart[] = [0, 1, 2].map((index) => ({
 
 function harness(current: ImportRow) {
   const view = { video: { id: VIDEO_ID, teamId: TEAM_ID }, videoImport: current } as unknown as VideoView;
-  fakes.findVideoView.mockResolvedValue(view);
+  fakes.findImportStatusView.mockResolvedValue(view);
   fakes.listRecordedParts.mockResolvedValue(recordedParts);
   fakes.markImportRestarted.mockResolvedValue(true);
   fakes.resetImportForNewSource.mockResolvedValue(undefined);
