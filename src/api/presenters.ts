@@ -3,6 +3,7 @@
  * copy is still running) shows ingestion INITIAL with nothing available.
  */
 import type { z } from 'zod';
+import { copyFigures } from '../domain/copy-figures.js';
 import { buildPayload } from '../domain/webhooks.js';
 import type { ArtifactLink } from '../services/artifact.service.js';
 import type { ProjectRow } from '../services/project.service.js';
@@ -57,6 +58,7 @@ function presentUpload(row: VideoRow, videoImport: ImportRow): z.input<typeof vi
       uploadStatus: videoImport.status,
       progressPercentage: videoImport.progressPercentage,
       ...(videoImport.status === 'FAILED' ? { error: presentError(videoImport) } : {}),
+      ...copyFigures(videoImport),
     },
   };
 }

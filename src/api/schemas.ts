@@ -165,11 +165,32 @@ export const videoFile = z
   })
   .meta({ id: 'VideoFile' });
 
+/**
+ * Marks a field or parameter as this service's extension (not in the Pixop API): its description
+ * says so, and the OpenAPI document carries `x-reelin-extension: true` on it.
+ */
+export function extension<T extends z.ZodType>(schema: T, description: string): T {
+  return schema.meta({ description: `This service's extension: ${description}`, 'x-reelin-extension': true });
+}
+
 export const uploadState = z.object({
   updatedAt: dateTime,
   uploadStatus: operationStatus,
   progressPercentage: z.number().int().min(0).max(100),
   error: operationError.optional(),
+  bytesCopied: extension(
+    z.number().int().min(0).optional(),
+    'the bytes of the file copied so far (as of `updatedAt`); the file size once DONE.',
+  ),
+  totalBytes: extension(z.number().int().min(0).optional(), 'the size of the file being copied, in bytes.'),
+  bytesPerSecond: extension(
+    z.number().int().min(0).nullable().optional(),
+    'the speed of the copy in bytes per second, measured over about the last 10 seconds up to `updatedAt`; null unless uploadStatus is IN_PROGRESS and the copy has run for one progress interval.',
+  ),
+  etaSeconds: extension(
+    z.number().int().min(0).nullable().optional(),
+    'the seconds the copy still needs at `bytesPerSecond`, rounded up; 0 once DONE; null when unknown (not started, failed, no measured speed yet, or stalled).',
+  ),
 });
 
 export const videoUpload = z.object({ file: videoFile, uploadState }).meta({ id: 'VideoUpload' });
@@ -238,9 +259,10 @@ export const videoIngestion = z
       thumbnailsAvailable: z.boolean(),
       fullFramesAvailable: z.boolean(),
       videoMetadataAvailable: z.boolean(),
-      error: operationError
-        .optional()
-        .describe("This service's extension: present only when ingestionStatus is FAILED."),
+      error: extension(
+        operationError.optional(),
+        'why the ingestion failed (code, message, details); present only when ingestionStatus is FAILED.',
+      ),
       unavailableFeatures: z
         .array(unavailableFeature)
         .optional()

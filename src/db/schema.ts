@@ -172,6 +172,8 @@ export const videoImports = pgTable(
     status: text('status', { enum: ['INITIAL', 'IN_PROGRESS', 'DONE', 'FAILED'] }).notNull(),
     bytesCopied: bigint('bytes_copied', { mode: 'number' }).notNull().default(0),
     progressPercentage: integer('progress_percentage').notNull().default(0),
+    /** The copy's rate at its last checkpoint (see CopyCheckpointer); null when not measured or not running. */
+    bytesPerSecond: bigint('bytes_per_second', { mode: 'number' }),
     errorCode: text('error_code'),
     errorMessage: text('error_message'),
     errorDetails: jsonb('error_details').$type<Record<string, unknown>>(),

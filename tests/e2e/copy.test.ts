@@ -48,6 +48,13 @@ describe.each(backends)('copying a file from an HTTPS URL (%s)', (backend) => {
     const done = await fx.service.waitForUpload(videoId, ['DONE', 'FAILED']);
     expect(done.upload.uploadState).toMatchObject({ uploadStatus: 'DONE', progressPercentage: 100 });
     expect(done.upload.uploadState.error).toBeUndefined();
+    // The copy's live figures (extension): a finished copy is whole, with no speed and nothing left.
+    expect(done.upload.uploadState).toMatchObject({
+      bytesCopied: file.length,
+      totalBytes: file.length,
+      bytesPerSecond: null,
+      etaSeconds: 0,
+    });
 
     const [probe, ...parts] = fx.origin.stats.requests;
     expect(probe?.range).toBe('bytes=0-0');
@@ -196,16 +203,36 @@ describe.each(backends)('copying a file from an HTTPS URL (%s)', (backend) => {
     });
     const videoId = created.body.videoId as string;
     const seen = new Set<number>();
+    const running: {
+      bytesCopied: number;
+      totalBytes: number;
+      bytesPerSecond: number | null;
+      etaSeconds: number | null;
+    }[] = [];
     const deadline = Date.now() + 20_000;
     for (;;) {
       const status = await fx.service.api('GET', `/api/v1/videos/${videoId}/in/status`);
       const state = status.body.upload.uploadState;
       seen.add(state.progressPercentage);
+      if (state.uploadStatus === 'IN_PROGRESS') running.push(state);
       if (state.uploadStatus === 'DONE' || Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     const inBetween = [...seen].filter((value) => value > 0 && value < 100);
     expect(inBetween.length).toBeGreaterThanOrEqual(3);
     expect(seen.has(100)).toBe(true);
+    // While it runs: the file's size, the bytes so far, a measured speed within what two throttled
+    // connections can move (with room for a burst), and the time left at that speed.
+    const measured = running.filter((state) => state.bytesPerSecond !== null && state.bytesPerSecond > 0);
+    expect(measured.length).toBeGreaterThanOrEqual(2);
+    for (const state of running) {
+      expect(state.totalBytes).toBe(slow.length);
+      expect(state.bytesCopied).toBeLessThanOrEqual(slow.length);
+    }
+    for (const state of measured) {
+      const rate = state.bytesPerSecond ?? 0;
+      expect(rate).toBeLessThanOrEqual(2 * 2 * 400_000);
+      expect(state.etaSeconds).toBe(Math.ceil((slow.length - state.bytesCopied) / rate));
+    }
   });
 });

@@ -215,38 +215,64 @@ describe.each(backends)('queries on %s', (backend: Backend) => {
     it('saves progress while the import is IN_PROGRESS', async () => {
       const videoId = await newImport(await newAccount(), 'INITIAL');
       await markImportStarted(db, videoId, now);
-      expect(await saveImportProgress(db, videoId, { bytesCopied: 4_000_000, progressPercentage: 40, now })).toBe(true);
+      expect(
+        await saveImportProgress(db, videoId, {
+          bytesCopied: 4_000_000,
+          progressPercentage: 40,
+          bytesPerSecond: 1_250_000,
+          now,
+        }),
+      ).toBe(true);
       const row = await importOf(videoId);
       expect(row.bytesCopied).toBe(4_000_000);
       expect(row.progressPercentage).toBe(40);
+      expect(row.bytesPerSecond).toBe(1_250_000);
     });
 
     it.each<ImportStatus>(['INITIAL', 'DONE', 'FAILED'])('refuses to save progress of a %s import', async (status) => {
       const videoId = await newImport(await newAccount(), status);
-      expect(await saveImportProgress(db, videoId, { bytesCopied: 1, progressPercentage: 1, now })).toBe(false);
+      expect(
+        await saveImportProgress(db, videoId, { bytesCopied: 1, progressPercentage: 1, bytesPerSecond: 1, now }),
+      ).toBe(false);
       expect((await importOf(videoId)).bytesCopied).toBe(0);
     });
 
     it('refuses to save progress after markImportFailed', async () => {
       const videoId = await newImport(await newAccount(), 'IN_PROGRESS');
       expect(await markImportFailed(db, videoId, failure, now)).toBe(true);
-      expect(await saveImportProgress(db, videoId, { bytesCopied: 8_000_000, progressPercentage: 80, now })).toBe(
-        false,
-      );
+      expect(
+        await saveImportProgress(db, videoId, {
+          bytesCopied: 8_000_000,
+          progressPercentage: 80,
+          bytesPerSecond: 1,
+          now,
+        }),
+      ).toBe(false);
       expect((await importOf(videoId)).bytesCopied).toBe(0);
     });
 
     it('refuses to save progress after the video was deleted', async () => {
       const videoId = await newImport(await newAccount(), 'IN_PROGRESS');
       await deleteVideos(db, [videoId]);
-      expect(await saveImportProgress(db, videoId, { bytesCopied: 8_000_000, progressPercentage: 80, now })).toBe(
-        false,
-      );
+      expect(
+        await saveImportProgress(db, videoId, {
+          bytesCopied: 8_000_000,
+          progressPercentage: 80,
+          bytesPerSecond: 1,
+          now,
+        }),
+      ).toBe(false);
       expect(await findImportForCopy(db, videoId)).toBeNull();
     });
 
     it('marks an IN_PROGRESS import done and publishes the storage key and crc32c on the video', async () => {
       const videoId = await newImport(await newAccount(), 'IN_PROGRESS');
+      await saveImportProgress(db, videoId, {
+        bytesCopied: 9_000_000,
+        progressPercentage: 90,
+        bytesPerSecond: 500,
+        now,
+      });
       // The largest CRC-32C, to prove the bigint column keeps all 32 unsigned bits.
       expect(
         await markImportDone(db, videoId, {
@@ -261,6 +287,7 @@ describe.each(backends)('queries on %s', (backend: Backend) => {
         status: 'DONE',
         bytesCopied: 10_000_000,
         progressPercentage: 100,
+        bytesPerSecond: null,
         finishedAt: now,
         uploadState: null,
         errorCode: null,
@@ -287,9 +314,11 @@ describe.each(backends)('queries on %s', (backend: Backend) => {
 
     it.each<ImportStatus>(['INITIAL', 'IN_PROGRESS'])('marks a %s import failed with its error', async (status) => {
       const videoId = await newImport(await newAccount(), status);
+      await saveImportProgress(db, videoId, { bytesCopied: 1_000, progressPercentage: 1, bytesPerSecond: 500, now });
       expect(await markImportFailed(db, videoId, failure, now)).toBe(true);
       expect(await importOf(videoId)).toMatchObject({
         status: 'FAILED',
+        bytesPerSecond: null,
         errorCode: 'SOURCE_UNREACHABLE',
         errorMessage: 'the source went away',
         errorDetails: { part: 3 },

@@ -71,6 +71,7 @@ function failedImport(overrides: Partial<ImportRow> = {}): ImportRow {
     status: 'FAILED',
     bytesCopied: 24 * MEBIBYTE,
     progressPercentage: 60,
+    bytesPerSecond: null,
     errorCode: 'SOURCE_HTTP_ERROR',
     errorMessage: 'the source answered 503',
     errorDetails: {},

@@ -67,13 +67,14 @@ export async function markImportStarted(tx: Database, videoId: string, now: Date
 export async function saveImportProgress(
   tx: Database,
   videoId: string,
-  progress: { bytesCopied: number; progressPercentage: number; now: Date },
+  progress: { bytesCopied: number; progressPercentage: number; bytesPerSecond: number | null; now: Date },
 ): Promise<boolean> {
   const rows = await tx
     .update(videoImports)
     .set({
       bytesCopied: progress.bytesCopied,
       progressPercentage: progress.progressPercentage,
+      bytesPerSecond: progress.bytesPerSecond,
       updatedAt: progress.now,
     })
     .where(and(eq(videoImports.videoId, videoId), eq(videoImports.status, 'IN_PROGRESS')))
@@ -102,6 +103,7 @@ export async function markImportDone(
       status: 'DONE',
       bytesCopied: result.totalBytes,
       progressPercentage: 100,
+      bytesPerSecond: null,
       finishedAt: result.now,
       updatedAt: result.now,
       uploadState: null,
@@ -134,6 +136,7 @@ export async function markImportFailed(
       errorCode: error.code,
       errorMessage: error.message,
       errorDetails: error.details,
+      bytesPerSecond: null,
       finishedAt: now,
       updatedAt: now,
     })
@@ -191,6 +194,7 @@ export async function resetImportForNewSource(
       uploadState: null,
       bytesCopied: 0,
       progressPercentage: 0,
+      bytesPerSecond: null,
       ...(source.expectedCrc32c === undefined ? {} : { expectedCrc32c: source.expectedCrc32c }),
     })
     .where(eq(videoImports.videoId, videoId));

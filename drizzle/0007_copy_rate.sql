@@ -1,0 +1,1 @@
+ALTER TABLE "video_imports" ADD COLUMN "bytes_per_second" bigint;
