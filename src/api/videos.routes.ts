@@ -11,6 +11,8 @@ import {
   boundedString,
   commonErrors,
   errorResponse,
+  extension,
+  operationStatus,
   pageOf,
   pageQuery,
   queryInteger,
@@ -41,7 +43,7 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
           operationId: 'getVideos',
           summary: 'List videos',
           description:
-            'The videos of one team (`teamId`, else the default team), a page at a time, optionally of one project, derived from one master, or the master of one clip.',
+            "The videos of one team (`teamId`, else the default team), a page at a time, optionally of one project, derived from one master, or the master of one clip. This service's extension: also by the state of the copy or the ingestion, and by a part of the name.",
           tags: ['Videos'],
           querystring: pageQuery.extend({
             teamId: teamIdQuery,
@@ -51,16 +53,45 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
             clipMode: triState
               .default('INCLUDE')
               .describe('Clips: listed with the rest (INCLUDE), left out (EXCLUDE) or alone (ONLY).'),
+            uploadStatus: extension(
+              operationStatus.optional(),
+              'only the videos whose copy (`upload.uploadState.uploadStatus`) is in this state; a video without a copy (a clip) never matches.',
+            ),
+            ingestionStatus: extension(
+              operationStatus.optional(),
+              'only the videos whose ingestion (`ingestion.ingestionState.ingestionStatus`) is in this state; a video not yet ingested counts as INITIAL, as it is shown.',
+            ),
+            nameContains: extension(
+              boundedString(1, 255).optional(),
+              'only the videos whose name contains this text, ignoring case; `%`, `_` and `\\` are plain characters, not wildcards.',
+            ),
           }),
           response: { 200: pageOf(video), ...commonErrors },
         },
       },
       async (request) => {
-        const { teamId: _teamId, projectId, masterVideoId, clipId, clipMode, ...page } = request.query;
-        return mapPage(
-          await videos.list({ teamId: request.team.id, projectId, masterVideoId, clipId, clipMode }, page),
-          presentVideo,
-        );
+        const {
+          teamId: _teamId,
+          projectId,
+          masterVideoId,
+          clipId,
+          clipMode,
+          uploadStatus,
+          ingestionStatus,
+          nameContains,
+          ...page
+        } = request.query;
+        const filter = {
+          teamId: request.team.id,
+          projectId,
+          masterVideoId,
+          clipId,
+          clipMode,
+          uploadStatus,
+          ingestionStatus,
+          nameContains,
+        };
+        return mapPage(await videos.list(filter, page), presentVideo);
       },
     );
 

@@ -2,7 +2,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertAccount, insertApiKey } from '../../src/db/queries/tenancy.queries.js';
-import { projects, teamMembers, teams, videos as videosTable } from '../../src/db/schema.js';
+import {
+  projects,
+  teamMembers,
+  teams,
+  videoImports,
+  videoIngestions,
+  videos as videosTable,
+} from '../../src/db/schema.js';
 import { hashApiKey } from '../../src/services/tenancy.service.js';
 import { startE2eFixture, type E2eFixture } from '../support/e2e-fixture.js';
 import { backends } from '../support/test-database.js';
@@ -545,6 +552,115 @@ describe.each(backends)('the API contract (%s)', (backend) => {
         expect(asOther.body.totalElements).toBe(0);
       } finally {
         await db.delete(videosTable).where(eq(videosTable.id, clip!.id));
+      }
+    });
+  });
+
+  describe('GET /v1/videos filters (extension)', () => {
+    it('finds videos by the state of their copy and ingestion and by a part of their name, wildcards literal', async () => {
+      const db = fx.service.app.connection.db;
+      const [master] = await db.select().from(videosTable).where(eq(videosTable.id, videoId));
+      const [project] = await db.insert(projects).values({ teamId: master!.teamId, name: 'Filters' }).returning();
+      const projectId = project!.id;
+      const insertVideo = async (name: string, masterVideoId: string | null = null) => {
+        const [row] = await db
+          .insert(videosTable)
+          .values({
+            teamId: master!.teamId,
+            userId: master!.userId,
+            projectId,
+            masterVideoId,
+            isClip: masterVideoId !== null,
+            name,
+            fileName: 'file.mp4',
+            mimeType: 'video/mp4',
+          })
+          .returning();
+        return row!.id;
+      };
+      const importOf = (id: string, status: 'DONE' | 'FAILED') => ({
+        videoId: id,
+        sourceUrl: 'https://origin.example/file.mp4',
+        fetchUrl: 'https://origin.example/file.mp4',
+        pinnedAddresses: ['203.0.113.10'],
+        totalBytes: 1_000,
+        partSizeBytes: 1_000,
+        maxConnections: 1,
+        fullIngestion: false,
+        status,
+      });
+      const interviewFinal = await insertVideo('Interview 100% final');
+      const interviewRaw = await insertVideo('interview_raw');
+      const broll = await insertVideo('b-roll\\take 2');
+      const interviewExtra = await insertVideo('INTERVIEWXRAW extra');
+      const clip = await insertVideo('Cut', interviewFinal);
+      await db
+        .insert(videoImports)
+        .values([
+          importOf(interviewFinal, 'DONE'),
+          importOf(interviewRaw, 'FAILED'),
+          importOf(broll, 'DONE'),
+          importOf(interviewExtra, 'DONE'),
+        ]);
+      const ingestionFailure = { code: 'MEDIA_UNREADABLE', message: 'no video stream', details: { streams: 0 } };
+      await db.insert(videoIngestions).values([
+        { videoId: interviewFinal, full: false, status: 'DONE' },
+        {
+          videoId: broll,
+          full: false,
+          status: 'FAILED',
+          errorCode: ingestionFailure.code,
+          errorMessage: ingestionFailure.message,
+          errorDetails: ingestionFailure.details,
+        },
+      ]);
+      const idsOf = async (query: string) => {
+        const response = await fx.service.api('GET', `/api/v1/videos?projectId=${projectId}&pageSize=100&${query}`);
+        expect(response.status).toBe(200);
+        const ids = response.body.items.map((item: { id: string }) => item.id) as string[];
+        expect(response.body.totalElements).toBe(ids.length);
+        return ids.sort();
+      };
+      const sorted = (...ids: string[]) => ids.sort();
+      try {
+        expect(await idsOf('uploadStatus=FAILED')).toEqual([interviewRaw]);
+        expect(await idsOf('uploadStatus=DONE')).toEqual(sorted(interviewFinal, broll, interviewExtra));
+        expect(await idsOf('uploadStatus=IN_PROGRESS')).toEqual([]);
+        expect(await idsOf('ingestionStatus=DONE')).toEqual([interviewFinal]);
+        expect(await idsOf('ingestionStatus=FAILED')).toEqual([broll]);
+        // Not ingested yet: shown INITIAL, found as INITIAL.
+        expect(await idsOf('ingestionStatus=INITIAL')).toEqual(sorted(interviewRaw, interviewExtra, clip));
+        expect(await idsOf('nameContains=interview')).toEqual(sorted(interviewFinal, interviewRaw, interviewExtra));
+        expect(await idsOf('nameContains=INTERVIEW&uploadStatus=DONE')).toEqual(sorted(interviewFinal, interviewExtra));
+        // `_` is an underscore, not any one character ("WXR" does not match).
+        expect(await idsOf('nameContains=w_r')).toEqual([interviewRaw]);
+        // `%` is a percent sign, not any run of characters.
+        expect(await idsOf(`nameContains=${encodeURIComponent('0% f')}`)).toEqual([interviewFinal]);
+        expect(await idsOf(`nameContains=${encodeURIComponent('w%a')}`)).toEqual([]);
+        // `\` is a backslash, not LIKE's escape character (which would make "l\t" mean "lt").
+        expect(await idsOf(`nameContains=${encodeURIComponent('l\\t')}`)).toEqual([broll]);
+        expect(await idsOf(`nameContains=${encodeURIComponent('\\')}`)).toEqual([broll]);
+
+        // The ingestion's failure reason is on the video.
+        const failed = await fx.service.api('GET', `/api/v1/videos?projectId=${projectId}&ingestionStatus=FAILED`);
+        expect(failed.body.items[0].ingestion.ingestionState).toMatchObject({
+          ingestionStatus: 'FAILED',
+          error: ingestionFailure,
+        });
+
+        for (const [query, field, value] of [
+          ['uploadStatus=BROKEN', 'uploadStatus', 'BROKEN'],
+          ['ingestionStatus=done', 'ingestionStatus', 'done'],
+          ['nameContains=', 'nameContains', ''],
+        ]) {
+          const refused = await fx.service.api('GET', `/api/v1/videos?${query}`);
+          expect(refused.status).toBe(400);
+          expect(refused.body.errorCode).toBe('VALIDATION_ERROR');
+          expect(refused.body.validationErrors).toEqual([expect.objectContaining({ field, value })]);
+        }
+      } finally {
+        await db.delete(videosTable).where(eq(videosTable.projectId, projectId));
+        await db.delete(projects).where(eq(projects.id, projectId));
       }
     });
   });

@@ -1,4 +1,4 @@
-import { aliasedTable, and, asc, count, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { aliasedTable, and, asc, count, eq, ilike, inArray, ne, notInArray, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../database.js';
 import { preparedPerDatabase } from '../prepared.js';
 import { pageOffset, pageOrder, toPage, type Page, type PageRequest, type TriState } from '../paging.js';
@@ -30,6 +30,19 @@ export interface VideoFilter {
   /** Only the master this video is a clip of. */
   clipId?: string | undefined;
   clipMode?: TriState | undefined;
+  /** Only the videos whose import (copy) is in this state; videos without an import never match. */
+  uploadStatus?: OperationStatus | undefined;
+  /** Only the videos whose ingestion is in this state; a video with no ingestion yet is INITIAL. */
+  ingestionStatus?: OperationStatus | undefined;
+  /** Only the videos whose name contains this text, ignoring case; `%`, `_` and `\` match themselves. */
+  nameContains?: string | undefined;
+}
+
+export type OperationStatus = ImportRow['status'];
+
+/** A LIKE pattern matching `text` anywhere, its wildcards and escape character taken literally. */
+function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
 }
 
 const masters = aliasedTable(videos, 'master');
@@ -118,6 +131,28 @@ function filterConditions(db: Database, filter: VideoFilter): SQL[] {
   }
   if (filter.clipMode === 'EXCLUDE') conditions.push(eq(videos.isClip, false));
   if (filter.clipMode === 'ONLY') conditions.push(eq(videos.isClip, true));
+  if (filter.uploadStatus) {
+    const imported = db
+      .select({ id: videoImports.videoId })
+      .from(videoImports)
+      .where(eq(videoImports.status, filter.uploadStatus));
+    conditions.push(inArray(videos.id, imported));
+  }
+  if (filter.ingestionStatus === 'INITIAL') {
+    const begun = db
+      .select({ id: videoIngestions.videoId })
+      .from(videoIngestions)
+      .where(ne(videoIngestions.status, 'INITIAL'));
+    conditions.push(notInArray(videos.id, begun));
+  } else if (filter.ingestionStatus) {
+    const inState = db
+      .select({ id: videoIngestions.videoId })
+      .from(videoIngestions)
+      .where(eq(videoIngestions.status, filter.ingestionStatus));
+    conditions.push(inArray(videos.id, inState));
+  }
+  // Backslash is the escape character of LIKE by default on PostgreSQL (and PGlite).
+  if (filter.nameContains !== undefined) conditions.push(ilike(videos.name, containsPattern(filter.nameContains)));
   return conditions;
 }
 
