@@ -282,9 +282,10 @@ export const videoProcessing = z
       etaSeconds: z.number().int().nullable(),
       processingStatus: operationStatus,
       progressPercentage: z.number().int().min(0).max(100),
-      error: operationError
-        .optional()
-        .describe("This service's extension: present only when processingStatus is FAILED."),
+      error: extension(
+        operationError.optional(),
+        'why the cut failed (code, message, details); present only when processingStatus is FAILED.',
+      ),
     }),
     sourceVideo: z.object({
       videoId: uuid,
