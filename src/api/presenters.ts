@@ -9,14 +9,7 @@ import type { ArtifactLink } from '../services/artifact.service.js';
 import type { ProjectRow } from '../services/project.service.js';
 import type { AccountView, TeamRow } from '../services/tenancy.service.js';
 import type { ImportView } from '../services/video-import.service.js';
-import type {
-  ClipProcessingRow,
-  DownloadLink,
-  ImportRow,
-  IngestionRow,
-  VideoRow,
-  VideoView,
-} from '../services/video.service.js';
+import type { DownloadLink, VideoListView, VideoRow } from '../services/video.service.js';
 import type { DeliveryView, SigningKeyRow, WebhookRow } from '../services/webhook.service.js';
 import type {
   account,
@@ -40,7 +33,10 @@ import type {
 const iso = (date: Date): string => date.toISOString();
 const isoOrNull = (date: Date | null): string | null => (date === null ? null : iso(date));
 
-function presentFile(row: VideoRow): z.input<typeof videoFile> {
+type FileRow = Pick<VideoRow, 'fileName' | 'fileSizeBytes' | 'mimeType' | 'containerName' | 'fileLastModified'>;
+type StateRow = NonNullable<VideoListView['videoImport']>;
+
+function presentFile(row: FileRow): z.input<typeof videoFile> {
   return {
     name: row.fileName,
     size: row.fileSizeBytes,
@@ -50,7 +46,7 @@ function presentFile(row: VideoRow): z.input<typeof videoFile> {
   };
 }
 
-function presentUpload(row: VideoRow, videoImport: ImportRow): z.input<typeof videoUpload> {
+function presentUpload(row: FileRow, videoImport: StateRow): z.input<typeof videoUpload> {
   return {
     file: presentFile(row),
     uploadState: {
@@ -75,7 +71,10 @@ function presentError(row: {
   };
 }
 
-function presentIngestion(row: VideoRow, ingestion: IngestionRow | null): z.input<typeof videoIngestion> {
+function presentIngestion(
+  row: Pick<VideoRow, 'createdAt'>,
+  ingestion: VideoListView['ingestion'],
+): z.input<typeof videoIngestion> {
   if (ingestion === null) {
     return {
       ingestionState: {
@@ -111,7 +110,7 @@ function presentIngestion(row: VideoRow, ingestion: IngestionRow | null): z.inpu
   };
 }
 
-function presentProcessing(processing: ClipProcessingRow): z.input<typeof videoProcessing> {
+function presentProcessing(processing: NonNullable<VideoListView['processing']>): z.input<typeof videoProcessing> {
   return {
     processingState: {
       updatedAt: iso(processing.updatedAt),
@@ -136,7 +135,8 @@ export function presentVideoInStatus(view: ImportView): z.input<typeof videoInSt
   };
 }
 
-export function presentVideo(view: VideoView): z.input<typeof video> {
+/** A video's wire form, from a whole view (single reads) or a page's narrower one. */
+export function presentVideo(view: VideoListView): z.input<typeof video> {
   const row = view.video;
   return {
     id: row.id,

@@ -15,6 +15,7 @@ import {
   type ImportRow,
   type IngestionRow,
   type VideoFilter,
+  type VideoListView,
   type VideoRow,
   type VideoView,
 } from '../db/queries/videos.queries.js';
@@ -25,7 +26,7 @@ import { ownerTeam, teamIdsOf, type TeamScope } from './tenancy.service.js';
 import { deleteVideosWithData, type QueuedMediaJobs } from './video-deletion.js';
 
 /** What the video use cases return: a video with its import, ingestion, processing and master. */
-export type { ClipProcessingRow, ImportRow, IngestionRow, VideoRow, VideoView };
+export type { ClipProcessingRow, ImportRow, IngestionRow, VideoListView, VideoRow, VideoView };
 
 export interface DownloadLink {
   videoId: string;
@@ -63,11 +64,11 @@ export class VideoService {
     return view;
   }
 
-  list(filter: VideoFilter, page: PageRequest): Promise<Page<VideoView>> {
+  list(filter: VideoFilter, page: PageRequest): Promise<Page<VideoListView>> {
     return listVideoViews(this.deps.db, filter, page);
   }
 
-  async listDerived(scope: TeamScope, videoId: string, page: PageRequest): Promise<Page<VideoView>> {
+  async listDerived(scope: TeamScope, videoId: string, page: PageRequest): Promise<Page<VideoListView>> {
     const { video } = await this.get(scope, videoId);
     return listVideoViews(this.deps.db, { teamId: video.teamId, masterVideoId: videoId }, page);
   }
