@@ -181,6 +181,10 @@ describe.each(backends)('a page of videos on %s', (backend: Backend) => {
       uploadStatus: 'FAILED',
       progressPercentage: 0,
       error: { code: 'SOURCE_UNREACHABLE', message: 'the source went away', details: { part: 3 } },
+      bytesCopied: 0,
+      totalBytes: 10_000_000,
+      bytesPerSecond: null,
+      etaSeconds: null,
     });
     expect(presented[3]?.ingestion.ingestionState.ingestionStatus).toBe('DONE');
     expect(presented[3]?.ingestion.metadata).toEqual({
