@@ -263,12 +263,11 @@ export const videoIngestion = z
         operationError.optional(),
         'why the ingestion failed (code, message, details); present only when ingestionStatus is FAILED.',
       ),
-      unavailableFeatures: z
-        .array(unavailableFeature)
-        .optional()
-        .describe(
+      unavailableFeatures: z.array(unavailableFeature).optional().meta({
+        description:
           "This service's extension: parts of a full ingestion the installed ffmpeg cannot make, with the reason; present only when there are some.",
-        ),
+        'x-reelin-extension': true,
+      }),
     }),
     metadata: videoMetadata.nullable(),
     qualityAssessment: qualityAssessment.nullable(),
@@ -333,11 +332,11 @@ export const team = z
     updatedAt: dateTime,
     name: z.string(),
     apiEnabled: z.boolean(),
-    freeClipEnabled: z
-      .boolean()
-      .describe(
-        "This service's team setting: whether a free 10-second clip is made of every ingested master (default true).",
-      ),
+    freeClipEnabled: z.boolean().meta({
+      description:
+        "This service's extension (a team setting): whether a free 10-second clip is made of every ingested master (default true).",
+      'x-reelin-extension': true,
+    }),
   })
   .meta({ id: 'Team' });
 
@@ -371,17 +370,19 @@ export const s3BucketAccess = z
       }),
       accessKey: boundedString(1, 128),
       secretAccessKey: boundedString(1, 256),
-      endpoint: boundedString(1, 2048)
-        .optional()
-        .describe(
+      endpoint: boundedString(1, 2048).optional().meta({
+        description:
           "This service's extension: the base URL of a self-hosted S3 service (MinIO, Ceph, R2, ...); it must be one the operator allow-listed in REELIN_S3_IMPORT_ENDPOINTS. Absent: AWS.",
-        ),
+        'x-reelin-extension': true,
+      }),
       region: boundedString(1, 64)
         .regex(/^[a-z0-9-]+$/, { message: 'must be a region name such as eu-west-1' })
         .optional()
-        .describe(
-          "This service's extension: the signing region. Absent: looked up for AWS, REELIN_S3_IMPORT_REGION (default us-east-1) for an endpoint.",
-        ),
+        .meta({
+          description:
+            "This service's extension: the signing region. Absent: looked up for AWS, REELIN_S3_IMPORT_REGION (default us-east-1) for an endpoint.",
+          'x-reelin-extension': true,
+        }),
     },
     { error: (issue) => (issue.input === undefined ? 'is required' : 'must be an object') },
   )
@@ -459,7 +460,7 @@ export const webhookFields = {
   secret: z
     .string()
     .regex(standardWebhooksSecretPattern, { message: 'must be whsec_ followed by the base64 of 24 to 64 bytes' })
-    .describe(secretDescription),
+    .meta({ description: secretDescription, 'x-reelin-extension': true }),
 };
 
 export const webhook = z
@@ -475,11 +476,11 @@ export const webhook = z
     maxTotalRetryDelayMinutes: z.number().int(),
     eventTypes: z.array(z.string()),
     active: z.boolean(),
-    hasSecret: z
-      .boolean()
-      .describe(
+    hasSecret: z.boolean().meta({
+      description:
         "This service's extension: whether deliveries also carry a Standard Webhooks signature (see `secret`).",
-      ),
+      'x-reelin-extension': true,
+    }),
   })
   .meta({ id: 'Webhook' });
 

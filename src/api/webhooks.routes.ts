@@ -121,7 +121,10 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
           tags,
           querystring: pageQuery.extend({
             teamId: teamIdQuery,
-            webhookId: uuid.optional().describe("This service's extension: only the deliveries to this webhook."),
+            webhookId: uuid.optional().meta({
+              description: "This service's extension: only the deliveries to this webhook.",
+              'x-reelin-extension': true,
+            }),
             successfulMode: triState
               .default('INCLUDE')
               .describe('Successful deliveries: listed with the rest (INCLUDE), left out (EXCLUDE) or alone (ONLY).'),
