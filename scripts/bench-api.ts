@@ -39,7 +39,7 @@ import { CleanupStack, cleanUpOnSignals } from './bench/cleanup.js';
 import { fixed } from './bench/format.js';
 import { startOriginProcess } from './bench/origin-process.js';
 import { clockTicksPerSecond, readCpuSeconds } from './bench/proc-stats.js';
-import { createBenchDatabase, isApiReady } from './bench/service-process.js';
+import { createBenchDatabase, isApiReady, serviceEnvironment } from './bench/service-process.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -130,7 +130,8 @@ async function buildService(): Promise<void> {
   if (status.code !== 0) throw new Error(`npm run build failed (${describeExit(status)})`);
 }
 
-function serviceEnvironment(values: {
+/** The bench service's clean environment, with this run's log level, database and rate limit. */
+function apiServiceEnvironment(values: {
   port: number;
   dataDir: string;
   apiKey: string;
@@ -139,19 +140,11 @@ function serviceEnvironment(values: {
   databaseUrl: string | null;
   rateLimitPerMinute: number;
 }): Record<string, string> {
+  const { databaseUrl, rateLimitPerMinute, ...service } = values;
   return {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
-    PORT: String(values.port),
-    HOST: '127.0.0.1',
-    REELIN_DATA_DIR: values.dataDir,
-    REELIN_ADMIN_API_KEY: values.apiKey,
-    REELIN_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
-    REELIN_ALLOWED_PORTS: String(values.originPort),
-    REELIN_RATE_LIMIT_PER_MINUTE: String(values.rateLimitPerMinute),
-    NODE_EXTRA_CA_CERTS: values.caCertPath,
-    REELIN_LOG_LEVEL: logLevel,
-    ...(values.databaseUrl === null ? {} : { DATABASE_URL: values.databaseUrl }),
+    ...serviceEnvironment({ ...service, logLevel }),
+    REELIN_RATE_LIMIT_PER_MINUTE: String(rateLimitPerMinute),
+    ...(databaseUrl === null ? {} : { DATABASE_URL: databaseUrl }),
   };
 }
 
@@ -268,14 +261,18 @@ async function runBackend(
       caCertPath: shared.caCertPath,
       databaseUrl: database?.url ?? null,
     };
-    const migrateEnv = serviceEnvironment({ ...base, port: 0, rateLimitPerMinute: 0 });
+    const migrateEnv = apiServiceEnvironment({ ...base, port: 0, rateLimitPerMinute: 0 });
     const migrated = await exited(startRole('migrate', migrateEnv, logPath));
     if (migrated.code !== 0)
       throw new Error(`reelin migrate failed (${describeExit(migrated)}): ${await readTail(logPath)}`);
     const seeded = await seed(migrateEnv, apiKey);
     for (const rateLimit of [false, true]) {
       const port = await freePort();
-      const env = serviceEnvironment({ ...base, port, rateLimitPerMinute: rateLimit ? COUNTING_LIMIT_PER_MINUTE : 0 });
+      const env = apiServiceEnvironment({
+        ...base,
+        port,
+        rateLimitPerMinute: rateLimit ? COUNTING_LIMIT_PER_MINUTE : 0,
+      });
       const child = startRole('api', env, logPath);
       const stopService = shared.cleanup.add(`stop the service (pid ${child.pid})`, async () => {
         await stopChild(child);

@@ -168,13 +168,14 @@ async function migrate(repoRoot: string, env: NodeJS.ProcessEnv, logPath: string
 }
 
 /** A clean environment: only what the service needs, so the caller's shell (proxies, DATABASE_URL) cannot change the result. */
-function serviceEnvironment(values: {
+export function serviceEnvironment(values: {
   port: number;
   dataDir: string;
   apiKey: string;
   originPort: number;
   caCertPath: string;
-}): NodeJS.ProcessEnv {
+  logLevel?: string;
+}): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
@@ -185,7 +186,7 @@ function serviceEnvironment(values: {
     REELIN_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
     REELIN_ALLOWED_PORTS: String(values.originPort),
     NODE_EXTRA_CA_CERTS: values.caCertPath,
-    REELIN_LOG_LEVEL: 'warn',
+    REELIN_LOG_LEVEL: values.logLevel ?? 'warn',
   };
 }
 
