@@ -371,6 +371,7 @@ export async function startApp(
         artifacts: new ArtifactService({ db: connection.db, videos, store, signer }),
         downloads: new DownloadService(connection.db),
         webhooks: new WebhookService({ db: connection.db, client, kek }),
+        webApp: { dir: config.web.dir, storage: config.storage, publicUrl: config.http.publicUrl },
         readinessChecks: {
           database: () => pingDatabase(connection.db),
           queue: () => queue.ping(),

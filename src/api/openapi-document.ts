@@ -31,6 +31,8 @@ export async function buildOpenApiDocument(): Promise<unknown> {
     downloads: unused,
     webhooks: unused,
     readinessChecks: {},
+    // The application's routes are hidden from the document; no file is read to build it.
+    webApp: { dir: '.', storage: { kind: 'fs', rootDir: '.', directIo: false }, publicUrl: null },
   } satisfies ServerDeps);
   try {
     const response = await app.inject({ method: 'GET', url: '/api/docs/json' });

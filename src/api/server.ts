@@ -1,6 +1,7 @@
 /**
  * The HTTP server: Fastify with zod schemas, the contract's routes under /api/v1, signed downloads,
- * health endpoints, and the OpenAPI document (generated from the route schemas) at /api/docs.
+ * health endpoints, the OpenAPI document (generated from the route schemas) at /api/docs, and the
+ * web application at `/`.
  */
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
@@ -40,6 +41,7 @@ import { tenancyRoutes } from './tenancy.routes.js';
 import { videosInRoutes } from './videos-in.routes.js';
 import { videosRoutes } from './videos.routes.js';
 import { webhooksRoutes } from './webhooks.routes.js';
+import { webAppRoutes, type WebAppOptions } from './web-app.js';
 
 export interface ServerDeps {
   log: Logger;
@@ -57,6 +59,8 @@ export interface ServerDeps {
   downloads: DownloadService;
   webhooks: WebhookService;
   readinessChecks: Record<string, ReadinessCheck>;
+  /** The web application served at `/`. */
+  webApp: WebAppOptions;
 }
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -109,8 +113,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
-  // Until the web application is served at /, a browser opening the service lands on the API reference.
-  app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/api/docs', 302));
+  await app.register(webAppRoutes(deps.webApp));
 
   await app.register(healthRoutes({ checks: deps.readinessChecks }));
   await app.register(downloadRoutes({ downloads: deps.downloads, store: deps.store, signer: deps.signer }), {

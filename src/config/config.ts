@@ -5,6 +5,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { defaultAddressSpaceBytes, type MediaLimitPolicy } from '../domain/media-limits.js';
 import { normalizeS3Endpoint } from '../domain/s3-object.js';
@@ -202,6 +203,7 @@ const envSchema = z.object({
   REELIN_WEBHOOK_RETRY_BASE_DELAY_MS: integer(10_000, 1, 3_600_000),
   REELIN_WEBHOOK_RETRY_MAX_DELAY_MS: integer(3_600_000, 1, 24 * 3_600_000),
   REELIN_WEBHOOK_POLL_INTERVAL_MS: integer(1_000, 10, 60_000),
+  REELIN_WEB_DIR: z.string().min(1).optional(),
 });
 
 export type StorageConfig = { kind: 'fs'; rootDir: string; directIo: boolean } | S3StorageConfig;
@@ -311,6 +313,11 @@ export interface Config {
     failedImportRetentionMs: number;
   };
   webhooks: WebhookConfig;
+  /** The web application served at `/`. */
+  web: {
+    /** The built application (index.html and assets/); default: dist/web of this checkout or image. */
+    dir: string;
+  };
   shutdownTimeoutMs: number;
   /** Sentences to log as warnings at start (a loosened outbound policy). */
   warnings: string[];
@@ -334,6 +341,12 @@ export interface WebhookConfig {
   /** How often workers look for new events and due deliveries. */
   pollIntervalMs: number;
 }
+
+/**
+ * The web build next to the server's: this module is src/config/config.ts or dist/config/config.js,
+ * two levels below the checkout (or the image's /app) either way, and Vite writes to dist/web there.
+ */
+const defaultWebDir = fileURLToPath(new URL('../../dist/web', import.meta.url));
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -453,6 +466,7 @@ export function loadConfig(
       retryMaxDelayMs: env.REELIN_WEBHOOK_RETRY_MAX_DELAY_MS,
       pollIntervalMs: env.REELIN_WEBHOOK_POLL_INTERVAL_MS,
     },
+    web: { dir: env.REELIN_WEB_DIR ? path.resolve(cwd, env.REELIN_WEB_DIR) : defaultWebDir },
     shutdownTimeoutMs: env.REELIN_SHUTDOWN_TIMEOUT_MS,
     warnings: describeWarnings(env),
   };

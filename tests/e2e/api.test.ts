@@ -763,10 +763,11 @@ describe.each(backends)('the API contract (%s)', (backend) => {
       expect(openapi.body.paths['/healthz'].get.responses['200'].headers).toBeUndefined();
       const ui = await fx.service.api('GET', '/api/docs', { apiKey: null });
       expect([200, 302]).toContain(ui.status);
-      // A browser opening the service's root lands on the API reference.
+      // A browser opening the service's root gets the web application (or, unbuilt, the way to build it).
       const root = await fx.service.api('GET', '/', { apiKey: null });
-      expect(root.status).toBe(302);
-      expect(root.headers.location).toBe('/api/docs');
+      expect(root.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+      if (root.status === 200) expect(root.text).toContain('<div id="root">');
+      else expect(root.body).toMatchObject({ statusCode: 503, errorCode: 'SERVICE_UNAVAILABLE' });
     });
   });
 });

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 
@@ -77,9 +78,16 @@ describe('loadConfig defaults', () => {
         retryMaxDelayMs: 3_600_000,
         pollIntervalMs: 1_000,
       },
+      // The build next to the server's output in this checkout, whatever the working folder.
+      web: { dir: fileURLToPath(new URL('../../dist/web', import.meta.url)) },
       shutdownTimeoutMs: 10_000,
       warnings: [],
     });
+  });
+
+  it('takes the web application folder from REELIN_WEB_DIR, relative to the working folder', () => {
+    expect(loadConfig({ REELIN_WEB_DIR: 'public/app' }, cwd).web.dir).toBe('/srv/reelin/public/app');
+    expect(loadConfig({ REELIN_WEB_DIR: '/opt/reelin-web' }, cwd).web.dir).toBe('/opt/reelin-web');
   });
 
   it('allows exactly port 443 by default', () => {
