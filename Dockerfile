@@ -6,7 +6,7 @@
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# --- build: compile TypeScript, then keep only the runtime dependencies ---------------------------
+# --- build: compile TypeScript and the web application, then keep only the runtime dependencies ----
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -14,7 +14,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY web ./web
 # The npm-bundled ffmpeg builds are only a fallback; the image ships Debian's ffmpeg instead.
+# `npm run build` writes the server to dist/ and the web application to dist/web, which the image serves at /.
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
  && rm -rf node_modules/@ffmpeg-installer node_modules/@ffprobe-installer

@@ -43,11 +43,21 @@ const apiImportsNoDbMessage =
   'Routes reach the database only through a service (src/services); take its view types too.';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.node/**', 'data/**', 'coverage/**', 'drizzle/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      '.node/**',
+      'data/**',
+      'coverage/**',
+      'drizzle/**',
+      'web/src/api/schema.d.ts',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
@@ -127,6 +137,19 @@ export default tseslint.config(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         { patterns: [{ group: dbModules, message: apiImportsNoDbMessage }] },
+      ],
+    },
+  },
+  {
+    // The web application reaches the service only through its typed client (web/src/api/client.ts).
+    files: ['web/src/**/*.ts', 'web/src/**/*.tsx'],
+    ignores: ['web/src/api/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'openapi-fetch', message: 'Call the service through web/src/api (client.ts, queries.ts).' }],
+        },
       ],
     },
   },

@@ -1,5 +1,6 @@
 // `npm start` runs this first: it compiles TypeScript only when a source file or a build setting is
-// newer than the last build, so a start after an unchanged checkout takes no compile at all. A plain
+// newer than the last build, and builds the web application (Vite) only when web/ or a setting it
+// depends on is newer than dist/web, so a start after an unchanged checkout builds nothing. A plain
 // mtime comparison, hand-written because `tsc --incremental` still spends several seconds proving
 // that nothing changed.
 import { spawnSync } from 'node:child_process';
@@ -9,6 +10,8 @@ import process from 'node:process';
 
 const buildInfo = 'dist/.tsbuildinfo';
 const inputs = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
+const webBuilt = 'dist/web/index.html';
+const webInputs = ['web', 'package-lock.json'];
 
 function newestMtimeMs(entry) {
   const stats = statSync(entry);
@@ -18,19 +21,28 @@ function newestMtimeMs(entry) {
   return newest;
 }
 
-function builtAtMs() {
+function builtAtMs(file) {
   try {
-    return statSync(buildInfo).mtimeMs;
+    return statSync(file).mtimeMs;
   } catch {
     return Number.NEGATIVE_INFINITY;
   }
 }
 
-if (Math.max(...inputs.map(newestMtimeMs)) > builtAtMs()) {
-  process.stdout.write('reelin: compiling TypeScript (the sources changed since the last build)\n');
-  const result = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+function run(command, args) {
+  const result = spawnSync(command, args, { stdio: 'inherit' });
   if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+if (Math.max(...inputs.map(newestMtimeMs)) > builtAtMs(buildInfo)) {
+  process.stdout.write('reelin: compiling TypeScript (the sources changed since the last build)\n');
+  run('npx', ['tsc', '-p', 'tsconfig.build.json']);
   // An incremental build that found nothing to emit leaves the file as it was: mark the check done.
   const now = new Date();
   utimesSync(buildInfo, now, now);
+}
+
+if (Math.max(...webInputs.map(newestMtimeMs)) > builtAtMs(webBuilt)) {
+  process.stdout.write('reelin: building the web application (web/ changed since the last build)\n');
+  run('npx', ['vite', 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn']);
 }
