@@ -18,7 +18,11 @@ import {
   type Database,
   type DatabaseConnection,
 } from './db/database.js';
-import { listenForEvents } from './webhooks/event-bell.js';
+import { listenForEvents, listenOnChannel } from './webhooks/event-bell.js';
+import { presentVideo } from './api/presenters.js';
+import { LIVE_CHANNEL, listLiveChanges, pruneLiveChanges, readLiveHorizon } from './db/queries/live-changes.queries.js';
+import { listVideoViewsByIds } from './db/queries/videos.queries.js';
+import { LiveEvents } from './live/live-events.js';
 import { createCopyVideoExhaustedHandler } from './jobs/copy-video-exhausted.job.js';
 import { createCopyVideoHandler } from './jobs/copy-video.job.js';
 import { createCutClipHandler } from './jobs/cut-clip.job.js';
@@ -183,6 +187,32 @@ async function openStore(
   return handle.store;
 }
 
+/** The live event stream's service, reading the change log and listening for its notifications. */
+async function startLiveEvents(
+  connection: DatabaseConnection,
+  config: Readonly<Config>,
+  log: Logger,
+): Promise<LiveEvents> {
+  const { db } = connection;
+  const live = new LiveEvents({
+    source: {
+      horizon: () => readLiveHorizon(db),
+      changes: (range) => listLiveChanges(db, range),
+      videos: (teamId, videoIds) => listVideoViewsByIds(db, teamId, videoIds),
+    },
+    presentVideo,
+    listen: (onPayload) =>
+      listenOnChannel(connection, LIVE_CHANNEL, onPayload, (error) =>
+        log.warn({ err: error }, 'the database connection listening for live changes broke; reconnecting'),
+      ),
+    prune: (before) => pruneLiveChanges(db, before),
+    config: config.liveEvents,
+    log,
+  });
+  await live.start();
+  return live;
+}
+
 export async function startApp(
   config: Readonly<Config>,
   role: Role,
@@ -344,6 +374,8 @@ export async function startApp(
     let server: FastifyInstance | null = null;
     let url: string | null = null;
     if (hasApi) {
+      const live = await startLiveEvents(connection, config, log);
+      stack.push(() => live.stop());
       const linkKey = await loadDownloadLinkKey(connection.db, kek);
       if (linkKey.sealedNow) log.info('sealed the download-link signing key an earlier version stored in plaintext');
       const signer = new DownloadLinkSigner(linkKey.key);
@@ -372,6 +404,7 @@ export async function startApp(
         downloads: new DownloadService(connection.db),
         webhooks: new WebhookService({ db: connection.db, client, kek }),
         webApp: { dir: config.web.dir, storage: config.storage, publicUrl: config.http.publicUrl },
+        live,
         readinessChecks: {
           database: () => pingDatabase(connection.db),
           queue: () => queue.ping(),
@@ -383,6 +416,8 @@ export async function startApp(
       // download) get the grace period, then their connections are closed.
       stack.push(async () => {
         const cutOff = setTimeout(() => listening.server.closeAllConnections(), config.shutdownTimeoutMs);
+        // Event streams never end by themselves: ended here, their connections close with the rest.
+        live.closeAll();
         try {
           await listening.close();
         } finally {

@@ -30,6 +30,7 @@ export async function buildOpenApiDocument(): Promise<unknown> {
     artifacts: unused,
     downloads: unused,
     webhooks: unused,
+    live: unused,
     readinessChecks: {},
     // The application's routes are hidden from the document; no file is read to build it.
     webApp: { dir: '.', storage: { kind: 'fs', rootDir: '.', directIo: false }, publicUrl: null },

@@ -40,6 +40,11 @@ export const openApiTags = [
     description: 'Subscriptions to video events, their delivery log, test events and the keys that verify signatures.',
   },
   {
+    name: 'Live updates',
+    description:
+      "This service's extension: a server-sent event stream of a team's changes (videos, deletions, webhook deliveries), so clients need not poll.",
+  },
+  {
     name: 'Downloads',
     description:
       'The pre-signed links the API answers with. The signature in the link is the credential: these need no API key.',
@@ -131,6 +136,66 @@ export function documentDownloads(document: OpenApiDocument): OpenApiDocument {
       operation.responses = { ...downloadResponses(method === 'head'), ...errors };
     }
   }
+  return document;
+}
+
+/** The frames a client reads from `streamEvents`, as the document shows them. */
+const eventStreamExample = [
+  'retry: 2000',
+  '',
+  'id: 41',
+  'event: ready',
+  'data: {"teamId":"6c1f0c9e-8d7e-4a4b-9a57-2b1f5d1f4e10"}',
+  '',
+  'id: 42',
+  'event: video',
+  'data: {"id":"0b6f...","name":"Interview","upload":{"uploadState":{"uploadStatus":"IN_PROGRESS","bytesCopied":1048576,...}},...}',
+  '',
+  ': heartbeat',
+  '',
+  'id: 43',
+  'event: video.deleted',
+  'data: {"videoId":"0b6f..."}',
+  '',
+].join('\n');
+
+/**
+ * Documents the event stream as what it is, `text/event-stream`, not a JSON body, with its
+ * `Last-Event-ID` header, and marks the operation as this service's extension.
+ */
+export function documentEventStream(document: OpenApiDocument): OpenApiDocument {
+  const paths = (document as { paths?: Record<string, Record<string, Operation & Record<string, unknown>>> }).paths;
+  const operation = paths?.['/api/v1/events/stream']?.get;
+  if (operation === undefined) return document;
+  operation['x-reelin-extension'] = true;
+  const parameters = (operation.parameters as unknown[] | undefined) ?? [];
+  operation.parameters = [
+    ...parameters,
+    {
+      in: 'header',
+      name: 'Last-Event-ID',
+      required: false,
+      description:
+        'The `id` of the last event received: the stream first sends the latest state of everything changed since (or `reset` when that cursor is no longer kept). Browsers send it themselves when an EventSource reconnects.',
+      schema: { type: 'string', maxLength: 32 },
+    },
+  ];
+  const { 200: _unused, ...errors } = operation.responses ?? {};
+  operation.responses = {
+    200: {
+      description:
+        'The stream, open until the client or the server ends it. Events: `ready` `{teamId}`, `video` (a Video), `video.deleted` `{videoId}`, `webhook.delivery` `{webhookId, webhookEventId}`, `reset` `{reason}`; each with an `id` cursor and one line of JSON `data`.',
+      headers: {
+        'Cache-Control': { description: 'Always `no-cache`.', schema: { type: 'string', enum: ['no-cache'] } },
+        'X-Accel-Buffering': {
+          description: 'Always `no`: proxies (nginx) must pass events on as they come.',
+          schema: { type: 'string', enum: ['no'] },
+        },
+      },
+      content: { 'text/event-stream': { schema: { type: 'string' }, example: eventStreamExample } },
+    },
+    ...errors,
+  };
   return document;
 }
 

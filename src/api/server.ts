@@ -35,7 +35,9 @@ import { registerErrorHandling, sendError } from './errors.js';
 import { refuseNulCharacters, refuseUnknownQueryParameters } from './input-guards.js';
 import { AppError } from '../domain/errors.js';
 import { healthRoutes, type ReadinessCheck } from './health.routes.js';
-import { documentDownloads, openApiBase, withoutUnusedSchemas } from './openapi.js';
+import { documentDownloads, documentEventStream, openApiBase, withoutUnusedSchemas } from './openapi.js';
+import type { LiveEvents } from '../live/live-events.js';
+import { eventsRoutes } from './events.routes.js';
 import { selectTeam } from './team-selection.js';
 import { tenancyRoutes } from './tenancy.routes.js';
 import { videosInRoutes } from './videos-in.routes.js';
@@ -58,6 +60,8 @@ export interface ServerDeps {
   artifacts: ArtifactService;
   downloads: DownloadService;
   webhooks: WebhookService;
+  /** The live event stream's service (src/live). */
+  live: Pick<LiveEvents, 'open'>;
   readinessChecks: Record<string, ReadinessCheck>;
   /** The web application served at `/`. */
   webApp: WebAppOptions;
@@ -106,8 +110,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     openapi: openApiBase(),
     transform: jsonSchemaTransform,
     transformObject: (input) => {
-      const document = documentDownloads(
-        withoutUnusedSchemas(documentOptionalBodies(jsonSchemaTransformObject(input))),
+      const document = documentEventStream(
+        documentDownloads(withoutUnusedSchemas(documentOptionalBodies(jsonSchemaTransformObject(input)))),
       );
       return deps.rateLimit === null ? document : documentRateLimitHeaders(document);
     },
@@ -130,6 +134,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       await v1.register(videosRoutes({ videos: deps.videos, publicUrl: deps.publicUrl }));
       await v1.register(artifactRoutes({ artifacts: deps.artifacts, publicUrl: deps.publicUrl }));
       await v1.register(webhooksRoutes({ webhooks: deps.webhooks }));
+      await v1.register(eventsRoutes({ live: deps.live }));
     },
     { prefix: '/api/v1' },
   );

@@ -204,6 +204,9 @@ const envSchema = z.object({
   REELIN_WEBHOOK_RETRY_MAX_DELAY_MS: integer(3_600_000, 1, 24 * 3_600_000),
   REELIN_WEBHOOK_POLL_INTERVAL_MS: integer(1_000, 10, 60_000),
   REELIN_WEB_DIR: z.string().min(1).optional(),
+  REELIN_EVENT_STREAMS_PER_KEY: integer(8, 1, 10_000),
+  REELIN_EVENT_STREAM_HEARTBEAT_MS: integer(15_000, 10, 600_000),
+  REELIN_EVENT_STREAM_RETENTION_MINUTES: integer(60, 1, 7 * 24 * 60),
 });
 
 export type StorageConfig = { kind: 'fs'; rootDir: string; directIo: boolean } | S3StorageConfig;
@@ -318,6 +321,8 @@ export interface Config {
     /** The built application (index.html and assets/); default: dist/web of this checkout or image. */
     dir: string;
   };
+  /** The live event stream (`GET /api/v1/events/stream`, src/live). */
+  liveEvents: LiveEventsConfig;
   shutdownTimeoutMs: number;
   /** Sentences to log as warnings at start (a loosened outbound policy). */
   warnings: string[];
@@ -347,6 +352,15 @@ export interface WebhookConfig {
  * two levels below the checkout (or the image's /app) either way, and Vite writes to dist/web there.
  */
 const defaultWebDir = fileURLToPath(new URL('../../dist/web', import.meta.url));
+
+export interface LiveEventsConfig {
+  /** Streams one API key may hold open on one API process; the next is answered 429. */
+  streamsPerKey: number;
+  /** How often an open stream gets a `: heartbeat` comment, so proxies and clients see it alive. */
+  heartbeatMs: number;
+  /** How long changes stay resumable (`Last-Event-ID`); an older cursor is answered with `reset`. */
+  retentionMs: number;
+}
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -467,6 +481,11 @@ export function loadConfig(
       pollIntervalMs: env.REELIN_WEBHOOK_POLL_INTERVAL_MS,
     },
     web: { dir: env.REELIN_WEB_DIR ? path.resolve(cwd, env.REELIN_WEB_DIR) : defaultWebDir },
+    liveEvents: {
+      streamsPerKey: env.REELIN_EVENT_STREAMS_PER_KEY,
+      heartbeatMs: env.REELIN_EVENT_STREAM_HEARTBEAT_MS,
+      retentionMs: env.REELIN_EVENT_STREAM_RETENTION_MINUTES * 60_000,
+    },
     shutdownTimeoutMs: env.REELIN_SHUTDOWN_TIMEOUT_MS,
     warnings: describeWarnings(env),
   };

@@ -491,3 +491,37 @@ export const apiRateWindows = pgTable(
   },
   (table) => [primaryKey({ columns: [table.apiKeyId, table.windowStart] })],
 );
+
+// ---------------------------------------------------------------------------------------------
+// Live updates (issue 16): the change log the event stream reads (src/live/). Rows are written
+// only by the triggers of migration 0008, at commit, so their order is the order of the commits.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * One committed change a team's event stream shows: a video created or changed (`video`), deleted
+ * (`video.deleted`), or a webhook delivery attempt recorded (`webhook.delivery`). `seq` is the
+ * stream's cursor: triggers take it under one advisory lock at commit (see drizzle/0008), so a
+ * reader that has seen `seq` n has seen every change committed before it.
+ */
+export const liveChanges = pgTable(
+  'live_changes',
+  {
+    seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    teamId: uuid('team_id').notNull(),
+    kind: text('kind', { enum: ['video', 'video.deleted', 'webhook.delivery'] }).notNull(),
+    videoId: uuid('video_id'),
+    webhookId: uuid('webhook_id'),
+    deliveryId: uuid('delivery_id'),
+    createdAt: timestamps.createdAt,
+  },
+  (table) => [
+    index('live_changes_team_seq_idx').on(table.teamId, table.seq),
+    index('live_changes_created_idx').on(table.createdAt),
+  ],
+);
+
+/** One row: the highest `seq` pruning has deleted through; an older cursor cannot be resumed. */
+export const liveChangePrunes = pgTable('live_change_prunes', {
+  id: integer('id').primaryKey().default(1),
+  prunedThroughSeq: bigint('pruned_through_seq', { mode: 'number' }).notNull(),
+});

@@ -41,14 +41,7 @@ export async function listenForEvents(
       payload === 'events' || payload === 'deliveries' || payload === 'videos' ? payload : 'missed';
     for (const listener of listeners) listener(heard);
   };
-  let stopListening: () => Promise<void>;
-  if (connection.kind === 'pglite') {
-    stopListening = await connection.pglite.listen(EVENTS_CHANNEL, ring);
-  } else {
-    const listener = new PostgresListener(connection.url, ring, onConnectionError);
-    await listener.start();
-    stopListening = () => listener.close();
-  }
+  const stopListening = await listenOnChannel(connection, EVENTS_CHANNEL, ring, onConnectionError);
   return {
     onRing: (listener) => {
       listeners.add(listener);
@@ -63,6 +56,23 @@ export async function listenForEvents(
   };
 }
 
+/**
+ * LISTENs on `channel` and calls `onPayload` with each notification's payload; after a broken
+ * PostgreSQL listening connection is restored, once with `missed` (notifications may have been
+ * lost meanwhile). Returns the stop. The live event stream (src/live) listens on its own channel.
+ */
+export async function listenOnChannel(
+  connection: DatabaseConnection,
+  channel: string,
+  onPayload: (payload: string) => void,
+  onConnectionError: (error: Error) => void,
+): Promise<() => Promise<void>> {
+  if (connection.kind === 'pglite') return connection.pglite.listen(channel, onPayload);
+  const listener = new PostgresListener(connection.url, channel, onPayload, onConnectionError);
+  await listener.start();
+  return () => listener.close();
+}
+
 class PostgresListener {
   private client: pg.Client | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -70,6 +80,7 @@ class PostgresListener {
 
   constructor(
     private readonly url: string,
+    private readonly channel: string,
     private readonly ring: (payload: string) => void,
     private readonly onConnectionError: (error: Error) => void,
   ) {}
@@ -90,14 +101,14 @@ class PostgresListener {
   private async connect(): Promise<pg.Client> {
     const client = new pg.Client({ connectionString: this.url });
     client.on('notification', (message) => {
-      if (message.channel === EVENTS_CHANNEL) this.ring(message.payload ?? '');
+      if (message.channel === this.channel) this.ring(message.payload ?? '');
     });
     // Registered before connecting: a client without an error listener would crash the process.
     client.on('error', (error) => this.broken(client, error));
-    client.on('end', () => this.broken(client, new Error('the connection listening for events closed')));
+    client.on('end', () => this.broken(client, new Error(`the connection listening on ${this.channel} closed`)));
     try {
       await client.connect();
-      await client.query(`listen ${EVENTS_CHANNEL}`);
+      await client.query(`listen ${this.channel}`);
     } catch (error) {
       await client.end().catch(() => undefined);
       throw error;

@@ -380,3 +380,19 @@ export async function findExistingVideoIds(db: Database, videoIds: readonly stri
     .where(inArray(videos.id, [...videoIds]));
   return new Set(rows.map((row) => row.id));
 }
+
+/**
+ * The videos `videoIds` of team `teamId`, in the columns their wire form shows (as a page reads
+ * them), in one query: what the live event stream sends for a batch of changed videos.
+ */
+export async function listVideoViewsByIds(
+  db: Database,
+  teamId: string,
+  videoIds: readonly string[],
+): Promise<VideoListView[]> {
+  if (videoIds.length === 0) return [];
+  const rows = await selectListViews(db, sql<number>`0`.mapWith(Number)).where(
+    and(eq(videos.teamId, teamId), inArray(videos.id, [...videoIds])),
+  );
+  return rows.map(({ totalElements: _, ...view }): VideoListView => view);
+}
