@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startE2eFixture, type E2eFixture } from '../support/e2e-fixture.js';
+import { openEventStream } from '../support/event-stream.js';
 import { ContractChecker, openApiDocument } from '../support/openapi-contract.js';
 import { backends } from '../support/test-database.js';
 import type { ApiResponse } from '../support/test-service.js';
@@ -138,6 +139,20 @@ describe.each(backends)('responses match the OpenAPI document (%s)', (backend) =
     await call('GET', `/api/v1/webhooks/public-keys/${keys.body[0].id}`, 200);
     await call('GET', `/api/v1/webhooks/public-keys/${MISSING}`, 404);
     await call('DELETE', `/api/v1/webhooks/${id}`, 204);
+  });
+
+  it('answers the live event stream as documented: an event stream, or a JSON error before it starts', async () => {
+    const { reader } = await openEventStream(fx.service.url);
+    try {
+      expect(reader.status).toBe(200);
+      // The body never ends; the checker checks status and type (a text/event-stream has no JSON schema).
+      checker.check('GET', '/api/v1/events/stream', { status: 200, headers: reader.headers, body: null, text: '' });
+      await reader.waitFor('the ready event', (event) => event.event === 'ready');
+    } finally {
+      await reader.close();
+    }
+    await call('GET', '/api/v1/events/stream', 401, { apiKey: null });
+    await call('GET', `/api/v1/events/stream?teamId=${MISSING}`, 404);
   });
 
   it('answers every /api/v1 operation given an unknown query parameter with the documented 400', async () => {

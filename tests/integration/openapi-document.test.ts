@@ -88,6 +88,7 @@ describe('the OpenAPI document', () => {
       'POST /api/v1/webhooks/{webhookId}/activate': 'activateVideoWebhookById',
       'POST /api/v1/webhooks/{webhookId}/deactivate': 'deactivateVideoWebhookById',
       'POST /api/v1/webhooks/{webhookId}/test': 'testVideoWebhookById',
+      'GET /api/v1/events/stream': 'streamEvents',
     });
     const ids = operations.map(({ operation }) => operation.operationId);
     expect(new Set(ids).size).toBe(ids.length);
