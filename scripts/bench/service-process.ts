@@ -38,6 +38,8 @@ export interface ServiceSpec {
 
 export interface ServiceProcess {
   pid: number;
+  /** The process serving the API: the same as `pid` on the embedded database, the `api` process on PostgreSQL. */
+  apiPid: number;
   /** `http://127.0.0.1:<port>` */
   url: string;
   apiKey: string;
@@ -86,6 +88,7 @@ export async function startService(spec: ServiceSpec): Promise<ServiceProcess> {
   );
   const service: ServiceProcess = {
     pid: copier.pid ?? 0,
+    apiPid: children.at(-1)?.pid ?? 0,
     url: `http://127.0.0.1:${port}`,
     apiKey,
     dataDir,
