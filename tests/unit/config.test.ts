@@ -80,6 +80,7 @@ describe('loadConfig defaults', () => {
       },
       // The build next to the server's output in this checkout, whatever the working folder.
       web: { dir: fileURLToPath(new URL('../../dist/web', import.meta.url)) },
+      liveEvents: { streamsPerKey: 8, heartbeatMs: 15_000, retentionMs: 60 * 60_000 },
       shutdownTimeoutMs: 10_000,
       warnings: [],
     });
