@@ -13,6 +13,7 @@ import {
 import { hashApiKey } from '../../src/services/tenancy.service.js';
 import { startE2eFixture, type E2eFixture } from '../support/e2e-fixture.js';
 import { backends } from '../support/test-database.js';
+import { until } from '../support/wait.js';
 
 const OTHER_KEY = 'rln_other_team_key_abcdefghijklmnopqrstuvwxyz012345';
 const MULTI_KEY = 'rln_multi_team_key_abcdefghijklmnopqrstuvwxyz012345';
@@ -463,6 +464,75 @@ describe.each(backends)('the API contract (%s)', (backend) => {
       const deleted = await fx.service.api('DELETE', `/api/v1/videos/${id}`, asMulti);
       expect([deleted.status, deleted.body]).toEqual([200, [id]]);
       expect((await fx.service.api('DELETE', `/api/v1/projects/${projectId}`, asMulti)).status).toBe(204);
+    });
+
+    it('restarts and abandons a FAILED import of the second team by id, which 404s for anyone outside that team', async () => {
+      /** An import into the second team whose copy FAILS its CRC32C check, polled as a Pixop client would. */
+      const failedImport = async (name: string): Promise<string> => {
+        const created = await fx.service.api('POST', `/api/v1/videos/in/https?selectTeamId=${secondTeamId}&crc32c=1`, {
+          ...asMulti,
+          body: { name, url: fx.url('/a.mp4') },
+        });
+        expect(created.status, JSON.stringify(created.body)).toBe(201);
+        const id: string = created.body.videoId;
+        const failed = await until(
+          `import ${id} to fail`,
+          () => fx.service.api('GET', `/api/v1/videos/${id}/in/status`, asMulti),
+          (response) => response.status !== 200 || response.body.upload.uploadState.uploadStatus === 'FAILED',
+          { timeoutMs: 30_000, intervalMs: 50 },
+        );
+        expect([failed.status, failed.body.upload.uploadState.error.code]).toEqual([200, 'CHECKSUM_MISMATCH']);
+        return id;
+      };
+      const restartable = await failedImport('Second team restart');
+      const abandonable = await failedImport('Second team abandon');
+
+      for (const id of [restartable, abandonable]) {
+        for (const [method, action] of [
+          ['POST', 'restart'],
+          ['DELETE', 'abandon'],
+        ] as const) {
+          const path = `/api/v1/videos/${id}/in/${action}`;
+          // A user outside the second team: the import does not exist for them.
+          const stranger = await fx.service.api(method, path, { apiKey: OTHER_KEY });
+          expect([stranger.status, stranger.body.errorCode], `${method} ${path}`).toEqual([404, 'RESOURCE_NOT_FOUND']);
+          // The importing user naming a team they are not a member of.
+          const notMember = await fx.service.api(method, `${path}?selectTeamId=${otherTeamId}`, asMulti);
+          expect([notMember.status, notMember.body.errorCode], `${method} ${path}`).toEqual([404, 'TEAM_NOT_FOUND']);
+        }
+        // The refused attempts changed nothing.
+        const status = await fx.service.api('GET', `/api/v1/videos/${id}/in/status`, asMulti);
+        expect(status.body.upload.uploadState.uploadStatus).toBe('FAILED');
+      }
+
+      const restarted = await fx.service.api(
+        'POST',
+        `/api/v1/videos/${restartable}/in/restart?skipChecksumValidation=true`,
+        asMulti,
+      );
+      expect([restarted.status, restarted.body.videoId], JSON.stringify(restarted.body)).toEqual([200, restartable]);
+      const done = await until(
+        `restarted import ${restartable} to finish`,
+        () => fx.service.api('GET', `/api/v1/videos/${restartable}/in/status`, asMulti),
+        (response) =>
+          response.status !== 200 || ['DONE', 'FAILED'].includes(response.body.upload.uploadState.uploadStatus),
+        { timeoutMs: 30_000, intervalMs: 50 },
+      );
+      expect([done.status, done.body.upload.uploadState.uploadStatus, done.body.upload.file.size]).toEqual([
+        200,
+        'DONE',
+        100_000,
+      ]);
+
+      const abandoned = await fx.service.api('DELETE', `/api/v1/videos/${abandonable}/in/abandon`, asMulti);
+      expect([abandoned.status, abandoned.text]).toEqual([204, '']);
+      const gone = await fx.service.api('GET', `/api/v1/videos/${abandonable}`, asMulti);
+      expect([gone.status, gone.body.errorCode]).toEqual([404, 'RESOURCE_NOT_FOUND']);
+
+      // Leaves the second team as it found it, for the other tests that list it.
+      const deleted = await fx.service.api('DELETE', `/api/v1/videos/${restartable}`, asMulti);
+      expect(deleted.status).toBe(200);
+      expect(deleted.body).toContain(restartable);
     });
 
     it("answers 404 with the exact contract body for another user's video, project and webhook", async () => {
