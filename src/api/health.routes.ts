@@ -31,6 +31,7 @@ async function runCheck(check: ReadinessCheck): Promise<string | null> {
 
 const checkResult = z.object({ status: z.enum(['up', 'down']) });
 const readiness = z.object({ status: z.enum(['ready', 'not ready']), checks: z.record(z.string(), checkResult) });
+const up = { status: 'up' };
 
 /**
  * The 400 is documented because it can happen: a NUL character anywhere in the request is refused
@@ -48,7 +49,10 @@ export function healthRoutes(deps: { checks: Record<string, ReadinessCheck> }): 
           description: 'Answers 200 while the process runs; it checks nothing else. Needs no credentials.',
           tags: ['Operations'],
           security: [],
-          response: { 200: z.object({ status: z.literal('ok') }), 400: errorResponse },
+          response: {
+            200: z.object({ status: z.literal('ok') }).meta({ examples: [{ status: 'ok' }] }),
+            400: errorResponse,
+          },
         },
       },
       async () => ({ status: 'ok' as const }),
@@ -65,7 +69,15 @@ export function healthRoutes(deps: { checks: Record<string, ReadinessCheck> }): 
             'Answers 200 when the database, the job queue and the storage each answer within 3 seconds, else 503 with each check up or down (why one failed goes to the log). Needs no credentials.',
           tags: ['Operations'],
           security: [],
-          response: { 200: readiness, 400: errorResponse, 503: readiness },
+          response: {
+            200: readiness.meta({
+              examples: [{ status: 'ready', checks: { database: up, queue: up, storage: up } }],
+            }),
+            400: errorResponse,
+            503: readiness.meta({
+              examples: [{ status: 'not ready', checks: { database: up, queue: up, storage: { status: 'down' } } }],
+            }),
+          },
         },
       },
       async (request, reply) => {

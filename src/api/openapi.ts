@@ -1,10 +1,12 @@
 /**
  * What the OpenAPI document says beyond the route schemas: `info` (the version is the package's),
- * `servers`, the tags with their descriptions, the download links' bodies, and no schema component
- * that nothing refers to. The document itself is generated from the routes by @fastify/swagger.
+ * `servers`, the tags with their descriptions, the download links' bodies, an example on every
+ * JSON body, and no schema component that nothing refers to. The document itself is generated
+ * from the routes by @fastify/swagger.
  */
 import { readFileSync } from 'node:fs';
 import type { SwaggerOptions, SwaggerTransformObject } from '@fastify/swagger';
+import { errorExampleComponents, errorExamplesOf } from './error-examples.js';
 
 type OpenApiDocument = ReturnType<SwaggerTransformObject>;
 
@@ -85,10 +87,20 @@ export function openApiBase(): NonNullable<Extract<SwaggerOptions, { openapi?: u
   };
 }
 
+interface Media {
+  schema?: { $ref?: string; [keyword: string]: unknown };
+  example?: unknown;
+  examples?: Record<string, { $ref: string }>;
+}
+interface Response {
+  description?: string;
+  content?: Record<string, Media>;
+}
 interface Operation {
   operationId?: string;
-  responses?: Record<string, unknown>;
+  responses?: Record<string, Response>;
 }
+type Paths = Record<string, Record<string, Operation>>;
 
 const fileHeaders = {
   'Accept-Ranges': { description: 'Always `bytes`.', schema: { type: 'string', enum: ['bytes'] } },
@@ -126,13 +138,15 @@ function downloadResponses(head: boolean) {
 
 /** Documents the file answers of the download routes, which are streams rather than schema-checked bodies. */
 export function documentDownloads(document: OpenApiDocument): OpenApiDocument {
-  const paths = (document as { paths?: Record<string, Record<string, Operation>> }).paths ?? {};
+  const paths = (document as { paths?: Paths }).paths ?? {};
   for (const [path, operations] of Object.entries(paths)) {
     if (!path.startsWith('/api/downloads/')) continue;
     for (const [method, operation] of Object.entries(operations)) {
       // @fastify/swagger appends `-head` to a HEAD route's operationId; these are named for themselves.
       if (method === 'head') operation.operationId = operation.operationId?.replace(/-head$/, '');
       const { 200: _unused, ...errors } = operation.responses ?? {};
+      // A HEAD answer never has a body, its errors' neither.
+      if (method === 'head') for (const error of Object.values(errors)) delete error.content;
       operation.responses = { ...downloadResponses(method === 'head'), ...errors };
     }
   }
@@ -229,5 +243,45 @@ export function withoutUnusedSchemas(document: OpenApiDocument): OpenApiDocument
     for (const name of [...used]) referencedSchemas(schemas[name], used);
   }
   for (const name of Object.keys(schemas)) if (!used.has(name)) delete schemas[name];
+  return document;
+}
+
+/**
+ * Gives every JSON answer of every operation its examples on its media type, where readers and
+ * generators look first. An answer whose schema is a component refers to the example of
+ * `components.examples` named like it (the example declared with the schema), an error to the
+ * examples it is answered with (error-examples.ts): each example is in the document once. Inline
+ * schemas' examples are on their media types already (@fastify/swagger moves them there).
+ */
+export function documentExamples(document: OpenApiDocument): OpenApiDocument {
+  const openapi = document as {
+    paths?: Paths;
+    components?: { schemas?: Record<string, { examples?: unknown[] }>; examples?: Record<string, unknown> };
+  };
+  const schemas = openapi.components?.schemas ?? {};
+  const errorExamples = errorExampleComponents();
+  const examples: Record<string, unknown> = { ...errorExamples };
+  const refer = (names: string[]) =>
+    Object.fromEntries(names.map((name) => [name, { $ref: `#/components/examples/${name}` }]));
+  for (const [path, operations] of Object.entries(openapi.paths ?? {})) {
+    for (const operation of Object.values(operations)) {
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        const media = response.content?.['application/json'];
+        const name = media?.schema?.$ref?.replace('#/components/schemas/', '');
+        if (media === undefined || media.example !== undefined || name === undefined) continue;
+        if (name === 'Error') {
+          const names = errorExamplesOf(operation.operationId ?? '', path, Number(status));
+          if (names.length > 0) media.examples = refer(names);
+          continue;
+        }
+        const value = schemas[name]?.examples?.[0];
+        if (value === undefined) continue;
+        if (name in errorExamples) throw new Error(`an error example and a schema are both named ${name}`);
+        examples[name] = { value };
+        media.examples = refer([name]);
+      }
+    }
+  }
+  openapi.components = { ...openapi.components, examples };
   return document;
 }

@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { eventTypes, type EventType } from '../domain/events.js';
 import { standardWebhooksSecretPattern } from '../domain/webhooks.js';
 import { MAX_QUOTED_VALUE_LENGTH } from './errors.js';
+import { errorExampleBody } from './error-examples.js';
+import * as examples from './examples.js';
 
 export const uuid = z.uuid({ message: 'must be a UUID' });
 
@@ -93,15 +95,18 @@ export const teamIdQuery = uuid
   .optional()
   .describe("One of the caller's teams, whose objects are listed; absent: the caller's default team.");
 
-export function pageOf<T extends z.ZodType>(item: T) {
-  return z.object({
-    pageNumber: z.number().int(),
-    pageSize: z.number().int(),
-    numberOfElements: z.number().int(),
-    totalPages: z.number().int(),
-    totalElements: z.number().int(),
-    items: z.array(item),
-  });
+/** A page of `item`s; `example` (one item) makes the page's example. */
+export function pageOf<T extends z.ZodType>(item: T, example: unknown) {
+  return z
+    .object({
+      pageNumber: z.number().int(),
+      pageSize: z.number().int(),
+      numberOfElements: z.number().int(),
+      totalPages: z.number().int(),
+      totalElements: z.number().int(),
+      items: z.array(item),
+    })
+    .meta({ examples: [examples.pageExample(example)] });
 }
 
 export const selectTeamQuery = z.object({
@@ -134,7 +139,7 @@ export const errorResponse = z
     ),
     errorDetails: z.record(z.string(), z.unknown()).nullable(),
   })
-  .meta({ id: 'Error' });
+  .meta({ id: 'Error', examples: [errorExampleBody('VideoNotFound')] });
 
 /** The error responses every API-key endpoint can answer with, for the OpenAPI document. */
 export const commonErrors = {
@@ -163,7 +168,7 @@ export const videoFile = z
     containerName: z.string().nullable(),
     lastModified: dateTime.nullable(),
   })
-  .meta({ id: 'VideoFile' });
+  .meta({ id: 'VideoFile', examples: [examples.videoFileExample] });
 
 /**
  * Marks a field or parameter as this service's extension (not in the Pixop API): its description
@@ -193,7 +198,9 @@ export const uploadState = z.object({
   ),
 });
 
-export const videoUpload = z.object({ file: videoFile, uploadState }).meta({ id: 'VideoUpload' });
+export const videoUpload = z
+  .object({ file: videoFile, uploadState })
+  .meta({ id: 'VideoUpload', examples: [examples.videoUploadExample] });
 
 const scanType = z.enum(['PROGRESSIVE', 'INTERLACED_TOP_FIRST', 'INTERLACED_BOTTOM_FIRST']);
 
@@ -227,7 +234,7 @@ export const videoMetadata = z
     colorPrimariesName: z.string().nullable(),
     hdrStandardName: z.string().nullable().describe('HDR10, HDR10+, HLG or Dolby Vision; null for SDR.'),
   })
-  .meta({ id: 'VideoMetadata' });
+  .meta({ id: 'VideoMetadata', examples: [examples.videoMetadataExample] });
 
 export const qualityAssessment = z
   .object({
@@ -243,6 +250,7 @@ export const qualityAssessment = z
   })
   .meta({
     id: 'QualityAssessment',
+    examples: [examples.qualityAssessmentExample],
     description: 'See docs/quality-assessment.md for how each metric is computed and what its labels mean.',
   });
 
@@ -272,7 +280,7 @@ export const videoIngestion = z
     metadata: videoMetadata.nullable(),
     qualityAssessment: qualityAssessment.nullable(),
   })
-  .meta({ id: 'VideoIngestion' });
+  .meta({ id: 'VideoIngestion', examples: [examples.videoIngestionExample] });
 
 export const videoProcessing = z
   .object({
@@ -292,11 +300,11 @@ export const videoProcessing = z
       endPositionMilliseconds: z.number().int(),
     }),
   })
-  .meta({ id: 'VideoProcessing' });
+  .meta({ id: 'VideoProcessing', examples: [examples.videoProcessingExample] });
 
 export const videoInStatus = z
   .object({ videoId: uuid, upload: videoUpload, ingestion: videoIngestion })
-  .meta({ id: 'VideoInStatus' });
+  .meta({ id: 'VideoInStatus', examples: [examples.videoInStatusExample] });
 
 export const video = z
   .object({
@@ -323,7 +331,7 @@ export const video = z
     }),
     clipId: uuid.nullable(),
   })
-  .meta({ id: 'Video' });
+  .meta({ id: 'Video', examples: [examples.videoExample] });
 
 export const team = z
   .object({
@@ -338,11 +346,11 @@ export const team = z
       'x-reelin-extension': true,
     }),
   })
-  .meta({ id: 'Team' });
+  .meta({ id: 'Team', examples: [examples.teamExample] });
 
 export const project = z
   .object({ id: uuid, createdAt: dateTime, updatedAt: dateTime, name: z.string(), isSample: z.boolean(), teamId: uuid })
-  .meta({ id: 'Project' });
+  .meta({ id: 'Project', examples: [examples.projectExample] });
 
 export const account = z
   .object({
@@ -356,7 +364,7 @@ export const account = z
     }),
     defaultTeam: team.nullable(),
   })
-  .meta({ id: 'Account' });
+  .meta({ id: 'Account', examples: [examples.accountExample] });
 
 /**
  * The S3 bucket and key pair of an import from S3, as the contract has it, plus this service's
@@ -386,7 +394,7 @@ export const s3BucketAccess = z
     },
     { error: (issue) => (issue.input === undefined ? 'is required' : 'must be an object') },
   )
-  .meta({ id: 'S3Bucket' });
+  .meta({ id: 'S3Bucket', examples: [examples.s3BucketExample] });
 
 /** An ingestion artifact as a pre-signed link (this service's extension). */
 export const videoArtifact = z
@@ -402,11 +410,11 @@ export const videoArtifact = z
     presignedUrl: z.string(),
     expiresAt: dateTime,
   })
-  .meta({ id: 'VideoArtifact' });
+  .meta({ id: 'VideoArtifact', examples: [examples.videoArtifactExample] });
 
 export const videoArtifactList = z
   .object({ videoId: uuid, items: z.array(videoArtifact) })
-  .meta({ id: 'VideoArtifactList' });
+  .meta({ id: 'VideoArtifactList', examples: [examples.videoArtifactListExample] });
 
 /** A pre-signed link to a video's file, with what a download needs to know beforehand. */
 export const videoDownloadLink = z
@@ -420,7 +428,7 @@ export const videoDownloadLink = z
     suggestedFileName: z.string(),
     crc32cChecksum: z.number().int(),
   })
-  .meta({ id: 'VideoDownloadLink' });
+  .meta({ id: 'VideoDownloadLink', examples: [examples.videoDownloadLinkExample] });
 
 /** One of the contract's event types, as a subscription or a test event names it. */
 export const webhookEventType = z.enum(eventTypes as [EventType, ...EventType[]], {
@@ -482,7 +490,7 @@ export const webhook = z
       'x-reelin-extension': true,
     }),
   })
-  .meta({ id: 'Webhook' });
+  .meta({ id: 'Webhook', examples: [examples.webhookExample] });
 
 const webhookPayload = z
   .object({
@@ -494,7 +502,7 @@ const webhookPayload = z
     attemptCount: z.number().int(),
     data: z.object({ type: z.literal('VIDEO'), videoId: uuid }),
   })
-  .meta({ id: 'WebhookPayload' });
+  .meta({ id: 'WebhookPayload', examples: [examples.webhookEventExample.payload] });
 
 export const webhookEvent = z
   .object({
@@ -520,7 +528,7 @@ export const webhookEvent = z
       }),
     ),
   })
-  .meta({ id: 'WebhookEvent' });
+  .meta({ id: 'WebhookEvent', examples: [examples.webhookEventExample] });
 
 export const webhookPublicKey = z
   .object({
@@ -533,4 +541,4 @@ export const webhookPublicKey = z
       .nullable()
       .describe('Null for the active key; set on a key replaced by a rotation, which stays valid until then.'),
   })
-  .meta({ id: 'WebhookPublicKey' });
+  .meta({ id: 'WebhookPublicKey', examples: [examples.webhookPublicKeyExample] });

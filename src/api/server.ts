@@ -35,7 +35,13 @@ import { registerErrorHandling, sendError } from './errors.js';
 import { refuseNulCharacters, refuseUnknownQueryParameters } from './input-guards.js';
 import { AppError } from '../domain/errors.js';
 import { healthRoutes, type ReadinessCheck } from './health.routes.js';
-import { documentDownloads, documentEventStream, openApiBase, withoutUnusedSchemas } from './openapi.js';
+import {
+  documentDownloads,
+  documentEventStream,
+  documentExamples,
+  openApiBase,
+  withoutUnusedSchemas,
+} from './openapi.js';
 import type { LiveEvents } from '../live/live-events.js';
 import { eventsRoutes } from './events.routes.js';
 import { selectTeam } from './team-selection.js';
@@ -110,8 +116,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     openapi: openApiBase(),
     transform: jsonSchemaTransform,
     transformObject: (input) => {
-      const document = documentEventStream(
-        documentDownloads(withoutUnusedSchemas(documentOptionalBodies(jsonSchemaTransformObject(input)))),
+      const document = documentExamples(
+        documentEventStream(
+          documentDownloads(withoutUnusedSchemas(documentOptionalBodies(jsonSchemaTransformObject(input)))),
+        ),
       );
       return deps.rateLimit === null ? document : documentRateLimitHeaders(document);
     },

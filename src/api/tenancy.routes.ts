@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { mapPage } from '../domain/paging.js';
 import type { ProjectService } from '../services/project.service.js';
 import type { TenancyService } from '../services/tenancy.service.js';
+import { projectExample, teamExample } from './examples.js';
 import { presentAccount, presentProject, presentTeam } from './presenters.js';
 import { teamFrom } from './team-selection.js';
 import {
@@ -51,7 +52,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
           description: "Every team the API key's user belongs to, a page at a time.",
           tags: ['Teams'],
           querystring: pageQuery,
-          response: { 200: pageOf(team), ...commonErrors },
+          response: { 200: pageOf(team, teamExample), ...commonErrors },
         },
       },
       async (request) => mapPage(await tenancy.listTeams(request.principal, request.query), presentTeam),
@@ -84,7 +85,10 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
             "This service's extension: `freeClipEnabled` turns the free 10-second clip of every ingested master on or off for the team.",
           tags: ['Teams'],
           params: z.object({ teamId: uuid.describe("One of the caller's teams.") }),
-          body: z.object({ freeClipEnabled: z.boolean({ error: 'must be true or false' }).optional() }).strict(),
+          body: z
+            .object({ freeClipEnabled: z.boolean({ error: 'must be true or false' }).optional() })
+            .strict()
+            .meta({ examples: [{ freeClipEnabled: false }] }),
           response: { 200: team, ...commonErrors },
         },
       },
@@ -101,7 +105,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
           description: 'Creates a project in the selected team (`selectTeamId`, else the default team).',
           tags: ['Projects'],
           querystring: selectTeamQuery,
-          body: z.object({ name: projectName }),
+          body: z.object({ name: projectName }).meta({ examples: [{ name: 'Documentary 2026' }] }),
           response: { 201: project, ...commonErrors },
         },
       },
@@ -121,7 +125,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
           description: 'The projects of one team (`teamId`, else the default team), a page at a time.',
           tags: ['Projects'],
           querystring: pageQuery.extend({ teamId: teamIdQuery }),
-          response: { 200: pageOf(project), ...commonErrors },
+          response: { 200: pageOf(project, projectExample), ...commonErrors },
         },
       },
       async (request) => {
@@ -180,7 +184,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
           tags: ['Projects'],
           params: projectParams,
           querystring: selectTeamQuery,
-          body: z.object({ name: projectName.optional() }),
+          body: z.object({ name: projectName.optional() }).meta({ examples: [{ name: 'Documentary 2026 (final)' }] }),
           response: { 200: project, ...commonErrors },
         },
       },

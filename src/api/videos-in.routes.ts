@@ -6,6 +6,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { DOT_SEGMENT_MESSAGE, hasDotSegment } from '../domain/s3-object.js';
 import type { VideoImportService } from '../services/video-import.service.js';
+import { exampleIds, s3BucketExample } from './examples.js';
 import { presentVideoInStatus } from './presenters.js';
 import { teamFrom } from './team-selection.js';
 import {
@@ -32,12 +33,25 @@ const videoFields = z.object({
     .optional(),
 });
 
-const importBody = videoFields.extend({ url: boundedString(1, 4096) });
+const videoFieldsExample = {
+  name: 'Interview, camera A',
+  description: 'Raw 4K footage from the first shooting day.',
+  projectId: exampleIds.project,
+  fileName: 'interview-4k.mp4',
+};
 
-const s3ImportBody = videoFields.extend({
-  objectKey: boundedString(1, 1024).refine((key) => !hasDotSegment(key), { message: DOT_SEGMENT_MESSAGE }),
-  s3Bucket: s3BucketAccess,
-});
+const importBody = videoFields
+  .extend({ url: boundedString(1, 4096) })
+  .meta({ examples: [{ ...videoFieldsExample, url: 'https://media.example.com/shoots/2026-11-27/interview-4k.mp4' }] });
+
+const s3ImportBody = videoFields
+  .extend({
+    objectKey: boundedString(1, 1024).refine((key) => !hasDotSegment(key), { message: DOT_SEGMENT_MESSAGE }),
+    s3Bucket: s3BucketAccess,
+  })
+  .meta({
+    examples: [{ ...videoFieldsExample, objectKey: 'shoots/2026-11-27/interview-4k.mp4', s3Bucket: s3BucketExample }],
+  });
 
 const fullIngestion = queryBoolean
   .default(false)

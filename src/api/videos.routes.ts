@@ -5,6 +5,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { mapPage } from '../domain/paging.js';
 import type { VideoService } from '../services/video.service.js';
+import { clipExample, exampleIds, videoExample } from './examples.js';
 import { presentDownloadLink, presentVideo } from './presenters.js';
 import { teamFrom } from './team-selection.js';
 import {
@@ -66,7 +67,7 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
               'only the videos whose name contains this text, ignoring case; `%`, `_` and `\\` are plain characters, not wildcards.',
             ),
           }),
-          response: { 200: pageOf(video), ...commonErrors },
+          response: { 200: pageOf(video, videoExample), ...commonErrors },
         },
       },
       async (request) => {
@@ -126,10 +127,12 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
           tags: ['Videos'],
           params: videoParams,
           querystring: selectTeamQuery,
-          body: z.object({
-            name: boundedString(1, 255).optional(),
-            description: boundedString(0, 511).optional(),
-          }),
+          body: z
+            .object({
+              name: boundedString(1, 255).optional(),
+              description: boundedString(0, 511).optional(),
+            })
+            .meta({ examples: [{ name: 'Interview, camera A (graded)', description: 'Colour-graded master.' }] }),
           response: { 200: video, ...commonErrors },
         },
       },
@@ -150,8 +153,16 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
           tags: ['Videos'],
           params: videoParams,
           querystring: selectTeamQuery,
-          body: z.array(uuid).max(1000).nullish(),
-          response: { 200: z.array(uuid), 409: errorResponse, ...commonErrors },
+          body: z
+            .array(uuid)
+            .max(1000)
+            .nullish()
+            .meta({ examples: [[exampleIds.clip]] }),
+          response: {
+            200: z.array(uuid).meta({ examples: [[exampleIds.video, exampleIds.clip]] }),
+            409: errorResponse,
+            ...commonErrors,
+          },
         },
       },
       async (request) => {
@@ -170,7 +181,7 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
           tags: ['Videos'],
           params: videoParams,
           querystring: pageQuery.extend({ selectTeamId: selectTeamQuery.shape.selectTeamId, teamId: teamIdQuery }),
-          response: { 200: pageOf(video), ...commonErrors },
+          response: { 200: pageOf(video, clipExample), ...commonErrors },
         },
       },
       async (request) => {

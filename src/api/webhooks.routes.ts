@@ -5,6 +5,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { mapPage } from '../domain/paging.js';
 import type { WebhookService } from '../services/webhook.service.js';
+import { webhookEventExample, webhookExample, webhookPublicKeyExample } from './examples.js';
 import { presentWebhook, presentWebhookEvent, presentWebhookPublicKey } from './presenters.js';
 import {
   commonErrors,
@@ -41,16 +42,31 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
             'At most 10 active webhooks per team (409 MAXIMUM_AMOUNT_OF_ACTIVE_WEBHOOKS_REACHED). Deliveries are signed with ECDSA (X-Pixop-* headers) and, with a `secret`, also with Standard Webhooks headers.',
           tags,
           querystring: selectTeamQuery,
-          body: z.object({
-            name: webhookFields.name,
-            description: webhookFields.description.optional(),
-            url: webhookFields.url,
-            rateLimitPerSecond: webhookFields.rateLimitPerSecond.default(10),
-            maxTotalRetryDelayMinutes: webhookFields.maxTotalRetryDelayMinutes.default(180),
-            eventTypes: webhookFields.eventTypes,
-            active: z.boolean({ message: 'must be true or false' }).default(true),
-            secret: webhookFields.secret.optional(),
-          }),
+          body: z
+            .object({
+              name: webhookFields.name,
+              description: webhookFields.description.optional(),
+              url: webhookFields.url,
+              rateLimitPerSecond: webhookFields.rateLimitPerSecond.default(10),
+              maxTotalRetryDelayMinutes: webhookFields.maxTotalRetryDelayMinutes.default(180),
+              eventTypes: webhookFields.eventTypes,
+              active: z.boolean({ message: 'must be true or false' }).default(true),
+              secret: webhookFields.secret.optional(),
+            })
+            .meta({
+              examples: [
+                {
+                  name: 'Ingest notifications',
+                  description: 'Tells the editing suite when a master is ready.',
+                  url: 'https://hooks.example.com/reelin',
+                  rateLimitPerSecond: 10,
+                  maxTotalRetryDelayMinutes: 180,
+                  eventTypes: ['video_in.done', 'video_in.failed', 'video_in_ingestion.done'],
+                  active: true,
+                  secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+                },
+              ],
+            }),
           response: { 201: webhook, 409: errorResponse, ...commonErrors },
         },
       },
@@ -70,7 +86,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
           description: 'The webhooks of one team (`teamId`, else the default team), a page at a time.',
           tags,
           querystring: pageQuery.extend({ teamId: teamIdQuery }),
-          response: { 200: pageOf(webhook), ...commonErrors },
+          response: { 200: pageOf(webhook, webhookExample), ...commonErrors },
         },
       },
       async (request) => {
@@ -87,7 +103,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
           summary: 'The public keys that verify delivery signatures',
           description: 'The active key and, during a rotation, the previous one with its `expiresAt`.',
           tags,
-          response: { 200: z.array(webhookPublicKey), ...commonErrors },
+          response: { 200: z.array(webhookPublicKey).meta({ examples: [[webhookPublicKeyExample]] }), ...commonErrors },
         },
       },
       async () => (await webhooks.listPublicKeys()).map(presentWebhookPublicKey),
@@ -134,7 +150,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
             occurredAtFrom: queryDateTime.optional().describe('Only events that occurred at or after this instant.'),
             occurredAtUntil: queryDateTime.optional().describe('Only events that occurred before this instant.'),
           }),
-          response: { 200: pageOf(webhookEvent), ...commonErrors },
+          response: { 200: pageOf(webhookEvent, webhookEventExample), ...commonErrors },
         },
       },
       async (request) => {
@@ -209,15 +225,21 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
           tags,
           params: webhookParams,
           querystring: selectTeamQuery,
-          body: z.object({
-            name: webhookFields.name.optional(),
-            description: webhookFields.description.optional(),
-            url: webhookFields.url.optional(),
-            rateLimitPerSecond: webhookFields.rateLimitPerSecond.optional(),
-            maxTotalRetryDelayMinutes: webhookFields.maxTotalRetryDelayMinutes.optional(),
-            eventTypes: webhookFields.eventTypes.optional(),
-            secret: webhookFields.secret.nullable().optional(),
-          }),
+          body: z
+            .object({
+              name: webhookFields.name.optional(),
+              description: webhookFields.description.optional(),
+              url: webhookFields.url.optional(),
+              rateLimitPerSecond: webhookFields.rateLimitPerSecond.optional(),
+              maxTotalRetryDelayMinutes: webhookFields.maxTotalRetryDelayMinutes.optional(),
+              eventTypes: webhookFields.eventTypes.optional(),
+              secret: webhookFields.secret.nullable().optional(),
+            })
+            .meta({
+              examples: [
+                { url: 'https://hooks.example.com/reelin/v2', eventTypes: ['video_in.done', 'video.deleted'] },
+              ],
+            }),
           response: { 200: webhook, ...commonErrors },
         },
       },
@@ -263,7 +285,10 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
             tags,
             params: webhookParams,
             querystring: selectTeamQuery,
-            response: { 200: webhook, 409: errorResponse, ...commonErrors },
+            // Only activating can pass the limit of active webhooks.
+            response: active
+              ? { 200: webhook, 409: errorResponse, ...commonErrors }
+              : { 200: webhook, ...commonErrors },
           },
         },
         async (request) => {
