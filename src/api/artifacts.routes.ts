@@ -12,6 +12,7 @@ import { presentArtifactLink } from './presenters.js';
 import {
   commonErrors,
   errorResponse,
+  extensionOperation,
   queryInteger,
   selectTeamQuery,
   uuid,
@@ -58,7 +59,7 @@ export function artifactRoutes(deps: { artifacts: ArtifactService; publicUrl: st
           schema: {
             operationId,
             summary,
-            description,
+            ...extensionOperation(description),
             tags: ['Ingestion'],
             params,
             querystring: linkQuery,
@@ -94,8 +95,9 @@ export function artifactRoutes(deps: { artifacts: ArtifactService; publicUrl: st
         schema: {
           operationId: 'generateWebVideoDownloadUrl',
           summary: 'Get a pre-signed URL for the web video',
-          description:
+          ...extensionOperation(
             'H.264/AAC MP4 with faststart, at most 1080p, square pixels, progressive. The link answers HTTP range requests, so a browser can seek. 409 VIDEO_NOT_FULLY_INGESTED until it exists.',
+          ),
           tags: ['Ingestion'],
           params,
           querystring: linkQuery,

@@ -14,7 +14,7 @@ import { toBlobKey } from '../storage/blob-keys.js';
 import type { BlobStore, ByteRange } from '../storage/blob-store.js';
 import type { DownloadLinkSigner, LinkVerdict } from '../storage/download-links.js';
 import type { DownloadService } from '../services/download.service.js';
-import { errorResponse, uuid } from './schemas.js';
+import { errorResponse, extensionOperation, uuid } from './schemas.js';
 
 export interface DownloadRoutesDeps {
   downloads: DownloadService;
@@ -173,7 +173,9 @@ export function downloadRoutes(deps: DownloadRoutesDeps): FastifyPluginAsyncZod 
           summary: head
             ? "A video file's headers through a pre-signed link"
             : 'Download a video file through a pre-signed link',
-          description: `${head ? 'Answers as GET would, without the body' : 'Serves the file'}. ${downloadDescription}`,
+          ...extensionOperation(
+            `${head ? 'Answers as GET would, without the body' : 'Serves the file'}. ${downloadDescription}`,
+          ),
           tags: ['Downloads'],
           security: [],
           params: z.object({ videoId: videoIdParameter, fileName: fileNameParameter }),
@@ -196,7 +198,9 @@ export function downloadRoutes(deps: DownloadRoutesDeps): FastifyPluginAsyncZod 
           summary: head
             ? "A thumbnail's, full frame's, poster's or web video's headers through a pre-signed link"
             : 'Download a thumbnail, full frame, poster or web video through a pre-signed link',
-          description: `${head ? 'Answers as GET would, without the body' : 'Serves the file'}. ${downloadDescription}`,
+          ...extensionOperation(
+            `${head ? 'Answers as GET would, without the body' : 'Serves the file'}. ${downloadDescription}`,
+          ),
           tags: ['Downloads'],
           security: [],
           params: z.object({

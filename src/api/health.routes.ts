@@ -6,7 +6,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { errorResponse } from './schemas.js';
+import { errorResponse, extensionOperation } from './schemas.js';
 
 export type ReadinessCheck = () => Promise<void>;
 
@@ -46,7 +46,7 @@ export function healthRoutes(deps: { checks: Record<string, ReadinessCheck> }): 
         schema: {
           operationId: 'getLiveness',
           summary: 'Liveness',
-          description: 'Answers 200 while the process runs; it checks nothing else. Needs no credentials.',
+          ...extensionOperation('Answers 200 while the process runs; it checks nothing else. Needs no credentials.'),
           tags: ['Operations'],
           security: [],
           response: {
@@ -65,8 +65,9 @@ export function healthRoutes(deps: { checks: Record<string, ReadinessCheck> }): 
         schema: {
           operationId: 'getReadiness',
           summary: 'Readiness: database, queue and storage reachable',
-          description:
+          ...extensionOperation(
             'Answers 200 when the database, the job queue and the storage each answer within 3 seconds, else 503 with each check up or down (why one failed goes to the log). Needs no credentials.',
+          ),
           tags: ['Operations'],
           security: [],
           response: {

@@ -178,6 +178,14 @@ export function extension<T extends z.ZodType>(schema: T, description: string): 
   return schema.meta({ description: `This service's extension: ${description}`, 'x-reelin-extension': true });
 }
 
+/**
+ * Marks a whole operation as this service's own (not in the Pixop API): spread into its route
+ * schema, it starts the description with that and gives the operation `x-reelin-extension: true`.
+ */
+export function extensionOperation(description: string) {
+  return { description: `This service's extension. ${description}`, 'x-reelin-extension': true } as const;
+}
+
 export const uploadState = z.object({
   updatedAt: dateTime,
   uploadStatus: operationStatus,

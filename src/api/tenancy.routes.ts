@@ -14,6 +14,7 @@ import {
   boundedString,
   commonErrors,
   errorResponse,
+  extensionOperation,
   pageOf,
   pageQuery,
   project,
@@ -81,8 +82,9 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
         schema: {
           operationId: 'updateTeamById',
           summary: "Change a team's settings",
-          description:
-            "This service's extension: `freeClipEnabled` turns the free 10-second clip of every ingested master on or off for the team.",
+          ...extensionOperation(
+            '`freeClipEnabled` turns the free 10-second clip of every ingested master on or off for the team.',
+          ),
           tags: ['Teams'],
           params: z.object({ teamId: uuid.describe("One of the caller's teams.") }),
           body: z

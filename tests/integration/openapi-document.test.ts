@@ -158,3 +158,27 @@ describe('the OpenAPI document', () => {
     }
   });
 });
+
+describe("the OpenAPI document's extensions", () => {
+  it("marks this service's own operations as a whole, and says so in their description", () => {
+    const marked = operations.filter(
+      ({ operation }) => (operation as { 'x-reelin-extension'?: unknown })['x-reelin-extension'] === true,
+    );
+    expect(marked.map(({ method, path }) => `${method} ${path}`).sort()).toEqual([
+      'GET /api/downloads/{videoId}/artifacts/{artifactId}/{fileName}',
+      'GET /api/downloads/{videoId}/{fileName}',
+      'GET /api/v1/videos/{videoId}/full-frames',
+      'GET /api/v1/videos/{videoId}/thumbnails',
+      'GET /healthz',
+      'GET /readyz',
+      'HEAD /api/downloads/{videoId}/artifacts/{artifactId}/{fileName}',
+      'HEAD /api/downloads/{videoId}/{fileName}',
+      'PATCH /api/v1/teams/{teamId}',
+      'POST /api/v1/videos/{videoId}/web-video/out/https',
+    ]);
+    for (const { operation } of marked) expect(operation.description).toMatch(/^This service's extension\. [A-Z`]/);
+    // An operation of the Pixop API is not marked, nor does it claim to be an extension.
+    const pixop = operations.filter((operation) => !marked.includes(operation));
+    for (const { operation } of pixop) expect(operation.description).not.toMatch(/^This service's extension/);
+  });
+});
