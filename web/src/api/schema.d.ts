@@ -10,7 +10,7 @@ export type paths = {
         };
         /**
          * Liveness
-         * @description Answers 200 while the process runs; it checks nothing else. Needs no credentials.
+         * @description This service's extension. Answers 200 while the process runs; it checks nothing else. Needs no credentials.
          */
         get: operations["getLiveness"];
         put?: never;
@@ -30,7 +30,7 @@ export type paths = {
         };
         /**
          * Readiness: database, queue and storage reachable
-         * @description Answers 200 when the database, the job queue and the storage each answer within 3 seconds, else 503 with each check up or down (why one failed goes to the log). Needs no credentials.
+         * @description This service's extension. Answers 200 when the database, the job queue and the storage each answer within 3 seconds, else 503 with each check up or down (why one failed goes to the log). Needs no credentials.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -50,7 +50,7 @@ export type paths = {
         };
         /**
          * Download a video file through a pre-signed link
-         * @description Serves the file. The signed link is the credential: no API key is needed. One byte range (`Range`, with `If-Range`) is answered 206; an unsatisfiable one 416. A link that is not valid or has expired is answered 403 ACCESS_DENIED, a file that no longer exists 404.
+         * @description This service's extension. Serves the file. The signed link is the credential: no API key is needed. One byte range (`Range`, with `If-Range`) is answered 206; an unsatisfiable one 416. A link that is not valid or has expired is answered 403 ACCESS_DENIED, a file that no longer exists 404.
          */
         get: operations["downloadVideoFile"];
         put?: never;
@@ -59,7 +59,7 @@ export type paths = {
         options?: never;
         /**
          * A video file's headers through a pre-signed link
-         * @description Answers as GET would, without the body. The signed link is the credential: no API key is needed. One byte range (`Range`, with `If-Range`) is answered 206; an unsatisfiable one 416. A link that is not valid or has expired is answered 403 ACCESS_DENIED, a file that no longer exists 404.
+         * @description This service's extension. Answers as GET would, without the body. The signed link is the credential: no API key is needed. One byte range (`Range`, with `If-Range`) is answered 206; an unsatisfiable one 416. A link that is not valid or has expired is answered 403 ACCESS_DENIED, a file that no longer exists 404.
          */
         head: operations["getVideoFileHeaders"];
         patch?: never;
@@ -74,7 +74,7 @@ export type paths = {
         };
         /**
          * Download a thumbnail, full frame, poster or web video through a pre-signed link
-         * @description Serves the file. The signed link is the credential: no API key is needed. One byte range (`Range`, with `If-Range`) is answered 206; an unsatisfiable one 416. A link that is not valid or has expired is answered 403 ACCESS_DENIED, a file that no longer exists 404.
+         * @description This service's extension. Serves the file. The signed link is the credential: no API key is needed. One byte range (`Range`, with `If-Range`) is answered 206; an unsatisfiable one 416. A link that is not valid or has expired is answered 403 ACCESS_DENIED, a file that no longer exists 404.
          */
         get: operations["downloadVideoArtifactFile"];
         put?: never;
@@ -83,7 +83,7 @@ export type paths = {
         options?: never;
         /**
          * A thumbnail's, full frame's, poster's or web video's headers through a pre-signed link
-         * @description Answers as GET would, without the body. The signed link is the credential: no API key is needed. One byte range (`Range`, with `If-Range`) is answered 206; an unsatisfiable one 416. A link that is not valid or has expired is answered 403 ACCESS_DENIED, a file that no longer exists 404.
+         * @description This service's extension. Answers as GET would, without the body. The signed link is the credential: no API key is needed. One byte range (`Range`, with `If-Range`) is answered 206; an unsatisfiable one 416. A link that is not valid or has expired is answered 403 ACCESS_DENIED, a file that no longer exists 404.
          */
         head: operations["getVideoArtifactFileHeaders"];
         patch?: never;
@@ -148,7 +148,7 @@ export type paths = {
         head?: never;
         /**
          * Change a team's settings
-         * @description This service's extension: `freeClipEnabled` turns the free 10-second clip of every ingested master on or off for the team.
+         * @description This service's extension. `freeClipEnabled` turns the free 10-second clip of every ingested master on or off for the team.
          */
         patch: operations["updateTeamById"];
         trace?: never;
@@ -422,7 +422,7 @@ export type paths = {
         };
         /**
          * List a video's thumbnails and poster
-         * @description Made by a full ingestion: evenly spaced pictures (black and fade frames skipped) as small images, and one larger poster. 409 VIDEO_NOT_FULLY_INGESTED until they exist.
+         * @description This service's extension. Made by a full ingestion: evenly spaced pictures (black and fade frames skipped) as small images, and one larger poster. 409 VIDEO_NOT_FULLY_INGESTED until they exist.
          */
         get: operations["getVideoThumbnails"];
         put?: never;
@@ -442,7 +442,7 @@ export type paths = {
         };
         /**
          * List a video's full frames
-         * @description The thumbnails' instants at full resolution, lossless (PNG). 409 VIDEO_NOT_FULLY_INGESTED until they exist.
+         * @description This service's extension. The thumbnails' instants at full resolution, lossless (PNG). 409 VIDEO_NOT_FULLY_INGESTED until they exist.
          */
         get: operations["getVideoFullFrames"];
         put?: never;
@@ -464,7 +464,7 @@ export type paths = {
         put?: never;
         /**
          * Get a pre-signed URL for the web video
-         * @description H.264/AAC MP4 with faststart, at most 1080p, square pixels, progressive. The link answers HTTP range requests, so a browser can seek. 409 VIDEO_NOT_FULLY_INGESTED until it exists.
+         * @description This service's extension. H.264/AAC MP4 with faststart, at most 1080p, square pixels, progressive. The link answers HTTP range requests, so a browser can seek. 409 VIDEO_NOT_FULLY_INGESTED until it exists.
          */
         post: operations["generateWebVideoDownloadUrl"];
         delete?: never;
@@ -689,6 +689,14 @@ export type paths = {
 export type webhooks = Record<string, never>;
 export type components = {
     schemas: {
+        /**
+         * @example {
+         *       "bucket": "acme-masters",
+         *       "accessKey": "AKIAIOSFODNN7EXAMPLE",
+         *       "secretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+         *       "region": "eu-west-1"
+         *     }
+         */
         S3BucketInput: {
             bucket: string;
             accessKey: string;
@@ -698,6 +706,21 @@ export type components = {
             /** @description This service's extension: the signing region. Absent: looked up for AWS, REELIN_S3_IMPORT_REGION (default us-east-1) for an endpoint. */
             region?: string;
         };
+        /**
+         * @example {
+         *       "timestamp": "2026-11-28T10:07:50.123Z",
+         *       "requestId": "2c4e6a8b-0d1f-4c3e-a5b7-9d1f3b5d7f90",
+         *       "requestPath": "/api/v1/videos/5e1c9a7b-3d2f-4b8e-a6c4-1f0d9e8c7b25",
+         *       "statusCode": 404,
+         *       "errorCode": "RESOURCE_NOT_FOUND",
+         *       "errorCodeEnum": "RESOURCE_NOT_FOUND",
+         *       "message": "video 5e1c9a7b-3d2f-4b8e-a6c4-1f0d9e8c7b25 was not found",
+         *       "validationErrors": [],
+         *       "errorDetails": {
+         *         "videoId": "5e1c9a7b-3d2f-4b8e-a6c4-1f0d9e8c7b25"
+         *       }
+         *     }
+         */
         Error: {
             /** Format: date-time */
             timestamp: string;
@@ -718,6 +741,15 @@ export type components = {
                 [key: string]: unknown;
             } | null;
         };
+        /**
+         * @example {
+         *       "name": "interview-4k.mp4",
+         *       "size": 2147483648,
+         *       "type": "video/mp4",
+         *       "containerName": "MPEG-4",
+         *       "lastModified": "2026-11-27T16:42:10.000Z"
+         *     }
+         */
         VideoFile: {
             name: string;
             size: number | null;
@@ -725,6 +757,26 @@ export type components = {
             containerName: string | null;
             lastModified: string | null;
         };
+        /**
+         * @example {
+         *       "file": {
+         *         "name": "interview-4k.mp4",
+         *         "size": 2147483648,
+         *         "type": "video/mp4",
+         *         "containerName": "MPEG-4",
+         *         "lastModified": "2026-11-27T16:42:10.000Z"
+         *       },
+         *       "uploadState": {
+         *         "updatedAt": "2026-11-28T10:07:50.123Z",
+         *         "uploadStatus": "IN_PROGRESS",
+         *         "progressPercentage": 42,
+         *         "bytesCopied": 901943132,
+         *         "totalBytes": 2147483648,
+         *         "bytesPerSecond": 187432960,
+         *         "etaSeconds": 7
+         *       }
+         *     }
+         */
         VideoUpload: {
             file: components["schemas"]["VideoFile"];
             uploadState: {
@@ -750,6 +802,39 @@ export type components = {
                 etaSeconds?: number | null;
             };
         };
+        /**
+         * @example {
+         *       "containerName": "MP4",
+         *       "longContainerName": "QuickTime / MOV",
+         *       "codecName": "h264",
+         *       "longCodecName": "H.264 / AVC / MPEG-4 AVC / MPEG-4 part 10",
+         *       "pixelFormatName": "yuv420p",
+         *       "primaryBitDepth": 8,
+         *       "frameWidth": 3840,
+         *       "frameHeight": 2160,
+         *       "displayAspectRatio": {
+         *         "ratio": 1.78,
+         *         "tag": "16:9"
+         *       },
+         *       "scanning": {
+         *         "metadata": "PROGRESSIVE",
+         *         "heuristics": "PROGRESSIVE"
+         *       },
+         *       "averageFrameRate": {
+         *         "frameRate": 29.97,
+         *         "rational": "30000:1001"
+         *       },
+         *       "durationInMillis": 754088,
+         *       "totalFrames": 22600,
+         *       "size": 2147483648,
+         *       "videoStreamSize": 2117918720,
+         *       "colorRangeName": "tv",
+         *       "colorSpaceName": "bt709",
+         *       "colorTransferName": "bt709",
+         *       "colorPrimariesName": "bt709",
+         *       "hdrStandardName": null
+         *     }
+         */
         VideoMetadata: {
             containerName: string;
             longContainerName: string | null;
@@ -787,7 +872,38 @@ export type components = {
             /** @description HDR10, HDR10+, HLG or Dolby Vision; null for SDR. */
             hdrStandardName: string | null;
         };
-        /** @description See docs/quality-assessment.md for how each metric is computed and what its labels mean. */
+        /**
+         * @description See docs/quality-assessment.md for how each metric is computed and what its labels mean.
+         * @example {
+         *       "metrics": [
+         *         {
+         *           "name": "noise",
+         *           "sampleMean": 1.84,
+         *           "subjectiveLabel": "good",
+         *           "subjectiveScore": 3.6
+         *         },
+         *         {
+         *           "name": "details",
+         *           "sampleMean": 2.31,
+         *           "subjectiveLabel": "excellent",
+         *           "subjectiveScore": 4.2
+         *         },
+         *         {
+         *           "name": "colors",
+         *           "sampleMean": 38.5,
+         *           "subjectiveLabel": "good",
+         *           "subjectiveScore": 3.9
+         *         },
+         *         {
+         *           "name": "compression",
+         *           "sampleMean": 4.7,
+         *           "subjectiveLabel": "excellent",
+         *           "subjectiveScore": 4.4
+         *         }
+         *       ],
+         *       "overallSubjectiveScore": 4
+         *     }
+         */
         QualityAssessment: {
             metrics: {
                 name: string;
@@ -798,6 +914,80 @@ export type components = {
             }[];
             overallSubjectiveScore: number;
         };
+        /**
+         * @example {
+         *       "ingestionState": {
+         *         "updatedAt": "2026-11-28T10:12:31.402Z",
+         *         "etaSeconds": 0,
+         *         "ingestionStatus": "DONE",
+         *         "progressPercentage": 100,
+         *         "webVideoAvailable": true,
+         *         "thumbnailsAvailable": true,
+         *         "fullFramesAvailable": true,
+         *         "videoMetadataAvailable": true
+         *       },
+         *       "metadata": {
+         *         "containerName": "MP4",
+         *         "longContainerName": "QuickTime / MOV",
+         *         "codecName": "h264",
+         *         "longCodecName": "H.264 / AVC / MPEG-4 AVC / MPEG-4 part 10",
+         *         "pixelFormatName": "yuv420p",
+         *         "primaryBitDepth": 8,
+         *         "frameWidth": 3840,
+         *         "frameHeight": 2160,
+         *         "displayAspectRatio": {
+         *           "ratio": 1.78,
+         *           "tag": "16:9"
+         *         },
+         *         "scanning": {
+         *           "metadata": "PROGRESSIVE",
+         *           "heuristics": "PROGRESSIVE"
+         *         },
+         *         "averageFrameRate": {
+         *           "frameRate": 29.97,
+         *           "rational": "30000:1001"
+         *         },
+         *         "durationInMillis": 754088,
+         *         "totalFrames": 22600,
+         *         "size": 2147483648,
+         *         "videoStreamSize": 2117918720,
+         *         "colorRangeName": "tv",
+         *         "colorSpaceName": "bt709",
+         *         "colorTransferName": "bt709",
+         *         "colorPrimariesName": "bt709",
+         *         "hdrStandardName": null
+         *       },
+         *       "qualityAssessment": {
+         *         "metrics": [
+         *           {
+         *             "name": "noise",
+         *             "sampleMean": 1.84,
+         *             "subjectiveLabel": "good",
+         *             "subjectiveScore": 3.6
+         *           },
+         *           {
+         *             "name": "details",
+         *             "sampleMean": 2.31,
+         *             "subjectiveLabel": "excellent",
+         *             "subjectiveScore": 4.2
+         *           },
+         *           {
+         *             "name": "colors",
+         *             "sampleMean": 38.5,
+         *             "subjectiveLabel": "good",
+         *             "subjectiveScore": 3.9
+         *           },
+         *           {
+         *             "name": "compression",
+         *             "sampleMean": 4.7,
+         *             "subjectiveLabel": "excellent",
+         *             "subjectiveScore": 4.4
+         *           }
+         *         ],
+         *         "overallSubjectiveScore": 4
+         *       }
+         *     }
+         */
         VideoIngestion: {
             ingestionState: {
                 /** Format: date-time */
@@ -827,6 +1017,21 @@ export type components = {
             metadata: components["schemas"]["VideoMetadata"] | null;
             qualityAssessment: components["schemas"]["QualityAssessment"] | null;
         };
+        /**
+         * @example {
+         *       "processingState": {
+         *         "updatedAt": "2026-11-28T10:12:45.918Z",
+         *         "etaSeconds": 0,
+         *         "processingStatus": "DONE",
+         *         "progressPercentage": 100
+         *       },
+         *       "sourceVideo": {
+         *         "videoId": "5e1c9a7b-3d2f-4b8e-a6c4-1f0d9e8c7b25",
+         *         "startPositionMilliseconds": 0,
+         *         "endPositionMilliseconds": 10000
+         *       }
+         *     }
+         */
         VideoProcessing: {
             processingState: {
                 /** Format: date-time */
@@ -851,12 +1056,163 @@ export type components = {
                 endPositionMilliseconds: number;
             };
         };
+        /**
+         * @example {
+         *       "videoId": "5e1c9a7b-3d2f-4b8e-a6c4-1f0d9e8c7b25",
+         *       "upload": {
+         *         "file": {
+         *           "name": "interview-4k.mp4",
+         *           "size": 2147483648,
+         *           "type": "video/mp4",
+         *           "containerName": "MPEG-4",
+         *           "lastModified": "2026-11-27T16:42:10.000Z"
+         *         },
+         *         "uploadState": {
+         *           "updatedAt": "2026-11-28T10:07:50.123Z",
+         *           "uploadStatus": "IN_PROGRESS",
+         *           "progressPercentage": 42,
+         *           "bytesCopied": 901943132,
+         *           "totalBytes": 2147483648,
+         *           "bytesPerSecond": 187432960,
+         *           "etaSeconds": 7
+         *         }
+         *       },
+         *       "ingestion": {
+         *         "ingestionState": {
+         *           "updatedAt": "2026-11-28T10:07:50.123Z",
+         *           "etaSeconds": null,
+         *           "ingestionStatus": "INITIAL",
+         *           "progressPercentage": 0,
+         *           "webVideoAvailable": false,
+         *           "thumbnailsAvailable": false,
+         *           "fullFramesAvailable": false,
+         *           "videoMetadataAvailable": false
+         *         },
+         *         "metadata": null,
+         *         "qualityAssessment": null
+         *       }
+         *     }
+         */
         VideoInStatus: {
             /** Format: uuid */
             videoId: string;
             upload: components["schemas"]["VideoUpload"];
             ingestion: components["schemas"]["VideoIngestion"];
         };
+        /**
+         * @example {
+         *       "id": "5e1c9a7b-3d2f-4b8e-a6c4-1f0d9e8c7b25",
+         *       "createdAt": "2026-11-28T10:07:38.517Z",
+         *       "updatedAt": "2026-11-28T10:12:31.402Z",
+         *       "userId": "3f8e2c1a-5b7d-4e9f-8a6c-2d1b0e9f7a53",
+         *       "teamId": "9b2d4f6e-1a3c-4e5b-9d7f-0c2e4a6b8d1f",
+         *       "projectId": "c47a1e2b-8d3f-4a6c-b5e9-7f1d2c3b4a60",
+         *       "name": "Interview, camera A",
+         *       "description": "Raw 4K footage from the first shooting day.",
+         *       "upload": {
+         *         "file": {
+         *           "name": "interview-4k.mp4",
+         *           "size": 2147483648,
+         *           "type": "video/mp4",
+         *           "containerName": "MPEG-4",
+         *           "lastModified": "2026-11-27T16:42:10.000Z"
+         *         },
+         *         "uploadState": {
+         *           "updatedAt": "2026-11-28T10:07:50.123Z",
+         *           "uploadStatus": "DONE",
+         *           "progressPercentage": 100,
+         *           "bytesCopied": 2147483648,
+         *           "totalBytes": 2147483648,
+         *           "bytesPerSecond": null,
+         *           "etaSeconds": 0
+         *         }
+         *       },
+         *       "ingestion": {
+         *         "ingestionState": {
+         *           "updatedAt": "2026-11-28T10:12:31.402Z",
+         *           "etaSeconds": 0,
+         *           "ingestionStatus": "DONE",
+         *           "progressPercentage": 100,
+         *           "webVideoAvailable": true,
+         *           "thumbnailsAvailable": true,
+         *           "fullFramesAvailable": true,
+         *           "videoMetadataAvailable": true
+         *         },
+         *         "metadata": {
+         *           "containerName": "MP4",
+         *           "longContainerName": "QuickTime / MOV",
+         *           "codecName": "h264",
+         *           "longCodecName": "H.264 / AVC / MPEG-4 AVC / MPEG-4 part 10",
+         *           "pixelFormatName": "yuv420p",
+         *           "primaryBitDepth": 8,
+         *           "frameWidth": 3840,
+         *           "frameHeight": 2160,
+         *           "displayAspectRatio": {
+         *             "ratio": 1.78,
+         *             "tag": "16:9"
+         *           },
+         *           "scanning": {
+         *             "metadata": "PROGRESSIVE",
+         *             "heuristics": "PROGRESSIVE"
+         *           },
+         *           "averageFrameRate": {
+         *             "frameRate": 29.97,
+         *             "rational": "30000:1001"
+         *           },
+         *           "durationInMillis": 754088,
+         *           "totalFrames": 22600,
+         *           "size": 2147483648,
+         *           "videoStreamSize": 2117918720,
+         *           "colorRangeName": "tv",
+         *           "colorSpaceName": "bt709",
+         *           "colorTransferName": "bt709",
+         *           "colorPrimariesName": "bt709",
+         *           "hdrStandardName": null
+         *         },
+         *         "qualityAssessment": {
+         *           "metrics": [
+         *             {
+         *               "name": "noise",
+         *               "sampleMean": 1.84,
+         *               "subjectiveLabel": "good",
+         *               "subjectiveScore": 3.6
+         *             },
+         *             {
+         *               "name": "details",
+         *               "sampleMean": 2.31,
+         *               "subjectiveLabel": "excellent",
+         *               "subjectiveScore": 4.2
+         *             },
+         *             {
+         *               "name": "colors",
+         *               "sampleMean": 38.5,
+         *               "subjectiveLabel": "good",
+         *               "subjectiveScore": 3.9
+         *             },
+         *             {
+         *               "name": "compression",
+         *               "sampleMean": 4.7,
+         *               "subjectiveLabel": "excellent",
+         *               "subjectiveScore": 4.4
+         *             }
+         *           ],
+         *           "overallSubjectiveScore": 4
+         *         }
+         *       },
+         *       "processing": null,
+         *       "masterVideo": null,
+         *       "flags": {
+         *         "isMaster": true,
+         *         "isProcessing": false,
+         *         "isProcessed": false,
+         *         "isIngesting": false,
+         *         "isIngested": true,
+         *         "isClip": false,
+         *         "isSample": false
+         *       },
+         *       "clipId": "a2f4c6e8-0b1d-4f3a-8c5e-7d9b1a3c5e70"
+         *     }
+         */
         Video: {
             /** Format: uuid */
             id: string;
@@ -895,6 +1251,16 @@ export type components = {
             };
             clipId: string | null;
         };
+        /**
+         * @example {
+         *       "id": "9b2d4f6e-1a3c-4e5b-9d7f-0c2e4a6b8d1f",
+         *       "createdAt": "2026-01-14T09:00:00.000Z",
+         *       "updatedAt": "2026-06-02T13:25:11.870Z",
+         *       "name": "Acme Post-Production",
+         *       "apiEnabled": true,
+         *       "freeClipEnabled": true
+         *     }
+         */
         Team: {
             /** Format: uuid */
             id: string;
@@ -907,6 +1273,16 @@ export type components = {
             /** @description This service's extension (a team setting): whether a free 10-second clip is made of every ingested master (default true). */
             freeClipEnabled: boolean;
         };
+        /**
+         * @example {
+         *       "id": "c47a1e2b-8d3f-4a6c-b5e9-7f1d2c3b4a60",
+         *       "createdAt": "2026-03-09T08:30:00.000Z",
+         *       "updatedAt": "2026-03-09T08:30:00.000Z",
+         *       "name": "Documentary 2026",
+         *       "isSample": false,
+         *       "teamId": "9b2d4f6e-1a3c-4e5b-9d7f-0c2e4a6b8d1f"
+         *     }
+         */
         Project: {
             /** Format: uuid */
             id: string;
@@ -919,6 +1295,26 @@ export type components = {
             /** Format: uuid */
             teamId: string;
         };
+        /**
+         * @example {
+         *       "user": {
+         *         "id": "3f8e2c1a-5b7d-4e9f-8a6c-2d1b0e9f7a53",
+         *         "createdAt": "2026-01-14T09:00:00.000Z",
+         *         "updatedAt": "2026-01-14T09:00:00.000Z",
+         *         "email": "editor@example.com",
+         *         "name": "Robin Editor",
+         *         "hasConfirmedEmail": true
+         *       },
+         *       "defaultTeam": {
+         *         "id": "9b2d4f6e-1a3c-4e5b-9d7f-0c2e4a6b8d1f",
+         *         "createdAt": "2026-01-14T09:00:00.000Z",
+         *         "updatedAt": "2026-06-02T13:25:11.870Z",
+         *         "name": "Acme Post-Production",
+         *         "apiEnabled": true,
+         *         "freeClipEnabled": true
+         *       }
+         *     }
+         */
         Account: {
             user: {
                 /** Format: uuid */
@@ -933,6 +1329,20 @@ export type components = {
             };
             defaultTeam: components["schemas"]["Team"] | null;
         };
+        /**
+         * @example {
+         *       "id": "7c3e5a1f-9b2d-4e6c-8a0f-3d5b7e9c1a42",
+         *       "kind": "THUMBNAIL",
+         *       "position": 0,
+         *       "timestampMillis": 37700,
+         *       "width": 320,
+         *       "height": 180,
+         *       "sizeBytes": 14382,
+         *       "mimeType": "image/jpeg",
+         *       "presignedUrl": "https://reelin.example.com/api/downloads/5e1c9a7b-3d2f-4b8e-a6c4-1f0d9e8c7b25/artifacts/7c3e5a1f-9b2d-4e6c-8a0f-3d5b7e9c1a42/interview-4k-thumbnail-01.jpg?expires=1795861800&signature=P17tyy9v5v7ZFfotCHd1SiAFZOGc7jwu7UuFECfOaIs",
+         *       "expiresAt": "2026-11-28T10:30:00.000Z"
+         *     }
+         */
         VideoArtifact: {
             /** Format: uuid */
             id: string;
@@ -950,11 +1360,42 @@ export type components = {
             /** Format: date-time */
             expiresAt: string;
         };
+        /**
+         * @example {
+         *       "videoId": "5e1c9a7b-3d2f-4b8e-a6c4-1f0d9e8c7b25",
+         *       "items": [
+         *         {
+         *           "id": "7c3e5a1f-9b2d-4e6c-8a0f-3d5b7e9c1a42",
+         *           "kind": "THUMBNAIL",
+         *           "position": 0,
+         *           "timestampMillis": 37700,
+         *           "width": 320,
+         *           "height": 180,
+         *           "sizeBytes": 14382,
+         *           "mimeType": "image/jpeg",
+         *           "presignedUrl": "https://reelin.example.com/api/downloads/5e1c9a7b-3d2f-4b8e-a6c4-1f0d9e8c7b25/artifacts/7c3e5a1f-9b2d-4e6c-8a0f-3d5b7e9c1a42/interview-4k-thumbnail-01.jpg?expires=1795861800&signature=P17tyy9v5v7ZFfotCHd1SiAFZOGc7jwu7UuFECfOaIs",
+         *           "expiresAt": "2026-11-28T10:30:00.000Z"
+         *         }
+         *       ]
+         *     }
+         */
         VideoArtifactList: {
             /** Format: uuid */
             videoId: string;
             items: components["schemas"]["VideoArtifact"][];
         };
+        /**
+         * @example {
+         *       "videoId": "5e1c9a7b-3d2f-4b8e-a6c4-1f0d9e8c7b25",
+         *       "presignedUrl": "https://reelin.example.com/api/downloads/5e1c9a7b-3d2f-4b8e-a6c4-1f0d9e8c7b25/interview-4k.mp4?expires=1795861800&signature=HYj0vBEnK_iq0Bve2m0YHFdB9r3fwk7pFPu_roKxkvU",
+         *       "expiresAt": "2026-11-28T10:30:00.000Z",
+         *       "fileSize": 2147483648,
+         *       "mimeType": "video/mp4",
+         *       "fileExtension": "mp4",
+         *       "suggestedFileName": "interview-4k.mp4",
+         *       "crc32cChecksum": 2736188417
+         *     }
+         */
         VideoDownloadLink: {
             /** Format: uuid */
             videoId: string;
@@ -967,6 +1408,26 @@ export type components = {
             suggestedFileName: string;
             crc32cChecksum: number;
         };
+        /**
+         * @example {
+         *       "id": "e6b8d0f2-4a6c-4e8a-b1d3-5f7a9c1e3b86",
+         *       "createdAt": "2026-11-20T14:02:09.331Z",
+         *       "updatedAt": "2026-11-20T14:02:09.331Z",
+         *       "teamId": "9b2d4f6e-1a3c-4e5b-9d7f-0c2e4a6b8d1f",
+         *       "name": "Ingest notifications",
+         *       "description": "Tells the editing suite when a master is ready.",
+         *       "url": "https://hooks.example.com/reelin",
+         *       "rateLimitPerSecond": 10,
+         *       "maxTotalRetryDelayMinutes": 180,
+         *       "eventTypes": [
+         *         "video_in.done",
+         *         "video_in.failed",
+         *         "video_in_ingestion.done"
+         *       ],
+         *       "active": true,
+         *       "hasSecret": true
+         *     }
+         */
         Webhook: {
             /** Format: uuid */
             id: string;
@@ -986,6 +1447,20 @@ export type components = {
             /** @description This service's extension: whether deliveries also carry a Standard Webhooks signature (see `secret`). */
             hasSecret: boolean;
         };
+        /**
+         * @example {
+         *       "id": "4b6d8f0a-2c4e-4a6b-8d0f-9e1c3a5b7d28",
+         *       "webhookId": "e6b8d0f2-4a6c-4e8a-b1d3-5f7a9c1e3b86",
+         *       "eventType": "video_in.done",
+         *       "occurredAt": "2026-11-28T10:07:50.998Z",
+         *       "test": false,
+         *       "attemptCount": 1,
+         *       "data": {
+         *         "type": "VIDEO",
+         *         "videoId": "5e1c9a7b-3d2f-4b8e-a6c4-1f0d9e8c7b25"
+         *       }
+         *     }
+         */
         WebhookPayload: {
             /** Format: uuid */
             id: string;
@@ -1003,6 +1478,40 @@ export type components = {
                 videoId: string;
             };
         };
+        /**
+         * @example {
+         *       "id": "1d3f5b7a-9c0e-4a2c-9e4f-6b8d0a2c4e19",
+         *       "createdAt": "2026-11-28T10:07:51.004Z",
+         *       "updatedAt": "2026-11-28T10:07:51.612Z",
+         *       "teamId": "9b2d4f6e-1a3c-4e5b-9d7f-0c2e4a6b8d1f",
+         *       "payload": {
+         *         "id": "4b6d8f0a-2c4e-4a6b-8d0f-9e1c3a5b7d28",
+         *         "webhookId": "e6b8d0f2-4a6c-4e8a-b1d3-5f7a9c1e3b86",
+         *         "eventType": "video_in.done",
+         *         "occurredAt": "2026-11-28T10:07:50.998Z",
+         *         "test": false,
+         *         "attemptCount": 1,
+         *         "data": {
+         *           "type": "VIDEO",
+         *           "videoId": "5e1c9a7b-3d2f-4b8e-a6c4-1f0d9e8c7b25"
+         *         }
+         *       },
+         *       "nextAttemptEarliestAt": null,
+         *       "successful": true,
+         *       "responses": [
+         *         {
+         *           "requestedAt": "2026-11-28T10:07:51.020Z",
+         *           "responseTimeMillis": 142,
+         *           "statusCode": 200,
+         *           "responseBody": "{\"received\":true}",
+         *           "errorCode": null,
+         *           "errorMessage": null,
+         *           "responseRetryAt": null,
+         *           "responseHeaders": null
+         *         }
+         *       ]
+         *     }
+         */
         WebhookEvent: {
             /** Format: uuid */
             id: string;
@@ -1033,6 +1542,16 @@ export type components = {
                 } | null;
             }[];
         };
+        /**
+         * @example {
+         *       "id": "8a0c2e4b-6d8f-4b1a-9c3e-5d7f9b1d3f64",
+         *       "createdAt": "2026-10-01T00:00:00.000Z",
+         *       "updatedAt": "2026-10-01T00:00:00.000Z",
+         *       "algorithm": "EC",
+         *       "publicKey": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE4W50IuOXfVfjFbt6IG0QOmlyK5ZMCVgnQ2Y9GTDoWDLGq6weboxcPvz8GdYpQ7smtRYifTLfw3nEzmm81YY0qA==",
+         *       "expiresAt": null
+         *     }
+         */
         WebhookPublicKey: {
             /** Format: uuid */
             id: string;
@@ -1080,6 +1599,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {string} */
                         status: "ok";
@@ -1112,6 +1636,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ready",
+                     *       "checks": {
+                     *         "database": {
+                     *           "status": "up"
+                     *         },
+                     *         "queue": {
+                     *           "status": "up"
+                     *         },
+                     *         "storage": {
+                     *           "status": "up"
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {string} */
                         status: "ready" | "not ready";
@@ -1139,6 +1679,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "not ready",
+                     *       "checks": {
+                     *         "database": {
+                     *           "status": "up"
+                     *         },
+                     *         "queue": {
+                     *           "status": "up"
+                     *         },
+                     *         "storage": {
+                     *           "status": "down"
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {string} */
                         status: "ready" | "not ready";
@@ -1318,27 +1874,21 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
+                content?: never;
             };
             /** @description Default Response */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
+                content?: never;
             };
             /** @description Default Response */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
+                content?: never;
             };
             /** @description The range lies outside the file; `Content-Range: bytes *\/size` says its size. No body. */
             416: {
@@ -1520,27 +2070,21 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
+                content?: never;
             };
             /** @description Default Response */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
+                content?: never;
             };
             /** @description Default Response */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
+                content?: never;
             };
             /** @description The range lies outside the file; `Content-Range: bytes *\/size` says its size. No body. */
             416: {
@@ -1688,6 +2232,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "pageNumber": 0,
+                     *       "pageSize": 10,
+                     *       "numberOfElements": 1,
+                     *       "totalPages": 1,
+                     *       "totalElements": 1,
+                     *       "items": [
+                     *         {
+                     *           "id": "9b2d4f6e-1a3c-4e5b-9d7f-0c2e4a6b8d1f",
+                     *           "createdAt": "2026-01-14T09:00:00.000Z",
+                     *           "updatedAt": "2026-06-02T13:25:11.870Z",
+                     *           "name": "Acme Post-Production",
+                     *           "apiEnabled": true,
+                     *           "freeClipEnabled": true
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         pageNumber: number;
                         pageSize: number;
@@ -1908,6 +2471,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "freeClipEnabled": false
+                 *     }
+                 */
                 "application/json": {
                     freeClipEnabled?: boolean;
                 };
@@ -2042,6 +2610,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "pageNumber": 0,
+                     *       "pageSize": 10,
+                     *       "numberOfElements": 1,
+                     *       "totalPages": 1,
+                     *       "totalElements": 1,
+                     *       "items": [
+                     *         {
+                     *           "id": "c47a1e2b-8d3f-4a6c-b5e9-7f1d2c3b4a60",
+                     *           "createdAt": "2026-03-09T08:30:00.000Z",
+                     *           "updatedAt": "2026-03-09T08:30:00.000Z",
+                     *           "name": "Documentary 2026",
+                     *           "isSample": false,
+                     *           "teamId": "9b2d4f6e-1a3c-4e5b-9d7f-0c2e4a6b8d1f"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         pageNumber: number;
                         pageSize: number;
@@ -2151,6 +2738,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Documentary 2026"
+                 *     }
+                 */
                 "application/json": {
                     name: string;
                 };
@@ -2620,6 +3212,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Documentary 2026 (final)"
+                 *     }
+                 */
                 "application/json": {
                     name?: string;
                 };
@@ -2743,6 +3340,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Interview, camera A",
+                 *       "description": "Raw 4K footage from the first shooting day.",
+                 *       "projectId": "c47a1e2b-8d3f-4a6c-b5e9-7f1d2c3b4a60",
+                 *       "fileName": "interview-4k.mp4",
+                 *       "url": "https://media.example.com/shoots/2026-11-27/interview-4k.mp4"
+                 *     }
+                 */
                 "application/json": {
                     name: string;
                     description?: string;
@@ -2867,6 +3473,21 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Interview, camera A",
+                 *       "description": "Raw 4K footage from the first shooting day.",
+                 *       "projectId": "c47a1e2b-8d3f-4a6c-b5e9-7f1d2c3b4a60",
+                 *       "fileName": "interview-4k.mp4",
+                 *       "objectKey": "shoots/2026-11-27/interview-4k.mp4",
+                 *       "s3Bucket": {
+                 *         "bucket": "acme-masters",
+                 *         "accessKey": "AKIAIOSFODNN7EXAMPLE",
+                 *         "secretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                 *         "region": "eu-west-1"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     name: string;
                     description?: string;
@@ -3387,6 +4008,129 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "pageNumber": 0,
+                     *       "pageSize": 10,
+                     *       "numberOfElements": 1,
+                     *       "totalPages": 1,
+                     *       "totalElements": 1,
+                     *       "items": [
+                     *         {
+                     *           "id": "5e1c9a7b-3d2f-4b8e-a6c4-1f0d9e8c7b25",
+                     *           "createdAt": "2026-11-28T10:07:38.517Z",
+                     *           "updatedAt": "2026-11-28T10:12:31.402Z",
+                     *           "userId": "3f8e2c1a-5b7d-4e9f-8a6c-2d1b0e9f7a53",
+                     *           "teamId": "9b2d4f6e-1a3c-4e5b-9d7f-0c2e4a6b8d1f",
+                     *           "projectId": "c47a1e2b-8d3f-4a6c-b5e9-7f1d2c3b4a60",
+                     *           "name": "Interview, camera A",
+                     *           "description": "Raw 4K footage from the first shooting day.",
+                     *           "upload": {
+                     *             "file": {
+                     *               "name": "interview-4k.mp4",
+                     *               "size": 2147483648,
+                     *               "type": "video/mp4",
+                     *               "containerName": "MPEG-4",
+                     *               "lastModified": "2026-11-27T16:42:10.000Z"
+                     *             },
+                     *             "uploadState": {
+                     *               "updatedAt": "2026-11-28T10:07:50.123Z",
+                     *               "uploadStatus": "DONE",
+                     *               "progressPercentage": 100,
+                     *               "bytesCopied": 2147483648,
+                     *               "totalBytes": 2147483648,
+                     *               "bytesPerSecond": null,
+                     *               "etaSeconds": 0
+                     *             }
+                     *           },
+                     *           "ingestion": {
+                     *             "ingestionState": {
+                     *               "updatedAt": "2026-11-28T10:12:31.402Z",
+                     *               "etaSeconds": 0,
+                     *               "ingestionStatus": "DONE",
+                     *               "progressPercentage": 100,
+                     *               "webVideoAvailable": true,
+                     *               "thumbnailsAvailable": true,
+                     *               "fullFramesAvailable": true,
+                     *               "videoMetadataAvailable": true
+                     *             },
+                     *             "metadata": {
+                     *               "containerName": "MP4",
+                     *               "longContainerName": "QuickTime / MOV",
+                     *               "codecName": "h264",
+                     *               "longCodecName": "H.264 / AVC / MPEG-4 AVC / MPEG-4 part 10",
+                     *               "pixelFormatName": "yuv420p",
+                     *               "primaryBitDepth": 8,
+                     *               "frameWidth": 3840,
+                     *               "frameHeight": 2160,
+                     *               "displayAspectRatio": {
+                     *                 "ratio": 1.78,
+                     *                 "tag": "16:9"
+                     *               },
+                     *               "scanning": {
+                     *                 "metadata": "PROGRESSIVE",
+                     *                 "heuristics": "PROGRESSIVE"
+                     *               },
+                     *               "averageFrameRate": {
+                     *                 "frameRate": 29.97,
+                     *                 "rational": "30000:1001"
+                     *               },
+                     *               "durationInMillis": 754088,
+                     *               "totalFrames": 22600,
+                     *               "size": 2147483648,
+                     *               "videoStreamSize": 2117918720,
+                     *               "colorRangeName": "tv",
+                     *               "colorSpaceName": "bt709",
+                     *               "colorTransferName": "bt709",
+                     *               "colorPrimariesName": "bt709",
+                     *               "hdrStandardName": null
+                     *             },
+                     *             "qualityAssessment": {
+                     *               "metrics": [
+                     *                 {
+                     *                   "name": "noise",
+                     *                   "sampleMean": 1.84,
+                     *                   "subjectiveLabel": "good",
+                     *                   "subjectiveScore": 3.6
+                     *                 },
+                     *                 {
+                     *                   "name": "details",
+                     *                   "sampleMean": 2.31,
+                     *                   "subjectiveLabel": "excellent",
+                     *                   "subjectiveScore": 4.2
+                     *                 },
+                     *                 {
+                     *                   "name": "colors",
+                     *                   "sampleMean": 38.5,
+                     *                   "subjectiveLabel": "good",
+                     *                   "subjectiveScore": 3.9
+                     *                 },
+                     *                 {
+                     *                   "name": "compression",
+                     *                   "sampleMean": 4.7,
+                     *                   "subjectiveLabel": "excellent",
+                     *                   "subjectiveScore": 4.4
+                     *                 }
+                     *               ],
+                     *               "overallSubjectiveScore": 4
+                     *             }
+                     *           },
+                     *           "processing": null,
+                     *           "masterVideo": null,
+                     *           "flags": {
+                     *             "isMaster": true,
+                     *             "isProcessing": false,
+                     *             "isProcessed": false,
+                     *             "isIngesting": false,
+                     *             "isIngested": true,
+                     *             "isClip": false,
+                     *             "isSample": false
+                     *           },
+                     *           "clipId": "a2f4c6e8-0b1d-4f3a-8c5e-7d9b1a3c5e70"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         pageNumber: number;
                         pageSize: number;
@@ -3613,6 +4357,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example [
+                 *       "a2f4c6e8-0b1d-4f3a-8c5e-7d9b1a3c5e70"
+                 *     ]
+                 */
                 "application/json": string[] | null;
             };
         };
@@ -3626,6 +4375,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example [
+                     *       "5e1c9a7b-3d2f-4b8e-a6c4-1f0d9e8c7b25",
+                     *       "a2f4c6e8-0b1d-4f3a-8c5e-7d9b1a3c5e70"
+                     *     ]
+                     */
                     "application/json": string[];
                 };
             };
@@ -3743,6 +4498,12 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Interview, camera A (graded)",
+                 *       "description": "Colour-graded master."
+                 *     }
+                 */
                 "application/json": {
                     name?: string;
                     description?: string;
@@ -3883,6 +4644,107 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "pageNumber": 0,
+                     *       "pageSize": 10,
+                     *       "numberOfElements": 1,
+                     *       "totalPages": 1,
+                     *       "totalElements": 1,
+                     *       "items": [
+                     *         {
+                     *           "id": "a2f4c6e8-0b1d-4f3a-8c5e-7d9b1a3c5e70",
+                     *           "createdAt": "2026-11-28T10:12:31.950Z",
+                     *           "updatedAt": "2026-11-28T10:12:52.204Z",
+                     *           "userId": "3f8e2c1a-5b7d-4e9f-8a6c-2d1b0e9f7a53",
+                     *           "teamId": "9b2d4f6e-1a3c-4e5b-9d7f-0c2e4a6b8d1f",
+                     *           "projectId": "c47a1e2b-8d3f-4a6c-b5e9-7f1d2c3b4a60",
+                     *           "name": "Interview, camera A (clip)",
+                     *           "description": null,
+                     *           "upload": null,
+                     *           "ingestion": {
+                     *             "ingestionState": {
+                     *               "updatedAt": "2026-11-28T10:12:52.204Z",
+                     *               "etaSeconds": 0,
+                     *               "ingestionStatus": "DONE",
+                     *               "progressPercentage": 100,
+                     *               "webVideoAvailable": false,
+                     *               "thumbnailsAvailable": false,
+                     *               "fullFramesAvailable": false,
+                     *               "videoMetadataAvailable": true
+                     *             },
+                     *             "metadata": {
+                     *               "containerName": "MP4",
+                     *               "longContainerName": "QuickTime / MOV",
+                     *               "codecName": "h264",
+                     *               "longCodecName": "H.264 / AVC / MPEG-4 AVC / MPEG-4 part 10",
+                     *               "pixelFormatName": "yuv420p",
+                     *               "primaryBitDepth": 8,
+                     *               "frameWidth": 3840,
+                     *               "frameHeight": 2160,
+                     *               "displayAspectRatio": {
+                     *                 "ratio": 1.78,
+                     *                 "tag": "16:9"
+                     *               },
+                     *               "scanning": {
+                     *                 "metadata": "PROGRESSIVE",
+                     *                 "heuristics": "PROGRESSIVE"
+                     *               },
+                     *               "averageFrameRate": {
+                     *                 "frameRate": 29.97,
+                     *                 "rational": "30000:1001"
+                     *               },
+                     *               "durationInMillis": 10010,
+                     *               "totalFrames": 300,
+                     *               "size": 28734012,
+                     *               "videoStreamSize": 2117918720,
+                     *               "colorRangeName": "tv",
+                     *               "colorSpaceName": "bt709",
+                     *               "colorTransferName": "bt709",
+                     *               "colorPrimariesName": "bt709",
+                     *               "hdrStandardName": null
+                     *             },
+                     *             "qualityAssessment": null
+                     *           },
+                     *           "processing": {
+                     *             "processingState": {
+                     *               "updatedAt": "2026-11-28T10:12:45.918Z",
+                     *               "etaSeconds": 0,
+                     *               "processingStatus": "DONE",
+                     *               "progressPercentage": 100
+                     *             },
+                     *             "sourceVideo": {
+                     *               "videoId": "5e1c9a7b-3d2f-4b8e-a6c4-1f0d9e8c7b25",
+                     *               "startPositionMilliseconds": 0,
+                     *               "endPositionMilliseconds": 10000
+                     *             }
+                     *           },
+                     *           "masterVideo": {
+                     *             "id": "5e1c9a7b-3d2f-4b8e-a6c4-1f0d9e8c7b25",
+                     *             "createdAt": "2026-11-28T10:07:38.517Z",
+                     *             "updatedAt": "2026-11-28T10:12:31.402Z",
+                     *             "videoFile": {
+                     *               "name": "interview-4k.mp4",
+                     *               "size": 2147483648,
+                     *               "type": "video/mp4",
+                     *               "containerName": "MPEG-4",
+                     *               "lastModified": "2026-11-27T16:42:10.000Z"
+                     *             }
+                     *           },
+                     *           "flags": {
+                     *             "isMaster": false,
+                     *             "isProcessing": false,
+                     *             "isProcessed": true,
+                     *             "isIngesting": false,
+                     *             "isIngested": true,
+                     *             "isClip": true,
+                     *             "isSample": false
+                     *           },
+                     *           "clipId": null
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         pageNumber: number;
                         pageSize: number;
@@ -4521,6 +5383,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "pageNumber": 0,
+                     *       "pageSize": 10,
+                     *       "numberOfElements": 1,
+                     *       "totalPages": 1,
+                     *       "totalElements": 1,
+                     *       "items": [
+                     *         {
+                     *           "id": "e6b8d0f2-4a6c-4e8a-b1d3-5f7a9c1e3b86",
+                     *           "createdAt": "2026-11-20T14:02:09.331Z",
+                     *           "updatedAt": "2026-11-20T14:02:09.331Z",
+                     *           "teamId": "9b2d4f6e-1a3c-4e5b-9d7f-0c2e4a6b8d1f",
+                     *           "name": "Ingest notifications",
+                     *           "description": "Tells the editing suite when a master is ready.",
+                     *           "url": "https://hooks.example.com/reelin",
+                     *           "rateLimitPerSecond": 10,
+                     *           "maxTotalRetryDelayMinutes": 180,
+                     *           "eventTypes": [
+                     *             "video_in.done",
+                     *             "video_in.failed",
+                     *             "video_in_ingestion.done"
+                     *           ],
+                     *           "active": true,
+                     *           "hasSecret": true
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         pageNumber: number;
                         pageSize: number;
@@ -4630,6 +5521,22 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Ingest notifications",
+                 *       "description": "Tells the editing suite when a master is ready.",
+                 *       "url": "https://hooks.example.com/reelin",
+                 *       "rateLimitPerSecond": 10,
+                 *       "maxTotalRetryDelayMinutes": 180,
+                 *       "eventTypes": [
+                 *         "video_in.done",
+                 *         "video_in.failed",
+                 *         "video_in_ingestion.done"
+                 *       ],
+                 *       "active": true,
+                 *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+                 *     }
+                 */
                 "application/json": {
                     name: string;
                     description?: string;
@@ -4783,6 +5690,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": "8a0c2e4b-6d8f-4b1a-9c3e-5d7f9b1d3f64",
+                     *         "createdAt": "2026-10-01T00:00:00.000Z",
+                     *         "updatedAt": "2026-10-01T00:00:00.000Z",
+                     *         "algorithm": "EC",
+                     *         "publicKey": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE4W50IuOXfVfjFbt6IG0QOmlyK5ZMCVgnQ2Y9GTDoWDLGq6weboxcPvz8GdYpQ7smtRYifTLfw3nEzmm81YY0qA==",
+                     *         "expiresAt": null
+                     *       }
+                     *     ]
+                     */
                     "application/json": components["schemas"]["WebhookPublicKey"][];
                 };
             };
@@ -5023,6 +5942,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "pageNumber": 0,
+                     *       "pageSize": 10,
+                     *       "numberOfElements": 1,
+                     *       "totalPages": 1,
+                     *       "totalElements": 1,
+                     *       "items": [
+                     *         {
+                     *           "id": "1d3f5b7a-9c0e-4a2c-9e4f-6b8d0a2c4e19",
+                     *           "createdAt": "2026-11-28T10:07:51.004Z",
+                     *           "updatedAt": "2026-11-28T10:07:51.612Z",
+                     *           "teamId": "9b2d4f6e-1a3c-4e5b-9d7f-0c2e4a6b8d1f",
+                     *           "payload": {
+                     *             "id": "4b6d8f0a-2c4e-4a6b-8d0f-9e1c3a5b7d28",
+                     *             "webhookId": "e6b8d0f2-4a6c-4e8a-b1d3-5f7a9c1e3b86",
+                     *             "eventType": "video_in.done",
+                     *             "occurredAt": "2026-11-28T10:07:50.998Z",
+                     *             "test": false,
+                     *             "attemptCount": 1,
+                     *             "data": {
+                     *               "type": "VIDEO",
+                     *               "videoId": "5e1c9a7b-3d2f-4b8e-a6c4-1f0d9e8c7b25"
+                     *             }
+                     *           },
+                     *           "nextAttemptEarliestAt": null,
+                     *           "successful": true,
+                     *           "responses": [
+                     *             {
+                     *               "requestedAt": "2026-11-28T10:07:51.020Z",
+                     *               "responseTimeMillis": 142,
+                     *               "statusCode": 200,
+                     *               "responseBody": "{\"received\":true}",
+                     *               "errorCode": null,
+                     *               "errorMessage": null,
+                     *               "responseRetryAt": null,
+                     *               "responseHeaders": null
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         pageNumber: number;
                         pageSize: number;
@@ -5475,6 +6437,15 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "url": "https://hooks.example.com/reelin/v2",
+                 *       "eventTypes": [
+                 *         "video_in.done",
+                 *         "video.deleted"
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     name?: string;
                     description?: string;
@@ -5780,18 +6751,6 @@ export interface operations {
             };
             /** @description Default Response */
             404: {
-                headers: {
-                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
-                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
-                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Default Response */
-            409: {
                 headers: {
                     "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
                     "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
