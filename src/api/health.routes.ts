@@ -50,7 +50,9 @@ export function healthRoutes(deps: { checks: Record<string, ReadinessCheck> }): 
           tags: ['Operations'],
           security: [],
           response: {
-            200: z.object({ status: z.literal('ok') }).meta({ examples: [{ status: 'ok' }] }),
+            200: z
+              .object({ status: z.literal('ok') })
+              .meta({ description: 'The process runs.', examples: [{ status: 'ok' }] }),
             400: errorResponse,
           },
         },
@@ -72,10 +74,12 @@ export function healthRoutes(deps: { checks: Record<string, ReadinessCheck> }): 
           security: [],
           response: {
             200: readiness.meta({
+              description: 'Every dependency answered in time.',
               examples: [{ status: 'ready', checks: { database: up, queue: up, storage: up } }],
             }),
             400: errorResponse,
             503: readiness.meta({
+              description: 'A dependency did not answer in time.',
               examples: [{ status: 'not ready', checks: { database: up, queue: up, storage: { status: 'down' } } }],
             }),
           },

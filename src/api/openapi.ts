@@ -285,3 +285,48 @@ export function documentExamples(document: OpenApiDocument): OpenApiDocument {
   openapi.components = { ...openapi.components, examples };
   return document;
 }
+
+/** What an error status means, for every operation that documents it. */
+const errorDescriptions: Record<string, string> = {
+  400: 'The request is not valid: `errorCode` says why, `validationErrors` which fields.',
+  401: 'No API key, or one that is not valid or not active.',
+  403: 'The team (the one selected, or the one the object is in) has no API access.',
+  404: "No such object, or not in a team of the caller's; or a team the caller is not a member of.",
+  409: 'The object is not in a state that allows this: `errorCode` says why.',
+  415: 'The body is not JSON.',
+  429: 'Past the rate limit of the API key: retry after `Retry-After` seconds.',
+  500: 'An unexpected failure: quote the request id when reporting it.',
+};
+
+/** A download link's errors differ: its credential is the link. */
+const downloadErrorDescriptions: Record<string, string> = {
+  400: 'The link is malformed.',
+  403: 'The link is not valid or has expired: ask the API for a new one.',
+  404: 'The file no longer exists.',
+};
+
+/**
+ * Says what each answer is where @fastify/swagger could only write "Default Response": an answer
+ * whose schema is a component, what that component is (its description); an error, what its status
+ * means (the error body's schema is one component for every status).
+ */
+export function describeResponses(document: OpenApiDocument): OpenApiDocument {
+  const openapi = document as { paths?: Paths; components?: { schemas?: Record<string, { description?: string }> } };
+  const schemas = openapi.components?.schemas ?? {};
+  for (const [path, operations] of Object.entries(openapi.paths ?? {})) {
+    const errors = path.startsWith('/api/downloads/') ? downloadErrorDescriptions : errorDescriptions;
+    for (const operation of Object.values(operations)) {
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        if (response.description !== 'Default Response') continue;
+        const name = response.content?.['application/json']?.schema?.$ref?.replace('#/components/schemas/', '');
+        // A HEAD answer's errors have no body, so no schema: they are errors all the same.
+        const description =
+          name === undefined || name === 'Error'
+            ? (errors[status] ?? errorDescriptions[status])
+            : schemas[name]?.description;
+        if (description !== undefined) response.description = description;
+      }
+    }
+  }
+  return document;
+}

@@ -106,7 +106,10 @@ export function pageOf<T extends z.ZodType>(item: T, example: unknown) {
       totalElements: z.number().int(),
       items: z.array(item),
     })
-    .meta({ examples: [examples.pageExample(example)] });
+    .meta({
+      description: 'One page of the list, and where it lies in the whole.',
+      examples: [examples.pageExample(example)],
+    });
 }
 
 export const selectTeamQuery = z.object({
@@ -310,9 +313,11 @@ export const videoProcessing = z
   })
   .meta({ id: 'VideoProcessing', examples: [examples.videoProcessingExample] });
 
-export const videoInStatus = z
-  .object({ videoId: uuid, upload: videoUpload, ingestion: videoIngestion })
-  .meta({ id: 'VideoInStatus', examples: [examples.videoInStatusExample] });
+export const videoInStatus = z.object({ videoId: uuid, upload: videoUpload, ingestion: videoIngestion }).meta({
+  id: 'VideoInStatus',
+  description: 'The state of an import: the copy of its file (`upload`) and its ingestion.',
+  examples: [examples.videoInStatusExample],
+});
 
 export const video = z
   .object({
@@ -339,7 +344,11 @@ export const video = z
     }),
     clipId: uuid.nullable(),
   })
-  .meta({ id: 'Video', examples: [examples.videoExample] });
+  .meta({
+    id: 'Video',
+    description: 'A video: a master imported into the service, or a clip cut from one.',
+    examples: [examples.videoExample],
+  });
 
 export const team = z
   .object({
@@ -354,11 +363,19 @@ export const team = z
       'x-reelin-extension': true,
     }),
   })
-  .meta({ id: 'Team', examples: [examples.teamExample] });
+  .meta({
+    id: 'Team',
+    description: 'A team: its members share its projects, videos and webhooks.',
+    examples: [examples.teamExample],
+  });
 
 export const project = z
   .object({ id: uuid, createdAt: dateTime, updatedAt: dateTime, name: z.string(), isSample: z.boolean(), teamId: uuid })
-  .meta({ id: 'Project', examples: [examples.projectExample] });
+  .meta({
+    id: 'Project',
+    description: 'A project: a group of videos within a team.',
+    examples: [examples.projectExample],
+  });
 
 export const account = z
   .object({
@@ -372,7 +389,11 @@ export const account = z
     }),
     defaultTeam: team.nullable(),
   })
-  .meta({ id: 'Account', examples: [examples.accountExample] });
+  .meta({
+    id: 'Account',
+    description: 'The user the API key belongs to, with their default team.',
+    examples: [examples.accountExample],
+  });
 
 /**
  * The S3 bucket and key pair of an import from S3, as the contract has it, plus this service's
@@ -418,11 +439,17 @@ export const videoArtifact = z
     presignedUrl: z.string(),
     expiresAt: dateTime,
   })
-  .meta({ id: 'VideoArtifact', examples: [examples.videoArtifactExample] });
+  .meta({
+    id: 'VideoArtifact',
+    description: "This service's extension: an artifact of a full ingestion, as a pre-signed link.",
+    examples: [examples.videoArtifactExample],
+  });
 
-export const videoArtifactList = z
-  .object({ videoId: uuid, items: z.array(videoArtifact) })
-  .meta({ id: 'VideoArtifactList', examples: [examples.videoArtifactListExample] });
+export const videoArtifactList = z.object({ videoId: uuid, items: z.array(videoArtifact) }).meta({
+  id: 'VideoArtifactList',
+  description: "This service's extension: the artifacts of a video, as pre-signed links, in order.",
+  examples: [examples.videoArtifactListExample],
+});
 
 /** A pre-signed link to a video's file, with what a download needs to know beforehand. */
 export const videoDownloadLink = z
@@ -436,7 +463,11 @@ export const videoDownloadLink = z
     suggestedFileName: z.string(),
     crc32cChecksum: z.number().int(),
   })
-  .meta({ id: 'VideoDownloadLink', examples: [examples.videoDownloadLinkExample] });
+  .meta({
+    id: 'VideoDownloadLink',
+    description: "A pre-signed link to a video's file, with what a download needs to know beforehand.",
+    examples: [examples.videoDownloadLinkExample],
+  });
 
 /** One of the contract's event types, as a subscription or a test event names it. */
 export const webhookEventType = z.enum(eventTypes as [EventType, ...EventType[]], {
@@ -498,7 +529,11 @@ export const webhook = z
       'x-reelin-extension': true,
     }),
   })
-  .meta({ id: 'Webhook', examples: [examples.webhookExample] });
+  .meta({
+    id: 'Webhook',
+    description: 'A subscription of a team to video events, delivered to its URL.',
+    examples: [examples.webhookExample],
+  });
 
 const webhookPayload = z
   .object({
@@ -536,7 +571,11 @@ export const webhookEvent = z
       }),
     ),
   })
-  .meta({ id: 'WebhookEvent', examples: [examples.webhookEventExample] });
+  .meta({
+    id: 'WebhookEvent',
+    description: 'One delivery of an event to a webhook, with every attempt.',
+    examples: [examples.webhookEventExample],
+  });
 
 export const webhookPublicKey = z
   .object({
@@ -549,4 +588,8 @@ export const webhookPublicKey = z
       .nullable()
       .describe('Null for the active key; set on a key replaced by a rotation, which stays valid until then.'),
   })
-  .meta({ id: 'WebhookPublicKey', examples: [examples.webhookPublicKeyExample] });
+  .meta({
+    id: 'WebhookPublicKey',
+    description: 'A public key that verifies the ECDSA signatures of deliveries.',
+    examples: [examples.webhookPublicKeyExample],
+  });

@@ -36,6 +36,7 @@ import { refuseNulCharacters, refuseUnknownQueryParameters } from './input-guard
 import { AppError } from '../domain/errors.js';
 import { healthRoutes, type ReadinessCheck } from './health.routes.js';
 import {
+  describeResponses,
   documentDownloads,
   documentEventStream,
   documentExamples,
@@ -116,9 +117,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     openapi: openApiBase(),
     transform: jsonSchemaTransform,
     transformObject: (input) => {
-      const document = documentExamples(
-        documentEventStream(
-          documentDownloads(withoutUnusedSchemas(documentOptionalBodies(jsonSchemaTransformObject(input)))),
+      const document = describeResponses(
+        documentExamples(
+          documentEventStream(
+            documentDownloads(withoutUnusedSchemas(documentOptionalBodies(jsonSchemaTransformObject(input)))),
+          ),
         ),
       );
       return deps.rateLimit === null ? document : documentRateLimitHeaders(document);

@@ -211,7 +211,7 @@ export function tenancyRoutes(deps: { tenancy: TenancyService; projects: Project
           tags: ['Projects'],
           params: projectParams,
           querystring: selectTeamQuery,
-          response: { 204: z.null(), 409: errorResponse, ...commonErrors },
+          response: { 204: z.null().describe('The project is deleted.'), 409: errorResponse, ...commonErrors },
         },
       },
       async (request, reply) => {

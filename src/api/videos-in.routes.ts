@@ -185,7 +185,11 @@ export function videosInRoutes(deps: { imports: VideoImportService }): FastifyPl
           tags: ['Video in'],
           params: videoParams,
           querystring: selectTeamQuery,
-          response: { 204: z.null(), 409: errorResponse, ...commonErrors },
+          response: {
+            204: z.null().describe('The import, its video record and its data are deleted.'),
+            409: errorResponse,
+            ...commonErrors,
+          },
         },
       },
       async (request, reply) => {

@@ -159,7 +159,10 @@ export function videosRoutes(deps: VideosRoutesDeps): FastifyPluginAsyncZod {
             .nullish()
             .meta({ examples: [[exampleIds.clip]] }),
           response: {
-            200: z.array(uuid).meta({ examples: [[exampleIds.video, exampleIds.clip]] }),
+            200: z.array(uuid).meta({
+              description: 'The ids of the deleted videos: this one and every video derived from it.',
+              examples: [[exampleIds.video, exampleIds.clip]],
+            }),
             409: errorResponse,
             ...commonErrors,
           },

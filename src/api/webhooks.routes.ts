@@ -103,7 +103,13 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
           summary: 'The public keys that verify delivery signatures',
           description: 'The active key and, during a rotation, the previous one with its `expiresAt`.',
           tags,
-          response: { 200: z.array(webhookPublicKey).meta({ examples: [[webhookPublicKeyExample]] }), ...commonErrors },
+          response: {
+            200: z.array(webhookPublicKey).meta({
+              description: 'The active key and, during a rotation, the previous one.',
+              examples: [[webhookPublicKeyExample]],
+            }),
+            ...commonErrors,
+          },
         },
       },
       async () => (await webhooks.listPublicKeys()).map(presentWebhookPublicKey),
@@ -259,7 +265,7 @@ export function webhooksRoutes(deps: { webhooks: WebhookService }): FastifyPlugi
           tags,
           params: webhookParams,
           querystring: selectTeamQuery,
-          response: { 204: z.null(), ...commonErrors },
+          response: { 204: z.null().describe('The webhook and its delivery log are deleted.'), ...commonErrors },
         },
       },
       async (request, reply) => {

@@ -182,3 +182,22 @@ describe("the OpenAPI document's extensions", () => {
     for (const { operation } of pixop) expect(operation.description).not.toMatch(/^This service's extension/);
   });
 });
+
+describe("the OpenAPI document's answers", () => {
+  it('say what each answer is, never "Default Response"', () => {
+    const undescribed = operations.flatMap(({ method, path, operation }) =>
+      Object.entries(operation.responses)
+        .filter(([, response]) => {
+          const description = (response as { description?: string }).description ?? '';
+          return description === 'Default Response' || description.length < 10;
+        })
+        .map(([status]) => `${method} ${path} ${status}`),
+    );
+    expect(undescribed).toEqual([]);
+    const answers = (path: string, method: string) =>
+      document.paths[path]?.[method]?.responses as Record<string, { description: string }>;
+    expect(answers('/api/v1/videos/{videoId}', 'get')['200']?.description).toMatch(/^A video: /);
+    expect(answers('/api/v1/videos/{videoId}', 'get')['429']?.description).toMatch(/rate limit/);
+    expect(answers('/api/downloads/{videoId}/{fileName}', 'head')['403']?.description).toMatch(/expired/);
+  });
+});
