@@ -94,6 +94,7 @@ interface Media {
 }
 interface Response {
   description?: string;
+  headers?: Record<string, unknown>;
   content?: Record<string, Media>;
 }
 interface Operation {
