@@ -18,6 +18,7 @@ import {
   type UploadPart,
   type UploadState,
 } from '../../src/storage/blob-store.js';
+import { until } from '../support/wait.js';
 
 export interface BlobStoreFixture {
   store: BlobStore;
@@ -392,7 +393,8 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
       const controller = new AbortController();
       const writing = writePartFrom(upload, part, body, controller.signal);
       body.write(partBytes(file, part).subarray(0, 1000));
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // Mid-stream: the store has taken the first bytes from the body.
+      await until('the store to read the first 1000 bytes', () => body.readableLength, (unread) => unread === 0);
       const reason = new Error('stopped by the test');
       controller.abort(reason);
       await expect(writing).rejects.toMatchObject({ name: 'AbortError', cause: reason });

@@ -24,6 +24,7 @@ import {
 import { S3_MIN_PART_SIZE_BYTES, type S3BlobStore } from '../../src/storage/s3-blob-store.js';
 import { createS3Store, type S3StoreHandle } from '../../src/storage/s3-client.js';
 import { startS3TestServer, type S3TestServer } from '../support/s3-server.js';
+import { until } from '../support/wait.js';
 import { describeBlobStoreContract } from './blob-store.contract.js';
 
 async function openStore(server: S3TestServer, bucket: string, keyPrefix = ''): Promise<S3StoreHandle> {
@@ -289,20 +290,23 @@ describe('S3BlobStore on S3', () => {
     expect((await readAll(await store.read(key))).equals(content)).toBe(true);
 
     const failingKey = videoArtifactKey(randomUUID(), randomUUID(), 'web.mp4');
+    const failingCreates = count('CreateMultipartUpload');
     async function* failing(): AsyncGenerator<Buffer> {
       yield randomBytes(20 * 1024 * 1024);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // The body fails once there is a multipart upload to abort.
+      await until('the multipart upload to be created', () => count('CreateMultipartUpload') > failingCreates);
       throw new Error('the encoder died');
     }
-    const failingCreates = count('CreateMultipartUpload');
     await expect(store.put(failingKey, Readable.from(failing()))).rejects.toThrow('the encoder died');
     expect(count('CreateMultipartUpload') - failingCreates).toBe(1);
     expect(await store.stat(failingKey)).toBeNull();
     // The managed upload aborts its multipart upload as it gives up.
-    const deadline = Date.now() + 5_000;
-    while (server.listUploads(bucket).some((item) => item.key === `${keyPrefix}${failingKey}`) && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(server.listUploads(bucket).filter((item) => item.key === `${keyPrefix}${failingKey}`)).toEqual([]);
+    await until(
+      'the failed multipart upload to be aborted',
+      () => server.listUploads(bucket).filter((item) => item.key === `${keyPrefix}${failingKey}`),
+      (left) => left.length === 0,
+      { timeoutMs: 5_000 },
+    );
   });
 
   it('deletes more than 1,000 objects under a prefix in batches', async () => {

@@ -33,10 +33,15 @@ export async function until<T>(
   }
 }
 
+/** Long enough to show a status object, short enough that a list of request bodies stays readable. */
+const DESCRIBED_CHARS = 1_000;
+
 function describeValue(value: unknown): string {
+  let text: string;
   try {
-    return JSON.stringify(value) ?? String(value);
+    text = JSON.stringify(value) ?? String(value);
   } catch {
-    return String(value);
+    text = String(value);
   }
+  return text.length > DESCRIBED_CHARS ? `${text.slice(0, DESCRIBED_CHARS)}… (${text.length} chars)` : text;
 }
