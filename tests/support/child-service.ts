@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { until } from './wait.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -101,29 +102,32 @@ export async function startChildService(
 }
 
 async function waitUntilReady(service: ChildService): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  let done = false;
+  let exited = false;
   void service.exited.then(() => {
-    done = true;
+    exited = true;
   });
-  while (Date.now() < deadline && !done) {
-    if (service.url === null) {
-      // A worker has no API: it is ready once it logs that it started.
-      if (fs.readFileSync(service.logPath, 'utf8').includes('"reelin started"')) return;
-    } else {
-      try {
-        const response = await request(`${service.url}/readyz`);
-        await response.body.dump();
-        if (response.statusCode === 200) return;
-      } catch {
-        // not listening yet
-      }
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const state = await until(
+    `reelin (${service.url ?? 'worker'}) to become ready or exit`,
+    async () => (exited ? 'exited' : (await isReady(service)) ? 'ready' : 'starting'),
+    (found) => found !== 'starting',
+    { timeoutMs: 30_000, intervalMs: 100 },
+  ).catch((error: unknown) => (error as Error).message);
+  if (state === 'ready') return;
   throw new Error(
-    `reelin did not become ready (exit: ${done ? String(await service.exited) : 'still running'}): ${fs.readFileSync(service.logPath, 'utf8').slice(-3000)}`,
+    `reelin did not become ready (${state === 'exited' ? `exit: ${String(await service.exited)}` : state}): ${fs.readFileSync(service.logPath, 'utf8').slice(-3000)}`,
   );
+}
+
+async function isReady(service: ChildService): Promise<boolean> {
+  // A worker has no API: it is ready once it logs that it started.
+  if (service.url === null) return fs.readFileSync(service.logPath, 'utf8').includes('"reelin started"');
+  try {
+    const response = await request(`${service.url}/readyz`);
+    await response.body.dump();
+    return response.statusCode === 200;
+  } catch {
+    return false; // not listening yet
+  }
 }
 
 export interface ChildEnvironmentOptions {

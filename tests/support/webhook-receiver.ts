@@ -6,6 +6,7 @@
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TestPki } from './test-pki.js';
+import { until } from './wait.js';
 
 export interface ReceivedRequest {
   arrivedAtMs: number;
@@ -50,14 +51,14 @@ export async function startWebhookReceiver(pki: TestPki, port = 0): Promise<Webh
     answer: () => ({ status: 200, body: 'ok' }),
     url: (path, host = '127.0.0.1') => `https://${host}:${receiver.port}${path}`,
     async waitFor(count, filter = () => true, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const matching = receiver.requests.filter(filter);
-        if (matching.length >= count) return matching;
-        if (Date.now() > deadline)
-          throw new Error(`the receiver got ${matching.length} of ${count} expected requests within ${timeoutMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      // Waits on the count, so a timeout names how many of the expected requests came.
+      await until(
+        `${count} matching requests at the webhook receiver`,
+        () => receiver.requests.filter(filter).length,
+        (arrived) => arrived >= count,
+        { timeoutMs },
+      );
+      return receiver.requests.filter(filter);
     },
     async start() {
       const created = https.createServer(
