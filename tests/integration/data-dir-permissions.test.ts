@@ -13,6 +13,7 @@ import { tightenDataDir } from '../../src/storage/data-dir-permissions.js';
 import { callApi, startChildService, type ChildService } from '../support/child-service.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
+import { until } from '../support/wait.js';
 
 const API_KEY = 'rln_permissions_key_abcdefghijklmnopqrstuvwxyz012';
 
@@ -167,12 +168,15 @@ describe('the data folder of the real service (reelin serve as a child process)'
       url: origin.url('/modes.mov'),
     });
     expect(created.status).toBe(201);
-    for (let status = ''; status !== 'DONE';) {
-      status = (await callApi(child.url ?? '', API_KEY, 'GET', `/api/v1/videos/${created.body.videoId}/in/status`)).body
-        .upload.uploadState.uploadStatus;
-      expect(status).not.toBe('FAILED');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const status = await until(
+      `import ${created.body.videoId} to end`,
+      async () =>
+        (await callApi(child.url ?? '', API_KEY, 'GET', `/api/v1/videos/${created.body.videoId}/in/status`)).body
+          .upload.uploadState.uploadStatus,
+      (found) => found === 'DONE' || found === 'FAILED',
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    expect(status).toBe('DONE');
     const link = await callApi(child.url ?? '', API_KEY, 'POST', `/api/v1/videos/${created.body.videoId}/out/https`);
     expect(
       Buffer.from(await (await request(`${child.url}${link.body.presignedUrl}`)).body.arrayBuffer()).equals(body),

@@ -38,11 +38,7 @@ function ringCounter(bell: EventBell): {
     heard,
     stop,
     waitFor: async (count, timeoutMs = 5_000) => {
-      const deadline = Date.now() + timeoutMs;
-      while (rings < count) {
-        if (Date.now() > deadline) throw new Error(`the bell rang ${rings} times, expected ${count}`);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await until(`${count} rings of the bell`, () => rings, (rung) => rung >= count, { timeoutMs, intervalMs: 10 });
     },
   };
 }

@@ -16,6 +16,7 @@ import { NotAVideoError, type VideoMetadata } from '../../src/media/metadata.js'
 import { ChildProcessRunner, MediaProcessError, type FfmpegProgress } from '../../src/media/process-runner.js';
 import { webVideoArgs } from '../../src/media/web-video.js';
 import { mediaFixture, type MediaFixtureName } from '../support/media-fixtures.js';
+import { until } from '../support/wait.js';
 
 const runner = new ChildProcessRunner();
 let tools: MediaTools;
@@ -50,13 +51,12 @@ async function processesWith(marker: string): Promise<number[]> {
   return found;
 }
 
+/** Waits (2 s at most) until no process with `marker` is left; the timeout names the pids still there. */
 async function waitUntilGone(marker: string): Promise<number[]> {
-  for (let attempt = 0; attempt < 40; attempt += 1) {
-    const left = await processesWith(marker);
-    if (left.length === 0) return left;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return processesWith(marker);
+  return until(`processes with ${marker} to end`, () => processesWith(marker), (left) => left.length === 0, {
+    timeoutMs: 2_000,
+    intervalMs: 50,
+  });
 }
 
 describe('ChildProcessRunner', () => {

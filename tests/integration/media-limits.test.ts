@@ -15,6 +15,7 @@ import { defaultAddressSpaceBytes } from '../../src/domain/media-limits.js';
 import { discoverMediaTools, findConfinement, type MediaTools } from '../../src/media/ffmpeg-tools.js';
 import { ChildProcessRunner, KILL_GRACE_MS, MediaLimitError } from '../../src/media/process-runner.js';
 import { mediaFixture } from '../support/media-fixtures.js';
+import { until } from '../support/wait.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let runner: ChildProcessRunner;
@@ -51,11 +52,9 @@ async function processesWith(marker: string): Promise<number[]> {
 /** How long until no process with `marker` is left (polled every 20 ms, for at most `limitMs`). */
 async function timeUntilGone(marker: string, limitMs: number): Promise<number> {
   const startedMs = performance.now();
-  while ((await processesWith(marker)).length > 0) {
-    if (performance.now() - startedMs > limitMs)
-      throw new Error(`processes with ${marker} still run after ${limitMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await until(`processes with ${marker} to end`, () => processesWith(marker), (left) => left.length === 0, {
+    timeoutMs: limitMs,
+  });
   return performance.now() - startedMs;
 }
 

@@ -9,6 +9,7 @@ import { crc32c } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
 import { PartLengthError, RetryablePartStoreError } from '../../src/storage/blob-store.js';
 import { S3PartSink, crc32cToBase64 } from '../../src/storage/s3-part-writer.js';
+import { until } from '../support/wait.js';
 
 const part = { index: 2, offsetBytes: 0, lengthBytes: 1_000_000 };
 
@@ -150,8 +151,9 @@ describe('S3PartSink', () => {
       async (body) => {
         bodies.push(body);
         if (bodies.length === 1) {
-          // Refused once the writer has filled the body's buffer: those bytes must all go out again.
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          // Refused once the writer has filled the body's buffer (it is held back from there on):
+          // those bytes must all go out again.
+          await until('the writer to fill the body', () => body.readableLength >= body.readableHighWaterMark);
           unreadAtRefusal = body.readableLength;
           throw refusal('SlowDown', 503);
         }
