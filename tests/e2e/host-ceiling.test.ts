@@ -9,7 +9,6 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChildServices, callApi, childEnvironment, type ApiAnswer } from '../support/child-service.js';
@@ -82,8 +81,8 @@ describe('the per-source-host connection ceiling', () => {
         REELIN_SHUTDOWN_TIMEOUT_MS: '3000',
       },
     );
-    // The origin's counts restart once every import is created (and its source probed): on
-    // PostgreSQL before any worker runs, on the embedded process while the first copies run, so
+    // The origin's counts restart once every import is created and its probe's connection closed:
+    // on PostgreSQL before any worker runs, on the embedded process while the first copies run, so
     // from then on every connection the origin sees is a copy's.
     await start('migrate', env);
     const apiUrl = (await start(database ? 'api' : 'serve', env)).url ?? '';
@@ -96,7 +95,12 @@ describe('the per-source-host connection ceiling', () => {
       expect(created.status).toBe(201);
       videoIds.push(created.body.videoId);
     }
-    await sleep(200);
+    await until(
+      "the probes' connections to close",
+      () => origin.stats.requests.filter((entry) => entry.range === 'bytes=0-0'),
+      (probes) => probes.length === 3 && probes.every((probe) => probe.connectionClosedAt !== null),
+      { timeoutMs: 5_000, intervalMs: 10 },
+    );
     const requestsBeforeReset = origin.stats.requests;
     origin.resetStats();
     if (database) await Promise.all([start('worker', env), start('worker', env)]);

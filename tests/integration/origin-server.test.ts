@@ -393,6 +393,7 @@ describe('origin server, connections', () => {
       maxConcurrentRequests: 3,
     });
     expect(isolated.stats.requests.map((record) => record.index)).toEqual([0, 1, 2]);
+    const served = isolated.stats.requests;
 
     // The server sees a response end a moment after the client does.
     await waitFor(() => isolated.stats.requests.every((record) => record.endedAt !== null));
@@ -404,8 +405,11 @@ describe('origin server, connections', () => {
       maxConcurrentConnections: 3,
       maxConcurrentRequests: 0,
     });
+    // Pooled connections outlive their responses until the client closes them.
+    expect(served.map((record) => record.connectionClosedAt)).toEqual([null, null, null]);
     await threeConnections.close();
     await waitFor(() => isolated.stats.currentConnections === 0);
+    expect(served.every((record) => record.connectionClosedAt !== null)).toBe(true);
   });
 
   it('closes promptly with a stalled response in flight, and the client sees an error', async () => {

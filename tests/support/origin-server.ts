@@ -103,6 +103,8 @@ export interface OriginRequestRecord {
   startedAt: number;
   /** Epoch ms when the response finished or was destroyed; may trail the client by a tick. */
   endedAt: number | null;
+  /** Epoch ms when the TLS connection that carried the request closed; null while it is open. */
+  connectionClosedAt: number | null;
 }
 
 export interface OriginStats {
@@ -191,6 +193,8 @@ class LocalOrigin implements OriginServer {
   // Raw TCP sockets, including ones still in the TLS handshake that closeAllConnections can't see.
   private readonly sockets = new Set<Socket>();
   private readonly connectionBuckets = new WeakMap<Socket, TokenBucket>();
+  /** The requests each open TLS connection carried, stamped when it closes. */
+  private readonly connectionRecords = new WeakMap<Socket, OriginRequestRecord[]>();
   private readonly responseControllers = new Set<AbortController>();
   private readonly handlers = new Set<Promise<void>>();
   private closing: Promise<void> | undefined;
@@ -210,8 +214,11 @@ class LocalOrigin implements OriginServer {
         this.stats.maxConcurrentConnections,
         this.stats.currentConnections,
       );
+      this.connectionRecords.set(socket, []);
       socket.once('close', () => {
         this.stats.currentConnections -= 1;
+        const closedAt = Date.now();
+        for (const record of this.connectionRecords.get(socket) ?? []) record.connectionClosedAt = closedAt;
       });
     });
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -320,7 +327,9 @@ class LocalOrigin implements OriginServer {
       localAddress: req.socket.localAddress ?? '',
       startedAt: Date.now(),
       endedAt: null,
+      connectionClosedAt: null,
     };
+    this.connectionRecords.get(req.socket)?.push(record);
     this.stats.requests.push(record);
     this.inFlightRequests += 1;
     this.stats.maxConcurrentRequests = Math.max(this.stats.maxConcurrentRequests, this.inFlightRequests);
