@@ -8,6 +8,7 @@ import { ChildProcessRunner } from '../../src/media/process-runner.js';
 import { startE2eFixture, type E2eFixture } from '../support/e2e-fixture.js';
 import { mediaFixture, type MediaFixtureName } from '../support/media-fixtures.js';
 import { backends } from '../support/test-database.js';
+import { until } from '../support/wait.js';
 
 const runner = new ChildProcessRunner();
 
@@ -352,7 +353,12 @@ describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
       'clip video.deleted',
     ];
     await fx.receiver!.waitFor(expected.length, (request) => request.path === '/stages');
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // A delivery recorded successful is never sent again, so once all are, the receiver's count is final.
+    await until(
+      'every delivery of the stages to be recorded successful',
+      async () => (await fx.service.api('GET', `/api/v1/webhooks/events?webhookId=${hook.body.id}&pageSize=100`)).body,
+      (log) => log.totalElements >= expected.length && log.items.every((event: any) => event.successful),
+    );
     const whose = (videoId: string) => (videoId === masterId ? 'master' : videoId === clipId ? 'clip' : videoId);
     const deliveredStages = fx
       .receiver!.requests.filter((request) => request.path === '/stages')
@@ -389,8 +395,7 @@ describe.each(backends)('ingestion and the free clip (%s)', (backend) => {
       expect(thumbnails.status).toBe(409);
       expect(thumbnails.body).toMatchObject({ errorCode: 'VIDEO_NOT_FULLY_INGESTED' });
       expect(thumbnails.body.message).toContain('without fullIngestion');
-      // The clip would be queued with the ingestion's end; give a wrongly made one the time to show.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // A clip is made in the transaction that marks the ingestion DONE, so a wrong one shows already.
       expect((await fx.service.api('GET', `/api/v1/videos/${videoId}/derived`)).body.totalElements).toBe(0);
       expect((await fx.service.api('GET', `/api/v1/videos/${videoId}`)).body.clipId).toBeNull();
     } finally {
