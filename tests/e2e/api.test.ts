@@ -392,14 +392,14 @@ describe.each(backends)('the API contract (%s)', (backend) => {
       const id: string = created.body.videoId;
 
       // Polled with the multi-team key and no team: the status call Pixop's client makes.
-      const deadline = Date.now() + 30_000;
-      let status = await fx.service.api('GET', `/api/v1/videos/${id}/in/status`, asMulti);
-      while (status.body.upload?.uploadState.uploadStatus !== 'DONE') {
-        expect(status.status, JSON.stringify(status.body)).toBe(200);
-        expect(Date.now()).toBeLessThan(deadline);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        status = await fx.service.api('GET', `/api/v1/videos/${id}/in/status`, asMulti);
-      }
+      const status = await until(
+        `import ${id} to end`,
+        () => fx.service.api('GET', `/api/v1/videos/${id}/in/status`, asMulti),
+        (found) => found.status !== 200 || ['DONE', 'FAILED'].includes(found.body.upload?.uploadState.uploadStatus),
+        { timeoutMs: 30_000, intervalMs: 50 },
+      );
+      expect(status.status, JSON.stringify(status.body)).toBe(200);
+      expect(status.body.upload.uploadState.uploadStatus).toBe('DONE');
       expect(status.body.videoId).toBe(id);
 
       const video = await fx.service.api('GET', `/api/v1/videos/${id}`, asMulti);

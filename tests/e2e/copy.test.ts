@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listEventsOfVideo } from '../../src/db/queries/events.queries.js';
 import { startE2eFixture, type E2eFixture } from '../support/e2e-fixture.js';
 import { backends } from '../support/test-database.js';
+import { until } from '../support/wait.js';
 
 const PART_SIZE = 64 * 1024;
 
@@ -209,15 +210,18 @@ describe.each(backends)('copying a file from an HTTPS URL (%s)', (backend) => {
       bytesPerSecond: number | null;
       etaSeconds: number | null;
     }[] = [];
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const status = await fx.service.api('GET', `/api/v1/videos/${videoId}/in/status`);
-      const state = status.body.upload.uploadState;
-      seen.add(state.progressPercentage);
-      if (state.uploadStatus === 'IN_PROGRESS') running.push(state);
-      if (state.uploadStatus === 'DONE' || Date.now() > deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    // Sampled every 200 ms while the copy runs.
+    await until(
+      `import ${videoId} to be DONE`,
+      async () => {
+        const state = (await fx.service.api('GET', `/api/v1/videos/${videoId}/in/status`)).body.upload.uploadState;
+        seen.add(state.progressPercentage);
+        if (state.uploadStatus === 'IN_PROGRESS') running.push(state);
+        return state.uploadStatus;
+      },
+      (uploadStatus) => uploadStatus === 'DONE',
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
     const inBetween = [...seen].filter((value) => value > 0 && value < 100);
     expect(inBetween.length).toBeGreaterThanOrEqual(3);
     expect(seen.has(100)).toBe(true);

@@ -27,24 +27,9 @@ import { mediaFixture } from '../support/media-fixtures.js';
 import { startOriginServer, type OriginServer } from '../support/origin-server.js';
 import { backends, createPostgresTestDatabase, type PostgresTestDatabase } from '../support/test-database.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
+import { until } from '../support/wait.js';
 
 const ingestionEnded = (video: any) => ['DONE', 'FAILED'].includes(video.ingestion.ingestionState.ingestionStatus);
-
-async function until<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (performance.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** Whether any process of these runs (the leader or the child it started) still runs. */
 async function anyRunning(runs: readonly FakeRun[]): Promise<boolean> {
@@ -55,10 +40,10 @@ async function anyRunning(runs: readonly FakeRun[]): Promise<boolean> {
 /** How long after `sinceMs` the last process of `runs` was gone. */
 async function goneAfterMs(runs: readonly FakeRun[], sinceMs: number): Promise<number> {
   await until(
+    'the processes to be gone',
     () => anyRunning(runs),
     (running) => !running,
-    10_000,
-    'the processes to be gone',
+    { timeoutMs: 10_000 },
   );
   return performance.now() - sinceMs;
 }
@@ -119,10 +104,10 @@ describe.each(backends)('media limits through the service (%s)', (backend) => {
   it('stops an ffmpeg that ignores SIGTERM at its wall-clock limit, kills its whole group, and ends the ingestion FAILED with MEDIA_LIMIT_EXCEEDED', async () => {
     const videoId = await importFile('short-4s', true);
     const runs = await until(
+      'the ffmpeg run',
       async () => (await ffmpeg.runs()).filter((run) => run.args.includes(videoId)),
       (found) => found.length === 1 && found[0]?.childPid != null,
-      30_000,
-      'the ffmpeg run',
+      { timeoutMs: 30_000 },
     );
     expect(await anyRunning(runs)).toBe(true);
     const video = await fx.service.waitForVideo(videoId, ingestionEnded, 30_000);
@@ -211,10 +196,10 @@ describe.each(backends)('deleting a video while its ffmpeg runs (%s)', (backend)
     });
     const videoId = created.body.videoId as string;
     const runs = await until(
+      'the ffmpeg run',
       async () => (await ffmpeg.runs()).filter((run) => run.args.includes(videoId)),
       (found) => found.length === 1 && found[0]?.childPid != null,
-      30_000,
-      'the ffmpeg run',
+      { timeoutMs: 30_000 },
     );
     expect(await anyRunning(runs)).toBe(true);
 
@@ -228,6 +213,7 @@ describe.each(backends)('deleting a video while its ffmpeg runs (%s)', (backend)
 
     // The job ended (completed, not failed into a retry), and started no other ffmpeg.
     const states = await until(
+      'the ingestion job to complete',
       async () => {
         const result = (await fx.service.app.connection.db.execute(
           sql`select state from pgboss.job where name = 'ingest-video' and data->>'videoId' = ${videoId}`,
@@ -235,8 +221,7 @@ describe.each(backends)('deleting a video while its ffmpeg runs (%s)', (backend)
         return result.rows.map((row) => row.state);
       },
       (found) => found.length > 0 && found.every((state) => state === 'completed'),
-      10_000,
-      'the ingestion job to complete',
+      { timeoutMs: 10_000 },
     );
     expect(states).toEqual(['completed']);
     expect((await ffmpeg.runs()).filter((run) => run.args.includes(videoId))).toHaveLength(1);
@@ -299,10 +284,10 @@ describe.runIf(process.env.TEST_DATABASE_URL)(
       expect(created.status).toBe(201);
       const videoId = created.body.videoId as string;
       const runs = await until(
+        "the worker's ffmpeg run",
         async () => (await ffmpeg.runs()).filter((run) => run.args.includes(videoId)),
         (found) => found.length === 1 && found[0]?.childPid != null,
-        60_000,
-        "the worker's ffmpeg run",
+        { timeoutMs: 60_000 },
       );
 
       const deletingMs = performance.now();
@@ -387,10 +372,10 @@ describe.each(backends)('the per-team ceiling of media work (%s)', (backend) => 
     // two does (either may win A's slot: both were queued before B's, and the one that finds the slot
     // taken is queued again).
     const running = await until(
+      "team B's probe",
       () => ffprobe.runs(),
       (runs) => runs.some((run) => run.args.includes(b1)),
-      30_000,
-      "team B's probe",
+      { timeoutMs: 30_000 },
     );
     const teamARuns = running.filter((run) => run.args.includes(a1) || run.args.includes(a2));
     expect(teamARuns).toHaveLength(1);
@@ -407,10 +392,10 @@ describe.each(backends)('the per-team ceiling of media work (%s)', (backend) => 
       [b1, OTHER_KEY],
     ] as const) {
       const status = await until(
+        `the ingestion of ${videoId}`,
         () => statusOf(videoId, apiKey),
         (found) => ['DONE', 'FAILED'].includes(found),
-        30_000,
-        `the ingestion of ${videoId}`,
+        { timeoutMs: 30_000 },
       );
       expect(status, apiKey ?? 'team A').toBe('DONE');
     }

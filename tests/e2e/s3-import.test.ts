@@ -480,11 +480,12 @@ describe.each(backends)('importing from S3 (%s)', (backend: Backend) => {
     expect(created.status, created.text).toBe(201);
     const videoId = created.body.videoId as string;
     const totalParts = Math.ceil(slow.length / PART_SIZE);
-    const deadline = Date.now() + 30_000;
-    while ((await listRecordedParts(first.app.connection.db, videoId)).length < 8) {
-      if (Date.now() > deadline) throw new Error('no parts were recorded within 30 s');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await until(
+      '8 parts to be recorded',
+      async () => (await listRecordedParts(first.app.connection.db, videoId)).length,
+      (recorded) => recorded >= 8,
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
     await first.app.stop();
     apps.splice(apps.indexOf(first.app), 1);
     proxy.bytesPerSecond = Infinity;
@@ -520,11 +521,12 @@ describe.each(backends)('importing from S3 (%s)', (backend: Backend) => {
     );
     expect(created.status, created.text).toBe(201);
     const videoId = created.body.videoId as string;
-    const deadline = Date.now() + 30_000;
-    while ((await listRecordedParts(service.app.connection.db, videoId)).length < 3) {
-      if (Date.now() > deadline) throw new Error('no parts were recorded within 30 s');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await until(
+      '3 parts to be recorded',
+      async () => (await listRecordedParts(service.app.connection.db, videoId)).length,
+      (recorded) => recorded >= 3,
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
     await sdk.send(
       new PutObjectCommand({ Bucket: BUCKET, Key: 'changing.mov', Body: replacement, ChecksumAlgorithm: 'CRC32C' }),
     );

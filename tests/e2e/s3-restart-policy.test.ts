@@ -17,6 +17,7 @@ import { startS3TestServer, type S3TestServer } from '../support/s3-server.js';
 import { backends, createTestDatabase, type Backend, type TestDatabase } from '../support/test-database.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 import { serviceClient, startServiceApp } from '../support/test-service.js';
+import { until } from '../support/wait.js';
 
 const ACCESS_KEY = 'reelin-restart-key';
 const SECRET = 'Restart/Secret+Key_0123456789abcdef';
@@ -131,11 +132,12 @@ describe.each(backends)('restarting a failed S3 import (%s)', (backend: Backend)
       'FAILED',
     );
     // The sweep every worker asks for at start deleted the pair: the import failed before the (zero) retention ended.
-    const deadline = Date.now() + 20_000;
-    while ((await findImportForCopy(app!.connection.db, videoId))?.videoImport.sourceCredentials !== null) {
-      expect(Date.now()).toBeLessThan(deadline);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await until(
+      `the sweep to delete the key pair of import ${videoId}`,
+      async () => (await findImportForCopy(app!.connection.db, videoId))?.videoImport.sourceCredentials,
+      (credentials) => credentials === null,
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
     await stop();
 
     // Allowed again, the import still cannot be restarted: its key pair is gone.

@@ -23,6 +23,7 @@ import { ScriptedResolver } from '../support/scripted-resolver.js';
 import { backends } from '../support/test-database.js';
 import { createTestPki, type TestPki } from '../support/test-pki.js';
 import { startTestService, type TestService } from '../support/test-service.js';
+import { until } from '../support/wait.js';
 
 const ORIGIN_HOST = 'origin.reelin.test';
 const BUCKET = 'reelin-e2e';
@@ -124,9 +125,12 @@ describe.each(backends)('the service on S3 storage (%s)', (backend) => {
   const uploadsUnder = (prefix: string) => s3.listUploads(BUCKET).filter((upload) => upload.key.startsWith(prefix));
 
   it('sweeps, when it starts, a day-old upload under its prefix that no import records, and nothing outside its prefix', async () => {
-    const deadline = Date.now() + 15_000;
-    while (s3.listUploads(BUCKET).some((upload) => upload.key === orphanKey) && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    await until(
+      'the start-up sweep to abort the orphaned upload',
+      () => s3.listUploads(BUCKET).some((upload) => upload.key === orphanKey),
+      (left) => !left,
+      { timeoutMs: 15_000, intervalMs: 100 },
+    );
     expect(
       s3
         .listUploads(BUCKET)

@@ -97,14 +97,12 @@ describe.each(backends)('webhooks (%s)', (backend) => {
     apiKey?: string,
     timeoutMs = 15_000,
   ): Promise<any> {
-    const deadline = Date.now() + timeoutMs;
-    let last: any = null;
-    while (Date.now() < deadline) {
-      last = (await service.api('GET', `/api/v1/webhooks/events/${deliveryId}`, apiKey ? { apiKey } : {})).body;
-      if (reached(last)) return last;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`delivery ${deliveryId} did not reach the expected state; last: ${JSON.stringify(last)}`);
+    return until(
+      `delivery ${deliveryId} to reach the expected state`,
+      async () => (await service.api('GET', `/api/v1/webhooks/events/${deliveryId}`, apiKey ? { apiKey } : {})).body,
+      reached,
+      { timeoutMs, intervalMs: 50 },
+    );
   }
 
   it('delivers the events of a real import, signed so that the published public key and the Standard Webhooks library verify them', async () => {
@@ -342,14 +340,12 @@ describe.each(backends)('webhooks (%s)', (backend) => {
       const videoIds = Array.from({ length: 12 }, () => crypto.randomUUID());
       for (const videoId of videoIds)
         await db.transaction((tx) => recordEvent(tx, { teamId, videoId, type: 'video_in.failed' }));
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const log = await service.api('GET', `/api/v1/webhooks/events?webhookId=${hook.id}&pageSize=100`);
-        if (log.body.totalElements === 12 && log.body.items.every((event: any) => event.responses.length >= 2)) break;
-        if (Date.now() > deadline)
-          throw new Error(`deliveries did not fail twice while the receiver was down: ${log.text.slice(0, 500)}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await until(
+        'every delivery to fail twice while the receiver is down',
+        async () => (await service.api('GET', `/api/v1/webhooks/events?webhookId=${hook.id}&pageSize=100`)).body,
+        (log) => log.totalElements === 12 && log.items.every((event: any) => event.responses.length >= 2),
+        { timeoutMs: 10_000, intervalMs: 100 },
+      );
       await receiver.start();
       const received = await receiver.waitFor(12, onPath('/flaky'));
       // Once every delivery is recorded successful, none is sent again: count the requests then.
