@@ -394,7 +394,11 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
       const writing = writePartFrom(upload, part, body, controller.signal);
       body.write(partBytes(file, part).subarray(0, 1000));
       // Mid-stream: the store has taken the first bytes from the body.
-      await until('the store to read the first 1000 bytes', () => body.readableLength, (unread) => unread === 0);
+      await until(
+        'the store to read the first 1000 bytes',
+        () => body.readableLength,
+        (unread) => unread === 0,
+      );
       const reason = new Error('stopped by the test');
       controller.abort(reason);
       await expect(writing).rejects.toMatchObject({ name: 'AbortError', cause: reason });

@@ -168,11 +168,11 @@ describe('the data folder of the real service (reelin serve as a child process)'
       url: origin.url('/modes.mov'),
     });
     expect(created.status).toBe(201);
+    const statusPath = `/api/v1/videos/${created.body.videoId}/in/status`;
+    const serviceUrl = child.url ?? '';
     const status = await until(
       `import ${created.body.videoId} to end`,
-      async () =>
-        (await callApi(child.url ?? '', API_KEY, 'GET', `/api/v1/videos/${created.body.videoId}/in/status`)).body
-          .upload.uploadState.uploadStatus,
+      async () => (await callApi(serviceUrl, API_KEY, 'GET', statusPath)).body.upload.uploadState.uploadStatus,
       (found) => found === 'DONE' || found === 'FAILED',
       { timeoutMs: 30_000, intervalMs: 100 },
     );

@@ -38,7 +38,12 @@ function ringCounter(bell: EventBell): {
     heard,
     stop,
     waitFor: async (count, timeoutMs = 5_000) => {
-      await until(`${count} rings of the bell`, () => rings, (rung) => rung >= count, { timeoutMs, intervalMs: 10 });
+      await until(
+        `${count} rings of the bell`,
+        () => rings,
+        (rung) => rung >= count,
+        { timeoutMs, intervalMs: 10 },
+      );
     },
   };
 }

@@ -53,10 +53,15 @@ async function processesWith(marker: string): Promise<number[]> {
 
 /** Waits (2 s at most) until no process with `marker` is left; the timeout names the pids still there. */
 async function waitUntilGone(marker: string): Promise<number[]> {
-  return until(`processes with ${marker} to end`, () => processesWith(marker), (left) => left.length === 0, {
-    timeoutMs: 2_000,
-    intervalMs: 50,
-  });
+  return until(
+    `processes with ${marker} to end`,
+    () => processesWith(marker),
+    (left) => left.length === 0,
+    {
+      timeoutMs: 2_000,
+      intervalMs: 50,
+    },
+  );
 }
 
 describe('ChildProcessRunner', () => {

@@ -52,9 +52,14 @@ async function processesWith(marker: string): Promise<number[]> {
 /** How long until no process with `marker` is left (polled every 20 ms, for at most `limitMs`). */
 async function timeUntilGone(marker: string, limitMs: number): Promise<number> {
   const startedMs = performance.now();
-  await until(`processes with ${marker} to end`, () => processesWith(marker), (left) => left.length === 0, {
-    timeoutMs: limitMs,
-  });
+  await until(
+    `processes with ${marker} to end`,
+    () => processesWith(marker),
+    (left) => left.length === 0,
+    {
+      timeoutMs: limitMs,
+    },
+  );
   return performance.now() - startedMs;
 }
 

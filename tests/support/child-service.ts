@@ -110,7 +110,8 @@ async function waitUntilReady(service: ChildService): Promise<void> {
     `reelin (${service.url ?? 'worker'}) to become ready or exit`,
     async () => (exited ? 'exited' : (await isReady(service)) ? 'ready' : 'starting'),
     (found) => found !== 'starting',
-    { timeoutMs: 30_000, intervalMs: 100 },
+    // A start takes a few seconds alone, but several times that on a 2-core machine running other suites.
+    { timeoutMs: 60_000, intervalMs: 100 },
   ).catch((error: unknown) => (error as Error).message);
   if (state === 'ready') return;
   throw new Error(
