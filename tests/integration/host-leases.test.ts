@@ -84,6 +84,7 @@ describe.each(backends)('source host leases (%s)', (backend) => {
         grants.push(lease.connections);
         const inDatabase = (await rowsFor(host)).reduce((sum, row) => sum + row.connections, 0);
         expect(inDatabase).toBeLessThanOrEqual(24);
+        // Stands for the copy's work while it holds the lease (not a wait): staggered, so leases overlap.
         await sleep(30 + index * 5);
         held -= lease.connections;
         await lease.release();
@@ -196,7 +197,7 @@ describe.each(backends)('source host leases (%s)', (backend) => {
           peakInDatabase,
           (await rowsFor(host)).reduce((sum, row) => sum + row.connections, 0),
         );
-        await sleep(5);
+        await sleep(5); // the sampling interval of the peak, not a wait
       }
     })();
     let held = 0;
