@@ -1,5 +1,6 @@
 /** The signed-in frame: navigation (Videos, Import, Webhooks, Team), the team switcher and sign-out. */
 import { NavLink, Outlet, useNavigate } from 'react-router';
+import { LiveUpdatesProvider, useLiveStatus } from '../live/live-updates';
 import { useSession } from '../session/session';
 import { useTeamPath } from '../session/team';
 import { TeamSwitcher } from './team-switcher';
@@ -12,7 +13,32 @@ const sections = [
   { path: '/team', label: 'Team' },
 ] as const;
 
+const liveLabels = {
+  connecting: 'Connecting…',
+  connected: 'Live',
+  reconnecting: 'Reconnecting…',
+  unavailable: 'Not live: refreshing',
+  unauthorized: 'Signed out',
+} as const;
+
+function LiveIndicator() {
+  const status = useLiveStatus();
+  return (
+    <span className={styles.live} data-status={status} data-testid="live-status" role="status">
+      {liveLabels[status]}
+    </span>
+  );
+}
+
 export function Layout() {
+  return (
+    <LiveUpdatesProvider>
+      <Frame />
+    </LiveUpdatesProvider>
+  );
+}
+
+function Frame() {
   const { signOut } = useSession();
   const teamPath = useTeamPath();
   const navigate = useNavigate();
@@ -35,6 +61,7 @@ export function Layout() {
           ))}
         </nav>
         <div className={styles.tools}>
+          <LiveIndicator />
           <TeamSwitcher />
           <button
             type="button"
