@@ -1,9 +1,11 @@
 /**
- * What the browser tests share: the web application built once (with Vite's JS API, only when web/
+ * What the browser tests share: the web application built once (`vite build`, only when web/
  * changed since dist/web was built, under a lock so parallel files do not build it twice), Debian's
  * Chromium through playwright-core (no browser download), axe, and screenshots saved to
  * test-results/screenshots (the README's pictures in docs/screenshots are copied from there).
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +53,20 @@ async function isWebAppStale(): Promise<boolean> {
   return Math.max(...inputs) > (await builtAtMs());
 }
 
+/**
+ * `vite build` in a child process with NODE_ENV=production: in the test runner's process
+ * NODE_ENV is `test`, under which Vite and the React plugin would bundle React's development build.
+ */
+async function buildWebApp(): Promise<void> {
+  const child = spawn('npx', ['vite', 'build', '--config', path.join('web', 'vite.config.ts'), '--logLevel', 'warn'], {
+    cwd: root,
+    env: { ...process.env, NODE_ENV: 'production' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`building the web application failed (vite build exited ${code})`);
+}
+
 /** Builds dist/web when web/ is newer than it; a second caller waits for the first's build. */
 export async function ensureWebAppBuilt(): Promise<void> {
   if (!(await isWebAppStale())) return;
@@ -75,8 +91,7 @@ export async function ensureWebAppBuilt(): Promise<void> {
   }
   try {
     if (!(await isWebAppStale())) return;
-    const { build } = await import('vite');
-    await build({ configFile: path.join(root, 'web', 'vite.config.ts'), logLevel: 'warn' });
+    await buildWebApp();
   } finally {
     await rm(buildLock, { recursive: true, force: true });
   }
