@@ -1,18 +1,23 @@
 /**
  * The range-copy engine. It copies a list of parts in lanes: each lane opens one keep-alive
- * connection of its own and sends one part request at a time on it, so the origin never sees more
+ * connection of its own and sends one request at a time on it, so the origin never sees more
  * connections than there are lanes. It starts `connections` lanes and adds lanes up to each larger
  * total that `grants` reports (the source host's lease grew). It hands each finished part to
  * `onPartCopied` (the caller records it at its next checkpoint), and stops every part at the first
  * failure that retries cannot fix, so a doomed copy ends quickly.
+ *
+ * No lane idles while bytes remain: a lane with no part left to start takes over the second half
+ * of the slowest piece in flight (takeovers.ts, part-assembly.ts), until no piece is worth
+ * splitting; only then does it close its connection.
  */
 import { setMaxListeners } from 'node:events';
 import type { PartSpec } from '../domain/part-plan.js';
 import type { PinnedPool } from '../net/outbound-client.js';
 import type { CompletedPart } from '../storage/blob-store.js';
-import { copyPart, type PartCopyOptions } from './part-copier.js';
+import { copyPart, fetchTakenOver, type PartCopyOptions } from './part-copier.js';
+import { Takeovers, type TakeoverOptions } from './takeovers.js';
 
-export interface CopyEngineOptions extends Omit<PartCopyOptions, 'pool'> {
+export interface CopyEngineOptions extends Omit<PartCopyOptions, 'pool' | 'takeovers'> {
   /** Opens a lane's connection (a pool of one connection to the pinned source); the lane closes it. */
   openConnection: () => PinnedPool;
   /** Lanes to start with. */
@@ -20,6 +25,8 @@ export interface CopyEngineOptions extends Omit<PartCopyOptions, 'pool'> {
   /** Later grants of more connections: the engine adds lanes up to each new total. */
   grants?: { onGrow(listener: (connections: number) => void): () => void };
   onPartCopied: (part: CompletedPart) => void;
+  /** How tails are taken over (defaults in takeovers.ts). */
+  takeover?: TakeoverOptions;
 }
 
 /** Copies `parts`; resolves when all are copied, rejects with the first permanent failure or the abort reason. */
@@ -34,15 +41,22 @@ export async function copyParts(
   setMaxListeners(0, combined);
   let next = 0;
   let firstError: unknown = null;
+  const takeovers = new Takeovers(options.takeover);
 
   async function lane(): Promise<void> {
     const pool = options.openConnection();
-    const laneOptions = { ...options, pool };
+    const laneOptions: PartCopyOptions = { ...options, pool, takeovers };
     try {
       while (!combined.aborted) {
         const part = parts[next];
+        if (part === undefined) {
+          const work = takeovers.take();
+          if (work !== null) await fetchTakenOver(work, laneOptions, combined);
+          else if (takeovers.hasPartsInFlight) await takeovers.changed(combined);
+          else return;
+          continue;
+        }
         next += 1;
-        if (part === undefined) return;
         try {
           options.onPartCopied(await copyPart(part, laneOptions, combined));
         } catch (error) {

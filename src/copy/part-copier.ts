@@ -19,7 +19,9 @@ import {
   type BlobUpload,
   type CompletedPart,
 } from '../storage/blob-store.js';
+import { PartAssembly, PieceCutError, TakeoverBudget, type Piece } from './part-assembly.js';
 import { foreignContentEncoding, identityHeaders } from './probe.js';
+import type { TakenOver, Takeovers } from './takeovers.js';
 
 export interface SourceValidators {
   totalBytes: number;
@@ -49,6 +51,8 @@ export interface PartCopyOptions {
   condition?: 'if-range' | 'if-match';
   /** Completes each attempt's headers just before it is sent (S3 signs them); every header given to it is kept. */
   authorize?: (headers: Record<string, string>) => Promise<Record<string, string>>;
+  /** The copy's parts in flight, whose tails idle connections take over; without it a part is one request. */
+  takeovers?: Takeovers;
 }
 
 /** A failure of one attempt that a later attempt may not meet. */
@@ -131,8 +135,10 @@ function toTransient(error: unknown, part: PartSpec): TransientPartError | null 
 }
 
 /**
- * One attempt: the response is checked as soon as its head arrives, then its body goes straight
- * into the part's writer, which hands every chunk to the CRC32C before storing it.
+ * One attempt: the part starts as one piece fetched on this connection; idle connections may take
+ * over the rest of its pieces meanwhile (see part-assembly.ts), and this connection helps with
+ * other pieces once its own is done. Every byte goes into the part's writer in order, through the
+ * CRC32C.
  */
 async function attemptPart(
   part: PartSpec,
@@ -140,27 +146,69 @@ async function attemptPart(
   signal: AbortSignal,
   onChunk: (bytes: number) => void,
 ): Promise<Pick<CompletedPart, 'crc32c' | 'receipt'>> {
-  const end = part.offsetBytes + part.lengthBytes - 1;
-  const validator = options.condition === 'if-match' ? null : ifRangeValidator(options.source);
-  let headers = identityHeaders(formatRangeHeader(part.offsetBytes, end));
-  if (validator !== null) headers['if-range'] = validator;
-  if (options.condition === 'if-match' && options.source.etag !== null) headers['if-match'] = options.source.etag;
-  if (options.authorize) headers = await options.authorize(headers);
   let crc = 0;
   const writer = await options.upload.createPartWriter(part, {
     observe: (chunk) => {
       crc = crc32c(chunk, crc);
-      onChunk(chunk.byteLength);
     },
   });
+  const takeovers = options.takeovers ?? null;
+  const assembly = new PartAssembly(
+    part,
+    writer,
+    takeovers?.budget ?? new TakeoverBudget(0),
+    takeovers?.nextPieceId ?? (() => 0),
+    onChunk,
+  );
+  takeovers?.register(assembly);
   try {
-    await options.pool.stream({ headers, signal }, (head) => {
-      checkPartResponse(head, part, options.source, validator !== null, options.now());
-      return writer.writable;
+    const [first] = assembly.pieces as [Piece];
+    await fetchPiece(assembly, first, options, signal).catch((error: unknown) => assembly.fail(error));
+    while (takeovers !== null && !assembly.isSettled && !signal.aborted) {
+      const work = takeovers.take();
+      if (work === null) break;
+      await fetchTakenOver(work, options, signal);
+    }
+    return { crc32c: crc >>> 0, receipt: await assembly.done };
+  } finally {
+    takeovers?.unregister(assembly);
+  }
+}
+
+/** Fetches a piece taken over from another part: a failure fails that part's attempt, for its owner to retry. */
+export async function fetchTakenOver(work: TakenOver, options: PartCopyOptions, signal: AbortSignal): Promise<void> {
+  await fetchPiece(work.assembly, work.piece, options, signal).catch((error: unknown) => work.assembly.fail(error));
+}
+
+/**
+ * One range request for a piece: checked as soon as its head arrives (exact Content-Range of the
+ * piece, the same file), its body streamed into the assembly. A piece split while it was fetched
+ * ends its request once it has its bytes.
+ */
+async function fetchPiece(
+  assembly: PartAssembly,
+  piece: Piece,
+  options: PartCopyOptions,
+  signal: AbortSignal,
+): Promise<void> {
+  const range: PartSpec = {
+    index: assembly.part.index,
+    offsetBytes: piece.offsetBytes,
+    lengthBytes: piece.requestedBytes,
+  };
+  const end = range.offsetBytes + range.lengthBytes - 1;
+  const validator = options.condition === 'if-match' ? null : ifRangeValidator(options.source);
+  let headers = identityHeaders(formatRangeHeader(range.offsetBytes, end));
+  if (validator !== null) headers['if-range'] = validator;
+  if (options.condition === 'if-match' && options.source.etag !== null) headers['if-match'] = options.source.etag;
+  if (options.authorize) headers = await options.authorize(headers);
+  try {
+    await options.pool.stream({ headers, signal: AbortSignal.any([signal, piece.cut.signal]) }, (head) => {
+      checkPartResponse(head, range, options.source, validator !== null, options.now());
+      return assembly.sink(piece);
     });
-    return { crc32c: crc >>> 0, receipt: await writer.done };
   } catch (error) {
-    writer.writable.destroy();
+    if (piece.isFetched && piece.cut.signal.reason instanceof PieceCutError) return;
     throw fromLengthError(error);
   }
 }
