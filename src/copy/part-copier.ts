@@ -169,7 +169,9 @@ async function attemptPart(
       if (work === null) break;
       await fetchTakenOver(work, options, signal);
     }
-    return { crc32c: crc >>> 0, receipt: await assembly.done };
+    // Read only once every piece is written: taken-over pieces may still be arriving.
+    const receipt = await assembly.done;
+    return { crc32c: crc >>> 0, receipt };
   } finally {
     takeovers?.unregister(assembly);
   }
