@@ -18,7 +18,7 @@ import { ARIA2_MAX_CONNECTIONS, GNU_TIME_PATH, aria2Version, findOnPath, runAria
 import { exited, describeExit } from './bench/child-process.js';
 import { CleanupStack, cleanUpOnSignals } from './bench/cleanup.js';
 import { fixed, formatConnections, formatThrottle } from './bench/format.js';
-import { parseBenchOptions, usage, type BenchOptions } from './bench/options.js';
+import { MIB, parseBenchOptions, usage, type BenchOptions } from './bench/options.js';
 import { startOriginProcess } from './bench/origin-process.js';
 import { clockTicksPerSecond } from './bench/proc-stats.js';
 import { runReelin, type ReelinRunContext } from './bench/reelin-run.js';
@@ -111,12 +111,14 @@ async function runBenchmark(options: BenchOptions, cleanup: CleanupStack): Promi
   printReport(runs, {
     machine: await describeMachine(aria2cPath),
     options: {
+      sizesMib: options.sizesMib,
       sizeMib: options.sizeMib,
       sizeBytes: options.sizeBytes,
       connections: options.connections,
       repeat: options.repeat,
       skipAria2: options.skipAria2,
       skipThrottled: options.skipThrottled,
+      skipUnthrottled: options.skipUnthrottled,
       cpuProf: options.cpuProfDir !== null,
       database: options.databaseUrl === null ? 'embedded' : 'postgres',
     },
@@ -141,20 +143,27 @@ async function findAria2(options: BenchOptions): Promise<string | null> {
   return aria2cPath;
 }
 
-/** Unthrottled runs copy the whole file; throttled ones a prefix, one origin per distinct size. */
+/**
+ * For each file size: unthrottled runs copy the whole file; throttled ones a prefix of it (at most
+ * THROTTLED_RUN_SECONDS at the full throttled rate), one origin per distinct size.
+ */
 function planScenarios(options: BenchOptions): Scenario[] {
-  const scenarios: Scenario[] = [
-    { sizeBytes: options.sizeBytes, throttleBytesPerSecond: null, connections: [...options.connections] },
-  ];
-  if (options.skipThrottled) return scenarios;
-  const bySize = new Map<number, number[]>();
-  for (const connections of options.connections) {
-    const sizeBytes = throttledSizeBytes(options.sizeBytes, connections);
-    bySize.set(sizeBytes, [...(bySize.get(sizeBytes) ?? []), connections]);
+  // Keyed by size and throttle: a throttled prefix may be the same for several file sizes.
+  const scenarios = new Map<string, Scenario>();
+  const add = (sizeBytes: number, throttleBytesPerSecond: number | null, connections: number) => {
+    const key = `${sizeBytes}|${throttleBytesPerSecond ?? 0}`;
+    const scenario = scenarios.get(key) ?? { sizeBytes, throttleBytesPerSecond, connections: [] };
+    if (!scenario.connections.includes(connections)) scenario.connections.push(connections);
+    scenarios.set(key, scenario);
+  };
+  for (const sizeMib of options.sizesMib) {
+    for (const connections of options.connections) {
+      if (!options.skipUnthrottled) add(sizeMib * MIB, null, connections);
+      if (!options.skipThrottled)
+        add(throttledSizeBytes(sizeMib * MIB, connections), THROTTLE_BYTES_PER_SECOND, connections);
+    }
   }
-  for (const [sizeBytes, connections] of bySize)
-    scenarios.push({ sizeBytes, throttleBytesPerSecond: THROTTLE_BYTES_PER_SECOND, connections });
-  return scenarios;
+  return [...scenarios.values()];
 }
 
 async function prepareSourceFile(options: BenchOptions): Promise<SourceFile> {
@@ -199,6 +208,7 @@ async function runScenario(env: Environment, scenario: Scenario): Promise<RunRes
     sizeBytes: scenario.sizeBytes,
     throttleBytesPerSecond: scenario.throttleBytesPerSecond,
     crc32c: env.checksums.get(scenario.sizeBytes) ?? Number.NaN,
+    originTiming: () => origin.timing(),
   };
   const runs: RunResult[] = [];
   try {
@@ -228,8 +238,12 @@ async function runScenario(env: Environment, scenario: Scenario): Promise<RunRes
 function logRun(run: RunResult): RunResult {
   const efficiency =
     run.efficiencyPercent === null ? '' : `, ${fixed(run.efficiencyPercent, 1)}% of the throttled maximum`;
+  const fixedCosts =
+    run.postToFirstRangeMs === null || run.lastByteToDoneMs === null
+      ? ''
+      : `, POST to first range ${run.postToFirstRangeMs} ms, last byte to DONE ${run.lastByteToDoneMs} ms`;
   console.log(
-    `  ${run.tool.padEnd(6)} ${formatConnections(run).padStart(11)} conns  run ${run.attempt}: ${fixed(run.seconds, 2)} s, ${fixed(run.mbPerSecond, 1)} MB/s, ${fixed(run.cpuSecondsPerGb, 2)} CPU s/GB, peak RSS ${fixed(run.peakRssMb, 1)} MB${efficiency} (copy verified)`,
+    `  ${run.tool.padEnd(6)} ${formatConnections(run).padStart(11)} conns  run ${run.attempt}: ${fixed(run.seconds, 2)} s, ${fixed(run.mbPerSecond, 1)} MB/s, ${fixed(run.cpuSecondsPerGb, 2)} CPU s/GB, peak RSS ${fixed(run.peakRssMb, 1)} MB${efficiency}${fixedCosts} (copy verified)`,
   );
   return run;
 }

@@ -10,12 +10,16 @@ export const MIB = 1024 * 1024;
 const MAX_CONNECTIONS = 20;
 
 export interface BenchOptions {
+  /** The largest size: the source file generated, of which smaller sizes are prefixes. */
   sizeMib: number;
   sizeBytes: number;
+  /** Every file size to run, in MiB, in the order given, without duplicates. */
+  sizesMib: readonly number[];
   /** Connection counts to run, in the order given, without duplicates. */
   connections: readonly number[];
   skipAria2: boolean;
   skipThrottled: boolean;
+  skipUnthrottled: boolean;
   /** Runs per configuration; the report shows the best and the median. */
   repeat: number;
   /** When set, the service runs with `node --cpu-prof` and writes its profiles here (slows it down). */
@@ -28,10 +32,13 @@ export interface BenchOptions {
 
 export const usage = `usage: npm run bench:copy -- [options]
 
-  --size-mib N          size of the generated source file in MiB (default 2048)
+  --size-mib LIST       comma-separated file sizes in MiB, each run in turn (default 2048); the
+                        issue's set is 256,1024,4096; the largest is generated and the others are
+                        its prefixes
   --connections LIST    comma-separated connection counts, 1..${MAX_CONNECTIONS} (default 1,10,20)
   --skip-aria2          do not run the aria2c comparison
   --skip-throttled      do not run the throttled (5 MB/s per connection) runs
+  --skip-unthrottled    do not run the unthrottled runs
   --repeat K            runs per configuration; best and median are reported (default 1)
   --cpu-prof DIR        run the service under node --cpu-prof, profiles written to DIR
   --service-env K=V     extra REELIN_* setting for the service (repeatable), to compare settings
@@ -54,6 +61,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
       connections: { type: 'string', default: '1,10,20' },
       'skip-aria2': { type: 'boolean', default: false },
       'skip-throttled': { type: 'boolean', default: false },
+      'skip-unthrottled': { type: 'boolean', default: false },
       repeat: { type: 'string', default: '1' },
       'cpu-prof': { type: 'string' },
       'service-env': { type: 'string', multiple: true, default: [] },
@@ -63,19 +71,24 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
   });
   if (values.help) return 'help';
   const problems: string[] = [];
-  const sizeMib = parseWholeNumber(values['size-mib'], '--size-mib', { min: 1, max: 1024 * 1024 }, problems);
+  const sizesMib = parseSizes(values['size-mib'], problems);
+  const sizeMib = Math.max(...sizesMib, 1);
   const repeat = parseWholeNumber(values.repeat, '--repeat', { min: 1, max: 100 }, problems);
   const connections = parseConnections(values.connections, problems);
   const serviceEnv = parseServiceEnv(values['service-env'], problems);
   if (values['database-url'] !== undefined && !/^postgres(ql)?:\/\//.test(values['database-url']))
     problems.push('--database-url must be a postgres:// URL');
+  if (values['skip-throttled'] && values['skip-unthrottled'])
+    problems.push('--skip-throttled and --skip-unthrottled together leave nothing to run');
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   return {
     sizeMib,
     sizeBytes: sizeMib * MIB,
+    sizesMib,
     connections,
     skipAria2: values['skip-aria2'],
     skipThrottled: values['skip-throttled'],
+    skipUnthrottled: values['skip-unthrottled'],
     repeat,
     cpuProfDir: values['cpu-prof'] ?? null,
     serviceEnv,
@@ -99,6 +112,19 @@ function parseWholeNumber(text: string, flag: string, range: { min: number; max:
     problems.push(`${flag} must be a whole number from ${range.min} to ${range.max}, got ${JSON.stringify(text)}`);
   }
   return value;
+}
+
+function parseSizes(text: string, problems: string[]): number[] {
+  const items = text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  const bad = items.filter((item) => !/^[0-9]+$/.test(item) || Number(item) < 1 || Number(item) > 1024 * 1024);
+  if (items.length === 0 || bad.length > 0)
+    problems.push(
+      `--size-mib must list sizes from 1 to ${1024 * 1024} MiB, like 256,1024,4096 (bad: ${bad.join(', ') || 'empty'})`,
+    );
+  return [...new Set(items.map(Number))];
 }
 
 function parseConnections(text: string, problems: string[]): number[] {

@@ -31,7 +31,14 @@ export interface OriginProcess {
   url: string;
   /** `https://127.0.0.1:<port>/warmup.bin`: the file's first WARMUP_BYTES (or all of a smaller one) */
   warmupUrl: string;
+  /** When the copy's first range request arrived and its last ended (epoch ms) since the last call; null without one. */
+  timing(): Promise<OriginTiming>;
   stop(): Promise<void>;
+}
+
+export interface OriginTiming {
+  firstRangeAt: number | null;
+  lastByteAt: number | null;
 }
 
 export async function startOriginProcess(spec: OriginSpec, repoRoot: string): Promise<OriginProcess> {
@@ -43,7 +50,15 @@ export async function startOriginProcess(spec: OriginSpec, repoRoot: string): Pr
   });
   try {
     const port = await readPort(child);
+    const lines = createInterface({ input: child.stdout! });
+    const answers: ((line: string) => void)[] = [];
+    lines.on('line', (line) => answers.shift()?.(line));
     return {
+      timing: async () => {
+        const answer = new Promise<string>((resolve) => answers.push(resolve));
+        child.stdin?.write('timing\n');
+        return JSON.parse(await answer) as OriginTiming;
+      },
       pid: child.pid ?? 0,
       port,
       url: `https://127.0.0.1:${port}${BENCH_FILE_PATH}`,

@@ -6,10 +6,15 @@
  * of 0 means none; /warmup.bin, never throttled, is the first few MiB, for the service's warm-up.
  * It prints `{"port":N}` on stdout once listening, stops on SIGTERM/SIGINT, and exits when its
  * stdin closes, so it never outlives a benchmark that was killed outright.
+ *
+ * A line `timing` on stdin answers, as one JSON line on stdout, when the copy's first range request
+ * of /bench.bin arrived and when the last one ended (epoch ms, the machine's one clock), and forgets
+ * the requests seen so far; the import's probe (bytes 0-0) does not count as the copy's.
  */
+import { createInterface } from 'node:readline';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startOriginServer } from '../../tests/support/origin-server.js';
+import { startOriginServer, type OriginRequestRecord } from '../../tests/support/origin-server.js';
 import type { TestPki } from '../../tests/support/test-pki.js';
 import { BENCH_FILE_PATH, WARMUP_BYTES, WARMUP_FILE_PATH } from './origin-process.js';
 
@@ -54,6 +59,21 @@ async function loadPki(dir: string): Promise<TestPki> {
   };
 }
 
+/** The copy's range requests of the benchmark file: from the first one's arrival to the last one's end. */
+function copyTiming(requests: readonly OriginRequestRecord[]): {
+  firstRangeAt: number | null;
+  lastByteAt: number | null;
+} {
+  const copy = requests.filter(
+    (entry) => entry.path.split('?')[0] === BENCH_FILE_PATH && entry.range !== null && entry.range !== 'bytes=0-0',
+  );
+  if (copy.length === 0) return { firstRangeAt: null, lastByteAt: null };
+  return {
+    firstRangeAt: Math.min(...copy.map((entry) => entry.startedAt)),
+    lastByteAt: Math.max(...copy.map((entry) => entry.endedAt ?? entry.startedAt)),
+  };
+}
+
 async function main(): Promise<void> {
   const args = parseOriginArgs(process.argv.slice(2));
   const origin = await startOriginServer({ pki: await loadPki(args.pkiDir), host: '127.0.0.1' });
@@ -79,7 +99,11 @@ async function main(): Promise<void> {
   process.once('SIGTERM', close);
   process.once('SIGINT', close);
   process.stdin.once('close', close);
-  process.stdin.resume();
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line.trim() !== 'timing') return;
+    process.stdout.write(`${JSON.stringify(copyTiming(origin.stats.requests))}\n`);
+    origin.resetStats();
+  });
   process.stdout.write(`${JSON.stringify({ port: origin.port })}\n`);
 }
 

@@ -69,7 +69,15 @@ export async function runReelin(
 
 interface MeasuredCopy {
   videoId: string;
-  figures: { seconds: number; cpuSeconds: number; peakRssMb: number; hwmRssMb: number; idleRssMb: number };
+  figures: {
+    seconds: number;
+    cpuSeconds: number;
+    peakRssMb: number;
+    hwmRssMb: number;
+    idleRssMb: number;
+    postToFirstRangeMs: number | null;
+    lastByteToDoneMs: number | null;
+  };
 }
 
 /** One untimed import of the warm-up file, to DONE and through its ingestion. */
@@ -108,20 +116,33 @@ async function measureCopy(
       peakRssMb: kibToMb(peakKib),
       hwmRssMb: kibToMb(hwmKib),
       idleRssMb: kibToMb(idleKib),
+      postToFirstRangeMs: timed.postToFirstRangeMs,
+      lastByteToDoneMs: timed.lastByteToDoneMs,
     },
   };
 }
 
-/** Wall time from sending the POST to the moment the service marked the import DONE. */
+/**
+ * Wall time from sending the POST to the moment the service marked the import DONE, and the fixed
+ * costs at both ends: POST to the origin's first range request, the origin's last byte to DONE.
+ */
 async function timeCopy(
   api: ReelinApi,
   target: CopyTarget,
   connections: number,
-): Promise<{ videoId: string; seconds: number }> {
+): Promise<{ videoId: string; seconds: number; postToFirstRangeMs: number | null; lastByteToDoneMs: number | null }> {
+  // Forgets the warm-up's requests.
+  await target.originTiming();
   const startedAt = Date.now();
   const videoId = await api.startHttpsImport(target.url, connections);
   const doneAt = await api.waitUntilDone(videoId, copyDeadline(target.sizeBytes));
-  return { videoId, seconds: (doneAt - startedAt) / 1000 };
+  const { firstRangeAt, lastByteAt } = await target.originTiming();
+  return {
+    videoId,
+    seconds: (doneAt - startedAt) / 1000,
+    postToFirstRangeMs: firstRangeAt === null ? null : firstRangeAt - startedAt,
+    lastByteToDoneMs: lastByteAt === null ? null : doneAt - lastByteAt,
+  };
 }
 
 /** Generous: a minute plus 1 MB/s. A run slower than that is broken, not slow. */

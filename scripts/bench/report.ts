@@ -50,6 +50,8 @@ const runColumns = [
   'peak RSS MB',
   'VmHWM MB',
   'efficiency',
+  'POST→range ms',
+  'last byte→DONE ms',
 ];
 const summaryColumns = [
   'tool',
@@ -63,6 +65,8 @@ const summaryColumns = [
   'median CPU s/GB',
   'max RSS MB',
   'median efficiency',
+  'median POST→range ms',
+  'median last byte→DONE ms',
 ];
 
 function runRow(run: RunResult): Row {
@@ -78,6 +82,8 @@ function runRow(run: RunResult): Row {
     fixed(run.peakRssMb, 1),
     run.hwmRssMb === null ? '-' : fixed(run.hwmRssMb, 1),
     run.efficiencyPercent === null ? '-' : `${fixed(run.efficiencyPercent, 1)}%`,
+    run.postToFirstRangeMs === null ? '-' : String(run.postToFirstRangeMs),
+    run.lastByteToDoneMs === null ? '-' : String(run.lastByteToDoneMs),
   ];
 }
 
@@ -94,6 +100,8 @@ function summaryRow(group: GroupSummary): Row {
     fixed(group.medianCpuSecondsPerGb, 2),
     fixed(group.maxRssMb, 1),
     group.medianEfficiencyPercent === null ? '-' : `${fixed(group.medianEfficiencyPercent, 1)}%`,
+    group.medianPostToFirstRangeMs === null ? '-' : fixed(group.medianPostToFirstRangeMs, 0),
+    group.medianLastByteToDoneMs === null ? '-' : fixed(group.medianLastByteToDoneMs, 0),
   ];
 }
 

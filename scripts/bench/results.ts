@@ -9,6 +9,8 @@ export const THROTTLE_BYTES_PER_SECOND = 5_000_000;
 /** Throttled runs copy at most this many seconds' worth at the full throttled rate, so one connection does not take minutes. */
 export const THROTTLED_RUN_SECONDS = 20;
 
+import type { OriginTiming } from './origin-process.js';
+
 export type Tool = 'reelin' | 'aria2c';
 
 /** One file served by one origin process, with the checksum a copy of it must have. */
@@ -22,6 +24,8 @@ export interface CopyTarget {
   throttleBytesPerSecond: number | null;
   /** CRC32C of the bytes served (unsigned). */
   crc32c: number;
+  /** When the origin saw the copy's first range request and its last byte (since the previous call). */
+  originTiming: () => Promise<OriginTiming>;
 }
 
 export interface RunResult {
@@ -46,6 +50,10 @@ export interface RunResult {
   efficiencyPercent: number | null;
   /** 1-based repeat number. */
   attempt: number;
+  /** reelin only: from sending the POST to the origin's first range request of the copy. */
+  postToFirstRangeMs: number | null;
+  /** reelin only: from the origin's last byte of the copy to the moment the service marked the import DONE. */
+  lastByteToDoneMs: number | null;
 }
 
 export interface Measurement {
@@ -59,6 +67,8 @@ export interface Measurement {
   hwmRssMb: number | null;
   idleRssMb: number | null;
   attempt: number;
+  postToFirstRangeMs?: number | null;
+  lastByteToDoneMs?: number | null;
 }
 
 export function toRunResult(measured: Measurement): RunResult {
@@ -82,6 +92,8 @@ export function toRunResult(measured: Measurement): RunResult {
         ? null
         : (100 * mbPerSecond) / ((measured.effectiveConnections * target.throttleBytesPerSecond) / 1e6),
     attempt: measured.attempt,
+    postToFirstRangeMs: measured.postToFirstRangeMs ?? null,
+    lastByteToDoneMs: measured.lastByteToDoneMs ?? null,
   };
 }
 

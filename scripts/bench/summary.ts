@@ -18,13 +18,16 @@ export interface GroupSummary {
   /** The highest of every run's peak (and, for reelin, VmHWM): the figure the memory target uses. */
   maxRssMb: number;
   medianEfficiencyPercent: number | null;
+  /** reelin only: medians of the fixed costs at both ends of the copy. */
+  medianPostToFirstRangeMs: number | null;
+  medianLastByteToDoneMs: number | null;
 }
 
-/** Groups runs by tool, connection count and throttle, in the order they first ran. */
+/** Groups runs by tool, connection count, throttle and size, in the order they first ran. */
 export function summarize(runs: readonly RunResult[]): GroupSummary[] {
   const groups = new Map<string, RunResult[]>();
   for (const run of runs) {
-    const key = `${run.tool}|${run.connections}|${run.throttleBytesPerSecond ?? 0}`;
+    const key = `${run.tool}|${run.connections}|${run.throttleBytesPerSecond ?? 0}|${run.sizeBytes}`;
     groups.set(key, [...(groups.get(key) ?? []), run]);
   }
   return [...groups.values()].map((group) => {
@@ -43,6 +46,13 @@ export function summarize(runs: readonly RunResult[]): GroupSummary[] {
       medianCpuSecondsPerGb: median(group.map((run) => run.cpuSecondsPerGb)),
       maxRssMb: Math.max(...group.map((run) => Math.max(run.peakRssMb, run.hwmRssMb ?? 0))),
       medianEfficiencyPercent: efficiencies.length > 0 ? median(efficiencies) : null,
+      medianPostToFirstRangeMs: medianOf(group.map((run) => run.postToFirstRangeMs)),
+      medianLastByteToDoneMs: medianOf(group.map((run) => run.lastByteToDoneMs)),
     };
   });
+}
+
+function medianOf(values: readonly (number | null)[]): number | null {
+  const known = values.filter((value): value is number => value !== null);
+  return known.length > 0 ? median(known) : null;
 }

@@ -128,7 +128,7 @@ describe.each(['fs', 's3'] as const)('the tail of a throttled copy (%s store)', 
       const client = serviceClient(app.url ?? '');
       const file = randomBytes(shape.parts * shape.partSizeBytes - 4_321);
       const videoId = await startImport(client, file, `/tail-${store}.mov`);
-      const done = await client.waitForUpload(videoId, ['DONE', 'FAILED'], 30_000);
+      const done = await client.waitForUpload(videoId, ['DONE', 'FAILED'], 90_000);
       if (done.upload.uploadState.uploadStatus !== 'DONE') {
         const { execSync } = await import('node:child_process');
         const partial = execSync(`find ${dataDir} -name '*.partial'`).toString().trim();
@@ -207,7 +207,7 @@ describe.each(['fs', 's3'] as const)('the tail of a throttled copy (%s store)', 
     const second = await startService(dataDir);
     try {
       const client = serviceClient(second.url ?? '');
-      const done = await client.waitForUpload(videoId, ['DONE', 'FAILED'], 30_000);
+      const done = await client.waitForUpload(videoId, ['DONE', 'FAILED'], 90_000);
       expect(done.upload.uploadState.uploadStatus).toBe('DONE');
       const stored = await storedBytes(second, client, videoId);
       expect(stored?.length).toBe(file.length);
