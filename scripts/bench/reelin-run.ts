@@ -48,6 +48,7 @@ export async function runReelin(
     await warmUp(api, target, connections);
     const measured = await measureCopy(context, service, api, target, connections);
     await verifyCopy(service, api, measured.videoId, target);
+    await printCopySteps(service, measured.videoId);
     return toRunResult({
       tool: 'reelin',
       connections,
@@ -161,5 +162,22 @@ async function verifyCopy(service: ServiceProcess, api: ReelinApi, videoId: stri
     throw new Error(
       `the service reports ${reported.fileSize} bytes with CRC32C ${formatCrc(reported.crc32cChecksum)}, but the source has ${target.sizeBytes} bytes with ${formatCrc(target.crc32c)}`,
     );
+  }
+}
+
+/**
+ * The service's own account of where the copy's time went ('copy done' logs the steps), printed
+ * when its log has it: with `--service-env REELIN_LOG_LEVEL=info` (the default level, warn, omits it).
+ */
+async function printCopySteps(service: ServiceProcess, videoId: string): Promise<void> {
+  const line = (await service.logText())
+    .split('\n')
+    .find((entry) => entry.includes('"copy done"') && entry.includes(videoId));
+  if (line === undefined) return;
+  try {
+    const steps = (JSON.parse(line) as { stepsMs?: unknown }).stepsMs;
+    console.log(`         copy steps (ms, from the job's start): ${JSON.stringify(steps)}`);
+  } catch {
+    // A line cut by the tail's window: nothing to print.
   }
 }

@@ -46,6 +46,8 @@ export interface ServiceProcess {
   dataDir: string;
   /** The last lines the service logged, for error messages. */
   logTail(): Promise<string>;
+  /** Everything the service (or, on PostgreSQL, the worker) logged so far. */
+  logText(): Promise<string>;
   /** SIGTERM, wait for the exit, remove the data folder and the log; only the first call does anything. */
   stop(): Promise<void>;
 }
@@ -76,6 +78,7 @@ export async function startService(spec: ServiceSpec): Promise<ServiceProcess> {
   const copier = children[0] as ChildProcess;
   // Registered with no await since the spawn, so an interrupt at any later point stops it and removes the folder.
   const logTail = async () => (await fs.readFile(logPath, 'utf8').catch(() => '')).slice(-3000);
+  const logText = () => fs.readFile(database === null ? logPath : `${logPath}.worker`, 'utf8').catch(() => '');
   const stop = spec.cleanup.add(
     `stop the service (pids ${children.map((child) => child.pid).join(', ')}) and remove ${dataDir}`,
     async () => {
@@ -93,6 +96,7 @@ export async function startService(spec: ServiceSpec): Promise<ServiceProcess> {
     apiKey,
     dataDir,
     logTail,
+    logText,
     stop,
   };
   try {

@@ -102,6 +102,24 @@ interface CopyRun {
   log: Logger;
   signal: AbortSignal;
   holder: string;
+  /** When each step of this run ended (performance.now() ms), for the log's account of where time went. */
+  marks: Map<string, number>;
+}
+
+/** Notes the end of a step (the first time only: the first byte, not every byte). */
+function mark(run: CopyRun, step: string): void {
+  if (!run.marks.has(step)) run.marks.set(step, performance.now());
+}
+
+/** Milliseconds each step took, from the job's start, in the order the steps ended. */
+function stepDurations(run: CopyRun): Record<string, number> {
+  const durations: Record<string, number> = {};
+  let previous: number | undefined;
+  for (const [step, at] of run.marks) {
+    if (previous !== undefined) durations[step] = Math.round((at - previous) * 10) / 10;
+    previous = at;
+  }
+  return durations;
 }
 
 /**
@@ -117,6 +135,7 @@ export async function copyImport(deps: CopyRunDeps, request: CopyRequest): Promi
     log.info({ status: found?.videoImport.status ?? 'deleted' }, 'copy job has nothing to do');
     return;
   }
+  const marks = new Map([['jobStart', performance.now()]]);
   if (found.videoImport.status === 'INITIAL') await deps.records.markStarted(found, now());
   const run: CopyRun = {
     deps,
@@ -126,6 +145,7 @@ export async function copyImport(deps: CopyRunDeps, request: CopyRequest): Promi
     log,
     signal: AbortSignal.any([request.signal, deps.shutdownSignal]),
     holder: request.holder,
+    marks,
   };
   try {
     await runCopy(run);
@@ -204,6 +224,7 @@ async function runCopy(run: CopyRun): Promise<void> {
     return;
   }
   const opened = await openOrRestartUpload(run);
+  mark(run, 'uploadOpened');
   if (opened.restarted) {
     recorded = [];
     remaining = remainingParts(source.totalBytes, source.partSizeBytes, []);
@@ -212,6 +233,7 @@ async function runCopy(run: CopyRun): Promise<void> {
     if (remaining.length > 0) {
       await copyUnderHostLease(run, opened.upload, remaining, recorded);
       recorded = await deps.records.listParts(source.videoId);
+      mark(run, 'partsListed');
     }
     await finish(run, recorded, opened.upload);
   } finally {
@@ -242,6 +264,7 @@ async function copyUnderHostLease(
     run.signal,
   );
   try {
+    mark(run, 'leased');
     const target = deps.client.restore(source.fetchUrl, source.pinnedAddresses);
     await copyRemaining(run, upload, () => deps.client.openPool(target, 1), remaining, recorded, lease);
   } finally {
@@ -251,6 +274,7 @@ async function copyUnderHostLease(
       .catch((error: unknown) =>
         log.warn({ err: error }, 'releasing the source host lease failed; it expires by itself'),
       );
+    mark(run, 'leaseReleased');
   }
 }
 
@@ -324,7 +348,10 @@ async function copyRemaining(
         sleep: (ms, abort) => sleepTimer(ms, undefined, { signal: abort }),
         random: Math.random,
         now: Date.now,
-        onBytes: (delta) => checkpointer.addBytes(delta),
+        onBytes: (delta) => {
+          mark(run, 'firstByte');
+          checkpointer.addBytes(delta);
+        },
         onPartCopied: (part) => checkpointer.addPart(part),
         onRetry: ({ part, attempt, delayMs, error }) =>
           log.info({ part: part.index, attempt, delayMs, code: error.code, reason: error.message }, 'retrying part'),
@@ -332,8 +359,10 @@ async function copyRemaining(
       },
       signal,
     );
+    mark(run, 'lastPartStored');
   } finally {
     await checkpointer.stop();
+    mark(run, 'lastCheckpoint');
   }
   if (halt.signal.aborted) throw halt.signal.reason;
 }
@@ -378,7 +407,12 @@ async function finish(run: CopyRun, recorded: RecordedPart[], upload: BlobUpload
       crc32c,
     );
   }
+  mark(run, 'completed');
   if (!(await deps.records.markDone(found, { crc32c, storageKey: key, now: run.now() })))
     throw new ImportGoneError('the import was deleted or abandoned before it could be completed');
-  log.info({ crc32c: formatCrc32c(crc32c), totalBytes: source.totalBytes }, 'copy done');
+  mark(run, 'markedDone');
+  log.info(
+    { crc32c: formatCrc32c(crc32c), totalBytes: source.totalBytes, stepsMs: stepDurations(run) },
+    'copy done',
+  );
 }
