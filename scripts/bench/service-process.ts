@@ -16,7 +16,8 @@ import { freePort } from '../../tests/support/child-service.js';
 import { describeExit, exited, stopChild, type ExitStatus } from './child-process.js';
 import type { CleanupStack } from './cleanup.js';
 
-const READY_TIMEOUT_MS = 60_000;
+// Generous: on a machine busy with other work a fresh service takes tens of seconds to start.
+const READY_TIMEOUT_MS = 180_000;
 
 export interface ServiceSpec {
   repoRoot: string;

@@ -212,7 +212,9 @@ async function deleteStoredData(run: CopyRun): Promise<void> {
 async function runCopy(run: CopyRun): Promise<void> {
   const { deps, found, key } = run;
   const source = found.videoImport;
-  let recorded = await deps.records.listParts(source.videoId);
+  // Without an upload no part can be recorded (a new upload forgets them): one query fewer before
+  // a new copy's first request.
+  let recorded = source.uploadState === null ? [] : await deps.records.listParts(source.videoId);
   let remaining = remainingParts(
     source.totalBytes,
     source.partSizeBytes,
@@ -231,9 +233,9 @@ async function runCopy(run: CopyRun): Promise<void> {
   }
   try {
     if (remaining.length > 0) {
-      await copyUnderHostLease(run, opened.upload, remaining, recorded);
-      recorded = await deps.records.listParts(source.videoId);
-      mark(run, 'partsListed');
+      // The parts this run recorded, kept as it recorded them: no query between the last byte and DONE.
+      const added = await copyUnderHostLease(run, opened.upload, remaining, recorded);
+      recorded = [...recorded, ...added].sort((a, b) => a.partIndex - b.partIndex);
     }
     await finish(run, recorded, opened.upload);
   } finally {
@@ -250,7 +252,7 @@ async function copyUnderHostLease(
   upload: BlobUpload,
   remaining: PartSpec[],
   recorded: RecordedPart[],
-): Promise<void> {
+): Promise<RecordedPart[]> {
   const { deps, log } = run;
   const source = run.found.videoImport;
   const lease = await acquireHostLease(
@@ -266,7 +268,7 @@ async function copyUnderHostLease(
   try {
     mark(run, 'leased');
     const target = deps.client.restore(source.fetchUrl, source.pinnedAddresses);
-    await copyRemaining(run, upload, () => deps.client.openPool(target, 1), remaining, recorded, lease);
+    return await copyRemaining(run, upload, () => deps.client.openPool(target, 1), remaining, recorded, lease);
   } finally {
     // An unreleased lease expires by itself; the copy's own outcome matters more.
     await lease
@@ -305,9 +307,10 @@ async function copyRemaining(
   remaining: PartSpec[],
   recorded: RecordedPart[],
   lease: HostLease,
-): Promise<void> {
+): Promise<RecordedPart[]> {
   const { deps, found, log, now } = run;
   const source = found.videoImport;
+  const added: RecordedPart[] = [];
   const halt = new AbortController();
   const signal = AbortSignal.any([run.signal, halt.signal]);
   const checkpointer = new CopyCheckpointer({
@@ -316,19 +319,18 @@ async function copyRemaining(
     recordedBytes: recorded.reduce((sum, part) => sum + part.lengthBytes, 0),
     totalBytes: source.totalBytes,
     flush: () => upload.flush(),
-    persist: (parts, progress) =>
-      deps.records.checkpoint(
-        source.videoId,
-        parts.map((part) => ({
-          partIndex: part.index,
-          offsetBytes: part.offsetBytes,
-          lengthBytes: part.lengthBytes,
-          crc32c: part.crc32c,
-          receipt: part.receipt,
-        })),
-        progress,
-        now(),
-      ),
+    persist: async (parts, progress) => {
+      const batch = parts.map((part) => ({
+        partIndex: part.index,
+        offsetBytes: part.offsetBytes,
+        lengthBytes: part.lengthBytes,
+        crc32c: part.crc32c,
+        receipt: part.receipt,
+      }));
+      const accepted = await deps.records.checkpoint(source.videoId, batch, progress, now());
+      if (accepted) added.push(...batch);
+      return accepted;
+    },
     onStop: (reason) => halt.abort(reason),
     onError: (error) => log.warn({ err: error }, 'checkpoint failed; retrying at the next one'),
   });
@@ -365,6 +367,7 @@ async function copyRemaining(
     mark(run, 'lastCheckpoint');
   }
   if (halt.signal.aborted) throw halt.signal.reason;
+  return added;
 }
 
 /** How part requests reach the source: as they are for an HTTPS URL; signed, with If-Match, for an S3 object. */
@@ -411,8 +414,5 @@ async function finish(run: CopyRun, recorded: RecordedPart[], upload: BlobUpload
   if (!(await deps.records.markDone(found, { crc32c, storageKey: key, now: run.now() })))
     throw new ImportGoneError('the import was deleted or abandoned before it could be completed');
   mark(run, 'markedDone');
-  log.info(
-    { crc32c: formatCrc32c(crc32c), totalBytes: source.totalBytes, stepsMs: stepDurations(run) },
-    'copy done',
-  );
+  log.info({ crc32c: formatCrc32c(crc32c), totalBytes: source.totalBytes, stepsMs: stepDurations(run) }, 'copy done');
 }
