@@ -1,6 +1,7 @@
 /**
- * Copying one part: a conditional range request whose answer must be exactly the requested bytes
- * of the same file, streamed into storage while its CRC32C is computed, retried with backoff on
+ * Copying one part: conditional range requests (one, or more when idle connections take over its
+ * tail: part-assembly.ts) whose answers must be exactly the requested bytes of the same file,
+ * streamed into storage in order while its CRC32C is computed, retried with backoff on
  * failures that may pass (connection errors, stalls, 5xx, 429) and failed at once on answers that
  * prove the copy cannot succeed (a changed file, a server that ignores ranges or compresses them).
  */
