@@ -50,10 +50,10 @@ export async function copyParts(
       while (!combined.aborted) {
         const part = parts[next];
         if (part === undefined) {
+          // Pieces only shrink: a lane that finds none worth taking over now has no more work.
           const work = takeovers.take();
-          if (work !== null) await fetchTakenOver(work, laneOptions, combined);
-          else if (takeovers.hasPartsInFlight) await takeovers.changed(combined);
-          else return;
+          if (work === null) return;
+          await fetchTakenOver(work, laneOptions, combined);
           continue;
         }
         next += 1;

@@ -23,11 +23,7 @@ import type { PieceInFlight } from '../domain/tail-split.js';
 
 /** Bytes the copy may hold in memory for taken-over ranges waiting for their turn. */
 export class TakeoverBudget {
-  constructor(
-    private availableBytes: number,
-    /** Called when bytes are released (a waiting lane may now take a range over). */
-    private readonly onRelease: () => void = () => undefined,
-  ) {}
+  constructor(private availableBytes: number) {}
 
   get available(): number {
     return this.availableBytes;
@@ -38,9 +34,7 @@ export class TakeoverBudget {
   }
 
   release(bytes: number): void {
-    if (bytes === 0) return;
     this.availableBytes += bytes;
-    this.onRelease();
   }
 }
 

@@ -38,37 +38,9 @@ export class Takeovers {
   readonly budget: TakeoverBudget;
   private readonly assemblies = new Set<PartAssembly>();
   private lastPieceId = 0;
-  private waiters: (() => void)[] = [];
 
   constructor(private readonly options: TakeoverOptions = defaultTakeoverOptions) {
-    this.budget = new TakeoverBudget(options.bufferBytes, () => this.notify());
-  }
-
-  /** Whether any part is still in flight (so a takeover may still come up). */
-  get hasPartsInFlight(): boolean {
-    return this.assemblies.size > 0;
-  }
-
-  /**
-   * Resolves at the next change that may make a takeover possible (a part started or ended,
-   * buffer freed), or when `signal` aborts.
-   */
-  changed(signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const wake = () => {
-        signal.removeEventListener('abort', wake);
-        resolve();
-      };
-      this.waiters.push(wake);
-      signal.addEventListener('abort', wake, { once: true });
-    });
-  }
-
-  private notify(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const wake of waiters) wake();
+    this.budget = new TakeoverBudget(options.bufferBytes);
   }
 
   readonly nextPieceId = (): number => {
@@ -78,12 +50,10 @@ export class Takeovers {
 
   register(assembly: PartAssembly): void {
     this.assemblies.add(assembly);
-    this.notify();
   }
 
   unregister(assembly: PartAssembly): void {
     this.assemblies.delete(assembly);
-    this.notify();
   }
 
   /** Splits the piece worth splitting and returns the range taken over, or null when none is. */
