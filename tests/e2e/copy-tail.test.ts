@@ -194,7 +194,7 @@ describe.each(['fs', 's3'] as const)('the tail of a throttled copy (%s store)', 
               entry.bytesSent > 0,
           ).length,
         (count) => count > 0,
-        { timeoutMs: 20_000 },
+        { timeoutMs: 60_000 },
       );
     } finally {
       await first.stop();
